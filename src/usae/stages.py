@@ -1,0 +1,63 @@
+"""Pipeline stages as functions of (validated config, output paths): what rules and the CLI call."""
+
+from pathlib import Path
+
+from usae.datasets import DatasetError, split_records
+from usae.extract import extract_store
+from usae.manifest import build_manifest, read_manifest, write_csv
+from usae.models import model_spec
+
+
+def all_datasets(config):
+    """Every dataset of the config by name: the experiment's dataset and the extra eval datasets."""
+    datasets = {}
+    for key, dataset in [("dataset", config["dataset"])] + [
+        (f"eval_datasets[{i}]", d) for i, d in enumerate(config["eval_datasets"])
+    ]:
+        if dataset["name"] in datasets:
+            raise DatasetError(f"{key}.name: dataset name '{dataset['name']}' is used twice")
+        datasets[dataset["name"]] = (key, dataset)
+    return datasets
+
+
+def data_dir(config, dataset_name):
+    """Folder of a dataset's manifests (and of images the pipeline materialises)."""
+    return Path(config["results"]) / "data" / dataset_name
+
+
+def manifest_path(config, dataset_name, split):
+    """Manifest CSV of one split."""
+    return data_dir(config, dataset_name) / f"{split}.csv"
+
+
+def store_path(config, dataset_name, split, model):
+    """Activation store folder of one (dataset, split, model)."""
+    return Path(config["results"]) / "activations" / dataset_name / split / model
+
+
+def fetch_split(config, dataset_name, split, manifest_file=None, rejects_file=None):
+    """Build and write the manifest (and rejects list) of one split; return the manifest."""
+    key, dataset = all_datasets(config)[dataset_name]
+    manifest_file = Path(manifest_file or manifest_path(config, dataset_name, split))
+    rejects_file = Path(rejects_file or manifest_file.with_suffix(".rejects.csv"))
+    records = split_records(dataset, split, data_dir(config, dataset_name) / "images", config["seed"], key=key)
+    manifest, rejects = build_manifest(records, dataset["max_images"][split], config["seed"])
+    if manifest.empty:
+        raise DatasetError(f"{key}: every image of split '{split}' was rejected (see {rejects_file})")
+    write_csv(rejects, rejects_file)
+    write_csv(manifest, manifest_file)
+    return manifest
+
+
+def extract_split(config, dataset_name, split, model, manifest_file=None, store_dir=None, progress=True):
+    """Extract one model's activations of one split into its store; return the store metadata."""
+    manifest = read_manifest(manifest_file or manifest_path(config, dataset_name, split))
+    options = config["extract"]
+    return extract_store(
+        manifest, model_spec(model, config["model_zoo"]),
+        store_dir or store_path(config, dataset_name, split, model),
+        grid=options["grid"], batch_size=options["batch_size"], shard_images=options["shard_images"],
+        dtype=options["dtype"], device=options["device"], autocast=options["autocast"],
+        num_workers=options["num_workers"], stat_images=options["stat_images"], seed=config["seed"],
+        progress=progress,
+    )

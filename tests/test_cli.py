@@ -1,0 +1,41 @@
+import subprocess
+import sys
+
+import numpy as np
+
+from usae.cli import main
+from usae.store import ActivationStore
+
+
+def test_help_lists_the_stages():
+    result = subprocess.run([sys.executable, "-m", "usae.cli", "--help"], capture_output=True, text=True, check=True)
+    for stage in ["fetch", "extract", "import-acts"]:
+        assert stage in result.stdout
+
+
+def test_import_acts_writes_a_store(tmp_path, rng):
+    acts_NTD = rng.normal(size=(5, 9, 3)).astype(np.float32)
+    np.save(tmp_path / "acts.npy", acts_NTD)
+    (tmp_path / "ids.txt").write_text("\n".join(f"x{i}" for i in range(5)) + "\n")
+    code = main(["import-acts", "--acts", str(tmp_path / "acts.npy"), "--ids", str(tmp_path / "ids.txt"),
+                 "--model", "mine", "--out", str(tmp_path / "store"), "--dtype", "float32", "--shard-images", "2"])
+    assert code == 0
+    store = ActivationStore(tmp_path / "store")
+    assert store.model == "mine" and store.meta["grid"] == [3, 3]
+    np.testing.assert_array_equal(store.images(0, 5), acts_NTD)
+
+
+def test_bad_config_is_one_line_and_exit_2(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("extract: {grd: 3}\n")
+    assert main(["fetch", "--config", str(config)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"usae: error: {config}: unknown key 'extract.grd'"
+
+
+def test_missing_dataset_is_one_line(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"results: {tmp_path}/r\ndataset: {{name: inet, source: imagenet_folder, root: {tmp_path}/none}}\n")
+    assert main(["fetch", "--config", str(config)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "dataset.root: dataset folder" in err

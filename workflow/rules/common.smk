@@ -1,0 +1,46 @@
+# Config validation (defaults filled from workflow/schemas/config.schema.yaml) and path helpers.
+import os
+import sys
+
+# The rules' scripts import the usae library from this checkout, installed or not (conda envs
+# carry only the dependencies).
+SRC = os.path.join(workflow.basedir, "src")
+sys.path.insert(0, SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
+
+from usae.config import validate_config
+from usae.stages import all_datasets, manifest_path, store_path
+
+validate_config(config, ", ".join(map(str, workflow.configfiles)) or "config")
+RESULTS = config["results"]
+DATASETS = all_datasets(config)
+EXPERIMENT = config["dataset"]["name"]
+SPLITS = ["train", "val"]
+
+
+wildcard_constraints:
+    dataset="|".join(DATASETS),
+    split="train|val",
+    model="|".join(config["models"]),
+
+
+def manifests():
+    """Manifests of every split of the experiment's dataset and of the eval datasets' val split."""
+    wanted = [manifest_path(config, EXPERIMENT, split) for split in SPLITS]
+    wanted += [manifest_path(config, name, "val") for name in DATASETS if name != EXPERIMENT]
+    return [str(path) for path in wanted]
+
+
+def stores():
+    """Activation stores (their meta.json) of every model for every split the later stages read."""
+    pairs = [(EXPERIMENT, split) for split in SPLITS] + [(name, "val") for name in DATASETS if name != EXPERIMENT]
+    return [
+        str(store_path(config, dataset, split, model) / "meta.json")
+        for dataset, split in pairs
+        for model in config["models"]
+    ]
+
+
+def all_outputs():
+    """Everything `rule all` builds."""
+    return manifests() + stores()

@@ -1,0 +1,20 @@
+rule extract:
+    """Activation extraction: one model's tokens of one split into a sharded, memory-mappable store."""
+    input:
+        manifest=f"{RESULTS}/data/{{dataset}}/{{split}}.csv",
+    output:
+        meta=f"{RESULTS}/activations/{{dataset}}/{{split}}/{{model}}/meta.json",
+    log:
+        f"{RESULTS}/logs/extract/{{dataset}}_{{split}}_{{model}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/extract/{{dataset}}_{{split}}_{{model}}.tsv"
+    params:
+        extract=config["extract"],
+        spec=lambda wc: config["model_zoo"].get(wc.model, wc.model),
+    threads: workflow.cores
+    resources:
+        gpu=1 if config["extract"]["device"] != "cpu" else 0,
+    conda:
+        "../envs/usae.yaml"
+    script:
+        "../scripts/extract.py"
