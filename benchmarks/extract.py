@@ -1,0 +1,74 @@
+"""Extraction throughput: full pipeline vs the model's bare forward pass, and store I/O.
+
+Prints images/s of ``extract_store`` (decode + preprocess + forward + resample + write) and of the
+bare forward pass on the same, already preprocessed batches; their ratio shows whether data loading
+dominates. Then store write and memory-mapped read MB/s.
+
+Usage: python benchmarks/extract.py [--model efficientnet_lite0] [--images 128] [--batch-size 32]
+"""
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from usae.datasets import write_embedded_split
+from usae.extract import ManifestImages, extract_store, pick_device
+from usae.models import load_token_model, model_spec
+from usae.store import ActivationStore, write_store
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="efficientnet_lite0")
+    parser.add_argument("--images", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--grid", type=int, default=7)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+    device = pick_device(args.device)
+    spec = model_spec(args.model)
+    token_model = load_token_model(spec).to(device)
+    with tempfile.TemporaryDirectory() as tmp:
+        options = {"n_train": args.images, "n_val": 1, "size": 288, "min_scale": 0.15, "max_scale": 1.0}
+        records = write_embedded_split(tmp, "train", options, seed=0)
+        manifest = pd.DataFrame(records, columns=["image_id", "path", "label"])
+
+        start = time.perf_counter()
+        meta = extract_store(manifest, spec, Path(tmp) / "store", grid=args.grid, batch_size=args.batch_size,
+                             shard_images=args.images, device=args.device, token_model=token_model, progress=False)
+        full = time.perf_counter() - start
+
+        batches = list(torch.utils.data.DataLoader(ManifestImages(manifest["path"], spec), batch_size=args.batch_size))
+        with torch.inference_mode():
+            token_model(batches[0].to(device))  # warm-up
+            start = time.perf_counter()
+            for images in batches:
+                token_model(images.to(device))
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            bare = time.perf_counter() - start
+
+        acts_NTD = np.random.default_rng(0).normal(size=(2048, meta["tokens"], meta["dim"])).astype(np.float16)
+        start = time.perf_counter()
+        write_store(Path(tmp) / "io", acts_NTD, [str(i) for i in range(len(acts_NTD))], "io", shard_images=512)
+        write = time.perf_counter() - start
+        store = ActivationStore(Path(tmp) / "io")
+        start = time.perf_counter()
+        for i in range(0, len(acts_NTD), 256):
+            store.images(i, i + 256)
+        read = time.perf_counter() - start
+    megabytes = acts_NTD.nbytes / 2**20
+    print(f"model {args.model} on {device}, {args.images} images, batch {args.batch_size}, torch threads {torch.get_num_threads()}")
+    print(f"extraction (decode+preprocess+forward+write): {args.images / full:8.1f} images/s")
+    print(f"bare forward pass, same batches:              {args.images / bare:8.1f} images/s")
+    print(f"ratio extraction/forward:                     {bare / full:8.2f}  (1.0 = data loading costs nothing)")
+    print(f"store write (incl. statistics): {megabytes / write:8.1f} MB/s   read (memmap, page cache): {megabytes / read:8.1f} MB/s")
+
+
+if __name__ == "__main__":
+    main()
