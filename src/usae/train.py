@@ -1,0 +1,292 @@
+"""Training of the universal SAE (method.md, "Objective and training step") and of independent SAEs.
+
+Both share :class:`ResumableRun`: epochs of batches from :class:`usae.batches.TokenBatches`, a log
+flushed every ``log_every`` steps (no per-step host synchronisation), rolling and milestone
+checkpoints, and resumption from the newest checkpoint with results equal to an uninterrupted run.
+"""
+
+import contextlib
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from tqdm import tqdm
+
+from usae.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from usae.io import atomic_path, read_json, write_json
+from usae.losses import LOSSES
+from usae.metrics import r2_score
+from usae.sae import TopKSAE, UniversalSAE, dense_codes, sparse_decode
+from usae.schedule import warmup_cosine_lr
+
+PLAN_KEYS = ("n_concepts", "k", "batch_images", "epochs", "lr", "weight_decay", "warmup_epochs", "start_lr",
+             "end_lr", "schedule", "loss", "aux_penalty", "grad_clip", "shuffle_shards", "seed")
+
+
+def chosen_model(seed, step, n_models):
+    """Index of the model whose encoder trains at ``step`` (seeded, uniform, a pure function of the step)."""
+    return int(np.random.default_rng([seed, 1, step]).integers(n_models))
+
+
+def make_optimizer(module, options):
+    """AdamW over one model's encoder and dictionary."""
+    return torch.optim.AdamW(module.parameters(), lr=options["lr"], weight_decay=options["weight_decay"])
+
+
+def set_lr(optimizer, lr):
+    """Set every parameter group's learning rate."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+class ResumableRun:
+    """Epoch/step loop with logging, checkpoints and resume shared by both trainers.
+
+    Subclasses provide ``modules``, ``optimizers``, ``train_step(batch, step) -> dict of scalar tensors``,
+    ``scheduler_state()`` / ``load_scheduler_state(state)`` and ``final_module()``.
+
+    Parameters
+    ----------
+    batches : usae.batches.TokenBatches
+    options : dict
+        The config's ``train`` section plus ``seed``.
+    out_dir : path
+        Gets ``checkpoints/``, ``log.csv``, ``model.safetensors`` and ``model.json``.
+    """
+
+    kind = "run"
+
+    def __init__(self, batches, options, out_dir):
+        self.batches, self.options, self.out_dir = batches, options, Path(out_dir)
+        self.device = torch.device(options["device"] if options["device"] != "auto"
+                                   else ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.total_steps = options["epochs"] * batches.batches_per_epoch
+        self.warmup_steps = int(round(options["warmup_epochs"] * batches.batches_per_epoch))
+        self.plan = {"kind": self.kind, "models": batches.names, "dims": batches.dims,
+                     **{key: options[key] for key in PLAN_KEYS}}
+        self.rows = []
+
+    def lr_at(self, step):
+        """The schedule's learning rate after ``step`` optimizer steps."""
+        o = self.options
+        return warmup_cosine_lr(step, self.total_steps, self.warmup_steps, o["lr"], o["start_lr"], o["end_lr"])
+
+    def autocast(self):
+        """bfloat16 autocast on GPU when asked for, else nothing."""
+        if self.options["autocast"] and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _resume(self):
+        checkpoints = self.out_dir / "checkpoints"
+        latest = latest_checkpoint(checkpoints)
+        if latest is None:
+            return 0
+        state = read_json(latest / "state.json")
+        if state["plan"] != self.plan:
+            print(f"{latest}: checkpoint of a different configuration; training from scratch")
+            shutil.rmtree(checkpoints)
+            return 0
+        load_checkpoint(latest, self.modules, self.optimizers)
+        self.load_scheduler_state(state["scheduler"])
+        print(f"resuming from {latest} (step {state['step']})")
+        return state["step"]
+
+    def _save(self, name, step):
+        save_checkpoint(self.out_dir / "checkpoints" / name, self.modules, self.optimizers,
+                        {"step": step, "plan": self.plan, "scheduler": self.scheduler_state()})
+
+    def _log_rows(self, step):
+        """Rows of log.csv up to ``step`` (earlier rows survive a resume)."""
+        path = self.out_dir / "log.csv"
+        if step == 0 or not path.exists():
+            return []
+        with open(path) as handle:
+            return [row for row in csv.DictReader(handle) if int(row["step"]) <= step]
+
+    def _flush(self, pending, bar):
+        for step, values in pending:
+            row = {"step": step + 1, "epoch": step // self.batches.batches_per_epoch}
+            row.update({key: (value.item() if torch.is_tensor(value) else value) for key, value in values.items()})
+            self.rows.append(row)
+        pending.clear()
+        if self.rows:
+            bar.set_postfix(loss=f"{float(self.rows[-1]['loss']):.4f}")
+        columns = list(dict.fromkeys(key for row in self.rows for key in row))
+        with atomic_path(self.out_dir / "log.csv") as tmp, open(tmp, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(self.rows)
+
+    def run(self, on_step=None, progress=True):
+        """Train to the end (resuming if checkpoints exist) and write the final model; return it.
+
+        Parameters
+        ----------
+        on_step : callable, optional
+            Called with the finished step number after each step (tests use it to interrupt a run).
+        """
+        options = self.options
+        per_epoch = self.batches.batches_per_epoch
+        for module in self.modules.values():
+            module.to(self.device).train()
+        start = self._resume()
+        self.rows = self._log_rows(start)
+        self.start_epoch()
+        pending = []
+        bar = tqdm(total=self.total_steps, initial=start, desc=f"train {self.kind}", unit="step", disable=not progress)
+        for step in range(start, self.total_steps):
+            epoch, index = divmod(step, per_epoch)
+            if index == 0 and step != start:
+                self.start_epoch()
+            batch = {name: x.to(self.device, non_blocking=True) for name, x in self.batches.batch(epoch, index).items()}
+            pending.append((step, self.train_step(batch, step)))
+            bar.update(1)
+            done = step + 1
+            if len(pending) >= options["log_every"] or done == self.total_steps:
+                self._flush(pending, bar)
+            if done % per_epoch == 0 and done // per_epoch - 1 in options["checkpoint_epochs"]:
+                self._flush(pending, bar)
+                self._save(f"epoch_{done // per_epoch - 1:03d}", done)
+            if done % options["checkpoint_every"] == 0 or done == self.total_steps:
+                self._flush(pending, bar)
+                self._save("latest", done)
+            if on_step is not None:
+                on_step(done)
+        bar.close()
+        return self.write_final()
+
+    def start_epoch(self):
+        """Hook at the start of each epoch."""
+
+    def write_final(self):
+        """Write ``model.safetensors`` and ``model.json`` (atomically); return the trained module."""
+        module = self.final_module()
+        weights = {key: value.detach().cpu().contiguous() for key, value in module.state_dict().items()}
+        with atomic_path(self.out_dir / "model.safetensors") as tmp:
+            save_file(weights, tmp)
+        stats = {name: list(self.batches.stats[name]) for name in self.batches.names}
+        write_json(self.out_dir / "model.json", {**self.plan, "steps": self.total_steps, "stats": stats})
+        return module
+
+
+class UniversalRun(ResumableRun):
+    """Train a :class:`usae.sae.UniversalSAE` exactly as the official code does.
+
+    Each step draws one model i (seeded), encodes its tokens, decodes with every dictionary against
+    each model's own activations of the same images, sums the losses, clips model i's gradient norm and
+    steps only model i's AdamW. Schedules: ``per_model`` (official: a model's schedule advances only
+    when it is chosen) or ``global`` (every model follows the global step).
+    """
+
+    kind = "usae"
+
+    def __init__(self, batches, options, out_dir):
+        super().__init__(batches, options, out_dir)
+        torch.manual_seed(options["seed"])
+        self.usae = UniversalSAE(batches.dims, options["n_concepts"], options["k"])
+        self.modules = {"usae": self.usae}
+        self.optimizers = {name: make_optimizer(self.usae.saes[name], options) for name in batches.names}
+        self.model_steps = {name: 0 for name in batches.names}
+        self.loss = LOSSES[options["loss"]]
+        self.fired = {}
+
+    def scheduler_state(self):
+        return {"model_steps": self.model_steps}
+
+    def load_scheduler_state(self, state):
+        self.model_steps = dict(state["model_steps"])
+
+    def final_module(self):
+        return self.usae
+
+    def start_epoch(self):
+        self.fired = {name: torch.zeros(self.usae.n_concepts, dtype=torch.bool, device=self.device)
+                      for name in self.usae.names}
+
+    def train_step(self, batch, step):
+        """One USAE step; returns the step's metrics as tensors (no host synchronisation)."""
+        names = self.usae.names
+        chosen = names[chosen_model(self.options["seed"], step, len(names))]
+        sae = self.usae.saes[chosen]
+        with self.autocast():
+            pre_codes, values, indices = sae.encoder(batch[chosen])
+            codes = dense_codes(values, indices, self.usae.n_concepts)
+            total, r2 = 0.0, {}
+            for name in names:
+                # Other models' dictionaries receive no update this step: detaching them skips their
+                # gradient without changing the chosen model's.
+                dictionary = self.usae.saes[name].dictionary()
+                if name != chosen:
+                    dictionary = dictionary.detach()
+                x_hat = sparse_decode(values, indices, dictionary)
+                total = total + self.loss(batch[name], x_hat, pre_codes, codes, dictionary,
+                                          penalty=self.options["aux_penalty"])
+                r2[f"r2_{chosen}->{name}"] = r2_score(batch[name], x_hat.float()).detach()
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(sae.parameters(), self.options["grad_clip"])
+        schedule_step = self.model_steps[chosen] if self.options["schedule"] == "per_model" else step
+        lr = self.lr_at(schedule_step)
+        set_lr(self.optimizers[chosen], lr)
+        self.optimizers[chosen].step()
+        self.model_steps[chosen] += 1
+        for optimizer in self.optimizers.values():
+            optimizer.zero_grad(set_to_none=True)
+        active = codes.detach() > 0
+        self.fired[chosen] |= active.any(0)
+        return {"model": chosen, "lr": lr, "loss": total.detach(), "l0": active.sum(1).float().mean(),
+                "dead": 1.0 - self.fired[chosen].float().mean(), **r2}
+
+
+class IndependentRun(ResumableRun):
+    """Train one ordinary TopK SAE per model (self-reconstruction), all fed by one pass over the stores."""
+
+    kind = "independent"
+
+    def __init__(self, batches, options, out_dir):
+        super().__init__(batches, options, out_dir)
+        torch.manual_seed(options["seed"])
+        self.saes = torch.nn.ModuleDict({name: TopKSAE(dim, options["n_concepts"], options["k"])
+                                         for name, dim in batches.dims.items()})
+        self.modules = {"saes": self.saes}
+        self.optimizers = {name: make_optimizer(sae, options) for name, sae in self.saes.items()}
+        self.loss = LOSSES[options["loss"]]
+        self.fired = {}
+
+    def scheduler_state(self):
+        return {}
+
+    def load_scheduler_state(self, state):
+        pass
+
+    def final_module(self):
+        return self.saes
+
+    def start_epoch(self):
+        self.fired = {name: torch.zeros(self.options["n_concepts"], dtype=torch.bool, device=self.device)
+                      for name in self.saes}
+
+    def train_step(self, batch, step):
+        """One step of every independent SAE on the same images; returns metrics as tensors."""
+        lr = self.lr_at(step)
+        metrics = {"lr": lr, "loss": 0.0}
+        for name, sae in self.saes.items():
+            with self.autocast():
+                pre_codes, codes, x_hat = sae(batch[name])
+                loss = self.loss(batch[name], x_hat, pre_codes, codes, sae.dictionary(),
+                                 penalty=self.options["aux_penalty"])
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(sae.parameters(), self.options["grad_clip"])
+            set_lr(self.optimizers[name], lr)
+            self.optimizers[name].step()
+            self.optimizers[name].zero_grad(set_to_none=True)
+            active = codes.detach() > 0
+            self.fired[name] |= active.any(0)
+            metrics["loss"] = metrics["loss"] + loss.detach()
+            metrics[f"r2_{name}->{name}"] = r2_score(batch[name], x_hat.detach().float())
+            metrics[f"l0_{name}"] = active.sum(1).float().mean()
+            metrics[f"dead_{name}"] = 1.0 - self.fired[name].float().mean()
+        return metrics

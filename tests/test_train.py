@@ -1,0 +1,136 @@
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from synthetic import planted_activations, write_planted_stores
+from usae.batches import TokenBatches
+from usae.config import validate_config
+from usae.evaluate import r2_matrix
+from usae.train import IndependentRun, UniversalRun, chosen_model
+
+DIMS = {"a": 8, "b": 12, "c": 10}
+
+
+def options(**changes):
+    train = {"n_concepts": 32, "k": 4, "batch_images": 16, "epochs": 2, "lr": 3e-3, "warmup_epochs": 0.5,
+             "checkpoint_every": 3, "log_every": 2, "checkpoint_epochs": [0], **changes}
+    return {**validate_config({"train": train}, "test")["train"], "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    acts, atoms = planted_activations(rng, 600, 4, DIMS, n_shared=24, n_specific=2, active=3)
+    root = tmp_path_factory.mktemp("planted")
+    train = write_planted_stores(root / "train", {n: a[:500] for n, a in acts.items()})
+    val = write_planted_stores(root / "val", {n: a[500:] for n, a in acts.items()})
+    return train, val, atoms
+
+
+def test_one_step_changes_only_the_chosen_model(planted, tmp_path):
+    batches = TokenBatches(planted[0], batch_images=16)
+    run = UniversalRun(batches, options(), tmp_path)
+    run.start_epoch()
+    before = {k: v.clone() for k, v in run.usae.state_dict().items()}
+    chosen = run.usae.names[chosen_model(0, 0, 3)]
+    run.train_step(batches.batch(0, 0), 0)
+    for key, value in run.usae.state_dict().items():
+        changed = not torch.equal(before[key], value)
+        assert changed == key.startswith(f"saes.{chosen}."), key
+    assert all(p.grad is None for p in run.usae.parameters())
+
+
+def test_model_choice_is_seeded_and_uniform():
+    draws = [chosen_model(0, step, 3) for step in range(3000)]
+    assert draws == [chosen_model(0, step, 3) for step in range(3000)]
+    assert all(abs(draws.count(i) / 3000 - 1 / 3) < 0.03 for i in range(3))
+
+
+def test_usae_learns_the_planted_shared_code(planted, tmp_path):
+    train, val, atoms = planted
+    opts = options(epochs=100, n_concepts=48, lr=1e-2, checkpoint_every=10**6, log_every=100)
+    usae = UniversalRun(TokenBatches(train, batch_images=16), opts, tmp_path).run(progress=False)
+    stats = {name: (store.mean, store.std) for name, store in train.items()}
+    val_batches = TokenBatches(val, batch_images=16, stats=stats)
+    r2 = r2_matrix(usae, val_batches)
+    # Control: the same codes decoded against other images' activations (pairing shuffled).
+    usae.eval()
+    batch = next(val_batches.sequential(100))
+    with torch.no_grad():
+        _, codes = usae.encode("a", batch["a"])
+        shuffled = usae.decode("b", codes)[torch.randperm(len(codes), generator=torch.Generator().manual_seed(0))]
+        control = 1 - (batch["b"] - shuffled).square().mean() / (batch["b"] - batch["b"].mean()).square().mean()
+    # Model-specific concepts (about 1/7 of the variance) cannot cross over; shared ones do.
+    assert r2.diagonal().min() > 0.8
+    assert r2[~np.eye(3, dtype=bool)].min() > 0.35
+    assert control < 0.0
+    # Every planted shared concept has a close USAE atom in each model's space.
+    for name in DIMS:
+        learned = usae.saes[name].dictionary().detach().numpy()
+        planted_atoms = atoms[name] / np.linalg.norm(atoms[name], axis=1, keepdims=True)
+        best = (planted_atoms @ learned.T).max(1)
+        assert np.median(best) > 0.85, name
+
+
+def test_resume_equals_uninterrupted(planted, tmp_path):
+    batches = TokenBatches(planted[0], batch_images=64)
+    full = UniversalRun(batches, options(), tmp_path / "full").run(progress=False)
+
+    class Killed(Exception):
+        pass
+
+    def kill_at(step):
+        if step == 10:
+            raise Killed
+
+    with pytest.raises(Killed):
+        UniversalRun(batches, options(), tmp_path / "resumed").run(on_step=kill_at, progress=False)
+    assert not (tmp_path / "resumed" / "model.safetensors").exists()
+    resumed = UniversalRun(batches, options(), tmp_path / "resumed").run(progress=False)
+    for key, value in full.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
+    assert (tmp_path / "resumed" / "checkpoints" / "epoch_000" / "weights.safetensors").exists()
+    saved = load_file(tmp_path / "resumed" / "model.safetensors")
+    assert torch.equal(saved["saes.a.dictionary.weight"], full.saes["a"].dictionary.weight.detach())
+
+
+def test_independent_saes_resume_and_learn(planted, tmp_path):
+    batches = TokenBatches(planted[0], batch_images=64)
+    opts = options(epochs=3)
+    full = IndependentRun(batches, opts, tmp_path / "full").run(progress=False)
+
+    def kill_at(step):
+        if step == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        IndependentRun(batches, opts, tmp_path / "resumed").run(on_step=kill_at, progress=False)
+    resumed = IndependentRun(batches, opts, tmp_path / "resumed").run(progress=False)
+    for key, value in full.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
+    import pandas as pd
+
+    log = pd.read_csv(tmp_path / "resumed" / "log.csv")
+    assert list(log["step"]) == list(range(1, 22))
+    assert {"r2_a->a", "l0_b", "dead_c", "lr", "loss"} <= set(log.columns)
+
+
+def test_changed_dims_do_not_resume_a_stale_checkpoint(planted, tmp_path, rng):
+    batches = TokenBatches(planted[0], batch_images=64)
+    UniversalRun(batches, options(epochs=1), tmp_path).run(progress=False)
+    other = write_planted_stores(tmp_path / "other", {n: rng.normal(size=(500, 4, 5)) for n in DIMS})
+    run = UniversalRun(TokenBatches(other, batch_images=64), options(epochs=1), tmp_path)
+    usae = run.run(progress=False)
+    assert usae.dims == {n: 5 for n in DIMS}
+
+
+def test_log_has_every_pair_and_lr_per_model_schedule(planted, tmp_path):
+    import pandas as pd
+
+    batches = TokenBatches(planted[0], batch_images=64)
+    UniversalRun(batches, options(epochs=2), tmp_path).run(progress=False)
+    log = pd.read_csv(tmp_path / "log.csv")
+    pairs = {f"r2_{i}->{j}" for i in DIMS for j in DIMS}
+    assert pairs <= set(log.columns) and len(log) == 14
+    assert log["l0"].max() <= 4 and log["dead"].between(0, 1).all()
