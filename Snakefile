@@ -6,6 +6,7 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/fetch.smk"
 include: "workflow/rules/extract.smk"
+include: "workflow/rules/train.smk"
 
 
 rule all:

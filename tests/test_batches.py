@@ -41,9 +41,11 @@ def test_sequential_covers_every_image_in_order(stores):
 
 
 def test_non_finite_shard_is_named(tmp_path, rng):
-    bad = rng.normal(size=(16, 4, 3))
-    bad[9, 0, 0] = np.nan
-    write_store(tmp_path / "a", bad, [str(i) for i in range(16)], "a", shard_images=8, dtype="float32")
+    write_store(tmp_path / "a", rng.normal(size=(16, 4, 3)), [str(i) for i in range(16)], "a", shard_images=8,
+                dtype="float32")
+    shard = np.load(tmp_path / "a" / "shard_00001.npy", mmap_mode="r+")
+    shard[1, 0, 0] = np.nan  # damaged after the store was written
+    shard.flush()
     write_store(tmp_path / "b", rng.normal(size=(16, 4, 3)), [str(i) for i in range(16)], "b", shard_images=8)
     from usae.store import ActivationStore
 

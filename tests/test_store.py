@@ -79,3 +79,11 @@ def test_import_refuses_bad_shapes(tmp_path, rng):
         write_store(tmp_path / "s", rng.normal(size=(4, 4, 2)), _ids(3), "toy")
     with pytest.raises(StoreError, match=r"must be \(N, T, D\)"):
         write_store(tmp_path / "s", rng.normal(size=(4, 8)), _ids(4), "toy")
+
+
+def test_non_finite_activations_are_refused_at_write(tmp_path, rng):
+    acts_NTD = rng.normal(size=(4, 4, 2))
+    acts_NTD[1, 1, 1] = np.nan
+    with pytest.raises(StoreError, match="s: NaN or inf in activations"):
+        write_store(tmp_path / "s", acts_NTD, _ids(4), "toy", dtype="float32")
+    assert not (tmp_path / "s" / "meta.json").exists()

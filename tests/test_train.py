@@ -134,3 +134,36 @@ def test_log_has_every_pair_and_lr_per_model_schedule(planted, tmp_path):
     pairs = {f"r2_{i}->{j}" for i in DIMS for j in DIMS}
     assert pairs <= set(log.columns) and len(log) == 14
     assert log["l0"].max() <= 4 and log["dead"].between(0, 1).all()
+
+
+def test_bad_shard_stops_training_and_keeps_checkpoints(tmp_path, rng):
+    from usae.checkpoint import latest_checkpoint, load_checkpoint
+    from usae.store import StoreError
+
+    acts = {n: rng.normal(size=(128, 4, d)) for n, d in DIMS.items()}
+    stores = write_planted_stores(tmp_path / "stores", acts, shard_images=64)
+    shard = np.load(tmp_path / "stores" / "b" / "shard_00001.npy", mmap_mode="r+")
+    shard[100 - 64, 2, 3] = np.inf  # damaged after the store was written
+    shard.flush()
+    # The inf sits in image 100 (shard 1), which this seed's epoch 0 reaches after some batches.
+    batches = TokenBatches(stores, batch_images=16, shuffle_shards=1, seed=1)
+    failing_step = int(np.flatnonzero(batches.epoch_order(0) == 100)[0]) // 16
+    assert failing_step >= 4
+    with pytest.raises(StoreError, match=r"b/shard_00001.npy: NaN or inf"):
+        UniversalRun(batches, options(checkpoint_every=2), tmp_path / "run").run(progress=False)
+    latest = latest_checkpoint(tmp_path / "run" / "checkpoints")
+    run = UniversalRun(batches, options(checkpoint_every=2), tmp_path / "other")
+    assert load_checkpoint(latest, run.modules, run.optimizers)["step"] == failing_step // 2 * 2
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_store_with_wrong_dims_is_named(tmp_path, rng):
+    from usae.io import read_json, write_json
+    from usae.store import ActivationStore, StoreError
+
+    stores = write_planted_stores(tmp_path, {n: rng.normal(size=(32, 4, d)) for n, d in DIMS.items()})
+    meta = read_json(tmp_path / "c" / "meta.json")
+    write_json(tmp_path / "c" / "meta.json", {**meta, "dim": 11})
+    stores["c"] = ActivationStore(tmp_path / "c")
+    with pytest.raises(StoreError, match=r"c/shard_00000.npy: shape \(32, 4, 10\), metadata says \(n, 4, 11\)"):
+        TokenBatches(stores, batch_images=16).batch(0, 0)

@@ -12,6 +12,7 @@ TINY = {
     "dataset": {"name": "embedded", "source": "embedded", "embedded": {"n_train": 6, "n_val": 4, "size": 96}},
     "models": ["efficientnet_lite0", "efficientnet_lite1"],
     "extract": {"grid": 7, "batch_size": 4, "shard_images": 4, "stat_images": 4},
+    "train": {"n_concepts": 64, "k": 8, "batch_images": 2, "epochs": 2, "checkpoint_every": 2},
 }
 
 
@@ -31,7 +32,7 @@ def workdir(tmp_path_factory):
 def test_dry_run_lists_the_stages(workdir):
     result = snakemake(workdir, "-n")
     assert result.returncode == 0, result.stderr[-2000:]
-    for rule in ["fetch", "extract", "all"]:
+    for rule in ["fetch", "extract", "train", "all"]:
         assert f"rule {rule}:" in result.stdout
 
 
@@ -43,6 +44,9 @@ def test_full_run_then_nothing_to_do(workdir):
         for model in TINY["models"]:
             assert (workdir / f"results/activations/embedded/{split}/{model}/meta.json").exists()
             assert (workdir / f"results/logs/extract/embedded_{split}_{model}.log").exists()
+    for kind in ["usae", "independent"]:
+        for name in ["model.safetensors", "model.json", "log.csv", "curves.png", "curves.pdf"]:
+            assert (workdir / f"results/train/{kind}/{name}").exists(), (kind, name)
     again = snakemake(workdir, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
 

@@ -37,6 +37,16 @@ def cmd_extract(args):
             print(f"{dataset}/{split}/{model}: {meta['n_images']} images x {meta['tokens']} tokens x {meta['dim']}")
 
 
+def cmd_train(args):
+    """Train the USAE or the independent SAEs (resumes from the last checkpoint)."""
+    from usae.stages import train_stage
+
+    config = _config(args)
+    for kind in args.kind or ["usae", "independent"]:
+        train_stage(config, kind)
+        print(f"{config['results']}/train/{kind}/model.safetensors")
+
+
 def cmd_import_acts(args):
     """Write a (N, T, D) .npy array of your own model's activations as an activation store."""
     from usae.store import write_store
@@ -53,8 +63,8 @@ def cmd_import_acts(args):
 def build_parser():
     """The argument parser with one subcommand per stage."""
     parser = argparse.ArgumentParser(
-        prog="usae", description="Universal Sparse Autoencoders pipeline. Stages: fetch -> extract (-> later stages "
-        "via snakemake). Run the whole DAG with 'snakemake --cores all'.")
+        prog="usae", description="Universal Sparse Autoencoders pipeline. Stages: fetch -> extract -> train. "
+        "Run the whole DAG with 'snakemake --cores all'.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="STAGE")
 
     def stage(name, func, help_text):
@@ -70,6 +80,9 @@ def build_parser():
     extract.add_argument("--dataset", help="dataset name (default: the experiment's dataset)")
     extract.add_argument("--split", action="append", choices=["train", "val"])
     extract.add_argument("--model", action="append", help="model name (default: every configured model)")
+
+    train = stage("train", cmd_train, "USAE / independent-SAE training (results/train/<kind>/)")
+    train.add_argument("--kind", action="append", choices=["usae", "independent"])
 
     imported = commands.add_parser("import-acts", help="bring your own activations: write a (N, T, D) .npy as a store")
     imported.set_defaults(func=cmd_import_acts)

@@ -79,10 +79,13 @@ def train_options(config):
 def train_stage(config, kind, out_dir=None, progress=True):
     """Train the USAE (``kind="usae"``) or the independent SAEs (``"independent"``); return the module."""
     from usae.batches import TokenBatches
+    from usae.figures import training_curves_file
     from usae.train import IndependentRun, UniversalRun
 
     options = train_options(config)
     batches = TokenBatches(train_stores(config), options["batch_images"], options["shuffle_shards"], config["seed"])
     run_class = UniversalRun if kind == "usae" else IndependentRun
-    out_dir = out_dir or Path(config["results"]) / "train" / kind
-    return run_class(batches, options, out_dir).run(progress=progress)
+    out_dir = Path(out_dir or Path(config["results"]) / "train" / kind)
+    module = run_class(batches, options, out_dir).run(progress=progress)
+    training_curves_file(out_dir / "log.csv", out_dir / "curves.png", f"{kind} training ({', '.join(batches.names)})")
+    return module

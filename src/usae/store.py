@@ -146,6 +146,8 @@ def standardisation_stats(store, stat_images, seed):
         total += values.sum()
         total_sq += np.square(values).sum()
         n_values += values.size
+    if not np.isfinite(total_sq):
+        raise StoreError(f"{store.path}: NaN or inf in activations")
     mean = total / n_values
     std = float(np.sqrt(max(total_sq / n_values - mean * mean, 0.0)))
     return {"mean": float(mean), "std": std, "images": int(count), "seed": int(seed)}

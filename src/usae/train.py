@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from usae.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from usae.io import atomic_path, read_json, write_json
-from usae.losses import LOSSES
+from usae.losses import LOSSES, auxiliary_codes
 from usae.metrics import r2_score
 from usae.sae import TopKSAE, UniversalSAE, dense_codes, sparse_decode
 from usae.schedule import warmup_cosine_lr
@@ -215,6 +215,7 @@ class UniversalRun(ResumableRun):
         with self.autocast():
             pre_codes, values, indices = sae.encoder(batch[chosen])
             codes = dense_codes(values, indices, self.usae.n_concepts)
+            aux_codes = auxiliary_codes(pre_codes, codes)  # shared by every decoder's loss
             total, r2 = 0.0, {}
             for name in names:
                 # Other models' dictionaries receive no update this step: detaching them skips their
@@ -224,7 +225,7 @@ class UniversalRun(ResumableRun):
                     dictionary = dictionary.detach()
                 x_hat = sparse_decode(values, indices, dictionary)
                 total = total + self.loss(batch[name], x_hat, pre_codes, codes, dictionary,
-                                          penalty=self.options["aux_penalty"])
+                                          penalty=self.options["aux_penalty"], aux_codes=aux_codes)
                 r2[f"r2_{chosen}->{name}"] = r2_score(batch[name], x_hat.float()).detach()
         total.backward()
         torch.nn.utils.clip_grad_norm_(sae.parameters(), self.options["grad_clip"])

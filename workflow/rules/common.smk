@@ -22,6 +22,7 @@ wildcard_constraints:
     dataset="|".join(DATASETS),
     split="train|val",
     model="|".join(config["models"]),
+    kind="usae|independent",
 
 
 def manifests():
@@ -41,6 +42,12 @@ def stores():
     ]
 
 
+def trained():
+    """Final models of the USAE and, if configured, of the independent-SAE baseline."""
+    kinds = ["usae", "independent"] if config["train"]["independent"] else ["usae"]
+    return [f"{RESULTS}/train/{kind}/model.safetensors" for kind in kinds]
+
+
 def all_outputs():
     """Everything `rule all` builds."""
-    return manifests() + stores()
+    return manifests() + stores() + trained()

@@ -1,0 +1,25 @@
+rule train:
+    """USAE (kind=usae) or independent-SAE baseline (kind=independent) training; resumes from checkpoints."""
+    input:
+        stores=expand(
+            f"{RESULTS}/activations/{EXPERIMENT}/train/{{model}}/meta.json", model=config["models"]
+        ),
+    output:
+        model=f"{RESULTS}/train/{{kind}}/model.safetensors",
+        meta=f"{RESULTS}/train/{{kind}}/model.json",
+        log=f"{RESULTS}/train/{{kind}}/log.csv",
+        curves=f"{RESULTS}/train/{{kind}}/curves.png",
+    log:
+        f"{RESULTS}/logs/train/{{kind}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/{{kind}}.tsv"
+    params:
+        train=config["train"],
+        seed=config["seed"],
+    threads: workflow.cores
+    resources:
+        gpu=1 if config["train"]["device"] != "cpu" else 0,
+    conda:
+        "../envs/usae.yaml"
+    script:
+        "../scripts/train.py"
