@@ -32,7 +32,7 @@ def workdir(tmp_path_factory):
 def test_dry_run_lists_the_stages(workdir):
     result = snakemake(workdir, "-n")
     assert result.returncode == 0, result.stderr[-2000:]
-    for rule in ["fetch", "extract", "train", "all"]:
+    for rule in ["fetch", "extract", "train", "metrics", "figures", "report_tables", "all"]:
         assert f"rule {rule}:" in result.stdout
 
 
@@ -47,6 +47,12 @@ def test_full_run_then_nothing_to_do(workdir):
     for kind in ["usae", "independent"]:
         for name in ["model.safetensors", "model.json", "log.csv", "curves.png", "curves.pdf"]:
             assert (workdir / f"results/train/{kind}/{name}").exists(), (kind, name)
+    for name in ["fig5_r2", "fig6a_entropy", "fig6b_cofire_proportion", "fig6c_cofire_energy",
+                 "fig4_universal_concepts", "fig9_model_specific_concepts"]:
+        assert (workdir / f"results/figures/{name}.png").exists() and (workdir / f"results/figures/{name}.pdf").exists()
+    for name in ["reconstruction.csv", "reconstruction.md", "universality.csv", "concepts.csv"]:
+        assert (workdir / f"results/tables/{name}").exists(), name
+    assert "| Fig. 5" in (workdir / "results/scorecard.md").read_text()
     again = snakemake(workdir, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
 

@@ -102,3 +102,25 @@ def latest_checkpoint(root):
         if (directory / "state.json").exists():
             found.append((read_json(directory / "state.json")["step"], directory.name, directory))
     return max(found)[2] if found else None
+
+
+def load_trained(directory):
+    """Load a finished training run's ``model.safetensors`` + ``model.json``.
+
+    Returns
+    -------
+    module : usae.sae.UniversalSAE or torch.nn.ModuleDict of usae.sae.TopKSAE
+        In eval mode.
+    meta : dict
+        ``model.json``: kind, models, dims, hyper-parameters, standardisation statistics.
+    """
+    from usae.sae import TopKSAE, UniversalSAE
+
+    directory = Path(directory)
+    meta = read_json(directory / "model.json")
+    if meta["kind"] == "usae":
+        module = UniversalSAE(meta["dims"], meta["n_concepts"], meta["k"])
+    else:
+        module = torch.nn.ModuleDict({name: TopKSAE(dim, meta["n_concepts"], meta["k"]) for name, dim in meta["dims"].items()})
+    module.load_state_dict(load_file(directory / "model.safetensors"))
+    return module.eval(), meta

@@ -56,3 +56,105 @@ def training_curves(log, png_path, title, window=20):
 def training_curves_file(log_csv, png_path, title):
     """:func:`training_curves` from a ``log.csv`` path."""
     training_curves(pd.read_csv(log_csv), png_path, title)
+
+
+def short(name):
+    """Model label for axes: the registry name without common prefixes."""
+    return name.replace("efficientnet_", "")
+
+
+def r2_heatmap(r2_MM, names, png_path, title="Cross-reconstruction R\u00b2 (Fig. 5)"):
+    """Fig. 5: R2 matrix, rows = encoder, columns = decoder, values written in the cells."""
+    sns.set_theme(style="white", context="paper")
+    figure, axis = plt.subplots(figsize=(1.2 * len(names) + 2, 1.1 * len(names) + 1))
+    labels = [short(n) for n in names]
+    sns.heatmap(pd.DataFrame(r2_MM, index=labels, columns=labels), annot=True, fmt=".2f", cmap="viridis",
+                vmin=min(0.0, float(pd.DataFrame(r2_MM).min().min())), vmax=1.0, square=True, ax=axis,
+                cbar_kws={"label": "R\u00b2"})
+    axis.set(xlabel="decoder (target model)", ylabel="encoder (source model)", title=title)
+    save_figure(figure, png_path)
+
+
+def entropy_histogram(entropy, png_path, n_models, title="Firing entropy (Fig. 6a)"):
+    """Fig. 6a: histogram of firing entropy over concepts that fire, with the 2-of-M equal-share mark."""
+    import math
+
+    sns.set_theme(style="whitegrid", context="paper")
+    figure, axis = plt.subplots(figsize=(5, 3.4))
+    sns.histplot(entropy, bins=40, binrange=(0, 1), ax=axis)
+    axis.axvline(math.log(2) / math.log(n_models), color="gray", linestyle="--", label="equal share by 2 models")
+    axis.set(xlabel="firing entropy", ylabel="concepts", title=title)
+    axis.legend()
+    save_figure(figure, png_path)
+
+
+def cofire_proportion_curves(frame, names, png_path, top=1000, title="Co-fire proportion, top concepts by energy (Fig. 6b)"):
+    """Fig. 6b: co-fire proportion of the top concepts by energy, per model, in energy order, with means."""
+    sns.set_theme(style="whitegrid", context="paper")
+    ranked = frame.sort_values("energy_total", ascending=False).head(top).reset_index(drop=True)
+    figure, axis = plt.subplots(figsize=(6, 3.6))
+    for name in names:
+        values = ranked[f"cofire_proportion_{name}"]
+        axis.plot(ranked.index, values.rolling(max(len(values) // 50, 1), min_periods=1).mean(),
+                  label=f"{short(name)} (mean {values.mean():.3f})")
+    axis.set(xlabel="concept rank by energy", ylabel="co-fire proportion", title=title, ylim=(0, 1))
+    axis.legend()
+    save_figure(figure, png_path)
+
+
+def cofire_energy_scatter(frame, fits, min_cofires, png_path, title="Co-firing vs energy (Fig. 6c)"):
+    """Fig. 6c: log-log co-fire count against energy, with fits over all and over frequent concepts."""
+    import numpy as np
+
+    sns.set_theme(style="whitegrid", context="paper")
+    shown = frame[(frame["cofires"] > 0) & (frame["energy_total"] > 0)]
+    figure, axis = plt.subplots(figsize=(5, 4))
+    axis.scatter(shown["cofires"], shown["energy_total"], s=4, alpha=0.5)
+    for (label, fit, subset), color in zip(
+        [("all", fits["all"], shown), (f"co-fires \u2265 {min_cofires:.0f}", fits["frequent"],
+                                       shown[shown["cofires"] >= min_cofires])], ["C1", "C2"]):
+        if len(subset) >= 3 and np.isfinite(fit["r"]):
+            lx, ly = np.log10(subset["cofires"]), np.log10(subset["energy_total"])
+            slope, intercept = np.polyfit(lx, ly, 1)
+            xs = np.linspace(lx.min(), lx.max(), 20)
+            axis.plot(10**xs, 10 ** (slope * xs + intercept), color=color,
+                      label=f"{label}: r = {fit['r']:.2f}, slope {slope:.2f}")
+    axis.set(xscale="log", yscale="log", xlabel="co-fire count", ylabel="energy (summed over models)", title=title)
+    axis.legend(fontsize=7)
+    save_figure(figure, png_path)
+
+
+def concept_gallery(panels, names, png_path, title):
+    """Top-activating images of concepts with each model's heatmap over its token grid.
+
+    Parameters
+    ----------
+    panels : list of dict
+        One per concept: ``{"concept": k, "label": str, "rows": {model: [(image HxWx3 uint8, heat HxW), ...]}}``.
+    names : list of str
+        Models: one row per model within each concept's block.
+    """
+    import numpy as np
+
+    columns = max(len(items) for panel in panels for items in panel["rows"].values())
+    n_rows = len(panels) * len(names)
+    figure, axes = plt.subplots(n_rows, columns, figsize=(1.6 * columns + 1.4, 1.6 * n_rows), squeeze=False)
+    for p, panel in enumerate(panels):
+        for m, name in enumerate(names):
+            row = p * len(names) + m
+            for c in range(columns):
+                axis = axes[row, c]
+                axis.set_xticks([])
+                axis.set_yticks([])
+                items = panel["rows"][name]
+                if c < len(items):
+                    image, heat = items[c]
+                    axis.imshow(image)
+                    axis.imshow(heat, cmap="inferno", alpha=0.55, extent=(0, image.shape[1], image.shape[0], 0),
+                                vmin=0, vmax=max(float(np.max(heat)), 1e-6), interpolation="bilinear")
+                else:
+                    axis.axis("off")
+            axes[row, 0].set_ylabel(f"{panel['label']}\n{short(name)}", fontsize=7, rotation=0, ha="right", va="center")
+    figure.suptitle(title)
+    figure.tight_layout()
+    save_figure(figure, png_path)

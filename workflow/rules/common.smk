@@ -9,6 +9,7 @@ sys.path.insert(0, SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
 
 from usae.config import validate_config
+from usae.figures_stage import FIGURES
 from usae.stages import all_datasets, manifest_path, store_path
 
 validate_config(config, ", ".join(map(str, workflow.configfiles)) or "config")
@@ -16,6 +17,7 @@ RESULTS = config["results"]
 DATASETS = all_datasets(config)
 EXPERIMENT = config["dataset"]["name"]
 SPLITS = ["train", "val"]
+EVAL_DATASETS = list(DATASETS)  # the experiment's dataset first
 
 
 wildcard_constraints:
@@ -48,6 +50,17 @@ def trained():
     return [f"{RESULTS}/train/{kind}/model.safetensors" for kind in kinds]
 
 
+def independent_model():
+    """The independent SAEs' model file when the baseline is configured (metrics also score it)."""
+    return [f"{RESULTS}/train/independent/model.safetensors"] if config["train"]["independent"] else []
+
+
 def all_outputs():
     """Everything `rule all` builds."""
-    return manifests() + stores() + trained()
+    return (
+        manifests()
+        + stores()
+        + trained()
+        + [f"{RESULTS}/figures/{name}.png" for name in FIGURES]
+        + [f"{RESULTS}/scorecard.md", f"{RESULTS}/tables/reconstruction.csv"]
+    )

@@ -1,0 +1,168 @@
+"""Tables (CSV + Markdown) and the scorecard beside the paper's claims, from the metrics files."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from usae.io import atomic_path, read_json
+
+# Paper, Table 1 (USAE R2 on ImageNet / DTD / CelebA) and Fig. 6b (mean co-fire proportion, top 1000).
+PAPER_TABLE1 = {"siglip_vitb16": (0.61, 0.54, 0.52), "dinov2_vits14": (0.77, 0.69, 0.75), "vit_b16": (0.59, 0.46, 0.45)}
+PAPER_TABLE1_DATASETS = ("imagenet", "dtd", "celeba")
+PAPER_INDEPENDENT_R2 = {"dinov2_vits14": 0.8, "siglip_vitb16": 0.7, "vit_b16": 0.7}
+PAPER_CFP = {"siglip_vitb16": 0.344, "dinov2_vits14": 0.266, "vit_b16": 0.326}
+
+
+def write_table(frame, stem):
+    """Write ``frame`` as ``<stem>.csv`` and ``<stem>.md``, atomically."""
+    for suffix, render in [(".csv", lambda f, p: f.to_csv(p, index=False)),
+                           (".md", lambda f, p: Path(p).write_text(f.to_markdown(index=False, floatfmt=".3f") + "\n"))]:
+        with atomic_path(str(stem) + suffix) as tmp:
+            render(frame, tmp)
+
+
+def reconstruction_table(matrices_by_dataset):
+    """Table 1 layout: one row per model, self R2 / MSE of the USAE (and of the independent SAE) per dataset."""
+    rows = []
+    for dataset, matrices in matrices_by_dataset.items():
+        for i, name in enumerate(matrices["models"]):
+            cross = [matrices["r2"][i][j] for j in range(len(matrices["models"])) if j != i]
+            row = {"dataset": dataset, "model": name, "usae_r2": matrices["r2"][i][i], "usae_mse": matrices["mse"][i][i],
+                   "usae_cross_r2_mean": float(np.mean(cross)) if cross else float("nan")}
+            independent = matrices["independent"].get(name)
+            if independent:
+                row.update({"independent_r2": independent["r2"], "independent_mse": independent["mse"]})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def universality_table(summaries):
+    """One row per dataset: dead share, share of firing concepts with entropy > 0.9, co-fire means, fits."""
+    rows = []
+    for dataset, summary in summaries.items():
+        row = {"dataset": dataset, "tokens": summary["tokens"], "dead_share": summary["dead_share"],
+               "entropy_above_0.9_share": summary["entropy_above_0.9_share"]}
+        row.update({f"cfp_top{summary['top_concepts']}_{name}": value
+                    for name, value in summary["top_cofire_proportion_mean"].items()})
+        row.update({"r_cofire_energy_all": summary["cofire_energy_all"]["r"],
+                    "slope_all": summary["cofire_energy_all"]["slope"],
+                    "r_cofire_energy_frequent": summary["cofire_energy_frequent"]["r"],
+                    "slope_frequent": summary["cofire_energy_frequent"]["slope"],
+                    "min_cofires_scaled": summary["min_cofires_scaled"]})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def chance_cofire_proportion(frame, names, n_tokens, top):
+    """Mean co-fire proportion of the top concepts if models fired independently: prod_{j != i} P(fire_j)."""
+    ranked = frame.sort_values("energy_total", ascending=False).head(top)
+    rates = ranked[[f"fires_{name}" for name in names]].to_numpy(dtype=float) / n_tokens
+    return {name: float(np.prod(np.delete(rates, i, axis=1), axis=1).mean()) for i, name in enumerate(names)}
+
+
+def entropy_modes(entropy, bins=20):
+    """Centres of the histogram's local maxima (descending by height) of the firing entropies."""
+    counts, edges = np.histogram(entropy, bins=bins, range=(0, 1))
+    centres = (edges[:-1] + edges[1:]) / 2
+    padded = np.concatenate([[-1], counts, [-1]])
+    peaks = [i for i in range(bins) if padded[i + 1] > padded[i] and padded[i + 1] >= padded[i + 2] and counts[i] > 0]
+    return [float(centres[i]) for i in sorted(peaks, key=lambda i: -counts[i])]
+
+
+def _fmt(value):
+    return "—" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.3f}"
+
+
+def scorecard(matrices, summary, frame, dataset, table1=None):
+    """Markdown scorecard: each quantitative claim of the paper beside this run's value.
+
+    Parameters
+    ----------
+    matrices, summary : dict
+        ``matrices.json`` and ``summary.json`` of the experiment's dataset.
+    frame : pandas.DataFrame
+        ``concepts.csv`` of that dataset.
+    table1 : pandas.DataFrame, optional
+        :func:`reconstruction_table` over every evaluated dataset.
+    """
+    names = matrices["models"]
+    r2 = np.array(matrices["r2"])
+    rows = []
+
+    def claim(source, text, paper, ours, holds):
+        rows.append((source, text, paper, ours, {True: "yes", False: "no", None: "n/a"}[holds]))
+
+    off = r2[~np.eye(len(names), dtype=bool)]
+    claim("Fig. 5", "each encoder reconstructs its own model best (diagonal highest in its row)",
+          "yes", ", ".join(f"{n}: {r2[i, i]:.2f}" for i, n in enumerate(names)),
+          bool(all(r2[i, i] >= r2[i].max() for i in range(len(names)))))
+    claim("Fig. 5", "cross-reconstruction is clearly positive (off-diagonal R2 > 0)", "yes",
+          f"min {off.min():.2f}, mean {off.mean():.2f}", bool(off.min() > 0))
+    if "dinov2_vits14" in names:
+        best = names[int(np.argmax(r2.diagonal()))]
+        claim("Fig. 5", "DinoV2 has the best self-reconstruction", "dinov2_vits14", best, best == "dinov2_vits14")
+    else:
+        claim("Fig. 5", "DinoV2 has the best self-reconstruction", "dinov2_vits14", "DinoV2 not in this run", None)
+    independent = matrices["independent"]
+    for name in names:
+        paper = PAPER_INDEPENDENT_R2.get(name)
+        ours = independent.get(name, {}).get("r2")
+        holds = None if ours is None else bool(ours >= r2[names.index(name), names.index(name)])
+        claim("Fig. 5", f"independent SAE self R2 of {name} (at least the USAE's)", _fmt(paper), _fmt(ours), holds)
+    if table1 is not None:
+        for _, row in table1.iterrows():
+            paper_values = PAPER_TABLE1.get(row["model"])
+            column = PAPER_TABLE1_DATASETS.index(row["dataset"]) if row["dataset"] in PAPER_TABLE1_DATASETS else None
+            paper = paper_values[column] if paper_values and column is not None else None
+            claim("Table 1", f"USAE R2, {row['model']} on {row['dataset']}", _fmt(paper), _fmt(row["usae_r2"]),
+                  None if paper is None else bool(abs(row["usae_r2"] - paper) <= 0.05))
+    modes = entropy_modes(frame.loc[~frame["dead"], "entropy"])
+    two_of_m = np.log(2) / np.log(len(names))
+    claim("Fig. 6a", f"firing entropy is bimodal, peaks near 1.0 and {two_of_m:.2f} (2 of {len(names)} models)",
+          "peaks 1.0, 0.63", ", ".join(f"{m:.2f}" for m in modes[:3]) or "—",
+          bool(modes and modes[0] > 0.9 and any(abs(m - two_of_m) <= 0.08 for m in modes)))
+    chance = chance_cofire_proportion(frame, names, summary["tokens"], summary["top_concepts"])
+    for name in names:
+        ours = summary["top_cofire_proportion_mean"][name]
+        claim("Fig. 6b", f"mean co-fire proportion of the top {summary['top_concepts']} concepts, {name} "
+              f"(above chance {chance[name]:.3f})", _fmt(PAPER_CFP.get(name)), _fmt(ours), bool(ours > chance[name]))
+    fits = summary["cofire_energy_all"], summary["cofire_energy_frequent"]
+    claim("Fig. 6c", "co-fire count and energy correlate (log-log Pearson r, all concepts)", "0.63", _fmt(fits[0]["r"]),
+          bool(fits[0]["r"] > 0) if np.isfinite(fits[0]["r"]) else None)
+    claim("Fig. 6c", f"stronger among frequent co-firers (>= {summary['min_cofires_scaled']:.0f} co-fires)", "0.89",
+          _fmt(fits[1]["r"]), bool(fits[1]["r"] > fits[0]["r"]) if np.isfinite(fits[1]["r"]) else None)
+    claim("Fig. 7", "independent-SAE concepts matched to USAE concepts with cosine > 0.5", "ViT 38%, SigLIP 23%, DinoV2 26%",
+          "not computed yet (baseline matching stage not built)", None)
+    table = pd.DataFrame(rows, columns=["source", "claim", "paper", "this run", "holds"])
+    header = (f"# Scorecard: this run beside the paper\n\nDataset `{dataset}`, models {', '.join(names)}; "
+              f"{summary['tokens']} evaluation tokens. 'holds' says whether the claim's direction holds here; "
+              "for runs on other models or data the numbers are not expected to match the paper's.\n\n")
+    return header + table.to_markdown(index=False) + "\n"
+
+
+def report_stage(metrics_dirs, experiment, tables_dir, scorecard_path):
+    """Write every table and the scorecard from the metrics folders of each evaluated dataset.
+
+    Parameters
+    ----------
+    metrics_dirs : dict of str to path
+        Metrics folder of each dataset (the experiment's first).
+    experiment : str
+        Name of the experiment's dataset (figures and scorecard).
+    """
+    tables_dir = Path(tables_dir)
+    matrices = {name: read_json(Path(d) / "matrices.json") for name, d in metrics_dirs.items()}
+    summaries = {name: read_json(Path(d) / "summary.json") for name, d in metrics_dirs.items()}
+    table1 = reconstruction_table(matrices)
+    write_table(table1, tables_dir / "reconstruction")
+    write_table(universality_table(summaries), tables_dir / "universality")
+    frame = pd.read_csv(Path(metrics_dirs[experiment]) / "concepts.csv")
+    with atomic_path(tables_dir / "concepts.csv") as tmp:
+        frame.to_csv(tmp, index=False)
+    top = frame.sort_values("energy_total", ascending=False).head(25)
+    with atomic_path(tables_dir / "concepts_top25.md") as tmp:
+        tmp.write_text(top.to_markdown(index=False, floatfmt=".3f") + "\n")
+    card = scorecard(matrices[experiment], summaries[experiment], frame, experiment, table1)
+    with atomic_path(scorecard_path) as tmp:
+        tmp.write_text(card)
