@@ -13,7 +13,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $@
 
 run: $(STAMP)
-	$(BIN)/snakemake --cores all
+	$(BIN)/snakemake --cores all --rerun-incomplete
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

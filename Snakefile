@@ -8,6 +8,8 @@ include: "workflow/rules/fetch.smk"
 include: "workflow/rules/extract.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/metrics.smk"
+include: "workflow/rules/baseline.smk"
+include: "workflow/rules/actmax.smk"
 include: "workflow/rules/figures.smk"
 
 

@@ -106,6 +106,7 @@ def test_independent_saes_resume_and_learn(planted, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         IndependentRun(batches, opts, tmp_path / "resumed").run(on_step=kill_at, progress=False)
+    (tmp_path / "resumed" / "log.csv").unlink()  # Snakemake deletes an interrupted job's outputs
     resumed = IndependentRun(batches, opts, tmp_path / "resumed").run(progress=False)
     for key, value in full.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[key]), key

@@ -13,6 +13,8 @@ TINY = {
     "models": ["efficientnet_lite0", "efficientnet_lite1"],
     "extract": {"grid": 7, "batch_size": 4, "shard_images": 4, "stat_images": 4},
     "train": {"n_concepts": 64, "k": 8, "batch_images": 2, "epochs": 2, "checkpoint_every": 2},
+    "actmax": {"steps": 2, "universal": 1, "specific_per_model": 1},
+    "baseline": {"top_cofiring": 10},
 }
 
 
@@ -32,7 +34,7 @@ def workdir(tmp_path_factory):
 def test_dry_run_lists_the_stages(workdir):
     result = snakemake(workdir, "-n")
     assert result.returncode == 0, result.stderr[-2000:]
-    for rule in ["fetch", "extract", "train", "metrics", "figures", "report_tables", "all"]:
+    for rule in ["fetch", "extract", "train", "metrics", "baseline", "actmax", "figures", "report_tables", "all"]:
         assert f"rule {rule}:" in result.stdout
 
 
@@ -48,11 +50,15 @@ def test_full_run_then_nothing_to_do(workdir):
         for name in ["model.safetensors", "model.json", "log.csv", "curves.png", "curves.pdf"]:
             assert (workdir / f"results/train/{kind}/{name}").exists(), (kind, name)
     for name in ["fig5_r2", "fig6a_entropy", "fig6b_cofire_proportion", "fig6c_cofire_energy",
-                 "fig4_universal_concepts", "fig9_model_specific_concepts"]:
+                 "fig4_universal_concepts", "fig9_model_specific_concepts", "fig7_matching",
+                 "fig16_matching_top_cofiring", "fig8_actmax"]:
         assert (workdir / f"results/figures/{name}.png").exists() and (workdir / f"results/figures/{name}.pdf").exists()
-    for name in ["reconstruction.csv", "reconstruction.md", "universality.csv", "concepts.csv"]:
+    for name in ["reconstruction.csv", "reconstruction.md", "universality.csv", "concepts.csv",
+                 "baseline_matching.csv", "actmax_cross_activation.csv"]:
         assert (workdir / f"results/tables/{name}").exists(), name
-    assert "| Fig. 5" in (workdir / "results/scorecard.md").read_text()
+    scorecard = (workdir / "results/scorecard.md").read_text()
+    assert "| Fig. 5" in scorecard and "| Fig. 7" in scorecard
+    assert len(list((workdir / "results/baseline").glob("pairs_*.csv"))) == 2
     again = snakemake(workdir, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
 

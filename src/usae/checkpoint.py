@@ -44,7 +44,7 @@ def _restore_optimizer(name, optimizer, tensors, saved):
     optimizer.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
 
 
-def save_checkpoint(directory, modules, optimizers, state):
+def save_checkpoint(directory, modules, optimizers, state, files=None):
     """Write a checkpoint folder atomically.
 
     Parameters
@@ -55,6 +55,8 @@ def save_checkpoint(directory, modules, optimizers, state):
     optimizers : dict of str to torch.optim.Optimizer
     state : dict
         JSON-ready training state.
+    files : dict of str to str, optional
+        Extra text files to store in the checkpoint (e.g. the training log up to this step).
     """
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
@@ -68,6 +70,8 @@ def save_checkpoint(directory, modules, optimizers, state):
             optimizer_tensors, saved[name] = _flatten_optimizer(name, optimizer)
             tensors.update(optimizer_tensors)
         save_file(tensors, tmp / "optimizer.safetensors")
+        for name, text in (files or {}).items():
+            (tmp / name).write_text(text)
         write_json(tmp / "state.json", {**state, "optimizers": saved})
         old = None
         if directory.exists():

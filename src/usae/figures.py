@@ -158,3 +158,62 @@ def concept_gallery(panels, names, png_path, title):
     figure.suptitle(title)
     figure.tight_layout()
     save_figure(figure, png_path)
+
+
+def matching_figure(matched_by_label, png_path, title):
+    """Fig. 7 / 16: matched-cosine distributions (left) and share of pairs above each threshold (right).
+
+    Parameters
+    ----------
+    matched_by_label : dict of str to numpy.ndarray
+        Matched cosines per model; labels starting with "random" are drawn dashed.
+    """
+    import numpy as np
+
+    from usae.matching import auc_above, fraction_above
+
+    sns.set_theme(style="whitegrid", context="paper")
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    thresholds = np.linspace(0, 1, 101)
+    models = [label for label in matched_by_label if not label.startswith("random")]
+    for label, values in matched_by_label.items():
+        dashed = label.startswith("random")
+        owner = label[len("random ("):-1] if dashed else label
+        color = f"C{models.index(owner) if owner in models else len(models)}"
+        sns.kdeplot(values, ax=left, label=label, color=color, linestyle="--" if dashed else "-", clip=(-1, 1),
+                    warn_singular=False)
+        right.plot(thresholds, fraction_above(values, thresholds), color=color, linestyle="--" if dashed else "-",
+                   label=f"{short(label)} (AUC {auc_above(values):.2f})")
+    left.set(xlabel="cosine similarity of matched atoms", ylabel="density")
+    right.set(xlabel="cosine threshold", ylabel="share of concepts above", ylim=(0, 1))
+    right.legend(fontsize=7)
+    left.legend(fontsize=7)
+    figure.suptitle(title)
+    save_figure(figure, png_path)
+
+
+def actmax_figure(images, table, concepts, names, png_path):
+    """Fig. 8: rows = concepts, columns = models; each image titled with its achieved activation.
+
+    Parameters
+    ----------
+    images : dict of (int, str) to torch.Tensor
+        ``(concept, model) -> (1, 3, H, W)`` image in [0, 1].
+    table : pandas.DataFrame
+        Cross-activation table (columns ``concept``, ``optimised_for`` and one per model).
+    concepts : list of (int, str)
+    """
+    figure, axes = plt.subplots(len(concepts), len(names), figsize=(2.3 * len(names) + 1, 2.4 * len(concepts)),
+                                squeeze=False)
+    for r, (concept, label) in enumerate(concepts):
+        for c, name in enumerate(names):
+            axis = axes[r, c]
+            axis.imshow(images[(concept, name)][0].permute(1, 2, 0).clamp(0, 1).numpy())
+            axis.set_xticks([])
+            axis.set_yticks([])
+            row = table[(table["concept"] == concept) & (table["optimised_for"] == name)].iloc[0]
+            axis.set_title(f"{short(name)}: {row[name]:.2f}", fontsize=8)
+        axes[r, 0].set_ylabel(label, fontsize=8)
+    figure.suptitle("Coordinated activation maximisation (Fig. 8): mean concept code per model")
+    figure.tight_layout()
+    save_figure(figure, png_path)

@@ -11,6 +11,7 @@ from usae.io import atomic_path, read_json
 PAPER_TABLE1 = {"siglip_vitb16": (0.61, 0.54, 0.52), "dinov2_vits14": (0.77, 0.69, 0.75), "vit_b16": (0.59, 0.46, 0.45)}
 PAPER_TABLE1_DATASETS = ("imagenet", "dtd", "celeba")
 PAPER_INDEPENDENT_R2 = {"dinov2_vits14": 0.8, "siglip_vitb16": 0.7, "vit_b16": 0.7}
+PAPER_MATCH_SHARE = {"vit_b16": 0.38, "siglip_vitb16": 0.23, "dinov2_vits14": 0.26}
 PAPER_CFP = {"siglip_vitb16": 0.344, "dinov2_vits14": 0.266, "vit_b16": 0.326}
 
 
@@ -74,7 +75,7 @@ def _fmt(value):
     return "—" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.3f}"
 
 
-def scorecard(matrices, summary, frame, dataset, table1=None):
+def scorecard(matrices, summary, frame, dataset, table1=None, baseline=None):
     """Markdown scorecard: each quantitative claim of the paper beside this run's value.
 
     Parameters
@@ -85,6 +86,8 @@ def scorecard(matrices, summary, frame, dataset, table1=None):
         ``concepts.csv`` of that dataset.
     table1 : pandas.DataFrame, optional
         :func:`reconstruction_table` over every evaluated dataset.
+    baseline : pandas.DataFrame, optional
+        The baseline matching table (one row per model and per random baseline).
     """
     names = matrices["models"]
     r2 = np.array(matrices["r2"])
@@ -132,8 +135,17 @@ def scorecard(matrices, summary, frame, dataset, table1=None):
           bool(fits[0]["r"] > 0) if np.isfinite(fits[0]["r"]) else None)
     claim("Fig. 6c", f"stronger among frequent co-firers (>= {summary['min_cofires_scaled']:.0f} co-fires)", "0.89",
           _fmt(fits[1]["r"]), bool(fits[1]["r"] > fits[0]["r"]) if np.isfinite(fits[1]["r"]) else None)
-    claim("Fig. 7", "independent-SAE concepts matched to USAE concepts with cosine > 0.5", "ViT 38%, SigLIP 23%, DinoV2 26%",
-          "not computed yet (baseline matching stage not built)", None)
+    if baseline is None:
+        claim("Fig. 7", "independent-SAE concepts matched to USAE concepts with cosine > 0.5",
+              "ViT 38%, SigLIP 23%, DinoV2 26%", "baseline not run (train.independent is off)", None)
+    else:
+        shares = dict(zip(baseline["model"], baseline["share_cosine_above_0.5"]))
+        aucs = dict(zip(baseline["model"], baseline["auc"]))
+        for name in names:
+            claim("Fig. 7", f"share of {name}'s independent concepts matched with cosine > 0.5 (above random)",
+                  _fmt(PAPER_MATCH_SHARE.get(name)), _fmt(shares[name]), bool(shares[name] > shares[f"random ({name})"]))
+        random_auc = float(np.mean([aucs[f"random ({name})"] for name in names]))
+        claim("Fig. 7", "AUC of the random baseline", "0.13", _fmt(random_auc), None)
     table = pd.DataFrame(rows, columns=["source", "claim", "paper", "this run", "holds"])
     header = (f"# Scorecard: this run beside the paper\n\nDataset `{dataset}`, models {', '.join(names)}; "
               f"{summary['tokens']} evaluation tokens. 'holds' says whether the claim's direction holds here; "
@@ -141,7 +153,7 @@ def scorecard(matrices, summary, frame, dataset, table1=None):
     return header + table.to_markdown(index=False) + "\n"
 
 
-def report_stage(metrics_dirs, experiment, tables_dir, scorecard_path):
+def report_stage(metrics_dirs, experiment, tables_dir, scorecard_path, baseline_csv=None):
     """Write every table and the scorecard from the metrics folders of each evaluated dataset.
 
     Parameters
@@ -150,6 +162,8 @@ def report_stage(metrics_dirs, experiment, tables_dir, scorecard_path):
         Metrics folder of each dataset (the experiment's first).
     experiment : str
         Name of the experiment's dataset (figures and scorecard).
+    baseline_csv : path, optional
+        The baseline matching table, for the scorecard's Fig. 7 lines.
     """
     tables_dir = Path(tables_dir)
     matrices = {name: read_json(Path(d) / "matrices.json") for name, d in metrics_dirs.items()}
@@ -163,6 +177,7 @@ def report_stage(metrics_dirs, experiment, tables_dir, scorecard_path):
     top = frame.sort_values("energy_total", ascending=False).head(25)
     with atomic_path(tables_dir / "concepts_top25.md") as tmp:
         tmp.write_text(top.to_markdown(index=False, floatfmt=".3f") + "\n")
-    card = scorecard(matrices[experiment], summaries[experiment], frame, experiment, table1)
+    baseline = pd.read_csv(baseline_csv) if baseline_csv else None
+    card = scorecard(matrices[experiment], summaries[experiment], frame, experiment, table1, baseline)
     with atomic_path(scorecard_path) as tmp:
         tmp.write_text(card)

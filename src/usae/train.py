@@ -67,7 +67,7 @@ class ResumableRun:
         self.warmup_steps = int(round(options["warmup_epochs"] * batches.batches_per_epoch))
         self.plan = {"kind": self.kind, "models": batches.names, "dims": batches.dims,
                      **{key: options[key] for key in PLAN_KEYS}}
-        self.rows = []
+        self.rows = []  # log rows so far; a resumed run takes them from its checkpoint
 
     def lr_at(self, step):
         """The schedule's learning rate after ``step`` optimizer steps."""
@@ -93,19 +93,14 @@ class ResumableRun:
         load_checkpoint(latest, self.modules, self.optimizers)
         self.load_scheduler_state(state["scheduler"])
         print(f"resuming from {latest} (step {state['step']})")
+        with open(latest / "log.csv") as handle:
+            self.rows = list(csv.DictReader(handle))
         return state["step"]
 
     def _save(self, name, step):
         save_checkpoint(self.out_dir / "checkpoints" / name, self.modules, self.optimizers,
-                        {"step": step, "plan": self.plan, "scheduler": self.scheduler_state()})
-
-    def _log_rows(self, step):
-        """Rows of log.csv up to ``step`` (earlier rows survive a resume)."""
-        path = self.out_dir / "log.csv"
-        if step == 0 or not path.exists():
-            return []
-        with open(path) as handle:
-            return [row for row in csv.DictReader(handle) if int(row["step"]) <= step]
+                        {"step": step, "plan": self.plan, "scheduler": self.scheduler_state()},
+                        files={"log.csv": (self.out_dir / "log.csv").read_text()})
 
     def _flush(self, pending, bar):
         for step, values in pending:
@@ -133,8 +128,8 @@ class ResumableRun:
         per_epoch = self.batches.batches_per_epoch
         for module in self.modules.values():
             module.to(self.device).train()
+        self.rows = []
         start = self._resume()
-        self.rows = self._log_rows(start)
         self.start_epoch()
         pending = []
         bar = tqdm(total=self.total_steps, initial=start, desc=f"train {self.kind}", unit="step", disable=not progress)

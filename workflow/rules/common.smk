@@ -63,4 +63,13 @@ def all_outputs():
         + trained()
         + [f"{RESULTS}/figures/{name}.png" for name in FIGURES]
         + [f"{RESULTS}/scorecard.md", f"{RESULTS}/tables/reconstruction.csv"]
+        + baseline_outputs()
+        + [f"{RESULTS}/figures/fig8_actmax.png"]
     )
+
+
+def baseline_outputs():
+    """The matching table and figures, when the independent-SAE baseline is configured."""
+    if not config["train"]["independent"]:
+        return []
+    return [f"{RESULTS}/tables/baseline_matching.csv", f"{RESULTS}/figures/fig7_matching.png"]

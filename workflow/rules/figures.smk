@@ -23,6 +23,7 @@ rule report_tables:
     """Tables (CSV + Markdown) for every evaluated dataset, and the scorecard beside the paper."""
     input:
         summaries=expand(f"{RESULTS}/metrics/{{dataset}}/summary.json", dataset=EVAL_DATASETS),
+        baseline=baseline_outputs()[:1],
     output:
         reconstruction=f"{RESULTS}/tables/reconstruction.csv",
         universality=f"{RESULTS}/tables/universality.csv",
