@@ -1,5 +1,7 @@
 """The Snakemake DAG on a tiny embedded config, in a temporary working directory."""
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,16 +21,25 @@ TINY = {
 
 
 def snakemake(workdir, *args):
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-               str(workdir), "--configfile", str(workdir / "config.yaml"), "--cores", "2", *args]
-    return subprocess.run(command, capture_output=True, text=True)
+    """Run Snakemake on the copy of the workflow in ``workdir`` (its config/config.yaml is the default)."""
+    command = [sys.executable, "-m", "snakemake", "--cores", "2", *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=workdir)
+
+
+def copy_workflow(workdir, config):
+    """Copy the workflow, library and DVC files into ``workdir`` with ``config`` as its default config."""
+    for name in ["Snakefile", "dvc.yaml"]:
+        shutil.copy(REPO / name, workdir / name)
+    for name in ["workflow", "src", "config", ".dvc"]:
+        shutil.copytree(REPO / name, workdir / name, ignore=shutil.ignore_patterns("__pycache__", "tmp", "cache"),
+                        symlinks=True)
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    return workdir
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("dag")
-    (workdir / "config.yaml").write_text(yaml.safe_dump(TINY))
-    return workdir
+    return copy_workflow(tmp_path_factory.mktemp("dag"), TINY)
 
 
 def test_dry_run_lists_the_stages(workdir):
@@ -64,7 +75,86 @@ def test_full_run_then_nothing_to_do(workdir):
 
 
 def test_bad_config_fails_before_any_job(tmp_path):
-    (tmp_path / "config.yaml").write_text("extract: {grid: 7, shards: 3}\n")
+    copy_workflow(tmp_path, {})
+    (tmp_path / "config" / "config.yaml").write_text("extract: {grid: 7, shards: 3}\n")
     result = snakemake(tmp_path, "-n")
     assert result.returncode != 0
     assert "unknown key 'extract.shards'" in result.stderr + result.stdout
+
+
+def _changed_config(workdir, name, **sections):
+    changed = {**TINY, **{key: {**TINY.get(key, {}), **value} for key, value in sections.items()}}
+    path = workdir / name
+    path.write_text(yaml.safe_dump(changed))
+    return str(path)
+
+
+def _planned_rules(result):
+    return {line.split()[1].rstrip(":") for line in result.stdout.splitlines() if line.startswith("rule ")}
+
+
+def test_training_change_reruns_training_and_after_but_not_extraction(workdir):
+    result = snakemake(workdir, "-n", "--configfile", _changed_config(workdir, "lr.yaml", train={"lr": 0.002}))
+    planned = _planned_rules(result)
+    assert {"train", "metrics", "figures", "report_tables", "baseline", "actmax"} <= planned
+    assert not {"fetch", "extract"} & planned
+
+
+def test_plotting_change_reruns_only_figures(workdir):
+    result = snakemake(workdir, "-n", "--configfile", _changed_config(workdir, "plot.yaml", figures={"gallery_images": 3}))
+    assert _planned_rules(result) == {"figures", "all"}
+
+
+def test_report_embeds_the_figures(workdir):
+    result = snakemake(workdir, "--report", "results/report.html")
+    assert result.returncode == 0, result.stderr[-2000:]
+    html = (workdir / "results/report.html").read_text(errors="replace")
+    assert "fig5_r2.png" in html and "fig8_actmax.png" in html
+
+
+def test_lint_passes(workdir):
+    result = snakemake(workdir, "--lint")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "your workflow is in a good condition" in result.stdout + result.stderr
+
+
+def test_dvc_push_pull_restores_results_without_recomputation(workdir, tmp_path):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+    def dvc(*args):
+        result = subprocess.run([sys.executable, "-m", "dvc", *args], capture_output=True, text=True, cwd=workdir,
+                                env=env)
+        assert result.returncode == 0, (args, result.stdout[-2000:], result.stderr[-2000:])
+        return result
+
+    dvc("config", "core.no_scm", "true")
+    dvc("repro")
+    dvc("remote", "add", "-d", "store", str(tmp_path / "remote"))
+    dvc("push")
+    shutil.rmtree(workdir / "results")
+    shutil.rmtree(workdir / ".snakemake" / "metadata")
+    dvc("pull")
+    assert (workdir / "results/scorecard.md").exists()
+    snakemake(workdir, "--touch")
+    again = snakemake(workdir, "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_use_conda_without_conda_falls_back_with_one_warning(workdir):
+    result = snakemake(workdir, "-n", "--use-conda")
+    assert result.returncode == 0, result.stderr[-2000:]
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("usae:")]
+    assert warnings == ["usae: --use-conda given but no conda on PATH; running rules in the current environment"]
+
+
+def test_local_profile_runs(workdir):
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--profile", str(REPO / "profiles" / "local"), "-n"],
+                            capture_output=True, text=True, cwd=workdir)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_snakefmt_clean():
+    result = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow/rules"],
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -1,11 +1,17 @@
 """Pipeline stages as functions of (validated config, output paths): what rules and the CLI call."""
 
+import os
 from pathlib import Path
 
 from usae.datasets import DatasetError, split_records
 from usae.extract import extract_store
 from usae.manifest import build_manifest, read_manifest, write_csv
 from usae.models import model_spec
+
+
+def expose_library_to_jobs(src_dir):
+    """Put ``src_dir`` first on ``PYTHONPATH`` so that rule scripts (subprocesses) import this checkout's usae."""
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src_dir), os.environ.get("PYTHONPATH")]))
 
 
 def all_datasets(config):

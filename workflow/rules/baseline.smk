@@ -8,7 +8,10 @@ rule baseline:
         pairs=expand(f"{RESULTS}/baseline/pairs_{{model}}.csv", model=config["models"]),
         table=f"{RESULTS}/tables/baseline_matching.csv",
         figures=report(
-            [f"{RESULTS}/figures/fig7_matching.png", f"{RESULTS}/figures/fig16_matching_top_cofiring.png"],
+            [
+                f"{RESULTS}/figures/fig7_matching.png",
+                f"{RESULTS}/figures/fig16_matching_top_cofiring.png",
+            ],
             caption="../report/baseline.rst",
             category="Figures",
         ),
@@ -16,10 +19,10 @@ rule baseline:
         f"{RESULTS}/logs/baseline.log",
     benchmark:
         f"{RESULTS}/benchmarks/baseline.tsv"
-    params:
-        baseline=config["baseline"],
-    threads: workflow.cores
     conda:
         "../envs/usae.yaml"
+    threads: workflow.cores
+    params:
+        baseline=config["baseline"],
     script:
         "../scripts/baseline.py"

@@ -8,13 +8,13 @@ rule extract:
         f"{RESULTS}/logs/extract/{{dataset}}_{{split}}_{{model}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/extract/{{dataset}}_{{split}}_{{model}}.tsv"
-    params:
-        extract=config["extract"],
-        spec=lambda wc: config["model_zoo"].get(wc.model, wc.model),
+    conda:
+        "../envs/usae.yaml"
     threads: workflow.cores
     resources:
         gpu=1 if config["extract"]["device"] != "cpu" else 0,
-    conda:
-        "../envs/usae.yaml"
+    params:
+        extract=config["extract"],
+        spec=lambda wc: config["model_zoo"].get(wc.model, wc.model),
     script:
         "../scripts/extract.py"

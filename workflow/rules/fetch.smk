@@ -5,9 +5,9 @@ rule fetch:
         rejects=f"{RESULTS}/data/{{dataset}}/{{split}}.rejects.csv",
     log:
         f"{RESULTS}/logs/fetch/{{dataset}}_{{split}}.log",
-    params:
-        dataset=lambda wc: DATASETS[wc.dataset][1],
     conda:
         "../envs/usae.yaml"
+    params:
+        dataset=lambda wc: DATASETS[wc.dataset][1],
     script:
         "../scripts/fetch.py"

@@ -11,10 +11,10 @@ rule figures:
         ),
     log:
         f"{RESULTS}/logs/figures.log",
-    params:
-        figures=config["figures"],
     conda:
         "../envs/usae.yaml"
+    params:
+        figures=config["figures"],
     script:
         "../scripts/figures.py"
 
@@ -22,7 +22,9 @@ rule figures:
 rule report_tables:
     """Tables (CSV + Markdown) for every evaluated dataset, and the scorecard beside the paper."""
     input:
-        summaries=expand(f"{RESULTS}/metrics/{{dataset}}/summary.json", dataset=EVAL_DATASETS),
+        summaries=expand(
+            f"{RESULTS}/metrics/{{dataset}}/summary.json", dataset=EVAL_DATASETS
+        ),
         baseline=baseline_outputs()[:1],
     output:
         reconstruction=f"{RESULTS}/tables/reconstruction.csv",

@@ -4,7 +4,8 @@ rule metrics:
         usae=f"{RESULTS}/train/usae/model.safetensors",
         independent=independent_model(),
         stores=lambda wc: expand(
-            f"{RESULTS}/activations/{wc.dataset}/val/{{model}}/meta.json", model=config["models"]
+            f"{RESULTS}/activations/{wc.dataset}/val/{{model}}/meta.json",
+            model=config["models"],
         ),
     output:
         matrices=f"{RESULTS}/metrics/{{dataset}}/matrices.json",
@@ -15,10 +16,10 @@ rule metrics:
         f"{RESULTS}/logs/metrics/{{dataset}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/metrics/{{dataset}}.tsv"
-    params:
-        metrics=config["metrics"],
-    threads: workflow.cores
     conda:
         "../envs/usae.yaml"
+    threads: workflow.cores
+    params:
+        metrics=config["metrics"],
     script:
         "../scripts/metrics.py"

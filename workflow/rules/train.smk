@@ -2,7 +2,8 @@ rule train:
     """USAE (kind=usae) or independent-SAE baseline (kind=independent) training; resumes from checkpoints."""
     input:
         stores=expand(
-            f"{RESULTS}/activations/{EXPERIMENT}/train/{{model}}/meta.json", model=config["models"]
+            f"{RESULTS}/activations/{EXPERIMENT}/train/{{model}}/meta.json",
+            model=config["models"],
         ),
     output:
         model=f"{RESULTS}/train/{{kind}}/model.safetensors",
@@ -13,13 +14,13 @@ rule train:
         f"{RESULTS}/logs/train/{{kind}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/train/{{kind}}.tsv"
-    params:
-        train=config["train"],
-        seed=config["seed"],
+    conda:
+        "../envs/usae.yaml"
     threads: workflow.cores
     resources:
         gpu=1 if config["train"]["device"] != "cpu" else 0,
-    conda:
-        "../envs/usae.yaml"
+    params:
+        train=config["train"],
+        seed=config["seed"],
     script:
         "../scripts/train.py"
