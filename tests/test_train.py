@@ -168,3 +168,11 @@ def test_store_with_wrong_dims_is_named(tmp_path, rng):
     stores["c"] = ActivationStore(tmp_path / "c")
     with pytest.raises(StoreError, match=r"c/shard_00000.npy: shape \(32, 4, 10\), metadata says \(n, 4, 11\)"):
         TokenBatches(stores, batch_images=16).batch(0, 0)
+
+
+def test_independent_saes_do_not_start_from_the_usae_dictionaries(planted, tmp_path):
+    batches = TokenBatches(planted[0], batch_images=64)
+    usae = UniversalRun(batches, options(), tmp_path / "u").usae
+    saes = IndependentRun(batches, options(), tmp_path / "i").saes
+    for name in DIMS:
+        assert not torch.equal(usae.saes[name].dictionary.weight, saes[name].dictionary.weight)

@@ -40,7 +40,7 @@ def figures_stage(config, dataset_name, metrics_dir, usae_dir, out_dir):
     manifest = manifest_path(config, dataset_name, "val")
 
     def panels(chosen):
-        return [{"concept": k, "label": label, "rows": concept_rows(usae, batches, manifest, top, k,
+        return [{"concept": k, "label": label, "rows": concept_rows(usae.encode, names, batches, manifest, top, k,
                                                                    options["gallery_images"], grid)}
                 for k, label in chosen]
 

@@ -32,12 +32,15 @@ def model_specific_concepts(frame, names, per_model=1, min_share=0.9):
 
 
 @torch.no_grad()
-def concept_rows(usae, batches, manifest_file, top_indices, concept, n_images, grid, size=160):
+def concept_rows(encode, names, batches, manifest_file, top_indices, concept, n_images, grid, size=160):
     """Each model's top images for ``concept`` with the concept's code over the model's token grid.
 
     Parameters
     ----------
-    usae : usae.sae.UniversalSAE
+    encode : callable
+        ``encode(model, tokens) -> (pre_codes, codes)``, e.g. ``UniversalSAE.encode``.
+    names : list of str
+        Models, in the order of ``top_indices``' first axis.
     batches : usae.batches.TokenBatches
         The evaluation stores (standardised as in training).
     manifest_file : path
@@ -53,13 +56,13 @@ def concept_rows(usae, batches, manifest_file, top_indices, concept, n_images, g
     """
     paths = read_manifest(manifest_file)["path"].tolist()
     rows = {}
-    for i, name in enumerate(usae.names):
+    for i, name in enumerate(names):
         items = []
         for index in top_indices[i, :n_images, concept]:
             if index < 0:
                 continue
             tokens = batches.read(name, np.array([index]))
-            _, codes = usae.encode(name, tokens)
+            _, codes = encode(name, tokens)
             heat = codes[:, concept].reshape(grid).numpy()
             with Image.open(paths[index]) as image:
                 picture = np.asarray(image.convert("RGB").resize((size, size), Image.Resampling.BICUBIC))

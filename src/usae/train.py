@@ -244,7 +244,9 @@ class IndependentRun(ResumableRun):
 
     def __init__(self, batches, options, out_dir):
         super().__init__(batches, options, out_dir)
-        torch.manual_seed(options["seed"])
+        # Not the USAE's seed: with it, each SAE would start from the USAE's very dictionaries and the
+        # baseline matching would find twins by construction.
+        torch.manual_seed(options["seed"] + 1)
         self.saes = torch.nn.ModuleDict({name: TopKSAE(dim, options["n_concepts"], options["k"])
                                          for name, dim in batches.dims.items()})
         self.modules = {"saes": self.saes}

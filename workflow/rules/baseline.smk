@@ -11,6 +11,7 @@ rule baseline:
             [
                 f"{RESULTS}/figures/fig7_matching.png",
                 f"{RESULTS}/figures/fig16_matching_top_cofiring.png",
+                f"{RESULTS}/figures/fig7b_matched_pairs.png",
             ],
             caption="../report/baseline.rst",
             category="Figures",
