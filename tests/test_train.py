@@ -176,3 +176,13 @@ def test_independent_saes_do_not_start_from_the_usae_dictionaries(planted, tmp_p
     saes = IndependentRun(batches, options(), tmp_path / "i").saes
     for name in DIMS:
         assert not torch.equal(usae.saes[name].dictionary.weight, saes[name].dictionary.weight)
+
+
+def test_rerunning_a_finished_run_rewrites_its_outputs(planted, tmp_path):
+    batches = TokenBatches(planted[0], batch_images=64)
+    first = UniversalRun(batches, options(epochs=1), tmp_path).run(progress=False)
+    for name in ["log.csv", "model.safetensors"]:
+        (tmp_path / name).unlink()
+    again = UniversalRun(batches, options(epochs=1), tmp_path).run(progress=False)
+    assert (tmp_path / "log.csv").read_text().count("\n") == 8
+    assert torch.equal(first.saes["a"].dictionary.weight, again.saes["a"].dictionary.weight)

@@ -104,9 +104,10 @@ def render_concept(probe, concept, size, steps, lr, parameterization, seed, magn
         holder["image_f"] = image_f
         return params, image_f
 
+    # lucent's transforms pad and rescale the image; fixed_image_size brings it back to the model's input.
     render.render_vis(probe, lambda hook: -hook("codes")[..., concept].mean(), image_f_capture,
                       optimizer=lambda params: torch.optim.Adam(params, lr=lr),
                       transforms=transform.standard_transforms, thresholds=(steps,), preprocess=False,
-                      progress=False, show_image=False, fixed_image_size=size)
+                      progress=False, show_image=False, fixed_image_size=probe.token_model.spec.image_size)
     with torch.no_grad():
         return holder["image_f"]().detach().cpu()

@@ -45,7 +45,7 @@ def actmax_stage(config, usae_dir, concepts_csv, images_dir, figure_path, tables
     images, rows = {}, []
     for concept, label in concepts:
         for i, name in enumerate(names):
-            size = probes[name].token_model.spec.image_size
+            size = options["image_size"] or probes[name].token_model.spec.image_size
             magnitude = natural_magnitude_spectrum(photos, size) if photos else None
             image = render_concept(probes[name], concept, size, options["steps"], options["lr"],
                                    options["parameterization"], config["seed"] + concept * len(names) + i, magnitude)

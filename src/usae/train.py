@@ -151,6 +151,7 @@ class ResumableRun:
                 self._save("latest", done)
             if on_step is not None:
                 on_step(done)
+        self._flush(pending, bar)  # also rewrites log.csv when a finished run is resumed
         bar.close()
         return self.write_final()
 
@@ -181,7 +182,8 @@ class UniversalRun(ResumableRun):
 
     def __init__(self, batches, options, out_dir):
         super().__init__(batches, options, out_dir)
-        torch.manual_seed(options["seed"])
+        self.plan["init_seed"] = options["seed"]
+        torch.manual_seed(self.plan["init_seed"])
         self.usae = UniversalSAE(batches.dims, options["n_concepts"], options["k"])
         self.modules = {"usae": self.usae}
         self.optimizers = {name: make_optimizer(self.usae.saes[name], options) for name in batches.names}
@@ -246,7 +248,8 @@ class IndependentRun(ResumableRun):
         super().__init__(batches, options, out_dir)
         # Not the USAE's seed: with it, each SAE would start from the USAE's very dictionaries and the
         # baseline matching would find twins by construction.
-        torch.manual_seed(options["seed"] + 1)
+        self.plan["init_seed"] = options["seed"] + 1
+        torch.manual_seed(self.plan["init_seed"])
         self.saes = torch.nn.ModuleDict({name: TopKSAE(dim, options["n_concepts"], options["k"])
                                          for name, dim in batches.dims.items()})
         self.modules = {"saes": self.saes}

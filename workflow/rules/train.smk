@@ -9,7 +9,11 @@ rule train:
         model=f"{RESULTS}/train/{{kind}}/model.safetensors",
         meta=f"{RESULTS}/train/{{kind}}/model.json",
         log=f"{RESULTS}/train/{{kind}}/log.csv",
-        curves=f"{RESULTS}/train/{{kind}}/curves.png",
+        curves=report(
+            f"{RESULTS}/train/{{kind}}/curves.png",
+            caption="../report/curves.rst",
+            category="Training",
+        ),
     log:
         f"{RESULTS}/logs/train/{{kind}}.log",
     benchmark:
