@@ -9,7 +9,7 @@ from usae.store import ActivationStore
 
 def test_help_lists_the_stages():
     result = subprocess.run([sys.executable, "-m", "usae.cli", "--help"], capture_output=True, text=True, check=True)
-    for stage in ["fetch", "extract", "train", "import-acts"]:
+    for stage in ["fetch", "extract", "train", "metrics", "baseline", "actmax", "report", "import-acts"]:
         assert stage in result.stdout
 
 
@@ -39,3 +39,11 @@ def test_missing_dataset_is_one_line(tmp_path, capsys):
     assert main(["fetch", "--config", str(config)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "dataset.root: dataset folder" in err
+
+
+def test_stage_without_its_inputs_is_one_line(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"results: {tmp_path}/r\n")
+    assert main(["metrics", "--config", str(config)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("usae: error:") and "model.json" in err

@@ -61,10 +61,8 @@ def matched_pairs_gallery(usae, saes, batches, manifest_file, tops, chosen, n_im
                                  k, n_images, grid)
         independent_rows = concept_rows(lambda model, x: saes[model].encode(x), [name], batches, manifest_file,
                                         independent_top.top_indices[i:i + 1].numpy(), j, n_images, grid)
-        panels.append({"concept": k, "label": f"{short(name)} cos {pair['cosine']:.2f}",
-                       "rows": {f"USAE {k}": usae_rows[name], f"independent {j}": independent_rows[name]}})
-    for panel in panels:
-        panel["rows"] = dict(zip(["USAE", "independent"], panel["rows"].values()))
+        panels.append({"concept": k, "label": f"{short(name)}: USAE {k} / independent {j}, cos {pair['cosine']:.2f}",
+                       "rows": {"USAE": usae_rows[name], "independent": independent_rows[name]}})
     concept_gallery(panels, ["USAE", "independent"], png_path,
                     "Matched pairs: USAE concept (top) and its independent-SAE twin (bottom), highest and lowest cosine")
 

@@ -47,6 +47,63 @@ def cmd_train(args):
         print(f"{config['results']}/train/{kind}/model.safetensors")
 
 
+def cmd_metrics(args):
+    """Evaluate the trained USAE (and independent SAEs) on every dataset's val split."""
+    from usae.evaluation_stage import metrics_stage
+    from usae.stages import all_datasets, results_path
+
+    config = _config(args)
+    independent = results_path(config, "train", "independent") if config["train"]["independent"] else None
+    for name in all_datasets(config):
+        summary = metrics_stage(config, name, results_path(config, "train", "usae"), independent,
+                                results_path(config, "metrics", name))
+        print(f"{name}: {summary['tokens']} tokens, dead share {summary['dead_share']:.3f}")
+
+
+def cmd_baseline(args):
+    """Match independent-SAE concepts to USAE concepts (Figs. 7 and 16)."""
+    from usae.baseline_stage import baseline_stage
+    from usae.stages import results_path
+
+    config = _config(args)
+    name = config["dataset"]["name"]
+    table = baseline_stage(config, name, results_path(config, "train", "usae"),
+                           results_path(config, "train", "independent"),
+                           results_path(config, "metrics", name, "concepts.csv"), results_path(config, "baseline"),
+                           results_path(config, "figures"), results_path(config, "tables"))
+    print(table.to_string(index=False))
+
+
+def cmd_actmax(args):
+    """Coordinated activation maximisation of the chosen concepts (Fig. 8)."""
+    from usae.actmax_stage import actmax_stage
+    from usae.stages import results_path
+
+    config = _config(args)
+    name = config["dataset"]["name"]
+    table = actmax_stage(config, results_path(config, "train", "usae"),
+                         results_path(config, "metrics", name, "concepts.csv"), results_path(config, "actmax", "images"),
+                         results_path(config, "figures", "fig8_actmax.png"), results_path(config, "tables"))
+    print(table.to_string(index=False))
+
+
+def cmd_report(args):
+    """Figures, tables and the scorecard from the metrics (and baseline table, if any)."""
+    from usae.figures_stage import figures_stage
+    from usae.report import report_stage
+    from usae.stages import all_datasets, results_path
+
+    config = _config(args)
+    name = config["dataset"]["name"]
+    figures_stage(config, name, results_path(config, "metrics", name), results_path(config, "train", "usae"),
+                  results_path(config, "figures"))
+    baseline = results_path(config, "tables", "baseline_matching.csv")
+    report_stage({d: results_path(config, "metrics", d) for d in all_datasets(config)}, name,
+                 results_path(config, "tables"), results_path(config, "scorecard.md"),
+                 baseline_csv=baseline if baseline.exists() else None)
+    print(results_path(config, "scorecard.md"))
+
+
 def cmd_import_acts(args):
     """Write a (N, T, D) .npy array of your own model's activations as an activation store."""
     from usae.store import write_store
@@ -63,7 +120,8 @@ def cmd_import_acts(args):
 def build_parser():
     """The argument parser with one subcommand per stage."""
     parser = argparse.ArgumentParser(
-        prog="usae", description="Universal Sparse Autoencoders pipeline. Stages: fetch -> extract -> train. "
+        prog="usae", description="Universal Sparse Autoencoders pipeline. Stages: fetch -> extract -> train -> "
+        "metrics -> baseline -> actmax -> report. "
         "Run the whole DAG with 'snakemake --cores all'.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="STAGE")
 
@@ -83,6 +141,11 @@ def build_parser():
 
     train = stage("train", cmd_train, "USAE / independent-SAE training (results/train/<kind>/)")
     train.add_argument("--kind", action="append", choices=["usae", "independent"])
+
+    stage("metrics", cmd_metrics, "universality and importance metrics (results/metrics/<dataset>/)")
+    stage("baseline", cmd_baseline, "independent-SAE baseline, Hungarian matching (results/baseline/)")
+    stage("actmax", cmd_actmax, "coordinated activation maximisation with lucent (results/actmax/)")
+    stage("report", cmd_report, "figures, tables and scorecard (results/figures/, results/tables/)")
 
     imported = commands.add_parser("import-acts", help="bring your own activations: write a (N, T, D) .npy as a store")
     imported.set_defaults(func=cmd_import_acts)
@@ -107,7 +170,7 @@ def main(argv=None):
 
     try:
         args.func(args)
-    except (ConfigError, DatasetError, StoreError, KeyError, FileNotFoundError) as exc:
+    except (ConfigError, DatasetError, StoreError, KeyError, FileNotFoundError, ValueError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"usae: error: {message}", file=sys.stderr)
         return 2

@@ -116,7 +116,20 @@ class ConceptAccumulator:
         self.n_tokens += len(codes[self.names[0]])
 
     def table(self, atom_norms_Mm, energy_power=1):
-        """Per-concept statistics as a dict of arrays (see :func:`concept_table` columns)."""
+        """Per-concept statistics as arrays.
+
+        Parameters
+        ----------
+        atom_norms_Mm : array-like
+            Norm of every concept's dictionary atom per model (1 for row-normalised dictionaries).
+        energy_power : {1, 2}
+
+        Returns
+        -------
+        dict
+            ``fires`` (M, m), ``cofires`` (m,), ``entropy`` (m,), ``cofire_proportion`` (M, m),
+            ``energy`` (M, m), ``energy_total`` (m,), ``dead`` (m,) bool.
+        """
         fires = self.fires.numpy()
         mean_codes = (self.code_sums / max(self.n_tokens, 1)).numpy()
         energy = concept_energy(mean_codes, atom_norms_Mm, energy_power)

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from usae.batches import TokenBatches
@@ -36,7 +37,7 @@ def figures_stage(config, dataset_name, metrics_dir, usae_dir, out_dir):
     stores = {name: ActivationStore(store_path(config, dataset_name, "val", name)) for name in names}
     batches = TokenBatches(stores, batch_images=1, stats={name: tuple(meta["stats"][name]) for name in names})
     grid = tuple(stores[names[0]].meta["grid"])
-    top = __import__("numpy").load(metrics_dir / "top_images.npz")["indices"]
+    top = np.load(metrics_dir / "top_images.npz")["indices"]
     manifest = manifest_path(config, dataset_name, "val")
 
     def panels(chosen):

@@ -41,6 +41,11 @@ def store_path(config, dataset_name, split, model):
     return Path(config["results"]) / "activations" / dataset_name / split / model
 
 
+def results_path(config, *parts):
+    """A path under the config's results folder (the layout the Snakemake rules use)."""
+    return Path(config["results"]).joinpath(*parts)
+
+
 def fetch_split(config, dataset_name, split, manifest_file=None, rejects_file=None):
     """Build and write the manifest (and rejects list) of one split; return the manifest."""
     key, dataset = all_datasets(config)[dataset_name]
