@@ -39,7 +39,19 @@ def copy_workflow(workdir, config):
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    return copy_workflow(tmp_path_factory.mktemp("dag"), TINY)
+    """The workflow on TINY, plus a 'folder' evaluation dataset of 5 photographs (Table 1's extra columns)."""
+    import skimage.data
+    from PIL import Image
+
+    workdir = tmp_path_factory.mktemp("dag")
+    extra = workdir / "extra_images" / "texture"
+    extra.mkdir(parents=True)
+    for index, photo in enumerate([skimage.data.coffee(), skimage.data.rocket(), skimage.data.astronaut(),
+                                   skimage.data.chelsea(), skimage.data.coffee()[::-1]]):
+        Image.fromarray(photo[:256, :256]).save(extra / f"{index}.png")
+    config = {**TINY, "eval_datasets": [{"name": "extra", "source": "folder", "root": "extra_images",
+                                         "val_fraction": 1.0}]}
+    return copy_workflow(workdir, config)
 
 
 def test_dry_run_lists_the_stages(workdir):
@@ -67,6 +79,11 @@ def test_full_run_then_nothing_to_do(workdir):
     for name in ["reconstruction.csv", "reconstruction.md", "universality.csv", "concepts.csv",
                  "baseline_matching.csv", "actmax_cross_activation.csv"]:
         assert (workdir / f"results/tables/{name}").exists(), name
+    import pandas as pd
+
+    table1 = pd.read_csv(workdir / "results/tables/reconstruction.csv")
+    assert sorted(set(table1["dataset"])) == ["embedded", "extra"] and len(table1) == 4
+    assert (workdir / "results/activations/extra/val/efficientnet_lite1/meta.json").exists()
     scorecard = (workdir / "results/scorecard.md").read_text()
     assert "| Fig. 5" in scorecard and "| Fig. 7" in scorecard
     assert len(list((workdir / "results/baseline").glob("pairs_*.csv"))) == 2

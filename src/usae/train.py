@@ -69,6 +69,12 @@ class ResumableRun:
                      **{key: options[key] for key in PLAN_KEYS}}
         self.rows = []  # log rows so far; a resumed run takes them from its checkpoint
 
+    def _to_device(self, x):
+        """Move a CPU batch to the device (pinned memory and a non-blocking copy on GPU)."""
+        if self.device.type == "cuda":
+            return x.pin_memory().to(self.device, non_blocking=True)
+        return x
+
     def lr_at(self, step):
         """The schedule's learning rate after ``step`` optimizer steps."""
         o = self.options
@@ -137,7 +143,7 @@ class ResumableRun:
             epoch, index = divmod(step, per_epoch)
             if index == 0 and step != start:
                 self.start_epoch()
-            batch = {name: x.to(self.device, non_blocking=True) for name, x in self.batches.batch(epoch, index).items()}
+            batch = {name: self._to_device(x) for name, x in self.batches.batch(epoch, index).items()}
             pending.append((step, self.train_step(batch, step)))
             bar.update(1)
             done = step + 1
