@@ -100,7 +100,8 @@ def test_bad_config_fails_before_any_job(tmp_path):
 
 
 def _changed_config(workdir, name, **sections):
-    changed = {**TINY, **{key: {**TINY.get(key, {}), **value} for key, value in sections.items()}}
+    base = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
+    changed = {**base, **{key: {**base.get(key, {}), **value} for key, value in sections.items()}}
     path = workdir / name
     path.write_text(yaml.safe_dump(changed))
     return str(path)
