@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from usae.batches import TokenBatches
 from usae.checkpoint import load_trained
 from usae.concepts import ConceptAccumulator
 from usae.figures import concept_gallery, matching_figure, short
@@ -14,7 +13,6 @@ from usae.gallery import concept_rows
 from usae.manifest import write_csv
 from usae.matching import CodeCorrelation, auc_above, hungarian_match, match_dictionaries, random_like
 from usae.report import write_table
-from usae.store import ActivationStore
 
 
 @torch.no_grad()
@@ -75,14 +73,13 @@ def baseline_stage(config, dataset_name, usae_dir, independent_dir, concepts_csv
     pandas.DataFrame
         The summary table (one row per model and per random baseline).
     """
-    from usae.stages import manifest_path, store_path
+    from usae.stages import evaluation_batches, manifest_path
 
     out_dir = Path(out_dir)
     usae, meta = load_trained(usae_dir)
     saes, _ = load_trained(independent_dir)
     names = usae.names
-    stores = {name: ActivationStore(store_path(config, dataset_name, "val", name)) for name in names}
-    batches = TokenBatches(stores, batch_images=1, stats={name: tuple(meta["stats"][name]) for name in names})
+    batches = evaluation_batches(config, dataset_name, meta)
     correlations, *tops = paired_statistics(usae, saes, batches, config["metrics"]["batch_images"],
                                             config["figures"]["gallery_images"])
     top = config["baseline"]["top_cofiring"]

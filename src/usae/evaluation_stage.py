@@ -5,14 +5,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from usae.batches import TokenBatches
 from usae.checkpoint import load_trained
 from usae.concepts import loglog_fit
 from usae.evaluate import evaluate_independent, evaluate_usae
 from usae.extract import pick_device
 from usae.io import atomic_path, write_json
 from usae.manifest import write_csv
-from usae.store import ActivationStore
 
 
 def concept_frame(table, names):
@@ -57,14 +55,12 @@ def metrics_stage(config, dataset_name, usae_dir, independent_dir, out_dir):
     Writes ``matrices.json`` (R2 and MSE matrices, independent SAEs' self R2/MSE), ``concepts.csv``,
     ``top_images.npz`` and ``summary.json`` under ``out_dir``.
     """
-    from usae.stages import store_path
+    from usae.stages import evaluation_batches
 
     options = config["metrics"]
     out_dir = Path(out_dir)
     usae, meta = load_trained(usae_dir)
-    stores = {name: ActivationStore(store_path(config, dataset_name, "val", name)) for name in meta["models"]}
-    stats = {name: tuple(meta["stats"][name]) for name in meta["models"]}
-    batches = TokenBatches(stores, batch_images=1, stats=stats)
+    batches = evaluation_batches(config, dataset_name, meta)
     device = pick_device(options["device"])
     result = evaluate_usae(usae, batches, options["batch_images"], options["threshold"], options["top_images"], device)
     norms = np.stack([usae.saes[name].dictionary().detach().cpu().norm(dim=1).numpy() for name in usae.names])

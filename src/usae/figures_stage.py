@@ -5,13 +5,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from usae.batches import TokenBatches
 from usae.checkpoint import load_trained
 from usae.figures import (concept_gallery, cofire_energy_scatter, cofire_proportion_curves, entropy_histogram,
                           r2_heatmap)
 from usae.gallery import concept_rows, model_specific_concepts, universal_concepts
 from usae.io import read_json
-from usae.store import ActivationStore
 
 FIGURES = ("fig5_r2", "fig6a_entropy", "fig6b_cofire_proportion", "fig6c_cofire_energy",
            "fig4_universal_concepts", "fig9_model_specific_concepts")
@@ -19,7 +17,7 @@ FIGURES = ("fig5_r2", "fig6a_entropy", "fig6b_cofire_proportion", "fig6c_cofire_
 
 def figures_stage(config, dataset_name, metrics_dir, usae_dir, out_dir):
     """Write every figure (PNG + PDF) of ``FIGURES`` into ``out_dir``."""
-    from usae.stages import manifest_path, store_path
+    from usae.stages import evaluation_batches, manifest_path
 
     options = config["figures"]
     metrics_dir, out_dir = Path(metrics_dir), Path(out_dir)
@@ -34,9 +32,8 @@ def figures_stage(config, dataset_name, metrics_dir, usae_dir, out_dir):
                           summary["min_cofires_scaled"], out_dir / "fig6c_cofire_energy.png")
 
     usae, meta = load_trained(usae_dir)
-    stores = {name: ActivationStore(store_path(config, dataset_name, "val", name)) for name in names}
-    batches = TokenBatches(stores, batch_images=1, stats={name: tuple(meta["stats"][name]) for name in names})
-    grid = tuple(stores[names[0]].meta["grid"])
+    batches = evaluation_batches(config, dataset_name, meta)
+    grid = tuple(batches.stores[names[0]].meta["grid"])
     top = np.load(metrics_dir / "top_images.npz")["indices"]
     manifest = manifest_path(config, dataset_name, "val")
 

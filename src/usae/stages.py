@@ -74,12 +74,31 @@ def extract_split(config, dataset_name, split, model, manifest_file=None, store_
     )
 
 
-def train_stores(config, split="train"):
-    """The experiment's activation stores of ``split``, one per model, in model order."""
+def split_stores(config, dataset_name, split, models):
+    """Activation stores of one dataset split, one per model, in model order."""
     from usae.store import ActivationStore
 
-    name = config["dataset"]["name"]
-    return {model: ActivationStore(store_path(config, name, split, model)) for model in config["models"]}
+    return {model: ActivationStore(store_path(config, dataset_name, split, model)) for model in models}
+
+
+def train_stores(config):
+    """The experiment's training stores, one per configured model."""
+    return split_stores(config, config["dataset"]["name"], "train", config["models"])
+
+
+def evaluation_batches(config, dataset_name, model_meta):
+    """Val-split token batches of a dataset, standardised with a trained model's training statistics.
+
+    Parameters
+    ----------
+    model_meta : dict
+        ``model.json`` of a training run (its ``models`` and ``stats``).
+    """
+    from usae.batches import TokenBatches
+
+    names = model_meta["models"]
+    stats = {name: tuple(model_meta["stats"][name]) for name in names}
+    return TokenBatches(split_stores(config, dataset_name, "val", names), batch_images=1, stats=stats)
 
 
 def train_options(config):
