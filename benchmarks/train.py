@@ -24,6 +24,7 @@ import torch
 
 from usae.batches import TokenBatches
 from usae.config import validate_config
+from usae.extract import pick_device
 from usae.store import ActivationStore, write_store
 from usae.train import IndependentRun, UniversalRun, chosen_model
 
@@ -103,7 +104,7 @@ def main():
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
-    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
+    device = pick_device(args.device)
     peak = measured_peak(device)
     print(f"device {device}, torch threads {torch.get_num_threads()}, measured fp32 matmul peak {peak / 1e9:.1f} GFLOP/s")
     with tempfile.TemporaryDirectory() as tmp:

@@ -92,22 +92,13 @@ def render_concept(probe, concept, size, steps, lr, parameterization, seed, magn
     torch.manual_seed(seed)
     np.random.seed(seed)
     if parameterization == "maco":
-        def param_f():
-            return maco_param(size, magnitude, seed)
+        params, image_f = maco_param(size, magnitude, seed)
     else:
-        def param_f():
-            return param.image(size, fft=True, decorrelate=True)
-    holder = {}
-
-    def image_f_capture():
-        params, image_f = param_f()
-        holder["image_f"] = image_f
-        return params, image_f
-
+        params, image_f = param.image(size, fft=True, decorrelate=True)
     # lucent's transforms pad and rescale the image; fixed_image_size brings it back to the model's input.
-    render.render_vis(probe, lambda hook: -hook("codes")[..., concept].mean(), image_f_capture,
+    render.render_vis(probe, lambda hook: -hook("codes")[..., concept].mean(), lambda: (params, image_f),
                       optimizer=lambda params: torch.optim.Adam(params, lr=lr),
                       transforms=transform.standard_transforms, thresholds=(steps,), preprocess=False,
                       progress=False, show_image=False, fixed_image_size=probe.token_model.spec.image_size)
     with torch.no_grad():
-        return holder["image_f"]().detach().cpu()
+        return image_f().detach().cpu()

@@ -41,14 +41,17 @@ def actmax_stage(config, usae_dir, concepts_csv, images_dir, figure_path, tables
     concepts = chosen_concepts(options, pd.read_csv(concepts_csv), names)
     probes = {name: ConceptProbe(load_token_model(model_spec(name, config["model_zoo"])), usae.saes[name].encoder,
                                  tuple(meta["stats"][name]), config["extract"]["grid"]) for name in names}
-    photos = list(embedded_photos().values()) if options["parameterization"] == "maco" else []
+    sizes = {name: options["image_size"] or probes[name].token_model.spec.image_size for name in names}
+    magnitudes = {name: None for name in names}
+    if options["parameterization"] == "maco":
+        photos = list(embedded_photos().values())
+        magnitudes = {name: natural_magnitude_spectrum(photos, size) for name, size in sizes.items()}
     images, rows = {}, []
     for concept, label in concepts:
         for i, name in enumerate(names):
-            size = options["image_size"] or probes[name].token_model.spec.image_size
-            magnitude = natural_magnitude_spectrum(photos, size) if photos else None
-            image = render_concept(probes[name], concept, size, options["steps"], options["lr"],
-                                   options["parameterization"], config["seed"] + concept * len(names) + i, magnitude)
+            image = render_concept(probes[name], concept, sizes[name], options["steps"], options["lr"],
+                                   options["parameterization"], config["seed"] + concept * len(names) + i,
+                                   magnitudes[name])
             images[(concept, name)] = image
             path = Path(images_dir) / f"concept_{concept:05d}_{name}.png"
             _save_png(image, path)

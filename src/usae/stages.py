@@ -26,9 +26,14 @@ def all_datasets(config):
     return datasets
 
 
+def results_path(config, *parts):
+    """A path under the config's results folder (the layout the Snakemake rules use)."""
+    return Path(config["results"]).joinpath(*parts)
+
+
 def data_dir(config, dataset_name):
     """Folder of a dataset's manifests (and of images the pipeline materialises)."""
-    return Path(config["results"]) / "data" / dataset_name
+    return results_path(config, "data", dataset_name)
 
 
 def manifest_path(config, dataset_name, split):
@@ -38,12 +43,7 @@ def manifest_path(config, dataset_name, split):
 
 def store_path(config, dataset_name, split, model):
     """Activation store folder of one (dataset, split, model)."""
-    return Path(config["results"]) / "activations" / dataset_name / split / model
-
-
-def results_path(config, *parts):
-    """A path under the config's results folder (the layout the Snakemake rules use)."""
-    return Path(config["results"]).joinpath(*parts)
+    return results_path(config, "activations", dataset_name, split, model)
 
 
 def fetch_split(config, dataset_name, split, manifest_file=None, rejects_file=None):
@@ -115,7 +115,7 @@ def train_stage(config, kind, out_dir=None, progress=True):
     options = train_options(config)
     batches = TokenBatches(train_stores(config), options["batch_images"], options["shuffle_shards"], config["seed"])
     run_class = UniversalRun if kind == "usae" else IndependentRun
-    out_dir = Path(out_dir or Path(config["results"]) / "train" / kind)
+    out_dir = Path(out_dir or results_path(config, "train", kind))
     module = run_class(batches, options, out_dir).run(progress=progress)
     training_curves_file(out_dir / "log.csv", out_dir / "curves.png", f"{kind} training ({', '.join(batches.names)})")
     return module

@@ -16,6 +16,7 @@ from safetensors.torch import save_file
 from tqdm import tqdm
 
 from usae.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from usae.extract import pick_device
 from usae.io import atomic_path, read_json, write_json
 from usae.losses import LOSSES, auxiliary_codes
 from usae.metrics import r2_score
@@ -61,8 +62,7 @@ class ResumableRun:
 
     def __init__(self, batches, options, out_dir):
         self.batches, self.options, self.out_dir = batches, options, Path(out_dir)
-        self.device = torch.device(options["device"] if options["device"] != "auto"
-                                   else ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = pick_device(options["device"])
         self.total_steps = options["epochs"] * batches.batches_per_epoch
         self.warmup_steps = int(round(options["warmup_epochs"] * batches.batches_per_epoch))
         self.plan = {"kind": self.kind, "models": batches.names, "dims": batches.dims,
@@ -109,6 +109,8 @@ class ResumableRun:
                         files={"log.csv": (self.out_dir / "log.csv").read_text()})
 
     def _flush(self, pending, bar):
+        if not pending and (self.out_dir / "log.csv").exists():
+            return
         for step, values in pending:
             row = {"step": step + 1, "epoch": step // self.batches.batches_per_epoch}
             row.update({key: (value.item() if torch.is_tensor(value) else value) for key, value in values.items()})
