@@ -52,6 +52,9 @@ def main():
             if device.type == "cuda":
                 torch.cuda.synchronize()
             bare = time.perf_counter() - start
+            # Why the registry reads a layer other than the head: share of exact zeros in each.
+            read_layer = token_model(batches[0].to(device))
+            head = token_model.model.forward_features(batches[0].to(device))
 
         acts_NTD = np.random.default_rng(0).normal(size=(2048, meta["tokens"], meta["dim"])).astype(np.float16)
         start = time.perf_counter()
@@ -67,6 +70,8 @@ def main():
     print(f"extraction (decode+preprocess+forward+write): {args.images / full:8.1f} images/s")
     print(f"bare forward pass, same batches:              {args.images / bare:8.1f} images/s")
     print(f"ratio extraction/forward:                     {bare / full:8.2f}  (1.0 = data loading costs nothing)")
+    print(f"exact zeros: tokens read ({spec.layer}) {(read_layer == 0).float().mean().item():.1%}, "
+          f"forward_features {(head == 0).float().mean().item():.1%}")
     print(f"store write (incl. statistics): {megabytes / write:8.1f} MB/s   read (memmap, page cache): {megabytes / read:8.1f} MB/s")
 
 
