@@ -1,9 +1,23 @@
 # usae: Universal Sparse Autoencoders pipeline. Run `snakemake --cores all` (embedded default) or
 # `snakemake --cores all --configfile config/paper.yaml` (the paper's setting).
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
 configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    dataset="|".join(map(re.escape, DATASETS)),
+    split="train|val",
+    model="|".join(map(re.escape, MODELS)),
+    kind="usae|independent",
+
+
 include: "workflow/rules/fetch.smk"
 include: "workflow/rules/extract.smk"
 include: "workflow/rules/train.smk"
@@ -11,9 +25,14 @@ include: "workflow/rules/metrics.smk"
 include: "workflow/rules/baseline.smk"
 include: "workflow/rules/actmax.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/tables.smk"
 
 
 rule all:
     default_target: True
     input:
-        all_outputs(),
+        rules.tables.output,
+        rules.figures.output,
+        rules.actmax.output,
+        expand(rules.train.output.curves, kind=KINDS if INDEPENDENT else ["usae"]),
+        rules.baseline.output if INDEPENDENT else [],

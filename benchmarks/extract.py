@@ -17,7 +17,8 @@ import pandas as pd
 import torch
 
 from usae.datasets import write_embedded_split
-from usae.extract import ManifestImages, extract_store, pick_device
+from usae.device import pick_device
+from usae.extract import ManifestImages, extract_store
 from usae.models import load_token_model, model_spec
 from usae.store import ActivationStore, write_store
 

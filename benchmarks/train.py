@@ -24,7 +24,7 @@ import torch
 
 from usae.batches import TokenBatches
 from usae.config import validate_config
-from usae.extract import pick_device
+from usae.device import pick_device
 from usae.store import ActivationStore, write_store
 from usae.train import IndependentRun, UniversalRun, chosen_model
 

@@ -1,7 +1,10 @@
 """Shared fixtures: small real images and configs, no network."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 
@@ -27,3 +30,42 @@ def image_folder(tmp_path):
 def rng():
     """A seeded NumPy generator."""
     return np.random.default_rng(0)
+
+
+TINY_CONFIG = Path(__file__).resolve().parents[1] / ".test" / "config" / "config.yaml"
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """The workflow tests' tiny config with its results in a temporary folder: ``(config, layout)``."""
+    from usae.config import validate_config
+    from usae.layout import Layout
+
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["results"] = str(tmp_path_factory.mktemp("tiny") / "results")
+    validate_config(config, str(TINY_CONFIG))
+    return config, Layout(config["results"])
+
+
+def run_cli(config, *stages):
+    """Run ``usae <stage> --config <file>`` in-process for each stage; fail on a non-zero exit."""
+    from usae.cli import main
+
+    path = Path(config["results"]).parent / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    for stage in stages:
+        assert main([stage, "--config", str(path)]) == 0, stage
+
+
+@pytest.fixture(scope="session")
+def tiny_trained(tiny):
+    """The tiny config fetched, extracted and trained (USAE and independent SAEs) through the CLI."""
+    run_cli(tiny[0], "fetch", "extract", "train")
+    return tiny
+
+
+@pytest.fixture(scope="session")
+def tiny_evaluated(tiny_trained):
+    """:func:`tiny_trained` plus the metrics of every dataset."""
+    run_cli(tiny_trained[0], "metrics")
+    return tiny_trained

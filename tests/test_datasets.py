@@ -4,7 +4,8 @@ import pytest
 from PIL import Image
 
 from usae.datasets import DatasetError, folder_records, hf_records, imagenet_folder_records, write_embedded_split
-from usae.manifest import build_manifest, read_manifest, write_csv
+from usae.io import write_csv
+from usae.manifest import build_manifest, read_manifest
 
 
 def _imagenet_layout(root, image_folder):

@@ -7,10 +7,8 @@ import skimage.data
 import torch
 from PIL import Image
 
-from usae.config import validate_config
 from usae.extract import extract_store
 from usae.models import load_token_model, model_spec
-from usae.stages import extract_split, fetch_split
 from usae.store import ActivationStore
 
 
@@ -71,21 +69,3 @@ def test_activations_are_the_pretrained_models(tmp_path, lite0):
     assert logits.argmax().item() == 285
     assert meta["source"]["spec"]["arch"] == "efficientnet_lite0"
     assert meta["source"]["versions"]["torch"].startswith("2.")
-
-
-def test_fetch_then_extract_embedded(tmp_path):
-    config = validate_config({
-        "results": str(tmp_path / "results"),
-        "dataset": {"name": "embedded", "source": "embedded",
-                    "embedded": {"n_train": 5, "n_val": 3, "size": 96}},
-        "models": ["efficientnet_lite0", "efficientnet_lite1"],
-        "extract": {"grid": 7, "batch_size": 4, "shard_images": 4, "stat_images": 4},
-    }, "test")
-    manifest = fetch_split(config, "embedded", "train")
-    assert len(manifest) == 5 and (tmp_path / "results/data/embedded/train.rejects.csv").exists()
-    meta = extract_split(config, "embedded", "train", "efficientnet_lite1", progress=False)
-    store = ActivationStore(tmp_path / "results/activations/embedded/train/efficientnet_lite1")
-    assert (meta["n_images"], meta["tokens"], meta["dim"], meta["grid"]) == (5, 49, 320, [7, 7])
-    assert store.images(0, 5).dtype == np.float16 and store.image_ids == list(manifest["image_id"])
-    assert store.std > 0 and meta["stats"]["images"] == 4
-    assert np.isfinite(store.images(0, 5)).all()

@@ -42,8 +42,8 @@ def test_scorecard_flags_directions(rng):
                "top_cofire_proportion_mean": {n: 0.3 for n in NAMES},
                "cofire_energy_all": {"r": 0.5, "slope": 1.0, "n": 40},
                "cofire_energy_frequent": {"r": 0.7, "slope": 1.0, "n": 20}}
-    card = scorecard(matrices, summary, frame, "toy", reconstruction_table({"toy": matrices}))
-    lines = {line.split("|")[2].strip(): line.split("|")[-2].strip() for line in card.splitlines() if line.startswith("| Fig")}
+    card = scorecard(matrices, summary, frame, reconstruction_table({"toy": matrices}))
+    lines = dict(zip(card["claim"], card["holds"]))
     assert lines["each encoder reconstructs its own model best (diagonal highest in its row)"] == "no"
     assert lines["cross-reconstruction is clearly positive (off-diagonal R2 > 0)"] == "yes"
     assert lines["DinoV2 has the best self-reconstruction"] == "n/a"
@@ -51,15 +51,19 @@ def test_scorecard_flags_directions(rng):
     assert lines["stronger among frequent co-firers (>= 10 co-fires)"] == "yes"
 
 
+def _files(folder, stem):
+    return [folder / f"{stem}.png", folder / f"{stem}.pdf"]
+
+
 def test_figure_functions_write_png_and_pdf(tmp_path, rng):
     frame = _frame(rng)
-    r2_heatmap([[0.8, 0.5, 0.4], [0.3, 0.7, 0.2], [0.1, 0.6, 0.5]], NAMES, tmp_path / "r2.png")
-    entropy_histogram(frame["entropy"], tmp_path / "fe.png", 3)
-    cofire_proportion_curves(frame, NAMES, tmp_path / "cfp.png", top=30)
-    cofire_energy_scatter(frame, {"all": {"r": 0.5}, "frequent": {"r": 0.6}}, 20, tmp_path / "ce.png")
+    r2_heatmap([[0.8, 0.5, 0.4], [0.3, 0.7, 0.2], [0.1, 0.6, 0.5]], NAMES, _files(tmp_path, "r2"))
+    entropy_histogram(frame["entropy"], _files(tmp_path, "fe"), 3)
+    cofire_proportion_curves(frame, NAMES, _files(tmp_path, "cfp"), top=30)
+    cofire_energy_scatter(frame, {"all": {"r": 0.5}, "frequent": {"r": 0.6}}, 20, _files(tmp_path, "ce"))
     image = (rng.random((32, 32, 3)) * 255).astype(np.uint8)
     panels = [{"concept": 3, "label": "concept 3", "rows": {n: [(image, rng.random((4, 4)))] * 2 for n in NAMES}}]
-    concept_gallery(panels, NAMES, tmp_path / "gallery.png", "test")
+    concept_gallery(panels, NAMES, _files(tmp_path, "gallery"), "test")
     for stem in ["r2", "fe", "cfp", "ce", "gallery"]:
         assert (tmp_path / f"{stem}.png").stat().st_size > 1000
         assert (tmp_path / f"{stem}.pdf").exists()

@@ -65,7 +65,7 @@ def test_mismatched_stores_are_refused(tmp_path, rng):
     a = write_store(tmp_path / "a", rng.normal(size=(4, 4, 2)), _ids(4), "a")
     b = write_store(tmp_path / "b", rng.normal(size=(4, 9, 2)), _ids(4), "b")
     c = write_store(tmp_path / "c", rng.normal(size=(4, 4, 5)), _ids(3) + ["other"], "c")
-    assert a and b and c
+    assert (a["tokens"], b["tokens"], c["dim"]) == (4, 9, 5)
     stores = [ActivationStore(tmp_path / name) for name in "abc"]
     with pytest.raises(StoreError, match="b: 9 tokens per image"):
         check_aligned(stores[:2])

@@ -5,7 +5,7 @@ from usae import _torchvision_compat
 
 
 def test_torchvision_timm_and_lucent_import():
-    code = "import usae, torchvision, timm, lucent.optvis; print('ok')"
+    code = "import usae.models, torchvision, timm, lucent.optvis; print('ok')"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "ok", result.stderr[-500:]
 

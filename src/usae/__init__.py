@@ -1,7 +1,7 @@
-"""usae: Universal Sparse Autoencoders -- a reproducible pipeline (Thasarathan et al., ICML 2025)."""
+"""usae: Universal Sparse Autoencoders -- a reproducible pipeline (Thasarathan et al., ICML 2025).
 
-from usae._torchvision_compat import ensure_torchvision_importable
-
-ensure_torchvision_importable()
+Importing the package imports nothing heavy: the Snakefile and ``usae --help`` stay fast. Modules that
+need torchvision (``usae.models``, ``usae.actmax``) make it importable first (``usae._torchvision_compat``).
+"""
 
 __version__ = "0.1.0"

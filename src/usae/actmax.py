@@ -10,7 +10,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from usae._torchvision_compat import ensure_torchvision_importable
 from usae.tokens import resample_grid
+
+ensure_torchvision_importable()  # lucent imports torchvision
 
 
 class ConceptProbe(nn.Module):

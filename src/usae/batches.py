@@ -6,10 +6,13 @@ groups of ``shuffle_shards``, and the images of a group are shuffled together, s
 few shards. A batch is all T tokens of ``batch_images`` images (the paper: 32 images = 6272 tokens).
 """
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
-from usae.store import StoreError, check_aligned
+from usae.progress import Progress
+from usae.store import ActivationStore, StoreError, check_aligned
 
 
 class TokenBatches:
@@ -107,8 +110,43 @@ class TokenBatches:
         indices = self.batch_indices(epoch, batch)
         return {name: self.read(name, indices) for name in self.names}
 
-    def sequential(self, batch_images):
-        """Yield every image once, in store order, as ``{name: tensor}`` batches (evaluation)."""
-        for start in range(0, self.n_images, batch_images):
-            indices = np.arange(start, min(start + batch_images, self.n_images))
-            yield {name: self.read(name, indices) for name in self.names}
+    def sequential(self, batch_images, desc="evaluate"):
+        """Yield every image once, in store order, as ``{name: tensor}`` batches (evaluation).
+
+        Progress (images read) is shown as ``desc`` (see :class:`usae.progress.Progress`).
+        """
+        with Progress(self.n_images, desc, unit="img") as progress:
+            for start in range(0, self.n_images, batch_images):
+                indices = np.arange(start, min(start + batch_images, self.n_images))
+                yield {name: self.read(name, indices) for name in self.names}
+                progress.update(len(indices))
+
+
+def open_stores(meta_files):
+    """Activation stores named by their ``meta.json`` files, as ``{model: ActivationStore}`` in the given order."""
+    stores = [ActivationStore(Path(meta_file).parent) for meta_file in meta_files]
+    return {store.model: store for store in stores}
+
+
+def evaluation_batches(meta_files, model_meta):
+    """Token batches of evaluation stores, standardised with a trained model's training statistics.
+
+    Parameters
+    ----------
+    meta_files : list of path
+        ``meta.json`` of each model's store of the evaluated split.
+    model_meta : dict
+        ``model.json`` of a training run (its ``models`` and ``stats``).
+
+    Raises
+    ------
+    usae.store.StoreError
+        If a model of the run has no store among ``meta_files``.
+    """
+    stores = open_stores(meta_files)
+    missing = [name for name in model_meta["models"] if name not in stores]
+    if missing:
+        raise StoreError(f"{', '.join(map(str, meta_files))}: no store of model '{missing[0]}'")
+    names = model_meta["models"]
+    stats = {name: tuple(model_meta["stats"][name]) for name in names}
+    return TokenBatches({name: stores[name] for name in names}, batch_images=1, stats=stats)

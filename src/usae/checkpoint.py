@@ -108,8 +108,8 @@ def latest_checkpoint(root):
     return max(found)[2] if found else None
 
 
-def load_trained(directory):
-    """Load a finished training run's ``model.safetensors`` + ``model.json``.
+def load_trained(weights_file, meta_file):
+    """Load a finished training run from its ``model.safetensors`` and ``model.json``.
 
     Returns
     -------
@@ -120,11 +120,10 @@ def load_trained(directory):
     """
     from usae.sae import TopKSAE, UniversalSAE
 
-    directory = Path(directory)
-    meta = read_json(directory / "model.json")
+    meta = read_json(meta_file)
     if meta["kind"] == "usae":
         module = UniversalSAE(meta["dims"], meta["n_concepts"], meta["k"])
     else:
         module = torch.nn.ModuleDict({name: TopKSAE(dim, meta["n_concepts"], meta["k"]) for name, dim in meta["dims"].items()})
-    module.load_state_dict(load_file(directory / "model.safetensors"))
+    module.load_state_dict(load_file(weights_file))
     return module.eval(), meta

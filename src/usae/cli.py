@@ -1,111 +1,153 @@
-"""The ``usae`` command: run one pipeline stage outside Snakemake, or import your own activations."""
+"""The ``usae`` command: run one pipeline stage outside Snakemake, or import your own activations.
+
+Each stage subcommand calls the same function as the Snakemake rule of that name, on the files of
+:mod:`usae.layout` and the parameters of the config, for every job the rule would run.
+"""
 
 import argparse
 import sys
 
-import numpy as np
-
 DEFAULT_CONFIG = "config/config.yaml"
 
 
-def _config(args):
+def _setup(args):
+    """Validated config, its results layout, and this process's logging and threads."""
     from usae.config import load_config
+    from usae.layout import Layout
+    from usae.runtime import configure
 
-    return load_config(args.config)
+    config = load_config(args.config)
+    configure(threads=config["threads"])
+    return config, Layout(config["results"])
+
+
+def _stores(layout, config, dataset, split):
+    return [layout.store(dataset, split, model) for model in config["models"]]
+
+
+def _trained(layout, kind):
+    return {"weights": layout.trained(kind, "model.safetensors"), "meta": layout.trained(kind, "model.json")}
 
 
 def cmd_fetch(args):
-    """Write the manifests of a dataset's splits."""
-    from usae.stages import all_datasets, fetch_split
+    """Write the manifests of the datasets' splits."""
+    from usae.config import all_datasets
+    from usae.stages.fetch import fetch
 
-    config = _config(args)
-    for name in [args.dataset] if args.dataset else list(all_datasets(config)):
-        for split in args.split or ["train", "val"]:
-            manifest = fetch_split(config, name, split)
-            print(f"{name}/{split}: {len(manifest)} images")
+    config, layout = _setup(args)
+    for name, (key, dataset) in all_datasets(config).items():
+        if args.dataset and name != args.dataset:
+            continue
+        for split in args.split or (["train", "val"] if key == "dataset" else ["val"]):
+            fetch(layout.manifest(name, split), layout.rejects(name, split), layout.images(name, split),
+                  dataset=dataset, key=key, split=split, seed=config["seed"])
 
 
 def cmd_extract(args):
     """Extract activation stores for the configured models."""
-    from usae.stages import extract_split
+    from usae.stages.extract import extract
 
-    config = _config(args)
+    config, layout = _setup(args)
     dataset = args.dataset or config["dataset"]["name"]
     for model in args.model or config["models"]:
         for split in args.split or ["train", "val"]:
-            meta = extract_split(config, dataset, split, model)
-            print(f"{dataset}/{split}/{model}: {meta['n_images']} images x {meta['tokens']} tokens x {meta['dim']}")
+            extract(layout.manifest(dataset, split), layout.store(dataset, split, model), model=model,
+                    zoo_entry=config["model_zoo"].get(model), options=config["extract"], seed=config["seed"])
 
 
 def cmd_train(args):
     """Train the USAE or the independent SAEs (resumes from the last checkpoint)."""
-    from usae.stages import train_stage
+    from usae.layout import FIGURE_FORMATS
+    from usae.stages.train import train
 
-    config = _config(args)
-    for kind in args.kind or ["usae", "independent"]:
-        train_stage(config, kind)
-        print(f"{config['results']}/train/{kind}/model.safetensors")
+    config, layout = _setup(args)
+    for kind in args.kind or (["usae", "independent"] if config["train"]["independent"] else ["usae"]):
+        trained = _trained(layout, kind)
+        train(_stores(layout, config, config["dataset"]["name"], "train"), trained["weights"], trained["meta"],
+              layout.trained(kind, "log.csv"), [layout.trained(kind, "curves") + s for s in FIGURE_FORMATS],
+              kind=kind, options=config["train"], seed=config["seed"])
 
 
 def cmd_metrics(args):
     """Evaluate the trained USAE (and independent SAEs) on every dataset's val split."""
-    from usae.evaluation_stage import metrics_stage
-    from usae.stages import all_datasets, results_path
+    from usae.config import all_datasets
+    from usae.stages.metrics import metrics
 
-    config = _config(args)
-    independent = results_path(config, "train", "independent") if config["train"]["independent"] else None
+    config, layout = _setup(args)
+    usae = _trained(layout, "usae")
+    independent = list(_trained(layout, "independent").values()) if config["train"]["independent"] else []
     for name in all_datasets(config):
-        summary = metrics_stage(config, name, results_path(config, "train", "usae"), independent,
-                                results_path(config, "metrics", name))
-        print(f"{name}: {summary['tokens']} tokens, dead share {summary['dead_share']:.3f}")
+        metrics(usae["weights"], usae["meta"], _stores(layout, config, name, "val"),
+                *(layout.metrics(name, f) for f in ("matrices.json", "concepts.csv", "top_images.npz", "summary.json")),
+                dataset=name, options=config["metrics"], independent=independent)
 
 
 def cmd_baseline(args):
-    """Match independent-SAE concepts to USAE concepts (Figs. 7 and 16)."""
-    from usae.baseline_stage import baseline_stage
-    from usae.stages import results_path
+    """Match independent-SAE concepts to USAE concepts (Figs. 7, 7b and 16)."""
+    from usae.stages.baseline import baseline
 
-    config = _config(args)
+    config, layout = _setup(args)
     name = config["dataset"]["name"]
-    table = baseline_stage(config, name, results_path(config, "train", "usae"),
-                           results_path(config, "train", "independent"),
-                           results_path(config, "metrics", name, "concepts.csv"), results_path(config, "baseline"),
-                           results_path(config, "figures"), results_path(config, "tables"))
+    usae, independent = _trained(layout, "usae"), _trained(layout, "independent")
+    table = baseline(usae["weights"], usae["meta"], independent["weights"], independent["meta"],
+                     layout.metrics(name, "concepts.csv"), _stores(layout, config, name, "val"),
+                     layout.manifest(name, "val"), [layout.pairs(model) for model in config["models"]],
+                     layout.table_files("baseline_matching"), layout.figure_files("fig7_matching"),
+                     layout.figure_files("fig16_matching_top_cofiring"), layout.figure_files("fig7b_matched_pairs"),
+                     top_cofiring=config["baseline"]["top_cofiring"], batch_images=config["metrics"]["batch_images"],
+                     gallery_images=config["figures"]["gallery_images"], seed=config["seed"])
     print(table.to_string(index=False))
 
 
 def cmd_actmax(args):
     """Coordinated activation maximisation of the chosen concepts (Fig. 8)."""
-    from usae.actmax_stage import actmax_stage
-    from usae.stages import results_path
+    from usae.stages.actmax import actmax
 
-    config = _config(args)
-    name = config["dataset"]["name"]
-    table = actmax_stage(config, results_path(config, "train", "usae"),
-                         results_path(config, "metrics", name, "concepts.csv"), results_path(config, "actmax", "images"),
-                         results_path(config, "figures", "fig8_actmax.png"), results_path(config, "tables"))
+    config, layout = _setup(args)
+    usae = _trained(layout, "usae")
+    table = actmax(usae["weights"], usae["meta"], layout.metrics(config["dataset"]["name"], "concepts.csv"),
+                   layout.figure_files("fig8_actmax"), layout.table_files("actmax_cross_activation"),
+                   layout.actmax_images(), options=config["actmax"], model_zoo=config["model_zoo"],
+                   grid=config["extract"]["grid"], seed=config["seed"])
     print(table.to_string(index=False))
 
 
-def cmd_report(args):
-    """Figures, tables and the scorecard from the metrics (and baseline table, if any)."""
-    from usae.figures_stage import figures_stage
-    from usae.report import report_stage
-    from usae.stages import all_datasets, results_path
+def cmd_figures(args):
+    """The paper's figures from the experiment's metrics."""
+    from usae.layout import FIGURES
+    from usae.stages.figures import figures
 
-    config = _config(args)
+    config, layout = _setup(args)
     name = config["dataset"]["name"]
-    figures_stage(config, name, results_path(config, "metrics", name), results_path(config, "train", "usae"),
-                  results_path(config, "figures"))
-    baseline = results_path(config, "tables", "baseline_matching.csv")
-    report_stage({d: results_path(config, "metrics", d) for d in all_datasets(config)}, name,
-                 results_path(config, "tables"), results_path(config, "scorecard.md"),
-                 baseline_csv=baseline if baseline.exists() else None)
-    print(results_path(config, "scorecard.md"))
+    usae = _trained(layout, "usae")
+    files = [layout.metrics(name, f) for f in ("matrices.json", "summary.json", "concepts.csv", "top_images.npz")]
+    figures(*files, usae["weights"], usae["meta"], _stores(layout, config, name, "val"), layout.manifest(name, "val"),
+            **{figure: layout.figure_files(figure) for figure in FIGURES},
+            options=config["figures"], top_concepts=config["metrics"]["top_concepts"])
+
+
+def cmd_tables(args):
+    """Tables and the scorecard from every dataset's metrics (and the baseline table, if any)."""
+    from pathlib import Path
+
+    from usae.config import all_datasets
+    from usae.stages.tables import tables
+
+    config, layout = _setup(args)
+    datasets, name = list(all_datasets(config)), config["dataset"]["name"]
+    baseline = layout.table("baseline_matching") + ".csv"
+    tables([layout.metrics(d, "matrices.json") for d in datasets], [layout.metrics(d, "summary.json") for d in datasets],
+           layout.metrics(name, "concepts.csv"), layout.table_files("reconstruction"), layout.table_files("universality"),
+           layout.table("concepts") + ".csv", layout.table("concepts_top25") + ".md", layout.scorecard(".md"),
+           layout.scorecard(".json"), datasets=datasets, experiment=name,
+           baseline=[baseline] if Path(baseline).exists() else [])
+    print(layout.scorecard(".md"))
 
 
 def cmd_import_acts(args):
     """Write a (N, T, D) .npy array of your own model's activations as an activation store."""
+    import numpy as np
+
     from usae.store import write_store
 
     acts_NTD = np.load(args.acts, mmap_mode="r")
@@ -121,8 +163,9 @@ def build_parser():
     """The argument parser with one subcommand per stage."""
     parser = argparse.ArgumentParser(
         prog="usae", description="Universal Sparse Autoencoders pipeline. Stages: fetch -> extract -> train -> "
-        "metrics -> baseline -> actmax -> report. "
+        "metrics -> baseline -> actmax -> figures -> tables. "
         "Run the whole DAG with 'snakemake --cores all'.")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True, metavar="STAGE")
 
     def stage(name, func, help_text):
@@ -145,7 +188,8 @@ def build_parser():
     stage("metrics", cmd_metrics, "universality and importance metrics (results/metrics/<dataset>/)")
     stage("baseline", cmd_baseline, "independent-SAE baseline, Hungarian matching (results/baseline/)")
     stage("actmax", cmd_actmax, "coordinated activation maximisation with lucent (results/actmax/)")
-    stage("report", cmd_report, "figures, tables and scorecard (results/figures/, results/tables/)")
+    stage("figures", cmd_figures, "the paper's figures from the metrics (results/figures/)")
+    stage("tables", cmd_tables, "tables and the scorecard (results/tables/, results/scorecard.md)")
 
     imported = commands.add_parser("import-acts", help="bring your own activations: write a (N, T, D) .npy as a store")
     imported.set_defaults(func=cmd_import_acts)
@@ -171,6 +215,8 @@ def main(argv=None):
     try:
         args.func(args)
     except (ConfigError, DatasetError, StoreError, KeyError, FileNotFoundError, ValueError) as exc:
+        if args.debug:
+            raise
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"usae: error: {message}", file=sys.stderr)
         return 2

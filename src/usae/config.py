@@ -88,3 +88,20 @@ def load_config(path):
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     return validate_config(config, str(path))
+
+
+def all_datasets(config):
+    """Every dataset of a validated config by name, the experiment's first: ``{name: (config key, entry)}``.
+
+    Raises
+    ------
+    ConfigError
+        If two datasets share a name.
+    """
+    datasets = {}
+    entries = [("dataset", config["dataset"])] + [(f"eval_datasets[{i}]", d) for i, d in enumerate(config["eval_datasets"])]
+    for key, dataset in entries:
+        if dataset["name"] in datasets:
+            raise ConfigError(f"{key}.name: dataset name '{dataset['name']}' is used twice")
+        datasets[dataset["name"]] = (key, dataset)
+    return datasets

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from usae.io import write_bytes_if_changed
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 SPLITS = ("train", "val")
 
@@ -62,7 +64,7 @@ def random_crop_boxes(height, width, count, min_scale, max_scale, rng):
 
 
 def write_embedded_split(out_dir, split, options, seed):
-    """Write the embedded split's crops as JPEG files and return their records.
+    """Write the embedded split's crops as JPEG files into ``out_dir`` and return their records.
 
     Crops are spread evenly over the source photographs; train and val use different seeds, so
     their crops differ but come from the same few photographs (see README).
@@ -73,7 +75,7 @@ def write_embedded_split(out_dir, split, options, seed):
     rng = np.random.default_rng([seed, SPLITS.index(split)])
     photos = embedded_photos()
     names = sorted(photos)
-    out_dir = Path(out_dir) / split
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     records = []
     for index in range(count):
@@ -87,16 +89,9 @@ def write_embedded_split(out_dir, split, options, seed):
         path = out_dir / f"{image_id}.jpg"
         buffer = io.BytesIO()
         crop.save(buffer, format="JPEG", quality=95)
-        _write_bytes_if_changed(path, buffer.getvalue())
+        write_bytes_if_changed(path, buffer.getvalue())
         records.append((image_id, str(path), name))
     return records
-
-
-def _write_bytes_if_changed(path, data):
-    if not path.exists() or path.read_bytes() != data:
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
 
 
 def _images_under(folder):
@@ -154,9 +149,9 @@ def hf_records(rows, out_dir, split):
     rows : iterable of dict
         Dataset rows, e.g. ``datasets.load_dataset("imagenet-1k", split="train", streaming=True)``.
     out_dir : path
-        Images go to ``out_dir/<split>/``.
+        Folder the split's images are written to.
     """
-    out_dir = Path(out_dir) / split
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     records = []
     for index, row in enumerate(rows):
@@ -165,7 +160,7 @@ def hf_records(rows, out_dir, split):
         path = out_dir / f"{image_id}.{(image.format or 'png').lower()}"
         buffer = io.BytesIO()
         image.save(buffer, format=image.format or "PNG")
-        _write_bytes_if_changed(path, buffer.getvalue())
+        write_bytes_if_changed(path, buffer.getvalue())
         records.append((image_id, str(path), str(row.get("label", ""))))
     return records
 
@@ -190,7 +185,7 @@ def split_records(dataset, split, out_dir, seed, key="dataset"):
         One validated dataset entry of the config.
     split : {"train", "val"}
     out_dir : path
-        Where sources that materialise images (embedded, imagenet_hf) write them.
+        Folder where sources that materialise images (embedded, imagenet_hf) write this split's files.
     seed : int
     key : str
         Config key of ``dataset`` for error messages.

@@ -36,7 +36,7 @@ def evaluate_usae(usae, batches, batch_images=100, threshold=0.1, top_images=8, 
     names = usae.names
     r2_sum, mse_sum, count = np.zeros((len(names),) * 2), np.zeros((len(names),) * 2), 0
     concepts = ConceptAccumulator(names, usae.n_concepts, threshold, top_images)
-    for first_image, batch in zip(range(0, batches.n_images, batch_images), batches.sequential(batch_images)):
+    for first_image, batch in zip(range(0, batches.n_images, batch_images), batches.sequential(batch_images, "metrics (USAE)")):
         batch = {name: x.to(device) for name, x in batch.items()}
         codes = {}
         for i, source in enumerate(names):
@@ -55,7 +55,7 @@ def evaluate_independent(saes, batches, batch_images=100, device="cpu"):
     """Self-reconstruction R2 and MSE of each independent SAE: ``{model: (r2, mse)}``."""
     saes.eval().to(device)
     sums, count = {name: np.zeros(2) for name in saes}, 0
-    for batch in batches.sequential(batch_images):
+    for batch in batches.sequential(batch_images, "metrics (independent SAEs)"):
         for name, sae in saes.items():
             x = batch[name].to(device)
             _, _, x_hat = sae(x)

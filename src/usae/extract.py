@@ -9,16 +9,10 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from usae.device import pick_device
 from usae.models import load_token_model, preprocess
 from usae.store import StoreWriter
 from usae.tokens import resample_grid
-
-
-def pick_device(name="auto"):
-    """Return ``torch.device``: CUDA when present for ``auto``, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 class ManifestImages(torch.utils.data.Dataset):

@@ -10,22 +10,23 @@ import seaborn as sns  # noqa: E402
 from usae.io import atomic_path  # noqa: E402
 
 
-def save_figure(figure, png_path):
-    """Write ``figure`` as PNG at ``png_path`` and as PDF beside it, atomically; close it."""
-    for path, kind in [(png_path, "png"), (str(png_path)[: -len(".png")] + ".pdf", "pdf")]:
+def save_figure(figure, paths):
+    """Write ``figure`` to each of ``paths`` in the format of its suffix (``.png``, ``.pdf``), atomically; close it."""
+    for path in paths:
         with atomic_path(path) as tmp:
-            figure.savefig(tmp, format=kind, dpi=150, bbox_inches="tight")
+            figure.savefig(tmp, format=str(path).rsplit(".", 1)[-1], dpi=150, bbox_inches="tight")
     plt.close(figure)
 
 
-def training_curves(log, png_path, title, window=20):
+def training_curves(log, paths, title, window=20):
     """Loss, R2 of every encoder->decoder pair, L0, dead share and learning rate against the step.
 
     Parameters
     ----------
     log : pandas.DataFrame
         A training ``log.csv``.
-    png_path : path
+    paths : list of path
+        PNG and PDF files to write.
     title : str
     window : int
         Rolling-mean window (steps) for the noisy per-step series.
@@ -50,12 +51,12 @@ def training_curves(log, png_path, title, window=20):
     twin.set_ylabel("learning rate")
     axes[3].legend(fontsize=6)
     figure.suptitle(title)
-    save_figure(figure, png_path)
+    save_figure(figure, paths)
 
 
-def training_curves_file(log_csv, png_path, title):
+def training_curves_file(log_csv, paths, title):
     """:func:`training_curves` from a ``log.csv`` path."""
-    training_curves(pd.read_csv(log_csv), png_path, title)
+    training_curves(pd.read_csv(log_csv), paths, title)
 
 
 def short(name):
@@ -63,7 +64,7 @@ def short(name):
     return name.replace("efficientnet_", "")
 
 
-def r2_heatmap(r2_MM, names, png_path, title="Cross-reconstruction R\u00b2 (Fig. 5)"):
+def r2_heatmap(r2_MM, names, paths, title="Cross-reconstruction R\u00b2 (Fig. 5)"):
     """Fig. 5: R2 matrix, rows = encoder, columns = decoder, values written in the cells."""
     sns.set_theme(style="white", context="paper")
     figure, axis = plt.subplots(figsize=(1.2 * len(names) + 2, 1.1 * len(names) + 1))
@@ -72,10 +73,10 @@ def r2_heatmap(r2_MM, names, png_path, title="Cross-reconstruction R\u00b2 (Fig.
                 vmin=min(0.0, float(pd.DataFrame(r2_MM).min().min())), vmax=1.0, square=True, ax=axis,
                 cbar_kws={"label": "R\u00b2"})
     axis.set(xlabel="decoder (target model)", ylabel="encoder (source model)", title=title)
-    save_figure(figure, png_path)
+    save_figure(figure, paths)
 
 
-def entropy_histogram(entropy, png_path, n_models, title="Firing entropy (Fig. 6a)"):
+def entropy_histogram(entropy, paths, n_models, title="Firing entropy (Fig. 6a)"):
     """Fig. 6a: histogram of firing entropy over concepts that fire, with the 2-of-M equal-share mark."""
     import math
 
@@ -85,10 +86,10 @@ def entropy_histogram(entropy, png_path, n_models, title="Firing entropy (Fig. 6
     axis.axvline(math.log(2) / math.log(n_models), color="gray", linestyle="--", label="equal share by 2 models")
     axis.set(xlabel="firing entropy", ylabel="concepts", title=title)
     axis.legend()
-    save_figure(figure, png_path)
+    save_figure(figure, paths)
 
 
-def cofire_proportion_curves(frame, names, png_path, top=1000, title="Co-fire proportion, top concepts by energy (Fig. 6b)"):
+def cofire_proportion_curves(frame, names, paths, top=1000, title="Co-fire proportion, top concepts by energy (Fig. 6b)"):
     """Fig. 6b: co-fire proportion of the top concepts by energy, per model, in energy order, with means."""
     sns.set_theme(style="whitegrid", context="paper")
     ranked = frame.sort_values("energy_total", ascending=False).head(top).reset_index(drop=True)
@@ -99,10 +100,10 @@ def cofire_proportion_curves(frame, names, png_path, top=1000, title="Co-fire pr
                   label=f"{short(name)} (mean {values.mean():.3f})")
     axis.set(xlabel="concept rank by energy", ylabel="co-fire proportion", title=title, ylim=(0, 1))
     axis.legend()
-    save_figure(figure, png_path)
+    save_figure(figure, paths)
 
 
-def cofire_energy_scatter(frame, fits, min_cofires, png_path, title="Co-firing vs energy (Fig. 6c)"):
+def cofire_energy_scatter(frame, fits, min_cofires, paths, title="Co-firing vs energy (Fig. 6c)"):
     """Fig. 6c: log-log co-fire count against energy, with fits over all and over frequent concepts."""
     import numpy as np
 
@@ -121,10 +122,10 @@ def cofire_energy_scatter(frame, fits, min_cofires, png_path, title="Co-firing v
                       label=f"{label}: r = {fit['r']:.2f}, slope {slope:.2f}")
     axis.set(xscale="log", yscale="log", xlabel="co-fire count", ylabel="energy (summed over models)", title=title)
     axis.legend(fontsize=7)
-    save_figure(figure, png_path)
+    save_figure(figure, paths)
 
 
-def concept_gallery(panels, names, png_path, title):
+def concept_gallery(panels, names, paths, title):
     """Top-activating images of concepts with each model's heatmap over its token grid.
 
     Parameters
@@ -157,10 +158,10 @@ def concept_gallery(panels, names, png_path, title):
             axes[row, 0].set_ylabel(f"{panel['label']}\n{short(name)}", fontsize=7, rotation=0, ha="right", va="center")
     figure.suptitle(title)
     figure.tight_layout()
-    save_figure(figure, png_path)
+    save_figure(figure, paths)
 
 
-def matching_figure(matched_by_label, png_path, title):
+def matching_figure(matched_by_label, paths, title):
     """Fig. 7 / 16: matched-cosine distributions (left) and share of pairs above each threshold (right).
 
     Parameters
@@ -189,10 +190,10 @@ def matching_figure(matched_by_label, png_path, title):
     right.legend(fontsize=7)
     left.legend(fontsize=7)
     figure.suptitle(title)
-    save_figure(figure, png_path)
+    save_figure(figure, paths)
 
 
-def actmax_figure(images, table, concepts, names, png_path):
+def actmax_figure(images, table, concepts, names, paths):
     """Fig. 8: rows = concepts, columns = models; each image titled with its achieved activation.
 
     Parameters
@@ -216,4 +217,4 @@ def actmax_figure(images, table, concepts, names, png_path):
         axes[r, 0].set_ylabel(label, fontsize=8)
     figure.suptitle("Coordinated activation maximisation (Fig. 8): mean concept code per model")
     figure.tight_layout()
-    save_figure(figure, png_path)
+    save_figure(figure, paths)

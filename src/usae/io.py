@@ -26,10 +26,15 @@ def atomic_path(path):
             os.unlink(tmp)
 
 
+def write_text(path, text):
+    """Write ``text`` to ``path``, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
 def write_json(path, obj):
     """Write ``obj`` as indented JSON, atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 def read_json(path):
@@ -37,9 +42,26 @@ def read_json(path):
     return json.loads(Path(path).read_text())
 
 
-def redirect_output(log_path):
-    """Send this process's ``sys.stdout`` and ``sys.stderr`` to ``log_path`` (line-buffered)."""
-    import sys
+def write_bytes_if_changed(path, data):
+    """Write ``data`` to ``path`` atomically unless the file already holds exactly these bytes."""
+    path = Path(path)
+    if path.exists() and path.read_bytes() == data:
+        return
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
-    handle = open(log_path, "w", buffering=1)
-    sys.stdout = sys.stderr = handle
+
+def write_csv(frame, path):
+    """Write a DataFrame as CSV, atomically."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+def write_table(frame, paths):
+    """Write ``frame`` to each of ``paths`` as CSV or Markdown, by suffix, atomically."""
+    for path in paths:
+        with atomic_path(path) as tmp:
+            if str(path).endswith(".md"):
+                tmp.write_text(frame.to_markdown(index=False, floatfmt=".3f") + "\n")
+            else:
+                frame.to_csv(tmp, index=False)

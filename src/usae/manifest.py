@@ -9,7 +9,8 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-from usae.io import atomic_path
+from usae.progress import Progress
+
 
 MANIFEST_COLUMNS = ["image_id", "path", "label", "sha256"]
 
@@ -67,22 +68,19 @@ def build_manifest(records, max_images=None, seed=0):
         duplicated = pd.Series(ids)[pd.Series(ids).duplicated()].iloc[0]
         raise ValueError(f"duplicate image id '{duplicated}'")
     kept, rejected = [], []
-    for image_id, path, label in sorted(subsample(records, max_images, seed)):
-        reason = image_problem(path)
-        if reason:
-            rejected.append((image_id, path, reason))
-        else:
-            kept.append((image_id, path, label, file_sha256(path)))
+    chosen = sorted(subsample(records, max_images, seed))
+    with Progress(len(chosen), "check and hash images", unit="img") as progress:
+        for image_id, path, label in chosen:
+            reason = image_problem(path)
+            if reason:
+                rejected.append((image_id, path, reason))
+            else:
+                kept.append((image_id, path, label, file_sha256(path)))
+            progress.update()
     return (
         pd.DataFrame(kept, columns=MANIFEST_COLUMNS),
         pd.DataFrame(rejected, columns=["image_id", "path", "reason"]),
     )
-
-
-def write_csv(frame, path):
-    """Write a DataFrame as CSV, atomically."""
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)
 
 
 def read_manifest(path):

@@ -14,7 +14,10 @@ from importlib import resources
 import numpy as np
 import torch
 
+from usae._torchvision_compat import ensure_torchvision_importable
 from usae.tokens import feature_map_to_tokens
+
+ensure_torchvision_importable()  # timm and torchvision import beside a CPU-only torch
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

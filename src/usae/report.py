@@ -1,11 +1,7 @@
 """Tables (CSV + Markdown) and the scorecard beside the paper's claims, from the metrics files."""
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
-
-from usae.io import atomic_path, read_json
 
 # Paper, Table 1 (USAE R2 on ImageNet / DTD / CelebA) and Fig. 6b (mean co-fire proportion, top 1000).
 PAPER_TABLE1 = {"siglip_vitb16": (0.61, 0.54, 0.52), "dinov2_vits14": (0.77, 0.69, 0.75), "vit_b16": (0.59, 0.46, 0.45)}
@@ -13,14 +9,6 @@ PAPER_TABLE1_DATASETS = ("imagenet", "dtd", "celeba")
 PAPER_INDEPENDENT_R2 = {"dinov2_vits14": 0.8, "siglip_vitb16": 0.7, "vit_b16": 0.7}
 PAPER_MATCH_SHARE = {"vit_b16": 0.38, "siglip_vitb16": 0.23, "dinov2_vits14": 0.26}
 PAPER_CFP = {"siglip_vitb16": 0.344, "dinov2_vits14": 0.266, "vit_b16": 0.326}
-
-
-def write_table(frame, stem):
-    """Write ``frame`` as ``<stem>.csv`` and ``<stem>.md``, atomically."""
-    for suffix, render in [(".csv", lambda f, p: f.to_csv(p, index=False)),
-                           (".md", lambda f, p: Path(p).write_text(f.to_markdown(index=False, floatfmt=".3f") + "\n"))]:
-        with atomic_path(str(stem) + suffix) as tmp:
-            render(frame, tmp)
 
 
 def reconstruction_table(matrices_by_dataset):
@@ -75,8 +63,8 @@ def _fmt(value):
     return "—" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.3f}"
 
 
-def scorecard(matrices, summary, frame, dataset, table1=None, baseline=None):
-    """Markdown scorecard: each quantitative claim of the paper beside this run's value.
+def scorecard(matrices, summary, frame, table1=None, baseline=None):
+    """Each quantitative claim of the paper beside this run's value, as a table.
 
     Parameters
     ----------
@@ -146,38 +134,19 @@ def scorecard(matrices, summary, frame, dataset, table1=None, baseline=None):
                   _fmt(PAPER_MATCH_SHARE.get(name)), _fmt(shares[name]), bool(shares[name] > shares[f"random ({name})"]))
         random_auc = float(np.mean([aucs[f"random ({name})"] for name in names]))
         claim("Fig. 7", "AUC of the random baseline", "0.13", _fmt(random_auc), None)
-    table = pd.DataFrame(rows, columns=["source", "claim", "paper", "this run", "holds"])
+    return pd.DataFrame(rows, columns=["source", "claim", "paper", "this run", "holds"])
+
+
+def scorecard_markdown(card, dataset, names, tokens):
+    """The scorecard as a Markdown page with a header saying what was evaluated."""
     header = (f"# Scorecard: this run beside the paper\n\nDataset `{dataset}`, models {', '.join(names)}; "
-              f"{summary['tokens']} evaluation tokens. 'holds' says whether the claim's direction holds here; "
+              f"{tokens} evaluation tokens. 'holds' says whether the claim's direction holds here; "
               "for runs on other models or data the numbers are not expected to match the paper's.\n\n")
-    return header + table.to_markdown(index=False) + "\n"
+    return header + card.to_markdown(index=False) + "\n"
 
 
-def report_stage(metrics_dirs, experiment, tables_dir, scorecard_path, baseline_csv=None):
-    """Write every table and the scorecard from the metrics folders of each evaluated dataset.
-
-    Parameters
-    ----------
-    metrics_dirs : dict of str to path
-        Metrics folder of each dataset (the experiment's first).
-    experiment : str
-        Name of the experiment's dataset (figures and scorecard).
-    baseline_csv : path, optional
-        The baseline matching table, for the scorecard's Fig. 7 lines.
-    """
-    tables_dir = Path(tables_dir)
-    matrices = {name: read_json(Path(d) / "matrices.json") for name, d in metrics_dirs.items()}
-    summaries = {name: read_json(Path(d) / "summary.json") for name, d in metrics_dirs.items()}
-    table1 = reconstruction_table(matrices)
-    write_table(table1, tables_dir / "reconstruction")
-    write_table(universality_table(summaries), tables_dir / "universality")
-    frame = pd.read_csv(Path(metrics_dirs[experiment]) / "concepts.csv")
-    with atomic_path(tables_dir / "concepts.csv") as tmp:
-        frame.to_csv(tmp, index=False)
-    top = frame.sort_values("energy_total", ascending=False).head(25)
-    with atomic_path(tables_dir / "concepts_top25.md") as tmp:
-        tmp.write_text(top.to_markdown(index=False, floatfmt=".3f") + "\n")
-    baseline = pd.read_csv(baseline_csv) if baseline_csv else None
-    card = scorecard(matrices[experiment], summaries[experiment], frame, experiment, table1, baseline)
-    with atomic_path(scorecard_path) as tmp:
-        tmp.write_text(card)
+def scorecard_counts(card):
+    """How many claims hold, do not hold, or cannot be judged here (for ``dvc metrics``)."""
+    counts = card["holds"].value_counts()
+    return {"claims_holding": int(counts.get("yes", 0)), "claims_not_holding": int(counts.get("no", 0)),
+            "claims_not_judged": int(counts.get("n/a", 0))}

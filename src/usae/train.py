@@ -16,7 +16,7 @@ from safetensors.torch import save_file
 from tqdm import tqdm
 
 from usae.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from usae.extract import pick_device
+from usae.device import pick_device
 from usae.io import atomic_path, read_json, write_json
 from usae.losses import LOSSES, auxiliary_codes
 from usae.metrics import r2_score

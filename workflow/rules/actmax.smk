@@ -1,26 +1,33 @@
 rule actmax:
     """Coordinated activation maximisation of chosen concepts in every model (Fig. 8), with lucent."""
     input:
-        usae=f"{RESULTS}/train/usae/model.safetensors",
-        concepts=f"{RESULTS}/metrics/{EXPERIMENT}/concepts.csv",
+        usae_weights=trained("usae")[0],
+        usae_meta=trained("usae")[1],
+        concepts=L.metrics(EXPERIMENT, "concepts.csv"),
     output:
         figure=report(
-            f"{RESULTS}/figures/fig8_actmax.png",
+            multiext(L.figure("fig8_actmax"), *FIGURE_FORMATS),
             caption="../report/actmax.rst",
             category="Figures",
         ),
-        table=f"{RESULTS}/tables/actmax_cross_activation.csv",
-        images=directory(f"{RESULTS}/actmax/images"),
+        table=multiext(L.table("actmax_cross_activation"), *TABLE_FORMATS),
+        images=directory(L.actmax_images()),
     log:
-        f"{RESULTS}/logs/actmax.log",
+        L.log("actmax"),
     benchmark:
-        f"{RESULTS}/benchmarks/actmax.tsv"
+        L.benchmark("actmax")
     conda:
         "../envs/usae.yaml"
-    threads: workflow.cores
+    threads: THREADS
     resources:
-        gpu=1 if config["train"]["device"] != "cpu" else 0,
+        gpu=uses_gpu(config["train"]["device"]),
     params:
-        actmax=config["actmax"],
+        options=config["actmax"],
+        model_zoo={
+            m: config["model_zoo"][m] for m in MODELS if m in config["model_zoo"]
+        },
+        grid=config["extract"]["grid"],
+        seed=config["seed"],
+        code=code("actmax"),
     script:
         "../scripts/actmax.py"

@@ -1,29 +1,43 @@
 rule baseline:
-    """Independent-SAE baseline: Hungarian matching of concepts to the USAE's (Figs. 7 and 16)."""
+    """Independent-SAE baseline: Hungarian matching of concepts to the USAE's (Figs. 7, 7b and 16)."""
     input:
-        usae=f"{RESULTS}/train/usae/model.safetensors",
-        independent=f"{RESULTS}/train/independent/model.safetensors",
-        concepts=f"{RESULTS}/metrics/{EXPERIMENT}/concepts.csv",
+        usae_weights=trained("usae")[0],
+        usae_meta=trained("usae")[1],
+        independent_weights=trained("independent")[0],
+        independent_meta=trained("independent")[1],
+        concepts=L.metrics(EXPERIMENT, "concepts.csv"),
+        stores=stores(EXPERIMENT, "val"),
+        manifest=L.manifest(EXPERIMENT, "val"),
     output:
-        pairs=expand(f"{RESULTS}/baseline/pairs_{{model}}.csv", model=config["models"]),
-        table=f"{RESULTS}/tables/baseline_matching.csv",
-        figures=report(
-            [
-                f"{RESULTS}/figures/fig7_matching.png",
-                f"{RESULTS}/figures/fig16_matching_top_cofiring.png",
-                f"{RESULTS}/figures/fig7b_matched_pairs.png",
-            ],
+        pairs=[L.pairs(model) for model in MODELS],
+        table=multiext(L.table("baseline_matching"), *TABLE_FORMATS),
+        fig7=report(
+            multiext(L.figure("fig7_matching"), *FIGURE_FORMATS),
+            caption="../report/baseline.rst",
+            category="Figures",
+        ),
+        fig16=report(
+            multiext(L.figure("fig16_matching_top_cofiring"), *FIGURE_FORMATS),
+            caption="../report/baseline.rst",
+            category="Figures",
+        ),
+        fig7b=report(
+            multiext(L.figure("fig7b_matched_pairs"), *FIGURE_FORMATS),
             caption="../report/baseline.rst",
             category="Figures",
         ),
     log:
-        f"{RESULTS}/logs/baseline.log",
+        L.log("baseline"),
     benchmark:
-        f"{RESULTS}/benchmarks/baseline.tsv"
+        L.benchmark("baseline")
     conda:
         "../envs/usae.yaml"
-    threads: workflow.cores
+    threads: THREADS
     params:
-        baseline=config["baseline"],
+        top_cofiring=config["baseline"]["top_cofiring"],
+        batch_images=config["metrics"]["batch_images"],
+        gallery_images=config["figures"]["gallery_images"],
+        seed=config["seed"],
+        code=code("baseline"),
     script:
         "../scripts/baseline.py"

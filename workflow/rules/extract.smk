@@ -1,20 +1,23 @@
 rule extract:
     """Activation extraction: one model's tokens of one split into a sharded, memory-mappable store."""
     input:
-        manifest=f"{RESULTS}/data/{{dataset}}/{{split}}.csv",
+        manifest=rules.fetch.output.manifest,
     output:
-        meta=f"{RESULTS}/activations/{{dataset}}/{{split}}/{{model}}/meta.json",
+        store=L.store("{dataset}", "{split}", "{model}"),
     log:
-        f"{RESULTS}/logs/extract/{{dataset}}_{{split}}_{{model}}.log",
+        L.log("extract", "{dataset}", "{split}", "{model}"),
     benchmark:
-        f"{RESULTS}/benchmarks/extract/{{dataset}}_{{split}}_{{model}}.tsv"
+        L.benchmark("extract", "{dataset}", "{split}", "{model}")
     conda:
         "../envs/usae.yaml"
-    threads: workflow.cores
+    threads: THREADS
     resources:
-        gpu=1 if config["extract"]["device"] != "cpu" else 0,
+        gpu=uses_gpu(config["extract"]["device"]),
     params:
-        extract=config["extract"],
-        spec=lambda wc: config["model_zoo"].get(wc.model, wc.model),
+        model=lambda wc: wc.model,
+        zoo_entry=lambda wc: config["model_zoo"].get(wc.model),
+        options=config["extract"],
+        seed=config["seed"],
+        code=code("extract"),
     script:
         "../scripts/extract.py"

@@ -1,13 +1,18 @@
 rule fetch:
     """Dataset fetch: one split's manifest (image id, path, label, sha256) and its rejects list."""
     output:
-        manifest=f"{RESULTS}/data/{{dataset}}/{{split}}.csv",
-        rejects=f"{RESULTS}/data/{{dataset}}/{{split}}.rejects.csv",
+        manifest=L.manifest("{dataset}", "{split}"),
+        rejects=L.rejects("{dataset}", "{split}"),
+        images=directory(L.images("{dataset}", "{split}")),
     log:
-        f"{RESULTS}/logs/fetch/{{dataset}}_{{split}}.log",
+        L.log("fetch", "{dataset}", "{split}"),
     conda:
         "../envs/usae.yaml"
     params:
         dataset=lambda wc: DATASETS[wc.dataset][1],
+        key=lambda wc: DATASETS[wc.dataset][0],
+        split=lambda wc: wc.split,
+        seed=config["seed"],
+        code=code("fetch"),
     script:
         "../scripts/fetch.py"

@@ -1,39 +1,31 @@
 rule figures:
     """The paper's figures (PNG + PDF) from the experiment's metrics and the trained USAE."""
     input:
-        metrics=f"{RESULTS}/metrics/{EXPERIMENT}/summary.json",
-        usae=f"{RESULTS}/train/usae/model.safetensors",
+        matrices=L.metrics(EXPERIMENT, "matrices.json"),
+        summary=L.metrics(EXPERIMENT, "summary.json"),
+        concepts=L.metrics(EXPERIMENT, "concepts.csv"),
+        top_images=L.metrics(EXPERIMENT, "top_images.npz"),
+        usae_weights=trained("usae")[0],
+        usae_meta=trained("usae")[1],
+        stores=stores(EXPERIMENT, "val"),
+        manifest=L.manifest(EXPERIMENT, "val"),
     output:
-        report(
-            expand(f"{RESULTS}/figures/{{name}}.png", name=FIGURES),
-            caption="../report/figures.rst",
-            category="Figures",
-        ),
+        **{
+            name: report(
+                multiext(L.figure(name), *FIGURE_FORMATS),
+                caption="../report/figures.rst",
+                category="Figures",
+            )
+            for name in FIGURES
+        },
     log:
-        f"{RESULTS}/logs/figures.log",
+        L.log("figures"),
     conda:
         "../envs/usae.yaml"
+    threads: THREADS
     params:
-        figures=config["figures"],
+        options=config["figures"],
+        top_concepts=config["metrics"]["top_concepts"],
+        code=code("figures"),
     script:
         "../scripts/figures.py"
-
-
-rule report_tables:
-    """Tables (CSV + Markdown) for every evaluated dataset, and the scorecard beside the paper."""
-    input:
-        summaries=expand(
-            f"{RESULTS}/metrics/{{dataset}}/summary.json", dataset=EVAL_DATASETS
-        ),
-        baseline=baseline_outputs()[:1],
-    output:
-        reconstruction=f"{RESULTS}/tables/reconstruction.csv",
-        universality=f"{RESULTS}/tables/universality.csv",
-        concepts=f"{RESULTS}/tables/concepts.csv",
-        scorecard=f"{RESULTS}/scorecard.md",
-    log:
-        f"{RESULTS}/logs/report_tables.log",
-    conda:
-        "../envs/usae.yaml"
-    script:
-        "../scripts/report_tables.py"

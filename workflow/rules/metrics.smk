@@ -1,25 +1,27 @@
 rule metrics:
     """Universality and importance metrics of the trained USAE on one dataset's val split."""
     input:
-        usae=f"{RESULTS}/train/usae/model.safetensors",
-        independent=independent_model(),
-        stores=lambda wc: expand(
-            f"{RESULTS}/activations/{wc.dataset}/val/{{model}}/meta.json",
-            model=config["models"],
-        ),
+        usae_weights=trained("usae")[0],
+        usae_meta=trained("usae")[1],
+        independent=trained("independent") if INDEPENDENT else [],
+        stores=lambda wc: stores(wc.dataset, "val"),
     output:
-        matrices=f"{RESULTS}/metrics/{{dataset}}/matrices.json",
-        concepts=f"{RESULTS}/metrics/{{dataset}}/concepts.csv",
-        top_images=f"{RESULTS}/metrics/{{dataset}}/top_images.npz",
-        summary=f"{RESULTS}/metrics/{{dataset}}/summary.json",
+        matrices=L.metrics("{dataset}", "matrices.json"),
+        concepts=L.metrics("{dataset}", "concepts.csv"),
+        top_images=L.metrics("{dataset}", "top_images.npz"),
+        summary=L.metrics("{dataset}", "summary.json"),
     log:
-        f"{RESULTS}/logs/metrics/{{dataset}}.log",
+        L.log("metrics", "{dataset}"),
     benchmark:
-        f"{RESULTS}/benchmarks/metrics/{{dataset}}.tsv"
+        L.benchmark("metrics", "{dataset}")
     conda:
         "../envs/usae.yaml"
-    threads: workflow.cores
+    threads: THREADS
+    resources:
+        gpu=uses_gpu(config["metrics"]["device"]),
     params:
-        metrics=config["metrics"],
+        dataset=lambda wc: wc.dataset,
+        options=config["metrics"],
+        code=code("metrics"),
     script:
         "../scripts/metrics.py"

@@ -1,30 +1,29 @@
 rule train:
     """USAE (kind=usae) or independent-SAE baseline (kind=independent) training; resumes from checkpoints."""
     input:
-        stores=expand(
-            f"{RESULTS}/activations/{EXPERIMENT}/train/{{model}}/meta.json",
-            model=config["models"],
-        ),
+        stores=stores(EXPERIMENT, "train"),
     output:
-        model=f"{RESULTS}/train/{{kind}}/model.safetensors",
-        meta=f"{RESULTS}/train/{{kind}}/model.json",
-        log=f"{RESULTS}/train/{{kind}}/log.csv",
+        weights=L.trained("{kind}", "model.safetensors"),
+        meta=L.trained("{kind}", "model.json"),
+        log_csv=L.trained("{kind}", "log.csv"),
         curves=report(
-            f"{RESULTS}/train/{{kind}}/curves.png",
+            multiext(L.trained("{kind}", "curves"), *FIGURE_FORMATS),
             caption="../report/curves.rst",
             category="Training",
         ),
     log:
-        f"{RESULTS}/logs/train/{{kind}}.log",
+        L.log("train", "{kind}"),
     benchmark:
-        f"{RESULTS}/benchmarks/train/{{kind}}.tsv"
+        L.benchmark("train", "{kind}")
     conda:
         "../envs/usae.yaml"
-    threads: workflow.cores
+    threads: THREADS
     resources:
-        gpu=1 if config["train"]["device"] != "cpu" else 0,
+        gpu=uses_gpu(config["train"]["device"]),
     params:
-        train=config["train"],
+        kind=lambda wc: wc.kind,
+        options=config["train"],
         seed=config["seed"],
+        code=code("train"),
     script:
         "../scripts/train.py"

@@ -1,11 +1,7 @@
-"""Rule actmax: render the chosen concepts for every model."""
+"""Rule actmax: usae.stages.actmax.actmax on the job's files and params."""
 
-import torch
-from usae.actmax_stage import actmax_stage
-from usae.io import redirect_output
+import _library  # noqa: F401  (this checkout's usae first on sys.path)
+from usae.rule import run_rule
+from usae.stages.actmax import actmax
 
-redirect_output(snakemake.log[0])  # noqa: F821
-torch.set_num_threads(snakemake.threads)  # noqa: F821
-table = actmax_stage(snakemake.config, snakemake.input.usae.rsplit("/", 1)[0], snakemake.input.concepts,  # noqa: F821
-                     snakemake.output.images, snakemake.output.figure, snakemake.output.table.rsplit("/", 1)[0])  # noqa: F821
-print(table.to_string())
+run_rule(snakemake, actmax)  # noqa: F821

@@ -1,17 +1,7 @@
-"""Rule baseline: Hungarian matching of independent-SAE concepts to USAE concepts."""
+"""Rule baseline: usae.stages.baseline.baseline on the job's files and params."""
 
-from pathlib import Path
+import _library  # noqa: F401  (this checkout's usae first on sys.path)
+from usae.rule import run_rule
+from usae.stages.baseline import baseline
 
-import torch
-from usae.baseline_stage import baseline_stage
-from usae.io import redirect_output
-
-redirect_output(snakemake.log[0])  # noqa: F821
-torch.set_num_threads(snakemake.threads)  # noqa: F821
-table = baseline_stage(
-    snakemake.config, snakemake.config["dataset"]["name"], Path(snakemake.input.usae).parent,  # noqa: F821
-    Path(snakemake.input.independent).parent, snakemake.input.concepts,  # noqa: F821
-    Path(snakemake.output.pairs[0]).parent, Path(snakemake.output.figures[0]).parent,  # noqa: F821
-    Path(snakemake.output.table).parent,  # noqa: F821
-)
-print(table.to_string())
+run_rule(snakemake, baseline)  # noqa: F821

@@ -1,11 +1,7 @@
-"""Rule fetch: write one split's manifest and rejects list."""
+"""Rule fetch: usae.stages.fetch.fetch on the job's files and params."""
 
-from usae.io import redirect_output
-from usae.stages import fetch_split
+import _library  # noqa: F401  (this checkout's usae first on sys.path)
+from usae.rule import run_rule
+from usae.stages.fetch import fetch
 
-redirect_output(snakemake.log[0])  # noqa: F821
-manifest = fetch_split(
-    snakemake.config, snakemake.wildcards.dataset, snakemake.wildcards.split,  # noqa: F821
-    manifest_file=snakemake.output.manifest, rejects_file=snakemake.output.rejects,  # noqa: F821
-)
-print(f"{len(manifest)} images")
+run_rule(snakemake, fetch)  # noqa: F821

@@ -1,12 +1,7 @@
-"""Rule figures: every paper figure from the experiment's metrics."""
+"""Rule figures: usae.stages.figures.figures on the job's files and params."""
 
-from pathlib import Path
+import _library  # noqa: F401  (this checkout's usae first on sys.path)
+from usae.rule import run_rule
+from usae.stages.figures import figures
 
-from usae.figures_stage import figures_stage
-from usae.io import redirect_output
-
-redirect_output(snakemake.log[0])  # noqa: F821
-figures_stage(
-    snakemake.config, snakemake.config["dataset"]["name"], Path(snakemake.input.metrics).parent,  # noqa: F821
-    Path(snakemake.input.usae).parent, Path(snakemake.output[0]).parent,  # noqa: F821
-)
+run_rule(snakemake, figures)  # noqa: F821

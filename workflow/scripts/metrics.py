@@ -1,16 +1,7 @@
-"""Rule metrics: evaluate the trained SAEs on one dataset's val split."""
+"""Rule metrics: usae.stages.metrics.metrics on the job's files and params."""
 
-from pathlib import Path
+import _library  # noqa: F401  (this checkout's usae first on sys.path)
+from usae.rule import run_rule
+from usae.stages.metrics import metrics
 
-import torch
-from usae.evaluation_stage import metrics_stage
-from usae.io import redirect_output
-
-redirect_output(snakemake.log[0])  # noqa: F821
-torch.set_num_threads(snakemake.threads)  # noqa: F821
-summary = metrics_stage(
-    snakemake.config, snakemake.wildcards.dataset, Path(snakemake.input.usae).parent,  # noqa: F821
-    Path(snakemake.input.independent[0]).parent if snakemake.input.independent else None,  # noqa: F821
-    Path(snakemake.output.summary).parent,  # noqa: F821
-)
-print(summary)
+run_rule(snakemake, metrics)  # noqa: F821

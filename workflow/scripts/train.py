@@ -1,11 +1,7 @@
-"""Rule train: the USAE or the independent SAEs, from the experiment's training stores."""
+"""Rule train: usae.stages.train.train on the job's files and params."""
 
-from pathlib import Path
+import _library  # noqa: F401  (this checkout's usae first on sys.path)
+from usae.rule import run_rule
+from usae.stages.train import train
 
-import torch
-from usae.io import redirect_output
-from usae.stages import train_stage
-
-redirect_output(snakemake.log[0])  # noqa: F821
-torch.set_num_threads(snakemake.threads)  # noqa: F821
-train_stage(snakemake.config, snakemake.wildcards.kind, out_dir=Path(snakemake.output.model).parent)  # noqa: F821
+run_rule(snakemake, train)  # noqa: F821

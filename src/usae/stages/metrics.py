@@ -1,16 +1,18 @@
-"""The metrics stage: evaluate the trained USAE (and independent SAEs) on one dataset's val split."""
+"""Stage metrics: universality and importance metrics of the trained USAE on one dataset's val split."""
 
-from pathlib import Path
+import logging
 
 import numpy as np
 import pandas as pd
 
+from usae.batches import evaluation_batches
 from usae.checkpoint import load_trained
 from usae.concepts import loglog_fit
+from usae.device import pick_device
 from usae.evaluate import evaluate_independent, evaluate_usae
-from usae.extract import pick_device
-from usae.io import atomic_path, write_json
-from usae.manifest import write_csv
+from usae.io import atomic_path, write_csv, write_json
+
+log = logging.getLogger(__name__)
 
 
 def concept_frame(table, names):
@@ -49,36 +51,52 @@ def universality_summary(frame, names, n_tokens, options):
     }
 
 
-def metrics_stage(config, dataset_name, usae_dir, independent_dir, out_dir):
-    """Evaluate on ``dataset_name``'s val split and write the metrics files.
+def metrics(usae_weights, usae_meta, stores, matrices, concepts, top_images, summary, *, dataset, options,
+            independent=()):
+    """Evaluate on one dataset's val split and write the metrics files; return the summary.
 
-    Writes ``matrices.json`` (R2 and MSE matrices, independent SAEs' self R2/MSE), ``concepts.csv``,
-    ``top_images.npz`` and ``summary.json`` under ``out_dir``.
+    Parameters
+    ----------
+    usae_weights, usae_meta : path
+        The trained USAE (``model.safetensors``, ``model.json``).
+    stores : list of path
+        ``meta.json`` of each model's val store of ``dataset``.
+    matrices : path
+        JSON to write: R2 and MSE matrices, the independent SAEs' self R2 and MSE.
+    concepts : path
+        CSV to write: per-concept firing, co-firing, entropy, co-fire proportion, energy, dead.
+    top_images : path
+        ``.npz`` to write: top-activating images of each (model, concept).
+    summary : path
+        JSON to write: scalar universality figures.
+    dataset : str
+        Name of the evaluated dataset (recorded in the files).
+    options : dict
+        The config's ``metrics`` section.
+    independent : sequence of path
+        ``(model.safetensors, model.json)`` of the independent SAEs, or empty.
     """
-    from usae.stages import evaluation_batches
-
-    options = config["metrics"]
-    out_dir = Path(out_dir)
-    usae, meta = load_trained(usae_dir)
-    batches = evaluation_batches(config, dataset_name, meta)
+    usae, meta = load_trained(usae_weights, usae_meta)
+    batches = evaluation_batches(stores, meta)
     device = pick_device(options["device"])
     result = evaluate_usae(usae, batches, options["batch_images"], options["threshold"], options["top_images"], device)
     norms = np.stack([usae.saes[name].dictionary().detach().cpu().norm(dim=1).numpy() for name in usae.names])
     frame = concept_frame(result["concepts"].table(norms, options["energy_power"]), usae.names)
-    independent = {}
-    if independent_dir is not None:
-        saes, _ = load_trained(independent_dir)
-        independent = {name: {"r2": r2, "mse": mse} for name, (r2, mse) in
-                       evaluate_independent(saes, batches, options["batch_images"], device).items()}
-    write_json(out_dir / "matrices.json", {"dataset": dataset_name, "models": usae.names, "images": batches.n_images,
-                                           "r2": result["r2"].tolist(), "mse": result["mse"].tolist(),
-                                           "independent": independent})
-    write_csv(frame, out_dir / "concepts.csv")
-    concepts = result["concepts"]
-    with atomic_path(out_dir / "top_images.npz") as tmp:
+    independent_scores = {}
+    if independent:
+        saes, _ = load_trained(*independent)
+        independent_scores = {name: {"r2": r2, "mse": mse} for name, (r2, mse) in
+                              evaluate_independent(saes, batches, options["batch_images"], device).items()}
+    write_json(matrices, {"dataset": dataset, "models": usae.names, "images": batches.n_images,
+                          "r2": result["r2"].tolist(), "mse": result["mse"].tolist(),
+                          "independent": independent_scores})
+    write_csv(frame, concepts)
+    accumulator = result["concepts"]
+    with atomic_path(top_images) as tmp:
         with open(tmp, "wb") as handle:
-            np.savez(handle, indices=concepts.top_indices.numpy(), values=concepts.top_values.numpy(),
+            np.savez(handle, indices=accumulator.top_indices.numpy(), values=accumulator.top_values.numpy(),
                      models=np.array(usae.names), image_ids=np.array(batches.stores[usae.names[0]].image_ids))
-    summary = universality_summary(frame, usae.names, concepts.n_tokens, options)
-    write_json(out_dir / "summary.json", {"dataset": dataset_name, "models": usae.names, **summary})
-    return summary
+    scalars = universality_summary(frame, usae.names, accumulator.n_tokens, options)
+    write_json(summary, {"dataset": dataset, "models": usae.names, **scalars})
+    log.info("%s: %d tokens, dead share %.3f", dataset, scalars["tokens"], scalars["dead_share"])
+    return scalars

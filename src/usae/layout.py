@@ -1,0 +1,111 @@
+"""The results layout: every file a stage reads or writes, spelled once.
+
+The Snakemake rules call these with wildcard patterns (``layout.store("{dataset}", "{split}", "{model}")``)
+and the ``usae`` command with real names, so both read and write the same files. Imports nothing heavy:
+the Snakefile uses it at parse time.
+
+A stage's outputs live under ``<results>/<stage>/``, except the figures and tables that several stages
+write into the shared ``figures/`` and ``tables/`` folders, and the scorecard at the top.
+"""
+
+import posixpath
+
+# Paper figures written by the figures stage (the baseline and actmax stages write Figs. 7, 7b, 8 and 16).
+FIGURES = ("fig5_r2", "fig6a_entropy", "fig6b_cofire_proportion", "fig6c_cofire_energy",
+           "fig4_universal_concepts", "fig9_model_specific_concepts")
+FIGURE_FORMATS = (".png", ".pdf")
+TABLE_FORMATS = (".csv", ".md")
+SPLITS = ("train", "val")
+KINDS = ("usae", "independent")
+
+
+class Layout:
+    """Paths of one results folder.
+
+    Parameters
+    ----------
+    results : str
+        The config's ``results`` folder.
+    """
+
+    def __init__(self, results):
+        self.root = str(results)
+
+    def _path(self, *parts):
+        return posixpath.join(self.root, *parts)
+
+    # fetch
+    def manifest(self, dataset, split):
+        """Manifest CSV of one split (image_id, path, label, sha256)."""
+        return self._path("data", dataset, f"{split}.csv")
+
+    def rejects(self, dataset, split):
+        """Images of one split that could not be read, with the reason."""
+        return self._path("data", dataset, f"{split}.rejects.csv")
+
+    def images(self, dataset, split):
+        """Folder where sources that materialise images (embedded, imagenet_hf) write one split's files."""
+        return self._path("data", dataset, "images", split)
+
+    # extract
+    def store(self, dataset, split, model):
+        """An activation store, named by its ``meta.json`` (written last: the store is complete)."""
+        return self._path("activations", dataset, split, model, "meta.json")
+
+    # train
+    def trained(self, kind, name):
+        """A file of a training run: ``model.safetensors``, ``model.json``, ``log.csv``, ``curves``."""
+        return self._path("train", kind, name)
+
+    def checkpoints(self, kind):
+        """Resume and milestone checkpoints of a training run."""
+        return self._path("train", kind, "checkpoints")
+
+    # metrics
+    def metrics(self, dataset, name):
+        """A metrics file of one evaluated dataset: matrices.json, concepts.csv, top_images.npz, summary.json."""
+        return self._path("metrics", dataset, name)
+
+    # baseline
+    def pairs(self, model):
+        """Matched (USAE, independent) concept pairs of one model."""
+        return self._path("baseline", f"pairs_{model}.csv")
+
+    # actmax
+    def actmax_images(self):
+        """Folder of the activation-maximisation images, one PNG per (concept, model)."""
+        return self._path("actmax", "images")
+
+    # shared folders
+    def figure(self, name):
+        """Stem of a figure; add :data:`FIGURE_FORMATS` (``multiext`` in rules, :meth:`figure_files`)."""
+        return self._path("figures", name)
+
+    def figure_files(self, name):
+        """The PNG and PDF of a figure."""
+        return [self.figure(name) + suffix for suffix in FIGURE_FORMATS]
+
+    def table(self, name):
+        """Stem of a table; add :data:`TABLE_FORMATS`."""
+        return self._path("tables", name)
+
+    def table_files(self, name):
+        """The CSV and Markdown of a table."""
+        return [self.table(name) + suffix for suffix in TABLE_FORMATS]
+
+    def scorecard(self, suffix=".md"):
+        """Each claim of the paper beside this run's value (``.md``) and as JSON for ``dvc metrics``."""
+        return self._path(f"scorecard{suffix}")
+
+    def explorer(self):
+        """Folder of the concept explorer site."""
+        return self._path("explorer")
+
+    def log(self, rule, *names):
+        """Log file of one job of ``rule``."""
+        return self._path("logs", rule, "_".join(names) + ".log") if names else self._path("logs", f"{rule}.log")
+
+    def benchmark(self, rule, *names):
+        """Snakemake benchmark file of one job of ``rule``."""
+        stem = "_".join(names) if names else rule
+        return self._path("benchmarks", rule, f"{stem}.tsv")

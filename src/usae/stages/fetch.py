@@ -1,0 +1,38 @@
+"""Stage fetch: one split's manifest (image id, path, label, sha256) and its rejects list."""
+
+import logging
+from pathlib import Path
+
+from usae.datasets import DatasetError, split_records
+from usae.io import write_csv
+from usae.manifest import build_manifest
+
+log = logging.getLogger(__name__)
+
+
+def fetch(manifest, rejects, images, *, dataset, key, split, seed):
+    """Build and write the manifest and rejects list of one split; return the manifest.
+
+    Parameters
+    ----------
+    manifest, rejects : path
+        CSV files to write.
+    images : path
+        Folder where sources that materialise images write this split's files (created, maybe empty).
+    dataset : dict
+        The dataset's validated config entry.
+    key : str
+        Its config key, for messages (``dataset``, ``eval_datasets[0]``).
+    split : {"train", "val"}
+    seed : int
+        Seeds crops (embedded), sub-sampling and the val share of folder datasets.
+    """
+    Path(images).mkdir(parents=True, exist_ok=True)
+    records = split_records(dataset, split, images, seed, key=key)
+    table, rejected = build_manifest(records, dataset["max_images"][split], seed)
+    write_csv(rejected, rejects)
+    if table.empty:
+        raise DatasetError(f"{key}: every image of split '{split}' was rejected (see {rejects})")
+    write_csv(table, manifest)
+    log.info("%s/%s: %d images, %d rejected", dataset["name"], split, len(table), len(rejected))
+    return table

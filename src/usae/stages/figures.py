@@ -1,0 +1,66 @@
+"""Stage figures: the paper's figures (PNG + PDF) from the experiment's metrics and the trained USAE."""
+
+import numpy as np
+import pandas as pd
+
+from usae.batches import evaluation_batches
+from usae.checkpoint import load_trained
+from usae.figures import (concept_gallery, cofire_energy_scatter, cofire_proportion_curves, entropy_histogram,
+                          r2_heatmap)
+from usae.gallery import concept_rows, model_specific_concepts, universal_concepts
+from usae.io import read_json
+
+
+def figures(matrices, summary, concepts, top_images, usae_weights, usae_meta, stores, manifest, fig5_r2,
+            fig6a_entropy, fig6b_cofire_proportion, fig6c_cofire_energy, fig4_universal_concepts,
+            fig9_model_specific_concepts, *, options, top_concepts):
+    """Write Figs. 4, 5, 6a-c and 9 of the experiment's dataset.
+
+    Parameters
+    ----------
+    matrices, summary, concepts, top_images : path
+        The metrics stage's files of the experiment's dataset.
+    usae_weights, usae_meta : path
+        The trained USAE (galleries encode each top image's tokens for its heatmap).
+    stores : list of path
+        ``meta.json`` of each model's val store.
+    manifest : path
+        The val manifest (image files of the galleries).
+    fig5_r2, fig6a_entropy, fig6b_cofire_proportion, fig6c_cofire_energy, fig4_universal_concepts,
+    fig9_model_specific_concepts : list of path
+        PNG and PDF of each figure.
+    options : dict
+        The config's ``figures`` section.
+    top_concepts : int
+        Fig. 6b: concepts ranked by energy (``metrics.top_concepts``).
+    """
+    matrices, summary = read_json(matrices), read_json(summary)
+    frame = pd.read_csv(concepts)
+    names = matrices["models"]
+    r2_heatmap(matrices["r2"], names, fig5_r2)
+    entropy_histogram(frame.loc[~frame["dead"], "entropy"], fig6a_entropy, len(names))
+    cofire_proportion_curves(frame, names, fig6b_cofire_proportion, top_concepts)
+    cofire_energy_scatter(frame, {"all": summary["cofire_energy_all"], "frequent": summary["cofire_energy_frequent"]},
+                          summary["min_cofires_scaled"], fig6c_cofire_energy)
+
+    usae, meta = load_trained(usae_weights, usae_meta)
+    batches = evaluation_batches(stores, meta)
+    grid = tuple(batches.stores[names[0]].meta["grid"])
+    top = np.load(top_images)["indices"]
+
+    def panels(chosen):
+        return [{"concept": k, "label": label, "rows": concept_rows(usae.encode, names, batches, manifest, top, k,
+                                                                   options["gallery_images"], grid)}
+                for k, label in chosen]
+
+    universal = [(k, f"concept {k}") for k in universal_concepts(frame, options["universal_concepts"])]
+    concept_gallery(panels(universal) or _empty(names), names, fig4_universal_concepts,
+                    "Universal concepts: top images per model (Fig. 4)")
+    specific = [(k, f"concept {k}\n({name} only)") for k, name in
+                model_specific_concepts(frame, names, options["specific_per_model"])]
+    concept_gallery(panels(specific) or _empty(names), names, fig9_model_specific_concepts,
+                    "Model-specific concepts: top images per model (Figs. 9-12)")
+
+
+def _empty(names):
+    return [{"concept": -1, "label": "none found", "rows": {name: [] for name in names}}]

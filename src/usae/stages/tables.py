@@ -1,0 +1,52 @@
+"""Stage tables: Table 1, the universality table, the concept tables and the scorecard beside the paper."""
+
+import pandas as pd
+
+from usae.io import read_json, write_csv, write_json, write_table, write_text
+from usae.report import reconstruction_table, scorecard, scorecard_counts, scorecard_markdown, universality_table
+
+
+def tables(matrices, summaries, concepts, reconstruction, universality, concepts_all, concepts_top25, scorecard_md,
+           scorecard_json, *, datasets, experiment, baseline=()):
+    """Write every table and the scorecard from the metrics of each evaluated dataset.
+
+    Parameters
+    ----------
+    matrices, summaries : list of path
+        ``matrices.json`` and ``summary.json`` of each evaluated dataset, in the order of ``datasets``.
+    concepts : path
+        The experiment's ``concepts.csv``.
+    reconstruction, universality : list of path
+        CSV and Markdown of Table 1 (R2 and MSE per model and dataset) and of the universality figures.
+    concepts_all : path
+        CSV of every concept's statistics (the experiment's dataset).
+    concepts_top25 : path
+        Markdown of the 25 concepts of highest energy.
+    scorecard_md, scorecard_json : path
+        The scorecard as Markdown, and its counts plus the experiment's summary as JSON (``dvc metrics``).
+    datasets : list of str
+        Evaluated datasets, the experiment's first.
+    experiment : str
+        The experiment's dataset.
+    baseline : sequence of path
+        The baseline's matching table (CSV), when the baseline ran: the scorecard's Fig. 7 lines.
+    """
+    if not len(matrices) == len(summaries) == len(datasets):
+        raise ValueError(f"{', '.join(matrices)}: one matrices.json and summary.json per dataset of {datasets}")
+    matrices_by = {name: read_json(path) for name, path in zip(datasets, matrices)}
+    summaries_by = {name: read_json(path) for name, path in zip(datasets, summaries)}
+    table1 = reconstruction_table(matrices_by)
+    write_table(table1, reconstruction)
+    write_table(universality_table(summaries_by), universality)
+    frame = pd.read_csv(concepts)
+    write_csv(frame, concepts_all)
+    top = frame.sort_values("energy_total", ascending=False).head(25)
+    write_text(concepts_top25, top.to_markdown(index=False, floatfmt=".3f") + "\n")
+    card = scorecard(matrices_by[experiment], summaries_by[experiment], frame, table1,
+                     pd.read_csv(baseline[0]) if baseline else None)
+    summary = summaries_by[experiment]
+    names = summary["models"]
+    write_text(scorecard_md, scorecard_markdown(card, experiment, names, summary["tokens"]))
+    r2 = {encoder: dict(zip(names, row)) for encoder, row in zip(names, matrices_by[experiment]["r2"])}
+    write_json(scorecard_json, {**scorecard_counts(card), "experiment": experiment, "summary": summary, "r2": r2})
+    return card

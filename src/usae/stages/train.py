@@ -1,0 +1,42 @@
+"""Stage train: the USAE (kind ``usae``) or the independent-SAE baseline (``independent``); resumable."""
+
+from pathlib import Path
+
+from usae.batches import TokenBatches, open_stores
+from usae.figures import training_curves_file
+from usae.provenance import code_digest
+from usae.train import IndependentRun, UniversalRun
+
+RUNS = {"usae": UniversalRun, "independent": IndependentRun}
+
+
+def train(stores, weights, meta, log_csv, curves, *, kind, options, seed):
+    """Train on the experiment's training stores; write the model, its log and its curves; return the module.
+
+    Checkpoints go to ``checkpoints/`` beside ``weights``. A run resumes from them only when its plan
+    (hyper-parameters, data, library code) is unchanged.
+
+    Parameters
+    ----------
+    stores : list of path
+        ``meta.json`` of each model's training store, in model order.
+    weights, meta, log_csv : path
+        ``model.safetensors``, ``model.json`` and ``log.csv`` to write (same folder).
+    curves : list of path
+        PNG and PDF of the training curves.
+    kind : {"usae", "independent"}
+    options : dict
+        The config's ``train`` section.
+    seed : int
+    """
+    out_dir = Path(weights).parent
+    expected = {out_dir / "model.safetensors": weights, out_dir / "model.json": meta, out_dir / "log.csv": log_csv}
+    for fixed, given in expected.items():
+        if Path(given) != fixed:
+            raise ValueError(f"{given}: a training run writes {fixed.name} beside {Path(weights).name}")
+    batches = TokenBatches(open_stores(stores), options["batch_images"], options["shuffle_shards"], seed)
+    run = RUNS[kind](batches, {**options, "seed": seed}, out_dir)
+    run.plan["code"] = code_digest(__name__)
+    module = run.run()
+    training_curves_file(log_csv, curves, f"{kind} training ({', '.join(batches.names)})")
+    return module

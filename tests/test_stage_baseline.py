@@ -1,0 +1,25 @@
+"""Stage baseline: matched pairs per model, the matching table and Figs. 7, 7b and 16."""
+
+import pandas as pd
+
+from usae.stages.baseline import baseline
+
+
+def test_baseline_files(tiny_evaluated, tmp_path):
+    config, layout = tiny_evaluated
+    name = config["dataset"]["name"]
+    pairs = [tmp_path / f"pairs_{model}.csv" for model in config["models"]]
+    figures = {key: [tmp_path / f"{key}.png", tmp_path / f"{key}.pdf"] for key in ("fig7", "fig16", "fig7b")}
+    table = baseline(layout.trained("usae", "model.safetensors"), layout.trained("usae", "model.json"),
+                     layout.trained("independent", "model.safetensors"), layout.trained("independent", "model.json"),
+                     layout.metrics(name, "concepts.csv"), [layout.store(name, "val", m) for m in config["models"]],
+                     layout.manifest(name, "val"), pairs, [tmp_path / "t.csv", tmp_path / "t.md"], **figures,
+                     top_cofiring=10, batch_images=2, gallery_images=2, seed=0)
+    assert list(table["model"]) == [label for m in config["models"] for label in (m, f"random ({m})")]
+    for path in pairs:
+        matched = pd.read_csv(path)
+        assert sorted(matched["usae_concept"]) == list(range(config["train"]["n_concepts"]))
+        assert matched["cosine"].between(-1, 1).all()
+    for paths in figures.values():
+        assert all(path.stat().st_size > 1000 for path in paths)
+    assert len(pd.read_csv(tmp_path / "t.csv")) == len(table) and (tmp_path / "t.md").read_text().startswith("| model")

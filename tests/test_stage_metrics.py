@@ -1,0 +1,37 @@
+"""Stage metrics: R2 matrices, per-concept statistics, top images and the summary of one dataset."""
+
+import numpy as np
+import pandas as pd
+
+from usae.io import read_json
+from usae.stages.metrics import metrics
+
+
+def test_metrics_files(tiny_trained, tmp_path):
+    config, layout = tiny_trained
+    name = config["dataset"]["name"]
+    stores = [layout.store(name, "val", model) for model in config["models"]]
+    independent = [layout.trained("independent", "model.safetensors"), layout.trained("independent", "model.json")]
+    out = {key: tmp_path / f for key, f in [("matrices", "m.json"), ("concepts", "c.csv"), ("top_images", "t.npz"),
+                                            ("summary", "s.json")]}
+    summary = metrics(layout.trained("usae", "model.safetensors"), layout.trained("usae", "model.json"), stores,
+                      **out, dataset=name, options=config["metrics"], independent=independent)
+    matrices = read_json(out["matrices"])
+    n_models = len(config["models"])
+    assert np.array(matrices["r2"]).shape == (n_models, n_models) and set(matrices["independent"]) == set(config["models"])
+    frame = pd.read_csv(out["concepts"])
+    assert len(frame) == config["train"]["n_concepts"] and frame["entropy"].between(0, 1).all()
+    top = np.load(out["top_images"])
+    assert top["indices"].shape == (n_models, config["metrics"]["top_images"], config["train"]["n_concepts"])
+    n_val = config["dataset"]["embedded"]["n_val"]
+    assert summary["tokens"] == n_val * 49 == read_json(out["summary"])["tokens"]
+
+
+def test_without_independent_saes(tiny_trained, tmp_path):
+    config, layout = tiny_trained
+    name = config["dataset"]["name"]
+    stores = [layout.store(name, "val", model) for model in config["models"]]
+    metrics(layout.trained("usae", "model.safetensors"), layout.trained("usae", "model.json"), stores,
+            tmp_path / "m.json", tmp_path / "c.csv", tmp_path / "t.npz", tmp_path / "s.json", dataset=name,
+            options=config["metrics"])
+    assert read_json(tmp_path / "m.json")["independent"] == {}

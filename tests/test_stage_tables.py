@@ -1,0 +1,22 @@
+"""Stage tables: Table 1, universality table, concept tables and the scorecard (Markdown and JSON)."""
+
+import pandas as pd
+
+from usae.io import read_json
+from usae.stages.tables import tables
+
+
+def test_tables_and_scorecard(tiny_evaluated, tmp_path):
+    config, layout = tiny_evaluated
+    name = config["dataset"]["name"]
+    out = dict(reconstruction=[tmp_path / "r.csv", tmp_path / "r.md"], universality=[tmp_path / "u.csv", tmp_path / "u.md"],
+               concepts_all=tmp_path / "c.csv", concepts_top25=tmp_path / "c.md", scorecard_md=tmp_path / "s.md",
+               scorecard_json=tmp_path / "s.json")
+    card = tables([layout.metrics(name, "matrices.json")], [layout.metrics(name, "summary.json")],
+                  layout.metrics(name, "concepts.csv"), **out, datasets=[name], experiment=name)
+    assert len(pd.read_csv(tmp_path / "r.csv")) == len(config["models"])
+    assert (tmp_path / "s.md").read_text().startswith("# Scorecard")
+    counts = read_json(tmp_path / "s.json")
+    assert counts["claims_holding"] + counts["claims_not_holding"] + counts["claims_not_judged"] == len(card)
+    assert set(counts["r2"]) == set(config["models"])
+    assert "baseline not run" in " ".join(card["this run"])
