@@ -4,6 +4,7 @@ import torch
 from safetensors.torch import load_file
 
 from synthetic import planted_activations, write_planted_stores
+from test_schedule import OFFICIAL_RATES_T12_W3
 from usae.batches import TokenBatches
 from usae.config import validate_config
 from usae.evaluate import r2_matrix
@@ -186,3 +187,16 @@ def test_rerunning_a_finished_run_rewrites_its_outputs(planted, tmp_path):
     again = UniversalRun(batches, options(epochs=1), tmp_path).run(progress=False)
     assert (tmp_path / "log.csv").read_text().count("\n") == 8
     assert torch.equal(first.saes["a"].dictionary.weight, again.saes["a"].dictionary.weight)
+
+
+def test_per_model_schedule_logs_the_official_rates(planted, tmp_path):
+    import pandas as pd
+
+    # 500 images, 125 per batch, 3 epochs, 0.75 warm-up epochs: T = 12, W = 3 as in test_schedule.
+    batches = TokenBatches(planted[0], batch_images=125)
+    UniversalRun(batches, options(batch_images=125, epochs=3, warmup_epochs=0.75), tmp_path).run(progress=False)
+    log = pd.read_csv(tmp_path / "log.csv")
+    assert len(log) == 12
+    for name, rates in log.groupby("model")["lr"]:
+        assert list(rates) == OFFICIAL_RATES_T12_W3[: len(rates)], name
+    assert log["model"].nunique() == 3

@@ -21,7 +21,7 @@ from usae.io import atomic_path, read_json, write_json
 from usae.losses import LOSSES, auxiliary_codes
 from usae.metrics import r2_score
 from usae.sae import TopKSAE, UniversalSAE, dense_codes, sparse_decode
-from usae.schedule import warmup_cosine_lr
+from usae.schedule import OfficialCosineSchedule, official_schedule_lengths, warmup_cosine_lr
 
 PLAN_KEYS = ("n_concepts", "k", "batch_images", "epochs", "lr", "weight_decay", "warmup_epochs", "start_lr",
              "end_lr", "schedule", "loss", "aux_penalty", "grad_clip", "shuffle_shards", "seed")
@@ -182,8 +182,21 @@ class UniversalRun(ResumableRun):
 
     Each step draws one model i (seeded), encodes its tokens, decodes with every dictionary against
     each model's own activations of the same images, sums the losses, clips model i's gradient norm and
-    steps only model i's AdamW. Schedules: ``per_model`` (official: a model's schedule advances only
-    when it is chosen) or ``global`` (every model follows the global step).
+    steps only model i's AdamW. Schedules (:mod:`usae.schedule`):
+
+    - ``per_model``: the official code's. A model's schedule advances only when it is chosen; its
+      first update runs at the peak rate, then the official float32 table (warm-up
+      ``np.linspace(start, peak, W)``, cosine to ``end_lr``) with T and W counted as the official code
+      does (:func:`usae.schedule.official_schedule_lengths`); each model ends near 0.78 peak.
+    - ``per_model_warmup_from_start``: per-model counters, but the continuous rule
+      :func:`usae.schedule.warmup_cosine_lr` (first update at ``start_lr``).
+    - ``global``: every model follows the global step with :func:`usae.schedule.warmup_cosine_lr`.
+
+    Noise, not a bug (the official code has it too): the encoder's Linear bias feeds BatchNorm in
+    training mode, which subtracts the batch mean, so the bias's gradient is zero in exact arithmetic.
+    Float rounding leaves a gradient of about 1e-9, which AdamW normalises into steps of about
+    0.2 lr, so that bias (and through it BatchNorm's running mean) drifts randomly; the codes, the
+    losses and every other weight do not depend on it in training mode.
     """
 
     kind = "usae"
@@ -196,8 +209,21 @@ class UniversalRun(ResumableRun):
         self.modules = {"usae": self.usae}
         self.optimizers = {name: make_optimizer(self.usae.saes[name], options) for name in batches.names}
         self.model_steps = {name: 0 for name in batches.names}
+        if options["schedule"] == "per_model":
+            lengths = official_schedule_lengths(batches.n_images, batches.batch_images, options["epochs"],
+                                                options["warmup_epochs"])
+            self.official = OfficialCosineSchedule(*lengths, options["lr"], options["start_lr"], options["end_lr"])
         self.loss = LOSSES[options["loss"]]
         self.fired = {}
+
+    def model_lr(self, name, step):
+        """Learning rate of model ``name``'s update at global ``step``, under the configured schedule."""
+        schedule = self.options["schedule"]
+        if schedule == "global":
+            return self.lr_at(step)
+        if schedule == "per_model":
+            return self.official.lr(self.model_steps[name])
+        return self.lr_at(self.model_steps[name])
 
     def scheduler_state(self):
         return {"model_steps": self.model_steps}
@@ -234,8 +260,7 @@ class UniversalRun(ResumableRun):
                 r2[f"r2_{chosen}->{name}"] = r2_score(batch[name], x_hat.float()).detach()
         total.backward()
         torch.nn.utils.clip_grad_norm_(sae.parameters(), self.options["grad_clip"])
-        schedule_step = self.model_steps[chosen] if self.options["schedule"] == "per_model" else step
-        lr = self.lr_at(schedule_step)
+        lr = self.model_lr(chosen, step)
         set_lr(self.optimizers[chosen], lr)
         self.optimizers[chosen].step()
         self.model_steps[chosen] += 1
