@@ -194,9 +194,10 @@ class UniversalRun(ResumableRun):
 
     Noise, not a bug (the official code has it too): the encoder's Linear bias feeds BatchNorm in
     training mode, which subtracts the batch mean, so the bias's gradient is zero in exact arithmetic.
-    Float rounding leaves a gradient of about 1e-9, which AdamW normalises into steps of about
-    0.2 lr, so that bias (and through it BatchNorm's running mean) drifts randomly; the codes, the
-    losses and every other weight do not depend on it in training mode.
+    Float rounding leaves a gradient of 1e-9 to 1e-8 (the size of Adam's eps), which AdamW turns into
+    steps of 0.1 to 0.4 lr, so that bias (and through it BatchNorm's running mean) drifts randomly;
+    in training mode the codes, the losses and every other weight see it only through rounding
+    (tests/test_official_parity.py).
     """
 
     kind = "usae"
