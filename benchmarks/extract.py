@@ -18,6 +18,7 @@ import torch
 
 from usae.datasets import write_embedded_split
 from usae.extract import ManifestImages, extract_store, pick_device
+from usae.manifest import build_manifest
 from usae.models import load_token_model, model_spec
 from usae.store import ActivationStore, write_store
 
@@ -36,7 +37,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         options = {"n_train": args.images, "n_val": 1, "size": 288, "min_scale": 0.15, "max_scale": 1.0}
         records = write_embedded_split(tmp, "train", options, seed=0)
-        manifest = pd.DataFrame(records, columns=["image_id", "path", "label"])
+        manifest, _ = build_manifest(records)
 
         start = time.perf_counter()
         meta = extract_store(manifest, spec, Path(tmp) / "store", grid=args.grid, batch_size=args.batch_size,
