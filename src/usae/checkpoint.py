@@ -6,7 +6,9 @@ A checkpoint is a folder::
     optimizer.safetensors   every optimizer's tensor state, keys "<optimizer>.<param index>.<name>"
     state.json              step, scheduler counters, optimizer hyper-parameters, run plan
 
-It is written under a temporary name and renamed, so an interrupted save never damages an older one.
+It is written under a temporary name and renamed, so an interrupted save never damages an older one
+(a kill between moving the old one aside and renaming the new one loses that rolling checkpoint only:
+resume falls back to the newest other one). Temporary folders of killed saves are deleted by the next.
 """
 
 import os
@@ -17,7 +19,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from usae.io import read_json, write_json
+from usae.io import read_json, remove_stale_temps, write_json
 
 
 def _flatten_optimizer(name, optimizer):
@@ -60,7 +62,8 @@ def save_checkpoint(directory, modules, optimizers, state, files=None):
     """
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
+    remove_stale_temps(directory)
+    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".tmp"))
     try:
         weights = {f"{name}.{key}": value.detach().cpu().contiguous()
                    for name, module in modules.items() for key, value in module.state_dict().items()}
@@ -75,8 +78,8 @@ def save_checkpoint(directory, modules, optimizers, state, files=None):
         write_json(tmp / "state.json", {**state, "optimizers": saved})
         old = None
         if directory.exists():
-            old = directory.with_name(f".{directory.name}.old")
-            os.replace(directory, old)
+            old = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".tmp"))
+            os.replace(directory, old)  # onto the new empty folder
         os.replace(tmp, directory)
         if old is not None:
             shutil.rmtree(old)
