@@ -10,11 +10,18 @@ import seaborn as sns  # noqa: E402
 from usae.io import atomic_path  # noqa: E402
 
 
+# Byte-reproducible files: no creation date in PDFs (PNGs carry none; both name the matplotlib version).
+METADATA = {"png": {}, "pdf": {"CreationDate": None}}
+
+
 def save_figure(figure, png_path):
-    """Write ``figure`` as PNG at ``png_path`` and as PDF beside it, atomically; close it."""
+    """Write ``figure`` as PNG at ``png_path`` and as PDF beside it, atomically; close it.
+
+    The same figure gives the same bytes on every save with the same matplotlib.
+    """
     for path, kind in [(png_path, "png"), (str(png_path)[: -len(".png")] + ".pdf", "pdf")]:
         with atomic_path(path) as tmp:
-            figure.savefig(tmp, format=kind, dpi=150, bbox_inches="tight")
+            figure.savefig(tmp, format=kind, dpi=150, bbox_inches="tight", metadata=METADATA[kind])
     plt.close(figure)
 
 
