@@ -76,7 +76,8 @@ def test_usae_learns_the_planted_shared_code(planted, tmp_path):
 
 def test_resume_equals_uninterrupted(planted, tmp_path):
     batches = TokenBatches(planted[0], batch_images=64)
-    full = UniversalRun(batches, options(), tmp_path / "full").run(progress=False)
+    opts = options(n_concepts=256)  # enough concepts that some stay dead in a few batches
+    full = UniversalRun(batches, opts, tmp_path / "full").run(progress=False)
 
     class Killed(Exception):
         pass
@@ -86,14 +87,16 @@ def test_resume_equals_uninterrupted(planted, tmp_path):
             raise Killed
 
     with pytest.raises(Killed):
-        UniversalRun(batches, options(), tmp_path / "resumed").run(on_step=kill_at, progress=False)
+        UniversalRun(batches, opts, tmp_path / "resumed").run(on_step=kill_at, progress=False)
     assert not (tmp_path / "resumed" / "model.safetensors").exists()
-    resumed = UniversalRun(batches, options(), tmp_path / "resumed").run(progress=False)
+    resumed = UniversalRun(batches, opts, tmp_path / "resumed").run(progress=False)
     for key, value in full.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[key]), key
     assert (tmp_path / "resumed" / "checkpoints" / "epoch_000" / "weights.safetensors").exists()
     saved = load_file(tmp_path / "resumed" / "model.safetensors")
     assert torch.equal(saved["saes.a.dictionary.weight"], full.saes["a"].dictionary.weight.detach())
+    # Killed mid-epoch (7 steps per epoch, checkpoint at step 9): the dead-share tracker is resumed too.
+    assert (tmp_path / "resumed" / "log.csv").read_bytes() == (tmp_path / "full" / "log.csv").read_bytes()
 
 
 def test_independent_saes_resume_and_learn(planted, tmp_path):
@@ -167,7 +170,7 @@ def test_store_with_wrong_dims_is_named(tmp_path, rng):
     meta = read_json(tmp_path / "c" / "meta.json")
     write_json(tmp_path / "c" / "meta.json", {**meta, "dim": 11})
     stores["c"] = ActivationStore(tmp_path / "c")
-    with pytest.raises(StoreError, match=r"c/shard_00000.npy: shape \(32, 4, 10\), metadata says \(n, 4, 11\)"):
+    with pytest.raises(StoreError, match=r"c/shard_00000.npy: shape \(32, 4, 10\), metadata says \(32, 4, 11\)"):
         TokenBatches(stores, batch_images=16).batch(0, 0)
 
 
@@ -200,3 +203,49 @@ def test_per_model_schedule_logs_the_official_rates(planted, tmp_path):
     for name, rates in log.groupby("model")["lr"]:
         assert list(rates) == OFFICIAL_RATES_T12_W3[: len(rates)], name
     assert log["model"].nunique() == 3
+
+
+def _interrupted_run(batches, out_dir, at=5, **changes):
+    """Train until step ``at`` (a checkpoint every 2 steps), then die."""
+
+    def kill_at(step):
+        if step == at:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        UniversalRun(batches, options(checkpoint_every=2, **changes), out_dir).run(on_step=kill_at, progress=False)
+
+
+def test_a_reextracted_store_or_other_provenance_trains_afresh(planted, tmp_path, capsys):
+    from usae.io import read_json, write_json
+    from usae.store import ActivationStore
+
+    stores = write_planted_stores(tmp_path / "stores", {n: planted[0][n].images(0, 500) for n in DIMS})
+    _interrupted_run(TokenBatches(stores, batch_images=64), tmp_path / "run")
+    meta = read_json(tmp_path / "stores" / "b" / "meta.json")
+    write_json(tmp_path / "stores" / "b" / "meta.json", {**meta, "stats": {**meta["stats"], "std": 2.0}})
+    stores["b"] = ActivationStore(tmp_path / "stores" / "b")
+    capsys.readouterr()
+    _interrupted_run(TokenBatches(stores, batch_images=64), tmp_path / "run", at=3)
+    assert "different configuration (stores); training from scratch" in capsys.readouterr().out
+    UniversalRun(TokenBatches(stores, batch_images=64), options(), tmp_path / "run",
+                 provenance={"code": "v2"}).run(progress=False)
+    assert "different configuration (provenance); training from scratch" in capsys.readouterr().out
+
+
+def test_a_checkpoint_with_other_optimizer_settings_is_not_resumed(planted, tmp_path, capsys):
+    from usae.checkpoint import latest_checkpoint
+    from usae.io import read_json, write_json
+
+    batches = TokenBatches(planted[0], batch_images=64)
+    _interrupted_run(batches, tmp_path)
+    latest = latest_checkpoint(tmp_path / "checkpoints")
+    state = read_json(latest / "state.json")
+    state["optimizers"]["c"]["param_groups"][0]["maximize"] = True
+    write_json(latest / "state.json", state)
+    capsys.readouterr()
+    resumed = UniversalRun(batches, options(checkpoint_every=2), tmp_path).run(progress=False)
+    assert "different configuration (c.maximize); training from scratch" in capsys.readouterr().out
+    fresh = UniversalRun(batches, options(checkpoint_every=2), tmp_path / "fresh").run(progress=False)
+    for key, value in fresh.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key

@@ -11,6 +11,7 @@ It is written under a temporary name and renamed, so an interrupted save never d
 resume falls back to the newest other one). Temporary folders of killed saves are deleted by the next.
 """
 
+import json
 import os
 import shutil
 import tempfile
@@ -100,6 +101,37 @@ def load_checkpoint(directory, modules, optimizers):
     for name, optimizer in optimizers.items():
         _restore_optimizer(name, optimizer, tensors, state["optimizers"][name])
     return state
+
+
+def optimizer_differences(state, optimizers):
+    """Optimizer hyper-parameters of a checkpoint that differ from ``optimizers``' own.
+
+    Every parameter-group entry but ``params`` and ``lr`` (the schedule sets ``lr`` at each step) is
+    compared: weight_decay, betas, eps, amsgrad, maximize, ...
+
+    Parameters
+    ----------
+    state : dict
+        A checkpoint's ``state.json``.
+    optimizers : dict of str to torch.optim.Optimizer
+
+    Returns
+    -------
+    list of str
+        ``"<optimizer>.<hyper-parameter>"`` for each difference (``"<optimizer>"`` when it is missing or
+        has another number of groups), empty when the checkpoint's optimizers are these.
+    """
+    saved = state["optimizers"]
+    differences = [name for name in saved.keys() ^ optimizers.keys()]
+    for name in saved.keys() & optimizers.keys():
+        current = json.loads(json.dumps(optimizers[name].state_dict()["param_groups"]))
+        if len(current) != len(saved[name]["param_groups"]):
+            differences.append(name)
+            continue
+        for old, new in zip(saved[name]["param_groups"], current):
+            keys = (old.keys() | new.keys()) - {"params", "lr"}
+            differences += [f"{name}.{key}" for key in sorted(keys) if old.get(key) != new.get(key)]
+    return sorted(set(differences))
 
 
 def latest_checkpoint(root):

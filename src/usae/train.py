@@ -7,6 +7,8 @@ checkpoints, and resumption from the newest checkpoint with results equal to an 
 
 import contextlib
 import csv
+import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import torch
 from safetensors.torch import save_file
 from tqdm import tqdm
 
-from usae.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from usae.checkpoint import latest_checkpoint, load_checkpoint, optimizer_differences, save_checkpoint
 from usae.extract import pick_device
 from usae.io import atomic_path, read_json, write_json
 from usae.losses import LOSSES, auxiliary_codes
@@ -25,6 +27,11 @@ from usae.schedule import OfficialCosineSchedule, official_schedule_lengths, war
 
 PLAN_KEYS = ("n_concepts", "k", "batch_images", "epochs", "lr", "weight_decay", "warmup_epochs", "start_lr",
              "end_lr", "schedule", "loss", "aux_penalty", "grad_clip", "shuffle_shards", "seed")
+
+
+def store_digest(store):
+    """Short digest of a store's metadata (a re-extracted store has other statistics, sources or ids)."""
+    return hashlib.sha256(json.dumps(store.meta, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def chosen_model(seed, step, n_models):
@@ -56,18 +63,26 @@ class ResumableRun:
         The config's ``train`` section plus ``seed``.
     out_dir : path
         Gets ``checkpoints/``, ``log.csv``, ``model.safetensors`` and ``model.json``.
+    provenance : dict, optional
+        JSON-ready facts that must also match for a checkpoint to be resumed (e.g. a code version).
+
+    A checkpoint is resumed only when its plan (hyper-parameters, models, a digest of every training
+    store's ``meta.json``, ``provenance``) and its optimizers' hyper-parameters equal this run's;
+    otherwise training starts afresh, saying why in one line.
     """
 
     kind = "run"
 
-    def __init__(self, batches, options, out_dir):
+    def __init__(self, batches, options, out_dir, provenance=None):
         self.batches, self.options, self.out_dir = batches, options, Path(out_dir)
         self.device = pick_device(options["device"])
         self.total_steps = options["epochs"] * batches.batches_per_epoch
         self.warmup_steps = int(round(options["warmup_epochs"] * batches.batches_per_epoch))
         self.plan = {"kind": self.kind, "models": batches.names, "dims": batches.dims,
-                     **{key: options[key] for key in PLAN_KEYS}}
+                     "stores": {name: store_digest(store) for name, store in batches.stores.items()},
+                     "provenance": provenance or {}, **{key: options[key] for key in PLAN_KEYS}}
         self.rows = []  # log rows so far; a resumed run takes them from its checkpoint
+        self.fired = {}  # per model: concepts active at least once this epoch (the log's dead share)
 
     def _to_device(self, x):
         """Move a CPU batch to the device (pinned memory and a non-blocking copy on GPU)."""
@@ -87,25 +102,33 @@ class ResumableRun:
         return contextlib.nullcontext()
 
     def _resume(self):
+        """Restore the newest checkpoint of this plan (call after ``start_epoch``); return its step."""
         checkpoints = self.out_dir / "checkpoints"
         latest = latest_checkpoint(checkpoints)
         if latest is None:
             return 0
         state = read_json(latest / "state.json")
-        if state["plan"] != self.plan:
-            print(f"{latest}: checkpoint of a different configuration; training from scratch")
+        plan = json.loads(json.dumps(self.plan))
+        changed = sorted(key for key in state["plan"].keys() | plan.keys() if state["plan"].get(key) != plan.get(key))
+        changed += optimizer_differences(state, self.optimizers)
+        if changed:
+            print(f"{latest}: checkpoint of a different configuration ({', '.join(changed)}); training from scratch")
             shutil.rmtree(checkpoints)
             return 0
         load_checkpoint(latest, self.modules, self.optimizers)
         self.load_scheduler_state(state["scheduler"])
+        if state["step"] % self.batches.batches_per_epoch:  # mid-epoch: the epoch's tracker goes on
+            for name, fired in state["fired"].items():
+                self.fired[name][fired] = True
         print(f"resuming from {latest} (step {state['step']})")
         with open(latest / "log.csv") as handle:
             self.rows = list(csv.DictReader(handle))
         return state["step"]
 
     def _save(self, name, step):
+        fired = {name: torch.nonzero(active).flatten().tolist() for name, active in self.fired.items()}
         save_checkpoint(self.out_dir / "checkpoints" / name, self.modules, self.optimizers,
-                        {"step": step, "plan": self.plan, "scheduler": self.scheduler_state()},
+                        {"step": step, "plan": self.plan, "scheduler": self.scheduler_state(), "fired": fired},
                         files={"log.csv": (self.out_dir / "log.csv").read_text()})
 
     def _flush(self, pending, bar):
@@ -137,8 +160,8 @@ class ResumableRun:
         for module in self.modules.values():
             module.to(self.device).train()
         self.rows = []
-        start = self._resume()
         self.start_epoch()
+        start = self._resume()
         pending = []
         bar = tqdm(total=self.total_steps, initial=start, desc=f"train {self.kind}", unit="step", disable=not progress)
         for step in range(start, self.total_steps):
@@ -164,7 +187,9 @@ class ResumableRun:
         return self.write_final()
 
     def start_epoch(self):
-        """Hook at the start of each epoch."""
+        """Start an epoch: no concept has fired yet for any model."""
+        self.fired = {name: torch.zeros(self.options["n_concepts"], dtype=torch.bool, device=self.device)
+                      for name in self.batches.names}
 
     def write_final(self):
         """Write ``model.safetensors`` and ``model.json`` (atomically); return the trained module."""
@@ -202,8 +227,8 @@ class UniversalRun(ResumableRun):
 
     kind = "usae"
 
-    def __init__(self, batches, options, out_dir):
-        super().__init__(batches, options, out_dir)
+    def __init__(self, batches, options, out_dir, provenance=None):
+        super().__init__(batches, options, out_dir, provenance)
         self.plan["init_seed"] = options["seed"]
         torch.manual_seed(self.plan["init_seed"])
         self.usae = UniversalSAE(batches.dims, options["n_concepts"], options["k"])
@@ -215,7 +240,6 @@ class UniversalRun(ResumableRun):
                                                 options["warmup_epochs"])
             self.official = OfficialCosineSchedule(*lengths, options["lr"], options["start_lr"], options["end_lr"])
         self.loss = LOSSES[options["loss"]]
-        self.fired = {}
 
     def model_lr(self, name, step):
         """Learning rate of model ``name``'s update at global ``step``, under the configured schedule."""
@@ -234,10 +258,6 @@ class UniversalRun(ResumableRun):
 
     def final_module(self):
         return self.usae
-
-    def start_epoch(self):
-        self.fired = {name: torch.zeros(self.usae.n_concepts, dtype=torch.bool, device=self.device)
-                      for name in self.usae.names}
 
     def train_step(self, batch, step):
         """One USAE step; returns the step's metrics as tensors (no host synchronisation)."""
@@ -278,8 +298,8 @@ class IndependentRun(ResumableRun):
 
     kind = "independent"
 
-    def __init__(self, batches, options, out_dir):
-        super().__init__(batches, options, out_dir)
+    def __init__(self, batches, options, out_dir, provenance=None):
+        super().__init__(batches, options, out_dir, provenance)
         # Not the USAE's seed: with it, each SAE would start from the USAE's very dictionaries and the
         # baseline matching would find twins by construction.
         self.plan["init_seed"] = options["seed"] + 1
@@ -289,7 +309,6 @@ class IndependentRun(ResumableRun):
         self.modules = {"saes": self.saes}
         self.optimizers = {name: make_optimizer(sae, options) for name, sae in self.saes.items()}
         self.loss = LOSSES[options["loss"]]
-        self.fired = {}
 
     def scheduler_state(self):
         return {}
@@ -299,10 +318,6 @@ class IndependentRun(ResumableRun):
 
     def final_module(self):
         return self.saes
-
-    def start_epoch(self):
-        self.fired = {name: torch.zeros(self.options["n_concepts"], dtype=torch.bool, device=self.device)
-                      for name in self.saes}
 
     def train_step(self, batch, step):
         """One step of every independent SAE on the same images; returns metrics as tensors."""
