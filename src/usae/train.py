@@ -212,7 +212,8 @@ class UniversalRun(ResumableRun):
     - ``per_model``: the official code's. A model's schedule advances only when it is chosen; its
       first update runs at the peak rate, then the official float32 table (warm-up
       ``np.linspace(start, peak, W)``, cosine to ``end_lr``) with T and W counted as the official code
-      does (:func:`usae.schedule.official_schedule_lengths`); each model ends near 0.78 peak.
+      does (:func:`usae.schedule.official_schedule_lengths`); with 3 models and 30 epochs each ends near
+      0.78 peak (about T / 3 updates into a schedule of T).
     - ``per_model_warmup_from_start``: per-model counters, but the continuous rule
       :func:`usae.schedule.warmup_cosine_lr` (first update at ``start_lr``).
     - ``global``: every model follows the global step with :func:`usae.schedule.warmup_cosine_lr`.
