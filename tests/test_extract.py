@@ -125,6 +125,10 @@ def test_statistics_of_the_raw_grid_or_of_the_stored_tokens(tmp_path, image_fold
     assert resampled["stats"]["mean"] == pytest.approx(stored_NTD.mean(), rel=1e-12)
     assert resampled["stats"]["std"] == pytest.approx(stored_NTD.std(ddof=1), rel=1e-12)
     assert abs(resampled["stats"]["std"] - raw["stats"]["std"]) > 1e-3  # resampling smooths the grid
+    # Switching the statistics rewrites meta.json only: no image goes through the model again.
+    switched = extract_store(_manifest(image_folder), spec, tmp_path / "raw", token_model=DiesAfter(KnownGrid(), 0),
+                             stats_grid="resampled", **SMALL)
+    assert switched["stats"] == resampled["stats"]
 
 
 def test_changed_image_bytes_with_the_same_ids_are_extracted_afresh(tmp_path, image_folder, capsys):
@@ -169,4 +173,4 @@ def _plan_of(store):
     from usae.io import read_json
 
     plan = read_json(store / "plan.json")
-    return {key: plan[key] for key in ("model", "spec", "grid", "batch_size", "images")}
+    return {key: plan[key] for key in ("model", "spec", "grid", "batch_size", "autocast", "images")}

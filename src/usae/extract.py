@@ -104,7 +104,8 @@ def extract_store(manifest, spec, out_dir, grid, batch_size=32, shard_images=128
     Resumable: whole shards already on disk are kept (a damaged one is redone), and the run restarts
     at the first missing one. Each shard is computed from the same images in the same batches, so a
     resumed store is byte-identical to an uninterrupted one on the same machine. Changed image files
-    (the manifest's sha256), model spec, grid, batch size, dtype or statistics images start afresh.
+    (the manifest's sha256), model spec, grid, batch size, autocast, dtype or statistics images start
+    afresh. ``stats_grid`` only changes ``meta.json``, which is rewritten on every call.
 
     Parameters
     ----------
@@ -129,7 +130,7 @@ def extract_store(manifest, spec, out_dir, grid, batch_size=32, shard_images=128
         The store's metadata.
     """
     plan = {"model": spec.name, "spec": spec.describe(), "grid": grid, "batch_size": batch_size,
-            "images": manifest_digest(manifest)}
+            "autocast": autocast, "images": manifest_digest(manifest)}
     writer = StoreWriter(out_dir, manifest["image_id"].tolist(), shard_images, dtype, plan_extra=plan,
                          stat_images=stat_images, seed=seed)
     missing = writer.missing_shards()
