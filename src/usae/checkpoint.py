@@ -122,7 +122,7 @@ def optimizer_differences(state, optimizers):
         has another number of groups), empty when the checkpoint's optimizers are these.
     """
     saved = state["optimizers"]
-    differences = [name for name in saved.keys() ^ optimizers.keys()]
+    differences = list(saved.keys() ^ optimizers.keys())
     for name in saved.keys() & optimizers.keys():
         current = json.loads(json.dumps(optimizers[name].state_dict()["param_groups"]))
         if len(current) != len(saved[name]["param_groups"]):

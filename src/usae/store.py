@@ -5,8 +5,8 @@ Layout of one store (one dataset split, one model)::
     <store>/plan.json         what is being written (lets an interrupted write resume safely)
     <store>/shard_00000.npy   NumPy .npy arrays of shape (images_in_shard, T, D)
     <store>/shard_00001.npy   every shard but the last holds exactly ``shard_images`` images
-    <store>/shard_00000.json  written after its shard: shape, file size and the shard's part of
-                              the raw-grid statistics (lets a resume check the shard; not read after)
+    <store>/shard_00000.json  written after its shard: its shape and its images' part of the raw-grid
+                              statistics (a resume keeps only shards that match theirs)
     <store>/meta.json         written last: its presence means the store is complete
 
 ``meta.json`` holds: ``format`` ("usae-activations"), ``version`` (1), ``model``, ``n_images``,
