@@ -19,6 +19,7 @@ import torch
 from usae.datasets import write_embedded_split
 from usae.device import pick_device
 from usae.extract import ManifestImages, extract_store
+from usae.manifest import build_manifest
 from usae.models import load_token_model, model_spec
 from usae.store import ActivationStore, write_store
 
@@ -37,11 +38,11 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         options = {"n_train": args.images, "n_val": 1, "size": 288, "min_scale": 0.15, "max_scale": 1.0}
         records = write_embedded_split(tmp, "train", options, seed=0)
-        manifest = pd.DataFrame(records, columns=["image_id", "path", "label"])
+        manifest, _ = build_manifest(records)
 
         start = time.perf_counter()
         meta = extract_store(manifest, spec, Path(tmp) / "store", grid=args.grid, batch_size=args.batch_size,
-                             shard_images=args.images, device=args.device, token_model=token_model, progress=False)
+                             shard_images=args.images, device=args.device, token_model=token_model)
         full = time.perf_counter() - start
 
         batches = list(torch.utils.data.DataLoader(ManifestImages(manifest["path"], spec), batch_size=args.batch_size))

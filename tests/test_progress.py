@@ -8,8 +8,9 @@ from usae.progress import Progress
 def test_logs_each_tenth_once(caplog):
     with caplog.at_level(logging.INFO, logger="usae.progress"):
         with Progress(50, "hash", unit="img") as progress:
+            progress.set_postfix(loss=0.5)
             for _ in range(50):
-                progress.update(loss=0.5)
+                progress.update()
     lines = [record.getMessage() for record in caplog.records]
     assert len(lines) == 10
     assert lines[0] == "hash: 5/50 img (10%), loss 0.5" and lines[-1] == "hash: 50/50 img (100%), loss 0.5"

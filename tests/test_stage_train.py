@@ -29,5 +29,5 @@ def test_the_plan_holds_the_code_digest(tiny_trained, tmp_path):
            [("weights", "model.safetensors"), ("meta", "model.json"), ("log_csv", "log.csv")]}
     train(stores, **out, curves=[tmp_path / "c.png"], kind="usae", options={**config["train"], "epochs": 1}, seed=0)
     state = read_json(next((tmp_path / "checkpoints").glob("*/state.json")))
-    assert state["plan"]["code"] == code_digest("usae.stages.train")
+    assert state["plan"]["provenance"]["code"] == code_digest("usae.stages.train")
     assert (tmp_path / "c.png").stat().st_size > 1000

@@ -27,7 +27,8 @@ def test_stats_are_scalar_mean_and_std_over_tokens_and_channels(tmp_path, rng):
     meta = write_store(tmp_path / "s", acts_NTD, _ids(20), "toy", shard_images=6, dtype="float32", stat_images=1000)
     assert meta["stats"]["images"] == 20
     assert meta["stats"]["mean"] == pytest.approx(acts_NTD.astype(np.float64).mean(), rel=1e-9)
-    assert meta["stats"]["std"] == pytest.approx(acts_NTD.astype(np.float64).std(), rel=1e-9)
+    assert meta["stats"]["std"] == pytest.approx(acts_NTD.astype(np.float64).std(ddof=1), rel=1e-9)
+    assert meta["stats"]["grid"] == "resampled"
     subset = write_store(tmp_path / "t", acts_NTD, _ids(20), "toy", shard_images=6, stat_images=5, seed=3)
     assert subset["stats"]["images"] == 5
 
@@ -56,7 +57,7 @@ def test_incomplete_and_foreign_stores_are_refused(tmp_path, rng):
     with pytest.raises(StoreError, match="meta.json"):
         ActivationStore(tmp_path / "s")
     with pytest.raises(StoreError, match="shard_00001.npy was never written"):
-        writer.finalize("toy", None, 10, 0)
+        writer.finalize("toy", None)
     with pytest.raises(StoreError, match=r"expected \(3, T, D\)"):
         writer.write_shard(1, rng.normal(size=(2, 4, 2)))
 

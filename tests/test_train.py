@@ -1,9 +1,12 @@
+import logging
+
 import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from synthetic import planted_activations, write_planted_stores
+from test_schedule import OFFICIAL_RATES_T12_W3
 from usae.batches import TokenBatches
 from usae.config import validate_config
 from usae.evaluate import r2_matrix
@@ -50,7 +53,7 @@ def test_model_choice_is_seeded_and_uniform():
 def test_usae_learns_the_planted_shared_code(planted, tmp_path):
     train, val, atoms = planted
     opts = options(epochs=100, n_concepts=48, lr=1e-2, checkpoint_every=10**6, log_every=100)
-    usae = UniversalRun(TokenBatches(train, batch_images=16), opts, tmp_path).run(progress=False)
+    usae = UniversalRun(TokenBatches(train, batch_images=16), opts, tmp_path).run()
     stats = {name: (store.mean, store.std) for name, store in train.items()}
     val_batches = TokenBatches(val, batch_images=16, stats=stats)
     r2 = r2_matrix(usae, val_batches)
@@ -75,7 +78,8 @@ def test_usae_learns_the_planted_shared_code(planted, tmp_path):
 
 def test_resume_equals_uninterrupted(planted, tmp_path):
     batches = TokenBatches(planted[0], batch_images=64)
-    full = UniversalRun(batches, options(), tmp_path / "full").run(progress=False)
+    opts = options(n_concepts=256)  # enough concepts that some stay dead in a few batches
+    full = UniversalRun(batches, opts, tmp_path / "full").run()
 
     class Killed(Exception):
         pass
@@ -85,29 +89,31 @@ def test_resume_equals_uninterrupted(planted, tmp_path):
             raise Killed
 
     with pytest.raises(Killed):
-        UniversalRun(batches, options(), tmp_path / "resumed").run(on_step=kill_at, progress=False)
+        UniversalRun(batches, opts, tmp_path / "resumed").run(on_step=kill_at)
     assert not (tmp_path / "resumed" / "model.safetensors").exists()
-    resumed = UniversalRun(batches, options(), tmp_path / "resumed").run(progress=False)
+    resumed = UniversalRun(batches, opts, tmp_path / "resumed").run()
     for key, value in full.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[key]), key
     assert (tmp_path / "resumed" / "checkpoints" / "epoch_000" / "weights.safetensors").exists()
     saved = load_file(tmp_path / "resumed" / "model.safetensors")
     assert torch.equal(saved["saes.a.dictionary.weight"], full.saes["a"].dictionary.weight.detach())
+    # Killed mid-epoch (7 steps per epoch, checkpoint at step 9): the dead-share tracker is resumed too.
+    assert (tmp_path / "resumed" / "log.csv").read_bytes() == (tmp_path / "full" / "log.csv").read_bytes()
 
 
 def test_independent_saes_resume_and_learn(planted, tmp_path):
     batches = TokenBatches(planted[0], batch_images=64)
     opts = options(epochs=3)
-    full = IndependentRun(batches, opts, tmp_path / "full").run(progress=False)
+    full = IndependentRun(batches, opts, tmp_path / "full").run()
 
     def kill_at(step):
         if step == 5:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        IndependentRun(batches, opts, tmp_path / "resumed").run(on_step=kill_at, progress=False)
+        IndependentRun(batches, opts, tmp_path / "resumed").run(on_step=kill_at)
     (tmp_path / "resumed" / "log.csv").unlink()  # Snakemake deletes an interrupted job's outputs
-    resumed = IndependentRun(batches, opts, tmp_path / "resumed").run(progress=False)
+    resumed = IndependentRun(batches, opts, tmp_path / "resumed").run()
     for key, value in full.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[key]), key
     import pandas as pd
@@ -119,10 +125,10 @@ def test_independent_saes_resume_and_learn(planted, tmp_path):
 
 def test_changed_dims_do_not_resume_a_stale_checkpoint(planted, tmp_path, rng):
     batches = TokenBatches(planted[0], batch_images=64)
-    UniversalRun(batches, options(epochs=1), tmp_path).run(progress=False)
+    UniversalRun(batches, options(epochs=1), tmp_path).run()
     other = write_planted_stores(tmp_path / "other", {n: rng.normal(size=(500, 4, 5)) for n in DIMS})
     run = UniversalRun(TokenBatches(other, batch_images=64), options(epochs=1), tmp_path)
-    usae = run.run(progress=False)
+    usae = run.run()
     assert usae.dims == {n: 5 for n in DIMS}
 
 
@@ -130,7 +136,7 @@ def test_log_has_every_pair_and_lr_per_model_schedule(planted, tmp_path):
     import pandas as pd
 
     batches = TokenBatches(planted[0], batch_images=64)
-    UniversalRun(batches, options(epochs=2), tmp_path).run(progress=False)
+    UniversalRun(batches, options(epochs=2), tmp_path).run()
     log = pd.read_csv(tmp_path / "log.csv")
     pairs = {f"r2_{i}->{j}" for i in DIMS for j in DIMS}
     assert pairs <= set(log.columns) and len(log) == 14
@@ -151,7 +157,7 @@ def test_bad_shard_stops_training_and_keeps_checkpoints(tmp_path, rng):
     failing_step = int(np.flatnonzero(batches.epoch_order(0) == 100)[0]) // 16
     assert failing_step >= 4
     with pytest.raises(StoreError, match=r"b/shard_00001.npy: NaN or inf"):
-        UniversalRun(batches, options(checkpoint_every=2), tmp_path / "run").run(progress=False)
+        UniversalRun(batches, options(checkpoint_every=2), tmp_path / "run").run()
     latest = latest_checkpoint(tmp_path / "run" / "checkpoints")
     run = UniversalRun(batches, options(checkpoint_every=2), tmp_path / "other")
     assert load_checkpoint(latest, run.modules, run.optimizers)["step"] == failing_step // 2 * 2
@@ -166,7 +172,7 @@ def test_store_with_wrong_dims_is_named(tmp_path, rng):
     meta = read_json(tmp_path / "c" / "meta.json")
     write_json(tmp_path / "c" / "meta.json", {**meta, "dim": 11})
     stores["c"] = ActivationStore(tmp_path / "c")
-    with pytest.raises(StoreError, match=r"c/shard_00000.npy: shape \(32, 4, 10\), metadata says \(n, 4, 11\)"):
+    with pytest.raises(StoreError, match=r"c/shard_00000.npy: shape \(32, 4, 10\), metadata says \(32, 4, 11\)"):
         TokenBatches(stores, batch_images=16).batch(0, 0)
 
 
@@ -178,11 +184,75 @@ def test_independent_saes_do_not_start_from_the_usae_dictionaries(planted, tmp_p
         assert not torch.equal(usae.saes[name].dictionary.weight, saes[name].dictionary.weight)
 
 
-def test_rerunning_a_finished_run_rewrites_its_outputs(planted, tmp_path):
+def test_a_finished_run_is_trained_again_not_resumed(planted, tmp_path, caplog):
+    """Snakemake reruns a finished training only when forced or when something changed: start afresh."""
+    caplog.set_level(logging.INFO, logger="usae")
     batches = TokenBatches(planted[0], batch_images=64)
-    first = UniversalRun(batches, options(epochs=1), tmp_path).run(progress=False)
+    first = UniversalRun(batches, options(epochs=1), tmp_path).run()
     for name in ["log.csv", "model.safetensors"]:
         (tmp_path / name).unlink()
-    again = UniversalRun(batches, options(epochs=1), tmp_path).run(progress=False)
+    again = UniversalRun(batches, options(epochs=1), tmp_path).run()
+    assert "the run finished before; training again from scratch" in caplog.text
     assert (tmp_path / "log.csv").read_text().count("\n") == 8
     assert torch.equal(first.saes["a"].dictionary.weight, again.saes["a"].dictionary.weight)
+
+
+def test_per_model_schedule_logs_the_official_rates(planted, tmp_path):
+    import pandas as pd
+
+    # 500 images, 125 per batch, 3 epochs, 0.75 warm-up epochs: T = 12, W = 3 as in test_schedule.
+    batches = TokenBatches(planted[0], batch_images=125)
+    UniversalRun(batches, options(batch_images=125, epochs=3, warmup_epochs=0.75), tmp_path).run()
+    log = pd.read_csv(tmp_path / "log.csv")
+    assert len(log) == 12
+    for name, rates in log.groupby("model")["lr"]:
+        assert list(rates) == OFFICIAL_RATES_T12_W3[: len(rates)], name
+    assert log["model"].nunique() == 3
+
+
+def _interrupted_run(batches, out_dir, at=5, **changes):
+    """Train until step ``at`` (a checkpoint every 2 steps), then die."""
+
+    def kill_at(step):
+        if step == at:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        UniversalRun(batches, options(checkpoint_every=2, **changes), out_dir).run(on_step=kill_at)
+
+
+def test_a_reextracted_store_or_other_provenance_trains_afresh(planted, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="usae")
+    from usae.io import read_json, write_json
+    from usae.store import ActivationStore
+
+    stores = write_planted_stores(tmp_path / "stores", {n: planted[0][n].images(0, 500) for n in DIMS})
+    _interrupted_run(TokenBatches(stores, batch_images=64), tmp_path / "run")
+    meta = read_json(tmp_path / "stores" / "b" / "meta.json")
+    write_json(tmp_path / "stores" / "b" / "meta.json", {**meta, "stats": {**meta["stats"], "std": 2.0}})
+    stores["b"] = ActivationStore(tmp_path / "stores" / "b")
+    caplog.clear()
+    _interrupted_run(TokenBatches(stores, batch_images=64), tmp_path / "run", at=3)
+    assert "different configuration (stores); training from scratch" in caplog.text
+    UniversalRun(TokenBatches(stores, batch_images=64), options(), tmp_path / "run",
+                 provenance={"code": "v2"}).run()
+    assert "different configuration (provenance); training from scratch" in caplog.text
+
+
+def test_a_checkpoint_with_other_optimizer_settings_is_not_resumed(planted, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="usae")
+    from usae.checkpoint import latest_checkpoint
+    from usae.io import read_json, write_json
+
+    batches = TokenBatches(planted[0], batch_images=64)
+    _interrupted_run(batches, tmp_path)
+    latest = latest_checkpoint(tmp_path / "checkpoints")
+    state = read_json(latest / "state.json")
+    state["optimizers"]["c"]["param_groups"][0]["maximize"] = True
+    write_json(latest / "state.json", state)
+    caplog.clear()
+    resumed = UniversalRun(batches, options(checkpoint_every=2), tmp_path).run()
+    assert "different configuration (c.maximize); training from scratch" in caplog.text
+    fresh = UniversalRun(batches, options(checkpoint_every=2), tmp_path / "fresh").run()
+    for key, value in fresh.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key

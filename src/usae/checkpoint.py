@@ -6,9 +6,12 @@ A checkpoint is a folder::
     optimizer.safetensors   every optimizer's tensor state, keys "<optimizer>.<param index>.<name>"
     state.json              step, scheduler counters, optimizer hyper-parameters, run plan
 
-It is written under a temporary name and renamed, so an interrupted save never damages an older one.
+It is written under a temporary name and renamed, so an interrupted save never damages an older one
+(a kill between moving the old one aside and renaming the new one loses that rolling checkpoint only:
+resume falls back to the newest other one). Temporary folders of killed saves are deleted by the next.
 """
 
+import json
 import os
 import shutil
 import tempfile
@@ -17,7 +20,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from usae.io import read_json, write_json
+from usae.io import read_json, remove_stale_temps, write_json
 
 
 def _flatten_optimizer(name, optimizer):
@@ -60,7 +63,8 @@ def save_checkpoint(directory, modules, optimizers, state, files=None):
     """
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
+    remove_stale_temps(directory)
+    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".tmp"))
     try:
         weights = {f"{name}.{key}": value.detach().cpu().contiguous()
                    for name, module in modules.items() for key, value in module.state_dict().items()}
@@ -75,8 +79,8 @@ def save_checkpoint(directory, modules, optimizers, state, files=None):
         write_json(tmp / "state.json", {**state, "optimizers": saved})
         old = None
         if directory.exists():
-            old = directory.with_name(f".{directory.name}.old")
-            os.replace(directory, old)
+            old = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".tmp"))
+            os.replace(directory, old)  # onto the new empty folder
         os.replace(tmp, directory)
         if old is not None:
             shutil.rmtree(old)
@@ -97,6 +101,37 @@ def load_checkpoint(directory, modules, optimizers):
     for name, optimizer in optimizers.items():
         _restore_optimizer(name, optimizer, tensors, state["optimizers"][name])
     return state
+
+
+def optimizer_differences(state, optimizers):
+    """Optimizer hyper-parameters of a checkpoint that differ from ``optimizers``' own.
+
+    Every parameter-group entry but ``params`` and ``lr`` (the schedule sets ``lr`` at each step) is
+    compared: weight_decay, betas, eps, amsgrad, maximize, ...
+
+    Parameters
+    ----------
+    state : dict
+        A checkpoint's ``state.json``.
+    optimizers : dict of str to torch.optim.Optimizer
+
+    Returns
+    -------
+    list of str
+        ``"<optimizer>.<hyper-parameter>"`` for each difference (``"<optimizer>"`` when it is missing or
+        has another number of groups), empty when the checkpoint's optimizers are these.
+    """
+    saved = state["optimizers"]
+    differences = list(saved.keys() ^ optimizers.keys())
+    for name in saved.keys() & optimizers.keys():
+        current = json.loads(json.dumps(optimizers[name].state_dict()["param_groups"]))
+        if len(current) != len(saved[name]["param_groups"]):
+            differences.append(name)
+            continue
+        for old, new in zip(saved[name]["param_groups"], current):
+            keys = (old.keys() | new.keys()) - {"params", "lr"}
+            differences += [f"{name}.{key}" for key in sorted(keys) if old.get(key) != new.get(key)]
+    return sorted(set(differences))
 
 
 def latest_checkpoint(root):

@@ -7,11 +7,11 @@ from importlib import metadata
 import numpy as np
 import torch
 from PIL import Image
-from tqdm import tqdm
 
 from usae.device import pick_device
 from usae.models import load_token_model, preprocess
-from usae.store import StoreWriter
+from usae.progress import Progress
+from usae.store import Moments, StoreWriter, ids_digest
 from usae.tokens import resample_grid
 
 
@@ -42,68 +42,110 @@ def package_versions(names=("torch", "timm", "transformers", "numpy", "pillow", 
 
 
 def token_batches(token_model, loader, grid, device, autocast):
-    """Yield ``acts_NTD`` float32 CPU arrays for each batch of ``loader``."""
+    """Yield ``(raw_NDHW, acts_NTD)`` for each batch of ``loader``.
+
+    ``raw_NDHW``: the model's own token grid (float32, on ``device``); ``acts_NTD``: the tokens
+    resampled to the common ``grid x grid`` (float32 CPU array).
+    """
     use_autocast = autocast and device.type == "cuda"
     context = torch.autocast("cuda", dtype=torch.bfloat16) if use_autocast else contextlib.nullcontext()
     with torch.inference_mode(), context:
         for images_NCHW in loader:
-            grid_NDHW = token_model(images_NCHW.to(device, non_blocking=True))
-            yield resample_grid(grid_NDHW.float(), grid).cpu().numpy()
+            raw_NDHW = token_model(images_NCHW.to(device, non_blocking=True)).float()
+            yield raw_NDHW, resample_grid(raw_NDHW, grid).cpu().numpy()
+
+
+def extract_shard(batches, stat_rows, progress):
+    """Concatenate one shard's batches; return ``(acts_NTD, raw moments of its statistics images)``.
+
+    Parameters
+    ----------
+    batches : iterable of (raw_NDHW, acts_NTD)
+        The shard's batches, in order (:func:`token_batches`).
+    stat_rows : numpy.ndarray
+        Rows of the shard (counted within it) whose raw grid enters the statistics.
+    progress : usae.progress.Progress
+        Advanced by each batch's images.
+    """
+    parts, moments, offset = [], Moments(), 0
+    for raw_NDHW, acts_NTD in batches:
+        rows = stat_rows[(stat_rows >= offset) & (stat_rows < offset + len(acts_NTD))] - offset
+        moments.add(raw_NDHW[torch.from_numpy(rows).to(raw_NDHW.device)].cpu().numpy())
+        parts.append(acts_NTD)
+        offset += len(acts_NTD)
+        progress.update(len(acts_NTD))
+    return np.concatenate(parts), moments
+
+
+def manifest_digest(manifest):
+    """Digest of the manifest's image ids with their files' sha256, in store order.
+
+    Raises
+    ------
+    ValueError
+        If the manifest has no ``sha256`` column.
+    """
+    if "sha256" not in manifest:
+        raise ValueError("manifest: no sha256 column (build it with usae.manifest.build_manifest)")
+    return ids_digest([f"{image_id} {sha}" for image_id, sha in zip(manifest["image_id"], manifest["sha256"])])
 
 
 def extract_store(manifest, spec, out_dir, grid, batch_size=32, shard_images=128, dtype="float16",
                   device="auto", autocast=True, num_workers=0, stat_images=1000, seed=0,
-                  token_model=None, progress=True):
+                  token_model=None, stats_grid="raw"):
     """Extract one model's activations for every image of a manifest into a store.
 
-    Resumable: shards already on disk are kept, and the run restarts at the first missing one.
-    Each shard is computed from the same images in the same batches, so a resumed store is
-    byte-identical to an uninterrupted one on the same machine.
+    Resumable: whole shards already on disk are kept (a damaged one is redone), and the run restarts
+    at the first missing one. Each shard is computed from the same images in the same batches, so a
+    resumed store is byte-identical to an uninterrupted one on the same machine. Changed image files
+    (the manifest's sha256), model spec, grid, batch size, autocast, dtype or statistics images start
+    afresh. ``stats_grid`` only changes ``meta.json``, which is rewritten on every call.
 
     Parameters
     ----------
     manifest : pandas.DataFrame
-        Split manifest (``image_id``, ``path``, ...), in store order.
+        Split manifest (``image_id``, ``path``, ``sha256``, ...), in store order.
     spec : usae.models.ModelSpec
     out_dir : path
         Store folder.
     grid : int
         Side of the common token grid.
+    stat_images, seed : int
+        The standardisation statistics cover ``stat_images`` seeded random images.
     token_model : usae.models.TokenModel, optional
         An already loaded model (else loaded from ``spec`` when there is work to do).
+    stats_grid : {"raw", "resampled"}
+        "raw" (the official code's): statistics over the model's own token grid before resampling
+        (e.g. DinoV2's 16 x 16); "resampled": over the stored tokens on the common grid.
 
     Returns
     -------
     dict
         The store's metadata.
     """
-    writer = StoreWriter(
-        out_dir, manifest["image_id"].tolist(), shard_images, dtype,
-        plan_extra={"model": spec.name, "spec": spec.describe(), "grid": grid, "batch_size": batch_size},
-    )
+    plan = {"model": spec.name, "spec": spec.describe(), "grid": grid, "batch_size": batch_size,
+            "autocast": autocast, "images": manifest_digest(manifest)}
+    writer = StoreWriter(out_dir, manifest["image_id"].tolist(), shard_images, dtype, plan_extra=plan,
+                         stat_images=stat_images, seed=seed)
     missing = writer.missing_shards()
     if missing:
         device = pick_device(device)
         token_model = (token_model or load_token_model(spec)).to(device)
         paths = manifest["path"].tolist()
-        bar = tqdm(total=len(paths), initial=len(paths) - sum(
-            writer.shard_slice(i).stop - writer.shard_slice(i).start for i in missing),
-            desc=f"extract {spec.name}", unit="img", disable=not progress)
+        done = len(paths) - sum(writer.shard_slice(i).stop - writer.shard_slice(i).start for i in missing)
+        progress = Progress(len(paths), f"extract {spec.name}", unit="img", initial=done)
         for index in missing:
-            part = writer.shard_slice(index)
             loader = torch.utils.data.DataLoader(
-                ManifestImages(paths[part], spec), batch_size=batch_size, num_workers=num_workers,
-                pin_memory=device.type == "cuda",
+                ManifestImages(paths[writer.shard_slice(index)], spec), batch_size=batch_size,
+                num_workers=num_workers, pin_memory=device.type == "cuda",
             )
-            batches = []
-            for acts_NTD in token_batches(token_model, loader, grid, device, autocast):
-                batches.append(acts_NTD)
-                bar.update(len(acts_NTD))
-            writer.write_shard(index, np.concatenate(batches))
-        bar.close()
+            batches = token_batches(token_model, loader, grid, device, autocast)
+            acts_NTD, raw_moments = extract_shard(batches, writer.stat_rows(index), progress)
+            writer.write_shard(index, acts_NTD, raw_moments=raw_moments)
+        progress.close()
     source = {"spec": spec.describe(), "preprocessing": {
         "resize": [spec.image_size, spec.image_size], "interpolation": "bicubic", "antialias": True,
         "crop": None, "mean": list(spec.mean), "std": list(spec.std),
         "prefix_tokens_dropped": spec.prefix_tokens if spec.prefix_tokens is not None else "model default",
         "grid_resampling": "bilinear, antialiased"}, "versions": package_versions()}
-    return writer.finalize(spec.name, (grid, grid), stat_images, seed, source=source)
+    return writer.finalize(spec.name, (grid, grid), source=source, stats_grid=stats_grid)

@@ -10,11 +10,19 @@ import seaborn as sns  # noqa: E402
 from usae.io import atomic_path  # noqa: E402
 
 
+# Byte-reproducible files: no creation date in PDFs (PNGs carry none; both name the matplotlib version).
+METADATA = {"png": {}, "pdf": {"CreationDate": None}}
+
+
 def save_figure(figure, paths):
-    """Write ``figure`` to each of ``paths`` in the format of its suffix (``.png``, ``.pdf``), atomically; close it."""
+    """Write ``figure`` to each of ``paths`` in the format of its suffix (``.png``, ``.pdf``), atomically; close it.
+
+    The same figure gives the same bytes on every save with the same matplotlib.
+    """
     for path in paths:
+        kind = str(path).rsplit(".", 1)[-1]
         with atomic_path(path) as tmp:
-            figure.savefig(tmp, format=str(path).rsplit(".", 1)[-1], dpi=150, bbox_inches="tight")
+            figure.savefig(tmp, format=kind, dpi=150, bbox_inches="tight", metadata=METADATA[kind])
     plt.close(figure)
 
 

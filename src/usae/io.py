@@ -1,7 +1,10 @@
 """Atomic file writes: a reader never sees a half-written output, and a crash loses nothing old."""
 
+import glob
 import json
 import os
+import re
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,11 +13,32 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def remove_stale_temps(path):
+    """Delete the temporary siblings of ``path`` (``.<name>.<8 random chars>.tmp``, files or folders).
+
+    Left by a killed writer; writers of ``path`` call it before making their own (one writer per
+    output at a time, as the workflow runs them).
+    """
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp")
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        if not pattern.fullmatch(stale.name):
+            continue
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale)
+        else:
+            stale.unlink()
+
+
 @contextmanager
 def atomic_path(path):
-    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename."""
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename.
+
+    Temporary files a killed earlier write of ``path`` left behind are deleted first.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
     try:

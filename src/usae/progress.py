@@ -23,6 +23,7 @@ class Progress:
 
     def __init__(self, total, desc, unit="it", initial=0, logger=None):
         self.total, self.desc, self.unit, self.done = total, desc, unit, initial
+        self.postfix = {}
         self.logger = logger or logging.getLogger("usae.progress")
         self.bar = tqdm(total=total, initial=initial, desc=desc, unit=unit) if sys.stderr.isatty() else None
         self._next_tenth = self._tenth(initial) + 1
@@ -30,16 +31,20 @@ class Progress:
     def _tenth(self, done):
         return 10 * done // max(self.total, 1)
 
-    def update(self, count=1, **postfix):
-        """Add ``count`` units; ``postfix`` values (e.g. ``loss=0.12``) are shown with the count."""
+    def set_postfix(self, **values):
+        """Values shown after the count from now on, e.g. ``loss="0.1234"``."""
+        self.postfix = values
+        if self.bar is not None:
+            self.bar.set_postfix(values, refresh=False)
+
+    def update(self, count=1):
+        """Add ``count`` units of work done."""
         self.done += count
         if self.bar is not None:
             self.bar.update(count)
-            if postfix:
-                self.bar.set_postfix(postfix, refresh=False)
         elif self._tenth(self.done) >= self._next_tenth:
             self._next_tenth = self._tenth(self.done) + 1
-            extra = "".join(f", {key} {value}" for key, value in postfix.items())
+            extra = "".join(f", {key} {value}" for key, value in self.postfix.items())
             self.logger.info("%s: %d/%d %s (%d%%)%s", self.desc, self.done, self.total, self.unit,
                              100 * self.done // max(self.total, 1), extra)
 

@@ -32,7 +32,6 @@ def configure(log_file=None, threads=None):
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(FORMAT, DATE_FORMAT))
     root.addHandler(handler)
-    root.propagate = False
     if threads is not None:
         import torch
 

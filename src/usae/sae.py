@@ -13,6 +13,11 @@ from torch import nn
 class TopKEncoder(nn.Module):
     """Linear -> BatchNorm1d -> ReLU -> top-k.
 
+    As in the official code, the Linear layer has a bias although BatchNorm (training mode) subtracts
+    the batch mean right after it: that bias's gradient is zero in exact arithmetic, its float rounding
+    noise is amplified by AdamW into a random drift (see :class:`usae.train.UniversalRun`), and
+    BatchNorm's running mean follows it. Kept for fidelity; it does not change what is learned.
+
     Parameters
     ----------
     dim : int

@@ -5,23 +5,31 @@ Layout of one store (one dataset split, one model)::
     <store>/plan.json         what is being written (lets an interrupted write resume safely)
     <store>/shard_00000.npy   NumPy .npy arrays of shape (images_in_shard, T, D)
     <store>/shard_00001.npy   every shard but the last holds exactly ``shard_images`` images
+    <store>/shard_00000.json  written after its shard: its shape and its images' part of the raw-grid
+                              statistics (a resume keeps only shards that match theirs)
     <store>/meta.json         written last: its presence means the store is complete
 
 ``meta.json`` holds: ``format`` ("usae-activations"), ``version`` (1), ``model``, ``n_images``,
 ``tokens`` (T), ``dim`` (D), ``grid`` ([H, W] or null), ``dtype``, ``shard_images``, ``shards``
 (file names in order), ``image_ids`` (in store order), ``stats`` (``mean``, ``std``: one scalar each
-over every token and channel of ``stats.images`` random images, seed ``stats.seed``), and free-form
-``source`` (model spec, preprocessing, package versions). Any program that writes these files
-writes a valid store.
+over every token and channel of ``stats.images`` random images, seed ``stats.seed``, std unbiased as
+``torch.std``; ``stats.grid``: "raw" = the model's own token grid before resampling, as the official
+code computes them, or "resampled" = the stored tokens), and free-form ``source`` (model spec,
+preprocessing, package versions). Any program that writes the shards and ``meta.json`` writes a
+valid store.
 """
 
 import hashlib
 import json
+import logging
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 from usae.io import atomic_path, read_json, write_json
+
+log = logging.getLogger(__name__)
 
 FORMAT = "usae-activations"
 VERSION = 1
@@ -36,9 +44,57 @@ def shard_name(index):
     return f"shard_{index:05d}.npy"
 
 
+def sidecar_name(index):
+    """File name of shard ``index``'s sidecar."""
+    return f"shard_{index:05d}.json"
+
+
 def ids_digest(image_ids):
-    """Short digest of an ordered list of image ids."""
+    """Short digest of an ordered list of strings (image ids, or ids with their file hashes)."""
     return hashlib.sha256("\n".join(image_ids).encode()).hexdigest()[:16]
+
+
+def stat_indices(n_images, stat_images, seed):
+    """Sorted indices of the ``min(stat_images, n_images)`` seeded random images behind the statistics."""
+    count = min(stat_images, n_images)
+    return np.sort(np.random.default_rng(seed).choice(n_images, size=count, replace=False))
+
+
+class Moments:
+    """Count, mean and sum of squared deviations of a stream of values (merged as Chan et al.).
+
+    Parameters
+    ----------
+    count, mean, m2 : float
+    """
+
+    def __init__(self, count=0, mean=0.0, m2=0.0):
+        self.count, self.mean, self.m2 = count, mean, m2
+
+    def add(self, values):
+        """Include every element of an array (in float64)."""
+        values = np.asarray(values, dtype=np.float64)
+        if values.size:
+            mean = float(values.mean())
+            self.merge(Moments(values.size, mean, float(np.square(values - mean).sum())))
+
+    def merge(self, other):
+        """Include another stream's moments."""
+        count = self.count + other.count
+        if count:
+            delta = other.mean - self.mean
+            self.mean += delta * other.count / count
+            self.m2 += other.m2 + delta * delta * self.count * other.count / count
+            self.count = count
+
+    @property
+    def std(self):
+        """Unbiased standard deviation (``ddof=1``, as ``torch.std``)."""
+        return float(np.sqrt(self.m2 / (self.count - 1)))
+
+    def as_json(self):
+        """``{"count", "mean", "m2"}``."""
+        return {"count": self.count, "mean": self.mean, "m2": self.m2}
 
 
 class StoreWriter:
@@ -54,10 +110,12 @@ class StoreWriter:
         Images per shard.
     dtype : {"float16", "float32"}
     plan_extra : dict
-        Anything that must match for a resume to be valid (model spec, grid, ...).
+        Anything else that must match for a resume to be valid (model spec, grid, image hashes, ...).
+    stat_images, seed : int
+        The statistics cover the ``stat_images`` images of :func:`stat_indices`.
     """
 
-    def __init__(self, path, image_ids, shard_images, dtype, plan_extra=None):
+    def __init__(self, path, image_ids, shard_images, dtype, plan_extra=None, stat_images=1000, seed=0):
         self.path = Path(path)
         self.image_ids = list(image_ids)
         if not self.image_ids:
@@ -65,20 +123,29 @@ class StoreWriter:
         self.shard_images = shard_images
         self.dtype = np.dtype(dtype)
         self.n_shards = -(-len(self.image_ids) // shard_images)
+        self.seed = seed
+        self.stat_index = stat_indices(len(self.image_ids), stat_images, seed)
         self.plan = {
             "ids": ids_digest(self.image_ids),
             "n_images": len(self.image_ids),
             "shard_images": shard_images,
             "dtype": self.dtype.name,
+            "stat_images": stat_images,
+            "seed": seed,
             **(plan_extra or {}),
         }
         self._start_or_resume()
 
     def _start_or_resume(self):
         plan_path = self.path / "plan.json"
-        if plan_path.exists() and read_json(plan_path) == json.loads(json.dumps(self.plan)):
+        plan = json.loads(json.dumps(self.plan))
+        old = read_json(plan_path) if plan_path.exists() else None
+        if old == plan:
             return
-        for stale in [*self.path.glob("shard_*.npy"), self.path / "meta.json"]:
+        if old is not None:
+            changed = sorted(key for key in old.keys() | plan.keys() if old.get(key) != plan.get(key))
+            log.info("%s: %s changed since the last extraction; writing the store afresh", self.path, ", ".join(changed))
+        for stale in [*self.path.glob("shard_*.npy"), *self.path.glob("shard_*.json"), self.path / "meta.json"]:
             stale.unlink(missing_ok=True)
         write_json(plan_path, self.plan)
 
@@ -87,24 +154,67 @@ class StoreWriter:
         start = index * self.shard_images
         return slice(start, min(start + self.shard_images, len(self.image_ids)))
 
-    def missing_shards(self):
-        """Indices of shards not yet written (an interrupted run restarts at the first)."""
-        return [i for i in range(self.n_shards) if not (self.path / shard_name(i)).exists()]
+    def stat_rows(self, index):
+        """Rows of shard ``index`` (counted within the shard) that are statistics images."""
+        part = self.shard_slice(index)
+        return self.stat_index[(self.stat_index >= part.start) & (self.stat_index < part.stop)] - part.start
 
-    def write_shard(self, index, acts_NTD):
-        """Write shard ``index`` atomically from an ``(n, T, D)`` array."""
+    def missing_shards(self):
+        """Indices of shards to (re)write: absent, damaged, or with other (T, D) than most shards.
+
+        An interrupted run restarts at the first.
+        """
+        shapes = [self._checked_shape(index) for index in range(self.n_shards)]
+        common = Counter(shape[1:] for shape in shapes if shape).most_common(1)
+        return [index for index, shape in enumerate(shapes) if shape is None or shape[1:] != common[0][0]]
+
+    def _checked_shape(self, index):
+        """Shape of shard ``index`` if its .npy is whole and matches its sidecar and the plan, else None."""
+        path = self.path / shard_name(index)
+        part = self.shard_slice(index)
+        try:
+            recorded = read_json(self.path / sidecar_name(index))["shape"]
+            array = np.load(path, mmap_mode="r")
+            size = path.stat().st_size
+        except (OSError, ValueError, KeyError):
+            return None
+        whole = array.offset + array.nbytes == size and array.dtype == self.dtype
+        if not whole or array.ndim != 3 or list(array.shape) != recorded or len(array) != part.stop - part.start:
+            return None
+        return array.shape
+
+    def write_shard(self, index, acts_NTD, raw_moments=None):
+        """Write shard ``index`` atomically from an ``(n, T, D)`` array, then its sidecar.
+
+        Parameters
+        ----------
+        raw_moments : Moments, optional
+            Moments of the shard's statistics images on the model's raw token grid.
+        """
         part = self.shard_slice(index)
         acts_NTD = np.asarray(acts_NTD)
         if acts_NTD.ndim != 3 or acts_NTD.shape[0] != part.stop - part.start:
             raise StoreError(
                 f"{self.path}/{shard_name(index)}: expected ({part.stop - part.start}, T, D), got {acts_NTD.shape}"
             )
+        (self.path / sidecar_name(index)).unlink(missing_ok=True)
         with atomic_path(self.path / shard_name(index)) as tmp:
             with open(tmp, "wb") as handle:
                 np.save(handle, acts_NTD.astype(self.dtype, copy=False))
+        sidecar = {"shape": list(acts_NTD.shape)}
+        if raw_moments is not None:
+            sidecar["raw_moments"] = raw_moments.as_json()
+        write_json(self.path / sidecar_name(index), sidecar)
 
-    def finalize(self, model, grid, stat_images, seed, source=None):
-        """Compute standardisation statistics and write ``meta.json``; return the metadata dict."""
+    def finalize(self, model, grid, source=None, stats_grid="resampled"):
+        """Compute standardisation statistics and write ``meta.json``; return the metadata dict.
+
+        Parameters
+        ----------
+        stats_grid : {"raw", "resampled"}
+            "raw": from the moments recorded with each shard (``write_shard(raw_moments=...)``);
+            "resampled": from the stored tokens.
+        """
         missing = self.missing_shards()
         if missing:
             raise StoreError(f"{self.path}: shard {shard_name(missing[0])} was never written")
@@ -123,34 +233,35 @@ class StoreWriter:
             "image_ids": self.image_ids,
             "source": source or {},
         }
-        meta["stats"] = standardisation_stats(ActivationStore(self.path, meta=meta), stat_images, seed)
+        if stats_grid == "raw":
+            moments = self._raw_moments()
+        else:
+            moments = standardisation_moments(ActivationStore(self.path, meta=meta), self.stat_index)
+        if not (np.isfinite(moments.mean) and np.isfinite(moments.m2)):
+            raise StoreError(f"{self.path}: NaN or inf in activations")
+        meta["stats"] = {"mean": moments.mean, "std": moments.std, "images": len(self.stat_index),
+                         "seed": self.seed, "grid": stats_grid}
         write_json(self.path / "meta.json", meta)
         return meta
 
+    def _raw_moments(self):
+        moments = Moments()
+        for index in range(self.n_shards):
+            sidecar = self.path / sidecar_name(index)
+            recorded = read_json(sidecar).get("raw_moments")
+            if recorded is None:
+                raise StoreError(f"{sidecar}: no raw-grid statistics recorded (use stats_grid='resampled')")
+            moments.merge(Moments(**recorded))
+        return moments
 
-def standardisation_stats(store, stat_images, seed):
-    """One scalar mean and std over all tokens and channels of ``stat_images`` random images.
 
-    Returns
-    -------
-    dict
-        ``{"mean", "std", "images", "seed"}``.
-    """
-    count = min(stat_images, store.n_images)
-    chosen = np.sort(np.random.default_rng(seed).choice(store.n_images, size=count, replace=False))
-    total = total_sq = 0.0
-    n_values = 0
-    for shard_index in np.unique(chosen // store.shard_images):
-        local = chosen[chosen // store.shard_images == shard_index] - shard_index * store.shard_images
-        values = np.asarray(store.shard(shard_index)[local], dtype=np.float64)
-        total += values.sum()
-        total_sq += np.square(values).sum()
-        n_values += values.size
-    if not np.isfinite(total_sq):
-        raise StoreError(f"{store.path}: NaN or inf in activations")
-    mean = total / n_values
-    std = float(np.sqrt(max(total_sq / n_values - mean * mean, 0.0)))
-    return {"mean": float(mean), "std": std, "images": int(count), "seed": int(seed)}
+def standardisation_moments(store, image_indices):
+    """Moments of every token and channel of the given images of a store (one scalar mean and std)."""
+    moments = Moments()
+    for shard_index in np.unique(image_indices // store.shard_images):
+        local = image_indices[image_indices // store.shard_images == shard_index] - shard_index * store.shard_images
+        moments.add(store.shard(shard_index)[local])
+    return moments
 
 
 class ActivationStore:
@@ -204,8 +315,9 @@ class ActivationStore:
                 array = np.load(path, mmap_mode="r")
             except (OSError, ValueError) as exc:
                 raise StoreError(f"{path}: unreadable shard ({exc})") from None
-            if array.shape[1:] != (self.tokens, self.dim):
-                raise StoreError(f"{path}: shape {array.shape}, metadata says (n, {self.tokens}, {self.dim})")
+            rows = min(self.shard_images, self.n_images - index * self.shard_images)
+            if array.shape != (rows, self.tokens, self.dim):
+                raise StoreError(f"{path}: shape {array.shape}, metadata says ({rows}, {self.tokens}, {self.dim})")
             self._shards[index] = array
         return self._shards[index]
 
@@ -239,7 +351,8 @@ def write_store(path, acts_NTD, image_ids, model, grid=None, shard_images=1024, 
     Returns
     -------
     dict
-        The store's metadata.
+        The store's metadata. Its statistics are over the given tokens (``stats.grid`` "resampled"):
+        an imported store has no raw grid.
     """
     if len(image_ids) != len(acts_NTD):
         raise StoreError(f"{path}: {len(image_ids)} image ids for {len(acts_NTD)} images")
@@ -248,10 +361,11 @@ def write_store(path, acts_NTD, image_ids, model, grid=None, shard_images=1024, 
     tokens = np.shape(acts_NTD)[1]
     side = int(round(tokens**0.5))
     grid = grid or ((side, side) if side * side == tokens else None)
-    writer = StoreWriter(path, image_ids, shard_images, dtype, plan_extra={"model": model, "imported": True})
+    writer = StoreWriter(path, image_ids, shard_images, dtype, plan_extra={"model": model, "imported": True},
+                         stat_images=stat_images, seed=seed)
     for index in writer.missing_shards():
         writer.write_shard(index, acts_NTD[writer.shard_slice(index)])
-    return writer.finalize(model, grid, stat_images, seed, source=source)
+    return writer.finalize(model, grid, source=source, stats_grid="resampled")
 
 
 def check_aligned(stores):

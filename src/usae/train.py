@@ -7,24 +7,34 @@ checkpoints, and resumption from the newest checkpoint with results equal to an 
 
 import contextlib
 import csv
+import hashlib
+import json
+import logging
 import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import save_file
-from tqdm import tqdm
 
-from usae.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from usae.checkpoint import latest_checkpoint, load_checkpoint, optimizer_differences, save_checkpoint
 from usae.device import pick_device
 from usae.io import atomic_path, read_json, write_json
 from usae.losses import LOSSES, auxiliary_codes
 from usae.metrics import r2_score
+from usae.progress import Progress
 from usae.sae import TopKSAE, UniversalSAE, dense_codes, sparse_decode
-from usae.schedule import warmup_cosine_lr
+from usae.schedule import OfficialCosineSchedule, official_schedule_lengths, warmup_cosine_lr
 
 PLAN_KEYS = ("n_concepts", "k", "batch_images", "epochs", "lr", "weight_decay", "warmup_epochs", "start_lr",
              "end_lr", "schedule", "loss", "aux_penalty", "grad_clip", "shuffle_shards", "seed")
+
+log = logging.getLogger(__name__)
+
+
+def store_digest(store):
+    """Short digest of a store's metadata (a re-extracted store has other statistics, sources or ids)."""
+    return hashlib.sha256(json.dumps(store.meta, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def chosen_model(seed, step, n_models):
@@ -56,18 +66,26 @@ class ResumableRun:
         The config's ``train`` section plus ``seed``.
     out_dir : path
         Gets ``checkpoints/``, ``log.csv``, ``model.safetensors`` and ``model.json``.
+    provenance : dict, optional
+        JSON-ready facts that must also match for a checkpoint to be resumed (e.g. a code version).
+
+    A checkpoint is resumed only when its plan (hyper-parameters, models, a digest of every training
+    store's ``meta.json``, ``provenance``) and its optimizers' hyper-parameters equal this run's;
+    otherwise training starts afresh, saying why in one line.
     """
 
     kind = "run"
 
-    def __init__(self, batches, options, out_dir):
+    def __init__(self, batches, options, out_dir, provenance=None):
         self.batches, self.options, self.out_dir = batches, options, Path(out_dir)
         self.device = pick_device(options["device"])
         self.total_steps = options["epochs"] * batches.batches_per_epoch
         self.warmup_steps = int(round(options["warmup_epochs"] * batches.batches_per_epoch))
         self.plan = {"kind": self.kind, "models": batches.names, "dims": batches.dims,
-                     **{key: options[key] for key in PLAN_KEYS}}
+                     "stores": {name: store_digest(store) for name, store in batches.stores.items()},
+                     "provenance": provenance or {}, **{key: options[key] for key in PLAN_KEYS}}
         self.rows = []  # log rows so far; a resumed run takes them from its checkpoint
+        self.fired = {}  # per model: concepts active at least once this epoch (the log's dead share)
 
     def _to_device(self, x):
         """Move a CPU batch to the device (pinned memory and a non-blocking copy on GPU)."""
@@ -87,28 +105,40 @@ class ResumableRun:
         return contextlib.nullcontext()
 
     def _resume(self):
+        """Restore the newest checkpoint of this plan (call after ``start_epoch``); return its step."""
         checkpoints = self.out_dir / "checkpoints"
         latest = latest_checkpoint(checkpoints)
         if latest is None:
             return 0
         state = read_json(latest / "state.json")
-        if state["plan"] != self.plan:
-            print(f"{latest}: checkpoint of a different configuration; training from scratch")
+        plan = json.loads(json.dumps(self.plan))
+        changed = sorted(key for key in state["plan"].keys() | plan.keys() if state["plan"].get(key) != plan.get(key))
+        changed += optimizer_differences(state, self.optimizers)
+        if changed:
+            log.info("%s: checkpoint of a different configuration (%s); training from scratch", latest, ", ".join(changed))
+            shutil.rmtree(checkpoints)
+            return 0
+        if state["step"] >= self.total_steps:
+            log.info("%s: the run finished before; training again from scratch", latest)
             shutil.rmtree(checkpoints)
             return 0
         load_checkpoint(latest, self.modules, self.optimizers)
         self.load_scheduler_state(state["scheduler"])
-        print(f"resuming from {latest} (step {state['step']})")
+        if state["step"] % self.batches.batches_per_epoch:  # mid-epoch: the epoch's tracker goes on
+            for name, fired in state["fired"].items():
+                self.fired[name][fired] = True
+        log.info("resuming from %s (step %d)", latest, state["step"])
         with open(latest / "log.csv") as handle:
             self.rows = list(csv.DictReader(handle))
         return state["step"]
 
     def _save(self, name, step):
+        fired = {name: torch.nonzero(active).flatten().tolist() for name, active in self.fired.items()}
         save_checkpoint(self.out_dir / "checkpoints" / name, self.modules, self.optimizers,
-                        {"step": step, "plan": self.plan, "scheduler": self.scheduler_state()},
+                        {"step": step, "plan": self.plan, "scheduler": self.scheduler_state(), "fired": fired},
                         files={"log.csv": (self.out_dir / "log.csv").read_text()})
 
-    def _flush(self, pending, bar):
+    def _flush(self, pending, progress):
         if not pending and (self.out_dir / "log.csv").exists():
             return
         for step, values in pending:
@@ -117,14 +147,14 @@ class ResumableRun:
             self.rows.append(row)
         pending.clear()
         if self.rows:
-            bar.set_postfix(loss=f"{float(self.rows[-1]['loss']):.4f}")
+            progress.set_postfix(loss=f"{float(self.rows[-1]['loss']):.4f}")
         columns = list(dict.fromkeys(key for row in self.rows for key in row))
         with atomic_path(self.out_dir / "log.csv") as tmp, open(tmp, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=columns)
             writer.writeheader()
             writer.writerows(self.rows)
 
-    def run(self, on_step=None, progress=True):
+    def run(self, on_step=None):
         """Train to the end (resuming if checkpoints exist) and write the final model; return it.
 
         Parameters
@@ -137,34 +167,36 @@ class ResumableRun:
         for module in self.modules.values():
             module.to(self.device).train()
         self.rows = []
-        start = self._resume()
         self.start_epoch()
+        start = self._resume()
         pending = []
-        bar = tqdm(total=self.total_steps, initial=start, desc=f"train {self.kind}", unit="step", disable=not progress)
+        progress = Progress(self.total_steps, f"train {self.kind}", unit="step", initial=start)
         for step in range(start, self.total_steps):
             epoch, index = divmod(step, per_epoch)
             if index == 0 and step != start:
                 self.start_epoch()
             batch = {name: self._to_device(x) for name, x in self.batches.batch(epoch, index).items()}
             pending.append((step, self.train_step(batch, step)))
-            bar.update(1)
+            progress.update()
             done = step + 1
             if len(pending) >= options["log_every"] or done == self.total_steps:
-                self._flush(pending, bar)
+                self._flush(pending, progress)
             if done % per_epoch == 0 and done // per_epoch - 1 in options["checkpoint_epochs"]:
-                self._flush(pending, bar)
+                self._flush(pending, progress)
                 self._save(f"epoch_{done // per_epoch - 1:03d}", done)
             if done % options["checkpoint_every"] == 0 or done == self.total_steps:
-                self._flush(pending, bar)
+                self._flush(pending, progress)
                 self._save("latest", done)
             if on_step is not None:
                 on_step(done)
-        self._flush(pending, bar)  # also rewrites log.csv when a finished run is resumed
-        bar.close()
+        self._flush(pending, progress)  # also rewrites log.csv when a finished run is resumed
+        progress.close()
         return self.write_final()
 
     def start_epoch(self):
-        """Hook at the start of each epoch."""
+        """Start an epoch: no concept has fired yet for any model."""
+        self.fired = {name: torch.zeros(self.options["n_concepts"], dtype=torch.bool, device=self.device)
+                      for name in self.batches.names}
 
     def write_final(self):
         """Write ``model.safetensors`` and ``model.json`` (atomically); return the trained module."""
@@ -182,22 +214,49 @@ class UniversalRun(ResumableRun):
 
     Each step draws one model i (seeded), encodes its tokens, decodes with every dictionary against
     each model's own activations of the same images, sums the losses, clips model i's gradient norm and
-    steps only model i's AdamW. Schedules: ``per_model`` (official: a model's schedule advances only
-    when it is chosen) or ``global`` (every model follows the global step).
+    steps only model i's AdamW. Schedules (:mod:`usae.schedule`):
+
+    - ``per_model``: the official code's. A model's schedule advances only when it is chosen; its
+      first update runs at the peak rate, then the official float32 table (warm-up
+      ``np.linspace(start, peak, W)``, cosine to ``end_lr``) with T and W counted as the official code
+      does (:func:`usae.schedule.official_schedule_lengths`); with 3 models and 30 epochs each ends near
+      0.78 peak (about T / 3 updates into a schedule of T).
+    - ``per_model_warmup_from_start``: per-model counters, but the continuous rule
+      :func:`usae.schedule.warmup_cosine_lr` (first update at ``start_lr``).
+    - ``global``: every model follows the global step with :func:`usae.schedule.warmup_cosine_lr`.
+
+    Noise, not a bug (the official code has it too): the encoder's Linear bias feeds BatchNorm in
+    training mode, which subtracts the batch mean, so the bias's gradient is zero in exact arithmetic.
+    Float rounding leaves a gradient of 1e-9 to 1e-8 (the size of Adam's eps), which AdamW turns into
+    steps of 0.1 to 0.4 lr, so that bias (and through it BatchNorm's running mean) drifts randomly;
+    in training mode the codes, the losses and every other weight see it only through rounding
+    (tests/test_official_parity.py).
     """
 
     kind = "usae"
 
-    def __init__(self, batches, options, out_dir):
-        super().__init__(batches, options, out_dir)
+    def __init__(self, batches, options, out_dir, provenance=None):
+        super().__init__(batches, options, out_dir, provenance)
         self.plan["init_seed"] = options["seed"]
         torch.manual_seed(self.plan["init_seed"])
         self.usae = UniversalSAE(batches.dims, options["n_concepts"], options["k"])
         self.modules = {"usae": self.usae}
         self.optimizers = {name: make_optimizer(self.usae.saes[name], options) for name in batches.names}
         self.model_steps = {name: 0 for name in batches.names}
+        if options["schedule"] == "per_model":
+            lengths = official_schedule_lengths(batches.n_images, batches.batch_images, options["epochs"],
+                                                options["warmup_epochs"])
+            self.official = OfficialCosineSchedule(*lengths, options["lr"], options["start_lr"], options["end_lr"])
         self.loss = LOSSES[options["loss"]]
-        self.fired = {}
+
+    def model_lr(self, name, step):
+        """Learning rate of model ``name``'s update at global ``step``, under the configured schedule."""
+        schedule = self.options["schedule"]
+        if schedule == "global":
+            return self.lr_at(step)
+        if schedule == "per_model":
+            return self.official.lr(self.model_steps[name])
+        return self.lr_at(self.model_steps[name])
 
     def scheduler_state(self):
         return {"model_steps": self.model_steps}
@@ -207,10 +266,6 @@ class UniversalRun(ResumableRun):
 
     def final_module(self):
         return self.usae
-
-    def start_epoch(self):
-        self.fired = {name: torch.zeros(self.usae.n_concepts, dtype=torch.bool, device=self.device)
-                      for name in self.usae.names}
 
     def train_step(self, batch, step):
         """One USAE step; returns the step's metrics as tensors (no host synchronisation)."""
@@ -234,8 +289,7 @@ class UniversalRun(ResumableRun):
                 r2[f"r2_{chosen}->{name}"] = r2_score(batch[name], x_hat.float()).detach()
         total.backward()
         torch.nn.utils.clip_grad_norm_(sae.parameters(), self.options["grad_clip"])
-        schedule_step = self.model_steps[chosen] if self.options["schedule"] == "per_model" else step
-        lr = self.lr_at(schedule_step)
+        lr = self.model_lr(chosen, step)
         set_lr(self.optimizers[chosen], lr)
         self.optimizers[chosen].step()
         self.model_steps[chosen] += 1
@@ -252,8 +306,8 @@ class IndependentRun(ResumableRun):
 
     kind = "independent"
 
-    def __init__(self, batches, options, out_dir):
-        super().__init__(batches, options, out_dir)
+    def __init__(self, batches, options, out_dir, provenance=None):
+        super().__init__(batches, options, out_dir, provenance)
         # Not the USAE's seed: with it, each SAE would start from the USAE's very dictionaries and the
         # baseline matching would find twins by construction.
         self.plan["init_seed"] = options["seed"] + 1
@@ -263,7 +317,6 @@ class IndependentRun(ResumableRun):
         self.modules = {"saes": self.saes}
         self.optimizers = {name: make_optimizer(sae, options) for name, sae in self.saes.items()}
         self.loss = LOSSES[options["loss"]]
-        self.fired = {}
 
     def scheduler_state(self):
         return {}
@@ -273,10 +326,6 @@ class IndependentRun(ResumableRun):
 
     def final_module(self):
         return self.saes
-
-    def start_epoch(self):
-        self.fired = {name: torch.zeros(self.options["n_concepts"], dtype=torch.bool, device=self.device)
-                      for name in self.saes}
 
     def train_step(self, batch, step):
         """One step of every independent SAE on the same images; returns metrics as tensors."""

@@ -34,6 +34,7 @@ def extract(manifest, store, *, model, zoo_entry, options, seed):
         grid=options["grid"], batch_size=options["batch_size"], shard_images=options["shard_images"],
         dtype=options["dtype"], device=options["device"], autocast=options["autocast"],
         num_workers=options["num_workers"], stat_images=options["stat_images"], seed=seed,
+        stats_grid=options["stats_grid"],
     )
     log.info("%s: %d images x %d tokens x %d dims", store, meta["n_images"], meta["tokens"], meta["dim"])
     return meta

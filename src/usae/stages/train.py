@@ -14,7 +14,7 @@ def train(stores, weights, meta, log_csv, curves, *, kind, options, seed):
     """Train on the experiment's training stores; write the model, its log and its curves; return the module.
 
     Checkpoints go to ``checkpoints/`` beside ``weights``. A run resumes from them only when its plan
-    (hyper-parameters, data, library code) is unchanged.
+    (hyper-parameters, stores, library code) is unchanged and it had not finished.
 
     Parameters
     ----------
@@ -35,8 +35,7 @@ def train(stores, weights, meta, log_csv, curves, *, kind, options, seed):
         if Path(given) != fixed:
             raise ValueError(f"{given}: a training run writes {fixed.name} beside {Path(weights).name}")
     batches = TokenBatches(open_stores(stores), options["batch_images"], options["shuffle_shards"], seed)
-    run = RUNS[kind](batches, {**options, "seed": seed}, out_dir)
-    run.plan["code"] = code_digest(__name__)
+    run = RUNS[kind](batches, {**options, "seed": seed}, out_dir, provenance={"code": code_digest(__name__)})
     module = run.run()
     training_curves_file(log_csv, curves, f"{kind} training ({', '.join(batches.names)})")
     return module
