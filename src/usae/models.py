@@ -134,7 +134,8 @@ class ModelSpec:
         ``owner/repo:entrypoint``.
     weights : str or dict
         ``pretrained``, ``random`` (tests), or ``{package, file, prefix}`` for weights shipped in a
-        package (``prefix``: only the file's tensors whose names start with it).
+        package: a PyTorch state dict, a TF-slim frozen graph (``.pb``) or an ONNX file (``hf_onnx``);
+        ``prefix`` keeps only the file's tensors whose names start with it.
     layer : str
         ``forward_features`` (timm), an output field (``last_hidden_state``, ``x_norm_patchtokens``),
         or the name of a module whose output is hooked.
