@@ -233,7 +233,7 @@ def test_shipped_classifiers_are_imagenet_trained(name, egyptian_cat):
     assert logits.argmax().item() == egyptian_cat
 
 
-@pytest.mark.parametrize("name", ["dinov2_vits14_imgfocus", "mobilenet_v2", "mobilenet_v1"])
+@pytest.mark.parametrize("name", ["dinov2_vits14_imgfocus", "dinov2_vits14_imgfocus_block8", "mobilenet_v2", "mobilenet_v1"])
 def test_shipped_weights_see_crops_of_one_photo_as_alike(name):
     """Real features: each crop's nearest other crop (cosine of mean tokens) comes from the same photo."""
     token_model = _shipped_token_model(name)
