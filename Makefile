@@ -6,9 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test dry-run clean-results
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock requirements-nodeps.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 

@@ -30,3 +30,11 @@ def test_every_rule_env_exists():
         for line in rule_file.read_text().splitlines():
             if line.strip().startswith('"../envs/'):
                 assert (Path("workflow/rules") / line.strip().strip('"')).exists(), line
+
+
+def test_no_deps_packages_are_installed_everywhere():
+    """requirements-nodeps.lock (Makefile) and the rule environment's post-deploy script agree."""
+    pins = [line for line in Path("requirements-nodeps.lock").read_text().splitlines() if "==" in line]
+    post_deploy = Path("workflow/envs/usae.post-deploy.sh").read_text()
+    assert pins and all(pin in post_deploy for pin in pins)
+    assert "--no-deps -r requirements-nodeps.lock" in Path("Makefile").read_text()

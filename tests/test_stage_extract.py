@@ -10,7 +10,7 @@ from usae.store import ActivationStore
 def test_extract_writes_a_complete_store(tiny, tmp_path):
     config, _ = tiny
     fetch(tmp_path / "val.csv", tmp_path / "val.rejects.csv", tmp_path / "images", dataset=config["dataset"],
-          key="dataset", split="val", seed=0)
+          key="dataset", split="val", seed=0, cache=tmp_path / "cache")
     meta = extract(tmp_path / "val.csv", tmp_path / "store" / "meta.json", model="efficientnet_lite1", zoo_entry=None,
                    options=config["extract"], seed=0)
     store = ActivationStore(tmp_path / "store")
@@ -23,7 +23,7 @@ def test_extract_writes_a_complete_store(tiny, tmp_path):
 def test_zoo_entry_overrides_the_registry(tiny, tmp_path):
     config, _ = tiny
     fetch(tmp_path / "val.csv", tmp_path / "val.rejects.csv", tmp_path / "images", dataset=config["dataset"],
-          key="dataset", split="val", seed=0)
+          key="dataset", split="val", seed=0, cache=tmp_path / "cache")
     entry = {"loader": "timm", "arch": "efficientnet_lite0", "layer": "blocks.5", "weights": "random", "image_size": 96}
     meta = extract(tmp_path / "val.csv", tmp_path / "store" / "meta.json", model="mine", zoo_entry=entry,
                    options=config["extract"], seed=0)

@@ -40,7 +40,7 @@ def cmd_fetch(args):
             continue
         for split in args.split or (["train", "val"] if key == "dataset" else ["val"]):
             fetch(layout.manifest(name, split), layout.rejects(name, split), layout.images(name, split),
-                  dataset=dataset, key=key, split=split, seed=config["seed"])
+                  dataset=dataset, key=key, split=split, seed=config["seed"], cache=layout.package_cache())
 
 
 def cmd_extract(args):

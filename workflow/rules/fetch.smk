@@ -13,6 +13,7 @@ rule fetch:
         key=lambda wc: DATASETS[wc.dataset][0],
         split=lambda wc: wc.split,
         seed=config["seed"],
+        cache=L.package_cache(),
         code=code("fetch"),
     script:
         "../scripts/fetch.py"

