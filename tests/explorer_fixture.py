@@ -1,0 +1,83 @@
+"""A tiny real run for the explorer tests: planted stores, a trained USAE, the metrics stage, small images."""
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from synthetic import planted_activations, write_planted_stores
+from usae.batches import TokenBatches
+from usae.config import validate_config
+from usae.evaluation_stage import metrics_stage
+from usae.figures import r2_heatmap
+from usae.io import read_json
+from usae.manifest import write_csv
+from usae.stages import manifest_path, store_path
+from usae.train import UniversalRun
+
+DIMS = {"alpha": 8, "beta": 12, "gamma": 10}
+LABELS = ("cat", "dog", "car", "tree")
+
+
+def tiny_config(root):
+    """A validated config whose results live under ``root``."""
+    train = {"n_concepts": 48, "k": 4, "batch_images": 16, "epochs": 20, "lr": 1e-2, "warmup_epochs": 0.5,
+             "checkpoint_every": 10**6, "log_every": 100, "checkpoint_epochs": []}
+    return validate_config({"results": str(root), "models": list(DIMS), "train": train,
+                            "metrics": {"top_images": 4, "batch_images": 20, "top_concepts": 10}}, "explorer test")
+
+
+def write_images(folder, count, seed=0):
+    """``count`` small RGB images (noisy colour fields) with a label each; return a manifest frame."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(count):
+        pixels = np.clip(rng.uniform(0, 255, 3) + rng.normal(0, 30, (40, 48, 3)), 0, 255).astype(np.uint8)
+        path = folder / f"img{i:05d}.png"
+        Image.fromarray(pixels).save(path)
+        rows.append((f"img{i:05d}", str(path), LABELS[i % len(LABELS)], "0" * 64))
+    return pd.DataFrame(rows, columns=["image_id", "path", "label", "sha256"])
+
+
+def write_actmax(root, concept, names):
+    """Fake activation-maximisation outputs for one concept (images + cross-activation table)."""
+    images = root / "actmax" / "images"
+    images.mkdir(parents=True)
+    rows = []
+    for i, name in enumerate(names):
+        Image.new("RGB", (64, 64), (40 * i, 120, 200)).save(images / f"concept_{concept:05d}_{name}.png")
+        rows.append({"concept": concept, "label": f"concept {concept}", "optimised_for": name,
+                     **{other: float(j == i) for j, other in enumerate(names)}, "start_activation": 0.0})
+    table = root / "tables" / "actmax_cross_activation.csv"
+    table.parent.mkdir(parents=True)
+    pd.DataFrame(rows).to_csv(table, index=False)
+    return table, images
+
+
+def tiny_run(root):
+    """Train, evaluate and gather every input of :func:`usae.explorer.build_explorer` under ``root``.
+
+    Returns
+    -------
+    dict
+        The keyword arguments of ``build_explorer`` (without ``site_dir``).
+    """
+    config = tiny_config(root)
+    dataset = config["dataset"]["name"]
+    acts, _ = planted_activations(np.random.default_rng(0), 200, 4, DIMS, n_shared=20, n_specific=3, active=2)
+    train = write_planted_stores(store_path(config, dataset, "train", "x").parent, {n: a[:160] for n, a in acts.items()})
+    write_planted_stores(store_path(config, dataset, "val", "x").parent, {n: a[160:] for n, a in acts.items()})
+    write_csv(write_images(root / "images", 40), manifest_path(config, dataset, "val"))
+    usae_dir = root / "train" / "usae"
+    UniversalRun(TokenBatches(train, batch_images=16), {**config["train"], "seed": 0}, usae_dir).run(progress=False)
+    metrics = root / "metrics"
+    metrics_stage(config, dataset, usae_dir, None, metrics)
+    matrices = read_json(metrics / "matrices.json")
+    r2_heatmap(matrices["r2"], matrices["models"], root / "figures" / "fig5_r2.png")
+    frame = pd.read_csv(metrics / "concepts.csv")
+    table, images = write_actmax(root, int(frame.loc[~frame["dead"], "concept"].iloc[0]), list(DIMS))
+    return {"concepts_csv": metrics / "concepts.csv", "top_images_npz": metrics / "top_images.npz",
+            "matrices_json": metrics / "matrices.json", "summary_json": metrics / "summary.json",
+            "manifest_csv": manifest_path(config, dataset, "val"), "usae_dir": usae_dir,
+            "store_dirs": [store_path(config, dataset, "val", name) for name in DIMS],
+            "figure_pngs": [root / "figures" / "fig5_r2.png"], "actmax_table_csv": table, "actmax_images_dir": images}
