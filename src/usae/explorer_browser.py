@@ -30,7 +30,7 @@ def browser_missing():
 
 @contextmanager
 def chromium(width=1400, height=900):
-    """A headless Chromium WebDriver that records the console (``driver.get_log("browser")``)."""
+    """A headless Chromium WebDriver with a ``width`` x ``height`` viewport that records the console."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -41,6 +41,8 @@ def chromium(width=1400, height=900):
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",  # the viewport, not the window, is that size
+                               {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
         yield driver
     finally:
         driver.quit()
