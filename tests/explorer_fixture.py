@@ -1,4 +1,8 @@
-"""A tiny real run for the explorer tests: planted stores, a trained USAE, the metrics stage, small images."""
+"""A tiny real run for the explorer tests (planted stores, a trained USAE, the metrics stage, small images),
+and readers of the site's data files."""
+
+import base64
+import json
 
 import numpy as np
 import pandas as pd
@@ -81,3 +85,28 @@ def tiny_run(root):
             "manifest_csv": manifest_path(config, dataset, "val"), "usae_dir": usae_dir,
             "store_dirs": [store_path(config, dataset, "val", name) for name in DIMS],
             "figure_pngs": [root / "figures" / "fig5_r2.png"], "actmax_table_csv": table, "actmax_images_dir": images}
+
+
+def decode_heatmaps(entry, length):
+    """The flat uint8 heatmaps of one model in a concept record (dense or sparse)."""
+    if "dense" in entry:
+        return np.frombuffer(base64.b64decode(entry["dense"]), np.uint8)
+    out = np.zeros(length, np.uint8)
+    out[np.frombuffer(base64.b64decode(entry["at"]), "<u2")] = np.frombuffer(base64.b64decode(entry["values"]), np.uint8)
+    return out
+
+
+def read_script(path, prefix, suffix=";"):
+    """The JSON inside a data script ``<prefix>{...}<suffix>``."""
+    text = path.read_text().strip()
+    assert text.startswith(prefix) and text.endswith(suffix), path
+    return json.loads(text[len(prefix) : len(text) - len(suffix)])
+
+
+def concept_records(site_dir):
+    """Every concept record of a site's chunk files: ``{concept: record}``."""
+    records = {}
+    for path in sorted((site_dir / "data" / "chunks").glob("*.js")):
+        chunk = int(path.stem[1:])
+        records.update({int(k): v for k, v in read_script(path, f"usaeChunk({chunk}, ", ");").items()})
+    return records

@@ -1,7 +1,6 @@
 """The concept explorer's tables and data files (no browser: see test_explorer_browser.py)."""
 
 import base64
-import json
 
 import numpy as np
 import pandas as pd
@@ -9,22 +8,15 @@ import pytest
 import torch
 from PIL import Image
 
-from explorer_fixture import tiny_run
+from explorer_fixture import concept_records, decode_heatmaps, read_script, tiny_run
 from usae.batches import TokenBatches
 from usae.checkpoint import load_trained
 from usae.explorer import build_explorer, check_image_order, evaluation_batches
 from usae.explorer_data import concept_kinds, gallery_images, nearest_concepts, quantise_heatmaps
-from usae.explorer_site import chunk_file, thumb_name
+from usae.explorer_site import chunk_file, encode_heatmaps, thumb_name
 from usae.store import ActivationStore
 
 THUMB = 48
-
-
-def read_script(path, prefix, suffix=";"):
-    """The JSON inside a data script ``<prefix>{...}<suffix>``."""
-    text = path.read_text().strip()
-    assert text.startswith(prefix) and text.endswith(suffix), path
-    return json.loads(text[len(prefix) : len(text) - len(suffix)])
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +26,7 @@ def built(tmp_path_factory):
     site = build_explorer(site_dir=root / "site", thumbnail_px=THUMB, chunk_size=16, **inputs)
     meta = read_script(site / "data" / "meta.js", "window.USAE_META = ")
     index = read_script(site / "data" / "index.js", "window.USAE_INDEX = ")
-    records = {}
-    for path in sorted((site / "data" / "chunks").glob("*.js")):
-        chunk = int(path.stem[1:])
-        records.update({int(k): v for k, v in read_script(path, f"usaeChunk({chunk}, ", ");").items()})
-    return {"inputs": inputs, "site": site, "meta": meta, "index": index, "records": records,
+    return {"inputs": inputs, "site": site, "meta": meta, "index": index, "records": concept_records(site),
             "frame": pd.read_csv(inputs["concepts_csv"])}
 
 
@@ -61,7 +49,10 @@ def test_concept_records_point_at_existing_thumbnails_and_decodable_heatmaps(bui
         assert 0 < len(record["images"]) <= 3 * 4, k
         assert len(record["labels"]) == len(record["images"])
         for name in meta["models"]:
-            assert len(base64.b64decode(record["heat"][name])) == len(record["images"]) * tokens
+            entry = record["heat"][name]
+            assert len(decode_heatmaps(entry, len(record["images"]) * tokens)) == len(record["images"]) * tokens
+            if "at" in entry:
+                assert len(base64.b64decode(entry["at"])) == 2 * len(base64.b64decode(entry["values"]))
             assert all(0 <= j < len(record["images"]) for j in record["top"][name])
         for image in record["images"]:
             assert (site / "thumbs" / thumb_name(image)).exists()
@@ -87,7 +78,7 @@ def test_heatmaps_are_the_models_codes_on_the_shown_images(built):
         with torch.no_grad():  # one image at a time: TokenBatches.read returns images in store order
             expected = np.concatenate([usae.encode(name, batches.read(name, np.array([i])))[1][:, k].numpy()
                                        for i in record["images"]])
-        shown = np.frombuffer(base64.b64decode(record["heat"][name]), np.uint8) / 255 * record["scale"][name]
+        shown = decode_heatmaps(record["heat"][name], expected.size) / 255 * record["scale"][name]
         np.testing.assert_allclose(shown, expected, atol=record["scale"][name] / 255 + 1e-3)
 
 
@@ -158,6 +149,17 @@ def test_nearest_concepts_by_concatenated_atom_cosine(rng):
     unit = [a / np.linalg.norm(a, axis=1, keepdims=True) for a in atoms]
     brute = (unit[0] @ unit[0].T + unit[1] @ unit[1].T) / 2
     np.testing.assert_allclose(cosines[0], np.sort(np.delete(brute[0], [0, 7]))[::-1][:4], rtol=1e-5)
+
+
+def test_heatmaps_are_written_sparse_when_that_is_smaller():
+    sparse = np.zeros((3, 49), np.uint8)
+    sparse[1, 5], sparse[2, 48] = 7, 255
+    entry = encode_heatmaps(sparse)
+    assert set(entry) == {"at", "values"}
+    np.testing.assert_array_equal(decode_heatmaps(entry, sparse.size), sparse.ravel())
+    dense = np.arange(147, dtype=np.uint8).reshape(3, 49)
+    assert set(encode_heatmaps(dense)) == {"dense"}
+    np.testing.assert_array_equal(decode_heatmaps(encode_heatmaps(dense), dense.size), dense.ravel())
 
 
 def test_quantised_heatmaps_keep_one_scale_per_concept_and_model():

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from explorer_fixture import DIMS, tiny_run
+from explorer_fixture import DIMS, concept_records, decode_heatmaps, tiny_run
 from usae.explorer import build_explorer
 from usae.explorer_browser import (browser_missing, chromium, console_errors, open_concept, open_index,
                                    screenshot_site)
@@ -82,6 +82,25 @@ def test_sort_filter_and_open_a_concept(site, tmp_path):
         driver.save_screenshot(str(tmp_path / "explorer.png"))
     with Image.open(tmp_path / "explorer.png") as shot:
         assert shot.size[0] > 800
+
+
+def test_every_panel_shows_the_heatmaps_of_its_data_file(site):
+    site_dir, _ = site
+    records = concept_records(site_dir)
+    formats = {key for record in records.values() for entry in record["heat"].values() for key in entry}
+    assert formats == {"dense", "at", "values"}  # the page decodes both encodings below
+    with chromium() as driver:
+        open_index(driver, site_dir)
+        for k, record in records.items():
+            open_concept(driver, k)
+            for name, entry in record["heat"].items():
+                peaks = decode_heatmaps(entry, len(record["images"]) * 4).reshape(len(record["images"]), 4).max(1)
+                captions = driver.execute_script(
+                    f"return Array.prototype.map.call(document.querySelectorAll('#panel [data-model=\"{name}\"] "
+                    "figcaption'), function (caption) { return caption.textContent.split('max ')[1]; });")
+                np.testing.assert_allclose([float(c) for c in captions], peaks / 255 * record["scale"][name],
+                                           rtol=5e-3, atol=1e-6, err_msg=f"concept {k}, {name}")
+        assert console_errors(driver) == []
 
 
 def test_screenshot_site_opens_the_top_universal_concept(site, tmp_path):

@@ -158,8 +158,8 @@ def concept_record(content, k, actmax):
     """One concept's panel data.
 
     ``images``: store indices (thumbnails ``thumbs/<index>.jpg``); ``labels``: their dataset labels;
-    ``heat``: per model, base64 of ``len(images) x T`` uint8 codes (row-major over the grid), to be
-    multiplied by ``scale`` / 255; ``top``: per model, positions in ``images`` that are its own top images;
+    ``heat``: per model, the ``len(images) x T`` uint8 codes (row-major over the grid) as
+    :func:`encode_heatmaps` writes them, to be multiplied by ``scale`` / 255; ``top``: per model, positions in ``images`` that are its own top images;
     ``neighbours``: ``[concept, cosine]``; ``actmax``: images optimised for each model.
     """
     used = int((content.gallery[k] >= 0).sum())
@@ -167,13 +167,32 @@ def concept_record(content, k, actmax):
     return {
         "images": images.tolist(),
         "labels": [content.image_labels[i] for i in images],
-        "heat": {name: base64.b64encode(content.heat_bytes[k, i, :used].tobytes()).decode("ascii")
-                 for i, name in enumerate(content.names)},
+        "heat": {name: encode_heatmaps(content.heat_bytes[k, i, :used]) for i, name in enumerate(content.names)},
         "scale": dict(zip(content.names, _round(content.heat_scale[k]))),
         "top": {name: np.flatnonzero(content.top[k, i, :used]).tolist() for i, name in enumerate(content.names)},
         "neighbours": [[int(j), _round([c])[0]] for j, c in zip(content.neighbours[k], content.cosines[k]) if j >= 0],
         "actmax": actmax,
     }
+
+
+def _base64(array):
+    return base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")
+
+
+def encode_heatmaps(bytes_UT):
+    """One model's quantised heatmaps of a concept as JSON, sparse when that is smaller.
+
+    Returns
+    -------
+    dict
+        ``{"dense": base64 of the flat uint8 array}`` or, when fewer than a third of the values are
+        non-zero, ``{"at": base64 of their flat positions (uint16, little-endian), "values": base64 of them}``.
+    """
+    flat = np.asarray(bytes_UT, dtype=np.uint8).ravel()
+    at = np.flatnonzero(flat)
+    if 3 * len(at) < len(flat) and len(flat) <= 1 << 16:
+        return {"at": _base64(at.astype("<u2")), "values": _base64(flat[at])}
+    return {"dense": _base64(flat)}
 
 
 def _save_jpeg(image, path, quality):

@@ -243,13 +243,27 @@
     return COLORMAP[i].map(function (c, j) { return Math.round(c + f * (COLORMAP[i + 1][j] - c)); });
   }
 
+  /* One model's heatmaps of a concept as a flat Uint8Array (images x tokens): {"dense"} or sparse {"at", "values"}. */
+  function heatBytes(entry, length) {
+    var out = new Uint8Array(length);
+    var j;
+    if (entry.dense !== undefined) {
+      var dense = atob(entry.dense);
+      for (j = 0; j < dense.length; j++) out[j] = dense.charCodeAt(j);
+    } else {
+      var at = atob(entry.at), values = atob(entry.values);
+      for (j = 0; j < values.length; j++) out[at.charCodeAt(2 * j) | (at.charCodeAt(2 * j + 1) << 8)] = values.charCodeAt(j);
+    }
+    return out;
+  }
+
   function heatmapURL(bytes, offset) {
     var height = META.grid[0], width = META.grid[1];
     var canvas = el("canvas", { width: String(width), height: String(height) });
     var context = canvas.getContext("2d");
     var image = context.createImageData(width, height);
     for (var t = 0; t < width * height; t++) {
-      var q = bytes.charCodeAt(offset + t);
+      var q = bytes[offset + t];
       var rgb = colour(q);
       image.data.set([rgb[0], rgb[1], rgb[2], Math.min(255, Math.round(q * 1.5))], 4 * t);
     }
@@ -259,13 +273,13 @@
 
   function peak(bytes, offset) {
     var best = 0;
-    for (var t = 0; t < META.grid[0] * META.grid[1]; t++) best = Math.max(best, bytes.charCodeAt(offset + t));
+    for (var t = 0; t < META.grid[0] * META.grid[1]; t++) best = Math.max(best, bytes[offset + t]);
     return best;
   }
 
   function modelRow(record, name) {
-    var bytes = atob(record.heat[name]);
     var tokens = META.grid[0] * META.grid[1];
+    var bytes = heatBytes(record.heat[name], record.images.length * tokens);
     var scale = record.scale[name] || 0;
     var tiles = record.images.map(function (index, j) {
       var own = record.top[name].indexOf(j) >= 0;
