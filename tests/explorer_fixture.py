@@ -2,6 +2,7 @@
 and readers of the site's data files."""
 
 import base64
+import functools
 import json
 
 import numpy as np
@@ -85,6 +86,13 @@ def tiny_run(root):
             "manifest_csv": manifest_path(config, dataset, "val"), "usae_dir": usae_dir,
             "store_dirs": [store_path(config, dataset, "val", name) for name in DIMS],
             "figure_pngs": [root / "figures" / "fig5_r2.png"], "actmax_table_csv": table, "actmax_images_dir": images}
+
+
+@functools.lru_cache(maxsize=None)
+def shared_tiny_run(root):
+    """:func:`tiny_run` once per ``root``: the explorer's test modules share one run in a session."""
+    root.mkdir(parents=True, exist_ok=True)
+    return tiny_run(root)
 
 
 def decode_heatmaps(entry, length):

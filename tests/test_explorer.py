@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from explorer_fixture import concept_records, decode_heatmaps, read_script, tiny_run
+from explorer_fixture import concept_records, decode_heatmaps, read_script, shared_tiny_run
 from usae.batches import TokenBatches
 from usae.checkpoint import load_trained
 from usae.explorer import build_explorer, check_image_order, evaluation_batches
@@ -21,9 +21,8 @@ THUMB = 48
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    root = tmp_path_factory.mktemp("explorer")
-    inputs = tiny_run(root)
-    site = build_explorer(site_dir=root / "site", thumbnail_px=THUMB, chunk_size=16, **inputs)
+    inputs = shared_tiny_run(tmp_path_factory.getbasetemp() / "explorer_run")
+    site = build_explorer(site_dir=tmp_path_factory.mktemp("explorer") / "site", thumbnail_px=THUMB, chunk_size=16, **inputs)
     meta = read_script(site / "data" / "meta.js", "window.USAE_META = ")
     index = read_script(site / "data" / "index.js", "window.USAE_INDEX = ")
     return {"inputs": inputs, "site": site, "meta": meta, "index": index, "records": concept_records(site),

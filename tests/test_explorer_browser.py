@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from explorer_fixture import DIMS, concept_records, decode_heatmaps, tiny_run
+from explorer_fixture import DIMS, concept_records, decode_heatmaps, shared_tiny_run
 from usae.explorer import build_explorer
 from usae.explorer_browser import (browser_missing, chromium, console_errors, open_concept, open_index,
                                    screenshot_site)
@@ -22,9 +22,8 @@ def site(tmp_path_factory):
     missing = browser_missing()
     if missing:
         pytest.skip(f"no headless browser: {missing}")
-    root = tmp_path_factory.mktemp("explorer_browser")
-    inputs = tiny_run(root)
-    return build_explorer(site_dir=root / "site", thumbnail_px=64, chunk_size=8, **inputs), inputs
+    inputs = shared_tiny_run(tmp_path_factory.getbasetemp() / "explorer_run")
+    return build_explorer(site_dir=tmp_path_factory.mktemp("explorer_browser") / "site", thumbnail_px=64, chunk_size=8, **inputs), inputs
 
 
 def column(driver, key):

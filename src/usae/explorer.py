@@ -14,6 +14,7 @@ from usae.checkpoint import load_trained
 from usae.explorer_data import (ExplorerContent, concept_kinds, gallery_heatmaps, gallery_images, nearest_concepts,
                                 quantise_heatmaps)
 from usae.explorer_site import write_site
+from usae.extract import pick_device
 from usae.io import read_json
 from usae.manifest import read_manifest
 from usae.store import ActivationStore
@@ -22,7 +23,7 @@ from usae.store import ActivationStore
 def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, manifest_csv, usae_dir, store_dirs,
                    figure_pngs, actmax_table_csv, actmax_images_dir, site_dir, *, universal_entropy=0.9,
                    specific_share=0.9, gallery_images_per_model=4, thumbnail_px=128, neighbours=8, chunk_size=64,
-                   batch_images=64, device="cpu"):
+                   batch_images=64, device="auto"):
     """Build the concept explorer site of one trained USAE on one dataset's val split.
 
     Parameters
@@ -58,7 +59,7 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
     batch_images : int
         Images encoded at once when computing heatmaps.
     device : str
-        Torch device of the encoders.
+        Torch device of the encoders (``"auto"``: CUDA when present).
 
     Returns
     -------
@@ -68,6 +69,7 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
     frame = pd.read_csv(concepts_csv)
     matrices = read_json(matrices_json)
     usae, meta = load_trained(usae_dir)
+    device = pick_device(device)
     usae.to(device)
     names = usae.names
     batches = evaluation_batches(store_dirs, meta)
@@ -75,20 +77,20 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
     with np.load(top_images_npz) as top_images:
         check_image_order(manifest, top_images["image_ids"], batches.stores[names[0]].image_ids)
         kinds = concept_kinds(frame, names, universal_entropy, specific_share)
-        gallery, top = gallery_images(top_images["indices"], top_images["values"], gallery_images_per_model,
-                                      kinds != "dead")
+        alive = kinds != "dead"
+        gallery, top = gallery_images(top_images["indices"], top_images["values"], gallery_images_per_model, alive)
     heat = gallery_heatmaps(lambda name, tokens: usae.encode(name, tokens.to(device)), names, batches, gallery,
                             batch_images)
     heat_bytes, heat_scale = quantise_heatmaps(heat)
     atoms = [usae.saes[name].dictionary().detach().cpu().numpy() for name in names]
-    nearest, cosines = nearest_concepts(atoms, kinds != "dead", neighbours)
+    nearest, cosines = nearest_concepts(atoms, alive, neighbours)
     grid = batches.stores[names[0]].meta["grid"] or (1, batches.tokens)
     content = ExplorerContent(
         names=names, grid=tuple(grid), frame=frame, kinds=kinds, gallery=gallery, top=top, heat_bytes=heat_bytes,
         heat_scale=heat_scale, neighbours=nearest, cosines=cosines, image_paths=manifest["path"].tolist(),
         image_labels=manifest["label"].tolist(), matrices=matrices, summary=read_json(summary_json),
         figures=[Path(path) for path in figure_pngs],
-        actmax=actmax_items(actmax_table_csv, actmax_images_dir, names, set(np.flatnonzero(kinds != "dead").tolist())),
+        actmax=actmax_items(actmax_table_csv, actmax_images_dir, names, set(np.flatnonzero(alive).tolist())),
     )
     return write_site(content, site_dir, thumbnail_px=thumbnail_px, chunk_size=chunk_size)
 

@@ -183,7 +183,7 @@
   function tableRow(i) {
     var k = VALUES.concept[i];
     var cells = [el("td", {}, [el("a", { href: "#concept=" + k, text: String(k) })]),
-                 el("td", { className: "text kind-" + kindName(i), text: kindName(i) })];
+                 el("td", { className: kindName(i) === "universal" ? "text universal" : "text", text: kindName(i) })];
     INDEX.columns.forEach(function (column) {
       cells.push(el("td", { className: "col-" + column.key, text: fmt(VALUES[column.key][i]) }));
     });
