@@ -25,7 +25,7 @@ LABELS = ("cat", "dog", "car", "tree")
 
 def tiny_config(root):
     """A validated config whose results live under ``root``."""
-    train = {"n_concepts": 48, "k": 4, "batch_images": 16, "epochs": 20, "lr": 1e-2, "warmup_epochs": 0.5,
+    train = {"n_concepts": 48, "k": 4, "batch_images": 16, "epochs": 10, "lr": 1e-2, "warmup_epochs": 0.5,
              "checkpoint_every": 10**6, "log_every": 100, "checkpoint_epochs": []}
     return validate_config({"results": str(root), "models": list(DIMS), "train": train,
                             "metrics": {"top_images": 4, "batch_images": 20, "top_concepts": 10}}, "explorer test")

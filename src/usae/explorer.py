@@ -23,7 +23,7 @@ from usae.store import ActivationStore
 def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, manifest_csv, usae_dir, store_dirs,
                    figure_pngs, actmax_table_csv, actmax_images_dir, site_dir, *, universal_entropy=0.9,
                    specific_share=0.9, gallery_images_per_model=4, thumbnail_px=128, neighbours=8, chunk_size=64,
-                   batch_images=64, device="auto"):
+                   batch_images=16, device="auto"):
     """Build the concept explorer site of one trained USAE on one dataset's val split.
 
     Parameters
@@ -57,7 +57,7 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
     chunk_size : int
         Consecutive concept ids per lazily loaded data file.
     batch_images : int
-        Images encoded at once when computing heatmaps.
+        Images encoded at once when computing heatmaps (memory: images x T x m floats).
     device : str
         Torch device of the encoders (``"auto"``: CUDA when present).
 
@@ -121,9 +121,9 @@ def actmax_items(table_csv, images_dir, names, concepts):
     -------
     dict of int to list of dict
         ``{"model", "path", "activations": {model: mean code}}`` per image that exists; empty when the
-        table is None or absent.
+        table or the folder is None, or the table is absent.
     """
-    if table_csv is None or not Path(table_csv).exists():
+    if table_csv is None or images_dir is None or not Path(table_csv).exists():
         return {}
     items = {}
     for row in pd.read_csv(table_csv).to_dict("records"):
