@@ -4,9 +4,12 @@ Synthetic tables (no training): m concepts x 3 models, a 14x14 token grid, the u
 model per concept drawn from ``--images`` generated pictures, sparse heatmaps, random decoder atoms for
 the nearest concepts. Prints the build time, the site's size, the index's load time (navigation start
 to the table drawn, as the page measures it, and wall time through the driver) over fresh browsers,
-and the time to open concept panels (a lazily loaded chunk each).
+and the time to open concept panels (a lazily loaded chunk each). With ``--heatmap-images N`` it also
+times the heatmap pass of a real build (a random USAE with the paper's widths encoding N images of
+random float16 stores per model) and extrapolates it to ``--images``.
 
 Usage: python benchmarks/explorer.py [--concepts 6144] [--images 5000] [--runs 3] [--keep DIR]
+                                     [--heatmap-images 200]
 """
 
 import argparse
@@ -18,11 +21,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from usae.batches import TokenBatches
 from usae.concepts import cofire_proportion, firing_entropy
 from usae.evaluation_stage import concept_frame
 from usae.explorer_browser import browser_missing, chromium, console_errors, open_concept, open_index
-from usae.explorer_data import ExplorerContent, concept_kinds, gallery_images, nearest_concepts
+from usae.explorer_data import ExplorerContent, concept_kinds, gallery_heatmaps, gallery_images, nearest_concepts
 from usae.explorer_site import site_size, write_site
+from usae.sae import UniversalSAE
+from usae.store import ActivationStore, write_store
 
 NAMES = ["siglip_vitb16", "dinov2_vits14", "vit_b16"]
 DIMS = [768, 384, 768]
@@ -78,6 +84,19 @@ def synthetic_content(rng, m, image_paths):
     )
 
 
+def time_heatmaps(rng, m, n_images, folder):
+    """Seconds of :func:`usae.explorer_data.gallery_heatmaps` over ``n_images`` distinct images."""
+    for name, dim in zip(NAMES, DIMS):
+        acts = rng.normal(size=(n_images, GRID[0] * GRID[1], dim)).astype(np.float16)
+        write_store(folder / name, acts, [f"{i:06d}" for i in range(n_images)], name, grid=GRID)
+    batches = TokenBatches({name: ActivationStore(folder / name) for name in NAMES}, batch_images=1)
+    usae = UniversalSAE(dict(zip(NAMES, DIMS)), m, 32).eval()
+    gallery = rng.integers(n_images, size=(m, len(NAMES) * PER_MODEL))
+    start = time.perf_counter()
+    gallery_heatmaps(usae.encode, NAMES, batches, gallery, batch_images=16)
+    return time.perf_counter() - start
+
+
 def time_in_browser(site, runs, concepts):
     """Index load times over ``runs`` fresh browsers and panel open times; console errors."""
     loads, panels, errors = [], [], []
@@ -100,6 +119,7 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", help="write the site here instead of a temporary folder")
+    parser.add_argument("--heatmap-images", type=int, default=0, help="time the heatmap pass on this many images")
     args = parser.parse_args()
     missing = browser_missing()
     rng = np.random.default_rng(args.seed)
@@ -116,6 +136,11 @@ def main():
         for part, size_bytes in sorted(size["parts"].items()):
             print(f"  {part:32s} {size_bytes / 2**20:8.1f} MiB")
         print(f"  data/index.js                    {(site / 'data' / 'index.js').stat().st_size / 2**20:8.2f} MiB")
+        if args.heatmap_images:
+            seconds = time_heatmaps(rng, args.concepts, args.heatmap_images, Path(tmp) / "stores")
+            print(f"heatmaps, {args.heatmap_images} images x {len(NAMES)} models   {seconds:8.1f} s "
+                  f"(x {args.images / args.heatmap_images:.0f} for {args.images} images: "
+                  f"{seconds * args.images / args.heatmap_images:.0f} s)")
         if missing:
             print(f"browser timings skipped: {missing}")
             return

@@ -11,7 +11,7 @@ from PIL import Image
 from explorer_fixture import concept_records, decode_heatmaps, read_script, shared_tiny_run
 from usae.batches import TokenBatches
 from usae.checkpoint import load_trained
-from usae.explorer import build_explorer, check_image_order, evaluation_batches
+from usae.explorer import build_explorer, check_image_order, standardised_batches
 from usae.explorer_data import concept_kinds, gallery_images, nearest_concepts, quantise_heatmaps
 from usae.explorer_site import chunk_file, encode_heatmaps, thumb_name
 from usae.store import ActivationStore
@@ -71,7 +71,7 @@ def test_thumbnails_are_small_jpegs_written_once(built):
 def test_heatmaps_are_the_models_codes_on_the_shown_images(built):
     inputs, meta = built["inputs"], built["meta"]
     usae, run = load_trained(inputs["usae_dir"])
-    batches = evaluation_batches(inputs["store_dirs"], run)
+    batches = standardised_batches(inputs["store_dirs"], run)
     k, record = max(built["records"].items(), key=lambda item: len(item[1]["images"]))
     for name in meta["models"]:
         with torch.no_grad():  # one image at a time: TokenBatches.read returns images in store order
@@ -116,7 +116,7 @@ def test_mismatched_manifest_or_missing_store_is_refused(built):
     with pytest.raises(ValueError, match="same order"):
         check_image_order(manifest.iloc[::-1], manifest["image_id"])
     with pytest.raises(ValueError, match="gamma"):
-        evaluation_batches(inputs["store_dirs"][:2], load_trained(inputs["usae_dir"])[1])
+        standardised_batches(inputs["store_dirs"][:2], load_trained(inputs["usae_dir"])[1])
 
 
 def test_gallery_is_the_rank_ordered_union_of_every_models_top_images():
@@ -170,10 +170,10 @@ def test_quantised_heatmaps_keep_one_scale_per_concept_and_model():
     assert data[0, 1, 2, 3] == 255 and data[0, 1, 0, 0] == 128 and data.sum() == 255 + 128
 
 
-def test_evaluation_batches_use_the_runs_training_statistics(built):
+def test_standardised_batches_use_the_runs_training_statistics(built):
     inputs = built["inputs"]
     _, run = load_trained(inputs["usae_dir"])
-    batches = evaluation_batches(reversed(inputs["store_dirs"]), run)
+    batches = standardised_batches(reversed(inputs["store_dirs"]), run)
     assert isinstance(batches, TokenBatches) and batches.names == run["models"]
     store = ActivationStore(inputs["store_dirs"][0])
     mean, std = run["stats"][store.model]

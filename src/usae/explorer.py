@@ -72,7 +72,7 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
     device = pick_device(device)
     usae.to(device)
     names = usae.names
-    batches = evaluation_batches(store_dirs, meta)
+    batches = standardised_batches(store_dirs, meta)
     manifest = read_manifest(manifest_csv)
     with np.load(top_images_npz) as top_images:
         check_image_order(manifest, top_images["image_ids"], batches.stores[names[0]].image_ids)
@@ -95,7 +95,7 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
     return write_site(content, site_dir, thumbnail_px=thumbnail_px, chunk_size=chunk_size)
 
 
-def evaluation_batches(store_dirs, model_meta):
+def standardised_batches(store_dirs, model_meta):
     """Val stores of a run's models as token batches standardised with the run's training statistics."""
     stores = {store.model: store for store in map(ActivationStore, store_dirs)}
     missing = [name for name in model_meta["models"] if name not in stores]

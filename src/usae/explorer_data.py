@@ -72,7 +72,7 @@ def gallery_images(indices_Mnm, values_Mnm, per_model, alive_m):
 
 
 @torch.no_grad()
-def gallery_heatmaps(encode, names, batches, gallery_mU, batch_images=64):
+def gallery_heatmaps(encode, names, batches, gallery_mU, batch_images):
     """Every model's code of each concept over the tokens of the concept's gallery images.
 
     Each distinct image is encoded once per model, whatever the number of concepts showing it.
@@ -87,6 +87,7 @@ def gallery_heatmaps(encode, names, batches, gallery_mU, batch_images=64):
     gallery_mU : numpy.ndarray
         From :func:`gallery_images`.
     batch_images : int
+        Images encoded at once.
 
     Returns
     -------

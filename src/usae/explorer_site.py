@@ -57,18 +57,22 @@ def write_site(content, site_dir, *, thumbnail_px=128, chunk_size=64, jpeg_quali
         write_script(tmp / "data" / "meta.js", "window.USAE_META = ", site_meta(content, figures, vocabulary, chunk_size,
                                                                          thumbnail_px))
         write_script(tmp / "data" / "index.js", "window.USAE_INDEX = ", index_columns(content, alive, label_ids))
-        for first in range(0, len(content.kinds), chunk_size):
-            chunk = alive[(alive >= first) & (alive < first + chunk_size)]
-            if len(chunk):
-                records = {str(k): concept_record(content, k, actmax.get(int(k), [])) for k in chunk}
-                write_script(tmp / "data" / "chunks" / chunk_file(first // chunk_size),
-                             f"usaeChunk({first // chunk_size}, ", records, ");")
+        write_chunks(content, alive, actmax, tmp / "data" / "chunks", chunk_size)
         os.chmod(tmp, 0o755)
         _replace_dir(tmp, site_dir)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
     return site_dir
+
+
+def write_chunks(content, alive, actmax, out_dir, chunk_size):
+    """The alive concepts' panel data, ``chunk_size`` consecutive concept ids a file (ids without data skipped)."""
+    for chunk, first in enumerate(range(0, len(content.kinds), chunk_size)):
+        concepts = alive[(alive >= first) & (alive < first + chunk_size)]
+        if len(concepts):
+            records = {str(k): concept_record(content, k, actmax.get(int(k), [])) for k in concepts}
+            write_script(out_dir / chunk_file(chunk), f"usaeChunk({chunk}, ", records, ");")
 
 
 def _replace_dir(new, target):
