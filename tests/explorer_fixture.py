@@ -70,11 +70,13 @@ def tiny_run(root):
     config = tiny_config(root)
     dataset = config["dataset"]["name"]
     acts, _ = planted_activations(np.random.default_rng(0), 200, 4, DIMS, n_shared=20, n_specific=3, active=2)
-    train = write_planted_stores(store_path(config, dataset, "train", "x").parent, {n: a[:160] for n, a in acts.items()})
-    write_planted_stores(store_path(config, dataset, "val", "x").parent, {n: a[160:] for n, a in acts.items()})
+    splits = {"train": slice(0, 160), "val": slice(160, None)}
+    stores = {split: write_planted_stores(store_path(config, dataset, split, "x").parent,
+                                          {n: a[part] for n, a in acts.items()}) for split, part in splits.items()}
     write_csv(write_images(root / "images", 40), manifest_path(config, dataset, "val"))
     usae_dir = root / "train" / "usae"
-    UniversalRun(TokenBatches(train, batch_images=16), {**config["train"], "seed": 0}, usae_dir).run(progress=False)
+    options = {**config["train"], "seed": 0}
+    UniversalRun(TokenBatches(stores["train"], batch_images=16), options, usae_dir).run(progress=False)
     metrics = root / "metrics"
     metrics_stage(config, dataset, usae_dir, None, metrics)
     matrices = read_json(metrics / "matrices.json")
@@ -100,7 +102,8 @@ def decode_heatmaps(entry, length):
     if "dense" in entry:
         return np.frombuffer(base64.b64decode(entry["dense"]), np.uint8)
     out = np.zeros(length, np.uint8)
-    out[np.frombuffer(base64.b64decode(entry["at"]), "<u2")] = np.frombuffer(base64.b64decode(entry["values"]), np.uint8)
+    at = np.frombuffer(base64.b64decode(entry["at"]), "<u2")
+    out[at] = np.frombuffer(base64.b64decode(entry["values"]), np.uint8)
     return out
 
 

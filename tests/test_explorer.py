@@ -22,7 +22,8 @@ THUMB = 48
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     inputs = shared_tiny_run(tmp_path_factory.getbasetemp() / "explorer_run")
-    site = build_explorer(site_dir=tmp_path_factory.mktemp("explorer") / "site", thumbnail_px=THUMB, chunk_size=16, **inputs)
+    site_dir = tmp_path_factory.mktemp("explorer") / "site"
+    site = build_explorer(site_dir=site_dir, thumbnail_px=THUMB, chunk_size=16, **inputs)
     meta = read_script(site / "data" / "meta.js", "window.USAE_META = ")
     index = read_script(site / "data" / "index.js", "window.USAE_INDEX = ")
     return {"inputs": inputs, "site": site, "meta": meta, "index": index, "records": concept_records(site),

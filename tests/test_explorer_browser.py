@@ -23,7 +23,8 @@ def site(tmp_path_factory):
     if missing:
         pytest.skip(f"no headless browser: {missing}")
     inputs = shared_tiny_run(tmp_path_factory.getbasetemp() / "explorer_run")
-    return build_explorer(site_dir=tmp_path_factory.mktemp("explorer_browser") / "site", thumbnail_px=64, chunk_size=8, **inputs), inputs
+    site_dir = tmp_path_factory.mktemp("explorer_browser") / "site"
+    return build_explorer(site_dir=site_dir, thumbnail_px=64, chunk_size=8, **inputs), inputs
 
 
 def column(driver, key):

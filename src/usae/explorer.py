@@ -129,6 +129,7 @@ def actmax_items(table_csv, images_dir, names, concepts):
     for row in pd.read_csv(table_csv).to_dict("records"):
         path = Path(images_dir) / f"concept_{int(row['concept']):05d}_{row['optimised_for']}.png"
         if int(row["concept"]) in concepts and path.exists():
+            activations = {name: float(row[name]) for name in names}
             items.setdefault(int(row["concept"]), []).append(
-                {"model": row["optimised_for"], "path": path, "activations": {name: float(row[name]) for name in names}})
+                {"model": row["optimised_for"], "path": path, "activations": activations})
     return items

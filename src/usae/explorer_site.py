@@ -54,8 +54,8 @@ def write_site(content, site_dir, *, thumbnail_px=128, chunk_size=64, jpeg_quali
         write_thumbnails(content.image_paths, np.unique(content.gallery[content.gallery >= 0]), tmp / "thumbs",
                          thumbnail_px, jpeg_quality)
         vocabulary, label_ids = concept_labels(content.gallery, content.image_labels)
-        write_script(tmp / "data" / "meta.js", "window.USAE_META = ", site_meta(content, figures, vocabulary, chunk_size,
-                                                                         thumbnail_px))
+        meta = site_meta(content, figures, vocabulary, chunk_size, thumbnail_px)
+        write_script(tmp / "data" / "meta.js", "window.USAE_META = ", meta)
         write_script(tmp / "data" / "index.js", "window.USAE_INDEX = ", index_columns(content, alive, label_ids))
         write_chunks(content, alive, actmax, tmp / "data" / "chunks", chunk_size)
         os.chmod(tmp, 0o755)
@@ -163,7 +163,8 @@ def concept_record(content, k, actmax):
 
     ``images``: store indices (thumbnails ``thumbs/<index>.jpg``); ``labels``: their dataset labels;
     ``heat``: per model, the ``len(images) x T`` uint8 codes (row-major over the grid) as
-    :func:`encode_heatmaps` writes them, to be multiplied by ``scale`` / 255; ``top``: per model, positions in ``images`` that are its own top images;
+    :func:`encode_heatmaps` writes them, to be multiplied by ``scale`` / 255; ``top``: per model, positions
+    in ``images`` that are its own top images;
     ``neighbours``: ``[concept, cosine]``; ``actmax``: images optimised for each model.
     """
     used = int((content.gallery[k] >= 0).sum())
@@ -204,7 +205,8 @@ def _save_jpeg(image, path, quality):
 
 
 def write_thumbnails(image_paths, indices, out_dir, px, quality):
-    """One ``px`` x ``px`` JPEG per store index (the whole image resized, as the gallery figures do)."""
+    """One ``px`` x ``px`` JPEG per store index: the whole image resized to a square, as the models see it
+    (no crop), so that the token grid lies exactly over it."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for index in indices:
         with Image.open(image_paths[index]) as image:
@@ -228,9 +230,9 @@ def write_actmax_images(actmax, out_dir, max_px, quality):
             with Image.open(item["path"]) as image:
                 image.thumbnail((max_px, max_px), Image.Resampling.BICUBIC)
                 _save_jpeg(image, out_dir / name, quality)
+            activations = dict(zip(item["activations"], _round(list(item["activations"].values()))))
             out.setdefault(int(concept), []).append({"model": item["model"], "src": f"actmax/{name}",
-                                                     "activations": dict(zip(item["activations"],
-                                                                             _round(list(item["activations"].values()))))})
+                                                     "activations": activations})
     return out
 
 
