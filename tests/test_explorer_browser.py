@@ -12,6 +12,7 @@ from usae.explorer_browser import (browser_missing, chromium, console_errors, op
 from usae.explorer_data import concept_kinds
 
 pytestmark = pytest.mark.integration
+SPECIFIC_SHARE = 0.55  # the tiny run's concepts are shared; below 1/2 every concept would be model-specific
 
 ALL_LOADED = ("return Array.prototype.map.call(document.querySelectorAll('#panel img'),"
               " function (image) { return [image.className, image.naturalWidth]; });")
@@ -24,7 +25,8 @@ def site(tmp_path_factory):
         pytest.skip(f"no headless browser: {missing}")
     inputs = shared_tiny_run(tmp_path_factory.getbasetemp() / "explorer_run")
     site_dir = tmp_path_factory.mktemp("explorer_browser") / "site"
-    return build_explorer(site_dir=site_dir, thumbnail_px=64, chunk_size=8, **inputs), inputs
+    site = build_explorer(site_dir=site_dir, thumbnail_px=64, chunk_size=8, specific_share=SPECIFIC_SHARE, **inputs)
+    return site, inputs
 
 
 def column(driver, key):
@@ -39,7 +41,8 @@ def test_sort_filter_and_open_a_concept(site, tmp_path):
     site_dir, inputs = site
     frame = pd.read_csv(inputs["concepts_csv"])
     alive = frame[~frame["dead"]]
-    universal = alive[concept_kinds(alive, list(DIMS), 0.9, 0.9) == "universal"]
+    kinds = concept_kinds(alive, list(DIMS), 0.9, SPECIFIC_SHARE)
+    universal = alive[kinds == "universal"]
     with chromium() as driver:
         assert open_index(driver, site_dir)["page"] < 5
         assert len(driver.find_elements(By.CSS_SELECTOR, "#table tbody tr")) == len(alive)
@@ -48,7 +51,13 @@ def test_sort_filter_and_open_a_concept(site, tmp_path):
         entropy = column(driver, "entropy")
         assert entropy == sorted(entropy, reverse=True) and entropy[0] == pytest.approx(alive["entropy"].max(), 1e-3)
 
-        Select(driver.find_element(By.ID, "kind")).select_by_visible_text("universal")
+        kind = Select(driver.find_element(By.ID, "kind"))
+        kind.select_by_visible_text("model-specific (any model)")
+        specific = [row.get_attribute("data-kind") for row in driver.find_elements(By.CSS_SELECTOR, "#table tbody tr")]
+        assert len(specific) == sum(kind.startswith("only ") for kind in kinds) > 0
+        assert all(kind.startswith("only ") for kind in specific)
+        assert "entropy > 0.9" in driver.find_element(By.ID, "kind-rule").text
+        kind.select_by_visible_text("universal")
         rows = driver.find_elements(By.CSS_SELECTOR, "#table tbody tr")
         assert len(rows) == len(universal) > 0
         assert {row.get_attribute("data-kind") for row in rows} == {"universal"}

@@ -11,8 +11,8 @@ import pandas as pd
 
 from usae.batches import TokenBatches
 from usae.checkpoint import load_trained
-from usae.explorer_data import (ExplorerContent, concept_kinds, gallery_heatmaps, gallery_images, nearest_concepts,
-                                quantise_heatmaps)
+from usae.explorer_data import (ExplorerContent, concept_kinds, gallery_heatmaps, gallery_images, kind_rule,
+                                nearest_concepts, quantise_heatmaps)
 from usae.explorer_site import write_site
 from usae.extract import pick_device
 from usae.io import read_json
@@ -91,6 +91,7 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
         image_labels=manifest["label"].tolist(), matrices=matrices, summary=read_json(summary_json),
         figures=[Path(path) for path in figure_pngs],
         actmax=actmax_items(actmax_table_csv, actmax_images_dir, names, set(np.flatnonzero(alive).tolist())),
+        kind_rule=kind_rule(universal_entropy, specific_share),
     )
     return write_site(content, site_dir, thumbnail_px=thumbnail_px, chunk_size=chunk_size)
 

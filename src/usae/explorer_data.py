@@ -35,6 +35,12 @@ def concept_kinds(frame, names, universal_entropy, specific_share):
     return kinds
 
 
+def kind_rule(universal_entropy, specific_share):
+    """The thresholds of :func:`concept_kinds` in words, for the reader."""
+    return (f"universal: firing entropy > {universal_entropy:g} and co-fires > 0; only <model>: that model has "
+            f">= {specific_share:.0%} of the firings; mixed: neither")
+
+
 def gallery_images(indices_Mnm, values_Mnm, per_model, alive_m):
     """Images shown for each concept: the union of every model's top ``per_model`` images.
 
@@ -217,6 +223,8 @@ class ExplorerContent:
         Figure PNGs shown at the top.
     actmax : dict of int to list of dict
         Per optimised concept: ``{"model", "path", "activations": {model: value}}`` per image.
+    kind_rule : str
+        How ``kinds`` were decided (:func:`kind_rule`).
     """
 
     names: list
@@ -235,3 +243,4 @@ class ExplorerContent:
     summary: dict
     figures: list = field(default_factory=list)
     actmax: dict = field(default_factory=dict)
+    kind_rule: str = ""

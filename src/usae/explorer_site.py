@@ -142,6 +142,7 @@ def site_meta(content, figures, vocabulary, chunk_size, thumbnail_px):
         "summary": _scalars(content.summary),
         "figures": figures,
         "neighbour_method": NEIGHBOUR_METHOD,
+        "kind_rule": content.kind_rule,
     }
 
 

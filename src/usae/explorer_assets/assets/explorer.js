@@ -118,7 +118,10 @@
   function renderControls() {
     var kind = document.getElementById("kind");
     kind.appendChild(el("option", { value: "", text: "all" }));
+    kind.appendChild(el("option", { value: "specific", text: "model-specific (any model)" }));
     INDEX.kinds.forEach(function (name, i) { kind.appendChild(el("option", { value: String(i), text: name })); });
+    kind.title = META.kind_rule;
+    document.getElementById("kind-rule").textContent = META.kind_rule;
     kind.addEventListener("change", function () { state.kind = kind.value; update(); });
     var label = document.getElementById("label");
     var list = document.getElementById("label-list");
@@ -139,13 +142,20 @@
     return wanted;
   }
 
+  function kindMatches() {
+    if (state.kind === "") return null;
+    return INDEX.kinds.map(function (name, i) {
+      return state.kind === "specific" ? name.indexOf("only ") === 0 : String(i) === state.kind;
+    });
+  }
+
   function filtered() {
-    var kind = state.kind === "" ? null : +state.kind;
+    var kinds = kindMatches();
     var wanted = state.label ? matchingLabels() : null;
     var ranges = Object.keys(state.ranges).filter(function (key) { return state.ranges[key]; });
     var keep = [];
     for (var i = 0; i < COUNT; i++) {
-      if (kind !== null && VALUES.kind[i] !== kind) continue;
+      if (kinds && !kinds[VALUES.kind[i]]) continue;
       if (wanted && !VALUES.labels[i].some(function (id) { return wanted[id]; })) continue;
       var inside = ranges.every(function (key) {
         var value = VALUES[key][i];
