@@ -85,6 +85,7 @@ def test_heatmaps_are_the_models_codes_on_the_shown_images(built):
 def test_site_has_the_r2_matrix_figures_and_actmax_images(built):
     site, meta = built["site"], built["meta"]
     assert len(meta["r2"]) == 3 and all(len(row) == 3 for row in meta["r2"])
+    assert "entropy > 0.9" in meta["kind_rule"] and "90%" in meta["kind_rule"]
     assert meta["figures"] == ["figures/fig5_r2.png"] and (site / "figures" / "fig5_r2.png").exists()
     optimised = [record for record in built["records"].values() if record["actmax"]]
     assert len(optimised) == 1 and len(optimised[0]["actmax"]) == 3
