@@ -85,8 +85,9 @@ def tiny_run(root):
     table, images = write_actmax(root, int(frame.loc[~frame["dead"], "concept"].iloc[0]), list(DIMS))
     return {"concepts_csv": metrics / "concepts.csv", "top_images_npz": metrics / "top_images.npz",
             "matrices_json": metrics / "matrices.json", "summary_json": metrics / "summary.json",
-            "manifest_csv": manifest_path(config, dataset, "val"), "usae_dir": usae_dir,
-            "store_dirs": [store_path(config, dataset, "val", name) for name in DIMS],
+            "manifest_csv": manifest_path(config, dataset, "val"), "usae_weights": usae_dir / "model.safetensors",
+            "usae_meta": usae_dir / "model.json",
+            "store_metas": [store_path(config, dataset, "val", name) / "meta.json" for name in DIMS],
             "figure_pngs": [root / "figures" / "fig5_r2.png"], "actmax_table_csv": table, "actmax_images_dir": images}
 
 

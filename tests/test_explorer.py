@@ -10,8 +10,7 @@ from PIL import Image
 
 from explorer_fixture import concept_records, decode_heatmaps, read_script, shared_tiny_run
 from usae.batches import TokenBatches
-from usae.checkpoint import load_trained
-from usae.explorer import build_explorer, check_image_order, standardised_batches
+from usae.explorer import build_explorer, check_image_order, load_usae, standardised_batches
 from usae.explorer_data import concept_kinds, gallery_images, nearest_concepts, quantise_heatmaps
 from usae.explorer_site import chunk_file, encode_heatmaps, thumb_name
 from usae.store import ActivationStore
@@ -71,8 +70,8 @@ def test_thumbnails_are_small_jpegs_written_once(built):
 
 def test_heatmaps_are_the_models_codes_on_the_shown_images(built):
     inputs, meta = built["inputs"], built["meta"]
-    usae, run = load_trained(inputs["usae_dir"])
-    batches = standardised_batches(inputs["store_dirs"], run)
+    usae, run = load_usae(inputs["usae_weights"], inputs["usae_meta"])
+    batches = standardised_batches(inputs["store_metas"], run)
     k, record = max(built["records"].items(), key=lambda item: len(item[1]["images"]))
     for name in meta["models"]:
         with torch.no_grad():  # one image at a time: TokenBatches.read returns images in store order
@@ -112,13 +111,15 @@ def test_rebuild_replaces_the_site_without_actmax(built, tmp_path):
     assert len(chunk) == len(built["records"]) and not any(record["actmax"] for record in chunk.values())
 
 
-def test_mismatched_manifest_or_missing_store_is_refused(built):
+def test_mismatched_manifest_missing_store_or_stray_weights_are_refused(built, tmp_path):
     inputs = built["inputs"]
     manifest = pd.read_csv(inputs["manifest_csv"], dtype=str)
     with pytest.raises(ValueError, match="same order"):
         check_image_order(manifest.iloc[::-1], manifest["image_id"])
     with pytest.raises(ValueError, match="gamma"):
-        standardised_batches(inputs["store_dirs"][:2], load_trained(inputs["usae_dir"])[1])
+        standardised_batches(inputs["store_metas"][:2], load_usae(inputs["usae_weights"], inputs["usae_meta"])[1])
+    with pytest.raises(ValueError, match="beside"):
+        load_usae(tmp_path / "model.safetensors", inputs["usae_meta"])
 
 
 def test_gallery_is_the_rank_ordered_union_of_every_models_top_images():
@@ -174,10 +175,10 @@ def test_quantised_heatmaps_keep_one_scale_per_concept_and_model():
 
 def test_standardised_batches_use_the_runs_training_statistics(built):
     inputs = built["inputs"]
-    _, run = load_trained(inputs["usae_dir"])
-    batches = standardised_batches(reversed(inputs["store_dirs"]), run)
+    _, run = load_usae(inputs["usae_weights"], inputs["usae_meta"])
+    batches = standardised_batches(reversed(inputs["store_metas"]), run)
     assert isinstance(batches, TokenBatches) and batches.names == run["models"]
-    store = ActivationStore(inputs["store_dirs"][0])
+    store = ActivationStore(inputs["store_metas"][0].parent)
     mean, std = run["stats"][store.model]
     raw = np.asarray(store.shard(0)[:1], dtype=np.float32).reshape(-1, store.dim)
     np.testing.assert_allclose(batches.read(store.model, np.array([0])).numpy(), (raw - mean) / (std + 1e-5), rtol=1e-5)

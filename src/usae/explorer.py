@@ -20,8 +20,8 @@ from usae.manifest import read_manifest
 from usae.store import ActivationStore
 
 
-def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, manifest_csv, usae_dir, store_dirs,
-                   figure_pngs, actmax_table_csv, actmax_images_dir, site_dir, *, universal_entropy=0.9,
+def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, manifest_csv, usae_weights, usae_meta,
+                   store_metas, figure_pngs, actmax_table_csv, actmax_images_dir, site_dir, *, universal_entropy=0.9,
                    specific_share=0.9, gallery_images_per_model=4, thumbnail_px=128, neighbours=8, chunk_size=64,
                    batch_images=16, device="auto"):
     """Build the concept explorer site of one trained USAE on one dataset's val split.
@@ -32,10 +32,10 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
         The metrics stage's outputs for the dataset (:func:`usae.evaluation_stage.metrics_stage`).
     manifest_csv : path
         Manifest of that val split (image paths and labels, in store order).
-    usae_dir : path
-        Training run folder with ``model.safetensors`` and ``model.json``.
-    store_dirs : sequence of path
-        The val split's activation stores, one per model of the run (any order).
+    usae_weights, usae_meta : path
+        The trained USAE: ``model.safetensors`` and ``model.json`` (side by side, as training writes them).
+    store_metas : sequence of path
+        ``meta.json`` of the val split's activation store of each model of the run (any order).
     figure_pngs : sequence of path
         Figure PNGs shown at the top of the site (copied in).
     actmax_table_csv : path or None
@@ -68,11 +68,11 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
     """
     frame = pd.read_csv(concepts_csv)
     matrices = read_json(matrices_json)
-    usae, meta = load_trained(usae_dir)
+    usae, meta = load_usae(usae_weights, usae_meta)
     device = pick_device(device)
     usae.to(device)
     names = usae.names
-    batches = standardised_batches(store_dirs, meta)
+    batches = standardised_batches(store_metas, meta)
     manifest = read_manifest(manifest_csv)
     with np.load(top_images_npz) as top_images:
         check_image_order(manifest, top_images["image_ids"], batches.stores[names[0]].image_ids)
@@ -96,9 +96,16 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
     return write_site(content, site_dir, thumbnail_px=thumbnail_px, chunk_size=chunk_size)
 
 
-def standardised_batches(store_dirs, model_meta):
-    """Val stores of a run's models as token batches standardised with the run's training statistics."""
-    stores = {store.model: store for store in map(ActivationStore, store_dirs)}
+def load_usae(weights_file, meta_file):
+    """:func:`usae.checkpoint.load_trained` of the run whose ``model.safetensors`` and ``model.json`` these are."""
+    if Path(weights_file).resolve() != Path(meta_file).resolve().with_name("model.safetensors"):
+        raise ValueError(f"{weights_file}: expected the model.safetensors beside {meta_file}")
+    return load_trained(Path(meta_file).parent)
+
+
+def standardised_batches(store_metas, model_meta):
+    """Val stores (their ``meta.json``) of a run's models as token batches standardised with its training stats."""
+    stores = {store.model: store for store in (ActivationStore(Path(meta).parent) for meta in store_metas)}
     missing = [name for name in model_meta["models"] if name not in stores]
     if missing:
         raise ValueError(f"no activation store given for model(s) {', '.join(missing)}")
