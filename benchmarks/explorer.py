@@ -25,7 +25,7 @@ from usae.batches import TokenBatches
 from usae.concepts import cofire_proportion, firing_entropy
 from usae.evaluation_stage import concept_frame
 from usae.explorer_browser import browser_missing, chromium, console_errors, open_concept, open_index
-from usae.explorer_data import ExplorerContent, concept_kinds, gallery_heatmaps, gallery_images, nearest_concepts
+from usae.explorer_data import DEAD, ExplorerContent, concept_kinds, gallery_heatmaps, gallery_images, nearest_concepts
 from usae.explorer_site import site_size, write_site
 from usae.sae import UniversalSAE
 from usae.store import ActivationStore, write_store
@@ -65,7 +65,7 @@ def synthetic_content(rng, m, image_paths):
     """An :class:`usae.explorer_data.ExplorerContent` of synthetic tables over ``image_paths``."""
     frame = synthetic_frame(rng, m)
     kinds = concept_kinds(frame, NAMES, 0.9, 0.9)
-    alive = kinds != "dead"
+    alive = kinds != DEAD
     indices = rng.integers(len(image_paths), size=(len(NAMES), 8, m))
     values = np.sort(rng.random((len(NAMES), 8, m)), axis=1)[:, ::-1]
     gallery, top = gallery_images(indices, values, PER_MODEL, alive)
@@ -144,7 +144,7 @@ def main():
         if missing:
             print(f"browser timings skipped: {missing}")
             return
-        alive = np.flatnonzero(content.kinds != "dead")
+        alive = np.flatnonzero(content.kinds != DEAD)
         loads, panels, errors = time_in_browser(site, args.runs, rng.choice(alive, 3, replace=False).tolist())
         page = [load["page"] for load in loads]
         wall = [load["wall"] for load in loads]

@@ -11,7 +11,7 @@ import pandas as pd
 
 from usae.batches import TokenBatches
 from usae.checkpoint import load_trained
-from usae.explorer_data import (ExplorerContent, concept_kinds, gallery_heatmaps, gallery_images, kind_rule,
+from usae.explorer_data import (DEAD, ExplorerContent, concept_kinds, gallery_heatmaps, gallery_images, kind_rule,
                                 nearest_concepts, quantise_heatmaps)
 from usae.explorer_site import write_site
 from usae.extract import pick_device
@@ -77,7 +77,7 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
     with np.load(top_images_npz) as top_images:
         check_image_order(manifest, top_images["image_ids"], batches.stores[names[0]].image_ids)
         kinds = concept_kinds(frame, names, universal_entropy, specific_share)
-        alive = kinds != "dead"
+        alive = kinds != DEAD
         gallery, top = gallery_images(top_images["indices"], top_images["values"], gallery_images_per_model, alive)
     heat = gallery_heatmaps(lambda name, tokens: usae.encode(name, tokens.to(device)), names, batches, gallery,
                             batch_images)

@@ -9,12 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-UNIVERSAL, MIXED = "universal", "mixed"
-
-
-def specific_kind(name):
-    """Kind of a concept whose firings are (almost) all model ``name``'s."""
-    return f"only {name}"
+UNIVERSAL, MIXED, DEAD = "universal", "mixed", "dead"
 
 
 def concept_kinds(frame, names, universal_entropy, specific_share):
@@ -29,9 +24,9 @@ def concept_kinds(frame, names, universal_entropy, specific_share):
     share = np.divide(fires, totals, out=np.zeros_like(fires), where=totals > 0)
     kinds = np.full(len(frame), MIXED, dtype=object)
     specific = share.max(1) >= specific_share
-    kinds[specific] = [specific_kind(names[i]) for i in share.argmax(1)[specific]]
+    kinds[specific] = [f"only {names[i]}" for i in share.argmax(1)[specific]]
     kinds[(frame["entropy"].to_numpy() > universal_entropy) & (frame["cofires"].to_numpy() > 0)] = UNIVERSAL
-    kinds[frame["dead"].to_numpy(dtype=bool)] = "dead"
+    kinds[frame["dead"].to_numpy(dtype=bool)] = DEAD
     return kinds
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from usae.explorer_data import concept_labels
+from usae.explorer_data import DEAD, concept_labels
 
 ASSETS = Path(__file__).with_name("explorer_assets")
 NEIGHBOUR_METHOD = "cosine of decoder atoms concatenated over models (mean of per-model cosines)"
@@ -48,7 +48,7 @@ def write_site(content, site_dir, *, thumbnail_px=128, chunk_size=64, jpeg_quali
     tmp = Path(tempfile.mkdtemp(dir=site_dir.parent, prefix=f".{site_dir.name}."))
     try:
         shutil.copytree(ASSETS, tmp, dirs_exist_ok=True)
-        alive = np.flatnonzero(content.kinds != "dead")
+        alive = np.flatnonzero(content.kinds != DEAD)
         figures = copy_figures(content.figures, tmp / "figures")
         actmax = write_actmax_images(content.actmax, tmp / "actmax", 2 * thumbnail_px, jpeg_quality)
         write_thumbnails(content.image_paths, np.unique(content.gallery[content.gallery >= 0]), tmp / "thumbs",
@@ -134,7 +134,7 @@ def site_meta(content, figures, vocabulary, chunk_size, thumbnail_px):
         "grid": list(content.grid),
         "chunk_size": chunk_size,
         "concepts": len(content.kinds),
-        "dead": int((content.kinds == "dead").sum()),
+        "dead": int((content.kinds == DEAD).sum()),
         "labels": vocabulary,
         "r2": [_round(row) for row in content.matrices["r2"]],
         "dataset": content.matrices.get("dataset", ""),
