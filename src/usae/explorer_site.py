@@ -181,7 +181,8 @@ def concept_record(content, k, actmax):
     }
 
 
-def _base64(array):
+def to_base64(array):
+    """Base64 text of an array's bytes."""
     return base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")
 
 
@@ -197,8 +198,8 @@ def encode_heatmaps(bytes_UT):
     flat = np.asarray(bytes_UT, dtype=np.uint8).ravel()
     at = np.flatnonzero(flat)
     if 3 * len(at) < len(flat) and len(flat) <= 1 << 16:
-        return {"at": _base64(at.astype("<u2")), "values": _base64(flat[at])}
-    return {"dense": _base64(flat)}
+        return {"at": to_base64(at.astype("<u2")), "values": to_base64(flat[at])}
+    return {"dense": to_base64(flat)}
 
 
 def _save_jpeg(image, path, quality):
