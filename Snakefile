@@ -26,6 +26,7 @@ include: "workflow/rules/baseline.smk"
 include: "workflow/rules/actmax.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/explorer.smk"
 
 
 rule all:
@@ -34,5 +35,6 @@ rule all:
         rules.tables.output,
         rules.figures.output,
         rules.actmax.output,
+        rules.explorer.output,
         expand(rules.train.output.curves, kind=KINDS if INDEPENDENT else ["usae"]),
         rules.baseline.output if INDEPENDENT else [],

@@ -9,7 +9,7 @@ from usae.store import ActivationStore
 
 def test_help_lists_the_stages():
     result = subprocess.run([sys.executable, "-m", "usae.cli", "--help"], capture_output=True, text=True, check=True)
-    for stage in ["fetch", "extract", "train", "metrics", "baseline", "actmax", "figures", "tables", "import-acts"]:
+    for stage in ["fetch", "extract", "train", "metrics", "baseline", "actmax", "figures", "tables", "explorer", "import-acts"]:
         assert stage in result.stdout
 
 

@@ -12,7 +12,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_CONFIG = REPO / ".test" / "config" / "config.yaml"
-RULES = {"fetch", "extract", "train", "metrics", "baseline", "actmax", "figures", "tables"}
+RULES = {"fetch", "extract", "train", "metrics", "baseline", "actmax", "figures", "tables", "explorer"}
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +83,8 @@ def test_full_run_writes_every_output_then_nothing_to_do(finished):
     assert sorted(set(table1["dataset"])) == ["embedded", "extra"] and len(table1) == 4
     assert "| Fig. 7" in (results / "scorecard.md").read_text()
     log = (results / "logs/train/usae.log").read_text()
-    assert "\r" not in log and "train usae" in log
+    assert "\r" not in log and "train usae: 6/6 step (100%)" in log
+    assert (results / "explorer/index.html").exists()
     again = snakemake(finished, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
 
@@ -108,10 +109,13 @@ def changed_config(workdir, name, **sections):
 
 def test_figure_keys_rerun_only_the_rules_that_read_them(finished, tmp_path):
     gallery = changed_config(tmp_path, "g.yaml", figures={"universal_concepts": 2})
-    assert planned_rules(snakemake(finished, "-n", "--configfile", gallery)) == {"figures"}
+    assert planned_rules(snakemake(finished, "-n", "--configfile", gallery)) == {"figures", "explorer"}
     images = changed_config(tmp_path, "i.yaml", figures={"gallery_images": 3})
-    # Both draw galleries; the tables read the baseline's matching table.
-    assert planned_rules(snakemake(finished, "-n", "--configfile", images)) == {"figures", "baseline", "tables"}
+    # Both draw galleries; the tables read the baseline's matching table, the explorer shows the figures.
+    rerun = {"figures", "baseline", "tables", "explorer"}
+    assert planned_rules(snakemake(finished, "-n", "--configfile", images)) == rerun
+    explorer_only = changed_config(tmp_path, "e.yaml", explorer={"neighbours": 3})
+    assert planned_rules(snakemake(finished, "-n", "--configfile", explorer_only)) == {"explorer"}
 
 
 def test_bad_config_fails_before_any_job(tmp_path):

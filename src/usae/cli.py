@@ -6,6 +6,7 @@ Each stage subcommand calls the same function as the Snakemake rule of that name
 
 import argparse
 import sys
+from pathlib import Path
 
 DEFAULT_CONFIG = "config/config.yaml"
 
@@ -128,8 +129,6 @@ def cmd_figures(args):
 
 def cmd_tables(args):
     """Tables and the scorecard from every dataset's metrics (and the baseline table, if any)."""
-    from pathlib import Path
-
     from usae.config import all_datasets
     from usae.stages.tables import tables
 
@@ -142,6 +141,24 @@ def cmd_tables(args):
            layout.scorecard(".json"), datasets=datasets, experiment=name,
            baseline=[baseline] if Path(baseline).exists() else [])
     print(layout.scorecard(".md"))
+
+
+def cmd_explorer(args):
+    """The concept explorer site (results/explorer/index.html)."""
+    from usae.layout import FIGURES
+    from usae.stages.explorer import explorer
+
+    config, layout = _setup(args)
+    name = config["dataset"]["name"]
+    usae = _trained(layout, "usae")
+    files = [layout.metrics(name, f) for f in ("matrices.json", "summary.json", "concepts.csv", "top_images.npz")]
+    shown = list(FIGURES) + ["fig7_matching", "fig16_matching_top_cofiring", "fig8_actmax"]
+    figures = [layout.figure(figure) + ".png" for figure in shown]
+    site = explorer(*files, usae["weights"], usae["meta"], _stores(layout, config, name, "val"),
+                    layout.manifest(name, "val"), [path for path in figures if Path(path).exists()],
+                    layout.table("actmax_cross_activation") + ".csv", layout.actmax_images(), layout.explorer(),
+                    options=config["explorer"])
+    print(f"{site}/index.html")
 
 
 def cmd_import_acts(args):
@@ -163,7 +180,7 @@ def build_parser():
     """The argument parser with one subcommand per stage."""
     parser = argparse.ArgumentParser(
         prog="usae", description="Universal Sparse Autoencoders pipeline. Stages: fetch -> extract -> train -> "
-        "metrics -> baseline -> actmax -> figures -> tables. "
+        "metrics -> baseline -> actmax -> figures -> tables -> explorer. "
         "Run the whole DAG with 'snakemake --cores all'.")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True, metavar="STAGE")
@@ -190,6 +207,7 @@ def build_parser():
     stage("actmax", cmd_actmax, "coordinated activation maximisation with lucent (results/actmax/)")
     stage("figures", cmd_figures, "the paper's figures from the metrics (results/figures/)")
     stage("tables", cmd_tables, "tables and the scorecard (results/tables/, results/scorecard.md)")
+    stage("explorer", cmd_explorer, "the concept explorer site (results/explorer/index.html)")
 
     imported = commands.add_parser("import-acts", help="bring your own activations: write a (N, T, D) .npy as a store")
     imported.set_defaults(func=cmd_import_acts)

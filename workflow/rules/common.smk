@@ -19,6 +19,12 @@ EVAL_DATASETS = list(DATASETS)  # the experiment's dataset first
 MODELS = config["models"]
 THREADS = config["threads"]
 INDEPENDENT = config["train"]["independent"]
+# Figures at the top of the explorer site.
+SITE_FIGURES = (
+    list(FIGURES)
+    + (["fig7_matching", "fig16_matching_top_cofiring"] if INDEPENDENT else [])
+    + ["fig8_actmax"]
+)
 
 
 def code(rule):

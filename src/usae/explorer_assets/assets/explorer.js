@@ -1,0 +1,399 @@
+/* USAE concept explorer: index table (sort, filter, pages) and a lazily loaded panel per concept.
+ * Data: window.USAE_META and window.USAE_INDEX (data/meta.js, data/index.js); concept panels come from
+ * data/chunks/cNNNNN.js, which call usaeChunk(id, records) when inserted as <script> (file:// allows it). */
+"use strict";
+(function () {
+  var META = window.USAE_META;
+  var INDEX = window.USAE_INDEX;
+  var VALUES = INDEX.values;
+  var COUNT = VALUES.concept.length;
+  var PAGE = 100;
+  var COLORMAP = [[0, 0, 4], [120, 28, 109], [237, 105, 37], [252, 255, 164]];
+  var state = { sort: "energy_total", ascending: false, kind: "", label: "", ranges: {}, page: 0 };
+  var rowOf = {};
+  var view = [];
+  var chunks = {};
+  var resolvers = {};
+  VALUES.concept.forEach(function (k, i) { rowOf[k] = i; });
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) {
+      if (key === "text") node.textContent = attrs[key];
+      else if (key === "className") node.className = attrs[key];
+      else node.setAttribute(key, attrs[key]);
+    });
+    (children || []).forEach(function (child) { if (child) node.appendChild(child); });
+    return node;
+  }
+
+  function pad(number, width) {
+    var text = String(number);
+    while (text.length < width) text = "0" + text;
+    return text;
+  }
+
+  function fmt(value) {
+    if (value === null || value === undefined) return "\u2013";
+    if (Number.isInteger(value)) return String(value);
+    return Math.abs(value) >= 1000 || Math.abs(value) < 0.001 ? value.toExponential(2) : value.toPrecision(3);
+  }
+
+  function kindName(i) { return INDEX.kinds[VALUES.kind[i]]; }
+
+  function labelsOf(i) { return VALUES.labels[i].map(function (id) { return META.labels[id]; }).join(", "); }
+
+  /* ---------- overview: R2 matrix, summary, figures ---------- */
+
+  function renderOverview() {
+    document.getElementById("subtitle").textContent = (META.dataset ? META.dataset + ": " : "") +
+      COUNT + " alive concepts of " + META.concepts + " (" + META.dead + " dead), models " + META.models.join(", ") +
+      (META.images ? ", " + META.images + " evaluation images" : "");
+    var head = el("tr", {}, [el("th", { text: "R\u00b2 enc \\ dec" })].concat(
+      META.models.map(function (name) { return el("th", { text: name }); })));
+    var rows = META.r2.map(function (row, i) {
+      return el("tr", {}, [el("th", { text: META.models[i] })].concat(row.map(function (value) {
+        var cell = el("td", { text: fmt(value) });
+        var level = Math.max(0, Math.min(1, value || 0));
+        cell.style.background = "rgba(21, 101, 192, " + (0.15 + 0.6 * level).toFixed(2) + ")";
+        return cell;
+      })));
+    });
+    document.getElementById("r2").appendChild(el("table", {}, [el("thead", {}, [head]), el("tbody", {}, rows)]));
+    var summary = document.getElementById("summary");
+    Object.keys(META.summary).forEach(function (key) {
+      summary.appendChild(el("dt", { text: key }));
+      summary.appendChild(el("dd", { text: fmt(META.summary[key]) }));
+    });
+    var figures = document.getElementById("figures");
+    META.figures.forEach(function (src) {
+      figures.appendChild(el("a", { href: src, target: "_blank" }, [el("img", { src: src, alt: src, title: src })]));
+    });
+  }
+
+  /* ---------- index table ---------- */
+
+  function sortButton(key, title) {
+    var button = el("button", { type: "button", text: title, "data-sort": key });
+    button.addEventListener("click", function () {
+      state.ascending = state.sort === key ? !state.ascending : key === "concept";
+      state.sort = key;
+      update();
+    });
+    return button;
+  }
+
+  function rangeInput(key) {
+    var input = el("input", { "data-filter": key, placeholder: "\u2265 min", title: "12 (at least), <12, 3..12" });
+    input.addEventListener("input", function () { state.ranges[key] = parseRange(input.value); update(); });
+    return input;
+  }
+
+  function parseRange(text) {
+    var number = "(-?\\d*\\.?\\d+(?:e-?\\d+)?)";
+    var match;
+    text = text.trim();
+    if (!text) return null;
+    if ((match = new RegExp("^" + number + "\\s*\\.\\.\\s*" + number + "$").exec(text))) return [+match[1], +match[2]];
+    if ((match = new RegExp("^<=?\\s*" + number + "$").exec(text))) return [-Infinity, +match[1]];
+    if ((match = new RegExp("^(?:>=?)?\\s*" + number + "$").exec(text))) return [+match[1], Infinity];
+    return null;
+  }
+
+  function renderHead() {
+    var columns = [{ key: "concept", title: "concept" }].concat(INDEX.columns);
+    var titles = columns.map(function (column) {
+      return el("th", { "data-key": column.key }, [sortButton(column.key, column.title)]);
+    });
+    titles.splice(1, 0, el("th", { className: "text", text: "kind" }));
+    titles.push(el("th", { className: "text", text: "top-image labels" }));
+    var filters = INDEX.columns.map(function (column) { return el("th", {}, [rangeInput(column.key)]); });
+    filters.unshift(el("th"), el("th"));
+    filters.push(el("th"));
+    var thead = document.querySelector("#table thead");
+    thead.appendChild(el("tr", { className: "titles" }, titles));
+    thead.appendChild(el("tr", { className: "filters" }, filters));
+  }
+
+  function renderControls() {
+    var kind = document.getElementById("kind");
+    kind.appendChild(el("option", { value: "", text: "all" }));
+    kind.appendChild(el("option", { value: "specific", text: "model-specific (any model)" }));
+    INDEX.kinds.forEach(function (name, i) { kind.appendChild(el("option", { value: String(i), text: name })); });
+    kind.title = META.kind_rule;
+    document.getElementById("kind-rule").textContent = META.kind_rule;
+    kind.addEventListener("change", function () { state.kind = kind.value; update(); });
+    var label = document.getElementById("label");
+    var list = document.getElementById("label-list");
+    META.labels.forEach(function (name) { list.appendChild(el("option", { value: name })); });
+    label.addEventListener("input", function () { state.label = label.value.trim().toLowerCase(); update(); });
+    document.getElementById("reset").addEventListener("click", function () {
+      state.kind = state.label = "";
+      state.ranges = {};
+      kind.value = label.value = "";
+      document.querySelectorAll("[data-filter]").forEach(function (input) { input.value = ""; });
+      update();
+    });
+  }
+
+  function matchingLabels() {
+    var wanted = {};
+    META.labels.forEach(function (name, id) { if (name.toLowerCase().indexOf(state.label) >= 0) wanted[id] = true; });
+    return wanted;
+  }
+
+  function kindMatches() {
+    if (state.kind === "") return null;
+    return INDEX.kinds.map(function (name, i) {
+      return state.kind === "specific" ? name.indexOf("only ") === 0 : String(i) === state.kind;
+    });
+  }
+
+  function filtered() {
+    var kinds = kindMatches();
+    var wanted = state.label ? matchingLabels() : null;
+    var ranges = Object.keys(state.ranges).filter(function (key) { return state.ranges[key]; });
+    var keep = [];
+    for (var i = 0; i < COUNT; i++) {
+      if (kinds && !kinds[VALUES.kind[i]]) continue;
+      if (wanted && !VALUES.labels[i].some(function (id) { return wanted[id]; })) continue;
+      var inside = ranges.every(function (key) {
+        var value = VALUES[key][i];
+        return value !== null && value >= state.ranges[key][0] && value <= state.ranges[key][1];
+      });
+      if (inside) keep.push(i);
+    }
+    return keep;
+  }
+
+  function sortView(rows) {
+    var values = VALUES[state.sort];
+    var sign = state.ascending ? 1 : -1;
+    rows.sort(function (a, b) {
+      var x = values[a], y = values[b];
+      if (x === y) return VALUES.concept[a] - VALUES.concept[b];
+      if (x === null) return 1;
+      if (y === null) return -1;
+      return sign * (x - y);
+    });
+    return rows;
+  }
+
+  function update() {
+    view = sortView(filtered());
+    state.page = 0;
+    document.querySelectorAll("#table thead th[data-key]").forEach(function (th) {
+      th.classList.toggle("sorted", th.getAttribute("data-key") === state.sort);
+      th.classList.toggle("ascending", state.ascending);
+    });
+    document.getElementById("count").textContent = view.length + " of " + COUNT + " alive concepts";
+    renderBody();
+  }
+
+  function tableRow(i) {
+    var k = VALUES.concept[i];
+    var cells = [el("td", {}, [el("a", { href: "#concept=" + k, text: String(k) })]),
+                 el("td", { className: kindName(i) === "universal" ? "text universal" : "text", text: kindName(i) })];
+    INDEX.columns.forEach(function (column) {
+      cells.push(el("td", { className: "col-" + column.key, text: fmt(VALUES[column.key][i]) }));
+    });
+    cells.push(el("td", { className: "text", text: labelsOf(i) }));
+    var row = el("tr", { "data-concept": String(k), "data-kind": kindName(i) }, cells);
+    row.addEventListener("click", function () { location.hash = "concept=" + k; });
+    return row;
+  }
+
+  function renderBody() {
+    var pages = Math.max(1, Math.ceil(view.length / PAGE));
+    state.page = Math.min(state.page, pages - 1);
+    var body = document.querySelector("#table tbody");
+    var rows = document.createDocumentFragment();
+    view.slice(state.page * PAGE, (state.page + 1) * PAGE).forEach(function (i) { rows.appendChild(tableRow(i)); });
+    body.textContent = "";
+    body.appendChild(rows);
+    var pager = document.getElementById("pager");
+    pager.textContent = "";
+    [["\u2190 previous", -1], ["next \u2192", 1]].forEach(function (item) {
+      var button = el("button", { type: "button", text: item[0] });
+      var target = state.page + item[1];
+      button.disabled = target < 0 || target >= pages;
+      button.addEventListener("click", function () { state.page = target; renderBody(); });
+      pager.appendChild(button);
+    });
+    pager.appendChild(el("span", { text: "page " + (state.page + 1) + " of " + pages }));
+    markSelected();
+  }
+
+  /* ---------- concept panel ---------- */
+
+  window.usaeChunk = function (id, records) {
+    if (resolvers[id]) resolvers[id](records);
+    delete resolvers[id];
+  };
+
+  function loadChunk(id) {
+    if (!chunks[id]) {
+      chunks[id] = new Promise(function (resolve, reject) {
+        resolvers[id] = resolve;
+        var script = el("script", { src: "data/chunks/c" + pad(id, 5) + ".js" });
+        script.onerror = function () {
+          delete chunks[id];
+          reject(new Error("cannot load " + script.src));
+        };
+        document.head.appendChild(script);
+      });
+    }
+    return chunks[id];
+  }
+
+  function colour(q) {
+    var t = q / 255 * (COLORMAP.length - 1);
+    var i = Math.min(Math.floor(t), COLORMAP.length - 2);
+    var f = t - i;
+    return COLORMAP[i].map(function (c, j) { return Math.round(c + f * (COLORMAP[i + 1][j] - c)); });
+  }
+
+  /* One model's heatmaps of a concept as a flat Uint8Array (images x tokens): {"dense"} or sparse {"at", "values"}. */
+  function heatBytes(entry, length) {
+    var out = new Uint8Array(length);
+    var j;
+    if (entry.dense !== undefined) {
+      var dense = atob(entry.dense);
+      for (j = 0; j < dense.length; j++) out[j] = dense.charCodeAt(j);
+    } else {
+      var at = atob(entry.at), values = atob(entry.values);
+      for (j = 0; j < values.length; j++) out[at.charCodeAt(2 * j) | (at.charCodeAt(2 * j + 1) << 8)] = values.charCodeAt(j);
+    }
+    return out;
+  }
+
+  function heatmapURL(bytes, offset) {
+    var height = META.grid[0], width = META.grid[1];
+    var canvas = el("canvas", { width: String(width), height: String(height) });
+    var context = canvas.getContext("2d");
+    var image = context.createImageData(width, height);
+    for (var t = 0; t < width * height; t++) {
+      var q = bytes[offset + t];
+      var rgb = colour(q);
+      image.data.set([rgb[0], rgb[1], rgb[2], Math.min(255, Math.round(q * 1.5))], 4 * t);
+    }
+    context.putImageData(image, 0, 0);
+    return canvas.toDataURL("image/png");
+  }
+
+  function peak(bytes, offset) {
+    var best = 0;
+    for (var t = 0; t < META.grid[0] * META.grid[1]; t++) best = Math.max(best, bytes[offset + t]);
+    return best;
+  }
+
+  function modelRow(record, name) {
+    var tokens = META.grid[0] * META.grid[1];
+    var bytes = heatBytes(record.heat[name], record.images.length * tokens);
+    var scale = record.scale[name] || 0;
+    var tiles = record.images.map(function (index, j) {
+      var own = record.top[name].indexOf(j) >= 0;
+      return el("figure", { className: "tile" + (own ? " own" : ""), title: "image " + index + (own ? " (" + name + " top image)" : "") }, [
+        el("img", { className: "thumb", src: "thumbs/" + pad(index, 6) + ".jpg", alt: "image " + index }),
+        el("img", { className: "heat", src: heatmapURL(bytes, j * tokens), alt: "heatmap" }),
+        el("figcaption", { text: (record.labels[j] ? record.labels[j] + " \u00b7 " : "") + "max " + fmt(peak(bytes, j * tokens) / 255 * scale) }),
+      ]);
+    });
+    var row = el("div", { className: "model-row", "data-model": name }, [
+      el("div", { className: "model-name", text: name + " (scale " + fmt(scale) + ")" })].concat(tiles));
+    row.style.gridTemplateColumns = "110px repeat(" + record.images.length + ", minmax(0, " + META.thumbnail_px + "px))";
+    return row;
+  }
+
+  function statsTable(i) {
+    var head = el("tr", {}, [el("th", { text: "" })].concat(META.models.map(function (name) { return el("th", { text: name }); })));
+    var rows = [["fires", "fires_"], ["co-fire proportion", "cofire_proportion_"], ["energy", "energy_"]].map(function (item) {
+      return el("tr", {}, [el("th", { text: item[0] })].concat(META.models.map(function (name) {
+        return el("td", { text: fmt(VALUES[item[1] + name][i]) });
+      })));
+    });
+    return el("table", { className: "stats" }, [el("thead", {}, [head]), el("tbody", {}, rows)]);
+  }
+
+  function actmaxSection(record) {
+    if (!record.actmax.length) return el("p", { className: "stats", text: "Not optimised: no activation-maximisation images for this concept." });
+    return el("div", { className: "actmax" }, record.actmax.map(function (item) {
+      var activations = Object.keys(item.activations).map(function (name) { return name + " " + fmt(item.activations[name]); });
+      return el("figure", {}, [el("img", { src: item.src, alt: "optimised for " + item.model }),
+                               el("figcaption", { text: "optimised for " + item.model + "; code: " + activations.join(", ") })]);
+    }));
+  }
+
+  function neighbourLinks(record) {
+    return el("p", { className: "neighbours" }, [el("span", { text: "Nearest concepts (" + META.neighbour_method + "): " })].concat(
+      record.neighbours.map(function (item) {
+        var kind = rowOf[item[0]] === undefined ? "" : ", " + kindName(rowOf[item[0]]);
+        return el("a", { href: "#concept=" + item[0], text: item[0] + " (" + fmt(item[1]) + kind + ")" });
+      })));
+  }
+
+  function renderPanel(k, record) {
+    var i = rowOf[k];
+    var panel = document.getElementById("panel");
+    var close = el("button", { type: "button", className: "close", text: "close \u2715" });
+    close.addEventListener("click", function () { location.hash = ""; });
+    panel.textContent = "";
+    [close,
+     el("h2", { text: "Concept " + k + " \u2014 " + kindName(i) }),
+     el("p", { className: "stats", text: "energy " + fmt(VALUES.energy_total[i]) + " \u00b7 firing entropy " + fmt(VALUES.entropy[i]) +
+               " \u00b7 co-fires " + fmt(VALUES.cofires[i]) + (labelsOf(i) ? " \u00b7 labels: " + labelsOf(i) : "") }),
+     statsTable(i),
+     el("h3", { text: "Top images, every model's heatmap" }),
+     el("p", { className: "stats", text: "Columns: the union of every model's top images (outlined: that model's own top images). " +
+               "Heatmap: the concept's code over the model's token grid, 255 = the row's scale." })]
+      .concat(META.models.map(function (name) { return modelRow(record, name); }))
+      .concat([el("h3", { text: "Activation maximisation" }), actmaxSection(record), neighbourLinks(record)])
+      .forEach(function (node) { panel.appendChild(node); });
+    panel.scrollTop = 0;
+  }
+
+  function showConcept(k) {
+    var panel = document.getElementById("panel");
+    panel.hidden = false;
+    if (rowOf[k] === undefined) {
+      panel.textContent = "";
+      panel.appendChild(el("p", { className: "error", text: "Concept " + k + " is dead or does not exist." }));
+      return;
+    }
+    panel.textContent = "Loading concept " + k + "\u2026";
+    loadChunk(Math.floor(k / META.chunk_size)).then(function (records) {
+      if (currentConcept() === k) renderPanel(k, records[k]);
+    }, function (error) {
+      panel.textContent = "";
+      panel.appendChild(el("p", { className: "error", text: error.message }));
+    });
+  }
+
+  function currentConcept() {
+    var match = /concept=(\d+)/.exec(location.hash);
+    return match ? +match[1] : null;
+  }
+
+  function markSelected() {
+    var k = currentConcept();
+    document.querySelectorAll("#table tbody tr").forEach(function (row) {
+      row.classList.toggle("selected", +row.getAttribute("data-concept") === k);
+    });
+  }
+
+  function route() {
+    var k = currentConcept();
+    if (k === null) document.getElementById("panel").hidden = true;
+    else showConcept(k);
+    markSelected();
+  }
+
+  document.addEventListener("keydown", function (event) { if (event.key === "Escape") location.hash = ""; });
+  window.addEventListener("hashchange", route);
+  renderOverview();
+  renderControls();
+  renderHead();
+  update();
+  route();
+  document.body.setAttribute("data-ready", "true");
+})();

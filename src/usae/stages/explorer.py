@@ -1,0 +1,40 @@
+"""Stage explorer: a self-contained static site to browse every concept of the trained USAE."""
+
+import logging
+
+from usae.explorer import build_explorer
+
+log = logging.getLogger(__name__)
+
+
+def explorer(matrices, summary, concepts, top_images, usae_weights, usae_meta, stores, manifest, figures,
+             actmax_table, actmax_images, site, *, options):
+    """Build ``site/index.html`` from the experiment's metrics, the trained USAE and its val stores.
+
+    Parameters
+    ----------
+    matrices, summary, concepts, top_images : path
+        The metrics stage's files of the experiment's dataset.
+    usae_weights, usae_meta : path
+        The trained USAE (heatmaps encode each shown image's tokens).
+    stores : list of path
+        ``meta.json`` of each model's val store.
+    manifest : path
+        The val manifest (image files and labels).
+    figures : list of path
+        Figure PNGs shown at the top of the site.
+    actmax_table, actmax_images : path
+        The actmax stage's cross-activation CSV and image folder.
+    site : path
+        Folder of the site, replaced as a whole.
+    options : dict
+        The config's ``explorer`` section.
+    """
+    built = build_explorer(concepts, top_images, matrices, summary, manifest, usae_weights, usae_meta, stores,
+                           figures, actmax_table, actmax_images, site,
+                           universal_entropy=options["universal_entropy"], specific_share=options["specific_share"],
+                           gallery_images_per_model=options["gallery_images"], thumbnail_px=options["thumbnail_px"],
+                           neighbours=options["neighbours"], chunk_size=options["chunk_size"],
+                           batch_images=options["batch_images"], device=options["device"])
+    log.info("explorer: open %s/index.html", built)
+    return built

@@ -1,0 +1,127 @@
+"""A tiny real run for the explorer tests (planted stores, a trained USAE, the metrics stage, small images),
+and readers of the site's data files."""
+
+import base64
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from synthetic import planted_activations, write_planted_stores
+from usae.batches import TokenBatches
+from usae.config import validate_config
+from usae.figures import r2_heatmap
+from usae.io import read_json, write_csv
+from usae.layout import Layout
+from usae.stages.metrics import metrics
+from usae.train import UniversalRun
+
+DIMS = {"alpha": 8, "beta": 12, "gamma": 10}
+LABELS = ("cat", "dog", "car", "tree")
+
+
+def tiny_config(root):
+    """A validated config whose results live under ``root``."""
+    train = {"n_concepts": 48, "k": 4, "batch_images": 16, "epochs": 10, "lr": 1e-2, "warmup_epochs": 0.5,
+             "checkpoint_every": 10**6, "log_every": 100, "checkpoint_epochs": []}
+    return validate_config({"results": str(root), "models": list(DIMS), "train": train,
+                            "metrics": {"top_images": 4, "batch_images": 20, "top_concepts": 10}}, "explorer test")
+
+
+def write_images(folder, count, seed=0):
+    """``count`` small RGB images (noisy colour fields) with a label each; return a manifest frame."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(count):
+        pixels = np.clip(rng.uniform(0, 255, 3) + rng.normal(0, 30, (40, 48, 3)), 0, 255).astype(np.uint8)
+        path = folder / f"img{i:05d}.png"
+        Image.fromarray(pixels).save(path)
+        rows.append((f"img{i:05d}", str(path), LABELS[i % len(LABELS)], "0" * 64))
+    return pd.DataFrame(rows, columns=["image_id", "path", "label", "sha256"])
+
+
+def write_actmax(root, concept, names):
+    """Fake activation-maximisation outputs for one concept (images + cross-activation table)."""
+    images = root / "actmax" / "images"
+    images.mkdir(parents=True)
+    rows = []
+    for i, name in enumerate(names):
+        Image.new("RGB", (64, 64), (40 * i, 120, 200)).save(images / f"concept_{concept:05d}_{name}.png")
+        rows.append({"concept": concept, "label": f"concept {concept}", "optimised_for": name,
+                     **{other: float(j == i) for j, other in enumerate(names)}, "start_activation": 0.0})
+    table = root / "tables" / "actmax_cross_activation.csv"
+    table.parent.mkdir(parents=True)
+    pd.DataFrame(rows).to_csv(table, index=False)
+    return table, images
+
+
+def tiny_run(root):
+    """Train, evaluate and gather every input of :func:`usae.explorer.build_explorer` under ``root``.
+
+    Returns
+    -------
+    dict
+        The keyword arguments of ``build_explorer`` (without ``site_dir``).
+    """
+    config, layout = tiny_config(root), Layout(root)
+    dataset = config["dataset"]["name"]
+    acts, _ = planted_activations(np.random.default_rng(0), 200, 4, DIMS, n_shared=20, n_specific=3, active=2)
+    splits = {"train": slice(0, 160), "val": slice(160, None)}
+    stores = {split: write_planted_stores(Path(layout.store(dataset, split, "x")).parent.parent,
+                                          {n: a[part] for n, a in acts.items()}) for split, part in splits.items()}
+    write_csv(write_images(root / "images", 40), layout.manifest(dataset, "val"))
+    usae_dir = Path(layout.trained("usae", "model.json")).parent
+    options = {**config["train"], "seed": 0}
+    UniversalRun(TokenBatches(stores["train"], batch_images=16), options, usae_dir).run()
+    files = {name: Path(layout.metrics(dataset, name)) for name in
+             ("matrices.json", "concepts.csv", "top_images.npz", "summary.json")}
+    store_metas = [Path(layout.store(dataset, "val", name)) for name in DIMS]
+    metrics(usae_dir / "model.safetensors", usae_dir / "model.json", store_metas, *files.values(), dataset=dataset,
+            options=config["metrics"])
+    matrices = read_json(files["matrices.json"])
+    r2_heatmap(matrices["r2"], matrices["models"], layout.figure_files("fig5_r2"))
+    frame = pd.read_csv(files["concepts.csv"])
+    table, images = write_actmax(root, int(frame.loc[~frame["dead"], "concept"].iloc[0]), list(DIMS))
+    return {"concepts_csv": files["concepts.csv"], "top_images_npz": files["top_images.npz"],
+            "matrices_json": files["matrices.json"], "summary_json": files["summary.json"],
+            "manifest_csv": Path(layout.manifest(dataset, "val")), "usae_weights": usae_dir / "model.safetensors",
+            "usae_meta": usae_dir / "model.json", "store_metas": store_metas,
+            "figure_pngs": [Path(layout.figure("fig5_r2") + ".png")], "actmax_table_csv": table,
+            "actmax_images_dir": images}
+
+
+@functools.lru_cache(maxsize=None)
+def shared_tiny_run(root):
+    """:func:`tiny_run` once per ``root``: the explorer's test modules share one run in a session."""
+    root.mkdir(parents=True, exist_ok=True)
+    return tiny_run(root)
+
+
+def decode_heatmaps(entry, length):
+    """The flat uint8 heatmaps of one model in a concept record (dense or sparse)."""
+    if "dense" in entry:
+        return np.frombuffer(base64.b64decode(entry["dense"]), np.uint8)
+    out = np.zeros(length, np.uint8)
+    at = np.frombuffer(base64.b64decode(entry["at"]), "<u2")
+    out[at] = np.frombuffer(base64.b64decode(entry["values"]), np.uint8)
+    return out
+
+
+def read_script(path, prefix, suffix=";"):
+    """The JSON inside a data script ``<prefix>{...}<suffix>``."""
+    text = path.read_text().strip()
+    assert text.startswith(prefix) and text.endswith(suffix), path
+    return json.loads(text[len(prefix) : len(text) - len(suffix)])
+
+
+def concept_records(site_dir):
+    """Every concept record of a site's chunk files: ``{concept: record}``."""
+    records = {}
+    for path in sorted((site_dir / "data" / "chunks").glob("*.js")):
+        chunk = int(path.stem[1:])
+        records.update({int(k): v for k, v in read_script(path, f"usaeChunk({chunk}, ", ");").items()})
+    return records
