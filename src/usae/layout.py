@@ -56,6 +56,11 @@ class Layout:
         """An activation store, named by its ``meta.json`` (written last: the store is complete)."""
         return self._path("activations", dataset, split, model, "meta.json")
 
+    def store_part(self, dataset, split, model, part):
+        """One part of a store extracted in parts (``extract.parts``), named by its ``part.json``
+        (written last). Its shards go beside it until the merge links them into the store and deletes it."""
+        return self._path("activations", dataset, split, model, "parts", str(part), "part.json")
+
     # train
     def trained(self, kind, name):
         """A file of a training run: ``model.safetensors``, ``model.json``, ``log.csv``, ``curves``."""

@@ -22,6 +22,8 @@ valid store.
 import hashlib
 import json
 import logging
+import os
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -52,6 +54,17 @@ def sidecar_name(index):
 def ids_digest(image_ids):
     """Short digest of an ordered list of strings (image ids, or ids with their file hashes)."""
     return hashlib.sha256("\n".join(image_ids).encode()).hexdigest()[:16]
+
+
+def part_shards(n_shards, part, parts):
+    """Shards ``range(start, stop)`` of part ``part`` (0-based) of ``parts``: consecutive, as even as can be.
+
+    Parts are ranges of whole shards, so every shard is computed from the same images in the same
+    batches whatever the number of parts; parts beyond the number of shards are empty.
+    """
+    if not 0 <= part < parts:
+        raise ValueError(f"part {part} of {parts}: expected 0 <= part < parts")
+    return range(part * n_shards // parts, (part + 1) * n_shards // parts)
 
 
 def stat_indices(n_images, stat_images, seed):
@@ -159,14 +172,34 @@ class StoreWriter:
         part = self.shard_slice(index)
         return self.stat_index[(self.stat_index >= part.start) & (self.stat_index < part.stop)] - part.start
 
-    def missing_shards(self):
+    def missing_shards(self, indices=None):
         """Indices of shards to (re)write: absent, damaged, or with other (T, D) than most shards.
 
         An interrupted run restarts at the first.
+
+        Parameters
+        ----------
+        indices : iterable of int, optional
+            Look only at these shards (a part of the store, see :func:`part_shards`); default all.
         """
-        shapes = [self._checked_shape(index) for index in range(self.n_shards)]
+        indices = list(range(self.n_shards) if indices is None else indices)
+        shapes = [self._checked_shape(index) for index in indices]
         common = Counter(shape[1:] for shape in shapes if shape).most_common(1)
-        return [index for index, shape in enumerate(shapes) if shape is None or shape[1:] != common[0][0]]
+        return [index for index, shape in zip(indices, shapes) if shape is None or shape[1:] != common[0][0]]
+
+    def adopt_shard(self, index, folder):
+        """Take shard ``index`` and its sidecar from another writer's ``folder`` (same plan).
+
+        Hard links (no copy, so the store's bytes are the part's bytes) where the file system allows,
+        else copies; each file arrives by one rename, the sidecar after its shard.
+        """
+        for name in (shard_name(index), sidecar_name(index)):
+            with atomic_path(self.path / name) as tmp:
+                tmp.unlink()
+                try:
+                    os.link(Path(folder) / name, tmp)
+                except OSError:
+                    shutil.copyfile(Path(folder) / name, tmp)
 
     def _checked_shape(self, index):
         """Shape of shard ``index`` if its .npy is whole and matches its sidecar and the plan, else None."""

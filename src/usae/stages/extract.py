@@ -1,16 +1,31 @@
-"""Stage extract: one model's tokens of one split into a sharded, memory-mappable store."""
+"""Stage extract: one model's tokens of one split into a sharded, memory-mappable store.
+
+With ``extract.parts`` > 1 the store is extracted in parts (ranges of whole shards, one job each:
+:func:`extract` with ``part``) and assembled by :func:`extract_merge`; the merged store's bytes equal
+a one-part extraction's.
+"""
 
 import logging
 from pathlib import Path
 
-from usae.extract import extract_store
+from usae.extract import extract_part, extract_store, merge_parts
 from usae.manifest import read_manifest
 from usae.models import model_spec
 
 log = logging.getLogger(__name__)
 
 
-def extract(manifest, store, *, model, zoo_entry, options, seed):
+def _spec(model, zoo_entry):
+    return model_spec(model, {model: zoo_entry} if zoo_entry else None)
+
+
+def _store_options(options):
+    """The ``extract`` options that shape a store's files (not where or how fast it is computed)."""
+    return dict(grid=options["grid"], batch_size=options["batch_size"], shard_images=options["shard_images"],
+                dtype=options["dtype"], autocast=options["autocast"], stat_images=options["stat_images"])
+
+
+def extract(manifest, store=None, *, model, zoo_entry, options, seed, part=None, index=None):
     """Extract ``model``'s activations of the manifest's images into the store; return its metadata.
 
     Parameters
@@ -18,7 +33,7 @@ def extract(manifest, store, *, model, zoo_entry, options, seed):
     manifest : path
         The split's manifest CSV.
     store : path
-        The store's ``meta.json`` (written last; shards go beside it).
+        The store's ``meta.json`` (written last; shards go beside it). Not with ``part``.
     model : str
         Registry name.
     zoo_entry : dict or None
@@ -27,14 +42,33 @@ def extract(manifest, store, *, model, zoo_entry, options, seed):
         The config's ``extract`` section.
     seed : int
         Chooses the images of the standardisation statistics.
+    part : path, optional
+        Extract only part ``index`` of ``options["parts"]``: this is its ``part.json`` (written last;
+        its shards go beside it). Returns the part record instead of the store's metadata.
+    index : int, optional
+        The part's number, from 0 (with ``part``).
     """
-    spec = model_spec(model, {model: zoo_entry} if zoo_entry else None)
-    meta = extract_store(
-        read_manifest(manifest), spec, Path(store).parent,
-        grid=options["grid"], batch_size=options["batch_size"], shard_images=options["shard_images"],
-        dtype=options["dtype"], device=options["device"], autocast=options["autocast"],
-        num_workers=options["num_workers"], stat_images=options["stat_images"], seed=seed,
-        stats_grid=options["stats_grid"],
-    )
+    if (store is None) == (part is None):
+        raise ValueError("extract: give either store (a whole store) or part (with index), not both")
+    spec = _spec(model, zoo_entry)
+    common = dict(device=options["device"], num_workers=options["num_workers"], seed=seed, **_store_options(options))
+    if part is not None:
+        record = extract_part(read_manifest(manifest), spec, Path(part).parent, int(index), options["parts"], **common)
+        log.info("%s: shards %d to %d of part %d/%d", part, *record["shards"], int(index) + 1, options["parts"])
+        return record
+    meta = extract_store(read_manifest(manifest), spec, Path(store).parent, stats_grid=options["stats_grid"], **common)
     log.info("%s: %d images x %d tokens x %d dims", store, meta["n_images"], meta["tokens"], meta["dim"])
+    return meta
+
+
+def extract_merge(manifest, parts, store, *, model, zoo_entry, options, seed):
+    """Assemble a store from its parts (each part's ``part.json``, in order); return its metadata.
+
+    Parameters are those of :func:`extract`; ``parts`` lists the ``part.json`` of every part. The
+    part folders are deleted once ``meta.json`` is written (their files are hard-linked into the store).
+    """
+    meta = merge_parts(read_manifest(manifest), _spec(model, zoo_entry), [Path(p).parent for p in parts],
+                       Path(store).parent, seed=seed, stats_grid=options["stats_grid"], **_store_options(options))
+    log.info("%s: %d images x %d tokens x %d dims from %d parts", store, meta["n_images"], meta["tokens"],
+             meta["dim"], len(parts))
     return meta
