@@ -21,6 +21,9 @@ rule actmax:
     threads: THREADS
     resources:
         gpu=uses_gpu(config["train"]["device"]),
+        cpus_per_gpu=job_threads,
+        mem_mb=8000,
+        runtime=60,
     params:
         options=config["actmax"],
         model_zoo={

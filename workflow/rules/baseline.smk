@@ -33,6 +33,9 @@ rule baseline:
     conda:
         "../envs/usae.yaml"
     threads: THREADS
+    resources:
+        mem_mb=8000,
+        runtime=60,
     params:
         top_cofiring=config["baseline"]["top_cofiring"],
         batch_images=config["metrics"]["batch_images"],

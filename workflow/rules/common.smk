@@ -43,5 +43,22 @@ def trained(kind):
 
 
 def uses_gpu(device):
-    """The resource value of a rule whose device setting is ``device``."""
+    """The ``gpu`` resource of a rule whose device setting is ``device``: 0 for "cpu", else 1.
+
+    The SLURM executor plugin turns ``gpu=1`` into ``--gpus=1`` and ``cpus_per_gpu`` into
+    ``--cpus-per-gpu``; with ``gpu=0`` the job asks for ``--cpus-per-task=<threads>`` and no GPU.
+    """
     return 0 if device == "cpu" else 1
+
+
+def job_threads(wildcards, threads):
+    """``cpus_per_gpu`` of a GPU rule: its threads (config ``threads``, or the profile's ``set-threads``)."""
+    return threads
+
+
+# Cheap rules run by Snakemake itself, not as cluster jobs: fetch (it may download: package photographs,
+# Hugging Face datasets; compute nodes often have no network), tables (CSV and Markdown) and all.
+localrules:
+    fetch,
+    tables,
+    all,

@@ -21,6 +21,11 @@ rule explorer:
     conda:
         "../envs/usae.yaml"
     threads: THREADS
+    resources:
+        gpu=uses_gpu(config["explorer"]["device"]),
+        cpus_per_gpu=job_threads,
+        mem_mb=8000,
+        runtime=30,
     params:
         options=config["explorer"],
         code=code("explorer"),

@@ -23,6 +23,9 @@ rule figures:
     conda:
         "../envs/usae.yaml"
     threads: THREADS
+    resources:
+        mem_mb=8000,
+        runtime=30,
     params:
         options=config["figures"],
         top_concepts=config["metrics"]["top_concepts"],

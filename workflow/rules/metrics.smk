@@ -19,6 +19,9 @@ rule metrics:
     threads: THREADS
     resources:
         gpu=uses_gpu(config["metrics"]["device"]),
+        cpus_per_gpu=job_threads,
+        mem_mb=16000,
+        runtime=60,
     params:
         dataset=lambda wc: wc.dataset,
         options=config["metrics"],

@@ -20,6 +20,9 @@ rule train:
     threads: THREADS
     resources:
         gpu=uses_gpu(config["train"]["device"]),
+        cpus_per_gpu=job_threads,
+        mem_mb=16000,
+        runtime=240,
     params:
         kind=lambda wc: wc.kind,
         options=config["train"],
