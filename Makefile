@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test dry-run clean-results
+.PHONY: run test test-slurm dry-run clean-results
 
 $(STAMP): requirements.lock requirements-nodeps.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The workflow on a one-node SLURM cluster started on this machine (installs SLURM with apt-get as root).
+test-slurm: $(STAMP)
+	$(BIN)/python -m pytest -s tests/test_slurm.py
 
 dry-run: $(STAMP)
 	$(BIN)/snakemake --cores all -n
