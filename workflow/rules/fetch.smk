@@ -8,6 +8,9 @@ rule fetch:
         L.log("fetch", "{dataset}", "{split}"),
     conda:
         "../envs/usae.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=60,
     params:
         dataset=lambda wc: DATASETS[wc.dataset][1],
         key=lambda wc: DATASETS[wc.dataset][0],
