@@ -26,7 +26,6 @@ import yaml
 
 from test_workflow import REPO, TINY_CONFIG, copy_workflow
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PARTITION = "usaetest"
 DAEMONS = {"munged": "/usr/sbin/munged", "slurmctld": "/usr/sbin/slurmctld", "slurmd": "/usr/sbin/slurmd"}
@@ -159,6 +158,8 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """munged, slurmctld and slurmd on this machine, with their files in a temporary folder."""
+    if os.environ.get("USAE_TEST_SLURM") != "1":
+        pytest.skip("SLURM test: about 10 minutes; run `make test-slurm` (or set USAE_TEST_SLURM=1)")
     install_slurm()
     folder = tmp_path_factory.mktemp("slurm")
     for name in ["munge", "state", "spool", "log"]:
@@ -210,12 +211,12 @@ def slurm_test_profile(folder, partition):
     return folder
 
 
-def tiny_config(**extract):
-    """The tiny config on CPU (no GPU is asked for), with extra ``extract`` keys."""
+def tiny_config(device="cpu", **extract):
+    """The tiny config with every stage on ``device`` ("cpu": no GPU is asked for), and extra ``extract`` keys."""
     config = yaml.safe_load(TINY_CONFIG.read_text())
-    config["extract"] = {**config["extract"], "device": "cpu", **extract}
+    config["extract"] = {**config["extract"], "device": device, **extract}
     for section in ["train", "metrics", "explorer"]:
-        config[section] = {**config.get(section, {}), "device": "cpu"}
+        config[section] = {**config.get(section, {}), "device": device}
     return yaml.safe_dump(config)
 
 
@@ -233,6 +234,49 @@ def snakemake(workdir, env, *args, timeout=1500):
     return subprocess.run(command, capture_output=True, text=True, cwd=workdir, env=env, timeout=timeout)
 
 
+# Rules that declare gpu=uses_gpu(<section>.device) (the plugin's --gpus=1 and --cpus-per-gpu).
+GPU_RULES = {"extract", "train", "metrics", "actmax", "explorer"}
+# Options the plugin sets itself and refuses in slurm_extra (its validation.py).
+PLUGIN_OPTIONS = ("--gres", "--gpus", "--mem", "--cpus-per", "--ntasks", "--time", "--partition", "--account")
+
+
+def test_slurm_profile_follows_the_plugin_conventions():
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    assert profile["executor"] == "slurm" and "use-conda" not in profile
+    assert profile["software-deployment-method"] == "conda"
+    assert "cpus_per_task" not in profile["default-resources"]  # it would override cpus_per_gpu
+    rules = set(profile["set-resources"])
+    assert rules <= GPU_RULES | {"fetch", "extract_merge", "baseline", "figures"}
+    for rule, resources in profile["set-resources"].items():
+        assert not any(option in str(resources.get("slurm_extra", "")) for option in PLUGIN_OPTIONS), rule
+        assert {"mem_mb", "runtime"} <= set(resources), rule
+        assert resources.get("slurm_partition", profile["default-resources"]["slurm_partition"]) == (
+            "gpu" if rule in GPU_RULES else "cpu"), rule
+    assert set(profile["set-threads"]) <= set(profile["set-resources"])
+
+
+@pytest.mark.integration
+def test_profiles_parse_with_the_slurm_plugin(tmp_path):
+    """A dry run with each profile: no parse-time error; GPU rules ask for one GPU and a CPU per thread.
+
+    ``--sdm env-modules`` stands in for the profile's conda (no rule declares modules), which a dry run
+    would look for; ``--cores 8`` keeps a dry run from capping threads at one core.
+    """
+    workdir = copy_workflow(tmp_path, tiny_config("auto", parts=2))
+    for name in ["slurm", "local"]:
+        run = snakemake(workdir, os.environ, "--profile", str(REPO / "profiles" / name), "-n", "--cores", "8",
+                        "--sdm", "env-modules")
+        assert run.returncode == 0, run.stderr[-3000:]
+        extract = next(job for job in run.stdout.split("\n[") if "rule extract:" in job)
+        merge = next(job for job in run.stdout.split("\n[") if "rule extract_merge:" in job)
+        assert "gpu=1" in extract and "gpu=" not in merge
+        if name == "slurm":
+            assert "threads: 8" in extract and "cpus_per_gpu=8" in extract and "slurm_partition=gpu" in extract
+            assert "slurm_partition=cpu" in merge
+
+
+@pytest.mark.integration
+@pytest.mark.slow
 def test_tiny_dag_on_slurm_equals_local_run(cluster, tmp_path):
     (tmp_path / "local").mkdir()
     local = copy_workflow(tmp_path / "local", tiny_config())
