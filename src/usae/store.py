@@ -17,6 +17,12 @@ over every token and channel of ``stats.images`` random images, seed ``stats.see
 code computes them, or "resampled" = the stored tokens), and free-form ``source`` (model spec,
 preprocessing, package versions). Any program that writes the shards and ``meta.json`` writes a
 valid store.
+
+A store may be written in parts (``extract.parts``): each part is a range of whole shards
+(:func:`part_shards`) written by its own :class:`StoreWriter` into ``<store>/parts/<i>/``, and
+:meth:`StoreWriter.adopt_shard` links the parts' shards and sidecars into the store before
+:meth:`StoreWriter.finalize`, which merges the per-shard moments in shard order as for a store
+written in one go (see :func:`usae.extract.merge_parts`).
 """
 
 import hashlib
