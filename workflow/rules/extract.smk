@@ -1,4 +1,7 @@
 PARTS = config["extract"]["parts"]
+# The extract options the stores depend on: not extract.parts, which only spreads the work (a store's
+# bytes do not depend on it), so changing it reruns nothing by itself.
+EXTRACT_OPTIONS = {key: value for key, value in config["extract"].items() if key != "parts"}
 
 if PARTS == 1:
 
@@ -23,7 +26,7 @@ if PARTS == 1:
         params:
             model=lambda wc: wc.model,
             zoo_entry=lambda wc: config["model_zoo"].get(wc.model),
-            options=config["extract"],
+            options=EXTRACT_OPTIONS,
             seed=config["seed"],
             code=code("extract"),
         script:
@@ -55,9 +58,10 @@ else:
         params:
             model=lambda wc: wc.model,
             zoo_entry=lambda wc: config["model_zoo"].get(wc.model),
-            options=config["extract"],
+            options=EXTRACT_OPTIONS,
             seed=config["seed"],
             index=lambda wc: int(wc.part),
+            parts=PARTS,
             code=code("extract"),
         script:
             "../scripts/extract.py"
@@ -83,7 +87,7 @@ else:
         params:
             model=lambda wc: wc.model,
             zoo_entry=lambda wc: config["model_zoo"].get(wc.model),
-            options=config["extract"],
+            options=EXTRACT_OPTIONS,
             seed=config["seed"],
             code=code("extract"),
         script:

@@ -6,6 +6,7 @@ rule fetch:
         images=directory(L.images("{dataset}", "{split}")),
     log:
         L.log("fetch", "{dataset}", "{split}"),
+    localrule: FETCH_DOWNLOADS
     conda:
         "../envs/usae.yaml"
     resources:

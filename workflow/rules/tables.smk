@@ -14,6 +14,7 @@ rule tables:
         scorecard_json=L.scorecard(".json"),
     log:
         L.log("tables"),
+    localrule: True
     conda:
         "../envs/usae.yaml"
     params:

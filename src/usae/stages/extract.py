@@ -25,7 +25,7 @@ def _store_options(options):
                 dtype=options["dtype"], autocast=options["autocast"], stat_images=options["stat_images"])
 
 
-def extract(manifest, store=None, *, model, zoo_entry, options, seed, part=None, index=None):
+def extract(manifest, store=None, *, model, zoo_entry, options, seed, part=None, index=None, parts=None):
     """Extract ``model``'s activations of the manifest's images into the store; return its metadata.
 
     Parameters
@@ -43,18 +43,20 @@ def extract(manifest, store=None, *, model, zoo_entry, options, seed, part=None,
     seed : int
         Chooses the images of the standardisation statistics.
     part : path, optional
-        Extract only part ``index`` of ``options["parts"]``: this is its ``part.json`` (written last;
-        its shards go beside it). Returns the part record instead of the store's metadata.
-    index : int, optional
-        The part's number, from 0 (with ``part``).
+        Extract only part ``index`` of ``parts``: this is its ``part.json`` (written last; its shards
+        go beside it). Returns the part record instead of the store's metadata.
+    index, parts : int, optional
+        The part's number, from 0, and the number of parts (with ``part``; ``parts`` defaults to
+        ``options["parts"]``).
     """
     if (store is None) == (part is None):
         raise ValueError("extract: give either store (a whole store) or part (with index), not both")
     spec = _spec(model, zoo_entry)
     common = dict(device=options["device"], num_workers=options["num_workers"], seed=seed, **_store_options(options))
     if part is not None:
-        record = extract_part(read_manifest(manifest), spec, Path(part).parent, int(index), options["parts"], **common)
-        log.info("%s: shards %d to %d of part %d/%d", part, *record["shards"], int(index) + 1, options["parts"])
+        parts = parts or options["parts"]
+        record = extract_part(read_manifest(manifest), spec, Path(part).parent, int(index), parts, **common)
+        log.info("%s: shards %d to %d of part %d/%d", part, *record["shards"], int(index) + 1, parts)
         return record
     meta = extract_store(read_manifest(manifest), spec, Path(store).parent, stats_grid=options["stats_grid"], **common)
     log.info("%s: %d images x %d tokens x %d dims", store, meta["n_images"], meta["tokens"], meta["dim"])
