@@ -26,6 +26,14 @@ def image_folder(tmp_path):
     return paths
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tests train tiny models: one CPU thread is fastest and keeps a busy 2-core machine responsive."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @pytest.fixture
 def rng():
     """A seeded NumPy generator."""

@@ -2,6 +2,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from usae.cli import main
 from usae.store import ActivationStore
@@ -47,3 +48,23 @@ def test_stage_without_its_inputs_is_one_line(tmp_path, capsys):
     assert main(["metrics", "--config", str(config)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and err.startswith("usae: error:") and "model.json" in err
+
+
+def test_unknown_dataset_name_is_one_line(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"results: {tmp_path}/r\n")
+    assert main(["fetch", "--config", str(config), "--dataset", "nosuch"]) == 2
+    assert capsys.readouterr().err.strip() == f"usae: error: {config}: no dataset named 'nosuch' (known: embedded)"
+
+
+def test_import_acts_refuses_bad_numbers_and_grids_before_writing(tmp_path, rng, capsys):
+    np.save(tmp_path / "acts.npy", rng.normal(size=(4, 9, 3)).astype(np.float32))
+    (tmp_path / "ids.txt").write_text("\n".join(f"x{i}" for i in range(4)) + "\n")
+    base = ["import-acts", "--acts", str(tmp_path / "acts.npy"), "--ids", str(tmp_path / "ids.txt"), "--model", "m",
+            "--out", str(tmp_path / "store")]
+    with pytest.raises(SystemExit):
+        main(base + ["--shard-images", "0"])
+    assert "--shard-images: must be at least 1, got 0" in capsys.readouterr().err
+    assert main(base + ["--grid", "2", "2"]) == 2
+    assert capsys.readouterr().err.strip() == f"usae: error: {tmp_path / 'store'}: grid 2 x 2 does not hold the 9 tokens per image"
+    assert not (tmp_path / "store").exists()

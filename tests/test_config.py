@@ -56,3 +56,35 @@ def test_schema_file_in_workflow_is_the_package_schema():
 
     with open("workflow/schemas/config.schema.yaml") as handle:
         assert yaml.safe_load(handle) == load_schema()
+
+
+@pytest.mark.parametrize(
+    "bad, expected",
+    [
+        ({"train": {"n_concepts": 16, "k": 32}}, "key 'train.k': 32 active concepts, more than train.n_concepts (16)"),
+        ({"train": {"n_concepts": 16, "k": 4}, "actmax": {"concepts": [3, 16]}}, "key 'actmax.concepts': concept 16 does not exist"),
+        ({"model_zoo": {"hub": {"loader": "torchhub", "arch": "owner/repo"}}},
+         "key 'model_zoo.hub.arch': a torch.hub model is 'owner/repo:entrypoint', got 'owner/repo'"),
+        ({"models": ["../../x", "b"]}, "key 'models.0': '../../x' does not match"),
+        ({"dataset": {"name": "..", "source": "embedded"}}, "key 'dataset.name': '..' does not match"),
+    ],
+)
+def test_constraints_between_keys_and_safe_names(bad, expected):
+    with pytest.raises(ConfigError) as error:
+        validate_config(bad, "cfg.yaml")
+    assert str(error.value).startswith(f"cfg.yaml: {expected}")
+
+
+def test_merged_configs_name_the_file_that_set_the_bad_key(tmp_path):
+    from usae.config import source_of_key
+
+    base, extra = tmp_path / "base.yaml", tmp_path / "extra.yaml"
+    base.write_text("train: {k: 8}\nseed: 1\n")
+    extra.write_text("train: {k: 4000}\n")
+    config = {"train": {"k": 4000}, "seed": 1}
+    with pytest.raises(ConfigError, match=f"^{extra}: key 'train.k'"):
+        validate_config(dict(config), source_of_key([base], command_line_files=[extra]))
+    with pytest.raises(ConfigError, match="^--config: key 'seed'"):
+        validate_config({**config, "train": {"k": 8}, "seed": "x"}, source_of_key([base, extra], {"seed": "x"}))
+    with pytest.raises(ConfigError, match=f"^{base}: key 'seed'"):
+        validate_config({"seed": "y"}, source_of_key([base, extra]))

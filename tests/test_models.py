@@ -247,3 +247,9 @@ def test_shipped_weights_see_crops_of_one_photo_as_alike(name):
     same = cosine_NN[torch.arange(len(cosine_NN)), sibling_N].mean()
     other = cosine_NN[(torch.arange(len(cosine_NN))[:, None] // 2) != (torch.arange(len(cosine_NN)) // 2)].mean()
     assert same - other > 0.2, (same, other)  # random weights: about 0.05 for MobileNet-V2
+
+
+def test_unknown_timm_architecture_names_the_key():
+    spec = model_spec("mine", {"mine": {"loader": "timm", "arch": "no_such_net", "weights": "random"}})
+    with pytest.raises(KeyError, match="model_zoo.mine.arch: 'no_such_net' is not a timm architecture"):
+        load_token_model(spec)

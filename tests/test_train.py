@@ -52,7 +52,7 @@ def test_model_choice_is_seeded_and_uniform():
 
 def test_usae_learns_the_planted_shared_code(planted, tmp_path):
     train, val, atoms = planted
-    opts = options(epochs=100, n_concepts=48, lr=1e-2, checkpoint_every=10**6, log_every=100)
+    opts = options(epochs=60, n_concepts=48, lr=1.5e-2, checkpoint_every=10**6, log_every=100)
     usae = UniversalRun(TokenBatches(train, batch_images=16), opts, tmp_path).run()
     stats = {name: (store.mean, store.std) for name, store in train.items()}
     val_batches = TokenBatches(val, batch_images=16, stats=stats)

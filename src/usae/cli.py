@@ -32,11 +32,14 @@ def _trained(layout, kind):
 
 def cmd_fetch(args):
     """Write the manifests of the datasets' splits."""
-    from usae.config import all_datasets
+    from usae.config import ConfigError, all_datasets
     from usae.stages.fetch import fetch
 
     config, layout = _setup(args)
-    for name, (key, dataset) in all_datasets(config).items():
+    datasets = all_datasets(config)
+    if args.dataset and args.dataset not in datasets:
+        raise ConfigError(f"{args.config}: no dataset named '{args.dataset}' (known: {', '.join(datasets)})")
+    for name, (key, dataset) in datasets.items():
         if args.dataset and name != args.dataset:
             continue
         for split in args.split or (["train", "val"] if key == "dataset" else ["val"]):
@@ -176,6 +179,14 @@ def cmd_import_acts(args):
     print(f"{args.out}: {meta['n_images']} images x {meta['tokens']} tokens x {meta['dim']}")
 
 
+def positive_int(text):
+    """An integer of at least 1 (argparse type)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser():
     """The argument parser with one subcommand per stage."""
     parser = argparse.ArgumentParser(
@@ -216,9 +227,9 @@ def build_parser():
     imported.add_argument("--model", required=True, help="model name recorded in the store")
     imported.add_argument("--out", required=True, help="store folder to write")
     imported.add_argument("--grid", type=int, nargs=2, metavar=("H", "W"), help="token grid (default: square)")
-    imported.add_argument("--shard-images", type=int, default=1024)
+    imported.add_argument("--shard-images", type=positive_int, default=1024)
     imported.add_argument("--dtype", choices=["float16", "float32"], default="float16")
-    imported.add_argument("--stat-images", type=int, default=1000)
+    imported.add_argument("--stat-images", type=positive_int, default=1000)
     imported.add_argument("--seed", type=int, default=0)
     return parser
 

@@ -1,6 +1,7 @@
 """Load and validate pipeline configs against the JSON schema, filling every default."""
 
 import copy
+import re
 from importlib import resources
 
 import jsonschema
@@ -39,8 +40,27 @@ def _describe(error):
     if error.validator == "additionalProperties":
         allowed = set(error.schema.get("properties", {}))
         unknown = sorted(set(error.instance) - allowed)
-        return f"unknown key {', '.join(repr(f'{where}.{k}' if error.absolute_path else k) for k in unknown)}"
-    return f"key '{where}': {error.message}"
+        keys = [f"{where}.{k}" if error.absolute_path else k for k in unknown]
+        return [*error.absolute_path, unknown[0]], f"unknown key {', '.join(map(repr, keys))}"
+    return list(error.absolute_path), f"key '{where}': {error.message}"
+
+
+def semantic_errors(config):
+    """Constraints between keys that the schema cannot state: ``[(key path, message)]``."""
+    errors = []
+    train = config["train"]
+    if train["k"] > train["n_concepts"]:
+        errors.append((["train", "k"], f"key 'train.k': {train['k']} active concepts, more than "
+                                       f"train.n_concepts ({train['n_concepts']})"))
+    for concept in config["actmax"]["concepts"]:
+        if concept >= train["n_concepts"]:
+            errors.append((["actmax", "concepts"], f"key 'actmax.concepts': concept {concept} does not exist "
+                                                   f"(train.n_concepts is {train['n_concepts']})"))
+    for name, entry in config["model_zoo"].items():
+        if entry["loader"] == "torchhub" and not re.fullmatch(r"[^/:]+/[^/:]+:[^/:]+", entry["arch"]):
+            errors.append((["model_zoo", name, "arch"], f"key 'model_zoo.{name}.arch': a torch.hub model is "
+                                                        f"'owner/repo:entrypoint', got '{entry['arch']}'"))
+    return errors
 
 
 def validate_config(config, source):
@@ -50,8 +70,9 @@ def validate_config(config, source):
     ----------
     config : dict
         Parsed config; it is modified in place (defaults added).
-    source : str
-        Where the config came from (file name), used in error messages.
+    source : str or callable
+        Where the config came from, used in error messages: a file name, or a function of the offending
+        key's path (a list of keys) that names the file which set it (several config files merged).
 
     Returns
     -------
@@ -61,15 +82,59 @@ def validate_config(config, source):
     Raises
     ------
     ConfigError
-        One line naming ``source`` and the offending key.
+        One line naming the source and the offending key.
     """
+    name = source if callable(source) else (lambda path: source)
     if not isinstance(config, dict):
-        raise ConfigError(f"{source}: the config must be a mapping, got {type(config).__name__}")
+        raise ConfigError(f"{name([])}: the config must be a mapping, got {type(config).__name__}")
     validator = _DefaultFillingValidator(load_schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: len(list(e.absolute_path)))
-    if errors:
-        raise ConfigError(f"{source}: {_describe(errors[0])}")
+    problems = [_describe(errors[0])] if errors else semantic_errors(config)
+    if problems:
+        path, message = problems[0]
+        raise ConfigError(f"{name(path)}: {message}")
     return config
+
+
+def source_of_key(files, overrides=None, command_line_files=()):
+    """A ``source`` for :func:`validate_config` over merged configs: the one whose value of a key won.
+
+    Parameters
+    ----------
+    files : list of path
+        Config files in merge order (later files override earlier ones).
+    overrides : dict, optional
+        Values given on the command line (``--config``), which override every file.
+    command_line_files : list of path
+        Files given on the command line (``--configfile``), which override the others.
+    """
+    command_line = [str(f) for f in command_line_files]
+    ordered = [f for f in map(str, files) if f not in command_line] + command_line
+    layers = [("--config", overrides or {})] + [(f, _read_yaml(f)) for f in reversed(ordered)]
+
+    def name(path):
+        for label, values in layers:
+            if _has_path(values, path):
+                return label
+        return ", ".join(map(str, files)) or "config"
+
+    return name
+
+
+def _read_yaml(path):
+    try:
+        with open(path) as handle:
+            return yaml.safe_load(handle) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+
+
+def _has_path(values, path):
+    for key in path:
+        if not isinstance(values, dict) or key not in values:
+            return False
+        values = values[key]
+    return bool(path)
 
 
 def load_config(path):

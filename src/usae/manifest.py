@@ -46,7 +46,7 @@ def subsample(records, max_images, seed):
     return [records[i] for i in sorted(keep.tolist())]
 
 
-def build_manifest(records, max_images=None, seed=0):
+def build_manifest(records, max_images=None, seed=0, source="dataset"):
     """Check, checksum and order a split's images.
 
     Parameters
@@ -55,6 +55,8 @@ def build_manifest(records, max_images=None, seed=0):
     max_images : int or None
         Seeded sub-sampling before checking.
     seed : int
+    source : str
+        The dataset's config key, for messages.
 
     Returns
     -------
@@ -63,10 +65,11 @@ def build_manifest(records, max_images=None, seed=0):
     rejects : pandas.DataFrame
         Columns ``image_id, path, reason``.
     """
-    ids = [record[0] for record in records]
-    if len(set(ids)) != len(ids):
-        duplicated = pd.Series(ids)[pd.Series(ids).duplicated()].iloc[0]
-        raise ValueError(f"duplicate image id '{duplicated}'")
+    first_path = {}
+    for image_id, path, _ in records:
+        if image_id in first_path:
+            raise ValueError(f"{source}: image id '{image_id}' names two files, {first_path[image_id]} and {path}")
+        first_path[image_id] = path
     kept, rejected = [], []
     chosen = sorted(subsample(records, max_images, seed))
     with Progress(len(chosen), "check and hash images", unit="img") as progress:

@@ -322,6 +322,9 @@ def load_state_dict_by_name(model, state_dict, source):
 def _load_timm(spec):
     import timm
 
+    if not timm.is_model(spec.arch):
+        raise KeyError(f"model_zoo.{spec.name}.arch: '{spec.arch}' is not a timm architecture "
+                       "(see timm.list_models())")
     pretrained = spec.weights == "pretrained"
     model = timm.create_model(spec.arch, pretrained=pretrained, **spec.kwargs)
     if isinstance(spec.weights, dict):

@@ -400,6 +400,10 @@ def write_store(path, acts_NTD, image_ids, model, grid=None, shard_images=1024, 
     tokens = np.shape(acts_NTD)[1]
     side = int(round(tokens**0.5))
     grid = grid or ((side, side) if side * side == tokens else None)
+    if grid is not None and grid[0] * grid[1] != tokens:
+        raise StoreError(f"{path}: grid {grid[0]} x {grid[1]} does not hold the {tokens} tokens per image")
+    if shard_images < 1 or stat_images < 1:
+        raise StoreError(f"{path}: shard_images and stat_images must be at least 1")
     writer = StoreWriter(path, image_ids, shard_images, dtype, plan_extra={"model": model, "imported": True},
                          stat_images=stat_images, seed=seed)
     for index in writer.missing_shards():

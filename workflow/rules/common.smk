@@ -7,11 +7,18 @@ import sys
 # The usae library of this checkout, installed or not (scripts/_library.py does the same for jobs).
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
-from usae.config import all_datasets, validate_config
+from usae.config import all_datasets, source_of_key, validate_config
 from usae.layout import FIGURE_FORMATS, FIGURES, KINDS, TABLE_FORMATS, Layout
 from usae.provenance import code_digest
 
-validate_config(config, ", ".join(map(str, workflow.configfiles)) or "config")
+validate_config(
+    config,
+    source_of_key(
+        workflow.configfiles,
+        workflow.config_settings.config,
+        workflow.config_settings.configfiles,
+    ),
+)
 L = Layout(config["results"])
 DATASETS = all_datasets(config)
 EXPERIMENT = config["dataset"]["name"]

@@ -11,6 +11,7 @@ baseline  usae.stages.baseline...     tests/test_stage_baseline.py
 actmax    usae.stages.actmax...       tests/test_stage_actmax.py
 figures   usae.stages.figures...      tests/test_stage_figures.py
 tables    usae.stages.tables.tables   tests/test_stage_tables.py
+explorer  usae.stages.explorer...     tests/test_stage_explorer.py
 ========  ==========================  ===============================
 
 A stage function takes its input files, its output files and exactly the parameters it reads, all
