@@ -159,7 +159,7 @@ class Cluster:
 def cluster(tmp_path_factory):
     """munged, slurmctld and slurmd on this machine, with their files in a temporary folder."""
     if os.environ.get("USAE_TEST_SLURM") != "1":
-        pytest.skip("SLURM test: about 10 minutes; run `make test-slurm` (or set USAE_TEST_SLURM=1)")
+        pytest.skip("SLURM test: 6 to 10 minutes; run `make test-slurm` (or set USAE_TEST_SLURM=1)")
     install_slurm()
     folder = tmp_path_factory.mktemp("slurm")
     for name in ["munge", "state", "spool", "log"]:
