@@ -68,4 +68,6 @@ DOWNLOADING_SOURCES = ("imagenet_hf", "packages")
 # fetch runs where Snakemake runs (localrule) when a dataset downloads: compute nodes often have no
 # network. Otherwise it is a cluster job: it decodes and hashes every image. tables is always local
 # (seconds), and all has no action: Snakemake never submits it.
-FETCH_DOWNLOADS = any(entry["source"] in DOWNLOADING_SOURCES for _, entry in DATASETS.values())
+FETCH_DOWNLOADS = any(
+    entry["source"] in DOWNLOADING_SOURCES for _, entry in DATASETS.values()
+)

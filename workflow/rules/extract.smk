@@ -1,7 +1,9 @@
 PARTS = config["extract"]["parts"]
-# The extract options the stores depend on: not extract.parts, which only spreads the work (a store's
-# bytes do not depend on it), so changing it reruns nothing by itself.
-EXTRACT_OPTIONS = {key: value for key, value in config["extract"].items() if key != "parts"}
+# The extract options a store's bytes depend on: not extract.parts, which only spreads the work (the
+# part jobs get it as their own param), so adding the key changed no existing job's params.
+EXTRACT_OPTIONS = {
+    key: value for key, value in config["extract"].items() if key != "parts"
+}
 
 if PARTS == 1:
 
