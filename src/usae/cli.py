@@ -26,13 +26,20 @@ def _stores(layout, config, dataset, split):
     return [layout.store(dataset, split, model) for model in config["models"]]
 
 
+def _val_manifest(layout, config):
+    """The experiment's val manifest, or None when its dataset has no images (imported activations)."""
+    from usae.config import has_images
+
+    return layout.manifest(config["dataset"]["name"], "val") if has_images(config["dataset"]) else None
+
+
 def _trained(layout, kind):
     return {"weights": layout.trained(kind, "model.safetensors"), "meta": layout.trained(kind, "model.json")}
 
 
 def cmd_fetch(args):
-    """Write the manifests of the datasets' splits."""
-    from usae.config import ConfigError, all_datasets
+    """Write the manifests of the datasets' splits (datasets with images; imported activations have none)."""
+    from usae.config import ConfigError, all_datasets, has_images
     from usae.stages.fetch import fetch
 
     config, layout = _setup(args)
@@ -40,7 +47,7 @@ def cmd_fetch(args):
     if args.dataset and args.dataset not in datasets:
         raise ConfigError(f"{args.config}: no dataset named '{args.dataset}' (known: {', '.join(datasets)})")
     for name, (key, dataset) in datasets.items():
-        if args.dataset and name != args.dataset:
+        if (args.dataset and name != args.dataset) or not has_images(dataset):
             continue
         for split in args.split or (["train", "val"] if key == "dataset" else ["val"]):
             fetch(layout.manifest(name, split), layout.rejects(name, split), layout.images(name, split),
@@ -49,10 +56,14 @@ def cmd_fetch(args):
 
 def cmd_extract(args):
     """Extract activation stores for the configured models."""
+    from usae.config import ConfigError, all_datasets, has_images
     from usae.stages.extract import extract
 
     config, layout = _setup(args)
     dataset = args.dataset or config["dataset"]["name"]
+    key, entry = all_datasets(config).get(dataset, (None, None))
+    if entry is not None and not has_images(entry):
+        raise ConfigError(f"{args.config}: {key}.source is 'activations': its stores are imported, not extracted")
     for model in args.model or config["models"]:
         for split in args.split or ["train", "val"]:
             extract(layout.manifest(dataset, split), layout.store(dataset, split, model), model=model,
@@ -95,9 +106,9 @@ def cmd_baseline(args):
     usae, independent = _trained(layout, "usae"), _trained(layout, "independent")
     table = baseline(usae["weights"], usae["meta"], independent["weights"], independent["meta"],
                      layout.metrics(name, "concepts.csv"), _stores(layout, config, name, "val"),
-                     layout.manifest(name, "val"), [layout.pairs(model) for model in config["models"]],
+                     _val_manifest(layout, config), [layout.pairs(model) for model in config["models"]],
                      layout.table_files("baseline_matching"), layout.figure_files("fig7_matching"),
-                     layout.figure_files("fig16_matching_top_cofiring"), layout.figure_files("fig7b_matched_pairs"),
+                     layout.figure_files("fig16_matching_top_cofiring"), fig7b=layout.figure_files("fig7b_matched_pairs"),
                      top_cofiring=config["baseline"]["top_cofiring"], batch_images=config["metrics"]["batch_images"],
                      gallery_images=config["figures"]["gallery_images"], seed=config["seed"])
     print(table.to_string(index=False))
@@ -105,9 +116,12 @@ def cmd_baseline(args):
 
 def cmd_actmax(args):
     """Coordinated activation maximisation of the chosen concepts (Fig. 8)."""
+    from usae.config import ConfigError, has_images
     from usae.stages.actmax import actmax
 
     config, layout = _setup(args)
+    if not has_images(config["dataset"]):
+        raise ConfigError(f"{args.config}: dataset.source is 'activations': no model to optimise images for")
     usae = _trained(layout, "usae")
     table = actmax(usae["weights"], usae["meta"], layout.metrics(config["dataset"]["name"], "concepts.csv"),
                    layout.figure_files("fig8_actmax"), layout.table_files("actmax_cross_activation"),
@@ -117,16 +131,17 @@ def cmd_actmax(args):
 
 
 def cmd_figures(args):
-    """The paper's figures from the experiment's metrics."""
-    from usae.layout import FIGURES
+    """The paper's figures from the experiment's metrics (without images, no galleries)."""
+    from usae.config import has_images
+    from usae.layout import drawn_figures
     from usae.stages.figures import figures
 
     config, layout = _setup(args)
     name = config["dataset"]["name"]
     usae = _trained(layout, "usae")
     files = [layout.metrics(name, f) for f in ("matrices.json", "summary.json", "concepts.csv", "top_images.npz")]
-    figures(*files, usae["weights"], usae["meta"], _stores(layout, config, name, "val"), layout.manifest(name, "val"),
-            **{figure: layout.figure_files(figure) for figure in FIGURES},
+    figures(*files, usae["weights"], usae["meta"], _stores(layout, config, name, "val"), _val_manifest(layout, config),
+            **{figure: layout.figure_files(figure) for figure in drawn_figures(has_images(config["dataset"]))},
             options=config["figures"], top_concepts=config["metrics"]["top_concepts"])
 
 
@@ -148,17 +163,16 @@ def cmd_tables(args):
 
 def cmd_explorer(args):
     """The concept explorer site (results/explorer/index.html)."""
-    from usae.layout import FIGURES
+    from usae.layout import site_figures
     from usae.stages.explorer import explorer
 
     config, layout = _setup(args)
     name = config["dataset"]["name"]
     usae = _trained(layout, "usae")
     files = [layout.metrics(name, f) for f in ("matrices.json", "summary.json", "concepts.csv", "top_images.npz")]
-    shown = list(FIGURES) + ["fig7_matching", "fig16_matching_top_cofiring", "fig8_actmax"]
-    figures = [layout.figure(figure) + ".png" for figure in shown]
+    figures = [layout.figure(figure) + ".png" for figure in site_figures(True, True)]
     site = explorer(*files, usae["weights"], usae["meta"], _stores(layout, config, name, "val"),
-                    layout.manifest(name, "val"), [path for path in figures if Path(path).exists()],
+                    _val_manifest(layout, config), [path for path in figures if Path(path).exists()],
                     layout.table("actmax_cross_activation") + ".csv", layout.actmax_images(), layout.explorer(),
                     options=config["explorer"])
     print(f"{site}/index.html")

@@ -155,6 +155,11 @@ def load_config(path):
     return validate_config(config, str(path))
 
 
+def has_images(dataset):
+    """Whether a dataset entry has images (every source but ``activations``, whose stores were imported)."""
+    return dataset["source"] != "activations"
+
+
 def all_datasets(config):
     """Every dataset of a validated config by name, the experiment's first: ``{name: (config key, entry)}``.
 

@@ -29,8 +29,9 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
     ----------
     concepts_csv, top_images_npz, matrices_json, summary_json : path
         The metrics stage's outputs for the dataset (:func:`usae.stages.metrics.metrics`).
-    manifest_csv : path
-        Manifest of that val split (image paths and labels, in store order).
+    manifest_csv : path or None
+        Manifest of that val split (image paths and labels, in store order); None: no images (imported
+        activations), a site of heatmaps without thumbnails or labels.
     usae_weights, usae_meta : path
         The trained USAE: ``model.safetensors`` and ``model.json``.
     store_metas : sequence of path
@@ -72,9 +73,11 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
     usae.to(device)
     names = usae.names
     batches = evaluation_batches(store_metas, meta)
-    manifest = read_manifest(manifest_csv)
+    image_ids = batches.stores[names[0]].image_ids
+    manifest = read_manifest(manifest_csv) if manifest_csv else None
     with np.load(top_images_npz) as top_images:
-        check_image_order(manifest, top_images["image_ids"], batches.stores[names[0]].image_ids)
+        if manifest is not None:
+            check_image_order(manifest, top_images["image_ids"], image_ids)
         kinds = concept_kinds(frame, names, universal_entropy, specific_share)
         alive = kinds != DEAD
         gallery, top = gallery_images(top_images["indices"], top_images["values"], gallery_images_per_model, alive)
@@ -86,8 +89,9 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
     grid = batches.stores[names[0]].meta["grid"] or (1, batches.tokens)
     content = ExplorerContent(
         names=names, grid=tuple(grid), frame=frame, kinds=kinds, gallery=gallery, top=top, heat_bytes=heat_bytes,
-        heat_scale=heat_scale, neighbours=nearest, cosines=cosines, image_paths=manifest["path"].tolist(),
-        image_labels=manifest["label"].tolist(), matrices=matrices, summary=read_json(summary_json),
+        heat_scale=heat_scale, neighbours=nearest, cosines=cosines,
+        image_paths=None if manifest is None else manifest["path"].tolist(),
+        image_labels=[""] * len(image_ids) if manifest is None else manifest["label"].tolist(), matrices=matrices, summary=read_json(summary_json),
         figures=[Path(path) for path in figure_pngs],
         actmax=actmax_items(actmax_table_csv, actmax_images_dir, names, set(np.flatnonzero(alive).tolist())),
         kind_rule=kind_rule(universal_entropy, specific_share),

@@ -12,6 +12,8 @@ rule metrics:
         summary=L.metrics("{dataset}", "summary.json"),
     log:
         L.log("metrics", "{dataset}"),
+    wildcard_constraints:
+        dataset="|".join(map(re.escape, DATASETS)),
     benchmark:
         L.benchmark("metrics", "{dataset}")
     conda:
