@@ -79,7 +79,7 @@ def test_missing_imported_store_is_one_line_naming_its_meta_json(tmp_path):
     (tmp_path / "results/activations/mine/val/beta/meta.json").unlink()
     result = snakemake(tmp_path, "-n")
     assert result.returncode != 0
-    assert "results/activations/mine/val/beta/meta.json: imported activation store missing" in result.stderr
+    assert "results/activations/mine/val/beta/meta.json: imported activation store missing" in result.stdout + result.stderr
 
 
 def test_cli_stages_on_imported_stores(imported, tmp_path):

@@ -6,7 +6,10 @@ Each stage subcommand calls the same function as the Snakemake rule of that name
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
+
+from usae.errors import UserError
 
 DEFAULT_CONFIG = "config/config.yaml"
 
@@ -22,6 +25,13 @@ def _setup(args):
     return config, Layout(config["results"])
 
 
+def _require(stage, *paths):
+    """Stop with one line naming the first missing input file, written by ``usae <stage>``."""
+    for path in paths:
+        if not Path(path).exists():
+            raise UserError(f"{path}: missing; run 'usae {stage}' first")
+
+
 def _stores(layout, config, dataset, split):
     return [layout.store(dataset, split, model) for model in config["models"]]
 
@@ -34,7 +44,15 @@ def _val_manifest(layout, config):
 
 
 def _trained(layout, kind):
-    return {"weights": layout.trained(kind, "model.safetensors"), "meta": layout.trained(kind, "model.json")}
+    files = {"weights": layout.trained(kind, "model.safetensors"), "meta": layout.trained(kind, "model.json")}
+    _require("train", *files.values())
+    return files
+
+
+def _metrics(layout, name, *files):
+    paths = [layout.metrics(name, f) for f in files]
+    _require("metrics", *paths)
+    return paths
 
 
 def cmd_fetch(args):
@@ -66,6 +84,7 @@ def cmd_extract(args):
         raise ConfigError(f"{args.config}: {key}.source is 'activations': its stores are imported, not extracted")
     for model in args.model or config["models"]:
         for split in args.split or ["train", "val"]:
+            _require("fetch", layout.manifest(dataset, split))
             extract(layout.manifest(dataset, split), layout.store(dataset, split, model), model=model,
                     zoo_entry=config["model_zoo"].get(model), options=config["extract"], seed=config["seed"])
 
@@ -105,7 +124,7 @@ def cmd_baseline(args):
     name = config["dataset"]["name"]
     usae, independent = _trained(layout, "usae"), _trained(layout, "independent")
     table = baseline(usae["weights"], usae["meta"], independent["weights"], independent["meta"],
-                     layout.metrics(name, "concepts.csv"), _stores(layout, config, name, "val"),
+                     *_metrics(layout, name, "concepts.csv"), _stores(layout, config, name, "val"),
                      _val_manifest(layout, config), [layout.pairs(model) for model in config["models"]],
                      layout.table_files("baseline_matching"), layout.figure_files("fig7_matching"),
                      layout.figure_files("fig16_matching_top_cofiring"), fig7b=layout.figure_files("fig7b_matched_pairs"),
@@ -123,7 +142,7 @@ def cmd_actmax(args):
     if not has_images(config["dataset"]):
         raise ConfigError(f"{args.config}: dataset.source is 'activations': no model to optimise images for")
     usae = _trained(layout, "usae")
-    table = actmax(usae["weights"], usae["meta"], layout.metrics(config["dataset"]["name"], "concepts.csv"),
+    table = actmax(usae["weights"], usae["meta"], *_metrics(layout, config["dataset"]["name"], "concepts.csv"),
                    layout.figure_files("fig8_actmax"), layout.table_files("actmax_cross_activation"),
                    layout.actmax_images(), options=config["actmax"], model_zoo=config["model_zoo"],
                    grid=config["extract"]["grid"], seed=config["seed"])
@@ -139,7 +158,7 @@ def cmd_figures(args):
     config, layout = _setup(args)
     name = config["dataset"]["name"]
     usae = _trained(layout, "usae")
-    files = [layout.metrics(name, f) for f in ("matrices.json", "summary.json", "concepts.csv", "top_images.npz")]
+    files = _metrics(layout, name, "matrices.json", "summary.json", "concepts.csv", "top_images.npz")
     figures(*files, usae["weights"], usae["meta"], _stores(layout, config, name, "val"), _val_manifest(layout, config),
             **{figure: layout.figure_files(figure) for figure in drawn_figures(has_images(config["dataset"]))},
             options=config["figures"], top_concepts=config["metrics"]["top_concepts"])
@@ -153,8 +172,8 @@ def cmd_tables(args):
     config, layout = _setup(args)
     datasets, name = list(all_datasets(config)), config["dataset"]["name"]
     baseline = layout.table("baseline_matching") + ".csv"
-    tables([layout.metrics(d, "matrices.json") for d in datasets], [layout.metrics(d, "summary.json") for d in datasets],
-           layout.metrics(name, "concepts.csv"), layout.table_files("reconstruction"), layout.table_files("universality"),
+    tables([path for d in datasets for path in _metrics(layout, d, "matrices.json")],
+           [path for d in datasets for path in _metrics(layout, d, "summary.json")], *_metrics(layout, name, "concepts.csv"), layout.table_files("reconstruction"), layout.table_files("universality"),
            layout.table("concepts") + ".csv", layout.table("concepts_top25") + ".md", layout.scorecard(".md"),
            layout.scorecard(".json"), datasets=datasets, experiment=name,
            baseline=[baseline] if Path(baseline).exists() else [])
@@ -169,7 +188,7 @@ def cmd_explorer(args):
     config, layout = _setup(args)
     name = config["dataset"]["name"]
     usae = _trained(layout, "usae")
-    files = [layout.metrics(name, f) for f in ("matrices.json", "summary.json", "concepts.csv", "top_images.npz")]
+    files = _metrics(layout, name, "matrices.json", "summary.json", "concepts.csv", "top_images.npz")
     figures = [layout.figure(figure) + ".png" for figure in site_figures(True, True)]
     site = explorer(*files, usae["weights"], usae["meta"], _stores(layout, config, name, "val"),
                     _val_manifest(layout, config), [path for path in figures if Path(path).exists()],
@@ -249,20 +268,25 @@ def build_parser():
 
 
 def main(argv=None):
-    """Entry point of the ``usae`` command; errors end in one line on stderr and exit code 2."""
-    args = build_parser().parse_args(argv)
-    from usae.config import ConfigError
-    from usae.datasets import DatasetError
-    from usae.store import StoreError
+    """Entry point of the ``usae`` command.
 
+    Errors of the user's input (:class:`usae.errors.UserError`: config, dataset, store, checkpoint and
+    weight-file errors) end in one line on stderr and exit code 2 (``--debug``: their traceback). Any
+    other exception is a bug: its traceback and a request to report it, exit code 1.
+    """
+    args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ConfigError, DatasetError, StoreError, KeyError, FileNotFoundError, ValueError) as exc:
+    except UserError as exc:
         if args.debug:
             raise
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"usae: error: {message}", file=sys.stderr)
+        print(f"usae: error: {exc}", file=sys.stderr)
         return 2
+    except Exception:
+        traceback.print_exc()
+        print("usae: internal error: this is a bug in usae, not in your input; please report it with the "
+              "traceback above", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from usae.errors import UserError
 from usae.io import write_bytes_if_changed
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -41,7 +42,7 @@ EMBEDDED_PHOTOS = (
 )
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError):
     """A dataset path or layout is wrong; the message names the config key."""
 
 

@@ -15,6 +15,7 @@ from usae.explorer_data import (DEAD, ExplorerContent, concept_kinds, gallery_he
                                 nearest_concepts, quantise_heatmaps)
 from usae.explorer_site import write_site
 from usae.device import pick_device
+from usae.errors import UserError
 from usae.io import read_json
 from usae.manifest import read_manifest
 
@@ -104,7 +105,7 @@ def check_image_order(manifest, *image_id_lists):
     expected = manifest["image_id"].astype(str).tolist()
     for ids in image_id_lists:
         if [str(i) for i in ids] != expected:
-            raise ValueError("the manifest's images are not the activation stores' images (same ids, same order)")
+            raise UserError("the manifest's images are not the activation stores' images (same ids, same order)")
 
 
 def actmax_items(table_csv, images_dir, names, concepts):
