@@ -43,8 +43,12 @@ def _val_manifest(layout, config):
     return layout.manifest(config["dataset"]["name"], "val") if has_images(config["dataset"]) else None
 
 
+def _run_files(layout, kind):
+    return {"weights": layout.trained(kind, "model.safetensors"), "meta": layout.trained(kind, "model.json")}
+
+
 def _trained(layout, kind):
-    files = {"weights": layout.trained(kind, "model.safetensors"), "meta": layout.trained(kind, "model.json")}
+    files = _run_files(layout, kind)
     _require("train", *files.values())
     return files
 
@@ -96,7 +100,7 @@ def cmd_train(args):
 
     config, layout = _setup(args)
     for kind in args.kind or (["usae", "independent"] if config["train"]["independent"] else ["usae"]):
-        trained = _trained(layout, kind)
+        trained = _run_files(layout, kind)
         train(_stores(layout, config, config["dataset"]["name"], "train"), trained["weights"], trained["meta"],
               layout.trained(kind, "log.csv"), [layout.trained(kind, "curves") + s for s in FIGURE_FORMATS],
               kind=kind, options=config["train"], seed=config["seed"])
