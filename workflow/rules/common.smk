@@ -7,8 +7,21 @@ import sys
 # The usae library of this checkout, installed or not (scripts/_library.py does the same for jobs).
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
-from usae.config import ConfigError, all_datasets, has_images, source_of_key, validate_config
-from usae.layout import FIGURE_FORMATS, KINDS, TABLE_FORMATS, Layout, drawn_figures, site_figures
+from usae.config import (
+    ConfigError,
+    all_datasets,
+    has_images,
+    source_of_key,
+    validate_config,
+)
+from usae.layout import (
+    FIGURE_FORMATS,
+    KINDS,
+    TABLE_FORMATS,
+    Layout,
+    drawn_figures,
+    site_figures,
+)
 from usae.provenance import code_digest
 from snakemake.logging import logger
 

@@ -12,10 +12,10 @@ rule metrics:
         summary=L.metrics("{dataset}", "summary.json"),
     log:
         L.log("metrics", "{dataset}"),
-    wildcard_constraints:
-        dataset="|".join(map(re.escape, DATASETS)),
     benchmark:
         L.benchmark("metrics", "{dataset}")
+    wildcard_constraints:
+        dataset="|".join(map(re.escape, DATASETS)),
     conda:
         "../envs/usae.yaml"
     threads: THREADS
