@@ -325,8 +325,9 @@ def kill_group(process):
 
 
 KILL_POINTS = {
-    # kill point: (what to remove or force in a copy of the finished run, file whose appearance means "during")
-    "extract": (["results/activations"], ["--forcerun", "extract"], "results/activations/embedded/*/*/shard_00000.npy"),
+    # kill point: (what to remove or force in a copy of the finished run, file whose appearance means "during").
+    # Extraction runs from scratch: with later outputs present, Snakemake would not remake deleted stores.
+    "extract": (["results", ".snakemake"], [], "results/activations/embedded/*/*/shard_00000.npy"),
     "train": ([], ["--forcerun", "train"], "results/train/usae/checkpoints/*/state.json"),
     "metrics": ([], ["--forcerun", "metrics"], "results/logs/metrics/*.log"),
     "figures": ([], ["--forcerun", "figures"], "results/logs/figures.log"),
