@@ -40,7 +40,11 @@ def _val_manifest(layout, config):
     """The experiment's val manifest, or None when its dataset has no images (imported activations)."""
     from usae.config import has_images
 
-    return layout.manifest(config["dataset"]["name"], "val") if has_images(config["dataset"]) else None
+    if not has_images(config["dataset"]):
+        return None
+    manifest = layout.manifest(config["dataset"]["name"], "val")
+    _require("fetch", manifest)
+    return manifest
 
 
 def _run_files(layout, kind):
