@@ -8,7 +8,6 @@ import sys
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
 from usae.config import (
-    ConfigError,
     all_datasets,
     has_images,
     source_of_key,
@@ -23,6 +22,7 @@ from usae.layout import (
     site_figures,
 )
 from usae.provenance import code_digest
+from usae.store import StoreError
 from snakemake.logging import logger
 
 validate_config(
@@ -63,7 +63,7 @@ def check_imported_stores():
     """Stop with one line naming the first imported store that is missing."""
     for path in imported_stores():
         if not os.path.exists(path):
-            raise ConfigError(
+            raise StoreError(
                 f"{path}: imported activation store missing (source 'activations'; "
                 "write it with 'usae import-acts' or usae.store.write_store)"
             )
