@@ -11,8 +11,9 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 
 
+# fetch and extract make only the stores of datasets with images (metrics, of every dataset, overrides this).
 wildcard_constraints:
-    dataset="|".join(map(re.escape, DATASETS)),
+    dataset="|".join(map(re.escape, IMAGE_DATASETS)) or "(?!)",
     split="train|val",
     model="|".join(map(re.escape, MODELS)),
     kind="usae|independent",
@@ -34,7 +35,7 @@ rule all:
     input:
         rules.tables.output,
         rules.figures.output,
-        rules.actmax.output,
+        rules.actmax.output if IMAGES else [],
         rules.explorer.output,
         expand(rules.train.output.curves, kind=KINDS if INDEPENDENT else ["usae"]),
         rules.baseline.output if INDEPENDENT else [],

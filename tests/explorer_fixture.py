@@ -28,6 +28,7 @@ def tiny_config(root):
     train = {"n_concepts": 48, "k": 4, "batch_images": 16, "epochs": 10, "lr": 1e-2, "warmup_epochs": 0.5,
              "checkpoint_every": 10**6, "log_every": 100, "checkpoint_epochs": []}
     return validate_config({"results": str(root), "models": list(DIMS), "train": train,
+                            "dataset": {"name": "embedded", "source": "activations"},  # planted stores
                             "metrics": {"top_images": 4, "batch_images": 20, "top_concepts": 10}}, "explorer test")
 
 

@@ -12,14 +12,14 @@ def _module_and_optimizer(seed):
 def test_leftovers_of_a_killed_save_do_not_block_later_saves(tmp_path):
     root = tmp_path / "checkpoints"
     modules, optimizers = _module_and_optimizer(0)
-    save_checkpoint(root / "latest", modules, optimizers, {"step": 1})
+    save_checkpoint(root / "latest", modules, optimizers, {"step": 1, "plan": {}})
     # Killed between moving the old checkpoint aside and renaming the new one (earlier and current names).
     (root / ".latest.old").mkdir()
     (root / ".latest.old" / "state.json").write_text("{}")
     (root / ".latest.k1ll3d_x.tmp").mkdir()
     (root / ".latest.k1ll3d_x.tmp" / "weights.safetensors").write_text("partial")
     for step in (2, 3):
-        save_checkpoint(root / "latest", modules, optimizers, {"step": step})
+        save_checkpoint(root / "latest", modules, optimizers, {"step": step, "plan": {}})
     assert not (root / ".latest.k1ll3d_x.tmp").exists()
     assert latest_checkpoint(root) == root / "latest"
     other, other_optimizers = _module_and_optimizer(1)

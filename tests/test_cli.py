@@ -47,7 +47,7 @@ def test_stage_without_its_inputs_is_one_line(tmp_path, capsys):
     config.write_text(f"results: {tmp_path}/r\n")
     assert main(["metrics", "--config", str(config)]) == 2
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and err.startswith("usae: error:") and "model.json" in err
+    assert "\n" not in err and err.startswith("usae: error:") and "model.safetensors: missing" in err
 
 
 def test_unknown_dataset_name_is_one_line(tmp_path, capsys):

@@ -6,6 +6,8 @@ import functools
 import pytest
 import torch
 
+from usae.config import ConfigError
+from usae.errors import UserError
 from usae.models import load_state_dict_by_order, load_token_model, model_spec, preprocess
 from usae.tokens import resample_grid
 
@@ -49,12 +51,12 @@ def test_hooked_layer_and_unknown_layer():
         grid = load_token_model(spec)(torch.randn(1, 3, 224, 224))
     assert grid.shape == (1, 192, 7, 7)
     bad = model_spec("m", {"m": {"loader": "timm", "arch": "efficientnet_lite0", "weights": "random", "layer": "nope"}})
-    with pytest.raises(KeyError, match="model_zoo.m.layer: no module named 'nope'"):
+    with pytest.raises(ConfigError, match="model_zoo.m.layer: no module named 'nope'"):
         load_token_model(bad)
 
 
 def test_unknown_model_names_the_key():
-    with pytest.raises(KeyError, match="models: unknown model 'resnet9000'"):
+    with pytest.raises(ConfigError, match="models: unknown model 'resnet9000'"):
         model_spec("resnet9000")
 
 
@@ -147,10 +149,10 @@ def test_hf_onnx_loader_rebuilds_dinov2_from_an_exported_graph(tmp_path, monkeyp
 def test_weights_errors_name_package_and_tensor(tmp_path, monkeypatch):
     from usae.models import load_state_dict_by_name, package_file
 
-    with pytest.raises(FileNotFoundError, match="package 'no_such_weights_pkg' is not installed"):
+    with pytest.raises(UserError, match="package 'no_such_weights_pkg' is not installed"):
         package_file({"package": "no_such_weights_pkg", "file": "w.pt"})
     _fake_package(tmp_path, monkeypatch, "empty_weights_pkg")
-    with pytest.raises(FileNotFoundError, match="package 'empty_weights_pkg' has no file 'w.pt'"):
+    with pytest.raises(UserError, match="package 'empty_weights_pkg' has no file 'w.pt'"):
         package_file({"package": "empty_weights_pkg", "file": "w.pt"})
     model = torch.nn.Sequential(torch.nn.Linear(2, 3))
     with pytest.raises(ValueError, match="src: tensor '1.weight' has no parameter in Sequential"):
@@ -251,5 +253,5 @@ def test_shipped_weights_see_crops_of_one_photo_as_alike(name):
 
 def test_unknown_timm_architecture_names_the_key():
     spec = model_spec("mine", {"mine": {"loader": "timm", "arch": "no_such_net", "weights": "random"}})
-    with pytest.raises(KeyError, match="model_zoo.mine.arch: 'no_such_net' is not a timm architecture"):
+    with pytest.raises(ConfigError, match="model_zoo.mine.arch: 'no_such_net' is not a timm architecture"):
         load_token_model(spec)

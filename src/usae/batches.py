@@ -37,7 +37,8 @@ class TokenBatches:
         first = stores[self.names[0]]
         check_aligned(list(stores.values()))
         if first.n_images < batch_images:
-            raise StoreError(f"{first.path}: {first.n_images} images, fewer than one batch of {batch_images}")
+            raise StoreError(f"{first.path}: {first.n_images} images, fewer than one batch of {batch_images} "
+                             "(train.batch_images)")
         self.batch_images = batch_images
         self.shuffle_shards = shuffle_shards
         self.seed = seed

@@ -18,9 +18,14 @@ import tempfile
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from usae.errors import UserError
 from usae.io import read_json, remove_stale_temps, write_json
+
+# Keys of state.json a checkpoint must have, with their JSON types.
+STATE_KEYS = {"step": int, "plan": dict, "optimizers": dict}
 
 
 def _flatten_optimizer(name, optimizer):
@@ -89,15 +94,51 @@ def save_checkpoint(directory, modules, optimizers, state, files=None):
             shutil.rmtree(tmp)
 
 
+def load_tensors(path):
+    """Tensors of a safetensors file; anything else (a pickle, a truncated file) is refused with one line.
+
+    Raises
+    ------
+    usae.errors.UserError
+        Naming the file.
+    """
+    try:
+        return load_file(path)
+    except FileNotFoundError:
+        raise UserError(f"{path}: missing") from None
+    except (SafetensorError, OSError) as exc:
+        raise UserError(f"{path}: not a safetensors file, refused ({str(exc).splitlines()[0]})") from None
+
+
+def read_json_object(path, required):
+    """A JSON file holding an object with the ``required`` keys of the given types, else one-line UserError."""
+    try:
+        value = read_json(path)
+    except FileNotFoundError:
+        raise UserError(f"{path}: missing") from None
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: not JSON ({exc.__class__.__name__})") from None
+    wrong = [key for key, kind in required.items()
+             if not isinstance(value, dict) or not isinstance(value.get(key), kind) or isinstance(value.get(key), bool)]
+    if wrong:
+        raise UserError(f"{path}: not what usae writes (key '{wrong[0]}' missing or of the wrong type)")
+    return value
+
+
+def read_state(directory):
+    """A checkpoint's ``state.json``, checked against :data:`STATE_KEYS`."""
+    return read_json_object(Path(directory) / "state.json", STATE_KEYS)
+
+
 def load_checkpoint(directory, modules, optimizers):
     """Restore modules and optimizers in place from a checkpoint folder; return its state dict."""
     directory = Path(directory)
-    weights = load_file(directory / "weights.safetensors")
+    weights = load_tensors(directory / "weights.safetensors")
     for name, module in modules.items():
         prefix = f"{name}."
         module.load_state_dict({key[len(prefix):]: value for key, value in weights.items() if key.startswith(prefix)})
-    state = read_json(directory / "state.json")
-    tensors = load_file(directory / "optimizer.safetensors")
+    state = read_state(directory)
+    tensors = load_tensors(directory / "optimizer.safetensors")
     for name, optimizer in optimizers.items():
         _restore_optimizer(name, optimizer, tensors, state["optimizers"][name])
     return state
@@ -139,7 +180,7 @@ def latest_checkpoint(root):
     found = []
     for directory in Path(root).glob("[!.]*"):
         if (directory / "state.json").exists():
-            found.append((read_json(directory / "state.json")["step"], directory.name, directory))
+            found.append((read_state(directory)["step"], directory.name, directory))
     return max(found)[2] if found else None
 
 
@@ -152,13 +193,21 @@ def load_trained(weights_file, meta_file):
         In eval mode.
     meta : dict
         ``model.json``: kind, models, dims, hyper-parameters, standardisation statistics.
+
+    Raises
+    ------
+    usae.errors.UserError
+        A file is missing, is not what usae writes (nothing is unpickled), or the two disagree.
     """
     from usae.sae import TopKSAE, UniversalSAE
 
-    meta = read_json(meta_file)
+    meta = read_json_object(meta_file, {"kind": str, "dims": dict, "n_concepts": int, "k": int})
     if meta["kind"] == "usae":
         module = UniversalSAE(meta["dims"], meta["n_concepts"], meta["k"])
     else:
         module = torch.nn.ModuleDict({name: TopKSAE(dim, meta["n_concepts"], meta["k"]) for name, dim in meta["dims"].items()})
-    module.load_state_dict(load_file(weights_file))
+    try:
+        module.load_state_dict(load_tensors(weights_file))
+    except RuntimeError as exc:
+        raise UserError(f"{weights_file}: does not fit {meta_file} ({str(exc).splitlines()[0]})") from None
     return module.eval(), meta

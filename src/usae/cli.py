@@ -6,7 +6,10 @@ Each stage subcommand calls the same function as the Snakemake rule of that name
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
+
+from usae.errors import UserError
 
 DEFAULT_CONFIG = "config/config.yaml"
 
@@ -22,17 +25,47 @@ def _setup(args):
     return config, Layout(config["results"])
 
 
+def _require(stage, *paths):
+    """Stop with one line naming the first missing input file, written by ``usae <stage>``."""
+    for path in paths:
+        if not Path(path).exists():
+            raise UserError(f"{path}: missing; run 'usae {stage}' first")
+
+
 def _stores(layout, config, dataset, split):
     return [layout.store(dataset, split, model) for model in config["models"]]
 
 
-def _trained(layout, kind):
+def _val_manifest(layout, config):
+    """The experiment's val manifest, or None when its dataset has no images (imported activations)."""
+    from usae.config import has_images
+
+    if not has_images(config["dataset"]):
+        return None
+    manifest = layout.manifest(config["dataset"]["name"], "val")
+    _require("fetch", manifest)
+    return manifest
+
+
+def _run_files(layout, kind):
     return {"weights": layout.trained(kind, "model.safetensors"), "meta": layout.trained(kind, "model.json")}
 
 
+def _trained(layout, kind):
+    files = _run_files(layout, kind)
+    _require("train", *files.values())
+    return files
+
+
+def _metrics(layout, name, *files):
+    paths = [layout.metrics(name, f) for f in files]
+    _require("metrics", *paths)
+    return paths
+
+
 def cmd_fetch(args):
-    """Write the manifests of the datasets' splits."""
-    from usae.config import ConfigError, all_datasets
+    """Write the manifests of the datasets' splits (datasets with images; imported activations have none)."""
+    from usae.config import ConfigError, all_datasets, has_images
     from usae.stages.fetch import fetch
 
     config, layout = _setup(args)
@@ -40,7 +73,7 @@ def cmd_fetch(args):
     if args.dataset and args.dataset not in datasets:
         raise ConfigError(f"{args.config}: no dataset named '{args.dataset}' (known: {', '.join(datasets)})")
     for name, (key, dataset) in datasets.items():
-        if args.dataset and name != args.dataset:
+        if (args.dataset and name != args.dataset) or not has_images(dataset):
             continue
         for split in args.split or (["train", "val"] if key == "dataset" else ["val"]):
             fetch(layout.manifest(name, split), layout.rejects(name, split), layout.images(name, split),
@@ -49,12 +82,17 @@ def cmd_fetch(args):
 
 def cmd_extract(args):
     """Extract activation stores for the configured models."""
+    from usae.config import ConfigError, all_datasets, has_images
     from usae.stages.extract import extract
 
     config, layout = _setup(args)
     dataset = args.dataset or config["dataset"]["name"]
+    key, entry = all_datasets(config).get(dataset, (None, None))
+    if entry is not None and not has_images(entry):
+        raise ConfigError(f"{args.config}: {key}.source is 'activations': its stores are imported, not extracted")
     for model in args.model or config["models"]:
         for split in args.split or ["train", "val"]:
+            _require("fetch", layout.manifest(dataset, split))
             extract(layout.manifest(dataset, split), layout.store(dataset, split, model), model=model,
                     zoo_entry=config["model_zoo"].get(model), options=config["extract"], seed=config["seed"])
 
@@ -66,7 +104,7 @@ def cmd_train(args):
 
     config, layout = _setup(args)
     for kind in args.kind or (["usae", "independent"] if config["train"]["independent"] else ["usae"]):
-        trained = _trained(layout, kind)
+        trained = _run_files(layout, kind)
         train(_stores(layout, config, config["dataset"]["name"], "train"), trained["weights"], trained["meta"],
               layout.trained(kind, "log.csv"), [layout.trained(kind, "curves") + s for s in FIGURE_FORMATS],
               kind=kind, options=config["train"], seed=config["seed"])
@@ -94,10 +132,10 @@ def cmd_baseline(args):
     name = config["dataset"]["name"]
     usae, independent = _trained(layout, "usae"), _trained(layout, "independent")
     table = baseline(usae["weights"], usae["meta"], independent["weights"], independent["meta"],
-                     layout.metrics(name, "concepts.csv"), _stores(layout, config, name, "val"),
-                     layout.manifest(name, "val"), [layout.pairs(model) for model in config["models"]],
+                     *_metrics(layout, name, "concepts.csv"), _stores(layout, config, name, "val"),
+                     _val_manifest(layout, config), [layout.pairs(model) for model in config["models"]],
                      layout.table_files("baseline_matching"), layout.figure_files("fig7_matching"),
-                     layout.figure_files("fig16_matching_top_cofiring"), layout.figure_files("fig7b_matched_pairs"),
+                     layout.figure_files("fig16_matching_top_cofiring"), fig7b=layout.figure_files("fig7b_matched_pairs"),
                      top_cofiring=config["baseline"]["top_cofiring"], batch_images=config["metrics"]["batch_images"],
                      gallery_images=config["figures"]["gallery_images"], seed=config["seed"])
     print(table.to_string(index=False))
@@ -105,11 +143,14 @@ def cmd_baseline(args):
 
 def cmd_actmax(args):
     """Coordinated activation maximisation of the chosen concepts (Fig. 8)."""
+    from usae.config import ConfigError, has_images
     from usae.stages.actmax import actmax
 
     config, layout = _setup(args)
+    if not has_images(config["dataset"]):
+        raise ConfigError(f"{args.config}: dataset.source is 'activations': no model to optimise images for")
     usae = _trained(layout, "usae")
-    table = actmax(usae["weights"], usae["meta"], layout.metrics(config["dataset"]["name"], "concepts.csv"),
+    table = actmax(usae["weights"], usae["meta"], *_metrics(layout, config["dataset"]["name"], "concepts.csv"),
                    layout.figure_files("fig8_actmax"), layout.table_files("actmax_cross_activation"),
                    layout.actmax_images(), options=config["actmax"], model_zoo=config["model_zoo"],
                    grid=config["extract"]["grid"], seed=config["seed"])
@@ -117,16 +158,17 @@ def cmd_actmax(args):
 
 
 def cmd_figures(args):
-    """The paper's figures from the experiment's metrics."""
-    from usae.layout import FIGURES
+    """The paper's figures from the experiment's metrics (without images, no galleries)."""
+    from usae.config import has_images
+    from usae.layout import drawn_figures
     from usae.stages.figures import figures
 
     config, layout = _setup(args)
     name = config["dataset"]["name"]
     usae = _trained(layout, "usae")
-    files = [layout.metrics(name, f) for f in ("matrices.json", "summary.json", "concepts.csv", "top_images.npz")]
-    figures(*files, usae["weights"], usae["meta"], _stores(layout, config, name, "val"), layout.manifest(name, "val"),
-            **{figure: layout.figure_files(figure) for figure in FIGURES},
+    files = _metrics(layout, name, "matrices.json", "summary.json", "concepts.csv", "top_images.npz")
+    figures(*files, usae["weights"], usae["meta"], _stores(layout, config, name, "val"), _val_manifest(layout, config),
+            **{figure: layout.figure_files(figure) for figure in drawn_figures(has_images(config["dataset"]))},
             options=config["figures"], top_concepts=config["metrics"]["top_concepts"])
 
 
@@ -138,8 +180,8 @@ def cmd_tables(args):
     config, layout = _setup(args)
     datasets, name = list(all_datasets(config)), config["dataset"]["name"]
     baseline = layout.table("baseline_matching") + ".csv"
-    tables([layout.metrics(d, "matrices.json") for d in datasets], [layout.metrics(d, "summary.json") for d in datasets],
-           layout.metrics(name, "concepts.csv"), layout.table_files("reconstruction"), layout.table_files("universality"),
+    tables([path for d in datasets for path in _metrics(layout, d, "matrices.json")],
+           [path for d in datasets for path in _metrics(layout, d, "summary.json")], *_metrics(layout, name, "concepts.csv"), layout.table_files("reconstruction"), layout.table_files("universality"),
            layout.table("concepts") + ".csv", layout.table("concepts_top25") + ".md", layout.scorecard(".md"),
            layout.scorecard(".json"), datasets=datasets, experiment=name,
            baseline=[baseline] if Path(baseline).exists() else [])
@@ -148,17 +190,16 @@ def cmd_tables(args):
 
 def cmd_explorer(args):
     """The concept explorer site (results/explorer/index.html)."""
-    from usae.layout import FIGURES
+    from usae.layout import site_figures
     from usae.stages.explorer import explorer
 
     config, layout = _setup(args)
     name = config["dataset"]["name"]
     usae = _trained(layout, "usae")
-    files = [layout.metrics(name, f) for f in ("matrices.json", "summary.json", "concepts.csv", "top_images.npz")]
-    shown = list(FIGURES) + ["fig7_matching", "fig16_matching_top_cofiring", "fig8_actmax"]
-    figures = [layout.figure(figure) + ".png" for figure in shown]
+    files = _metrics(layout, name, "matrices.json", "summary.json", "concepts.csv", "top_images.npz")
+    figures = [layout.figure(figure) + ".png" for figure in site_figures(True, True)]
     site = explorer(*files, usae["weights"], usae["meta"], _stores(layout, config, name, "val"),
-                    layout.manifest(name, "val"), [path for path in figures if Path(path).exists()],
+                    _val_manifest(layout, config), [path for path in figures if Path(path).exists()],
                     layout.table("actmax_cross_activation") + ".csv", layout.actmax_images(), layout.explorer(),
                     options=config["explorer"])
     print(f"{site}/index.html")
@@ -235,20 +276,25 @@ def build_parser():
 
 
 def main(argv=None):
-    """Entry point of the ``usae`` command; errors end in one line on stderr and exit code 2."""
-    args = build_parser().parse_args(argv)
-    from usae.config import ConfigError
-    from usae.datasets import DatasetError
-    from usae.store import StoreError
+    """Entry point of the ``usae`` command.
 
+    Errors of the user's input (:class:`usae.errors.UserError`: config, dataset, store, checkpoint and
+    weight-file errors) end in one line on stderr and exit code 2 (``--debug``: their traceback). Any
+    other exception is a bug: its traceback and a request to report it, exit code 1.
+    """
+    args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ConfigError, DatasetError, StoreError, KeyError, FileNotFoundError, ValueError) as exc:
+    except UserError as exc:
         if args.debug:
             raise
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"usae: error: {message}", file=sys.stderr)
+        print(f"usae: error: {exc}", file=sys.stderr)
         return 2
+    except Exception:
+        traceback.print_exc()
+        print("usae: internal error: this is a bug in usae, not in your input; please report it with the "
+              "traceback above", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -7,10 +7,13 @@ from importlib import resources
 import jsonschema
 import yaml
 
+from usae.errors import UserError
+from usae.registry import BUILTIN_MODELS
+
 SCHEMA_FILE = "config.schema.yaml"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A config value is missing, mistyped or unknown; the message names the file and the key."""
 
 
@@ -56,6 +59,14 @@ def semantic_errors(config):
         if concept >= train["n_concepts"]:
             errors.append((["actmax", "concepts"], f"key 'actmax.concepts': concept {concept} does not exist "
                                                    f"(train.n_concepts is {train['n_concepts']})"))
+    if any(has_images(entry) for entry in [config["dataset"], *config["eval_datasets"]]):
+        known = {**BUILTIN_MODELS, **config["model_zoo"]}
+        errors += [(["models"], f"key 'models': unknown model '{name}' (known: {', '.join(sorted(known))}; "
+                                "add it under model_zoo)") for name in config["models"] if name not in known]
+    if config["dataset"]["source"] == "embedded" and train["batch_images"] > config["dataset"]["embedded"]["n_train"]:
+        errors.append((["train", "batch_images"], f"key 'train.batch_images': {train['batch_images']} images per "
+                                                  f"batch, more than dataset.embedded.n_train "
+                                                  f"({config['dataset']['embedded']['n_train']})"))
     for name, entry in config["model_zoo"].items():
         if entry["loader"] == "torchhub" and not re.fullmatch(r"[^/:]+/[^/:]+:[^/:]+", entry["arch"]):
             errors.append((["model_zoo", name, "arch"], f"key 'model_zoo.{name}.arch': a torch.hub model is "
@@ -153,6 +164,11 @@ def load_config(path):
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     return validate_config(config, str(path))
+
+
+def has_images(dataset):
+    """Whether a dataset entry has images (every source but ``activations``, whose stores were imported)."""
+    return dataset["source"] != "activations"
 
 
 def all_datasets(config):

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from usae.errors import UserError
 from usae.io import write_bytes_if_changed
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -41,7 +42,7 @@ EMBEDDED_PHOTOS = (
 )
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError):
     """A dataset path or layout is wrong; the message names the config key."""
 
 
@@ -216,5 +217,7 @@ def split_records(dataset, split, out_dir, seed, key="dataset", cache_dir=None):
         return folder_records(dataset["root"], split, dataset["val_fraction"], seed, key=f"{key}.root")
     if source == "packages":
         return packages_records(dataset, split, cache_dir, seed, key)
+    if source == "activations":
+        raise DatasetError(f"{key}.source: 'activations' has no images to fetch (its stores are imported)")
     rows = load_hf_rows(dataset["hf_name"], split, dataset["max_images"][split])
     return hf_records(rows, out_dir, split)

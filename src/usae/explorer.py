@@ -15,6 +15,7 @@ from usae.explorer_data import (DEAD, ExplorerContent, concept_kinds, gallery_he
                                 nearest_concepts, quantise_heatmaps)
 from usae.explorer_site import write_site
 from usae.device import pick_device
+from usae.errors import UserError
 from usae.io import read_json
 from usae.manifest import read_manifest
 
@@ -29,8 +30,9 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
     ----------
     concepts_csv, top_images_npz, matrices_json, summary_json : path
         The metrics stage's outputs for the dataset (:func:`usae.stages.metrics.metrics`).
-    manifest_csv : path
-        Manifest of that val split (image paths and labels, in store order).
+    manifest_csv : path or None
+        Manifest of that val split (image paths and labels, in store order); None: no images (imported
+        activations), a site of heatmaps without thumbnails or labels.
     usae_weights, usae_meta : path
         The trained USAE: ``model.safetensors`` and ``model.json``.
     store_metas : sequence of path
@@ -72,9 +74,11 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
     usae.to(device)
     names = usae.names
     batches = evaluation_batches(store_metas, meta)
-    manifest = read_manifest(manifest_csv)
+    image_ids = batches.stores[names[0]].image_ids
+    manifest = read_manifest(manifest_csv) if manifest_csv else None
     with np.load(top_images_npz) as top_images:
-        check_image_order(manifest, top_images["image_ids"], batches.stores[names[0]].image_ids)
+        if manifest is not None:
+            check_image_order(manifest, top_images["image_ids"], image_ids)
         kinds = concept_kinds(frame, names, universal_entropy, specific_share)
         alive = kinds != DEAD
         gallery, top = gallery_images(top_images["indices"], top_images["values"], gallery_images_per_model, alive)
@@ -86,8 +90,9 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
     grid = batches.stores[names[0]].meta["grid"] or (1, batches.tokens)
     content = ExplorerContent(
         names=names, grid=tuple(grid), frame=frame, kinds=kinds, gallery=gallery, top=top, heat_bytes=heat_bytes,
-        heat_scale=heat_scale, neighbours=nearest, cosines=cosines, image_paths=manifest["path"].tolist(),
-        image_labels=manifest["label"].tolist(), matrices=matrices, summary=read_json(summary_json),
+        heat_scale=heat_scale, neighbours=nearest, cosines=cosines,
+        image_paths=None if manifest is None else manifest["path"].tolist(),
+        image_labels=[""] * len(image_ids) if manifest is None else manifest["label"].tolist(), matrices=matrices, summary=read_json(summary_json),
         figures=[Path(path) for path in figure_pngs],
         actmax=actmax_items(actmax_table_csv, actmax_images_dir, names, set(np.flatnonzero(alive).tolist())),
         kind_rule=kind_rule(universal_entropy, specific_share),
@@ -100,7 +105,7 @@ def check_image_order(manifest, *image_id_lists):
     expected = manifest["image_id"].astype(str).tolist()
     for ids in image_id_lists:
         if [str(i) for i in ids] != expected:
-            raise ValueError("the manifest's images are not the activation stores' images (same ids, same order)")
+            raise UserError("the manifest's images are not the activation stores' images (same ids, same order)")
 
 
 def actmax_items(table_csv, images_dir, names, concepts):

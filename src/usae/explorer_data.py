@@ -210,8 +210,10 @@ class ExplorerContent:
         From :func:`quantise_heatmaps`.
     neighbours, cosines : numpy.ndarray
         From :func:`nearest_concepts`.
-    image_paths, image_labels : sequence of str
-        Image file and dataset label of every store index.
+    image_paths : sequence of str or None
+        Image file of every store index; None when there are no images (no thumbnails).
+    image_labels : sequence of str
+        Dataset label of every store index ('' = unlabelled).
     matrices, summary : dict
         ``matrices.json`` and ``summary.json``.
     figures : list of path

@@ -7,7 +7,8 @@ Layout of the site folder::
     data/index.js                          one column array per statistic, one entry per alive concept
     data/chunks/c00000.js ...              per-concept panels (images, heatmaps, neighbours, actmax),
                                            ``chunk_size`` consecutive concept ids a file, loaded on demand
-    thumbs/000123.jpg                      one JPEG per shown image (store index), written once
+    thumbs/000123.jpg                      one JPEG per shown image (store index), written once; none
+                                           when the dataset has no images (heatmaps alone)
     actmax/, figures/                      activation-maximisation images (JPEG) and figure PNGs
 
 Browsers refuse ``fetch()`` of local files, so data files are scripts: ``meta.js`` and ``index.js``
@@ -51,8 +52,9 @@ def write_site(content, site_dir, *, thumbnail_px=128, chunk_size=64, jpeg_quali
         alive = np.flatnonzero(content.kinds != DEAD)
         figures = copy_figures(content.figures, tmp / "figures")
         actmax = write_actmax_images(content.actmax, tmp / "actmax", 2 * thumbnail_px, jpeg_quality)
-        write_thumbnails(content.image_paths, np.unique(content.gallery[content.gallery >= 0]), tmp / "thumbs",
-                         thumbnail_px, jpeg_quality)
+        if content.image_paths is not None:
+            write_thumbnails(content.image_paths, np.unique(content.gallery[content.gallery >= 0]), tmp / "thumbs",
+                             thumbnail_px, jpeg_quality)
         vocabulary, label_ids = concept_labels(content.gallery, content.image_labels)
         meta = site_meta(content, figures, vocabulary, chunk_size, thumbnail_px)
         write_script(tmp / "data" / "meta.js", "window.USAE_META = ", meta)
@@ -130,6 +132,7 @@ def site_meta(content, figures, vocabulary, chunk_size, thumbnail_px):
     """Everything but the per-concept data: models, grid, R2 matrix, summary, figures, labels."""
     return {
         "thumbnail_px": thumbnail_px,
+        "thumbnails": content.image_paths is not None,
         "models": content.names,
         "grid": list(content.grid),
         "chunk_size": chunk_size,

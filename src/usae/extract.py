@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from usae.device import pick_device
+from usae.errors import UserError
 from usae.models import load_token_model, preprocess
 from usae.progress import Progress
 from usae.io import read_json, write_json
@@ -90,7 +91,7 @@ def manifest_digest(manifest):
         If the manifest has no ``sha256`` column.
     """
     if "sha256" not in manifest:
-        raise ValueError("manifest: no sha256 column (build it with usae.manifest.build_manifest)")
+        raise UserError("manifest: no sha256 column (build it with usae.manifest.build_manifest)")
     return ids_digest([f"{image_id} {sha}" for image_id, sha in zip(manifest["image_id"], manifest["sha256"])])
 
 

@@ -13,10 +13,23 @@ import posixpath
 # Paper figures written by the figures stage (the baseline and actmax stages write Figs. 7, 7b, 8 and 16).
 FIGURES = ("fig5_r2", "fig6a_entropy", "fig6b_cofire_proportion", "fig6c_cofire_energy",
            "fig4_universal_concepts", "fig9_model_specific_concepts")
+# Figures drawn from images (top-image galleries): not drawn for an experiment without images.
+GALLERY_FIGURES = ("fig4_universal_concepts", "fig9_model_specific_concepts")
 FIGURE_FORMATS = (".png", ".pdf")
 TABLE_FORMATS = (".csv", ".md")
 SPLITS = ("train", "val")
 KINDS = ("usae", "independent")
+
+
+def drawn_figures(images):
+    """The figures stage's figures: every one of :data:`FIGURES`, or without the galleries when there are no images."""
+    return [name for name in FIGURES if images or name not in GALLERY_FIGURES]
+
+
+def site_figures(images, independent):
+    """Figures shown at the top of the explorer: the drawn ones, the baseline's and activation maximisation's."""
+    return (drawn_figures(images) + (["fig7_matching", "fig16_matching_top_cofiring"] if independent else [])
+            + (["fig8_actmax"] if images else []))
 
 
 class Layout:

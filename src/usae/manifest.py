@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from usae.progress import Progress
+from usae.errors import UserError
 
 
 MANIFEST_COLUMNS = ["image_id", "path", "label", "sha256"]
@@ -68,7 +69,7 @@ def build_manifest(records, max_images=None, seed=0, source="dataset"):
     first_path = {}
     for image_id, path, _ in records:
         if image_id in first_path:
-            raise ValueError(f"{source}: image id '{image_id}' names two files, {first_path[image_id]} and {path}")
+            raise UserError(f"{source}: image id '{image_id}' names two files, {first_path[image_id]} and {path}")
         first_path[image_id] = path
     kept, rejected = [], []
     chosen = sorted(subsample(records, max_images, seed))

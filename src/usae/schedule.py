@@ -18,6 +18,8 @@ import math
 
 import numpy as np
 
+from usae.errors import UserError
+
 
 def warmup_cosine_lr(step, total_steps, warmup_steps, peak_lr, start_lr, end_lr):
     """Learning rate after ``step`` optimizer steps.
@@ -52,7 +54,7 @@ class OfficialCosineSchedule:
 
     def __init__(self, total_steps, warmup_steps, peak_lr, start_lr, end_lr):
         if not 0 <= warmup_steps <= total_steps:
-            raise ValueError(f"train.warmup_epochs: {warmup_steps} warm-up steps for {total_steps} steps in all")
+            raise UserError(f"train.warmup_epochs: {warmup_steps} warm-up steps for {total_steps} steps in all")
         self.total_steps, self.peak_lr, self.end_lr = total_steps, peak_lr, end_lr
         decay_steps = total_steps - warmup_steps
         warmup = np.linspace(start_lr, peak_lr, warmup_steps)

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from usae.errors import UserError
 from usae.io import atomic_path, read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ FORMAT = "usae-activations"
 VERSION = 1
 
 
-class StoreError(ValueError):
+class StoreError(UserError):
     """A store is missing, incomplete, corrupt or does not match its peers."""
 
 

@@ -9,6 +9,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from usae.errors import UserError
+
 
 def feature_map_to_tokens(output, prefix_tokens):
     """Return patch tokens as a square grid ``(N, D, H, W)``.
@@ -29,11 +31,11 @@ def feature_map_to_tokens(output, prefix_tokens):
     if output.ndim == 4:
         return output
     if output.ndim != 3:
-        raise ValueError(f"expected (N, C, H, W) or (N, T, D) activations, got shape {tuple(output.shape)}")
+        raise UserError(f"expected (N, C, H, W) or (N, T, D) activations, got shape {tuple(output.shape)}")
     patches_NTD = output[:, prefix_tokens:]
     side = math.isqrt(patches_NTD.shape[1])
     if side * side != patches_NTD.shape[1]:
-        raise ValueError(
+        raise UserError(
             f"{patches_NTD.shape[1]} patch tokens after dropping {prefix_tokens} prefix tokens "
             "do not form a square grid; set the model's prefix_tokens"
         )

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from usae.checkpoint import latest_checkpoint, load_checkpoint, optimizer_differences, save_checkpoint
+from usae.checkpoint import latest_checkpoint, load_checkpoint, optimizer_differences, read_state, save_checkpoint
 from usae.device import pick_device
-from usae.io import atomic_path, read_json, write_json
+from usae.io import atomic_path, write_json
 from usae.losses import LOSSES, auxiliary_codes
 from usae.metrics import r2_score
 from usae.progress import Progress
@@ -110,7 +110,7 @@ class ResumableRun:
         latest = latest_checkpoint(checkpoints)
         if latest is None:
             return 0
-        state = read_json(latest / "state.json")
+        state = read_state(latest)
         plan = json.loads(json.dumps(self.plan))
         changed = sorted(key for key in state["plan"].keys() | plan.keys() if state["plan"].get(key) != plan.get(key))
         changed += optimizer_differences(state, self.optimizers)

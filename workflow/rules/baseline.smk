@@ -7,7 +7,7 @@ rule baseline:
         independent_meta=trained("independent")[1],
         concepts=L.metrics(EXPERIMENT, "concepts.csv"),
         stores=stores(EXPERIMENT, "val"),
-        manifest=L.manifest(EXPERIMENT, "val"),
+        manifest=val_manifest(),
     output:
         pairs=[L.pairs(model) for model in MODELS],
         table=multiext(L.table("baseline_matching"), *TABLE_FORMATS),
@@ -21,10 +21,14 @@ rule baseline:
             caption="../report/baseline.rst",
             category="Figures",
         ),
-        fig7b=report(
-            multiext(L.figure("fig7b_matched_pairs"), *FIGURE_FORMATS),
-            caption="../report/baseline.rst",
-            category="Figures",
+        fig7b=(
+            report(
+                multiext(L.figure("fig7b_matched_pairs"), *FIGURE_FORMATS),
+                caption="../report/baseline.rst",
+                category="Figures",
+            )
+            if IMAGES
+            else []
         ),
     log:
         L.log("baseline"),

@@ -7,9 +7,23 @@ import sys
 # The usae library of this checkout, installed or not (scripts/_library.py does the same for jobs).
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
-from usae.config import all_datasets, source_of_key, validate_config
-from usae.layout import FIGURE_FORMATS, FIGURES, KINDS, TABLE_FORMATS, Layout
+from usae.config import (
+    all_datasets,
+    has_images,
+    source_of_key,
+    validate_config,
+)
+from usae.layout import (
+    FIGURE_FORMATS,
+    KINDS,
+    TABLE_FORMATS,
+    Layout,
+    drawn_figures,
+    site_figures,
+)
 from usae.provenance import code_digest
+from usae.store import StoreError
+from snakemake.logging import logger
 
 validate_config(
     config,
@@ -26,12 +40,41 @@ EVAL_DATASETS = list(DATASETS)  # the experiment's dataset first
 MODELS = config["models"]
 THREADS = config["threads"]
 INDEPENDENT = config["train"]["independent"]
-# Figures at the top of the explorer site.
-SITE_FIGURES = (
-    list(FIGURES)
-    + (["fig7_matching", "fig16_matching_top_cofiring"] if INDEPENDENT else [])
-    + ["fig8_actmax"]
-)
+# An experiment without images (dataset.source: activations) has no galleries and no actmax.
+IMAGES = has_images(config["dataset"])
+FIGURES = drawn_figures(IMAGES)
+SITE_FIGURES = site_figures(IMAGES, INDEPENDENT)
+# Datasets whose stores are extracted from images (fetch, extract); the others' stores are imported.
+IMAGE_DATASETS = [name for name, (_, entry) in DATASETS.items() if has_images(entry)]
+
+
+def imported_stores():
+    """Stores that must have been imported (datasets with source ``activations``): they are sources, not outputs."""
+    return [
+        L.store(name, split, model)
+        for name, (key, entry) in DATASETS.items()
+        if not has_images(entry)
+        for split in (["train", "val"] if key == "dataset" else ["val"])
+        for model in MODELS
+    ]
+
+
+def check_imported_stores():
+    """Stop with one line naming the first imported store that is missing."""
+    for path in imported_stores():
+        if not os.path.exists(path):
+            raise StoreError(
+                f"{path}: imported activation store missing (source 'activations'; "
+                "write it with 'usae import-acts' or usae.store.write_store)"
+            )
+
+
+check_imported_stores()
+if not IMAGES:
+    logger.info(
+        "dataset.source is 'activations': no fetch, extract or actmax (no images, no model), "
+        "no image galleries (Figs. 4, 9 and 7b) and no explorer thumbnails (no images)"
+    )
 
 
 def code(rule):
@@ -42,6 +85,11 @@ def code(rule):
 def stores(dataset, split):
     """meta.json of every model's store of one dataset split, in model order."""
     return [L.store(dataset, split, model) for model in MODELS]
+
+
+def val_manifest():
+    """The experiment's val manifest as a rule input, or none when it has no images."""
+    return L.manifest(EXPERIMENT, "val") if IMAGES else []
 
 
 def trained(kind):

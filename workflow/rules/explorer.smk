@@ -8,10 +8,10 @@ rule explorer:
         usae_weights=trained("usae")[0],
         usae_meta=trained("usae")[1],
         stores=stores(EXPERIMENT, "val"),
-        manifest=L.manifest(EXPERIMENT, "val"),
+        manifest=val_manifest(),
         figures=[L.figure(name) + ".png" for name in SITE_FIGURES],
-        actmax_table=L.table("actmax_cross_activation") + ".csv",
-        actmax_images=L.actmax_images(),
+        actmax_table=L.table("actmax_cross_activation") + ".csv" if IMAGES else [],
+        actmax_images=L.actmax_images() if IMAGES else [],
     output:
         site=directory(L.explorer()),
     log:

@@ -8,7 +8,7 @@ rule figures:
         usae_weights=trained("usae")[0],
         usae_meta=trained("usae")[1],
         stores=stores(EXPERIMENT, "val"),
-        manifest=L.manifest(EXPERIMENT, "val"),
+        manifest=val_manifest(),
     output:
         **{
             name: report(

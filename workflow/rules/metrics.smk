@@ -14,6 +14,8 @@ rule metrics:
         L.log("metrics", "{dataset}"),
     benchmark:
         L.benchmark("metrics", "{dataset}")
+    wildcard_constraints:
+        dataset="|".join(map(re.escape, DATASETS)),
     conda:
         "../envs/usae.yaml"
     threads: THREADS

@@ -1,5 +1,7 @@
 """Stage baseline: match each model's independent-SAE concepts to the USAE's (Figs. 7, 7b and 16)."""
 
+import logging
+
 import numpy as np
 import pandas as pd
 import torch
@@ -11,6 +13,8 @@ from usae.figures import concept_gallery, matching_figure, short
 from usae.gallery import concept_rows
 from usae.io import write_csv, write_table
 from usae.matching import CodeCorrelation, auc_above, hungarian_match, match_dictionaries, random_like
+
+log = logging.getLogger(__name__)
 
 
 @torch.no_grad()
@@ -64,7 +68,7 @@ def matched_pairs_gallery(usae, saes, batches, manifest_file, tops, chosen, n_im
 
 
 def baseline(usae_weights, usae_meta, independent_weights, independent_meta, concepts, stores, manifest, pairs,
-             table, fig7, fig16, fig7b, *, top_cofiring, batch_images, gallery_images, seed):
+             table, fig7, fig16, fig7b=(), *, top_cofiring, batch_images, gallery_images, seed):
     """Match concepts per model by atoms and by activations; write pairs, a table and Figs. 7, 7b and 16.
 
     Parameters
@@ -75,14 +79,15 @@ def baseline(usae_weights, usae_meta, independent_weights, independent_meta, con
         The experiment's ``concepts.csv`` (metrics stage), for the top co-firing concepts.
     stores : list of path
         ``meta.json`` of each model's val store of the experiment.
-    manifest : path
-        The val manifest (images of the matched-pairs gallery).
+    manifest : path or None
+        The val manifest (images of the matched-pairs gallery); None or empty: no images (imported
+        activations), so Fig. 7b is not drawn.
     pairs : list of path
         One CSV per model, in the run's model order.
     table : list of path
         CSV and Markdown of the summary table.
     fig7, fig16, fig7b : list of path
-        PNG and PDF of each figure.
+        PNG and PDF of each figure (Fig. 7b's only with a manifest).
     top_cofiring : int
         Fig. 16: USAE concepts with the most co-fires.
     batch_images : int
@@ -134,5 +139,8 @@ def baseline(usae_weights, usae_meta, independent_weights, independent_meta, con
     write_table(summary, table)
     matching_figure(matched_by_label, fig7, "Independent SAE vs USAE concepts, Hungarian matching by atom cosine (Fig. 7)")
     matching_figure(restricted_by_label, fig16, f"Matching restricted to the top {top_cofiring} co-firing USAE concepts (Fig. 16)")
-    matched_pairs_gallery(usae, saes, batches, manifest, tops, gallery_pairs, gallery_images, fig7b)
+    if manifest:
+        matched_pairs_gallery(usae, saes, batches, manifest, tops, gallery_pairs, gallery_images, fig7b)
+    else:
+        log.info("Fig. 7b (matched-pairs gallery) skipped: no images (dataset.source: activations)")
     return summary

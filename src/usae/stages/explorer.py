@@ -19,19 +19,22 @@ def explorer(matrices, summary, concepts, top_images, usae_weights, usae_meta, s
         The trained USAE (heatmaps encode each shown image's tokens).
     stores : list of path
         ``meta.json`` of each model's val store.
-    manifest : path
-        The val manifest (image files and labels).
+    manifest : path or None
+        The val manifest (image files and labels); None or empty: no images (imported activations),
+        so the site shows heatmaps without thumbnails.
     figures : list of path
         Figure PNGs shown at the top of the site.
-    actmax_table, actmax_images : path
-        The actmax stage's cross-activation CSV and image folder.
+    actmax_table, actmax_images : path or None
+        The actmax stage's cross-activation CSV and image folder (None or empty: no actmax).
     site : path
         Folder of the site, replaced as a whole.
     options : dict
         The config's ``explorer`` section.
     """
-    built = build_explorer(concepts, top_images, matrices, summary, manifest, usae_weights, usae_meta, stores,
-                           figures, actmax_table, actmax_images, site,
+    if not manifest:
+        log.info("explorer: no image thumbnails: no images (dataset.source: activations)")
+    built = build_explorer(concepts, top_images, matrices, summary, manifest or None, usae_weights, usae_meta, stores,
+                           figures, actmax_table or None, actmax_images or None, site,
                            universal_entropy=options["universal_entropy"], specific_share=options["specific_share"],
                            gallery_images_per_model=options["gallery_images"], thumbnail_px=options["thumbnail_px"],
                            neighbours=options["neighbours"], chunk_size=options["chunk_size"],

@@ -1,5 +1,7 @@
 """Stage figures: the paper's figures (PNG + PDF) from the experiment's metrics and the trained USAE."""
 
+import logging
+
 import numpy as np
 import pandas as pd
 
@@ -10,11 +12,13 @@ from usae.figures import (concept_gallery, cofire_energy_scatter, cofire_proport
 from usae.gallery import concept_rows, model_specific_concepts, universal_concepts
 from usae.io import read_json
 
+log = logging.getLogger(__name__)
+
 
 def figures(matrices, summary, concepts, top_images, usae_weights, usae_meta, stores, manifest, fig5_r2,
-            fig6a_entropy, fig6b_cofire_proportion, fig6c_cofire_energy, fig4_universal_concepts,
-            fig9_model_specific_concepts, *, options, top_concepts):
-    """Write Figs. 4, 5, 6a-c and 9 of the experiment's dataset.
+            fig6a_entropy, fig6b_cofire_proportion, fig6c_cofire_energy, fig4_universal_concepts=(),
+            fig9_model_specific_concepts=(), *, options, top_concepts):
+    """Write Figs. 4, 5, 6a-c and 9 of the experiment's dataset (without images, Figs. 5 and 6a-c).
 
     Parameters
     ----------
@@ -24,11 +28,12 @@ def figures(matrices, summary, concepts, top_images, usae_weights, usae_meta, st
         The trained USAE (galleries encode each top image's tokens for its heatmap).
     stores : list of path
         ``meta.json`` of each model's val store.
-    manifest : path
-        The val manifest (image files of the galleries).
+    manifest : path or None
+        The val manifest (image files of the galleries); None or empty: no images (imported
+        activations), so the galleries, Figs. 4 and 9, are not drawn.
     fig5_r2, fig6a_entropy, fig6b_cofire_proportion, fig6c_cofire_energy, fig4_universal_concepts,
     fig9_model_specific_concepts : list of path
-        PNG and PDF of each figure.
+        PNG and PDF of each figure (the galleries' only with a manifest).
     options : dict
         The config's ``figures`` section.
     top_concepts : int
@@ -42,7 +47,9 @@ def figures(matrices, summary, concepts, top_images, usae_weights, usae_meta, st
     cofire_proportion_curves(frame, names, fig6b_cofire_proportion, top_concepts)
     cofire_energy_scatter(frame, {"all": summary["cofire_energy_all"], "frequent": summary["cofire_energy_frequent"]},
                           summary["min_cofires_scaled"], fig6c_cofire_energy)
-
+    if not manifest:
+        log.info("Figs. 4 and 9 (image galleries) skipped: no images (dataset.source: activations)")
+        return
     usae, meta = load_trained(usae_weights, usae_meta)
     batches = evaluation_batches(stores, meta)
     grid = tuple(batches.stores[names[0]].meta["grid"])

@@ -293,11 +293,11 @@
     var scale = record.scale[name] || 0;
     var tiles = record.images.map(function (index, j) {
       var own = record.top[name].indexOf(j) >= 0;
-      return el("figure", { className: "tile" + (own ? " own" : ""), title: "image " + index + (own ? " (" + name + " top image)" : "") }, [
-        el("img", { className: "thumb", src: "thumbs/" + pad(index, 6) + ".jpg", alt: "image " + index }),
+      var thumb = META.thumbnails ? [el("img", { className: "thumb", src: "thumbs/" + pad(index, 6) + ".jpg", alt: "image " + index })] : [];
+      return el("figure", { className: "tile" + (own ? " own" : ""), title: "image " + index + (own ? " (" + name + " top image)" : "") }, thumb.concat([
         el("img", { className: "heat", src: heatmapURL(bytes, j * tokens), alt: "heatmap" }),
         el("figcaption", { text: (record.labels[j] ? record.labels[j] + " \u00b7 " : "") + "max " + fmt(peak(bytes, j * tokens) / 255 * scale) }),
-      ]);
+      ]));
     });
     var row = el("div", { className: "model-row", "data-model": name }, [
       el("div", { className: "model-name", text: name + " (scale " + fmt(scale) + ")" })].concat(tiles));

@@ -1,0 +1,10 @@
+"""The user-error class: what the ``usae`` command reports in one line, without a traceback.
+
+Everything a user can cause by their input (config keys, dataset folders, activation stores, weight
+files, checkpoints) raises a subclass of :class:`UserError` with a message naming the file or key;
+any other exception is a bug and the command shows its traceback.
+"""
+
+
+class UserError(ValueError):
+    """Bad user input; the message is one line naming the offending file or config key."""
