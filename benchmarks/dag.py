@@ -9,6 +9,7 @@ The work folder is temporary and removed afterwards unless ``--keep DIR`` names 
 keep (it must not exist or be empty); rerun parts of the DAG there with ``snakemake --cores 2 TARGET``.
 
 Usage: python benchmarks/dag.py [--config config/config.yaml] [--keep DIR] [--cores N]
+       python benchmarks/dag.py --times-only DIR   (rule times of a kept folder, e.g. after partial reruns)
 """
 
 import argparse
@@ -33,10 +34,25 @@ def copy_workflow(work, config):
 
 
 def rule_seconds(work):
-    """``(rule/wildcards, seconds)`` from every benchmark file under ``results/benchmarks``."""
+    """``(rule/wildcards, wall s, CPU s)`` from every benchmark file under ``results/benchmarks``.
+
+    CPU seconds depend less on other load on the machine than wall seconds do.
+    """
     folder = work / "results" / "benchmarks"
-    return [(path.relative_to(folder).with_suffix("").as_posix(), float(pd.read_csv(path, sep="\t")["s"].iloc[0]))
-            for path in sorted(folder.rglob("*.tsv"))]
+    rows = []
+    for path in sorted(folder.rglob("*.tsv")):
+        row = pd.read_csv(path, sep="\t").iloc[0]
+        rows.append((path.relative_to(folder).with_suffix("").as_posix(), float(row["s"]), float(row["cpu_time"])))
+    return rows
+
+
+def print_times(rows, total=None):
+    print(f"{'rule':55s} {'wall':>8s}   {'CPU':>8s}")
+    for name, seconds, cpu in rows:
+        print(f"{name:55s} {seconds:8.1f} s {cpu:8.1f} s")
+    print(f"{'sum of benchmarked rules':55s} {sum(r[1] for r in rows):8.1f} s {sum(r[2] for r in rows):8.1f} s")
+    if total is not None:
+        print(f"{'whole DAG (wall)':55s} {total:8.1f} s")
 
 
 def run(work, config, cores):
@@ -47,11 +63,7 @@ def run(work, config, cores):
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "snakemake", "--cores", cores, "--quiet"], cwd=work, check=True)
     total = time.perf_counter() - start
-    rows = rule_seconds(work)
-    for name, seconds in rows:
-        print(f"{name:55s} {seconds:8.1f} s")
-    print(f"{'sum of benchmarked rules':55s} {sum(s for _, s in rows):8.1f} s")
-    print(f"{'whole DAG (wall)':55s} {total:8.1f} s")
+    print_times(rule_seconds(work), total)
     print(f"load average (1, 5, 15 min) at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
           f"on {os.cpu_count()} CPUs")
 
@@ -61,7 +73,11 @@ def main():
     parser.add_argument("--config", default=str(REPO / "config" / "config.yaml"))
     parser.add_argument("--keep", metavar="DIR", help="run in DIR and keep it (results, logs) for inspection")
     parser.add_argument("--cores", default="all", help="snakemake --cores (default: all)")
+    parser.add_argument("--times-only", metavar="DIR", help="only print the rule times of a kept work folder")
     args = parser.parse_args()
+    if args.times_only:
+        print_times(rule_seconds(Path(args.times_only)))
+        return
     config = Path(args.config).resolve()
     if args.keep:
         work = Path(args.keep).resolve()
