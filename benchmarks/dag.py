@@ -1,12 +1,19 @@
 """Wall time of the whole DAG on a config (default: the embedded default), per rule and in total.
 
-Copies the workflow into a temporary folder, runs ``snakemake --cores all`` there, and prints each
-heavy rule's seconds from Snakemake's ``benchmark:`` files and the total wall time.
+Copies the workflow (Snakefile, workflow/, src/, config/) into a work folder, runs
+``snakemake --cores all`` there, and prints each heavy rule's seconds from Snakemake's ``benchmark:``
+files and the total wall time. The rules import the copy's ``src/`` (workflow/scripts/_library.py puts it
+first on ``sys.path``); the script prints which ``usae`` the copy's Snakefile imports, as a check.
 
-Usage: python benchmarks/dag.py [--config config/config.yaml]
+The work folder is temporary and removed afterwards unless ``--keep DIR`` names a folder to run in and
+keep (it must not exist or be empty); rerun parts of the DAG there with ``snakemake --cores 2 TARGET``.
+
+Usage: python benchmarks/dag.py [--config config/config.yaml] [--keep DIR] [--cores N]
+       python benchmarks/dag.py --times-only DIR   (rule times of a kept folder, e.g. after partial reruns)
 """
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -19,25 +26,69 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 
 
+def copy_workflow(work, config):
+    shutil.copy(REPO / "Snakefile", work / "Snakefile")
+    for name in ["workflow", "src", "config"]:
+        shutil.copytree(REPO / name, work / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(config, work / "config" / "config.yaml")
+
+
+def rule_seconds(work):
+    """``(rule/wildcards, wall s, CPU s)`` from every benchmark file under ``results/benchmarks``.
+
+    CPU seconds depend less on other load on the machine than wall seconds do.
+    """
+    folder = work / "results" / "benchmarks"
+    rows = []
+    for path in sorted(folder.rglob("*.tsv")):
+        row = pd.read_csv(path, sep="\t").iloc[0]
+        rows.append((path.relative_to(folder).with_suffix("").as_posix(), float(row["s"]), float(row["cpu_time"])))
+    return rows
+
+
+def print_times(rows, total=None):
+    print(f"{'rule':55s} {'wall':>8s}   {'CPU':>8s}")
+    for name, seconds, cpu in rows:
+        print(f"{name:55s} {seconds:8.1f} s {cpu:8.1f} s")
+    print(f"{'sum of benchmarked rules':55s} {sum(r[1] for r in rows):8.1f} s {sum(r[2] for r in rows):8.1f} s")
+    if total is not None:
+        print(f"{'whole DAG (wall)':55s} {total:8.1f} s")
+
+
+def run(work, config, cores):
+    copy_workflow(work, config)
+    probe = "import sys; sys.path.insert(0, 'src'); import usae; print(usae.__file__)"
+    print("usae imported from:", subprocess.run([sys.executable, "-c", probe], cwd=work, check=True,
+                                                 capture_output=True, text=True).stdout.strip(), flush=True)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "snakemake", "--cores", cores, "--quiet"], cwd=work, check=True)
+    total = time.perf_counter() - start
+    print_times(rule_seconds(work), total)
+    print(f"load average (1, 5, 15 min) at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+          f"on {os.cpu_count()} CPUs")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(REPO / "config" / "config.yaml"))
+    parser.add_argument("--keep", metavar="DIR", help="run in DIR and keep it (results, logs) for inspection")
+    parser.add_argument("--cores", default="all", help="snakemake --cores (default: all)")
+    parser.add_argument("--times-only", metavar="DIR", help="only print the rule times of a kept work folder")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        shutil.copy(REPO / "Snakefile", work / "Snakefile")
-        for name in ["workflow", "src", "config"]:
-            shutil.copytree(REPO / name, work / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
-        shutil.copy(args.config, work / "config" / "config.yaml")
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "snakemake", "--cores", "all", "--quiet"], cwd=work, check=True)
-        total = time.perf_counter() - start
-        rows = [(path.relative_to(work / "results" / "benchmarks").with_suffix("").as_posix(),
-                 float(pd.read_csv(path, sep="\t")["s"].iloc[0]))
-                for path in sorted((work / "results" / "benchmarks").rglob("*.tsv"))]
-    for name, seconds in rows:
-        print(f"{name:55s} {seconds:8.1f} s")
-    print(f"{'whole DAG (wall)':55s} {total:8.1f} s")
+    if args.times_only:
+        print_times(rule_seconds(Path(args.times_only)))
+        return
+    config = Path(args.config).resolve()
+    if args.keep:
+        work = Path(args.keep).resolve()
+        if work.exists() and any(work.iterdir()):
+            parser.error(f"--keep {work}: exists and is not empty")
+        work.mkdir(parents=True, exist_ok=True)
+        run(work, config, args.cores)
+        print(f"kept: {work}")
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            run(Path(tmp), config, args.cores)
 
 
 if __name__ == "__main__":
