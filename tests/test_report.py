@@ -67,3 +67,16 @@ def test_figure_functions_write_png_and_pdf(tmp_path, rng):
     for stem in ["r2", "fe", "cfp", "ce", "gallery"]:
         assert (tmp_path / f"{stem}.png").stat().st_size > 1000
         assert (tmp_path / f"{stem}.pdf").exists()
+
+
+def test_any_dinov2_entry_counts_for_the_dinov2_claim(rng):
+    names = ["dinov2_vits14_imgfocus_block8", "b", "c"]
+    matrices = {"models": names, "r2": [[0.8, 0.5, 0.4], [0.3, 0.7, 0.2], [0.1, 0.6, 0.5]], "mse": [[0.2] * 3] * 3,
+                "independent": {}}
+    frame = _frame(rng).rename(columns=lambda c: c[:-2] + "_" + names[0] if c.endswith("_a") else c)
+    summary = {"tokens": 1000, "top_concepts": 1000, "min_cofires_scaled": 10.0,
+               "top_cofire_proportion_mean": {n: 0.3 for n in names},
+               "cofire_energy_all": {"r": 0.5, "slope": 1.0, "n": 40},
+               "cofire_energy_frequent": {"r": 0.7, "slope": 1.0, "n": 20}}
+    card = scorecard(matrices, summary, frame)
+    assert dict(zip(card["claim"], card["holds"]))["DinoV2 has the best self-reconstruction"] == "yes"
