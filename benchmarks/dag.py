@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def copy_workflow(work, config):
+    """Copy the Snakefile, workflow/, src/ and config/ into ``work``, with ``config`` as its default config."""
     shutil.copy(REPO / "Snakefile", work / "Snakefile")
     for name in ["workflow", "src", "config"]:
         shutil.copytree(REPO / name, work / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))

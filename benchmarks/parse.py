@@ -7,12 +7,13 @@ Usage: python benchmarks/parse.py [--config config/config.yaml] [--repeat 3]
 """
 
 import argparse
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from dag import copy_workflow  # this folder's benchmarks/dag.py
 
 REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "seaborn", "transformers", "timm", "lucent")
@@ -51,10 +52,7 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        shutil.copy(REPO / "Snakefile", work / "Snakefile")
-        for name in ["workflow", "src", "config"]:
-            shutil.copytree(REPO / name, work / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
-        shutil.copy(args.config, work / "config" / "config.yaml")
+        copy_workflow(work, args.config)
         commands = {"snakemake -n": probe("snakemake", ["snakemake", "--cores", "2", "-n", "--quiet"]),
                     "usae --help": probe("usae.cli", ["usae", "--help"])}
         for label, command in commands.items():
