@@ -32,10 +32,6 @@ def _require(stage, *paths):
             raise UserError(f"{path}: missing; run 'usae {stage}' first")
 
 
-def _stores(layout, config, dataset, split):
-    return [layout.store(dataset, split, model) for model in config["models"]]
-
-
 def _val_manifest(layout, config):
     """The experiment's val manifest, or None when its dataset has no images (imported activations)."""
     from usae.config import has_images
@@ -105,7 +101,7 @@ def cmd_train(args):
     config, layout = _setup(args)
     for kind in args.kind or (["usae", "independent"] if config["train"]["independent"] else ["usae"]):
         trained = _run_files(layout, kind)
-        train(_stores(layout, config, config["dataset"]["name"], "train"), trained["weights"], trained["meta"],
+        train(layout.stores(config["dataset"]["name"], "train", config["models"]), trained["weights"], trained["meta"],
               layout.trained(kind, "log.csv"), [layout.trained(kind, "curves") + s for s in FIGURE_FORMATS],
               kind=kind, options=config["train"], seed=config["seed"])
 
@@ -119,7 +115,7 @@ def cmd_metrics(args):
     usae = _trained(layout, "usae")
     independent = list(_trained(layout, "independent").values()) if config["train"]["independent"] else []
     for name in all_datasets(config):
-        metrics(usae["weights"], usae["meta"], _stores(layout, config, name, "val"),
+        metrics(usae["weights"], usae["meta"], layout.stores(name, "val", config["models"]),
                 *(layout.metrics(name, f) for f in ("matrices.json", "concepts.csv", "top_images.npz", "summary.json")),
                 dataset=name, options=config["metrics"], independent=independent)
 
@@ -132,7 +128,7 @@ def cmd_baseline(args):
     name = config["dataset"]["name"]
     usae, independent = _trained(layout, "usae"), _trained(layout, "independent")
     table = baseline(usae["weights"], usae["meta"], independent["weights"], independent["meta"],
-                     *_metrics(layout, name, "concepts.csv"), _stores(layout, config, name, "val"),
+                     *_metrics(layout, name, "concepts.csv"), layout.stores(name, "val", config["models"]),
                      _val_manifest(layout, config), [layout.pairs(model) for model in config["models"]],
                      layout.table_files("baseline_matching"), layout.figure_files("fig7_matching"),
                      layout.figure_files("fig16_matching_top_cofiring"), fig7b=layout.figure_files("fig7b_matched_pairs"),
@@ -167,7 +163,8 @@ def cmd_figures(args):
     name = config["dataset"]["name"]
     usae = _trained(layout, "usae")
     files = _metrics(layout, name, "matrices.json", "summary.json", "concepts.csv", "top_images.npz")
-    figures(*files, usae["weights"], usae["meta"], _stores(layout, config, name, "val"), _val_manifest(layout, config),
+    figures(*files, usae["weights"], usae["meta"], layout.stores(name, "val", config["models"]),
+            _val_manifest(layout, config),
             **{figure: layout.figure_files(figure) for figure in drawn_figures(has_images(config["dataset"]))},
             options=config["figures"], top_concepts=config["metrics"]["top_concepts"])
 
@@ -198,7 +195,7 @@ def cmd_explorer(args):
     usae = _trained(layout, "usae")
     files = _metrics(layout, name, "matrices.json", "summary.json", "concepts.csv", "top_images.npz")
     figures = [layout.figure(figure) + ".png" for figure in site_figures(True, True)]
-    site = explorer(*files, usae["weights"], usae["meta"], _stores(layout, config, name, "val"),
+    site = explorer(*files, usae["weights"], usae["meta"], layout.stores(name, "val", config["models"]),
                     _val_manifest(layout, config), [path for path in figures if Path(path).exists()],
                     layout.table("actmax_cross_activation") + ".csv", layout.actmax_images(), layout.explorer(),
                     options=config["explorer"])

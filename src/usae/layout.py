@@ -74,6 +74,10 @@ class Layout:
         (written last). Its shards go beside it until the merge links them into the store and deletes it."""
         return self._path("activations", dataset, split, model, "parts", str(part), "part.json")
 
+    def stores(self, dataset, split, models):
+        """The store of every model of one dataset split, in model order."""
+        return [self.store(dataset, split, model) for model in models]
+
     # train
     def trained(self, kind, name):
         """A file of a training run: ``model.safetensors``, ``model.json``, ``log.csv``, ``curves``."""

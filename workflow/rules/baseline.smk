@@ -6,7 +6,7 @@ rule baseline:
         independent_weights=trained("independent")[0],
         independent_meta=trained("independent")[1],
         concepts=L.metrics(EXPERIMENT, "concepts.csv"),
-        stores=stores(EXPERIMENT, "val"),
+        stores=L.stores(EXPERIMENT, "val", MODELS),
         manifest=val_manifest(),
     output:
         pairs=[L.pairs(model) for model in MODELS],

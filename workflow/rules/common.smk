@@ -51,11 +51,11 @@ IMAGE_DATASETS = [name for name, (_, entry) in DATASETS.items() if has_images(en
 def imported_stores():
     """Stores that must have been imported (datasets with source ``activations``): they are sources, not outputs."""
     return [
-        L.store(name, split, model)
+        path
         for name, (key, entry) in DATASETS.items()
         if not has_images(entry)
         for split in (["train", "val"] if key == "dataset" else ["val"])
-        for model in MODELS
+        for path in L.stores(name, split, MODELS)
     ]
 
 
@@ -80,11 +80,6 @@ if not IMAGES:
 def code(rule):
     """Digest of the library code a rule's stage runs: a rerun trigger (see usae.provenance)."""
     return code_digest(f"usae.stages.{rule}")
-
-
-def stores(dataset, split):
-    """meta.json of every model's store of one dataset split, in model order."""
-    return [L.store(dataset, split, model) for model in MODELS]
 
 
 def val_manifest():

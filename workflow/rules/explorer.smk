@@ -7,7 +7,7 @@ rule explorer:
         top_images=L.metrics(EXPERIMENT, "top_images.npz"),
         usae_weights=trained("usae")[0],
         usae_meta=trained("usae")[1],
-        stores=stores(EXPERIMENT, "val"),
+        stores=L.stores(EXPERIMENT, "val", MODELS),
         manifest=val_manifest(),
         figures=[L.figure(name) + ".png" for name in SITE_FIGURES],
         actmax_table=L.table("actmax_cross_activation") + ".csv" if IMAGES else [],

@@ -7,7 +7,7 @@ rule figures:
         top_images=L.metrics(EXPERIMENT, "top_images.npz"),
         usae_weights=trained("usae")[0],
         usae_meta=trained("usae")[1],
-        stores=stores(EXPERIMENT, "val"),
+        stores=L.stores(EXPERIMENT, "val", MODELS),
         manifest=val_manifest(),
     output:
         **{

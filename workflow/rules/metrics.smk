@@ -4,7 +4,7 @@ rule metrics:
         usae_weights=trained("usae")[0],
         usae_meta=trained("usae")[1],
         independent=trained("independent") if INDEPENDENT else [],
-        stores=lambda wc: stores(wc.dataset, "val"),
+        stores=lambda wc: L.stores(wc.dataset, "val", MODELS),
     output:
         matrices=L.metrics("{dataset}", "matrices.json"),
         concepts=L.metrics("{dataset}", "concepts.csv"),

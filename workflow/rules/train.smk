@@ -1,7 +1,7 @@
 rule train:
     """USAE (kind=usae) or independent-SAE baseline (kind=independent) training; resumes from checkpoints."""
     input:
-        stores=stores(EXPERIMENT, "train"),
+        stores=L.stores(EXPERIMENT, "train", MODELS),
     output:
         weights=L.trained("{kind}", "model.safetensors"),
         meta=L.trained("{kind}", "model.json"),
