@@ -22,7 +22,7 @@ test: $(STAMP)
 # The workflow on a one-node SLURM cluster started on this machine (installs SLURM with apt-get as root;
 # 6 to 10 minutes on 2 cores, so `make test` skips it; .ci/run runs both).
 test-slurm: $(STAMP)
-	USAE_TEST_SLURM=1 $(BIN)/python -m pytest -s tests/test_slurm.py
+	USAE_TEST_SLURM=1 $(BIN)/python -m pytest -s tests/workflow/test_slurm.py
 
 dry-run: $(STAMP)
 	$(BIN)/snakemake --cores all -n

@@ -21,14 +21,21 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from usae.batches import TokenBatches
-from usae.concepts import cofire_proportion, firing_entropy
+from usae.activations.batches import TokenBatches
+from usae.activations.store import ActivationStore, write_store
+from usae.analysis.universality import cofire_proportion, firing_entropy
+from usae.explorer.browser import browser_missing, chromium, console_errors, open_concept, open_index
+from usae.explorer.content import (
+    DEAD,
+    ExplorerContent,
+    concept_kinds,
+    gallery_heatmaps,
+    gallery_images,
+    nearest_concepts,
+)
+from usae.explorer.site import site_size, write_site
+from usae.sae.modules import UniversalSAE
 from usae.stages.metrics import concept_frame
-from usae.explorer_browser import browser_missing, chromium, console_errors, open_concept, open_index
-from usae.explorer_data import DEAD, ExplorerContent, concept_kinds, gallery_heatmaps, gallery_images, nearest_concepts
-from usae.explorer_site import site_size, write_site
-from usae.sae import UniversalSAE
-from usae.store import ActivationStore, write_store
 
 NAMES = ["siglip_vitb16", "dinov2_vits14", "vit_b16"]
 DIMS = [768, 384, 768]
@@ -62,7 +69,7 @@ def synthetic_frame(rng, m):
 
 
 def synthetic_content(rng, m, image_paths):
-    """An :class:`usae.explorer_data.ExplorerContent` of synthetic tables over ``image_paths``."""
+    """An :class:`usae.explorer.content.ExplorerContent` of synthetic tables over ``image_paths``."""
     frame = synthetic_frame(rng, m)
     kinds = concept_kinds(frame, NAMES, 0.9, 0.9)
     alive = kinds != DEAD
@@ -85,7 +92,7 @@ def synthetic_content(rng, m, image_paths):
 
 
 def time_heatmaps(rng, m, n_images, folder):
-    """Seconds of :func:`usae.explorer_data.gallery_heatmaps` over ``n_images`` distinct images."""
+    """Seconds of :func:`usae.explorer.content.gallery_heatmaps` over ``n_images`` distinct images."""
     for name, dim in zip(NAMES, DIMS):
         acts = rng.normal(size=(n_images, GRID[0] * GRID[1], dim)).astype(np.float16)
         write_store(folder / name, acts, [f"{i:06d}" for i in range(n_images)], name, grid=GRID)

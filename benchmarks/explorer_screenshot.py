@@ -8,7 +8,7 @@ Usage: python benchmarks/explorer_screenshot.py SITE_DIR PNG [--concept K] [--wi
 
 import argparse
 
-from usae.explorer_browser import browser_missing, screenshot_site
+from usae.explorer.browser import browser_missing, screenshot_site
 
 
 def main():

@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from usae.datasets import write_embedded_split
+from usae.activations.extraction import ManifestImages, extract_store
+from usae.activations.store import ActivationStore, write_store
+from usae.data.manifest import build_manifest
+from usae.data.sources import write_embedded_split
 from usae.device import pick_device
-from usae.extract import ManifestImages, extract_store
-from usae.manifest import build_manifest
-from usae.models import load_token_model, model_spec
-from usae.store import ActivationStore, write_store
+from usae.models.loaders import load_token_model, model_spec
 
 
 def main():

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from usae.matching import cosine_matrix, hungarian_match
+from usae.analysis.matching import cosine_matrix, hungarian_match
 
 
 def main():

@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from usae.batches import TokenBatches
+from usae.activations.batches import TokenBatches
+from usae.activations.store import ActivationStore, write_store
 from usae.config import validate_config
 from usae.device import pick_device
-from usae.store import ActivationStore, write_store
-from usae.train import IndependentRun, UniversalRun, chosen_model
+from usae.sae.training import IndependentRun, UniversalRun, chosen_model
 
 SIZES = {
     "paper": {"dims": {"siglip": 768, "dinov2": 384, "vit": 768}, "m": 6144, "images": 32, "tokens": 196},

@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from synthetic import planted_activations, write_planted_stores
-from usae.batches import TokenBatches
+from tests.synthetic import planted_activations, write_planted_stores
+from usae.activations.batches import TokenBatches
+from usae.analysis.plots import r2_heatmap
 from usae.config import validate_config
-from usae.figures import r2_heatmap
 from usae.io import read_json, write_csv
 from usae.layout import Layout
+from usae.sae.training import UniversalRun
 from usae.stages.metrics import metrics
-from usae.train import UniversalRun
 
 DIMS = {"alpha": 8, "beta": 12, "gamma": 10}
 LABELS = ("cat", "dog", "car", "tree")
@@ -61,7 +61,7 @@ def write_actmax(root, concept, names):
 
 
 def tiny_run(root):
-    """Train, evaluate and gather every input of :func:`usae.explorer.build_explorer` under ``root``.
+    """Train, evaluate and gather every input of :func:`usae.explorer.build.build_explorer` under ``root``.
 
     Returns
     -------

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from usae.store import ActivationStore, write_store
+from usae.activations.store import ActivationStore, write_store
 
 
 def planted_activations(rng, n_images, tokens, dims, n_shared, n_specific, active):

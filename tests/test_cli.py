@@ -4,8 +4,8 @@ import sys
 import numpy as np
 import pytest
 
+from usae.activations.store import ActivationStore
 from usae.cli import main
-from usae.store import ActivationStore
 
 
 def test_help_lists_the_stages():

@@ -1,7 +1,8 @@
 import pytest
 import yaml
 
-from usae.config import ConfigError, load_config, validate_config
+from usae.config import load_config, validate_config
+from usae.errors import ConfigError
 
 
 def test_defaults_are_filled():

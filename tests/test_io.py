@@ -3,7 +3,7 @@ import time
 
 import matplotlib.pyplot as plt
 
-from usae.figures import save_figure
+from usae.analysis.plots import save_figure
 from usae.io import atomic_path, write_json
 
 

@@ -9,11 +9,11 @@ STAGES = ["fetch", "extract", "train", "metrics", "baseline", "actmax", "figures
 
 def test_closures_follow_the_imports():
     extract = module_closure("usae.stages.extract")
-    assert {"usae", "usae.stages", "usae.stages.extract", "usae.extract", "usae.models", "usae.store"} <= set(extract)
-    assert "usae.sae" not in extract and "usae.figures" not in extract
-    assert "usae.sae" in module_closure("usae.stages.train")
-    assert "usae.sae" in module_closure("usae.stages.metrics")  # through usae.checkpoint, a function-local import
-    assert "usae.models" not in module_closure("usae.stages.tables")
+    assert {"usae", "usae.stages", "usae.stages.extract", "usae.activations.extraction", "usae.models.loaders", "usae.activations.store"} <= set(extract)
+    assert "usae.sae.modules" not in extract and "usae.analysis.plots" not in extract
+    assert "usae.sae.modules" in module_closure("usae.stages.train")
+    assert "usae.sae.modules" in module_closure("usae.stages.metrics")  # through usae.sae.checkpoint, a function-local import
+    assert "usae.models.loaders" not in module_closure("usae.stages.tables")
 
 
 def test_every_stage_has_its_own_digest():

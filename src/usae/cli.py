@@ -61,7 +61,8 @@ def _metrics(layout, name, *files):
 
 def cmd_fetch(args):
     """Write the manifests of the datasets' splits (datasets with images; imported activations have none)."""
-    from usae.config import ConfigError, all_datasets, has_images
+    from usae.config import all_datasets, has_images
+    from usae.errors import ConfigError
     from usae.stages.fetch import fetch
 
     config, layout = _setup(args)
@@ -78,7 +79,8 @@ def cmd_fetch(args):
 
 def cmd_extract(args):
     """Extract activation stores for the configured models."""
-    from usae.config import ConfigError, all_datasets, has_images
+    from usae.config import all_datasets, has_images
+    from usae.errors import ConfigError
     from usae.stages.extract import extract
 
     config, layout = _setup(args)
@@ -139,7 +141,8 @@ def cmd_baseline(args):
 
 def cmd_actmax(args):
     """Coordinated activation maximisation of the chosen concepts (Fig. 8)."""
-    from usae.config import ConfigError, has_images
+    from usae.config import has_images
+    from usae.errors import ConfigError
     from usae.stages.actmax import actmax
 
     config, layout = _setup(args)
@@ -206,7 +209,7 @@ def cmd_import_acts(args):
     """Write a (N, T, D) .npy array of your own model's activations as an activation store."""
     import numpy as np
 
-    from usae.store import write_store
+    from usae.activations.store import write_store
 
     acts_NTD = np.load(args.acts, mmap_mode="r")
     with open(args.ids) as handle:

@@ -7,14 +7,11 @@ from importlib import resources
 import jsonschema
 import yaml
 
-from usae.errors import UserError
-from usae.registry import BUILTIN_MODELS
+from usae.errors import ConfigError
+from usae.models.registry import BUILTIN_MODELS
 
 SCHEMA_FILE = "config.schema.yaml"
 
-
-class ConfigError(UserError):
-    """A config value is missing, mistyped or unknown; the message names the file and the key."""
 
 
 def load_schema():

@@ -8,3 +8,15 @@ any other exception is a bug and the command shows its traceback.
 
 class UserError(ValueError):
     """Bad user input; the message is one line naming the offending file or config key."""
+
+
+class ConfigError(UserError):
+    """A config value is missing, mistyped or unknown; the message names the file and the key."""
+
+
+class DatasetError(UserError):
+    """A dataset path or layout is wrong; the message names the config key."""
+
+
+class StoreError(UserError):
+    """A store is missing, incomplete, corrupt or does not match its peers."""

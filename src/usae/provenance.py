@@ -3,7 +3,7 @@
 Snakemake reruns a rule when a declared ``params`` value changes. Each rule declares
 ``code=code_digest("usae.stages.<rule>")``: the SHA-256 of every ``src/usae`` file that the stage
 imports, directly or through other usae modules (found by reading the import statements, so nothing
-heavy is imported at parse time). Editing ``usae/sae.py`` changes the digest of training and of every
+heavy is imported at parse time). Editing ``usae/sae/modules.py`` changes the digest of training and of every
 stage that loads a trained model, and not that of extraction.
 """
 

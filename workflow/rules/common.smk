@@ -22,7 +22,7 @@ from usae.layout import (
     site_figures,
 )
 from usae.provenance import code_digest
-from usae.store import StoreError
+from usae.errors import StoreError
 from snakemake.logging import logger
 
 validate_config(
@@ -65,7 +65,7 @@ def check_imported_stores():
         if not os.path.exists(path):
             raise StoreError(
                 f"{path}: imported activation store missing (source 'activations'; "
-                "write it with 'usae import-acts' or usae.store.write_store)"
+                "write it with 'usae import-acts' or usae.activations.store.write_store)"
             )
 
 

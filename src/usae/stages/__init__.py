@@ -3,15 +3,15 @@
 ========  ==========================  ===============================
 rule      function                    test
 ========  ==========================  ===============================
-fetch     usae.stages.fetch.fetch     tests/test_stage_fetch.py
-extract   usae.stages.extract.extract tests/test_stage_extract.py
-train     usae.stages.train.train     tests/test_stage_train.py
-metrics   usae.stages.metrics.metrics tests/test_stage_metrics.py
-baseline  usae.stages.baseline...     tests/test_stage_baseline.py
-actmax    usae.stages.actmax...       tests/test_stage_actmax.py
-figures   usae.stages.figures...      tests/test_stage_figures.py
-tables    usae.stages.tables.tables   tests/test_stage_tables.py
-explorer  usae.stages.explorer...     tests/test_stage_explorer.py
+fetch     usae.stages.fetch.fetch     tests/stages/test_fetch.py
+extract   usae.stages.extract.extract tests/stages/test_extract.py
+train     usae.stages.train.train     tests/stages/test_train.py
+metrics   usae.stages.metrics.metrics tests/stages/test_metrics.py
+baseline  usae.stages.baseline...     tests/stages/test_baseline.py
+actmax    usae.stages.actmax...       tests/stages/test_actmax.py
+figures   usae.stages.figures...      tests/stages/test_figures.py
+tables    usae.stages.tables.tables   tests/stages/test_tables.py
+explorer  usae.stages.explorer...     tests/stages/test_explorer.py
 ========  ==========================  ===============================
 
 A stage function takes its input files, its output files and exactly the parameters it reads, all

@@ -7,14 +7,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from usae.actmax import ConceptProbe, natural_magnitude_spectrum, render_concept
-from usae.checkpoint import load_trained
-from usae.datasets import embedded_photos
-from usae.figures import actmax_figure
-from usae.gallery import model_specific_concepts, universal_concepts
+from usae.analysis.activation_maximisation import ConceptProbe, natural_magnitude_spectrum, render_concept
+from usae.analysis.gallery import model_specific_concepts, universal_concepts
+from usae.analysis.plots import actmax_figure
+from usae.data.embedded_photos import embedded_photos
 from usae.io import atomic_path, write_table
-from usae.models import load_token_model, model_spec
+from usae.models.loaders import load_token_model, model_spec
 from usae.progress import Progress
+from usae.sae.checkpoint import load_trained
 
 log = logging.getLogger(__name__)
 

@@ -4,42 +4,16 @@ import logging
 
 import numpy as np
 import pandas as pd
-import torch
 
-from usae.batches import evaluation_batches
-from usae.checkpoint import load_trained
-from usae.concepts import ConceptAccumulator
-from usae.figures import concept_gallery, matching_figure, short
-from usae.gallery import concept_rows
+from usae.activations.batches import evaluation_batches
+from usae.analysis.evaluation import paired_statistics
+from usae.analysis.gallery import concept_rows
+from usae.analysis.matching import auc_above, hungarian_match, match_dictionaries, random_like
+from usae.analysis.plots import concept_gallery, matching_figure, short
 from usae.io import write_csv, write_table
-from usae.matching import CodeCorrelation, auc_above, hungarian_match, match_dictionaries, random_like
+from usae.sae.checkpoint import load_trained
 
 log = logging.getLogger(__name__)
-
-
-@torch.no_grad()
-def paired_statistics(usae, saes, batches, batch_images, top_images):
-    """One pass over the evaluation tokens with both the USAE and the independent SAEs.
-
-    Returns
-    -------
-    correlations : dict of str to numpy.ndarray
-        Per model, the ``(m, m)`` correlation of USAE codes with independent-SAE codes on the same tokens.
-    usae_top, independent_top : usae.concepts.ConceptAccumulator
-        Top-activating images of every concept of each (each model encoding its own tokens).
-    """
-    names = usae.names
-    correlations = {name: CodeCorrelation(usae.n_concepts, saes[name].n_concepts) for name in names}
-    usae_top = ConceptAccumulator(names, usae.n_concepts, top_images=top_images)
-    independent_top = ConceptAccumulator(names, usae.n_concepts, top_images=top_images)
-    for first_image, batch in zip(range(0, batches.n_images, batch_images), batches.sequential(batch_images, "baseline")):
-        usae_codes = {name: usae.encode(name, batch[name])[1] for name in names}
-        independent_codes = {name: saes[name].encode(batch[name])[1] for name in names}
-        for name in names:
-            correlations[name].update(usae_codes[name], independent_codes[name])
-        usae_top.update(usae_codes, first_image, batches.tokens)
-        independent_top.update(independent_codes, first_image, batches.tokens)
-    return {name: c.correlation() for name, c in correlations.items()}, usae_top, independent_top
 
 
 def extreme_pairs(pairs, usae_fires, independent_fires):

@@ -2,7 +2,7 @@
 
 import logging
 
-from usae.explorer import build_explorer
+from usae.explorer.build import build_explorer
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ a one-part extraction's.
 import logging
 from pathlib import Path
 
-from usae.extract import extract_part, extract_store, merge_parts
-from usae.manifest import read_manifest
-from usae.models import model_spec
+from usae.activations.extraction import extract_part, extract_store, merge_parts
+from usae.data.manifest import read_manifest
+from usae.models.loaders import model_spec
 
 log = logging.getLogger(__name__)
 

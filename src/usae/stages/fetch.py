@@ -3,9 +3,10 @@
 import logging
 from pathlib import Path
 
-from usae.datasets import DatasetError, split_records
+from usae.data.manifest import build_manifest
+from usae.data.sources import split_records
+from usae.errors import DatasetError
 from usae.io import write_csv
-from usae.manifest import build_manifest
 
 log = logging.getLogger(__name__)
 

@@ -5,12 +5,17 @@ import logging
 import numpy as np
 import pandas as pd
 
-from usae.batches import evaluation_batches
-from usae.checkpoint import load_trained
-from usae.figures import (concept_gallery, cofire_energy_scatter, cofire_proportion_curves, entropy_histogram,
-                          r2_heatmap)
-from usae.gallery import concept_rows, model_specific_concepts, universal_concepts
+from usae.activations.batches import evaluation_batches
+from usae.analysis.gallery import concept_rows, model_specific_concepts, universal_concepts
+from usae.analysis.plots import (
+    cofire_energy_scatter,
+    cofire_proportion_curves,
+    concept_gallery,
+    entropy_histogram,
+    r2_heatmap,
+)
 from usae.io import read_json
+from usae.sae.checkpoint import load_trained
 
 log = logging.getLogger(__name__)
 

@@ -5,12 +5,12 @@ import logging
 import numpy as np
 import pandas as pd
 
-from usae.batches import evaluation_batches
-from usae.checkpoint import load_trained
-from usae.concepts import loglog_fit
+from usae.activations.batches import evaluation_batches
+from usae.analysis.evaluation import evaluate_independent, evaluate_usae
+from usae.analysis.universality import loglog_fit
 from usae.device import pick_device
-from usae.evaluate import evaluate_independent, evaluate_usae
 from usae.io import atomic_path, write_csv, write_json
+from usae.sae.checkpoint import load_trained
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,14 @@
 
 import pandas as pd
 
+from usae.analysis.report import (
+    reconstruction_table,
+    scorecard,
+    scorecard_counts,
+    scorecard_markdown,
+    universality_table,
+)
 from usae.io import read_json, write_csv, write_json, write_table, write_text
-from usae.report import reconstruction_table, scorecard, scorecard_counts, scorecard_markdown, universality_table
 
 
 def tables(matrices, summaries, concepts, reconstruction, universality, concepts_all, concepts_top25, scorecard_md,

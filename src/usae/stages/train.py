@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from usae.batches import TokenBatches, open_stores
-from usae.figures import training_curves_file
+from usae.activations.batches import TokenBatches, open_stores
+from usae.analysis.plots import training_curves_file
 from usae.provenance import code_digest
-from usae.train import IndependentRun, UniversalRun
+from usae.sae.training import IndependentRun, UniversalRun
 
 RUNS = {"usae": UniversalRun, "independent": IndependentRun}
 

@@ -1,0 +1,1 @@
+"""Activation stores: the sharded on-disk format, extraction from images, and standardised batches."""

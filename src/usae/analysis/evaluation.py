@@ -1,0 +1,95 @@
+"""Evaluation passes of trained SAEs over token batches (encoders in eval mode, no gradients).
+
+R2 and MSE are computed per batch and averaged over batches, as the paper does.
+"""
+
+import numpy as np
+import torch
+
+from usae.analysis.matching import CodeCorrelation
+from usae.analysis.universality import ConceptAccumulator
+from usae.sae.r2 import r2_score
+
+
+@torch.no_grad()
+def evaluate_usae(usae, batches, batch_images=100, threshold=0.1, top_images=8, device="cpu"):
+    """One pass over ``batches``: cross-reconstruction matrices and concept statistics.
+
+    Parameters
+    ----------
+    usae : usae.sae.modules.UniversalSAE
+    batches : usae.activations.batches.TokenBatches
+        Evaluation stores, standardised with the training statistics.
+    batch_images : int
+        Images per evaluation batch (the paper: 100).
+    threshold : float
+        Firing threshold tau.
+    top_images : int
+        Top-activating images kept per (model, concept).
+
+    Returns
+    -------
+    dict
+        ``r2`` and ``mse``: ``(M, M)`` arrays, row = encoder i, column = decoder j scored against model
+        j's activations; ``concepts``: the :class:`usae.analysis.universality.ConceptAccumulator`.
+    """
+    usae.eval().to(device)
+    names = usae.names
+    r2_sum, mse_sum, count = np.zeros((len(names),) * 2), np.zeros((len(names),) * 2), 0
+    concepts = ConceptAccumulator(names, usae.n_concepts, threshold, top_images)
+    for first_image, batch in zip(range(0, batches.n_images, batch_images), batches.sequential(batch_images, "metrics (USAE)")):
+        batch = {name: x.to(device) for name, x in batch.items()}
+        codes = {}
+        for i, source in enumerate(names):
+            _, codes[source] = usae.encode(source, batch[source])
+            for j, target in enumerate(names):
+                x_hat = usae.decode(target, codes[source])
+                r2_sum[i, j] += r2_score(batch[target], x_hat).item()
+                mse_sum[i, j] += (batch[target] - x_hat).square().mean().item()
+        concepts.update(codes, first_image, batches.tokens)
+        count += 1
+    return {"r2": r2_sum / count, "mse": mse_sum / count, "concepts": concepts}
+
+
+@torch.no_grad()
+def evaluate_independent(saes, batches, batch_images=100, device="cpu"):
+    """Self-reconstruction R2 and MSE of each independent SAE: ``{model: (r2, mse)}``."""
+    saes.eval().to(device)
+    sums, count = {name: np.zeros(2) for name in saes}, 0
+    for batch in batches.sequential(batch_images, "metrics (independent SAEs)"):
+        for name, sae in saes.items():
+            x = batch[name].to(device)
+            _, _, x_hat = sae(x)
+            sums[name] += [r2_score(x, x_hat).item(), (x - x_hat).square().mean().item()]
+        count += 1
+    return {name: tuple(values / count) for name, values in sums.items()}
+
+
+def r2_matrix(usae, batches, batch_images=100, device="cpu"):
+    """The ``(M, M)`` cross-reconstruction R2 matrix alone (see :func:`evaluate_usae`)."""
+    return evaluate_usae(usae, batches, batch_images, top_images=1, device=device)["r2"]
+
+
+@torch.no_grad()
+def paired_statistics(usae, saes, batches, batch_images, top_images):
+    """One pass over the evaluation tokens with both the USAE and the independent SAEs.
+
+    Returns
+    -------
+    correlations : dict of str to numpy.ndarray
+        Per model, the ``(m, m)`` correlation of USAE codes with independent-SAE codes on the same tokens.
+    usae_top, independent_top : usae.analysis.universality.ConceptAccumulator
+        Top-activating images of every concept of each (each model encoding its own tokens).
+    """
+    names = usae.names
+    correlations = {name: CodeCorrelation(usae.n_concepts, saes[name].n_concepts) for name in names}
+    usae_top = ConceptAccumulator(names, usae.n_concepts, top_images=top_images)
+    independent_top = ConceptAccumulator(names, usae.n_concepts, top_images=top_images)
+    for first_image, batch in zip(range(0, batches.n_images, batch_images), batches.sequential(batch_images, "baseline")):
+        usae_codes = {name: usae.encode(name, batch[name])[1] for name in names}
+        independent_codes = {name: saes[name].encode(batch[name])[1] for name in names}
+        for name in names:
+            correlations[name].update(usae_codes[name], independent_codes[name])
+        usae_top.update(usae_codes, first_image, batches.tokens)
+        independent_top.update(independent_codes, first_image, batches.tokens)
+    return {name: c.correlation() for name, c in correlations.items()}, usae_top, independent_top

@@ -1,0 +1,71 @@
+"""Choose concepts to show and gather their top images with per-token heatmaps."""
+
+import numpy as np
+import torch
+from PIL import Image
+
+from usae.data.manifest import read_manifest
+
+
+def universal_concepts(frame, count, min_entropy=0.9):
+    """Highest-energy concepts that fire across models (firing entropy above ``min_entropy``)."""
+    shared = frame[(frame["entropy"] > min_entropy) & (frame["cofires"] > 0)]
+    return shared.sort_values("energy_total", ascending=False)["concept"].head(count).tolist()
+
+
+def model_specific_concepts(frame, names, per_model=1, min_share=0.9):
+    """For each model, its highest-energy concepts whose firings are at least ``min_share`` its own.
+
+    Returns
+    -------
+    list of (int, str)
+        ``(concept, model)`` pairs.
+    """
+    fires = frame[[f"fires_{name}" for name in names]].to_numpy(dtype=float)
+    totals = fires.sum(1)
+    chosen = []
+    for i, name in enumerate(names):
+        share = np.divide(fires[:, i], totals, out=np.zeros_like(totals), where=totals > 0)
+        own = frame[share >= min_share].sort_values(f"energy_{name}", ascending=False)
+        chosen += [(int(k), name) for k in own["concept"].head(per_model)]
+    return chosen
+
+
+@torch.no_grad()
+def concept_rows(encode, names, batches, manifest_file, top_indices, concept, n_images, grid, size=160):
+    """Each model's top images for ``concept`` with the concept's code over the model's token grid.
+
+    Parameters
+    ----------
+    encode : callable
+        ``encode(model, tokens) -> (pre_codes, codes)``, e.g. ``UniversalSAE.encode``.
+    names : list of str
+        Models, in the order of ``top_indices``' first axis.
+    batches : usae.activations.batches.TokenBatches
+        The evaluation stores (standardised as in training).
+    manifest_file : path
+        Manifest of the evaluation split (image paths in store order).
+    top_indices : numpy.ndarray
+        ``(M, n, m)`` store indices of top images per model and concept (-1 = none).
+    grid : (int, int)
+        Token grid.
+
+    Returns
+    -------
+    dict of str to list of (uint8 array (size, size, 3), float array grid)
+    """
+    paths = read_manifest(manifest_file)["path"].tolist()
+    rows = {}
+    for i, name in enumerate(names):
+        items = []
+        for index in top_indices[i, :n_images, concept]:
+            if index < 0:
+                continue
+            tokens = batches.read(name, np.array([index]))
+            _, codes = encode(name, tokens)
+            heat = codes[:, concept].reshape(grid).numpy()
+            with Image.open(paths[index]) as image:
+                picture = np.asarray(image.convert("RGB").resize((size, size), Image.Resampling.BICUBIC))
+            items.append((picture, heat))
+        rows[name] = items
+    return rows

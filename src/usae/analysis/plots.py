@@ -1,0 +1,227 @@
+"""Figures (seaborn/matplotlib), each a function from data to PNG + PDF files."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from usae.io import atomic_path  # noqa: E402
+
+# Byte-reproducible files: no creation date in PDFs (PNGs carry none; both name the matplotlib version).
+METADATA = {"png": {}, "pdf": {"CreationDate": None}}
+
+
+def save_figure(figure, paths):
+    """Write ``figure`` to each of ``paths`` in the format of its suffix (``.png``, ``.pdf``), atomically; close it.
+
+    The same figure gives the same bytes on every save with the same matplotlib.
+    """
+    for path in paths:
+        kind = str(path).rsplit(".", 1)[-1]
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, format=kind, dpi=150, bbox_inches="tight", metadata=METADATA[kind])
+    plt.close(figure)
+
+
+def training_curves(log, paths, title, window=20):
+    """Loss, R2 of every encoder->decoder pair, L0, dead share and learning rate against the step.
+
+    Parameters
+    ----------
+    log : pandas.DataFrame
+        A training ``log.csv``.
+    paths : list of path
+        PNG and PDF files to write.
+    title : str
+    window : int
+        Rolling-mean window (steps) for the noisy per-step series.
+    """
+    sns.set_theme(style="whitegrid", context="paper")
+    figure, axes = plt.subplots(1, 4, figsize=(17, 3.6))
+    axes[0].plot(log["step"], log["loss"].rolling(window, min_periods=1).mean())
+    axes[0].set(title="loss (sum over decoders)", xlabel="step")
+    r2_columns = [c for c in log.columns if c.startswith("r2_")]
+    for column in r2_columns:
+        series = log[["step", column]].dropna()
+        axes[1].plot(series["step"], series[column].rolling(max(window // 3, 1), min_periods=1).mean(),
+                     label=column[3:].replace("->", " \u2192 "))
+    axes[1].set(title="R\u00b2 (encoder \u2192 decoder)", xlabel="step")
+    axes[1].legend(fontsize=6, ncol=1 if len(r2_columns) < 5 else 2)
+    for prefix, axis, label in [("l0", axes[2], "L0 (active concepts per token)"), ("dead", axes[3], "not fired this epoch")]:
+        for column in [c for c in log.columns if c == prefix or c.startswith(prefix + "_")]:
+            axis.plot(log["step"], log[column], label=column)
+        axis.set(title=label, xlabel="step")
+    twin = axes[3].twinx()
+    twin.plot(log["step"], log["lr"], color="gray", linestyle=":", label="lr")
+    twin.set_ylabel("learning rate")
+    axes[3].legend(fontsize=6)
+    figure.suptitle(title)
+    save_figure(figure, paths)
+
+
+def training_curves_file(log_csv, paths, title):
+    """:func:`training_curves` from a ``log.csv`` path."""
+    training_curves(pd.read_csv(log_csv), paths, title)
+
+
+def short(name):
+    """Model label for axes: the registry name without common prefixes."""
+    return name.replace("efficientnet_", "")
+
+
+def r2_heatmap(r2_MM, names, paths, title="Cross-reconstruction R\u00b2 (Fig. 5)"):
+    """Fig. 5: R2 matrix, rows = encoder, columns = decoder, values written in the cells."""
+    sns.set_theme(style="white", context="paper")
+    figure, axis = plt.subplots(figsize=(1.2 * len(names) + 2, 1.1 * len(names) + 1))
+    labels = [short(n) for n in names]
+    sns.heatmap(pd.DataFrame(r2_MM, index=labels, columns=labels), annot=True, fmt=".2f", cmap="viridis",
+                vmin=min(0.0, float(pd.DataFrame(r2_MM).min().min())), vmax=1.0, square=True, ax=axis,
+                cbar_kws={"label": "R\u00b2"})
+    axis.set(xlabel="decoder (target model)", ylabel="encoder (source model)", title=title)
+    save_figure(figure, paths)
+
+
+def entropy_histogram(entropy, paths, n_models, title="Firing entropy (Fig. 6a)"):
+    """Fig. 6a: histogram of firing entropy over concepts that fire, with the 2-of-M equal-share mark."""
+    import math
+
+    sns.set_theme(style="whitegrid", context="paper")
+    figure, axis = plt.subplots(figsize=(5, 3.4))
+    sns.histplot(entropy, bins=40, binrange=(0, 1), ax=axis)
+    axis.axvline(math.log(2) / math.log(n_models), color="gray", linestyle="--", label="equal share by 2 models")
+    axis.set(xlabel="firing entropy", ylabel="concepts", title=title)
+    axis.legend()
+    save_figure(figure, paths)
+
+
+def cofire_proportion_curves(frame, names, paths, top=1000, title="Co-fire proportion, top concepts by energy (Fig. 6b)"):
+    """Fig. 6b: co-fire proportion of the top concepts by energy, per model, in energy order, with means."""
+    sns.set_theme(style="whitegrid", context="paper")
+    ranked = frame.sort_values("energy_total", ascending=False).head(top).reset_index(drop=True)
+    figure, axis = plt.subplots(figsize=(6, 3.6))
+    for name in names:
+        values = ranked[f"cofire_proportion_{name}"]
+        axis.plot(ranked.index, values.rolling(max(len(values) // 50, 1), min_periods=1).mean(),
+                  label=f"{short(name)} (mean {values.mean():.3f})")
+    axis.set(xlabel="concept rank by energy", ylabel="co-fire proportion", title=title, ylim=(0, 1))
+    axis.legend()
+    save_figure(figure, paths)
+
+
+def cofire_energy_scatter(frame, fits, min_cofires, paths, title="Co-firing vs energy (Fig. 6c)"):
+    """Fig. 6c: log-log co-fire count against energy, with fits over all and over frequent concepts."""
+    import numpy as np
+
+    sns.set_theme(style="whitegrid", context="paper")
+    shown = frame[(frame["cofires"] > 0) & (frame["energy_total"] > 0)]
+    figure, axis = plt.subplots(figsize=(5, 4))
+    axis.scatter(shown["cofires"], shown["energy_total"], s=4, alpha=0.5)
+    for (label, fit, subset), color in zip(
+        [("all", fits["all"], shown), (f"co-fires \u2265 {min_cofires:.0f}", fits["frequent"],
+                                       shown[shown["cofires"] >= min_cofires])], ["C1", "C2"]):
+        if len(subset) >= 3 and np.isfinite(fit["r"]):
+            lx, ly = np.log10(subset["cofires"]), np.log10(subset["energy_total"])
+            slope, intercept = np.polyfit(lx, ly, 1)
+            xs = np.linspace(lx.min(), lx.max(), 20)
+            axis.plot(10**xs, 10 ** (slope * xs + intercept), color=color,
+                      label=f"{label}: r = {fit['r']:.2f}, slope {slope:.2f}")
+    axis.set(xscale="log", yscale="log", xlabel="co-fire count", ylabel="energy (summed over models)", title=title)
+    axis.legend(fontsize=7)
+    save_figure(figure, paths)
+
+
+def concept_gallery(panels, names, paths, title):
+    """Top-activating images of concepts with each model's heatmap over its token grid.
+
+    Parameters
+    ----------
+    panels : list of dict
+        One per concept: ``{"concept": k, "label": str, "rows": {model: [(image HxWx3 uint8, heat HxW), ...]}}``.
+    names : list of str
+        Models: one row per model within each concept's block.
+    """
+    import numpy as np
+
+    columns = max(len(items) for panel in panels for items in panel["rows"].values())
+    n_rows = len(panels) * len(names)
+    figure, axes = plt.subplots(n_rows, columns, figsize=(1.6 * columns + 1.4, 1.6 * n_rows), squeeze=False)
+    for p, panel in enumerate(panels):
+        for m, name in enumerate(names):
+            row = p * len(names) + m
+            for c in range(columns):
+                axis = axes[row, c]
+                axis.set_xticks([])
+                axis.set_yticks([])
+                items = panel["rows"][name]
+                if c < len(items):
+                    image, heat = items[c]
+                    axis.imshow(image)
+                    axis.imshow(heat, cmap="inferno", alpha=0.55, extent=(0, image.shape[1], image.shape[0], 0),
+                                vmin=0, vmax=max(float(np.max(heat)), 1e-6), interpolation="bilinear")
+                else:
+                    axis.axis("off")
+            axes[row, 0].set_ylabel(f"{panel['label']}\n{short(name)}", fontsize=7, rotation=0, ha="right", va="center")
+    figure.suptitle(title)
+    figure.tight_layout()
+    save_figure(figure, paths)
+
+
+def matching_figure(matched_by_label, paths, title):
+    """Fig. 7 / 16: matched-cosine distributions (left) and share of pairs above each threshold (right).
+
+    Parameters
+    ----------
+    matched_by_label : dict of str to numpy.ndarray
+        Matched cosines per model; labels starting with "random" are drawn dashed.
+    """
+    import numpy as np
+
+    from usae.analysis.matching import auc_above, fraction_above
+
+    sns.set_theme(style="whitegrid", context="paper")
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    thresholds = np.linspace(0, 1, 101)
+    models = [label for label in matched_by_label if not label.startswith("random")]
+    for label, values in matched_by_label.items():
+        dashed = label.startswith("random")
+        owner = label[len("random ("):-1] if dashed else label
+        color = f"C{models.index(owner) if owner in models else len(models)}"
+        sns.kdeplot(values, ax=left, label=label, color=color, linestyle="--" if dashed else "-", clip=(-1, 1),
+                    warn_singular=False)
+        right.plot(thresholds, fraction_above(values, thresholds), color=color, linestyle="--" if dashed else "-",
+                   label=f"{short(label)} (AUC {auc_above(values):.2f})")
+    left.set(xlabel="cosine similarity of matched atoms", ylabel="density")
+    right.set(xlabel="cosine threshold", ylabel="share of concepts above", ylim=(0, 1))
+    right.legend(fontsize=7)
+    left.legend(fontsize=7)
+    figure.suptitle(title)
+    save_figure(figure, paths)
+
+
+def actmax_figure(images, table, concepts, names, paths):
+    """Fig. 8: rows = concepts, columns = models; each image titled with its achieved activation.
+
+    Parameters
+    ----------
+    images : dict of (int, str) to torch.Tensor
+        ``(concept, model) -> (1, 3, H, W)`` image in [0, 1].
+    table : pandas.DataFrame
+        Cross-activation table (columns ``concept``, ``optimised_for`` and one per model).
+    concepts : list of (int, str)
+    """
+    figure, axes = plt.subplots(len(concepts), len(names), figsize=(2.3 * len(names) + 1, 2.4 * len(concepts)),
+                                squeeze=False)
+    for r, (concept, label) in enumerate(concepts):
+        for c, name in enumerate(names):
+            axis = axes[r, c]
+            axis.imshow(images[(concept, name)][0].permute(1, 2, 0).clamp(0, 1).numpy())
+            axis.set_xticks([])
+            axis.set_yticks([])
+            row = table[(table["concept"] == concept) & (table["optimised_for"] == name)].iloc[0]
+            axis.set_title(f"{short(name)}: {row[name]:.2f}", fontsize=8)
+        axes[r, 0].set_ylabel(label, fontsize=8)
+    figure.suptitle("Coordinated activation maximisation (Fig. 8): mean concept code per model")
+    figure.tight_layout()
+    save_figure(figure, paths)

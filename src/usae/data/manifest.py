@@ -1,0 +1,91 @@
+"""Split manifests: the deterministic list of a split's images with their checksums.
+
+A manifest is a CSV with columns ``image_id, path, label, sha256`` sorted by ``image_id``.
+Unreadable images go to a rejects CSV (``image_id, path, reason``) and are skipped.
+"""
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+
+from usae.errors import UserError
+from usae.progress import Progress
+
+MANIFEST_COLUMNS = ["image_id", "path", "label", "sha256"]
+
+
+def file_sha256(path):
+    """Return the hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def image_problem(path):
+    """Return why an image cannot be used (a short reason), or None if it decodes."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if min(image.size) < 1:
+                return "empty image"
+    except (OSError, ValueError, SyntaxError) as exc:
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'cannot decode'}"
+    return None
+
+
+def subsample(records, max_images, seed):
+    """Keep a seeded random subset of at most ``max_images`` records (all if None)."""
+    if max_images is None or len(records) <= max_images:
+        return list(records)
+    keep = np.random.default_rng(seed).choice(len(records), size=max_images, replace=False)
+    return [records[i] for i in sorted(keep.tolist())]
+
+
+def build_manifest(records, max_images=None, seed=0, source="dataset"):
+    """Check, checksum and order a split's images.
+
+    Parameters
+    ----------
+    records : list of (image_id, path, label)
+    max_images : int or None
+        Seeded sub-sampling before checking.
+    seed : int
+    source : str
+        The dataset's config key, for messages.
+
+    Returns
+    -------
+    manifest : pandas.DataFrame
+        Columns ``MANIFEST_COLUMNS``, sorted by ``image_id``.
+    rejects : pandas.DataFrame
+        Columns ``image_id, path, reason``.
+    """
+    first_path = {}
+    for image_id, path, _ in records:
+        if image_id in first_path:
+            raise UserError(f"{source}: image id '{image_id}' names two files, {first_path[image_id]} and {path}")
+        first_path[image_id] = path
+    kept, rejected = [], []
+    chosen = sorted(subsample(records, max_images, seed))
+    with Progress(len(chosen), "check and hash images", unit="img") as progress:
+        for image_id, path, label in chosen:
+            reason = image_problem(path)
+            if reason:
+                rejected.append((image_id, path, reason))
+            else:
+                kept.append((image_id, path, label, file_sha256(path)))
+            progress.update()
+    return (
+        pd.DataFrame(kept, columns=MANIFEST_COLUMNS),
+        pd.DataFrame(rejected, columns=["image_id", "path", "reason"]),
+    )
+
+
+def read_manifest(path):
+    """Read a manifest CSV (labels as strings)."""
+    return pd.read_csv(path, dtype={"image_id": str, "label": str, "sha256": str}, keep_default_na=False)

@@ -1,0 +1,137 @@
+"""The concept explorer of a trained USAE: a static site built from the metrics stage's outputs.
+
+:func:`build_explorer` is the entry point (what a workflow rule calls); the tables it assembles are in
+:mod:`usae.explorer.content`, the files it writes in :mod:`usae.explorer.site`.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from usae.activations.batches import evaluation_batches
+from usae.data.manifest import read_manifest
+from usae.device import pick_device
+from usae.errors import UserError
+from usae.explorer.content import (
+    DEAD,
+    ExplorerContent,
+    concept_kinds,
+    gallery_heatmaps,
+    gallery_images,
+    kind_rule,
+    nearest_concepts,
+    quantise_heatmaps,
+)
+from usae.explorer.site import write_site
+from usae.io import read_json
+from usae.sae.checkpoint import load_trained
+
+
+def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, manifest_csv, usae_weights, usae_meta,
+                   store_metas, figure_pngs, actmax_table_csv, actmax_images_dir, site_dir, *, universal_entropy=0.9,
+                   specific_share=0.9, gallery_images_per_model=4, thumbnail_px=128, neighbours=8, chunk_size=64,
+                   batch_images=16, device="auto"):
+    """Build the concept explorer site of one trained USAE on one dataset's val split.
+
+    Parameters
+    ----------
+    concepts_csv, top_images_npz, matrices_json, summary_json : path
+        The metrics stage's outputs for the dataset (:func:`usae.stages.metrics.metrics`).
+    manifest_csv : path or None
+        Manifest of that val split (image paths and labels, in store order); None: no images (imported
+        activations), a site of heatmaps without thumbnails or labels.
+    usae_weights, usae_meta : path
+        The trained USAE: ``model.safetensors`` and ``model.json``.
+    store_metas : sequence of path
+        ``meta.json`` of the val split's activation store of each model of the run (any order).
+    figure_pngs : sequence of path
+        Figure PNGs shown at the top of the site (copied in).
+    actmax_table_csv : path or None
+        ``actmax_cross_activation.csv`` of the actmax stage; None or a missing file: no actmax images.
+    actmax_images_dir : path or None
+        Folder of ``concept_{k:05d}_{model}.png``.
+    site_dir : path
+        Output folder, replaced as a whole when the new site is complete.
+    universal_entropy : float
+        A concept is universal when its firing entropy exceeds this (and it co-fires at least once).
+    specific_share : float
+        A concept is model-specific when one model has at least this share of its firings.
+    gallery_images_per_model : int
+        Top images per model; a concept shows the union of every model's, with every model's heatmap.
+    thumbnail_px : int
+        Side of the square JPEG thumbnails.
+    neighbours : int
+        Nearest concepts listed per concept (cosine of decoder atoms concatenated over models).
+    chunk_size : int
+        Consecutive concept ids per lazily loaded data file.
+    batch_images : int
+        Images encoded at once when computing heatmaps (memory: images x T x m floats).
+    device : str
+        Torch device of the encoders (``"auto"``: CUDA when present).
+
+    Returns
+    -------
+    pathlib.Path
+        ``site_dir``; open ``site_dir/index.html``.
+    """
+    frame = pd.read_csv(concepts_csv)
+    matrices = read_json(matrices_json)
+    usae, meta = load_trained(usae_weights, usae_meta)
+    device = pick_device(device)
+    usae.to(device)
+    names = usae.names
+    batches = evaluation_batches(store_metas, meta)
+    image_ids = batches.stores[names[0]].image_ids
+    manifest = read_manifest(manifest_csv) if manifest_csv else None
+    with np.load(top_images_npz) as top_images:
+        if manifest is not None:
+            check_image_order(manifest, top_images["image_ids"], image_ids)
+        kinds = concept_kinds(frame, names, universal_entropy, specific_share)
+        alive = kinds != DEAD
+        gallery, top = gallery_images(top_images["indices"], top_images["values"], gallery_images_per_model, alive)
+    heat = gallery_heatmaps(lambda name, tokens: usae.encode(name, tokens.to(device)), names, batches, gallery,
+                            batch_images)
+    heat_bytes, heat_scale = quantise_heatmaps(heat)
+    atoms = [usae.saes[name].dictionary().detach().cpu().numpy() for name in names]
+    nearest, cosines = nearest_concepts(atoms, alive, neighbours)
+    grid = batches.stores[names[0]].meta["grid"] or (1, batches.tokens)
+    content = ExplorerContent(
+        names=names, grid=tuple(grid), frame=frame, kinds=kinds, gallery=gallery, top=top, heat_bytes=heat_bytes,
+        heat_scale=heat_scale, neighbours=nearest, cosines=cosines,
+        image_paths=None if manifest is None else manifest["path"].tolist(),
+        image_labels=[""] * len(image_ids) if manifest is None else manifest["label"].tolist(), matrices=matrices, summary=read_json(summary_json),
+        figures=[Path(path) for path in figure_pngs],
+        actmax=actmax_items(actmax_table_csv, actmax_images_dir, names, set(np.flatnonzero(alive).tolist())),
+        kind_rule=kind_rule(universal_entropy, specific_share),
+    )
+    return write_site(content, site_dir, thumbnail_px=thumbnail_px, chunk_size=chunk_size)
+
+
+def check_image_order(manifest, *image_id_lists):
+    """Raise ValueError unless the manifest lists the same images, in the same order, as the stores."""
+    expected = manifest["image_id"].astype(str).tolist()
+    for ids in image_id_lists:
+        if [str(i) for i in ids] != expected:
+            raise UserError("the manifest's images are not the activation stores' images (same ids, same order)")
+
+
+def actmax_items(table_csv, images_dir, names, concepts):
+    """Activation-maximisation images of the ``concepts`` that were optimised.
+
+    Returns
+    -------
+    dict of int to list of dict
+        ``{"model", "path", "activations": {model: mean code}}`` per image that exists; empty when the
+        table or the folder is None, or the table is absent.
+    """
+    if table_csv is None or images_dir is None or not Path(table_csv).exists():
+        return {}
+    items = {}
+    for row in pd.read_csv(table_csv).to_dict("records"):
+        path = Path(images_dir) / f"concept_{int(row['concept']):05d}_{row['optimised_for']}.png"
+        if int(row["concept"]) in concepts and path.exists():
+            activations = {name: float(row[name]) for name in names}
+            items.setdefault(int(row["concept"]), []).append(
+                {"model": row["optimised_for"], "path": path, "activations": activations})
+    return items

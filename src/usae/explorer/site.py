@@ -1,0 +1,262 @@
+"""Write the concept explorer: a static site that opens from disk (file://) with no server and no network.
+
+Layout of the site folder::
+
+    index.html, assets/explorer.{js,css}   the page (vanilla JS, no external resource)
+    data/meta.js                           models, R2 matrix, summary, figures, kinds, label vocabulary
+    data/index.js                          one column array per statistic, one entry per alive concept
+    data/chunks/c00000.js ...              per-concept panels (images, heatmaps, neighbours, actmax),
+                                           ``chunk_size`` consecutive concept ids a file, loaded on demand
+    thumbs/000123.jpg                      one JPEG per shown image (store index), written once; none
+                                           when the dataset has no images (heatmaps alone)
+    actmax/, figures/                      activation-maximisation images (JPEG) and figure PNGs
+
+Browsers refuse ``fetch()`` of local files, so data files are scripts: ``meta.js`` and ``index.js``
+assign globals, a chunk calls ``usaeChunk(id, records)``.
+"""
+
+import base64
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from usae.explorer.content import DEAD, concept_labels
+
+ASSETS = Path(__file__).with_name("site_template")
+NEIGHBOUR_METHOD = "cosine of decoder atoms concatenated over models (mean of per-model cosines)"
+
+
+def write_site(content, site_dir, *, thumbnail_px=128, chunk_size=64, jpeg_quality=82):
+    """Write the whole site for ``content`` into ``site_dir`` (replaced in one rename when complete).
+
+    Parameters
+    ----------
+    content : usae.explorer.content.ExplorerContent
+    site_dir : path
+    thumbnail_px : int
+        Side of the square image thumbnails (activation-maximisation images: twice that at most).
+    chunk_size : int
+        Consecutive concept ids per chunk file.
+    jpeg_quality : int
+    """
+    site_dir = Path(site_dir)
+    site_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=site_dir.parent, prefix=f".{site_dir.name}."))
+    try:
+        shutil.copytree(ASSETS, tmp, dirs_exist_ok=True)
+        alive = np.flatnonzero(content.kinds != DEAD)
+        figures = copy_figures(content.figures, tmp / "figures")
+        actmax = write_actmax_images(content.actmax, tmp / "actmax", 2 * thumbnail_px, jpeg_quality)
+        if content.image_paths is not None:
+            write_thumbnails(content.image_paths, np.unique(content.gallery[content.gallery >= 0]), tmp / "thumbs",
+                             thumbnail_px, jpeg_quality)
+        vocabulary, label_ids = concept_labels(content.gallery, content.image_labels)
+        meta = site_meta(content, figures, vocabulary, chunk_size, thumbnail_px)
+        write_script(tmp / "data" / "meta.js", "window.USAE_META = ", meta)
+        write_script(tmp / "data" / "index.js", "window.USAE_INDEX = ", index_columns(content, alive, label_ids))
+        write_chunks(content, alive, actmax, tmp / "data" / "chunks", chunk_size)
+        os.chmod(tmp, 0o755)
+        _replace_dir(tmp, site_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return site_dir
+
+
+def write_chunks(content, alive, actmax, out_dir, chunk_size):
+    """The alive concepts' panel data, ``chunk_size`` consecutive concept ids a file (ids without data skipped)."""
+    for chunk, first in enumerate(range(0, len(content.kinds), chunk_size)):
+        concepts = alive[(alive >= first) & (alive < first + chunk_size)]
+        if len(concepts):
+            records = {str(k): concept_record(content, k, actmax.get(int(k), [])) for k in concepts}
+            write_script(out_dir / chunk_file(chunk), f"usaeChunk({chunk}, ", records, ");")
+
+
+def _replace_dir(new, target):
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old")
+        os.replace(target, old)
+    os.replace(new, target)
+    if old is not None:
+        shutil.rmtree(old)
+
+
+def chunk_file(chunk):
+    """File name of chunk ``chunk`` under ``data/chunks``."""
+    return f"c{chunk:05d}.js"
+
+
+def thumb_name(index):
+    """File name of store image ``index``'s thumbnail under ``thumbs``."""
+    return f"{index:06d}.jpg"
+
+
+def write_script(path, prefix, obj, suffix=";"):
+    """Write ``obj`` as compact JSON wrapped in a script statement, e.g. ``window.X = {...};``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(prefix + json.dumps(obj, separators=(",", ":"), allow_nan=False) + suffix + "\n")
+
+
+def _round(values, digits=4):
+    """Floats with ``digits`` significant digits (NaN and inf as None), for compact JSON."""
+    return [None if not np.isfinite(v) else float(f"{v:.{digits}g}") for v in np.asarray(values, dtype=float)]
+
+
+def numeric_columns(names):
+    """``[(key, title)]`` of the index's numeric columns (keys are ``concepts.csv`` columns)."""
+    columns = [("energy_total", "energy"), ("entropy", "entropy"), ("cofires", "co-fires")]
+    for prefix, title in [("fires", "fires"), ("cofire_proportion", "co-fire prop."), ("energy", "energy")]:
+        columns += [(f"{prefix}_{name}", f"{title} {name}") for name in names]
+    return columns
+
+
+def index_columns(content, alive, label_ids):
+    """The index: ``{"columns": [{"key", "title"}], "values": {key: [...]}}`` over alive concepts."""
+    frame = content.frame.iloc[alive]
+    kinds = sorted(set(content.kinds[alive]))
+    values = {"concept": alive.tolist(), "kind": [kinds.index(kind) for kind in content.kinds[alive]],
+              "labels": [label_ids[k] for k in alive]}
+    columns = numeric_columns(content.names)
+    for key, _ in columns:
+        values[key] = frame[key].astype(int).tolist() if key.startswith(("fires", "cofires")) else _round(frame[key])
+    return {"columns": [{"key": key, "title": title} for key, title in columns], "kinds": kinds, "values": values}
+
+
+def site_meta(content, figures, vocabulary, chunk_size, thumbnail_px):
+    """Everything but the per-concept data: models, grid, R2 matrix, summary, figures, labels."""
+    return {
+        "thumbnail_px": thumbnail_px,
+        "thumbnails": content.image_paths is not None,
+        "models": content.names,
+        "grid": list(content.grid),
+        "chunk_size": chunk_size,
+        "concepts": len(content.kinds),
+        "dead": int((content.kinds == DEAD).sum()),
+        "labels": vocabulary,
+        "r2": [_round(row) for row in content.matrices["r2"]],
+        "dataset": content.matrices.get("dataset", ""),
+        "images": content.matrices.get("images"),
+        "summary": _scalars(content.summary),
+        "figures": figures,
+        "neighbour_method": NEIGHBOUR_METHOD,
+        "kind_rule": content.kind_rule,
+    }
+
+
+def _scalars(summary):
+    """The summary's numbers as ``{name: value}`` (nested dicts flattened with ' ' separators)."""
+    flat = {}
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            flat.update({f"{key} {inner}": v for inner, v in _scalars(value).items()})
+        elif isinstance(value, int) and not isinstance(value, bool):
+            flat[key] = value
+        elif isinstance(value, float):
+            flat[key] = _round([value])[0]
+    return flat
+
+
+def concept_record(content, k, actmax):
+    """One concept's panel data.
+
+    ``images``: store indices (thumbnails ``thumbs/<index>.jpg``); ``labels``: their dataset labels;
+    ``heat``: per model, the ``len(images) x T`` uint8 codes (row-major over the grid) as
+    :func:`encode_heatmaps` writes them, to be multiplied by ``scale`` / 255; ``top``: per model, positions
+    in ``images`` that are its own top images;
+    ``neighbours``: ``[concept, cosine]``; ``actmax``: images optimised for each model.
+    """
+    used = int((content.gallery[k] >= 0).sum())
+    images = content.gallery[k, :used]
+    return {
+        "images": images.tolist(),
+        "labels": [content.image_labels[i] for i in images],
+        "heat": {name: encode_heatmaps(content.heat_bytes[k, i, :used]) for i, name in enumerate(content.names)},
+        "scale": dict(zip(content.names, _round(content.heat_scale[k]))),
+        "top": {name: np.flatnonzero(content.top[k, i, :used]).tolist() for i, name in enumerate(content.names)},
+        "neighbours": [[int(j), _round([c])[0]] for j, c in zip(content.neighbours[k], content.cosines[k]) if j >= 0],
+        "actmax": actmax,
+    }
+
+
+def to_base64(array):
+    """Base64 text of an array's bytes."""
+    return base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")
+
+
+def encode_heatmaps(bytes_UT):
+    """One model's quantised heatmaps of a concept as JSON, sparse when that is smaller.
+
+    Returns
+    -------
+    dict
+        ``{"dense": base64 of the flat uint8 array}`` or, when fewer than a third of the values are
+        non-zero, ``{"at": base64 of their flat positions (uint16, little-endian), "values": base64 of them}``.
+    """
+    flat = np.asarray(bytes_UT, dtype=np.uint8).ravel()
+    at = np.flatnonzero(flat)
+    if 3 * len(at) < len(flat) and len(flat) <= 1 << 16:
+        return {"at": to_base64(at.astype("<u2")), "values": to_base64(flat[at])}
+    return {"dense": to_base64(flat)}
+
+
+def _save_jpeg(image, path, quality):
+    image.convert("RGB").save(path, format="JPEG", quality=quality, optimize=True)
+
+
+def write_thumbnails(image_paths, indices, out_dir, px, quality):
+    """One ``px`` x ``px`` JPEG per store index: the whole image resized to a square, as the models see it
+    (no crop), so that the token grid lies exactly over it."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for index in indices:
+        with Image.open(image_paths[index]) as image:
+            _save_jpeg(image.convert("RGB").resize((px, px), Image.Resampling.BICUBIC), out_dir / thumb_name(index),
+                       quality)
+
+
+def write_actmax_images(actmax, out_dir, max_px, quality):
+    """Copy activation-maximisation images as JPEGs of at most ``max_px`` a side.
+
+    Returns
+    -------
+    dict of int to list of dict
+        Per concept: ``{"model", "src" (site-relative), "activations"}``.
+    """
+    out = {}
+    for concept, items in actmax.items():
+        for item in items:
+            name = f"{Path(item['path']).stem}.jpg"
+            out_dir.mkdir(parents=True, exist_ok=True)
+            with Image.open(item["path"]) as image:
+                image.thumbnail((max_px, max_px), Image.Resampling.BICUBIC)
+                _save_jpeg(image, out_dir / name, quality)
+            activations = dict(zip(item["activations"], _round(list(item["activations"].values()))))
+            out.setdefault(int(concept), []).append({"model": item["model"], "src": f"actmax/{name}",
+                                                     "activations": activations})
+    return out
+
+
+def copy_figures(paths, out_dir):
+    """Copy figure PNGs; return their site-relative paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for path in paths:
+        shutil.copyfile(path, out_dir / Path(path).name)
+        copied.append(f"figures/{Path(path).name}")
+    return copied
+
+
+def site_size(site_dir):
+    """Bytes and files of a site folder: ``{"bytes", "files"}``, and bytes per top-level part."""
+    parts, files = {}, 0
+    for path in Path(site_dir).rglob("*"):
+        if path.is_file():
+            top = path.relative_to(site_dir).parts[0]
+            parts[top] = parts.get(top, 0) + path.stat().st_size
+            files += 1
+    return {"bytes": sum(parts.values()), "files": files, "parts": parts}

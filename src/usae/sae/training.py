@@ -1,0 +1,350 @@
+"""Training of the universal SAE (method.md, "Objective and training step") and of independent SAEs.
+
+Both share :class:`ResumableRun`: epochs of batches from :class:`usae.activations.batches.TokenBatches`, a log
+flushed every ``log_every`` steps (no per-step host synchronisation), rolling and milestone
+checkpoints, and resumption from the newest checkpoint with results equal to an uninterrupted run.
+"""
+
+import contextlib
+import csv
+import hashlib
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+from usae.device import pick_device
+from usae.io import atomic_path, write_json
+from usae.progress import Progress
+from usae.sae.checkpoint import latest_checkpoint, load_checkpoint, optimizer_differences, read_state, save_checkpoint
+from usae.sae.losses import LOSSES, auxiliary_codes
+from usae.sae.modules import TopKSAE, UniversalSAE, dense_codes, sparse_decode
+from usae.sae.r2 import r2_score
+from usae.sae.schedule import OfficialCosineSchedule, official_schedule_lengths, warmup_cosine_lr
+
+PLAN_KEYS = ("n_concepts", "k", "batch_images", "epochs", "lr", "weight_decay", "warmup_epochs", "start_lr",
+             "end_lr", "schedule", "loss", "aux_penalty", "grad_clip", "shuffle_shards", "seed")
+
+log = logging.getLogger(__name__)
+
+
+def store_digest(store):
+    """Short digest of a store's metadata (a re-extracted store has other statistics, sources or ids)."""
+    return hashlib.sha256(json.dumps(store.meta, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def chosen_model(seed, step, n_models):
+    """Index of the model whose encoder trains at ``step`` (seeded, uniform, a pure function of the step)."""
+    return int(np.random.default_rng([seed, 1, step]).integers(n_models))
+
+
+def make_optimizer(module, options):
+    """AdamW over one model's encoder and dictionary."""
+    return torch.optim.AdamW(module.parameters(), lr=options["lr"], weight_decay=options["weight_decay"])
+
+
+def set_lr(optimizer, lr):
+    """Set every parameter group's learning rate."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+class ResumableRun:
+    """Epoch/step loop with logging, checkpoints and resume shared by both trainers.
+
+    Subclasses provide ``modules``, ``optimizers``, ``train_step(batch, step) -> dict of scalar tensors``,
+    ``scheduler_state()`` / ``load_scheduler_state(state)`` and ``final_module()``.
+
+    Parameters
+    ----------
+    batches : usae.activations.batches.TokenBatches
+    options : dict
+        The config's ``train`` section plus ``seed``.
+    out_dir : path
+        Gets ``checkpoints/``, ``log.csv``, ``model.safetensors`` and ``model.json``.
+    provenance : dict, optional
+        JSON-ready facts that must also match for a checkpoint to be resumed (e.g. a code version).
+
+    A checkpoint is resumed only when its plan (hyper-parameters, models, a digest of every training
+    store's ``meta.json``, ``provenance``) and its optimizers' hyper-parameters equal this run's;
+    otherwise training starts afresh, saying why in one line.
+    """
+
+    kind = "run"
+
+    def __init__(self, batches, options, out_dir, provenance=None):
+        self.batches, self.options, self.out_dir = batches, options, Path(out_dir)
+        self.device = pick_device(options["device"])
+        self.total_steps = options["epochs"] * batches.batches_per_epoch
+        self.warmup_steps = int(round(options["warmup_epochs"] * batches.batches_per_epoch))
+        self.plan = {"kind": self.kind, "models": batches.names, "dims": batches.dims,
+                     "stores": {name: store_digest(store) for name, store in batches.stores.items()},
+                     "provenance": provenance or {}, **{key: options[key] for key in PLAN_KEYS}}
+        self.rows = []  # log rows so far; a resumed run takes them from its checkpoint
+        self.fired = {}  # per model: concepts active at least once this epoch (the log's dead share)
+
+    def _to_device(self, x):
+        """Move a CPU batch to the device (pinned memory and a non-blocking copy on GPU)."""
+        if self.device.type == "cuda":
+            return x.pin_memory().to(self.device, non_blocking=True)
+        return x
+
+    def lr_at(self, step):
+        """The schedule's learning rate after ``step`` optimizer steps."""
+        o = self.options
+        return warmup_cosine_lr(step, self.total_steps, self.warmup_steps, o["lr"], o["start_lr"], o["end_lr"])
+
+    def autocast(self):
+        """bfloat16 autocast on GPU when asked for, else nothing."""
+        if self.options["autocast"] and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _resume(self):
+        """Restore the newest checkpoint of this plan (call after ``start_epoch``); return its step."""
+        checkpoints = self.out_dir / "checkpoints"
+        latest = latest_checkpoint(checkpoints)
+        if latest is None:
+            return 0
+        state = read_state(latest)
+        plan = json.loads(json.dumps(self.plan))
+        changed = sorted(key for key in state["plan"].keys() | plan.keys() if state["plan"].get(key) != plan.get(key))
+        changed += optimizer_differences(state, self.optimizers)
+        if changed:
+            log.info("%s: checkpoint of a different configuration (%s); training from scratch", latest, ", ".join(changed))
+            shutil.rmtree(checkpoints)
+            return 0
+        if state["step"] >= self.total_steps:
+            log.info("%s: the run finished before; training again from scratch", latest)
+            shutil.rmtree(checkpoints)
+            return 0
+        load_checkpoint(latest, self.modules, self.optimizers)
+        self.load_scheduler_state(state["scheduler"])
+        if state["step"] % self.batches.batches_per_epoch:  # mid-epoch: the epoch's tracker goes on
+            for name, fired in state["fired"].items():
+                self.fired[name][fired] = True
+        log.info("resuming from %s (step %d)", latest, state["step"])
+        with open(latest / "log.csv") as handle:
+            self.rows = list(csv.DictReader(handle))
+        return state["step"]
+
+    def _save(self, name, step):
+        fired = {name: torch.nonzero(active).flatten().tolist() for name, active in self.fired.items()}
+        save_checkpoint(self.out_dir / "checkpoints" / name, self.modules, self.optimizers,
+                        {"step": step, "plan": self.plan, "scheduler": self.scheduler_state(), "fired": fired},
+                        files={"log.csv": (self.out_dir / "log.csv").read_text()})
+
+    def _flush(self, pending, progress):
+        if not pending and (self.out_dir / "log.csv").exists():
+            return
+        for step, values in pending:
+            row = {"step": step + 1, "epoch": step // self.batches.batches_per_epoch}
+            row.update({key: (value.item() if torch.is_tensor(value) else value) for key, value in values.items()})
+            self.rows.append(row)
+        pending.clear()
+        if self.rows:
+            progress.set_postfix(loss=f"{float(self.rows[-1]['loss']):.4f}")
+        columns = list(dict.fromkeys(key for row in self.rows for key in row))
+        with atomic_path(self.out_dir / "log.csv") as tmp, open(tmp, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(self.rows)
+
+    def run(self, on_step=None):
+        """Train to the end (resuming if checkpoints exist) and write the final model; return it.
+
+        Parameters
+        ----------
+        on_step : callable, optional
+            Called with the finished step number after each step (tests use it to interrupt a run).
+        """
+        options = self.options
+        per_epoch = self.batches.batches_per_epoch
+        for module in self.modules.values():
+            module.to(self.device).train()
+        self.rows = []
+        self.start_epoch()
+        start = self._resume()
+        pending = []
+        progress = Progress(self.total_steps, f"train {self.kind}", unit="step", initial=start)
+        for step in range(start, self.total_steps):
+            epoch, index = divmod(step, per_epoch)
+            if index == 0 and step != start:
+                self.start_epoch()
+            batch = {name: self._to_device(x) for name, x in self.batches.batch(epoch, index).items()}
+            pending.append((step, self.train_step(batch, step)))
+            progress.update()
+            done = step + 1
+            if len(pending) >= options["log_every"] or done == self.total_steps:
+                self._flush(pending, progress)
+            if done % per_epoch == 0 and done // per_epoch - 1 in options["checkpoint_epochs"]:
+                self._flush(pending, progress)
+                self._save(f"epoch_{done // per_epoch - 1:03d}", done)
+            if done % options["checkpoint_every"] == 0 or done == self.total_steps:
+                self._flush(pending, progress)
+                self._save("latest", done)
+            if on_step is not None:
+                on_step(done)
+        self._flush(pending, progress)  # also rewrites log.csv when a finished run is resumed
+        progress.close()
+        return self.write_final()
+
+    def start_epoch(self):
+        """Start an epoch: no concept has fired yet for any model."""
+        self.fired = {name: torch.zeros(self.options["n_concepts"], dtype=torch.bool, device=self.device)
+                      for name in self.batches.names}
+
+    def write_final(self):
+        """Write ``model.safetensors`` and ``model.json`` (atomically); return the trained module."""
+        module = self.final_module()
+        weights = {key: value.detach().cpu().contiguous() for key, value in module.state_dict().items()}
+        with atomic_path(self.out_dir / "model.safetensors") as tmp:
+            save_file(weights, tmp)
+        stats = {name: list(self.batches.stats[name]) for name in self.batches.names}
+        write_json(self.out_dir / "model.json", {**self.plan, "steps": self.total_steps, "stats": stats})
+        return module
+
+
+class UniversalRun(ResumableRun):
+    """Train a :class:`usae.sae.modules.UniversalSAE` exactly as the official code does.
+
+    Each step draws one model i (seeded), encodes its tokens, decodes with every dictionary against
+    each model's own activations of the same images, sums the losses, clips model i's gradient norm and
+    steps only model i's AdamW. Schedules (:mod:`usae.sae.schedule`):
+
+    - ``per_model``: the official code's. A model's schedule advances only when it is chosen; its
+      first update runs at the peak rate, then the official float32 table (warm-up
+      ``np.linspace(start, peak, W)``, cosine to ``end_lr``) with T and W counted as the official code
+      does (:func:`usae.sae.schedule.official_schedule_lengths`); with 3 models and 30 epochs each ends near
+      0.78 peak (about T / 3 updates into a schedule of T).
+    - ``per_model_warmup_from_start``: per-model counters, but the continuous rule
+      :func:`usae.sae.schedule.warmup_cosine_lr` (first update at ``start_lr``).
+    - ``global``: every model follows the global step with :func:`usae.sae.schedule.warmup_cosine_lr`.
+
+    Noise, not a bug (the official code has it too): the encoder's Linear bias feeds BatchNorm in
+    training mode, which subtracts the batch mean, so the bias's gradient is zero in exact arithmetic.
+    Float rounding leaves a gradient of 1e-9 to 1e-8 (the size of Adam's eps), which AdamW turns into
+    steps of 0.1 to 0.4 lr, so that bias (and through it BatchNorm's running mean) drifts randomly;
+    in training mode the codes, the losses and every other weight see it only through rounding
+    (tests/sae/test_official_parity.py).
+    """
+
+    kind = "usae"
+
+    def __init__(self, batches, options, out_dir, provenance=None):
+        super().__init__(batches, options, out_dir, provenance)
+        self.plan["init_seed"] = options["seed"]
+        torch.manual_seed(self.plan["init_seed"])
+        self.usae = UniversalSAE(batches.dims, options["n_concepts"], options["k"])
+        self.modules = {"usae": self.usae}
+        self.optimizers = {name: make_optimizer(self.usae.saes[name], options) for name in batches.names}
+        self.model_steps = {name: 0 for name in batches.names}
+        if options["schedule"] == "per_model":
+            lengths = official_schedule_lengths(batches.n_images, batches.batch_images, options["epochs"],
+                                                options["warmup_epochs"])
+            self.official = OfficialCosineSchedule(*lengths, options["lr"], options["start_lr"], options["end_lr"])
+        self.loss = LOSSES[options["loss"]]
+
+    def model_lr(self, name, step):
+        """Learning rate of model ``name``'s update at global ``step``, under the configured schedule."""
+        schedule = self.options["schedule"]
+        if schedule == "global":
+            return self.lr_at(step)
+        if schedule == "per_model":
+            return self.official.lr(self.model_steps[name])
+        return self.lr_at(self.model_steps[name])
+
+    def scheduler_state(self):
+        return {"model_steps": self.model_steps}
+
+    def load_scheduler_state(self, state):
+        self.model_steps = dict(state["model_steps"])
+
+    def final_module(self):
+        return self.usae
+
+    def train_step(self, batch, step):
+        """One USAE step; returns the step's metrics as tensors (no host synchronisation)."""
+        names = self.usae.names
+        chosen = names[chosen_model(self.options["seed"], step, len(names))]
+        sae = self.usae.saes[chosen]
+        with self.autocast():
+            pre_codes, values, indices = sae.encoder(batch[chosen])
+            codes = dense_codes(values, indices, self.usae.n_concepts)
+            aux_codes = auxiliary_codes(pre_codes, codes)  # shared by every decoder's loss
+            total, r2 = 0.0, {}
+            for name in names:
+                # Other models' dictionaries receive no update this step: detaching them skips their
+                # gradient without changing the chosen model's.
+                dictionary = self.usae.saes[name].dictionary()
+                if name != chosen:
+                    dictionary = dictionary.detach()
+                x_hat = sparse_decode(values, indices, dictionary)
+                total = total + self.loss(batch[name], x_hat, pre_codes, codes, dictionary,
+                                          penalty=self.options["aux_penalty"], aux_codes=aux_codes)
+                r2[f"r2_{chosen}->{name}"] = r2_score(batch[name], x_hat.float()).detach()
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(sae.parameters(), self.options["grad_clip"])
+        lr = self.model_lr(chosen, step)
+        set_lr(self.optimizers[chosen], lr)
+        self.optimizers[chosen].step()
+        self.model_steps[chosen] += 1
+        for optimizer in self.optimizers.values():
+            optimizer.zero_grad(set_to_none=True)
+        active = codes.detach() > 0
+        self.fired[chosen] |= active.any(0)
+        return {"model": chosen, "lr": lr, "loss": total.detach(), "l0": active.sum(1).float().mean(),
+                "dead": 1.0 - self.fired[chosen].float().mean(), **r2}
+
+
+class IndependentRun(ResumableRun):
+    """Train one ordinary TopK SAE per model (self-reconstruction), all fed by one pass over the stores."""
+
+    kind = "independent"
+
+    def __init__(self, batches, options, out_dir, provenance=None):
+        super().__init__(batches, options, out_dir, provenance)
+        # Not the USAE's seed: with it, each SAE would start from the USAE's very dictionaries and the
+        # baseline matching would find twins by construction.
+        self.plan["init_seed"] = options["seed"] + 1
+        torch.manual_seed(self.plan["init_seed"])
+        self.saes = torch.nn.ModuleDict({name: TopKSAE(dim, options["n_concepts"], options["k"])
+                                         for name, dim in batches.dims.items()})
+        self.modules = {"saes": self.saes}
+        self.optimizers = {name: make_optimizer(sae, options) for name, sae in self.saes.items()}
+        self.loss = LOSSES[options["loss"]]
+
+    def scheduler_state(self):
+        return {}
+
+    def load_scheduler_state(self, state):
+        pass
+
+    def final_module(self):
+        return self.saes
+
+    def train_step(self, batch, step):
+        """One step of every independent SAE on the same images; returns metrics as tensors."""
+        lr = self.lr_at(step)
+        metrics = {"lr": lr, "loss": 0.0}
+        for name, sae in self.saes.items():
+            with self.autocast():
+                pre_codes, codes, x_hat = sae(batch[name])
+                loss = self.loss(batch[name], x_hat, pre_codes, codes, sae.dictionary(),
+                                 penalty=self.options["aux_penalty"])
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(sae.parameters(), self.options["grad_clip"])
+            set_lr(self.optimizers[name], lr)
+            self.optimizers[name].step()
+            self.optimizers[name].zero_grad(set_to_none=True)
+            active = codes.detach() > 0
+            self.fired[name] |= active.any(0)
+            metrics["loss"] = metrics["loss"] + loss.detach()
+            metrics[f"r2_{name}->{name}"] = r2_score(batch[name], x_hat.detach().float())
+            metrics[f"l0_{name}"] = active.sum(1).float().mean()
+            metrics[f"dead_{name}"] = 1.0 - self.fired[name].float().mean()
+        return metrics

@@ -1,0 +1,93 @@
+import shutil
+
+import pytest
+from PIL import Image
+
+from usae.data.manifest import build_manifest, read_manifest
+from usae.data.sources import folder_records, hf_records, imagenet_folder_records, write_embedded_split
+from usae.errors import DatasetError
+from usae.io import write_csv
+
+
+def _imagenet_layout(root, image_folder):
+    for split in ["train", "val"]:
+        for index, path in enumerate(image_folder):
+            wnid = "n01440764" if index % 2 else "n02102040"
+            (root / split / wnid).mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, root / split / wnid / f"{split}_{index}.JPEG")
+    return root
+
+
+def test_imagenet_folder_layout(tmp_path, image_folder):
+    root = _imagenet_layout(tmp_path / "ilsvrc", image_folder)
+    records = imagenet_folder_records(root, "val")
+    assert len(records) == 6
+    assert {label for _, _, label in records} == {"n01440764", "n02102040"}
+    assert records[0][0] == "n01440764__val_1"
+
+
+def test_missing_dataset_root_names_the_key(tmp_path):
+    with pytest.raises(DatasetError, match="dataset.root: dataset folder '.*nowhere' does not exist"):
+        imagenet_folder_records(tmp_path / "nowhere", "train")
+    with pytest.raises(DatasetError, match="eval_datasets\\[0\\].root: no dataset root given"):
+        folder_records(None, "val", 0.2, 0, key="eval_datasets[0].root")
+    (tmp_path / "flat").mkdir()
+    with pytest.raises(DatasetError, match="has no 'train' folder"):
+        imagenet_folder_records(tmp_path / "flat", "train")
+
+
+def test_folder_source_splits_disjointly(tmp_path, image_folder):
+    train = folder_records(image_folder[0].parent, "train", 0.5, seed=1)
+    val = folder_records(image_folder[0].parent, "val", 0.5, seed=1)
+    assert len(train) == len(val) == 3
+    assert not {r[1] for r in train} & {r[1] for r in val}
+    assert folder_records(image_folder[0].parent, "val", 0.5, seed=1) == val
+
+
+def test_manifest_is_deterministic_and_rejects_corrupt_files(tmp_path, image_folder):
+    broken = image_folder[0].parent / "broken.jpg"
+    broken.write_bytes(b"not a jpeg at all")
+    records = folder_records(image_folder[0].parent, "val", 1.0, seed=0)
+    first, rejects = build_manifest(list(reversed(records)))
+    second, _ = build_manifest(records)
+    assert first.equals(second)
+    assert list(first["image_id"]) == sorted(first["image_id"])
+    assert len(first) == 6 and list(rejects["image_id"]) == ["broken"]
+    assert "UnidentifiedImageError" in rejects["reason"][0]
+    write_csv(first, tmp_path / "m.csv")
+    again = read_manifest(tmp_path / "m.csv")
+    assert list(again.columns) == ["image_id", "path", "label", "sha256"]
+    assert again["sha256"].str.len().eq(64).all()
+
+
+def test_subsampling_is_seeded(image_folder):
+    records = folder_records(image_folder[0].parent, "val", 1.0, seed=0)
+    a, _ = build_manifest(records, max_images=3, seed=5)
+    b, _ = build_manifest(records, max_images=3, seed=5)
+    c, _ = build_manifest(records, max_images=3, seed=6)
+    assert len(a) == 3 and a.equals(b) and not a.equals(c)
+
+
+def test_duplicate_ids_name_the_dataset_and_both_files(image_folder):
+    message = f"eval_datasets.0: image id 'x' names two files, {image_folder[0]} and {image_folder[1]}"
+    with pytest.raises(ValueError, match=message):
+        build_manifest([("x", str(image_folder[0]), ""), ("x", str(image_folder[1]), "")], source="eval_datasets.0")
+
+
+def test_embedded_split_is_real_and_deterministic(tmp_path):
+    options = {"n_train": 9, "n_val": 4, "size": 64, "min_scale": 0.2, "max_scale": 1.0}
+    records = write_embedded_split(tmp_path, "train", options, seed=0)
+    first = [open(path, "rb").read() for _, path, _ in records]
+    again = write_embedded_split(tmp_path, "train", options, seed=0)
+    assert records == again and first == [open(path, "rb").read() for _, path, _ in again]
+    assert len({label for _, _, label in records}) == 7  # spread over every shipped photograph
+    assert Image.open(records[0][1]).size == (64, 64)
+    val = write_embedded_split(tmp_path, "val", options, seed=0)
+    assert len(val) == 4 and val[0][1] != records[0][1]
+
+
+def test_hf_rows_are_written_as_images(tmp_path, image_folder):
+    rows = [{"image": Image.open(path), "label": index} for index, path in enumerate(image_folder[:2])]
+    records = hf_records(rows, tmp_path, "val")
+    assert [r[0] for r in records] == ["val_00000000", "val_00000001"]
+    assert records[1][2] == "1" and Image.open(records[0][1]).format == "JPEG"

@@ -1,0 +1,172 @@
+"""The concept explorer's tables and data files (no browser: see test_explorer_browser.py)."""
+
+import base64
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from tests.explorer_fixture import concept_records, decode_heatmaps, read_script, shared_tiny_run
+from usae.activations.batches import evaluation_batches
+from usae.errors import StoreError
+from usae.explorer.build import build_explorer, check_image_order
+from usae.explorer.content import concept_kinds, gallery_images, nearest_concepts, quantise_heatmaps
+from usae.explorer.site import chunk_file, encode_heatmaps, thumb_name
+from usae.sae.checkpoint import load_trained
+
+THUMB = 48
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    inputs = shared_tiny_run(tmp_path_factory.getbasetemp() / "explorer_run")
+    site_dir = tmp_path_factory.mktemp("explorer") / "site"
+    site = build_explorer(site_dir=site_dir, thumbnail_px=THUMB, chunk_size=16, **inputs)
+    meta = read_script(site / "data" / "meta.js", "window.USAE_META = ")
+    index = read_script(site / "data" / "index.js", "window.USAE_INDEX = ")
+    return {"inputs": inputs, "site": site, "meta": meta, "index": index, "records": concept_records(site),
+            "frame": pd.read_csv(inputs["concepts_csv"])}
+
+
+def test_index_lists_every_alive_concept_once_with_its_statistics(built):
+    frame, values = built["frame"], built["index"]["values"]
+    alive = frame[~frame["dead"]]
+    assert values["concept"] == alive["concept"].tolist()
+    assert set(built["records"]) == set(alive["concept"])
+    np.testing.assert_allclose(values["entropy"], alive["entropy"], rtol=1e-3)
+    assert values["fires_beta"] == alive["fires_beta"].tolist()
+    kinds = [built["index"]["kinds"][i] for i in values["kind"]]
+    expected = concept_kinds(alive, built["meta"]["models"], 0.9, 0.9)
+    assert kinds == expected.tolist() and "universal" in kinds
+
+
+def test_concept_records_point_at_existing_thumbnails_and_decodable_heatmaps(built):
+    site, meta = built["site"], built["meta"]
+    tokens = meta["grid"][0] * meta["grid"][1]
+    for k, record in built["records"].items():
+        assert 0 < len(record["images"]) <= 3 * 4, k
+        assert len(record["labels"]) == len(record["images"])
+        for name in meta["models"]:
+            entry = record["heat"][name]
+            assert len(decode_heatmaps(entry, len(record["images"]) * tokens)) == len(record["images"]) * tokens
+            if "at" in entry:
+                assert len(base64.b64decode(entry["at"])) == 2 * len(base64.b64decode(entry["values"]))
+            assert all(0 <= j < len(record["images"]) for j in record["top"][name])
+        for image in record["images"]:
+            assert (site / "thumbs" / thumb_name(image)).exists()
+        assert all(j in built["records"] and j != k for j, _ in record["neighbours"])
+
+
+def test_thumbnails_are_small_jpegs_written_once(built):
+    thumbs = sorted((built["site"] / "thumbs").iterdir())
+    shown = {image for record in built["records"].values() for image in record["images"]}
+    assert len(thumbs) == len(shown)
+    for path in thumbs:
+        with Image.open(path) as image:
+            assert image.format == "JPEG" and image.size == (THUMB, THUMB)
+        assert path.stat().st_size < 8000
+
+
+def test_heatmaps_are_the_models_codes_on_the_shown_images(built):
+    inputs, meta = built["inputs"], built["meta"]
+    usae, run = load_trained(inputs["usae_weights"], inputs["usae_meta"])
+    batches = evaluation_batches(inputs["store_metas"], run)
+    k, record = max(built["records"].items(), key=lambda item: len(item[1]["images"]))
+    for name in meta["models"]:
+        with torch.no_grad():  # one image at a time: TokenBatches.read returns images in store order
+            expected = np.concatenate([usae.encode(name, batches.read(name, np.array([i])))[1][:, k].numpy()
+                                       for i in record["images"]])
+        shown = decode_heatmaps(record["heat"][name], expected.size) / 255 * record["scale"][name]
+        np.testing.assert_allclose(shown, expected, atol=record["scale"][name] / 255 + 1e-3)
+
+
+def test_site_has_the_r2_matrix_figures_and_actmax_images(built):
+    site, meta = built["site"], built["meta"]
+    assert len(meta["r2"]) == 3 and all(len(row) == 3 for row in meta["r2"])
+    assert "entropy > 0.9" in meta["kind_rule"] and "90%" in meta["kind_rule"]
+    assert meta["figures"] == ["figures/fig5_r2.png"] and (site / "figures" / "fig5_r2.png").exists()
+    optimised = [record for record in built["records"].values() if record["actmax"]]
+    assert len(optimised) == 1 and len(optimised[0]["actmax"]) == 3
+    for item in optimised[0]["actmax"]:
+        with Image.open(site / item["src"]) as image:
+            assert image.format == "JPEG" and max(image.size) <= 2 * THUMB
+
+
+def test_site_loads_nothing_from_the_network(built):
+    for path in [built["site"] / "index.html", *(built["site"] / "assets").iterdir()]:
+        text = path.read_text()
+        assert "http://" not in text and "https://" not in text and "fetch(" not in text, path
+
+
+def test_rebuild_replaces_the_site_without_actmax(built, tmp_path):
+    inputs = {**built["inputs"], "actmax_table_csv": None, "actmax_images_dir": None}
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "stale.txt").write_text("old")
+    build_explorer(site_dir=site, thumbnail_px=THUMB, chunk_size=1000, **inputs)
+    assert not (site / "stale.txt").exists() and not (site / "actmax").exists()
+    assert [path.name for path in tmp_path.iterdir()] == ["site"]
+    chunk = read_script(site / "data" / "chunks" / chunk_file(0), "usaeChunk(0, ", ");")
+    assert len(chunk) == len(built["records"]) and not any(record["actmax"] for record in chunk.values())
+
+
+def test_mismatched_manifest_or_missing_store_is_refused(built):
+    inputs = built["inputs"]
+    manifest = pd.read_csv(inputs["manifest_csv"], dtype=str)
+    with pytest.raises(ValueError, match="same order"):
+        check_image_order(manifest.iloc[::-1], manifest["image_id"])
+    with pytest.raises(StoreError, match="no store of model 'gamma'"):
+        evaluation_batches(inputs["store_metas"][:2], load_trained(inputs["usae_weights"], inputs["usae_meta"])[1])
+
+
+def test_gallery_is_the_rank_ordered_union_of_every_models_top_images():
+    indices = np.array([[[5, 1], [6, 2], [7, 3]], [[6, 4], [5, 2], [9, 3]]])  # (M=2, n=3, m=2)
+    values = np.array([[[2.0, 1], [1.0, 1], [0.5, 1]], [[3.0, 1], [0.0, 1], [1.0, 1]]])
+    gallery, top = gallery_images(indices, values, 2, np.array([True, False]))
+    assert gallery.tolist() == [[5, 6, -1, -1], [-1, -1, -1, -1]]  # image 5 has code 0 for model 1
+    assert top[0].tolist() == [[True, True, False, False], [False, True, False, False]]
+    assert not top[1].any()
+
+
+def test_concept_kinds_follow_the_thresholds():
+    frame = pd.DataFrame({"fires_a": [10, 10, 0, 9, 0], "fires_b": [10, 0, 0, 1, 5], "cofires": [3, 0, 0, 1, 0],
+                          "entropy": [1.0, 0.0, 0.0, 0.47, 0.0], "dead": [False, False, True, False, False]})
+    assert concept_kinds(frame, ["a", "b"], 0.9, 0.9).tolist() == ["universal", "only a", "dead", "only a", "only b"]
+    assert concept_kinds(frame, ["a", "b"], 0.9, 0.95)[3] == "mixed"
+
+
+def test_nearest_concepts_by_concatenated_atom_cosine(rng):
+    atoms = [rng.normal(size=(20, 5)), rng.normal(size=(20, 7))]
+    atoms[0][3], atoms[1][3] = atoms[0][11] + 0.01, atoms[1][11] * 2  # concept 3 ~ concept 11 in both models
+    alive = np.ones(20, dtype=bool)
+    alive[7] = False
+    neighbours, cosines = nearest_concepts(atoms, alive, 4, block=6)
+    assert neighbours[3, 0] == 11 and neighbours[11, 0] == 3 and cosines[3, 0] > 0.99
+    assert (neighbours[7] == -1).all() and not (neighbours == 7).any()
+    assert all(k not in neighbours[k] for k in range(20))
+    assert (np.diff(cosines[alive], axis=1) <= 1e-6).all()
+    unit = [a / np.linalg.norm(a, axis=1, keepdims=True) for a in atoms]
+    brute = (unit[0] @ unit[0].T + unit[1] @ unit[1].T) / 2
+    np.testing.assert_allclose(cosines[0], np.sort(np.delete(brute[0], [0, 7]))[::-1][:4], rtol=1e-5)
+
+
+def test_heatmaps_are_written_sparse_when_that_is_smaller():
+    sparse = np.zeros((3, 49), np.uint8)
+    sparse[1, 5], sparse[2, 48] = 7, 255
+    entry = encode_heatmaps(sparse)
+    assert set(entry) == {"at", "values"}
+    np.testing.assert_array_equal(decode_heatmaps(entry, sparse.size), sparse.ravel())
+    dense = np.arange(147, dtype=np.uint8).reshape(3, 49)
+    assert set(encode_heatmaps(dense)) == {"dense"}
+    np.testing.assert_array_equal(decode_heatmaps(encode_heatmaps(dense), dense.size), dense.ravel())
+
+
+def test_quantised_heatmaps_keep_one_scale_per_concept_and_model():
+    heat = np.zeros((2, 2, 3, 4), dtype=np.float32)
+    heat[0, 1, 2, 3] = 2.0
+    heat[0, 1, 0, 0] = 1.0
+    data, scale = quantise_heatmaps(heat)
+    assert scale.tolist() == [[0.0, 2.0], [0.0, 0.0]]
+    assert data[0, 1, 2, 3] == 255 and data[0, 1, 0, 0] == 128 and data.sum() == 255 + 128

@@ -1,0 +1,259 @@
+import logging
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from tests.sae.test_schedule import OFFICIAL_RATES_T12_W3
+from tests.synthetic import planted_activations, write_planted_stores
+from usae.activations.batches import TokenBatches
+from usae.analysis.evaluation import r2_matrix
+from usae.config import validate_config
+from usae.sae.training import IndependentRun, UniversalRun, chosen_model
+
+DIMS = {"a": 8, "b": 12, "c": 10}
+
+
+def options(**changes):
+    train = {"n_concepts": 32, "k": 4, "batch_images": 16, "epochs": 2, "lr": 3e-3, "warmup_epochs": 0.5,
+             "checkpoint_every": 3, "log_every": 2, "checkpoint_epochs": [0], **changes}
+    return {**validate_config({"train": train}, "test")["train"], "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    acts, atoms = planted_activations(rng, 600, 4, DIMS, n_shared=24, n_specific=2, active=3)
+    root = tmp_path_factory.mktemp("planted")
+    train = write_planted_stores(root / "train", {n: a[:500] for n, a in acts.items()})
+    val = write_planted_stores(root / "val", {n: a[500:] for n, a in acts.items()})
+    return train, val, atoms
+
+
+def test_one_step_changes_only_the_chosen_model(planted, tmp_path):
+    batches = TokenBatches(planted[0], batch_images=16)
+    run = UniversalRun(batches, options(), tmp_path)
+    run.start_epoch()
+    before = {k: v.clone() for k, v in run.usae.state_dict().items()}
+    chosen = run.usae.names[chosen_model(0, 0, 3)]
+    run.train_step(batches.batch(0, 0), 0)
+    for key, value in run.usae.state_dict().items():
+        changed = not torch.equal(before[key], value)
+        assert changed == key.startswith(f"saes.{chosen}."), key
+    assert all(p.grad is None for p in run.usae.parameters())
+
+
+def test_model_choice_is_seeded_and_uniform():
+    draws = [chosen_model(0, step, 3) for step in range(3000)]
+    assert draws == [chosen_model(0, step, 3) for step in range(3000)]
+    assert all(abs(draws.count(i) / 3000 - 1 / 3) < 0.03 for i in range(3))
+
+
+def test_usae_learns_the_planted_shared_code(planted, tmp_path):
+    train, val, atoms = planted
+    opts = options(epochs=60, n_concepts=48, lr=1.5e-2, checkpoint_every=10**6, log_every=100)
+    usae = UniversalRun(TokenBatches(train, batch_images=16), opts, tmp_path).run()
+    stats = {name: (store.mean, store.std) for name, store in train.items()}
+    val_batches = TokenBatches(val, batch_images=16, stats=stats)
+    r2 = r2_matrix(usae, val_batches)
+    # Control: the same codes decoded against other images' activations (pairing shuffled).
+    usae.eval()
+    batch = next(val_batches.sequential(100))
+    with torch.no_grad():
+        _, codes = usae.encode("a", batch["a"])
+        shuffled = usae.decode("b", codes)[torch.randperm(len(codes), generator=torch.Generator().manual_seed(0))]
+        control = 1 - (batch["b"] - shuffled).square().mean() / (batch["b"] - batch["b"].mean()).square().mean()
+    # Model-specific concepts (about 1/7 of the variance) cannot cross over; shared ones do.
+    assert r2.diagonal().min() > 0.8
+    assert r2[~np.eye(3, dtype=bool)].min() > 0.35
+    assert control < 0.0
+    # Every planted shared concept has a close USAE atom in each model's space.
+    for name in DIMS:
+        learned = usae.saes[name].dictionary().detach().numpy()
+        planted_atoms = atoms[name] / np.linalg.norm(atoms[name], axis=1, keepdims=True)
+        best = (planted_atoms @ learned.T).max(1)
+        assert np.median(best) > 0.85, name
+
+
+def test_resume_equals_uninterrupted(planted, tmp_path):
+    batches = TokenBatches(planted[0], batch_images=64)
+    opts = options(n_concepts=256)  # enough concepts that some stay dead in a few batches
+    full = UniversalRun(batches, opts, tmp_path / "full").run()
+
+    class Killed(Exception):
+        pass
+
+    def kill_at(step):
+        if step == 10:
+            raise Killed
+
+    with pytest.raises(Killed):
+        UniversalRun(batches, opts, tmp_path / "resumed").run(on_step=kill_at)
+    assert not (tmp_path / "resumed" / "model.safetensors").exists()
+    resumed = UniversalRun(batches, opts, tmp_path / "resumed").run()
+    for key, value in full.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
+    assert (tmp_path / "resumed" / "checkpoints" / "epoch_000" / "weights.safetensors").exists()
+    saved = load_file(tmp_path / "resumed" / "model.safetensors")
+    assert torch.equal(saved["saes.a.dictionary.weight"], full.saes["a"].dictionary.weight.detach())
+    # Killed mid-epoch (7 steps per epoch, checkpoint at step 9): the dead-share tracker is resumed too.
+    assert (tmp_path / "resumed" / "log.csv").read_bytes() == (tmp_path / "full" / "log.csv").read_bytes()
+
+
+def test_independent_saes_resume_and_learn(planted, tmp_path):
+    batches = TokenBatches(planted[0], batch_images=64)
+    opts = options(epochs=3)
+    full = IndependentRun(batches, opts, tmp_path / "full").run()
+
+    def kill_at(step):
+        if step == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        IndependentRun(batches, opts, tmp_path / "resumed").run(on_step=kill_at)
+    (tmp_path / "resumed" / "log.csv").unlink()  # Snakemake deletes an interrupted job's outputs
+    resumed = IndependentRun(batches, opts, tmp_path / "resumed").run()
+    for key, value in full.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
+    import pandas as pd
+
+    log = pd.read_csv(tmp_path / "resumed" / "log.csv")
+    assert list(log["step"]) == list(range(1, 22))
+    assert {"r2_a->a", "l0_b", "dead_c", "lr", "loss"} <= set(log.columns)
+
+
+def test_changed_dims_do_not_resume_a_stale_checkpoint(planted, tmp_path, rng):
+    batches = TokenBatches(planted[0], batch_images=64)
+    UniversalRun(batches, options(epochs=1), tmp_path).run()
+    other = write_planted_stores(tmp_path / "other", {n: rng.normal(size=(500, 4, 5)) for n in DIMS})
+    run = UniversalRun(TokenBatches(other, batch_images=64), options(epochs=1), tmp_path)
+    usae = run.run()
+    assert usae.dims == {n: 5 for n in DIMS}
+
+
+def test_log_has_every_pair_and_lr_per_model_schedule(planted, tmp_path):
+    import pandas as pd
+
+    batches = TokenBatches(planted[0], batch_images=64)
+    UniversalRun(batches, options(epochs=2), tmp_path).run()
+    log = pd.read_csv(tmp_path / "log.csv")
+    pairs = {f"r2_{i}->{j}" for i in DIMS for j in DIMS}
+    assert pairs <= set(log.columns) and len(log) == 14
+    assert log["l0"].max() <= 4 and log["dead"].between(0, 1).all()
+
+
+def test_bad_shard_stops_training_and_keeps_checkpoints(tmp_path, rng):
+    from usae.errors import StoreError
+    from usae.sae.checkpoint import latest_checkpoint, load_checkpoint
+
+    acts = {n: rng.normal(size=(128, 4, d)) for n, d in DIMS.items()}
+    stores = write_planted_stores(tmp_path / "stores", acts, shard_images=64)
+    shard = np.load(tmp_path / "stores" / "b" / "shard_00001.npy", mmap_mode="r+")
+    shard[100 - 64, 2, 3] = np.inf  # damaged after the store was written
+    shard.flush()
+    # The inf sits in image 100 (shard 1), which this seed's epoch 0 reaches after some batches.
+    batches = TokenBatches(stores, batch_images=16, shuffle_shards=1, seed=1)
+    failing_step = int(np.flatnonzero(batches.epoch_order(0) == 100)[0]) // 16
+    assert failing_step >= 4
+    with pytest.raises(StoreError, match=r"b/shard_00001.npy: NaN or inf"):
+        UniversalRun(batches, options(checkpoint_every=2), tmp_path / "run").run()
+    latest = latest_checkpoint(tmp_path / "run" / "checkpoints")
+    run = UniversalRun(batches, options(checkpoint_every=2), tmp_path / "other")
+    assert load_checkpoint(latest, run.modules, run.optimizers)["step"] == failing_step // 2 * 2
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_store_with_wrong_dims_is_named(tmp_path, rng):
+    from usae.activations.store import ActivationStore
+    from usae.errors import StoreError
+    from usae.io import read_json, write_json
+
+    stores = write_planted_stores(tmp_path, {n: rng.normal(size=(32, 4, d)) for n, d in DIMS.items()})
+    meta = read_json(tmp_path / "c" / "meta.json")
+    write_json(tmp_path / "c" / "meta.json", {**meta, "dim": 11})
+    stores["c"] = ActivationStore(tmp_path / "c")
+    with pytest.raises(StoreError, match=r"c/shard_00000.npy: shape \(32, 4, 10\), metadata says \(32, 4, 11\)"):
+        TokenBatches(stores, batch_images=16).batch(0, 0)
+
+
+def test_independent_saes_do_not_start_from_the_usae_dictionaries(planted, tmp_path):
+    batches = TokenBatches(planted[0], batch_images=64)
+    usae = UniversalRun(batches, options(), tmp_path / "u").usae
+    saes = IndependentRun(batches, options(), tmp_path / "i").saes
+    for name in DIMS:
+        assert not torch.equal(usae.saes[name].dictionary.weight, saes[name].dictionary.weight)
+
+
+def test_a_finished_run_is_trained_again_not_resumed(planted, tmp_path, caplog):
+    """Snakemake reruns a finished training only when forced or when something changed: start afresh."""
+    caplog.set_level(logging.INFO, logger="usae")
+    batches = TokenBatches(planted[0], batch_images=64)
+    first = UniversalRun(batches, options(epochs=1), tmp_path).run()
+    for name in ["log.csv", "model.safetensors"]:
+        (tmp_path / name).unlink()
+    again = UniversalRun(batches, options(epochs=1), tmp_path).run()
+    assert "the run finished before; training again from scratch" in caplog.text
+    assert (tmp_path / "log.csv").read_text().count("\n") == 8
+    assert torch.equal(first.saes["a"].dictionary.weight, again.saes["a"].dictionary.weight)
+
+
+def test_per_model_schedule_logs_the_official_rates(planted, tmp_path):
+    import pandas as pd
+
+    # 500 images, 125 per batch, 3 epochs, 0.75 warm-up epochs: T = 12, W = 3 as in test_schedule.
+    batches = TokenBatches(planted[0], batch_images=125)
+    UniversalRun(batches, options(batch_images=125, epochs=3, warmup_epochs=0.75), tmp_path).run()
+    log = pd.read_csv(tmp_path / "log.csv")
+    assert len(log) == 12
+    for name, rates in log.groupby("model")["lr"]:
+        assert list(rates) == OFFICIAL_RATES_T12_W3[: len(rates)], name
+    assert log["model"].nunique() == 3
+
+
+def _interrupted_run(batches, out_dir, at=5, **changes):
+    """Train until step ``at`` (a checkpoint every 2 steps), then die."""
+
+    def kill_at(step):
+        if step == at:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        UniversalRun(batches, options(checkpoint_every=2, **changes), out_dir).run(on_step=kill_at)
+
+
+def test_a_reextracted_store_or_other_provenance_trains_afresh(planted, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="usae")
+    from usae.activations.store import ActivationStore
+    from usae.io import read_json, write_json
+
+    stores = write_planted_stores(tmp_path / "stores", {n: planted[0][n].images(0, 500) for n in DIMS})
+    _interrupted_run(TokenBatches(stores, batch_images=64), tmp_path / "run")
+    meta = read_json(tmp_path / "stores" / "b" / "meta.json")
+    write_json(tmp_path / "stores" / "b" / "meta.json", {**meta, "stats": {**meta["stats"], "std": 2.0}})
+    stores["b"] = ActivationStore(tmp_path / "stores" / "b")
+    caplog.clear()
+    _interrupted_run(TokenBatches(stores, batch_images=64), tmp_path / "run", at=3)
+    assert "different configuration (stores); training from scratch" in caplog.text
+    UniversalRun(TokenBatches(stores, batch_images=64), options(), tmp_path / "run",
+                 provenance={"code": "v2"}).run()
+    assert "different configuration (provenance); training from scratch" in caplog.text
+
+
+def test_a_checkpoint_with_other_optimizer_settings_is_not_resumed(planted, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="usae")
+    from usae.io import read_json, write_json
+    from usae.sae.checkpoint import latest_checkpoint
+
+    batches = TokenBatches(planted[0], batch_images=64)
+    _interrupted_run(batches, tmp_path)
+    latest = latest_checkpoint(tmp_path / "checkpoints")
+    state = read_json(latest / "state.json")
+    state["optimizers"]["c"]["param_groups"][0]["maximize"] = True
+    write_json(latest / "state.json", state)
+    caplog.clear()
+    resumed = UniversalRun(batches, options(checkpoint_every=2), tmp_path).run()
+    assert "different configuration (c.maximize); training from scratch" in caplog.text
+    fresh = UniversalRun(batches, options(checkpoint_every=2), tmp_path / "fresh").run()
+    for key, value in fresh.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key

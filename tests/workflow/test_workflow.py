@@ -1,0 +1,200 @@
+"""The Snakemake DAG on the tiny config (.test/config/config.yaml), in temporary working directories."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+TINY_CONFIG = REPO / ".test" / "config" / "config.yaml"
+RULES = {"fetch", "extract", "train", "metrics", "baseline", "actmax", "figures", "tables", "explorer"}
+
+pytestmark = pytest.mark.integration
+
+
+def snakemake(workdir, *args):
+    """Run Snakemake in ``workdir`` (its config/config.yaml is the default config)."""
+    command = [sys.executable, "-m", "snakemake", "--cores", "2", *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=workdir)
+
+
+def copy_workflow(workdir, config_text):
+    """Copy the workflow, library and DVC files into ``workdir`` with ``config_text`` as its default config."""
+    for name in ["Snakefile", "dvc.yaml", "requirements.lock", ".dvcignore"]:
+        shutil.copy(REPO / name, workdir / name)
+    for name in ["workflow", "src", "config", ".dvc"]:
+        shutil.copytree(REPO / name, workdir / name, ignore=shutil.ignore_patterns("__pycache__", "tmp", "cache"),
+                        symlinks=True)
+    (workdir / "config" / "config.yaml").write_text(config_text)
+    return workdir
+
+
+def planned_rules(result):
+    """Rules a dry run plans (without ``all``)."""
+    assert result.returncode == 0, result.stderr[-3000:]
+    return {line.split()[1].rstrip(":") for line in result.stdout.splitlines() if line.startswith("rule ")} - {"all"}
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """The tiny DAG run to the end, plus a 'folder' evaluation dataset of 5 photographs (Table 1's columns)."""
+    import skimage.data
+    from PIL import Image
+
+    workdir = tmp_path_factory.mktemp("dag")
+    extra = workdir / "extra_images" / "texture"
+    extra.mkdir(parents=True)
+    for index, photo in enumerate([skimage.data.coffee(), skimage.data.rocket(), skimage.data.astronaut(),
+                                   skimage.data.chelsea(), skimage.data.coffee()[::-1]]):
+        Image.fromarray(photo[:256, :256]).save(extra / f"{index}.png")
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["eval_datasets"] = [{"name": "extra", "source": "folder", "root": "extra_images", "val_fraction": 1.0}]
+    copy_workflow(workdir, yaml.safe_dump(config))
+    run = snakemake(workdir)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return workdir
+
+
+@pytest.fixture
+def copy_of_finished(finished, tmp_path):
+    """A private copy of the finished run (results and Snakemake's records) that a test may change."""
+    return Path(shutil.copytree(finished, tmp_path / "copy", symlinks=True))
+
+
+def test_dry_run_plans_every_rule(tmp_path):
+    copy_workflow(tmp_path, TINY_CONFIG.read_text())
+    assert planned_rules(snakemake(tmp_path, "-n")) == RULES
+
+
+def test_full_run_writes_every_output_then_nothing_to_do(finished):
+    results = finished / "results"
+    for name in ["fig5_r2", "fig6a_entropy", "fig6b_cofire_proportion", "fig6c_cofire_energy", "fig4_universal_concepts",
+                 "fig9_model_specific_concepts", "fig7_matching", "fig7b_matched_pairs", "fig16_matching_top_cofiring",
+                 "fig8_actmax"]:
+        assert (results / f"figures/{name}.png").exists() and (results / f"figures/{name}.pdf").exists()
+    for name in ["reconstruction", "universality", "baseline_matching", "actmax_cross_activation"]:
+        assert (results / f"tables/{name}.csv").exists() and (results / f"tables/{name}.md").exists()
+    table1 = pd.read_csv(results / "tables/reconstruction.csv")
+    assert sorted(set(table1["dataset"])) == ["embedded", "extra"] and len(table1) == 4
+    assert "| Fig. 7" in (results / "scorecard.md").read_text()
+    log = (results / "logs/train/usae.log").read_text()
+    assert "\r" not in log and "train usae: 6/6 step (100%)" in log
+    assert (results / "explorer/index.html").exists()
+    again = snakemake(finished, "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_library_edit_reruns_training_and_after_not_extraction(copy_of_finished):
+    with open(copy_of_finished / "src/usae/sae/modules.py", "a") as handle:
+        handle.write("\n# a change of the SAE code\n")
+    assert planned_rules(snakemake(copy_of_finished, "-n")) == RULES - {"fetch", "extract"}
+
+
+def test_seed_reruns_fetch_and_extraction(finished):
+    planned = planned_rules(snakemake(finished, "-n", "--config", "seed=1"))
+    assert planned == RULES
+
+
+def changed_config(workdir, name, **sections):
+    """A config file with some keys of some sections changed (given to --configfile, merged over the default)."""
+    path = workdir / name
+    path.write_text(yaml.safe_dump(sections))
+    return str(path)
+
+
+def test_figure_keys_rerun_only_the_rules_that_read_them(finished, tmp_path):
+    gallery = changed_config(tmp_path, "g.yaml", figures={"universal_concepts": 2})
+    assert planned_rules(snakemake(finished, "-n", "--configfile", gallery)) == {"figures", "explorer"}
+    images = changed_config(tmp_path, "i.yaml", figures={"gallery_images": 3})
+    # Both draw galleries; the tables read the baseline's matching table, the explorer shows the figures.
+    rerun = {"figures", "baseline", "tables", "explorer"}
+    assert planned_rules(snakemake(finished, "-n", "--configfile", images)) == rerun
+    explorer_only = changed_config(tmp_path, "e.yaml", explorer={"neighbours": 3})
+    assert planned_rules(snakemake(finished, "-n", "--configfile", explorer_only)) == {"explorer"}
+
+
+def test_bad_config_fails_before_any_job(tmp_path):
+    copy_workflow(tmp_path, "extract: {grid: 7, shards: 3}\n")
+    result = snakemake(tmp_path, "-n")
+    assert result.returncode != 0
+    assert "unknown key 'extract.shards'" in result.stderr + result.stdout
+
+
+def test_report_embeds_the_figures(copy_of_finished):
+    result = snakemake(copy_of_finished, "--report", "results/report.html")
+    assert result.returncode == 0, result.stderr[-2000:]
+    html = (copy_of_finished / "results/report.html").read_text(errors="replace")
+    assert "fig5_r2.png" in html and "fig8_actmax.png" in html
+
+
+def test_lint_passes(tmp_path):
+    copy_workflow(tmp_path, TINY_CONFIG.read_text())
+    result = snakemake(tmp_path, "--lint")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "your workflow is in a good condition" in result.stdout + result.stderr
+
+
+def test_local_profile_plans_like_the_command_line(finished):
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--profile", str(REPO / "profiles" / "local"), "-n"],
+                            capture_output=True, text=True, cwd=finished)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_snakefmt_clean():
+    result = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow/rules"],
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def _git(workdir, *args):
+    subprocess.run(["git", "-c", "user.name=test", "-c", "user.email=test@example.org", *args], cwd=workdir,
+                   check=True, capture_output=True)
+
+
+def _dvc(workdir, *args):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run([sys.executable, "-m", "dvc", *args], capture_output=True, text=True, cwd=workdir, env=env)
+    assert result.returncode == 0, (args, result.stdout[-2000:], result.stderr[-2000:])
+    return result
+
+
+def test_dvc_repro_recomputes_after_a_library_edit(copy_of_finished):
+    shutil.copy(REPO / ".gitignore", copy_of_finished / ".gitignore")
+    _git(copy_of_finished, "init", "-q")
+    _dvc(copy_of_finished, "repro")
+    _git(copy_of_finished, "add", "-A")
+    _git(copy_of_finished, "commit", "-q", "-m", "results")
+    assert "up to date" in _dvc(copy_of_finished, "status").stdout
+    matrices = copy_of_finished / "results/metrics/embedded/matrices.json"
+    before = matrices.stat().st_mtime_ns
+    with open(copy_of_finished / "src/usae/analysis/evaluation.py", "a") as handle:
+        handle.write("\n# a change of the evaluation code\n")
+    assert "src/usae" in _dvc(copy_of_finished, "status").stdout
+    _dvc(copy_of_finished, "repro")
+    assert matrices.stat().st_mtime_ns > before
+    assert "up to date" in _dvc(copy_of_finished, "status").stdout
+    shown = _dvc(copy_of_finished, "metrics", "show").stdout
+    assert "claims_holding" in shown and "dead_share" in shown
+    config = copy_of_finished / "config" / "config.yaml"
+    config.write_text(config.read_text().replace("epochs: 2", "epochs: 3"))
+    assert "train.epochs" in _dvc(copy_of_finished, "params", "diff").stdout
+
+
+def test_dvc_push_pull_restores_results_without_recomputation(copy_of_finished, tmp_path):
+    _dvc(copy_of_finished, "config", "core.no_scm", "true")
+    _dvc(copy_of_finished, "repro")
+    _dvc(copy_of_finished, "remote", "add", "-d", "store", str(tmp_path / "remote"))
+    _dvc(copy_of_finished, "push")
+    shutil.rmtree(copy_of_finished / "results")
+    shutil.rmtree(copy_of_finished / ".snakemake" / "metadata")
+    _dvc(copy_of_finished, "pull")
+    assert (copy_of_finished / "results/scorecard.md").exists()
+    snakemake(copy_of_finished, "--touch")
+    again = snakemake(copy_of_finished, "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr
