@@ -1,4 +1,4 @@
-"""Universality and importance of concepts (method.md, "Metrics"), accumulated over batches.
+"""Universality and importance of concepts (docs/method.md, "Metrics"), accumulated over batches.
 
 Only per-concept counters are kept -- ``(M, m)`` firing counts, ``(m,)`` co-firing counts, ``(M, m)``
 code sums and a running top-n of images per concept -- so memory does not grow with the number of

@@ -1,7 +1,7 @@
 """Turn a layer's output into patch tokens on a grid shared by every model.
 
 Token ``t`` of every model must mean the same image region, so that one token is one training
-sample for all models at once (method.md, "Models and activations").
+sample for all models at once (docs/method.md, "Models and activations").
 """
 
 import math

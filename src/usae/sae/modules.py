@@ -1,6 +1,6 @@
 """TopK sparse autoencoders: one per model (independent) or one per model sharing m concepts (universal).
 
-Architecture (method.md): encoder Linear(d -> m, bias) -> BatchNorm1d(m) -> ReLU -> keep the top k;
+Architecture (docs/method.md): encoder Linear(d -> m, bias) -> BatchNorm1d(m) -> ReLU -> keep the top k;
 ``pre_codes`` is the BatchNorm output. Dictionary ``(m, d)``, initialised N(0, 1), each row L2-normalised
 on every forward pass; no decoder bias: ``x_hat = codes @ dictionary``.
 """

@@ -1,4 +1,4 @@
-"""Training of the universal SAE (method.md, "Objective and training step") and of independent SAEs.
+"""Training of the universal SAE (docs/method.md, "Objective and training step") and of independent SAEs.
 
 Both share :class:`ResumableRun`: epochs of batches from :class:`usae.activations.batches.TokenBatches`, a log
 flushed every ``log_every`` steps (no per-step host synchronisation), rolling and milestone
