@@ -75,13 +75,14 @@ def tiny_run(root):
     stores = {split: write_planted_stores(Path(layout.store(dataset, split, "x")).parent.parent,
                                           {n: a[part] for n, a in acts.items()}) for split, part in splits.items()}
     write_csv(write_images(root / "images", 40), layout.manifest(dataset, "val"))
-    usae_dir = Path(layout.trained("usae", "model.json")).parent
+    run = {name: Path(path) for name, path in layout.run_files("usae").items() if name != "curves"}
     options = {**config["train"], "seed": 0}
-    UniversalRun(TokenBatches(stores["train"], batch_images=16), options, usae_dir).run()
+    UniversalRun(TokenBatches(stores["train"], batch_images=16), options, run["weights"], run["meta"],
+                 run["log_csv"]).run()
     files = {name: Path(layout.metrics(dataset, name)) for name in
              ("matrices.json", "concepts.csv", "top_images.npz", "summary.json")}
     store_metas = [Path(layout.store(dataset, "val", name)) for name in DIMS]
-    metrics(usae_dir / "model.safetensors", usae_dir / "model.json", store_metas, *files.values(), dataset=dataset,
+    metrics(run["weights"], run["meta"], store_metas, *files.values(), dataset=dataset,
             options=config["metrics"])
     matrices = read_json(files["matrices.json"])
     r2_heatmap(matrices["r2"], matrices["models"], layout.figure_files("fig5_r2"))
@@ -89,8 +90,8 @@ def tiny_run(root):
     table, images = write_actmax(root, int(frame.loc[~frame["dead"], "concept"].iloc[0]), list(DIMS))
     return {"concepts_csv": files["concepts.csv"], "top_images_npz": files["top_images.npz"],
             "matrices_json": files["matrices.json"], "summary_json": files["summary.json"],
-            "manifest_csv": Path(layout.manifest(dataset, "val")), "usae_weights": usae_dir / "model.safetensors",
-            "usae_meta": usae_dir / "model.json", "store_metas": store_metas,
+            "manifest_csv": Path(layout.manifest(dataset, "val")), "usae_weights": run["weights"],
+            "usae_meta": run["meta"], "store_metas": store_metas,
             "figure_pngs": [Path(layout.figure("fig5_r2") + ".png")], "actmax_table_csv": table,
             "actmax_images_dir": images}
 

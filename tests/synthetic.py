@@ -1,5 +1,7 @@
 """Synthetic activations from a planted sparse code shared by several 'models'."""
 
+from pathlib import Path
+
 import numpy as np
 
 from usae.activations.store import ActivationStore, write_store
@@ -35,3 +37,9 @@ def write_planted_stores(root, acts, shard_images=64):
         write_store(root / name, acts_NTD, ids, name, shard_images=shard_images, dtype="float32")
         stores[name] = ActivationStore(root / name)
     return stores
+
+
+def run_files(folder):
+    """Weights, metadata and log of a training run written into ``folder`` (its checkpoints go beside them)."""
+    folder = Path(folder)
+    return folder / "model.safetensors", folder / "model.json", folder / "log.csv"

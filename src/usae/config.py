@@ -8,6 +8,7 @@ import jsonschema
 import yaml
 
 from usae.errors import ConfigError
+from usae.layout import SPLITS
 from usae.models.registry import BUILTIN_MODELS
 
 SCHEMA_FILE = "config.schema.yaml"
@@ -166,6 +167,11 @@ def load_config(path):
 def has_images(dataset):
     """Whether a dataset entry has images (every source but ``activations``, whose stores were imported)."""
     return dataset["source"] != "activations"
+
+
+def dataset_splits(key):
+    """The splits of a dataset by its config key: train and val for ``dataset``, val for an ``eval_datasets`` entry."""
+    return list(SPLITS) if key == "dataset" else ["val"]
 
 
 def all_datasets(config):

@@ -79,13 +79,15 @@ class Layout:
         return [self.store(dataset, split, model) for model in models]
 
     # train
-    def trained(self, kind, name):
-        """A file of a training run: ``model.safetensors``, ``model.json``, ``log.csv``, ``curves``."""
-        return self._path("train", kind, name)
+    def run_files(self, kind):
+        """The files of a training run of ``kind``: ``weights``, ``meta``, ``log_csv`` and ``curves`` (PNG, PDF).
 
-    def checkpoints(self, kind):
-        """Resume and milestone checkpoints of a training run."""
-        return self._path("train", kind, "checkpoints")
+        Its resume and milestone checkpoints go to ``checkpoints/`` beside the weights.
+        """
+        folder = self._path("train", kind)
+        return {"weights": posixpath.join(folder, "model.safetensors"), "meta": posixpath.join(folder, "model.json"),
+                "log_csv": posixpath.join(folder, "log.csv"),
+                "curves": [posixpath.join(folder, "curves") + suffix for suffix in FIGURE_FORMATS]}
 
     # metrics
     def metrics(self, dataset, name):

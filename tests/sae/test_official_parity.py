@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 
-from tests.synthetic import planted_activations, write_planted_stores
+from tests.synthetic import planted_activations, run_files, write_planted_stores
 from usae.activations.batches import TokenBatches
 from usae.config import validate_config
 from usae.sae.training import UniversalRun, chosen_model
@@ -99,7 +99,7 @@ def parity(tmp_path_factory):
     train = {"n_concepts": 32, "k": 4, "batch_images": BATCH_IMAGES, "epochs": EPOCHS, "lr": 3e-3,
              "warmup_epochs": WARMUP_EPOCHS, "log_every": 1, "checkpoint_epochs": []}
     options = {**validate_config({"train": train}, "test")["train"], "seed": 0}
-    run = UniversalRun(batches, options, root / "ours")
+    run = UniversalRun(batches, options, *run_files(root / "ours"))
     reference = copy.deepcopy(run.usae)
     ours = run.run()
     ours_losses = pd.read_csv(root / "ours" / "log.csv")["loss"].tolist()

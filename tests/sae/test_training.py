@@ -6,7 +6,7 @@ import torch
 from safetensors.torch import load_file
 
 from tests.sae.test_schedule import OFFICIAL_RATES_T12_W3
-from tests.synthetic import planted_activations, write_planted_stores
+from tests.synthetic import planted_activations, run_files, write_planted_stores
 from usae.activations.batches import TokenBatches
 from usae.analysis.evaluation import r2_matrix
 from usae.config import validate_config
@@ -33,7 +33,7 @@ def planted(tmp_path_factory):
 
 def test_one_step_changes_only_the_chosen_model(planted, tmp_path):
     batches = TokenBatches(planted[0], batch_images=16)
-    run = UniversalRun(batches, options(), tmp_path)
+    run = UniversalRun(batches, options(), *run_files(tmp_path))
     run.start_epoch()
     before = {k: v.clone() for k, v in run.usae.state_dict().items()}
     chosen = run.usae.names[chosen_model(0, 0, 3)]
@@ -53,7 +53,7 @@ def test_model_choice_is_seeded_and_uniform():
 def test_usae_learns_the_planted_shared_code(planted, tmp_path):
     train, val, atoms = planted
     opts = options(epochs=60, n_concepts=48, lr=1.5e-2, checkpoint_every=10**6, log_every=100)
-    usae = UniversalRun(TokenBatches(train, batch_images=16), opts, tmp_path).run()
+    usae = UniversalRun(TokenBatches(train, batch_images=16), opts, *run_files(tmp_path)).run()
     stats = {name: (store.mean, store.std) for name, store in train.items()}
     val_batches = TokenBatches(val, batch_images=16, stats=stats)
     r2 = r2_matrix(usae, val_batches)
@@ -79,7 +79,7 @@ def test_usae_learns_the_planted_shared_code(planted, tmp_path):
 def test_resume_equals_uninterrupted(planted, tmp_path):
     batches = TokenBatches(planted[0], batch_images=64)
     opts = options(n_concepts=256)  # enough concepts that some stay dead in a few batches
-    full = UniversalRun(batches, opts, tmp_path / "full").run()
+    full = UniversalRun(batches, opts, *run_files(tmp_path / "full")).run()
 
     class Killed(Exception):
         pass
@@ -89,9 +89,9 @@ def test_resume_equals_uninterrupted(planted, tmp_path):
             raise Killed
 
     with pytest.raises(Killed):
-        UniversalRun(batches, opts, tmp_path / "resumed").run(on_step=kill_at)
+        UniversalRun(batches, opts, *run_files(tmp_path / "resumed")).run(on_step=kill_at)
     assert not (tmp_path / "resumed" / "model.safetensors").exists()
-    resumed = UniversalRun(batches, opts, tmp_path / "resumed").run()
+    resumed = UniversalRun(batches, opts, *run_files(tmp_path / "resumed")).run()
     for key, value in full.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[key]), key
     assert (tmp_path / "resumed" / "checkpoints" / "epoch_000" / "weights.safetensors").exists()
@@ -104,16 +104,16 @@ def test_resume_equals_uninterrupted(planted, tmp_path):
 def test_independent_saes_resume_and_learn(planted, tmp_path):
     batches = TokenBatches(planted[0], batch_images=64)
     opts = options(epochs=3)
-    full = IndependentRun(batches, opts, tmp_path / "full").run()
+    full = IndependentRun(batches, opts, *run_files(tmp_path / "full")).run()
 
     def kill_at(step):
         if step == 5:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        IndependentRun(batches, opts, tmp_path / "resumed").run(on_step=kill_at)
+        IndependentRun(batches, opts, *run_files(tmp_path / "resumed")).run(on_step=kill_at)
     (tmp_path / "resumed" / "log.csv").unlink()  # Snakemake deletes an interrupted job's outputs
-    resumed = IndependentRun(batches, opts, tmp_path / "resumed").run()
+    resumed = IndependentRun(batches, opts, *run_files(tmp_path / "resumed")).run()
     for key, value in full.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[key]), key
     import pandas as pd
@@ -125,9 +125,9 @@ def test_independent_saes_resume_and_learn(planted, tmp_path):
 
 def test_changed_dims_do_not_resume_a_stale_checkpoint(planted, tmp_path, rng):
     batches = TokenBatches(planted[0], batch_images=64)
-    UniversalRun(batches, options(epochs=1), tmp_path).run()
+    UniversalRun(batches, options(epochs=1), *run_files(tmp_path)).run()
     other = write_planted_stores(tmp_path / "other", {n: rng.normal(size=(500, 4, 5)) for n in DIMS})
-    run = UniversalRun(TokenBatches(other, batch_images=64), options(epochs=1), tmp_path)
+    run = UniversalRun(TokenBatches(other, batch_images=64), options(epochs=1), *run_files(tmp_path))
     usae = run.run()
     assert usae.dims == {n: 5 for n in DIMS}
 
@@ -136,7 +136,7 @@ def test_log_has_every_pair_and_lr_per_model_schedule(planted, tmp_path):
     import pandas as pd
 
     batches = TokenBatches(planted[0], batch_images=64)
-    UniversalRun(batches, options(epochs=2), tmp_path).run()
+    UniversalRun(batches, options(epochs=2), *run_files(tmp_path)).run()
     log = pd.read_csv(tmp_path / "log.csv")
     pairs = {f"r2_{i}->{j}" for i in DIMS for j in DIMS}
     assert pairs <= set(log.columns) and len(log) == 14
@@ -157,9 +157,9 @@ def test_bad_shard_stops_training_and_keeps_checkpoints(tmp_path, rng):
     failing_step = int(np.flatnonzero(batches.epoch_order(0) == 100)[0]) // 16
     assert failing_step >= 4
     with pytest.raises(StoreError, match=r"b/shard_00001.npy: NaN or inf"):
-        UniversalRun(batches, options(checkpoint_every=2), tmp_path / "run").run()
+        UniversalRun(batches, options(checkpoint_every=2), *run_files(tmp_path / "run")).run()
     latest = latest_checkpoint(tmp_path / "run" / "checkpoints")
-    run = UniversalRun(batches, options(checkpoint_every=2), tmp_path / "other")
+    run = UniversalRun(batches, options(checkpoint_every=2), *run_files(tmp_path / "other"))
     assert load_checkpoint(latest, run.modules, run.optimizers)["step"] == failing_step // 2 * 2
     assert not (tmp_path / "run" / "model.safetensors").exists()
 
@@ -179,8 +179,8 @@ def test_store_with_wrong_dims_is_named(tmp_path, rng):
 
 def test_independent_saes_do_not_start_from_the_usae_dictionaries(planted, tmp_path):
     batches = TokenBatches(planted[0], batch_images=64)
-    usae = UniversalRun(batches, options(), tmp_path / "u").usae
-    saes = IndependentRun(batches, options(), tmp_path / "i").saes
+    usae = UniversalRun(batches, options(), *run_files(tmp_path / "u")).usae
+    saes = IndependentRun(batches, options(), *run_files(tmp_path / "i")).saes
     for name in DIMS:
         assert not torch.equal(usae.saes[name].dictionary.weight, saes[name].dictionary.weight)
 
@@ -189,10 +189,10 @@ def test_a_finished_run_is_trained_again_not_resumed(planted, tmp_path, caplog):
     """Snakemake reruns a finished training only when forced or when something changed: start afresh."""
     caplog.set_level(logging.INFO, logger="usae")
     batches = TokenBatches(planted[0], batch_images=64)
-    first = UniversalRun(batches, options(epochs=1), tmp_path).run()
+    first = UniversalRun(batches, options(epochs=1), *run_files(tmp_path)).run()
     for name in ["log.csv", "model.safetensors"]:
         (tmp_path / name).unlink()
-    again = UniversalRun(batches, options(epochs=1), tmp_path).run()
+    again = UniversalRun(batches, options(epochs=1), *run_files(tmp_path)).run()
     assert "the run finished before; training again from scratch" in caplog.text
     assert (tmp_path / "log.csv").read_text().count("\n") == 8
     assert torch.equal(first.saes["a"].dictionary.weight, again.saes["a"].dictionary.weight)
@@ -203,7 +203,7 @@ def test_per_model_schedule_logs_the_official_rates(planted, tmp_path):
 
     # 500 images, 125 per batch, 3 epochs, 0.75 warm-up epochs: T = 12, W = 3 as in test_schedule.
     batches = TokenBatches(planted[0], batch_images=125)
-    UniversalRun(batches, options(batch_images=125, epochs=3, warmup_epochs=0.75), tmp_path).run()
+    UniversalRun(batches, options(batch_images=125, epochs=3, warmup_epochs=0.75), *run_files(tmp_path)).run()
     log = pd.read_csv(tmp_path / "log.csv")
     assert len(log) == 12
     for name, rates in log.groupby("model")["lr"]:
@@ -219,7 +219,7 @@ def _interrupted_run(batches, out_dir, at=5, **changes):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        UniversalRun(batches, options(checkpoint_every=2, **changes), out_dir).run(on_step=kill_at)
+        UniversalRun(batches, options(checkpoint_every=2, **changes), *run_files(out_dir)).run(on_step=kill_at)
 
 
 def test_a_reextracted_store_or_other_provenance_trains_afresh(planted, tmp_path, caplog):
@@ -235,7 +235,7 @@ def test_a_reextracted_store_or_other_provenance_trains_afresh(planted, tmp_path
     caplog.clear()
     _interrupted_run(TokenBatches(stores, batch_images=64), tmp_path / "run", at=3)
     assert "different configuration (stores); training from scratch" in caplog.text
-    UniversalRun(TokenBatches(stores, batch_images=64), options(), tmp_path / "run",
+    UniversalRun(TokenBatches(stores, batch_images=64), options(), *run_files(tmp_path / "run"),
                  provenance={"code": "v2"}).run()
     assert "different configuration (provenance); training from scratch" in caplog.text
 
@@ -252,8 +252,8 @@ def test_a_checkpoint_with_other_optimizer_settings_is_not_resumed(planted, tmp_
     state["optimizers"]["c"]["param_groups"][0]["maximize"] = True
     write_json(latest / "state.json", state)
     caplog.clear()
-    resumed = UniversalRun(batches, options(checkpoint_every=2), tmp_path).run()
+    resumed = UniversalRun(batches, options(checkpoint_every=2), *run_files(tmp_path)).run()
     assert "different configuration (c.maximize); training from scratch" in caplog.text
-    fresh = UniversalRun(batches, options(checkpoint_every=2), tmp_path / "fresh").run()
+    fresh = UniversalRun(batches, options(checkpoint_every=2), *run_files(tmp_path / "fresh")).run()
     for key, value in fresh.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[key]), key

@@ -8,7 +8,7 @@ from usae.stages.actmax import actmax
 def test_actmax_files(tiny_evaluated, tmp_path):
     config, layout = tiny_evaluated
     options = {**config["actmax"], "concepts": [3], "steps": 2}
-    table = actmax(layout.trained("usae", "model.safetensors"), layout.trained("usae", "model.json"),
+    table = actmax(layout.run_files("usae")["weights"], layout.run_files("usae")["meta"],
                    layout.metrics(config["dataset"]["name"], "concepts.csv"), [tmp_path / "f.png", tmp_path / "f.pdf"],
                    [tmp_path / "t.csv", tmp_path / "t.md"], tmp_path / "images", options=options, model_zoo={},
                    grid=config["extract"]["grid"], seed=0)

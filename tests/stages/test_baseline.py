@@ -10,8 +10,8 @@ def test_baseline_files(tiny_evaluated, tmp_path):
     name = config["dataset"]["name"]
     pairs = [tmp_path / f"pairs_{model}.csv" for model in config["models"]]
     figures = {key: [tmp_path / f"{key}.png", tmp_path / f"{key}.pdf"] for key in ("fig7", "fig16", "fig7b")}
-    table = baseline(layout.trained("usae", "model.safetensors"), layout.trained("usae", "model.json"),
-                     layout.trained("independent", "model.safetensors"), layout.trained("independent", "model.json"),
+    table = baseline(layout.run_files("usae")["weights"], layout.run_files("usae")["meta"],
+                     layout.run_files("independent")["weights"], layout.run_files("independent")["meta"],
                      layout.metrics(name, "concepts.csv"), [layout.store(name, "val", m) for m in config["models"]],
                      layout.manifest(name, "val"), pairs, [tmp_path / "t.csv", tmp_path / "t.md"], **figures,
                      top_cofiring=10, batch_images=2, gallery_images=2, seed=0)

@@ -7,7 +7,7 @@ def test_site_of_the_tiny_run(tiny_evaluated, tmp_path):
     config, layout = tiny_evaluated
     name = config["dataset"]["name"]
     site = explorer(*(layout.metrics(name, f) for f in ("matrices.json", "summary.json", "concepts.csv", "top_images.npz")),
-                    layout.trained("usae", "model.safetensors"), layout.trained("usae", "model.json"),
+                    layout.run_files("usae")["weights"], layout.run_files("usae")["meta"],
                     [layout.store(name, "val", m) for m in config["models"]], layout.manifest(name, "val"), [],
                     tmp_path / "none.csv", tmp_path / "none", tmp_path / "site", options=config["explorer"])
     assert (site / "index.html").exists() and (site / "data" / "index.js").exists()

@@ -9,7 +9,7 @@ def test_every_figure_is_written(tiny_evaluated, tmp_path):
     name = config["dataset"]["name"]
     files = {figure: [tmp_path / f"{figure}.png", tmp_path / f"{figure}.pdf"] for figure in FIGURES}
     figures(*(layout.metrics(name, f) for f in ("matrices.json", "summary.json", "concepts.csv", "top_images.npz")),
-            layout.trained("usae", "model.safetensors"), layout.trained("usae", "model.json"),
+            layout.run_files("usae")["weights"], layout.run_files("usae")["meta"],
             [layout.store(name, "val", m) for m in config["models"]], layout.manifest(name, "val"), **files,
             options=config["figures"], top_concepts=config["metrics"]["top_concepts"])
     for paths in files.values():

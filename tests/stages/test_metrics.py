@@ -11,10 +11,10 @@ def test_metrics_files(tiny_trained, tmp_path):
     config, layout = tiny_trained
     name = config["dataset"]["name"]
     stores = [layout.store(name, "val", model) for model in config["models"]]
-    independent = [layout.trained("independent", "model.safetensors"), layout.trained("independent", "model.json")]
+    independent = [layout.run_files("independent")["weights"], layout.run_files("independent")["meta"]]
     out = {key: tmp_path / f for key, f in [("matrices", "m.json"), ("concepts", "c.csv"), ("top_images", "t.npz"),
                                             ("summary", "s.json")]}
-    summary = metrics(layout.trained("usae", "model.safetensors"), layout.trained("usae", "model.json"), stores,
+    summary = metrics(layout.run_files("usae")["weights"], layout.run_files("usae")["meta"], stores,
                       **out, dataset=name, options=config["metrics"], independent=independent)
     matrices = read_json(out["matrices"])
     n_models = len(config["models"])
@@ -31,7 +31,7 @@ def test_without_independent_saes(tiny_trained, tmp_path):
     config, layout = tiny_trained
     name = config["dataset"]["name"]
     stores = [layout.store(name, "val", model) for model in config["models"]]
-    metrics(layout.trained("usae", "model.safetensors"), layout.trained("usae", "model.json"), stores,
+    metrics(layout.run_files("usae")["weights"], layout.run_files("usae")["meta"], stores,
             tmp_path / "m.json", tmp_path / "c.csv", tmp_path / "t.npz", tmp_path / "s.json", dataset=name,
             options=config["metrics"])
     assert read_json(tmp_path / "m.json")["independent"] == {}

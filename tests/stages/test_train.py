@@ -8,15 +8,10 @@ from usae.sae.checkpoint import load_trained
 from usae.stages.train import train
 
 
-def _files(layout, kind):
-    return dict(weights=layout.trained(kind, "model.safetensors"), meta=layout.trained(kind, "model.json"),
-                log_csv=layout.trained(kind, "log.csv"), curves=layout.figure_files(f"curves_{kind}"))
-
-
 def test_trained_run_files(tiny_trained):
     config, layout = tiny_trained
     for kind in ["usae", "independent"]:
-        files = _files(layout, kind)
+        files = layout.run_files(kind)
         module, meta = load_trained(files["weights"], files["meta"])
         assert meta["kind"] == kind and meta["models"] == config["models"]
         assert len(pd.read_csv(files["log_csv"])) == meta["steps"]
@@ -31,3 +26,14 @@ def test_the_plan_holds_the_code_digest(tiny_trained, tmp_path):
     state = read_json(next((tmp_path / "checkpoints").glob("*/state.json")))
     assert state["plan"]["provenance"]["code"] == code_digest("usae.stages.train")
     assert (tmp_path / "c.png").stat().st_size > 1000
+
+
+def test_a_run_writes_the_paths_it_is_given(tiny_trained, tmp_path):
+    config, layout = tiny_trained
+    stores = [layout.store(config["dataset"]["name"], "train", model) for model in config["models"]]
+    out = {"weights": tmp_path / "w.safetensors", "meta": tmp_path / "w.json", "log_csv": tmp_path / "steps.csv"}
+    train(stores, **out, curves=[tmp_path / "c.png"], kind="independent", options={**config["train"], "epochs": 1},
+          seed=0)
+    module, meta = load_trained(out["weights"], out["meta"])
+    assert meta["kind"] == "independent" and len(pd.read_csv(out["log_csv"])) == meta["steps"]
+    assert (tmp_path / "checkpoints").is_dir() and not (tmp_path / "model.safetensors").exists()

@@ -48,12 +48,12 @@ def one_line_error(capsys, argv):
 
 
 def test_a_bug_shows_its_traceback_and_asks_for_a_report(tmp_path, capsys, monkeypatch):
-    import usae.cli
+    import usae.jobs
 
-    def broken(args):
+    def broken(config, layout):
         return {}["no such key"]  # a KeyError from a bug, not from the user's input
 
-    monkeypatch.setattr(usae.cli, "cmd_tables", broken)
+    monkeypatch.setattr(usae.jobs, "planned_jobs", broken)
     assert main(["tables", "--config", str(write_config(tmp_path))]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and "KeyError: 'no such key'" in err and "this is a bug in usae" in err

@@ -1,17 +1,18 @@
+ACTMAX = job("actmax")
+
+
 rule actmax:
     """Coordinated activation maximisation of chosen concepts in every model (Fig. 8), with lucent."""
     input:
-        usae_weights=trained("usae")[0],
-        usae_meta=trained("usae")[1],
-        concepts=L.metrics(EXPERIMENT, "concepts.csv"),
+        **ACTMAX.input,
     output:
-        figure=report(
-            multiext(L.figure("fig8_actmax"), *FIGURE_FORMATS),
+        **flagged(
+            flagged(ACTMAX.output, directory, "images"),
+            report,
+            "figure",
             caption="../report/actmax.rst",
             category="Figures",
         ),
-        table=multiext(L.table("actmax_cross_activation"), *TABLE_FORMATS),
-        images=directory(L.actmax_images()),
     log:
         L.log("actmax"),
     benchmark:
@@ -25,12 +26,7 @@ rule actmax:
         mem_mb=8000,
         runtime=60,
     params:
-        options=config["actmax"],
-        model_zoo={
-            m: config["model_zoo"][m] for m in MODELS if m in config["model_zoo"]
-        },
-        grid=config["extract"]["grid"],
-        seed=config["seed"],
+        job=job_params("actmax"),
         code=code("actmax"),
     script:
         "../scripts/actmax.py"

@@ -1,34 +1,19 @@
+BASELINE = job("baseline")
+
+
 rule baseline:
     """Independent-SAE baseline: Hungarian matching of concepts to the USAE's (Figs. 7, 7b and 16)."""
     input:
-        usae_weights=trained("usae")[0],
-        usae_meta=trained("usae")[1],
-        independent_weights=trained("independent")[0],
-        independent_meta=trained("independent")[1],
-        concepts=L.metrics(EXPERIMENT, "concepts.csv"),
-        stores=L.stores(EXPERIMENT, "val", MODELS),
-        manifest=val_manifest(),
+        **BASELINE.input,
     output:
-        pairs=[L.pairs(model) for model in MODELS],
-        table=multiext(L.table("baseline_matching"), *TABLE_FORMATS),
-        fig7=report(
-            multiext(L.figure("fig7_matching"), *FIGURE_FORMATS),
+        **flagged(
+            BASELINE.output,
+            report,
+            "fig7",
+            "fig16",
+            "fig7b",
             caption="../report/baseline.rst",
             category="Figures",
-        ),
-        fig16=report(
-            multiext(L.figure("fig16_matching_top_cofiring"), *FIGURE_FORMATS),
-            caption="../report/baseline.rst",
-            category="Figures",
-        ),
-        fig7b=(
-            report(
-                multiext(L.figure("fig7b_matched_pairs"), *FIGURE_FORMATS),
-                caption="../report/baseline.rst",
-                category="Figures",
-            )
-            if IMAGES
-            else []
         ),
     log:
         L.log("baseline"),
@@ -41,10 +26,7 @@ rule baseline:
         mem_mb=8000,
         runtime=60,
     params:
-        top_cofiring=config["baseline"]["top_cofiring"],
-        batch_images=config["metrics"]["batch_images"],
-        gallery_images=config["figures"]["gallery_images"],
-        seed=config["seed"],
+        job=job_params("baseline"),
         code=code("baseline"),
     script:
         "../scripts/baseline.py"

@@ -7,20 +7,15 @@ import sys
 # The usae library of this checkout, installed or not (scripts/_library.py does the same for jobs).
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
+from usae import jobs
 from usae.config import (
     all_datasets,
+    dataset_splits,
     has_images,
     source_of_key,
     validate_config,
 )
-from usae.layout import (
-    FIGURE_FORMATS,
-    KINDS,
-    TABLE_FORMATS,
-    Layout,
-    drawn_figures,
-    site_figures,
-)
+from usae.layout import KINDS, Layout
 from usae.provenance import code_digest
 from usae.errors import StoreError
 from snakemake.logging import logger
@@ -42,8 +37,6 @@ THREADS = config["threads"]
 INDEPENDENT = config["train"]["independent"]
 # An experiment without images (dataset.source: activations) has no galleries and no actmax.
 IMAGES = has_images(config["dataset"])
-FIGURES = drawn_figures(IMAGES)
-SITE_FIGURES = site_figures(IMAGES, INDEPENDENT)
 # Datasets whose stores are extracted from images (fetch, extract); the others' stores are imported.
 IMAGE_DATASETS = [name for name, (_, entry) in DATASETS.items() if has_images(entry)]
 
@@ -54,7 +47,7 @@ def imported_stores():
         path
         for name, (key, entry) in DATASETS.items()
         if not has_images(entry)
-        for split in (["train", "val"] if key == "dataset" else ["val"])
+        for split in dataset_splits(key)
         for path in L.stores(name, split, MODELS)
     ]
 
@@ -82,14 +75,22 @@ def code(rule):
     return code_digest(f"usae.stages.{rule}")
 
 
-def val_manifest():
-    """The experiment's val manifest as a rule input, or none when it has no images."""
-    return L.manifest(EXPERIMENT, "val") if IMAGES else []
+def job(stage, **patterns):
+    """A stage's job description (usae.jobs) with wildcard patterns: its static input and output patterns."""
+    return getattr(jobs, stage)(config, L, **patterns)
 
 
-def trained(kind):
-    """Weights and metadata of a finished training run."""
-    return [L.trained(kind, "model.safetensors"), L.trained(kind, "model.json")]
+def job_params(stage):
+    """A stage's params (usae.jobs), evaluated for each job from its wildcards: one param, ``stage``."""
+    return lambda wildcards: getattr(jobs, stage)(config, L, **wildcards).params()
+
+
+def flagged(files, flag, *names, **options):
+    """``files`` (a job's output) with ``flag`` (report, directory, temp) applied to the entries ``names``."""
+    return {
+        name: flag(value, **options) if name in names else value
+        for name, value in files.items()
+    }
 
 
 def uses_gpu(device):

@@ -1,19 +1,12 @@
+EXPLORER = job("explorer")
+
+
 rule explorer:
     """The concept explorer: a static site (open results/explorer/index.html from disk)."""
     input:
-        matrices=L.metrics(EXPERIMENT, "matrices.json"),
-        summary=L.metrics(EXPERIMENT, "summary.json"),
-        concepts=L.metrics(EXPERIMENT, "concepts.csv"),
-        top_images=L.metrics(EXPERIMENT, "top_images.npz"),
-        usae_weights=trained("usae")[0],
-        usae_meta=trained("usae")[1],
-        stores=L.stores(EXPERIMENT, "val", MODELS),
-        manifest=val_manifest(),
-        figures=[L.figure(name) + ".png" for name in SITE_FIGURES],
-        actmax_table=L.table("actmax_cross_activation") + ".csv" if IMAGES else [],
-        actmax_images=L.actmax_images() if IMAGES else [],
+        **EXPLORER.input,
     output:
-        site=directory(L.explorer()),
+        **flagged(EXPLORER.output, directory, "site"),
     log:
         L.log("explorer"),
     benchmark:
@@ -27,7 +20,7 @@ rule explorer:
         mem_mb=8000,
         runtime=30,
     params:
-        options=config["explorer"],
+        job=job_params("explorer"),
         code=code("explorer"),
     script:
         "../scripts/explorer.py"

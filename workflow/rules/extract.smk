@@ -1,18 +1,15 @@
 PARTS = config["extract"]["parts"]
-# The extract options a store's bytes depend on: not extract.parts, which only spreads the work (the
-# part jobs get it as their own param), so adding the key changed no existing job's params.
-EXTRACT_OPTIONS = {
-    key: value for key, value in config["extract"].items() if key != "parts"
-}
+STORE = dict(dataset="{dataset}", split="{split}", model="{model}")
 
 if PARTS == 1:
+    EXTRACT = job("extract", **STORE)
 
     rule extract:
         """Activation extraction: one model's tokens of one split into a sharded, memory-mappable store."""
         input:
-            manifest=rules.fetch.output.manifest,
+            **EXTRACT.input,
         output:
-            store=L.store("{dataset}", "{split}", "{model}"),
+            **EXTRACT.output,
         log:
             L.log("extract", "{dataset}", "{split}", "{model}"),
         benchmark:
@@ -26,23 +23,22 @@ if PARTS == 1:
             mem_mb=8000,
             runtime=60,
         params:
-            model=lambda wc: wc.model,
-            zoo_entry=lambda wc: config["model_zoo"].get(wc.model),
-            options=EXTRACT_OPTIONS,
-            seed=config["seed"],
+            job=job_params("extract"),
             code=code("extract"),
         script:
             "../scripts/extract.py"
 
 else:
+    EXTRACT = job("extract", **STORE, part="{part}")
+    MERGE = job("extract_merge", **STORE)
 
     rule extract:
         """Activation extraction, part {part} of extract.parts: a range of whole shards of one store."""
         input:
-            manifest=rules.fetch.output.manifest,
+            **EXTRACT.input,
         output:
             # temp: extract_merge links the part's shards into the store and deletes the part.
-            part=temp(L.store_part("{dataset}", "{split}", "{model}", "{part}")),
+            **flagged(EXTRACT.output, temp, "part"),
         log:
             L.log("extract", "{dataset}", "{split}", "{model}", "part{part}"),
         benchmark:
@@ -58,12 +54,7 @@ else:
             mem_mb=8000,
             runtime=60,
         params:
-            model=lambda wc: wc.model,
-            zoo_entry=lambda wc: config["model_zoo"].get(wc.model),
-            options=EXTRACT_OPTIONS,
-            seed=config["seed"],
-            index=lambda wc: int(wc.part),
-            parts=PARTS,
+            job=job_params("extract"),
             code=code("extract"),
         script:
             "../scripts/extract.py"
@@ -71,13 +62,9 @@ else:
     rule extract_merge:
         """Assemble one store from its extract.parts parts; its bytes equal a one-job extraction's."""
         input:
-            manifest=rules.fetch.output.manifest,
-            parts=expand(
-                L.store_part("{{dataset}}", "{{split}}", "{{model}}", "{part}"),
-                part=range(PARTS),
-            ),
+            **MERGE.input,
         output:
-            store=L.store("{dataset}", "{split}", "{model}"),
+            **MERGE.output,
         log:
             L.log("extract_merge", "{dataset}", "{split}", "{model}"),
         conda:
@@ -87,10 +74,7 @@ else:
             mem_mb=2000,
             runtime=30,
         params:
-            model=lambda wc: wc.model,
-            zoo_entry=lambda wc: config["model_zoo"].get(wc.model),
-            options=EXTRACT_OPTIONS,
-            seed=config["seed"],
+            job=job_params("extract_merge"),
             code=code("extract"),
         script:
             "../scripts/extract_merge.py"

@@ -1,23 +1,18 @@
+FIGURES = job("figures")
+
+
 rule figures:
     """The paper's figures (PNG + PDF) from the experiment's metrics and the trained USAE."""
     input:
-        matrices=L.metrics(EXPERIMENT, "matrices.json"),
-        summary=L.metrics(EXPERIMENT, "summary.json"),
-        concepts=L.metrics(EXPERIMENT, "concepts.csv"),
-        top_images=L.metrics(EXPERIMENT, "top_images.npz"),
-        usae_weights=trained("usae")[0],
-        usae_meta=trained("usae")[1],
-        stores=L.stores(EXPERIMENT, "val", MODELS),
-        manifest=val_manifest(),
+        **FIGURES.input,
     output:
-        **{
-            name: report(
-                multiext(L.figure(name), *FIGURE_FORMATS),
-                caption="../report/figures.rst",
-                category="Figures",
-            )
-            for name in FIGURES
-        },
+        **flagged(
+            FIGURES.output,
+            report,
+            *FIGURES.output,
+            caption="../report/figures.rst",
+            category="Figures",
+        ),
     log:
         L.log("figures"),
     conda:
@@ -27,8 +22,7 @@ rule figures:
         mem_mb=8000,
         runtime=30,
     params:
-        options=config["figures"],
-        top_concepts=config["metrics"]["top_concepts"],
+        job=job_params("figures"),
         code=code("figures"),
     script:
         "../scripts/figures.py"

@@ -1,15 +1,12 @@
+METRICS = job("metrics", dataset="{dataset}")
+
+
 rule metrics:
     """Universality and importance metrics of the trained USAE on one dataset's val split."""
     input:
-        usae_weights=trained("usae")[0],
-        usae_meta=trained("usae")[1],
-        independent=trained("independent") if INDEPENDENT else [],
-        stores=lambda wc: L.stores(wc.dataset, "val", MODELS),
+        **METRICS.input,
     output:
-        matrices=L.metrics("{dataset}", "matrices.json"),
-        concepts=L.metrics("{dataset}", "concepts.csv"),
-        top_images=L.metrics("{dataset}", "top_images.npz"),
-        summary=L.metrics("{dataset}", "summary.json"),
+        **METRICS.output,
     log:
         L.log("metrics", "{dataset}"),
     benchmark:
@@ -25,8 +22,7 @@ rule metrics:
         mem_mb=16000,
         runtime=60,
     params:
-        dataset=lambda wc: wc.dataset,
-        options=config["metrics"],
+        job=job_params("metrics"),
         code=code("metrics"),
     script:
         "../scripts/metrics.py"

@@ -1,13 +1,15 @@
+TRAIN = job("train", kind="{kind}")
+
+
 rule train:
     """USAE (kind=usae) or independent-SAE baseline (kind=independent) training; resumes from checkpoints."""
     input:
-        stores=L.stores(EXPERIMENT, "train", MODELS),
+        **TRAIN.input,
     output:
-        weights=L.trained("{kind}", "model.safetensors"),
-        meta=L.trained("{kind}", "model.json"),
-        log_csv=L.trained("{kind}", "log.csv"),
-        curves=report(
-            multiext(L.trained("{kind}", "curves"), *FIGURE_FORMATS),
+        **flagged(
+            TRAIN.output,
+            report,
+            "curves",
             caption="../report/curves.rst",
             category="Training",
         ),
@@ -24,9 +26,7 @@ rule train:
         mem_mb=16000,
         runtime=240,
     params:
-        kind=lambda wc: wc.kind,
-        options=config["train"],
-        seed=config["seed"],
+        job=job_params("train"),
         code=code("train"),
     script:
         "../scripts/train.py"

@@ -64,8 +64,9 @@ class ResumableRun:
     batches : usae.activations.batches.TokenBatches
     options : dict
         The config's ``train`` section plus ``seed``.
-    out_dir : path
-        Gets ``checkpoints/``, ``log.csv``, ``model.safetensors`` and ``model.json``.
+    weights, meta, log_csv : path
+        Where the run writes ``model.safetensors``, ``model.json`` and its log; its checkpoints go to
+        ``checkpoints/`` beside ``weights``.
     provenance : dict, optional
         JSON-ready facts that must also match for a checkpoint to be resumed (e.g. a code version).
 
@@ -76,8 +77,10 @@ class ResumableRun:
 
     kind = "run"
 
-    def __init__(self, batches, options, out_dir, provenance=None):
-        self.batches, self.options, self.out_dir = batches, options, Path(out_dir)
+    def __init__(self, batches, options, weights, meta, log_csv, provenance=None):
+        self.batches, self.options = batches, options
+        self.weights, self.meta, self.log_csv = Path(weights), Path(meta), Path(log_csv)
+        self.checkpoints = self.weights.parent / "checkpoints"
         self.device = pick_device(options["device"])
         self.total_steps = options["epochs"] * batches.batches_per_epoch
         self.warmup_steps = int(round(options["warmup_epochs"] * batches.batches_per_epoch))
@@ -106,8 +109,7 @@ class ResumableRun:
 
     def _resume(self):
         """Restore the newest checkpoint of this plan (call after ``start_epoch``); return its step."""
-        checkpoints = self.out_dir / "checkpoints"
-        latest = latest_checkpoint(checkpoints)
+        latest = latest_checkpoint(self.checkpoints)
         if latest is None:
             return 0
         state = read_state(latest)
@@ -116,11 +118,11 @@ class ResumableRun:
         changed += optimizer_differences(state, self.optimizers)
         if changed:
             log.info("%s: checkpoint of a different configuration (%s); training from scratch", latest, ", ".join(changed))
-            shutil.rmtree(checkpoints)
+            shutil.rmtree(self.checkpoints)
             return 0
         if state["step"] >= self.total_steps:
             log.info("%s: the run finished before; training again from scratch", latest)
-            shutil.rmtree(checkpoints)
+            shutil.rmtree(self.checkpoints)
             return 0
         load_checkpoint(latest, self.modules, self.optimizers)
         self.load_scheduler_state(state["scheduler"])
@@ -134,12 +136,12 @@ class ResumableRun:
 
     def _save(self, name, step):
         fired = {name: torch.nonzero(active).flatten().tolist() for name, active in self.fired.items()}
-        save_checkpoint(self.out_dir / "checkpoints" / name, self.modules, self.optimizers,
+        save_checkpoint(self.checkpoints / name, self.modules, self.optimizers,
                         {"step": step, "plan": self.plan, "scheduler": self.scheduler_state(), "fired": fired},
-                        files={"log.csv": (self.out_dir / "log.csv").read_text()})
+                        files={"log.csv": self.log_csv.read_text()})
 
     def _flush(self, pending, progress):
-        if not pending and (self.out_dir / "log.csv").exists():
+        if not pending and self.log_csv.exists():
             return
         for step, values in pending:
             row = {"step": step + 1, "epoch": step // self.batches.batches_per_epoch}
@@ -149,7 +151,7 @@ class ResumableRun:
         if self.rows:
             progress.set_postfix(loss=f"{float(self.rows[-1]['loss']):.4f}")
         columns = list(dict.fromkeys(key for row in self.rows for key in row))
-        with atomic_path(self.out_dir / "log.csv") as tmp, open(tmp, "w", newline="") as handle:
+        with atomic_path(self.log_csv) as tmp, open(tmp, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=columns)
             writer.writeheader()
             writer.writerows(self.rows)
@@ -202,10 +204,10 @@ class ResumableRun:
         """Write ``model.safetensors`` and ``model.json`` (atomically); return the trained module."""
         module = self.final_module()
         weights = {key: value.detach().cpu().contiguous() for key, value in module.state_dict().items()}
-        with atomic_path(self.out_dir / "model.safetensors") as tmp:
+        with atomic_path(self.weights) as tmp:
             save_file(weights, tmp)
         stats = {name: list(self.batches.stats[name]) for name in self.batches.names}
-        write_json(self.out_dir / "model.json", {**self.plan, "steps": self.total_steps, "stats": stats})
+        write_json(self.meta, {**self.plan, "steps": self.total_steps, "stats": stats})
         return module
 
 
@@ -235,8 +237,8 @@ class UniversalRun(ResumableRun):
 
     kind = "usae"
 
-    def __init__(self, batches, options, out_dir, provenance=None):
-        super().__init__(batches, options, out_dir, provenance)
+    def __init__(self, batches, options, weights, meta, log_csv, provenance=None):
+        super().__init__(batches, options, weights, meta, log_csv, provenance)
         self.plan["init_seed"] = options["seed"]
         torch.manual_seed(self.plan["init_seed"])
         self.usae = UniversalSAE(batches.dims, options["n_concepts"], options["k"])
@@ -306,8 +308,8 @@ class IndependentRun(ResumableRun):
 
     kind = "independent"
 
-    def __init__(self, batches, options, out_dir, provenance=None):
-        super().__init__(batches, options, out_dir, provenance)
+    def __init__(self, batches, options, weights, meta, log_csv, provenance=None):
+        super().__init__(batches, options, weights, meta, log_csv, provenance)
         # Not the USAE's seed: with it, each SAE would start from the USAE's very dictionaries and the
         # baseline matching would find twins by construction.
         self.plan["init_seed"] = options["seed"] + 1

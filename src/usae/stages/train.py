@@ -1,7 +1,5 @@
 """Stage train: the USAE (kind ``usae``) or the independent-SAE baseline (``independent``); resumable."""
 
-from pathlib import Path
-
 from usae.activations.batches import TokenBatches, open_stores
 from usae.analysis.plots import training_curves_file
 from usae.provenance import code_digest
@@ -21,7 +19,7 @@ def train(stores, weights, meta, log_csv, curves, *, kind, options, seed):
     stores : list of path
         ``meta.json`` of each model's training store, in model order.
     weights, meta, log_csv : path
-        ``model.safetensors``, ``model.json`` and ``log.csv`` to write (same folder).
+        ``model.safetensors``, ``model.json`` and ``log.csv`` to write.
     curves : list of path
         PNG and PDF of the training curves.
     kind : {"usae", "independent"}
@@ -29,13 +27,9 @@ def train(stores, weights, meta, log_csv, curves, *, kind, options, seed):
         The config's ``train`` section.
     seed : int
     """
-    out_dir = Path(weights).parent
-    expected = {out_dir / "model.safetensors": weights, out_dir / "model.json": meta, out_dir / "log.csv": log_csv}
-    for fixed, given in expected.items():
-        if Path(given) != fixed:
-            raise ValueError(f"{given}: a training run writes {fixed.name} beside {Path(weights).name}")
     batches = TokenBatches(open_stores(stores), options["batch_images"], options["shuffle_shards"], seed)
-    run = RUNS[kind](batches, {**options, "seed": seed}, out_dir, provenance={"code": code_digest(__name__)})
+    run = RUNS[kind](batches, {**options, "seed": seed}, weights, meta, log_csv,
+                     provenance={"code": code_digest(__name__)})
     module = run.run()
     training_curves_file(log_csv, curves, f"{kind} training ({', '.join(batches.names)})")
     return module

@@ -1,0 +1,226 @@
+"""Each stage's jobs: the files a job reads and writes and the params it takes, spelled once.
+
+The Snakemake rules (``workflow/rules/<stage>.smk``) and the ``usae <stage>`` command both describe
+a stage's jobs with these functions, so they read and write the same files with the same params.
+
+A rule calls a stage's function once, with wildcard patterns (``train(config, layout, kind="{kind}")``):
+its ``input`` and ``output`` are then static patterns, since a job's paths depend on its wildcards
+through string formatting only. Params may look wildcard values up in the config, so they are a
+function, called for a real job only (in a rule: ``params: stage=job_params("train")``, see
+``workflow/rules/common.smk``). The command takes the same jobs from :func:`planned_jobs`.
+
+Imports nothing heavy: the Snakefile uses it at parse time.
+"""
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from usae.config import all_datasets, dataset_splits, has_images
+from usae.layout import drawn_figures, site_figures
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job of a stage: ``stage(**input, **output, **params())``.
+
+    Attributes
+    ----------
+    stage : str
+        The stage (rule) name: a function of :mod:`usae.stages`.
+    wildcards : dict of str to str
+        The job's wildcard values (patterns when a rule describes its jobs).
+    input, output : dict of str to (path or list of path)
+        Named files; an empty list stands for an optional file that the job does not have.
+    params : callable
+        ``params() -> dict``: the stage's keyword-only arguments.
+    """
+
+    stage: str
+    wildcards: dict
+    input: dict
+    output: dict
+    params: Callable[[], dict] = field(repr=False)
+
+
+def _experiment(config):
+    return config["dataset"]["name"]
+
+
+def _images(config):
+    return has_images(config["dataset"])
+
+
+def _trained(layout, kind):
+    files = layout.run_files(kind)
+    return files["weights"], files["meta"]
+
+
+def _usae_input(layout):
+    weights, meta = _trained(layout, "usae")
+    return {"usae_weights": weights, "usae_meta": meta}
+
+
+def _val_manifest(config, layout):
+    """The experiment's val manifest, or none when its dataset has no images (imported activations)."""
+    return layout.manifest(_experiment(config), "val") if _images(config) else []
+
+
+def _val_stores(config, layout, dataset=None):
+    return layout.stores(dataset or _experiment(config), "val", config["models"])
+
+
+def _metrics_files(config, layout, *names):
+    return {name.split(".")[0]: layout.metrics(_experiment(config), name) for name in names}
+
+
+def store_options(config):
+    """The ``extract`` options a store's bytes depend on: all but ``parts``, which only spreads the work."""
+    return {key: value for key, value in config["extract"].items() if key != "parts"}
+
+
+def fetch(config, layout, dataset, split):
+    """One split's manifest (image id, path, label, sha256), its rejects and its image files."""
+    def params():
+        key, entry = all_datasets(config)[dataset]
+        return {"dataset": entry, "key": key, "split": split, "seed": config["seed"], "cache": layout.package_cache()}
+
+    return Job("fetch", {"dataset": dataset, "split": split}, {},
+               {"manifest": layout.manifest(dataset, split), "rejects": layout.rejects(dataset, split),
+                "images": layout.images(dataset, split)}, params)
+
+
+def _extract_params(config, model):
+    return {"model": model, "zoo_entry": config["model_zoo"].get(model), "options": store_options(config),
+            "seed": config["seed"]}
+
+
+def extract(config, layout, dataset, split, model, part=None):
+    """One model's store of one split; with ``part``, that part of ``extract.parts`` (a range of shards)."""
+    wildcards = {"dataset": dataset, "split": split, "model": model}
+    files = {"manifest": layout.manifest(dataset, split)}
+    if part is None:
+        return Job("extract", wildcards, files, {"store": layout.store(dataset, split, model)},
+                   lambda: _extract_params(config, model))
+
+    def params():
+        return {**_extract_params(config, model), "index": int(part), "parts": config["extract"]["parts"]}
+
+    return Job("extract", {**wildcards, "part": part}, files,
+               {"part": layout.store_part(dataset, split, model, part)}, params)
+
+
+def extract_merge(config, layout, dataset, split, model):
+    """One store assembled from its ``extract.parts`` parts."""
+    parts = [layout.store_part(dataset, split, model, str(i)) for i in range(config["extract"]["parts"])]
+    return Job("extract_merge", {"dataset": dataset, "split": split, "model": model},
+               {"manifest": layout.manifest(dataset, split), "parts": parts},
+               {"store": layout.store(dataset, split, model)}, lambda: _extract_params(config, model))
+
+
+def train(config, layout, kind):
+    """The USAE (``usae``) or the independent SAEs (``independent``) on the experiment's training stores."""
+    return Job("train", {"kind": kind}, {"stores": layout.stores(_experiment(config), "train", config["models"])},
+               layout.run_files(kind),
+               lambda: {"kind": kind, "options": config["train"], "seed": config["seed"]})
+
+
+def metrics(config, layout, dataset):
+    """Universality and importance metrics of the trained USAE on one dataset's val split."""
+    independent = list(_trained(layout, "independent")) if config["train"]["independent"] else []
+    return Job("metrics", {"dataset": dataset},
+               {**_usae_input(layout), "independent": independent, "stores": _val_stores(config, layout, dataset)},
+               {name.split(".")[0]: layout.metrics(dataset, name)
+                for name in ("matrices.json", "concepts.csv", "top_images.npz", "summary.json")},
+               lambda: {"dataset": dataset, "options": config["metrics"]})
+
+
+def baseline(config, layout):
+    """Hungarian matching of the independent SAEs' concepts to the USAE's (Figs. 7, 7b and 16)."""
+    weights, meta = _trained(layout, "independent")
+    return Job("baseline", {},
+               {**_usae_input(layout), "independent_weights": weights, "independent_meta": meta,
+                **_metrics_files(config, layout, "concepts.csv"), "stores": _val_stores(config, layout),
+                "manifest": _val_manifest(config, layout)},
+               {"pairs": [layout.pairs(model) for model in config["models"]],
+                "table": layout.table_files("baseline_matching"), "fig7": layout.figure_files("fig7_matching"),
+                "fig16": layout.figure_files("fig16_matching_top_cofiring"),
+                "fig7b": layout.figure_files("fig7b_matched_pairs") if _images(config) else []},
+               lambda: {"top_cofiring": config["baseline"]["top_cofiring"],
+                        "batch_images": config["metrics"]["batch_images"],
+                        "gallery_images": config["figures"]["gallery_images"], "seed": config["seed"]})
+
+
+def actmax(config, layout):
+    """Coordinated activation maximisation of the chosen concepts in every model (Fig. 8)."""
+    def params():
+        zoo = {model: config["model_zoo"][model] for model in config["models"] if model in config["model_zoo"]}
+        return {"options": config["actmax"], "model_zoo": zoo, "grid": config["extract"]["grid"],
+                "seed": config["seed"]}
+
+    return Job("actmax", {}, {**_usae_input(layout), **_metrics_files(config, layout, "concepts.csv")},
+               {"figure": layout.figure_files("fig8_actmax"), "table": layout.table_files("actmax_cross_activation"),
+                "images": layout.actmax_images()}, params)
+
+
+def _evaluated(config, layout):
+    """The experiment's metrics files, the trained USAE, its val stores and manifest (figures, explorer)."""
+    return {**_metrics_files(config, layout, "matrices.json", "summary.json", "concepts.csv", "top_images.npz"),
+            **_usae_input(layout), "stores": _val_stores(config, layout), "manifest": _val_manifest(config, layout)}
+
+
+def figures(config, layout):
+    """The paper's figures from the experiment's metrics (without images, no galleries)."""
+    return Job("figures", {}, _evaluated(config, layout),
+               {name: layout.figure_files(name) for name in drawn_figures(_images(config))},
+               lambda: {"options": config["figures"], "top_concepts": config["metrics"]["top_concepts"]})
+
+
+def tables(config, layout):
+    """Tables of every evaluated dataset, and the scorecard beside the paper."""
+    datasets = list(all_datasets(config))
+    baseline_table = [layout.table("baseline_matching") + ".csv"] if config["train"]["independent"] else []
+    return Job("tables", {},
+               {"matrices": [layout.metrics(name, "matrices.json") for name in datasets],
+                "summaries": [layout.metrics(name, "summary.json") for name in datasets],
+                **_metrics_files(config, layout, "concepts.csv"), "baseline": baseline_table},
+               {"reconstruction": layout.table_files("reconstruction"),
+                "universality": layout.table_files("universality"), "concepts_all": layout.table("concepts") + ".csv",
+                "concepts_top25": layout.table("concepts_top25") + ".md", "scorecard_md": layout.scorecard(".md"),
+                "scorecard_json": layout.scorecard(".json")},
+               lambda: {"datasets": datasets, "experiment": _experiment(config)})
+
+
+def explorer(config, layout):
+    """The concept explorer: a static site that opens from disk."""
+    images = _images(config)
+    shown = site_figures(images, config["train"]["independent"])
+    return Job("explorer", {},
+               {**_evaluated(config, layout), "figures": [layout.figure(name) + ".png" for name in shown],
+                "actmax_table": layout.table("actmax_cross_activation") + ".csv" if images else [],
+                "actmax_images": layout.actmax_images() if images else []},
+               {"site": layout.explorer()}, lambda: {"options": config["explorer"]})
+
+
+def planned_jobs(config, layout):
+    """Every job of a whole run, in stage order (extraction in one job per store).
+
+    Returns
+    -------
+    list of Job
+        fetch and extract for datasets with images, training of each kind, metrics of every
+        dataset, then the baseline (with independent SAEs), actmax (with images), figures, tables
+        and the explorer.
+    """
+    datasets = all_datasets(config)
+    images = [(name, key) for name, (key, entry) in datasets.items() if has_images(entry)]
+    independent = config["train"]["independent"]
+    return [
+        *(fetch(config, layout, name, split) for name, key in images for split in dataset_splits(key)),
+        *(extract(config, layout, name, split, model)
+          for name, key in images for split in dataset_splits(key) for model in config["models"]),
+        *(train(config, layout, kind) for kind in (["usae", "independent"] if independent else ["usae"])),
+        *(metrics(config, layout, name) for name in datasets),
+        *([baseline(config, layout)] if independent else []),
+        *([actmax(config, layout)] if _images(config) else []),
+        figures(config, layout), tables(config, layout), explorer(config, layout),
+    ]

@@ -1,0 +1,90 @@
+"""usae.jobs: every stage's files and params, as the rules and the command use them."""
+
+import importlib
+import inspect
+from pathlib import Path
+
+import pytest
+import yaml
+
+from usae import jobs
+from usae.config import validate_config
+from usae.layout import Layout
+
+TINY_CONFIG = Path(__file__).resolve().parents[1] / ".test" / "config" / "config.yaml"
+
+
+def tiny(**changes):
+    config = {**yaml.safe_load(TINY_CONFIG.read_text()), **changes}
+    validate_config(config, "tiny.yaml")
+    return config, Layout(config["results"])
+
+
+def stage_function(job):
+    return getattr(importlib.import_module(f"usae.stages.{job.stage.split('_')[0]}"), job.stage)
+
+
+def files(value):
+    return [value] if isinstance(value, str) else list(value)
+
+
+CONFIGS = {
+    "tiny": {},
+    "eval datasets": {"eval_datasets": [{"name": "extra", "source": "folder", "root": "x", "val_fraction": 1.0}]},
+    "no independent SAEs": {"train": {"n_concepts": 64, "k": 8, "batch_images": 2, "independent": False}},
+    "imported activations": {"dataset": {"name": "mine", "source": "activations"}},
+}
+
+
+@pytest.mark.parametrize("changes", CONFIGS.values(), ids=CONFIGS.keys())
+def test_every_job_binds_its_stage_function_exactly(changes):
+    config, layout = tiny(**changes)
+    for job in jobs.planned_jobs(config, layout):
+        # bind raises TypeError on a missing required argument or an unknown one
+        inspect.signature(stage_function(job)).bind(**job.input, **job.output, **job.params())
+
+
+@pytest.mark.parametrize("changes", CONFIGS.values(), ids=CONFIGS.keys())
+def test_jobs_write_distinct_files_and_read_only_what_an_earlier_job_wrote(changes):
+    config, layout = tiny(**changes)
+    written = {}
+    for job in jobs.planned_jobs(config, layout):
+        for value in job.input.values():
+            for path in files(value):
+                # Imported stores are the run's sources: no job writes them.
+                assert path in written or "/activations/" in path, (job.stage, path)
+        for value in job.output.values():
+            for path in files(value):
+                assert path not in written, (job.stage, path, written.get(path))
+                written[path] = job.stage
+
+
+def test_the_stages_of_a_run():
+    config, layout = tiny()
+    stages = [job.stage for job in jobs.planned_jobs(config, layout)]
+    assert stages == ["fetch"] * 2 + ["extract"] * 4 + ["train"] * 2 + ["metrics", "baseline", "actmax", "figures",
+                                                                         "tables", "explorer"]
+    imported = [job.stage for job in jobs.planned_jobs(*tiny(**CONFIGS["imported activations"]))]
+    assert "fetch" not in imported and "extract" not in imported and "actmax" not in imported
+
+
+def test_patterns_give_static_paths_and_params_need_real_values():
+    config, layout = tiny()
+    pattern = jobs.fetch(config, layout, "{dataset}", "{split}")
+    assert pattern.output["manifest"] == layout.manifest("{dataset}", "{split}")
+    with pytest.raises(KeyError):
+        pattern.params()
+    real = jobs.fetch(config, layout, "embedded", "val")
+    assert real.params()["key"] == "dataset" and real.params()["split"] == "val"
+
+
+def test_extract_parts_and_their_merge_describe_one_store():
+    config, layout = tiny(extract={**yaml.safe_load(TINY_CONFIG.read_text())["extract"], "parts": 3})
+    part = jobs.extract(config, layout, "embedded", "train", "efficientnet_lite0", part="2")
+    merge = jobs.extract_merge(config, layout, "embedded", "train", "efficientnet_lite0")
+    assert part.params()["index"] == 2 and part.params()["parts"] == 3
+    assert part.output["part"] == merge.input["parts"][2] and len(merge.input["parts"]) == 3
+    assert "parts" not in merge.params()["options"]
+    for job in (part, merge):
+        signature = inspect.signature(stage_function(job))
+        signature.bind(**job.input, **job.output, **job.params())
