@@ -14,7 +14,7 @@ tables    usae.stages.tables.tables   tests/stages/test_tables.py
 explorer  usae.stages.explorer...     tests/stages/test_explorer.py
 ========  ==========================  ===============================
 
-A stage function takes its input files, its output files and exactly the parameters it reads, all
-as keyword arguments named as in its rule (``input:``, ``output:``, ``params:``); paths come from
-:mod:`usae.layout`. Rule scripts call it through :func:`usae.rule.run_rule`, the ``usae`` command directly.
+A stage function takes its input files, its output files and exactly the parameters it reads, as
+keyword arguments; :mod:`usae.jobs` names them once for the rule and the ``usae`` command, with paths
+from :mod:`usae.layout`. Rule scripts call it through :func:`usae.rule.run_rule`, the command directly.
 """
