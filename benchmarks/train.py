@@ -2,14 +2,33 @@
 
 For each size (the paper's: d = 384/768/768, m = 6144, k = 32, 32 images x 196 tokens = 6272 tokens;
 the embedded default's: d = 320/320/352, m = 2048, 16 x 49 = 784 tokens) it prints tokens/s of one
-training step (batch already in memory) and of one step including reading the batch from a store.
+training step (batch already in memory) and of one step including reading the batch from a store,
+and two FLOP rates. 'peak' is this machine's float32 matmul rate, the best of 10 timed 2048^3 matmuls,
+measured just before each row's timed steps (step rates are means over --steps): on a machine shared
+with other jobs both vary from run to run.
 
-FLOP count: every dense-equivalent matmul costs 2*d*m per token; a USAE step runs the chosen encoder
-and, for every decoder, the reconstruction and the auxiliary reconstruction, so forward =
-2*d_i*m + sum_j 2 * 2*m*d_j per token; fwd + bwd = 3 x forward (the usual convention; the sparse
-top-k decode does far less real work than its dense equivalent, which is why it is counted at the
-dense rate: the figure is comparable with a dense implementation). The independent step runs, per
-model, one encoder and two decodes. 'peak' is this machine's measured float32 matmul rate.
+Performed FLOPs, what this implementation computes (src/usae/sae/training.py, modules.py, losses.py),
+per token, for a USAE step whose encoder i is chosen (D = sum of every model's d_j):
+
+    dense matmuls    6*m*d_i + 4*m*D    encoder 2*d_i*m forward and 2*d_i*m for its weight gradient (the
+                                        activations are data: no input gradient); for every decoder j the
+                                        auxiliary decode aux_codes @ dictionary, (B, m) x (m, d_j), 2*m*d_j
+                                        forward and 2*m*d_j for the aux codes' gradient, plus 2*m*d_i for
+                                        the chosen dictionary's gradient (the others are detached)
+    top-k gathers    2*k*d_i + 4*k*D    F.embedding_bag over the k active codes: 2*k*d_j forward and 2*k*d_j
+                                        for the values' gradient per decoder, 2*k*d_i for the chosen
+                                        dictionary's gradient
+
+An independent step runs each model once as its own chosen model: sum_j (10*m*d_j + 6*k*d_j).
+Elementwise work (BatchNorm, ReLU, top-k and kthvalue selection, losses, dictionary normalisation,
+AdamW) is left out: on one step the other ops read about 1-2% as many elements as these FLOPs at the
+embedded size, 0.3-0.5% at the paper's. torch.utils.flop_counter.FlopCounterMode counts the dense
+matmuls only (embedding_bag has no formula there); the 'matmul check' column is its count on the
+warm-up step divided by the formula's.
+
+Dense-equivalent FLOPs, as if every decode were a dense m x d matmul (comparable with dense
+implementations): 2*d*m per token per matmul, forward = 2*d_i*m + sum_j 2 * 2*m*d_j, fwd + bwd =
+3 x forward; the independent step runs, per model, one encoder and two decodes.
 
 Usage: python benchmarks/train.py [--sizes paper embedded] [--steps 3] [--device auto]
 """
@@ -21,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from usae.activations.batches import TokenBatches
 from usae.activations.store import ActivationStore, write_store
@@ -29,22 +49,24 @@ from usae.device import pick_device
 from usae.sae.training import IndependentRun, UniversalRun, chosen_model
 
 SIZES = {
-    "paper": {"dims": {"siglip": 768, "dinov2": 384, "vit": 768}, "m": 6144, "images": 32, "tokens": 196},
-    "embedded": {"dims": {"lite0": 320, "lite1": 320, "lite2": 352}, "m": 2048, "images": 16, "tokens": 49},
+    "paper": {"dims": {"siglip": 768, "dinov2": 384, "vit": 768}, "m": 6144, "k": 32, "images": 32, "tokens": 196},
+    "embedded": {"dims": {"lite0": 320, "lite1": 320, "lite2": 352}, "m": 2048, "k": 32, "images": 16, "tokens": 49},
 }
 
 
 def measured_peak(device, size=2048, repeats=10):
-    """float32 matmul FLOP/s of this device on (size x size) @ (size x size)."""
+    """float32 matmul FLOP/s of this device on (size x size) @ (size x size): the best of ``repeats``."""
     a = torch.randn(size, size, device=device)
     b = torch.randn(size, size, device=device)
     a @ b
-    sync(device)
-    start = time.perf_counter()
+    best = float("inf")
     for _ in range(repeats):
+        sync(device)
+        start = time.perf_counter()
         a @ b
-    sync(device)
-    return 2 * size**3 * repeats / (time.perf_counter() - start)
+        sync(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best
 
 
 def sync(device):
@@ -53,40 +75,62 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def step_flops_per_token(kind, dims, m, chosen=None):
-    """Dense-equivalent training FLOPs per token (fwd + bwd = 3 x forward)."""
-    if kind == "usae":
-        forward = 2 * dims[chosen] * m + sum(2 * 2 * m * d for d in dims.values())
-    else:
-        forward = sum(2 * d * m + 2 * 2 * m * d for d in dims.values())
-    return 3 * forward
+def step_flops(kind, dims, m, k, tokens, chosen=None):
+    """FLOPs of one training step on ``tokens`` tokens (see the module docstring).
+
+    Returns ``{"matmul", "gather", "performed", "dense_equivalent"}``: performed = matmul + gather.
+    ``kind`` is "usae" (``chosen``: the model whose encoder runs) or "independent".
+    """
+    if kind == "independent":
+        parts = [step_flops("usae", {name: d}, m, k, tokens, name) for name, d in dims.items()]
+        return {key: sum(part[key] for part in parts) for key in parts[0]}
+    d_i, total_d = dims[chosen], sum(dims.values())
+    matmul = tokens * (6 * m * d_i + 4 * m * total_d)
+    gather = tokens * (2 * k * d_i + 4 * k * total_d)
+    dense = tokens * 3 * (2 * d_i * m + 2 * 2 * m * total_d)
+    return {"matmul": matmul, "gather": gather, "performed": matmul + gather, "dense_equivalent": dense}
 
 
-def bench(kind, size, steps, device, root):
-    dims, m = size["dims"], size["m"]
+def make_run(kind, size, n_batches, device, root):
+    """A run of ``kind`` on random float16 stores of ``n_batches`` batches under ``root``; and its batches."""
     rng = np.random.default_rng(0)
-    n_images = size["images"] * (steps + 1)
+    n_images = size["images"] * n_batches
     stores = {}
-    for name, dim in dims.items():
+    for name, dim in size["dims"].items():
         acts_NTD = rng.normal(size=(n_images, size["tokens"], dim)).astype(np.float16)
         write_store(root / kind / name, acts_NTD, [str(i) for i in range(n_images)], name, shard_images=size["images"])
         stores[name] = ActivationStore(root / kind / name)
     batches = TokenBatches(stores, size["images"])
-    options = {**validate_config({"train": {"n_concepts": m, "k": 32, "batch_images": size["images"], "epochs": 1,
-                                            "device": str(device)}}, "bench")["train"], "seed": 0}
-    run = (UniversalRun if kind == "usae" else IndependentRun)(batches, options, root / kind / "run")
+    train = {"n_concepts": size["m"], "k": size["k"], "batch_images": size["images"], "epochs": 1,
+             "device": str(device)}
+    options = {**validate_config({"train": train}, "bench")["train"], "seed": 0}
+    out = root / kind / "run"
+    run = (UniversalRun if kind == "usae" else IndependentRun)(batches, options, out / "model.safetensors",
+                                                               out / "model.json", out / "log.csv")
     for module in run.modules.values():
         module.to(device).train()
     run.start_epoch()
+    return run, batches
+
+
+def bench(kind, size, steps, device, root):
+    """Return peak FLOP/s, tokens/s (step, with store reads), performed and dense-equivalent FLOP/s, matmul check."""
+    dims, m, k = size["dims"], size["m"], size["k"]
+    run, batches = make_run(kind, size, steps + 1, device, root)
+    tokens = batches.tokens_per_batch
+
+    def flops(step):
+        chosen = run.usae.names[chosen_model(0, step, len(dims))] if kind == "usae" else None
+        return step_flops(kind, dims, m, k, tokens, chosen)
+
     batch = {name: x.to(device) for name, x in batches.batch(0, 0).items()}
-    run.train_step(batch, 0)  # warm-up
-    sync(device)
+    with FlopCounterMode(display=False) as counter:
+        run.train_step(batch, 0)  # warm-up
+    check = counter.get_total_flops() / flops(0)["matmul"]
+    peak = measured_peak(device)
     start = time.perf_counter()
-    flops = 0
     for step in range(1, steps + 1):
         run.train_step(batch, step)
-        chosen = run.usae.names[chosen_model(0, step, len(dims))] if kind == "usae" else None
-        flops += step_flops_per_token(kind, dims, m, chosen) * batches.tokens_per_batch
     sync(device)
     compute = time.perf_counter() - start
     start = time.perf_counter()
@@ -94,8 +138,9 @@ def bench(kind, size, steps, device, root):
         run.train_step({name: x.to(device) for name, x in batches.batch(0, step).items()}, step)
     sync(device)
     with_io = time.perf_counter() - start
-    tokens = steps * batches.tokens_per_batch
-    return tokens / compute, tokens / with_io, flops / compute
+    performed = sum(flops(step)["performed"] for step in range(1, steps + 1))
+    dense = sum(flops(step)["dense_equivalent"] for step in range(1, steps + 1))
+    return peak, steps * tokens / compute, steps * tokens / with_io, performed / compute, dense / compute, check
 
 
 def main():
@@ -105,16 +150,23 @@ def main():
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
     device = pick_device(args.device)
-    peak = measured_peak(device)
-    print(f"device {device}, torch threads {torch.get_num_threads()}, measured fp32 matmul peak {peak / 1e9:.1f} GFLOP/s")
+    print(f"device {device}, torch threads {torch.get_num_threads()}")
+    print("peak: fp32 matmul GFLOP/s measured just before the row's timed steps (best of 10 2048^3 matmuls)")
+    print("tokens/s: one step, batch in memory; w/ reads: one step including reading its batch from the store")
+    print("performed: GFLOP/s this implementation computes (dense matmuls + top-k gathers); % peak: its share")
+    print("dense-eq: GFLOP/s as if every decode were a dense m x d matmul, comparable with dense implementations")
+    print("matmul check: FlopCounterMode's matmul FLOPs on the warm-up step / the formula's")
+    print(f"{'size':9s} {'step':11s} {'m':>5s} {'tokens':>6s} {'tokens/s':>9s} {'w/ reads':>9s} "
+          f"{'peak':>6s} {'performed':>9s} {'% peak':>6s} {'dense-eq':>9s} {'matmul check':>12s}")
     with tempfile.TemporaryDirectory() as tmp:
         for size_name in args.sizes:
             size = SIZES[size_name]
             for kind in ["usae", "independent"]:
-                step_rate, io_rate, flop_rate = bench(kind, size, args.steps, device, Path(tmp) / size_name)
-                print(f"{size_name:9s} {kind:11s} m={size['m']} tokens/batch={size['images'] * size['tokens']}: "
-                      f"{step_rate:9.0f} tokens/s (step), {io_rate:9.0f} tokens/s (with store reads), "
-                      f"{flop_rate / 1e9:7.1f} GFLOP/s = {100 * flop_rate / peak:5.1f}% of peak")
+                peak, step_rate, io_rate, performed, dense, check = bench(kind, size, args.steps, device,
+                                                                          Path(tmp) / size_name)
+                print(f"{size_name:9s} {kind:11s} {size['m']:5d} {size['images'] * size['tokens']:6d} "
+                      f"{step_rate:9.0f} {io_rate:9.0f} {peak / 1e9:6.1f} {performed / 1e9:9.1f} "
+                      f"{100 * performed / peak:6.1f} {dense / 1e9:9.1f} {check:12.4f}")
 
 
 if __name__ == "__main__":
