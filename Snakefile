@@ -17,6 +17,7 @@ wildcard_constraints:
     split="train|val",
     model="|".join(map(re.escape, MODELS)),
     kind="usae|independent",
+    replicate=r"r\d+",
 
 
 include: "workflow/rules/fetch.smk"
@@ -30,12 +31,12 @@ include: "workflow/rules/tables.smk"
 include: "workflow/rules/explorer.smk"
 
 
+if RUNS != [None]:
+
+    include: "workflow/rules/replicates.smk"
+
+
 rule all:
     default_target: True
     input:
-        rules.tables.output,
-        rules.figures.output,
-        rules.actmax.output if IMAGES else [],
-        rules.explorer.output,
-        expand(rules.train.output.curves, kind=KINDS if INDEPENDENT else ["usae"]),
-        rules.baseline.output if INDEPENDENT else [],
+        all_outputs(),

@@ -33,6 +33,7 @@ CONFIGS = {
     "eval datasets": {"eval_datasets": [{"name": "extra", "source": "folder", "root": "x", "val_fraction": 1.0}]},
     "no independent SAEs": {"train": {"n_concepts": 64, "k": 8, "batch_images": 2, "independent": False}},
     "imported activations": {"dataset": {"name": "mine", "source": "activations"}},
+    "replicates": {"train": {"n_concepts": 64, "k": 8, "batch_images": 2, "replicates": 3}},
 }
 
 
@@ -62,8 +63,8 @@ def test_jobs_write_distinct_files_and_read_only_what_an_earlier_job_wrote(chang
 def test_the_stages_of_a_run():
     config, layout = tiny()
     stages = [job.stage for job in jobs.planned_jobs(config, layout)]
-    assert stages == ["fetch"] * 2 + ["extract"] * 4 + ["train"] * 2 + ["metrics", "baseline", "actmax", "figures",
-                                                                         "tables", "explorer"]
+    assert stages == ["fetch"] * 2 + ["extract"] * 4 + ["train"] * 2 + ["metrics", "baseline", "figures", "tables",
+                                                                         "actmax", "explorer"]
     imported = [job.stage for job in jobs.planned_jobs(*tiny(**CONFIGS["imported activations"]))]
     assert "fetch" not in imported and "extract" not in imported and "actmax" not in imported
 
@@ -88,3 +89,27 @@ def test_extract_parts_and_their_merge_describe_one_store():
     for job in (part, merge):
         signature = inspect.signature(stage_function(job))
         signature.bind(**job.input, **job.output, **job.params())
+
+
+def test_replicates_train_each_run_apart_on_the_same_stores():
+    config, layout = tiny(**CONFIGS["replicates"])
+    assert jobs.runs(config) == ["r0", "r1", "r2"] and jobs.runs(tiny()[0]) == [None]
+    planned = jobs.planned_jobs(config, layout)
+    trains = [job for job in planned if job.stage == "train" and job.wildcards["kind"] == "usae"]
+    assert [job.params()["seed"] for job in trains] == [0, 1000, 2000]
+    assert [job.input["stores"] for job in trains] == [trains[0].input["stores"]] * 3
+    assert trains[1].output["weights"] == f"{layout.root}/replicates/r1/train/usae/model.safetensors"
+    assert "replicates" not in trains[0].params()["options"]
+    assert sum(job.stage == "extract" for job in planned) == 4
+    assert [job.stage for job in planned].count("explorer") == 1 and planned[-1].stage == "replicates"
+    assert planned[-1].input["scorecards"] == [layout.for_run(run).scorecard(".json") for run in ["r0", "r1", "r2"]]
+    assert planned[-1].output["scorecard_md"] == layout.scorecard(".md")
+
+
+def test_replicate_r0_has_the_params_of_the_single_run():
+    single, replicated = tiny(), tiny(**CONFIGS["replicates"])
+    for stage in ["train", "baseline", "actmax"]:
+        args = {"kind": "usae"} if stage == "train" else {}
+        one = getattr(jobs, stage)(single[0], single[1], **args).params()
+        first = getattr(jobs, stage)(replicated[0], replicated[1].for_run("r0"), **args).params()
+        assert one["seed"] == first["seed"], stage

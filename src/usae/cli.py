@@ -118,7 +118,7 @@ def build_parser():
     """The argument parser with one subcommand per stage."""
     parser = argparse.ArgumentParser(
         prog="usae", description="Universal Sparse Autoencoders pipeline. Stages: fetch -> extract -> train -> "
-        "metrics -> baseline -> actmax -> figures -> tables -> explorer. "
+        "metrics -> baseline -> actmax -> figures -> tables -> explorer (-> replicates). "
         "Run the whole DAG with 'snakemake --cores all'.")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True, metavar="STAGE")
@@ -146,6 +146,7 @@ def build_parser():
     stage("figures", "the paper's figures from the metrics (results/figures/)")
     stage("tables", "tables and the scorecard (results/tables/, results/scorecard.md)")
     stage("explorer", "the concept explorer site (results/explorer/index.html)")
+    stage("replicates", "the scorecard over train.replicates runs (results/scorecard.md, results/tables/replicates.*)")
 
     imported = commands.add_parser("import-acts", help="bring your own activations: write a (N, T, D) .npy as a store")
     imported.set_defaults(func=cmd_import_acts)

@@ -42,6 +42,29 @@ class Job:
     params: Callable[[], dict] = field(repr=False)
 
 
+# Replicate r trains with seed ``seed + REPLICATE_SEED_STEP * r``: far enough apart that no replicate's
+# USAE starts from another's independent SAEs (those use their run's seed + 1).
+REPLICATE_SEED_STEP = 1000
+
+
+def runs(config):
+    """The training runs of an experiment: ``[None]`` (the results folder's own run) without replicates,
+    else ``["r0", "r1", ...]``, one per ``train.replicates``."""
+    count = config["train"]["replicates"]
+    return [None] if count == 1 else [f"r{index}" for index in range(count)]
+
+
+def run_seed(config, run):
+    """The training seed of ``run`` (initialisation, model choice, shuffling, random baselines); the data
+    seed (fetch, extraction) is ``seed`` for every run."""
+    return config["seed"] + (0 if run is None else REPLICATE_SEED_STEP * int(run.removeprefix("r")))
+
+
+def train_options(config):
+    """The ``train`` options a run depends on: all but ``replicates``, which only says how many runs there are."""
+    return {key: value for key, value in config["train"].items() if key != "replicates"}
+
+
 def _experiment(config):
     return config["dataset"]["name"]
 
@@ -121,7 +144,7 @@ def train(config, layout, kind):
     """The USAE (``usae``) or the independent SAEs (``independent``) on the experiment's training stores."""
     return Job("train", {"kind": kind}, {"stores": layout.stores(_experiment(config), "train", config["models"])},
                layout.run_files(kind),
-               lambda: {"kind": kind, "options": config["train"], "seed": config["seed"]})
+               lambda: {"kind": kind, "options": train_options(config), "seed": run_seed(config, layout.run)})
 
 
 def metrics(config, layout, dataset):
@@ -147,7 +170,7 @@ def baseline(config, layout):
                 "fig7b": layout.figure_files("fig7b_matched_pairs") if _images(config) else []},
                lambda: {"top_cofiring": config["baseline"]["top_cofiring"],
                         "batch_images": config["metrics"]["batch_images"],
-                        "gallery_images": config["figures"]["gallery_images"], "seed": config["seed"]})
+                        "gallery_images": config["figures"]["gallery_images"], "seed": run_seed(config, layout.run)})
 
 
 def actmax(config, layout):
@@ -155,7 +178,7 @@ def actmax(config, layout):
     def params():
         zoo = {model: config["model_zoo"][model] for model in config["models"] if model in config["model_zoo"]}
         return {"options": config["actmax"], "model_zoo": zoo, "grid": config["extract"]["grid"],
-                "seed": config["seed"]}
+                "seed": run_seed(config, layout.run)}
 
     return Job("actmax", {}, {**_usae_input(layout), **_metrics_files(config, layout, "concepts.csv")},
                {"figure": layout.figure_files("fig8_actmax"), "table": layout.table_files("actmax_cross_activation"),
@@ -201,26 +224,42 @@ def explorer(config, layout):
                {"site": layout.explorer()}, lambda: {"options": config["explorer"]})
 
 
+def replicates(config, layout):
+    """The scorecard over the replicates: each claim's value as mean, sd and range, and how many hold."""
+    names = runs(config)
+    return Job("replicates", {}, {"scorecards": [layout.for_run(run).scorecard(".json") for run in names]},
+               {"table": layout.table_files("replicates"), "scorecard_md": layout.scorecard(".md"),
+                "scorecard_json": layout.scorecard(".json")},
+               lambda: {"runs": names, "seeds": [run_seed(config, run) for run in names],
+                        "experiment": _experiment(config)})
+
+
 def planned_jobs(config, layout):
     """Every job of a whole run, in stage order (extraction in one job per store).
 
     Returns
     -------
     list of Job
-        fetch and extract for datasets with images, training of each kind, metrics of every
-        dataset, then the baseline (with independent SAEs), actmax (with images), figures, tables
-        and the explorer.
+        fetch and extract for datasets with images; then for each training run (:func:`runs`):
+        training of each kind, metrics of every dataset, the baseline (with independent SAEs),
+        figures and tables; actmax (with images) and the explorer of the first run; and with
+        replicates, the scorecard over them.
     """
     datasets = all_datasets(config)
     images = [(name, key) for name, (key, entry) in datasets.items() if has_images(entry)]
     independent = config["train"]["independent"]
-    return [
+    first = layout.for_run(runs(config)[0])
+    planned = [
         *(fetch(config, layout, name, split) for name, key in images for split in dataset_splits(key)),
         *(extract(config, layout, name, split, model)
           for name, key in images for split in dataset_splits(key) for model in config["models"]),
-        *(train(config, layout, kind) for kind in (["usae", "independent"] if independent else ["usae"])),
-        *(metrics(config, layout, name) for name in datasets),
-        *([baseline(config, layout)] if independent else []),
-        *([actmax(config, layout)] if _images(config) else []),
-        figures(config, layout), tables(config, layout), explorer(config, layout),
     ]
+    for run in map(layout.for_run, runs(config)):
+        planned += [
+            *(train(config, run, kind) for kind in (["usae", "independent"] if independent else ["usae"])),
+            *(metrics(config, run, name) for name in datasets),
+            *([baseline(config, run)] if independent else []),
+            figures(config, run), tables(config, run),
+        ]
+    planned += [*([actmax(config, first)] if _images(config) else []), explorer(config, first)]
+    return planned + ([replicates(config, layout)] if runs(config) != [None] else [])

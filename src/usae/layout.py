@@ -18,7 +18,6 @@ GALLERY_FIGURES = ("fig4_universal_concepts", "fig9_model_specific_concepts")
 FIGURE_FORMATS = (".png", ".pdf")
 TABLE_FORMATS = (".csv", ".md")
 SPLITS = ("train", "val")
-KINDS = ("usae", "independent")
 
 
 def drawn_figures(images):
@@ -33,19 +32,35 @@ def site_figures(images, independent):
 
 
 class Layout:
-    """Paths of one results folder.
+    """Paths of one results folder, and of one training run in it.
+
+    Data and activation stores are shared by every run of an experiment. What depends on training
+    (the run's models, metrics, baseline, activation maximisation, figures, tables, scorecard,
+    explorer, and its jobs' logs) lives under the run's folder: the results folder itself for the
+    one run of an experiment without replicates, ``replicates/<run>/`` in it otherwise.
 
     Parameters
     ----------
     results : str
         The config's ``results`` folder.
+    run : str, optional
+        The run's name (``r0``, ``r1``, ... or a wildcard pattern); None: the results folder's own run.
     """
 
-    def __init__(self, results):
+    def __init__(self, results, run=None):
         self.root = str(results)
+        self.run = run
+        self.run_root = self.root if run is None else posixpath.join(self.root, "replicates", run)
+
+    def for_run(self, run):
+        """The layout of run ``run`` in the same results folder (same stores)."""
+        return Layout(self.root, run)
 
     def _path(self, *parts):
         return posixpath.join(self.root, *parts)
+
+    def _run_path(self, *parts):
+        return posixpath.join(self.run_root, *parts)
 
     # fetch
     def manifest(self, dataset, split):
@@ -84,7 +99,7 @@ class Layout:
 
         Its resume and milestone checkpoints go to ``checkpoints/`` beside the weights.
         """
-        folder = self._path("train", kind)
+        folder = self._run_path("train", kind)
         return {"weights": posixpath.join(folder, "model.safetensors"), "meta": posixpath.join(folder, "model.json"),
                 "log_csv": posixpath.join(folder, "log.csv"),
                 "curves": [posixpath.join(folder, "curves") + suffix for suffix in FIGURE_FORMATS]}
@@ -92,22 +107,22 @@ class Layout:
     # metrics
     def metrics(self, dataset, name):
         """A metrics file of one evaluated dataset: matrices.json, concepts.csv, top_images.npz, summary.json."""
-        return self._path("metrics", dataset, name)
+        return self._run_path("metrics", dataset, name)
 
     # baseline
     def pairs(self, model):
         """Matched (USAE, independent) concept pairs of one model."""
-        return self._path("baseline", f"pairs_{model}.csv")
+        return self._run_path("baseline", f"pairs_{model}.csv")
 
     # actmax
     def actmax_images(self):
         """Folder of the activation-maximisation images, one PNG per (concept, model)."""
-        return self._path("actmax", "images")
+        return self._run_path("actmax", "images")
 
     # shared folders
     def figure(self, name):
         """Stem of a figure; add :data:`FIGURE_FORMATS` (``multiext`` in rules, :meth:`figure_files`)."""
-        return self._path("figures", name)
+        return self._run_path("figures", name)
 
     def figure_files(self, name):
         """The PNG and PDF of a figure."""
@@ -115,7 +130,7 @@ class Layout:
 
     def table(self, name):
         """Stem of a table; add :data:`TABLE_FORMATS`."""
-        return self._path("tables", name)
+        return self._run_path("tables", name)
 
     def table_files(self, name):
         """The CSV and Markdown of a table."""
@@ -123,17 +138,17 @@ class Layout:
 
     def scorecard(self, suffix=".md"):
         """Each claim of the paper beside this run's value (``.md``) and as JSON for ``dvc metrics``."""
-        return self._path(f"scorecard{suffix}")
+        return self._run_path(f"scorecard{suffix}")
 
     def explorer(self):
         """Folder of the concept explorer site."""
-        return self._path("explorer")
+        return self._run_path("explorer")
 
     def log(self, rule, *names):
         """Log file of one job of ``rule``."""
-        return self._path("logs", rule, "_".join(names) + ".log") if names else self._path("logs", f"{rule}.log")
+        return self._run_path("logs", rule, "_".join(names) + ".log") if names else self._run_path("logs", f"{rule}.log")
 
     def benchmark(self, rule, *names):
         """Snakemake benchmark file of one job of ``rule``."""
         stem = "_".join(names) if names else rule
-        return self._path("benchmarks", rule, f"{stem}.tsv")
+        return self._run_path("benchmarks", rule, f"{stem}.tsv")

@@ -8,7 +8,15 @@ from usae.analysis.plots import (
     entropy_histogram,
     r2_heatmap,
 )
-from usae.analysis.report import chance_cofire_proportion, entropy_modes, reconstruction_table, scorecard
+from usae.analysis.report import (
+    chance_cofire_proportion,
+    entropy_modes,
+    json_records,
+    reconstruction_table,
+    replicate_counts,
+    replicate_scorecard,
+    scorecard,
+)
 
 NAMES = ["a", "b", "c"]
 
@@ -86,3 +94,42 @@ def test_any_dinov2_entry_counts_for_the_dinov2_claim(rng):
                "cofire_energy_frequent": {"r": 0.7, "slope": 1.0, "n": 20}}
     card = scorecard(matrices, summary, frame)
     assert dict(zip(card["claim"], card["holds"]))["DinoV2 has the best self-reconstruction"] == "yes"
+
+
+def _claim(key, value, holds, text="a claim"):
+    return {"id": key, "source": "Fig. 7", "claim": text, "paper": "0.26", "this run": f"{value}", "holds": holds,
+            "value": value}
+
+
+def test_replicate_scorecard_counts_spread_and_fragile_claims():
+    claims = {
+        "r0": [_claim("steady", 0.30, "yes", "text of r0"), _claim("fragile", 0.10, "yes"), _claim("never", -1.0, "no"),
+               _claim("unjudged", 0.5, "n/a")],
+        "r1": [_claim("steady", 0.40, "yes", "text of r1"), _claim("fragile", -0.10, "no"), _claim("never", -2.0, "no"),
+               _claim("unjudged", None, "n/a")],
+        "r2": [_claim("steady", 0.50, "yes"), _claim("fragile", 0.20, "yes"), _claim("never", -3.0, "no"),
+               _claim("unjudged", 0.7, "n/a")],
+    }
+    table = replicate_scorecard(claims).set_index("id")
+    assert table.loc["steady", "holds"] == "3/3" and not table.loc["steady", "fragile"]
+    assert table.loc["steady", "claim"] == "text of r0"
+    np.testing.assert_allclose(table.loc["steady", ["mean", "sd", "min", "max"]].astype(float), [0.4, 0.1, 0.3, 0.5])
+    assert table.loc["fragile", "holds"] == "2/3" and table.loc["fragile", "fragile"]
+    assert table.loc["never", "holds"] == "0/3"
+    assert table.loc["unjudged", "holds"] == "n/a" and table.loc["unjudged", "mean"] == 0.6
+    assert np.isnan(table.loc["unjudged", "value:r1"])
+    assert replicate_counts(table.reset_index()) == {"claims_holding_every_run": 1, "claims_fragile": 1,
+                                                     "claims_holding_in_no_run": 1, "claims_not_judged": 1}
+
+
+def test_every_scorecard_claim_has_a_stable_id_and_a_json_value(rng):
+    frame = _frame(rng)
+    matrices = {"models": NAMES, "r2": np.eye(3).tolist(), "mse": np.eye(3).tolist(), "independent": {}}
+    summary = {"tokens": 1000, "top_concepts": 10, "top_cofire_proportion_mean": dict.fromkeys(NAMES, 0.2),
+               "cofire_energy_all": {"r": 0.5, "slope": 1.0}, "cofire_energy_frequent": {"r": float("nan"), "slope": 1.0},
+               "min_cofires_scaled": 3.0}
+    records = json_records(scorecard(matrices, summary, frame))
+    ids = [record["id"] for record in records]
+    assert len(ids) == len(set(ids)) and "fig5_diagonal" in ids and "fig6b_cfp:a" in ids
+    by_id = {record["id"]: record for record in records}
+    assert by_id["fig5_diagonal"]["value"] == 1.0 and by_id["fig6c_r_frequent"]["value"] is None

@@ -198,3 +198,36 @@ def test_dvc_push_pull_restores_results_without_recomputation(copy_of_finished, 
     snakemake(copy_of_finished, "--touch")
     again = snakemake(copy_of_finished, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.fixture(scope="module")
+def replicated(tmp_path_factory):
+    """The tiny DAG with two replicate training runs, run to the end."""
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["train"]["replicates"] = 2
+    workdir = copy_workflow(tmp_path_factory.mktemp("replicated"), yaml.safe_dump(config))
+    run = snakemake(workdir)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return workdir
+
+
+def test_replicates_share_the_stores_and_the_first_equals_the_single_run(replicated, finished):
+    ours, single = replicated / "results", finished / "results"
+    stores = sorted(p.relative_to(ours) for p in (ours / "activations").rglob("*") if p.is_file())
+    assert stores and all((ours / p).read_bytes() == (single / p).read_bytes() for p in stores)
+    for kind in ["usae", "independent"]:
+        first = (ours / f"replicates/r0/train/{kind}/model.safetensors").read_bytes()
+        assert first == (single / f"train/{kind}/model.safetensors").read_bytes()
+        assert first != (ours / f"replicates/r1/train/{kind}/model.safetensors").read_bytes()
+    assert (ours / "scorecard.md").read_text().startswith("# Scorecard over 2 replicates")
+    claims = yaml.safe_load((ours / "scorecard.json").read_text())["claims"]
+    assert all({"value:r0", "value:r1", "holds", "fragile"} <= set(claim) for claim in claims)
+    assert (ours / "replicates/r0/explorer/index.html").exists() and not (ours / "replicates/r1/explorer").exists()
+
+
+def test_one_more_replicate_trains_only_that_run(replicated, tmp_path):
+    more = changed_config(tmp_path, "r.yaml", train={"replicates": 3})
+    result = snakemake(replicated, "-n", "--configfile", more)
+    assert planned_rules(result) == {"train", "metrics", "baseline", "figures", "tables", "replicates"}
+    outputs = [line for line in result.stdout.splitlines() if line.strip().startswith("output:")]
+    assert all("replicates/r2/" in line or "results/scorecard.md" in line for line in outputs), outputs

@@ -14,9 +14,9 @@ rule actmax:
             category="Figures",
         ),
     log:
-        L.log("actmax"),
+        R.log("actmax"),
     benchmark:
-        L.benchmark("actmax")
+        R.benchmark("actmax")
     conda:
         "../envs/usae.yaml"
     threads: THREADS

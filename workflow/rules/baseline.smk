@@ -16,9 +16,9 @@ rule baseline:
             category="Figures",
         ),
     log:
-        L.log("baseline"),
+        R.log("baseline"),
     benchmark:
-        L.benchmark("baseline")
+        R.benchmark("baseline")
     conda:
         "../envs/usae.yaml"
     threads: THREADS

@@ -15,7 +15,7 @@ from usae.config import (
     source_of_key,
     validate_config,
 )
-from usae.layout import KINDS, Layout
+from usae.layout import Layout
 from usae.provenance import code_digest
 from usae.errors import StoreError
 from snakemake.logging import logger
@@ -75,14 +75,39 @@ def code(rule):
     return code_digest(f"usae.stages.{rule}")
 
 
+# Stages whose jobs serve every training run (their files are shared); the others run once per run
+# (usae.jobs.runs): with train.replicates of 2 or more, under results/replicates/{replicate}/.
+SHARED_STAGES = ("fetch", "extract", "extract_merge", "replicates")
+RUNS = jobs.runs(config)
+R = L.for_run("{replicate}" if RUNS != [None] else None)
+
+
 def job(stage, **patterns):
     """A stage's job description (usae.jobs) with wildcard patterns: its static input and output patterns."""
-    return getattr(jobs, stage)(config, L, **patterns)
+    return getattr(jobs, stage)(config, L if stage in SHARED_STAGES else R, **patterns)
 
 
 def job_params(stage):
-    """A stage's params (usae.jobs), evaluated for each job from its wildcards: one param, ``stage``."""
-    return lambda wildcards: getattr(jobs, stage)(config, L, **wildcards).params()
+    """A stage's params (usae.jobs), evaluated for each job from its wildcards: one param, ``job``."""
+
+    def params(wildcards):
+        values = dict(wildcards.items())
+        layout = (
+            L if stage in SHARED_STAGES else L.for_run(values.pop("replicate", None))
+        )
+        return getattr(jobs, stage)(config, layout, **values).params()
+
+    return params
+
+
+def all_outputs():
+    """Every file of a whole run: the outputs of usae.jobs.planned_jobs (the ``all`` rule's input)."""
+    return [
+        path
+        for planned in jobs.planned_jobs(config, L)
+        for value in planned.output.values()
+        for path in ([value] if isinstance(value, str) else value)
+    ]
 
 
 def flagged(files, flag, *names, **options):

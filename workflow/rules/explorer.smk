@@ -8,9 +8,9 @@ rule explorer:
     output:
         **flagged(EXPLORER.output, directory, "site"),
     log:
-        L.log("explorer"),
+        R.log("explorer"),
     benchmark:
-        L.benchmark("explorer")
+        R.benchmark("explorer")
     conda:
         "../envs/usae.yaml"
     threads: THREADS

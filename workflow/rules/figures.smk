@@ -14,7 +14,7 @@ rule figures:
             category="Figures",
         ),
     log:
-        L.log("figures"),
+        R.log("figures"),
     conda:
         "../envs/usae.yaml"
     threads: THREADS

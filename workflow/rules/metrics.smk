@@ -8,9 +8,9 @@ rule metrics:
     output:
         **METRICS.output,
     log:
-        L.log("metrics", "{dataset}"),
+        R.log("metrics", "{dataset}"),
     benchmark:
-        L.benchmark("metrics", "{dataset}")
+        R.benchmark("metrics", "{dataset}")
     wildcard_constraints:
         dataset="|".join(map(re.escape, DATASETS)),
     conda:

@@ -8,7 +8,7 @@ rule tables:
     output:
         **TABLES.output,
     log:
-        L.log("tables"),
+        R.log("tables"),
     localrule: True
     conda:
         "../envs/usae.yaml"

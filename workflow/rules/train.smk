@@ -14,9 +14,9 @@ rule train:
             category="Training",
         ),
     log:
-        L.log("train", "{kind}"),
+        R.log("train", "{kind}"),
     benchmark:
-        L.benchmark("train", "{kind}")
+        R.benchmark("train", "{kind}")
     conda:
         "../envs/usae.yaml"
     threads: THREADS

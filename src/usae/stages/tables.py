@@ -3,6 +3,7 @@
 import pandas as pd
 
 from usae.analysis.report import (
+    json_records,
     reconstruction_table,
     scorecard,
     scorecard_counts,
@@ -29,7 +30,8 @@ def tables(matrices, summaries, concepts, reconstruction, universality, concepts
     concepts_top25 : path
         Markdown of the 25 concepts of highest energy.
     scorecard_md, scorecard_json : path
-        The scorecard as Markdown, and its counts plus the experiment's summary as JSON (``dvc metrics``).
+        The scorecard as Markdown, and as JSON its counts (``dvc metrics``), the experiment's summary and
+        every claim with its value (what the scorecard over replicates reads).
     datasets : list of str
         Evaluated datasets, the experiment's first.
     experiment : str
@@ -54,5 +56,6 @@ def tables(matrices, summaries, concepts, reconstruction, universality, concepts
     names = summary["models"]
     write_text(scorecard_md, scorecard_markdown(card, experiment, names, summary["tokens"]))
     r2 = {encoder: dict(zip(names, row)) for encoder, row in zip(names, matrices_by[experiment]["r2"])}
-    write_json(scorecard_json, {**scorecard_counts(card), "experiment": experiment, "summary": summary, "r2": r2})
+    write_json(scorecard_json, {**scorecard_counts(card), "experiment": experiment, "summary": summary, "r2": r2,
+                                "claims": json_records(card)})
     return card
