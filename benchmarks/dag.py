@@ -1,14 +1,18 @@
 """Wall time of the whole DAG on a config (default: the embedded default), per rule and in total.
 
 Copies the workflow (Snakefile, workflow/, src/, config/) into a work folder, runs
-``snakemake --cores all`` there, and prints each heavy rule's seconds from Snakemake's ``benchmark:``
-files and the total wall time. The rules import the copy's ``src/`` (workflow/scripts/_library.py puts it
-first on ``sys.path``); the script prints which ``usae`` the copy's Snakefile imports, as a check.
+``snakemake --cores all`` there (with each ``--configfile FILE`` layered over the work folder's default
+config, as Snakemake merges them), and prints each heavy rule's seconds from Snakemake's ``benchmark:``
+files and the total wall time. With ``train.replicates`` the run-level rules write their benchmark files
+under ``results/replicates/<run>/benchmarks/``: a row sums a rule's jobs over the runs and counts them.
+The rules import the copy's ``src/`` (workflow/scripts/_library.py puts it first on ``sys.path``); the
+script prints which ``usae`` the copy's Snakefile imports, as a check.
 
 The work folder is temporary and removed afterwards unless ``--keep DIR`` names a folder to run in and
 keep (it must not exist or be empty); rerun parts of the DAG there with ``snakemake --cores 2 TARGET``.
 
-Usage: python benchmarks/dag.py [--config config/config.yaml] [--keep DIR] [--cores N]
+Usage: python benchmarks/dag.py [--config config/config.yaml] [--configfile FILE ...] [--keep DIR] [--cores N]
+       python benchmarks/dag.py --configfile config/replicates.yaml   (the default, 3 replicates)
        python benchmarks/dag.py --times-only DIR   (rule times of a kept folder, e.g. after partial reruns)
 """
 
@@ -35,34 +39,39 @@ def copy_workflow(work, config):
 
 
 def rule_seconds(work):
-    """``(rule/wildcards, wall s, CPU s)`` from every benchmark file under ``results/benchmarks``.
+    """``(rule/wildcards, jobs, wall s, CPU s)`` from every benchmark file under ``results``: its own
+    ``benchmarks/`` and each replicate's ``replicates/<run>/benchmarks/``, summed per rule/wildcards.
 
     CPU seconds depend less on other load on the machine than wall seconds do.
     """
-    folder = work / "results" / "benchmarks"
-    rows = []
-    for path in sorted(folder.rglob("*.tsv")):
+    sums = {}
+    for path in sorted((work / "results").rglob("benchmarks/**/*.tsv")):
+        parts = path.relative_to(work / "results").with_suffix("").parts
+        name = "/".join(parts[parts.index("benchmarks") + 1:])
         row = pd.read_csv(path, sep="\t").iloc[0]
-        rows.append((path.relative_to(folder).with_suffix("").as_posix(), float(row["s"]), float(row["cpu_time"])))
-    return rows
+        jobs, seconds, cpu = sums.get(name, (0, 0.0, 0.0))
+        sums[name] = (jobs + 1, seconds + float(row["s"]), cpu + float(row["cpu_time"]))
+    return [(name, *sums[name]) for name in sorted(sums)]
 
 
 def print_times(rows, total=None):
-    print(f"{'rule':55s} {'wall':>8s}   {'CPU':>8s}")
-    for name, seconds, cpu in rows:
-        print(f"{name:55s} {seconds:8.1f} s {cpu:8.1f} s")
-    print(f"{'sum of benchmarked rules':55s} {sum(r[1] for r in rows):8.1f} s {sum(r[2] for r in rows):8.1f} s")
+    print(f"{'rule':55s} {'jobs':>4s} {'wall':>8s}   {'CPU':>8s}")
+    for name, jobs, seconds, cpu in rows:
+        print(f"{name:55s} {jobs:4d} {seconds:8.1f} s {cpu:8.1f} s")
+    print(f"{'sum of benchmarked rules':55s} {sum(r[1] for r in rows):4d} {sum(r[2] for r in rows):8.1f} s "
+          f"{sum(r[3] for r in rows):8.1f} s")
     if total is not None:
-        print(f"{'whole DAG (wall)':55s} {total:8.1f} s")
+        print(f"{'whole DAG (wall)':60s} {total:8.1f} s")
 
 
-def run(work, config, cores):
+def run(work, config, cores, configfiles=()):
     copy_workflow(work, config)
     probe = "import sys; sys.path.insert(0, 'src'); import usae; print(usae.__file__)"
     print("usae imported from:", subprocess.run([sys.executable, "-c", probe], cwd=work, check=True,
                                                  capture_output=True, text=True).stdout.strip(), flush=True)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "snakemake", "--cores", cores, "--quiet"], cwd=work, check=True)
+    overlays = ["--configfile", *configfiles] if configfiles else []
+    subprocess.run([sys.executable, "-m", "snakemake", "--cores", cores, "--quiet", *overlays], cwd=work, check=True)
     total = time.perf_counter() - start
     print_times(rule_seconds(work), total)
     print(f"load average (1, 5, 15 min) at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
@@ -72,6 +81,8 @@ def run(work, config, cores):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(REPO / "config" / "config.yaml"))
+    parser.add_argument("--configfile", metavar="FILE", action="append", default=[],
+                        help="snakemake --configfile over the default config (repeatable), e.g. config/replicates.yaml")
     parser.add_argument("--keep", metavar="DIR", help="run in DIR and keep it (results, logs) for inspection")
     parser.add_argument("--cores", default="all", help="snakemake --cores (default: all)")
     parser.add_argument("--times-only", metavar="DIR", help="only print the rule times of a kept work folder")
@@ -80,16 +91,20 @@ def main():
         print_times(rule_seconds(Path(args.times_only)))
         return
     config = Path(args.config).resolve()
+    configfiles = [str(Path(file).resolve()) for file in args.configfile]
+    for file in configfiles:
+        if not Path(file).is_file():
+            parser.error(f"--configfile {file}: no such file")
     if args.keep:
         work = Path(args.keep).resolve()
         if work.exists() and any(work.iterdir()):
             parser.error(f"--keep {work}: exists and is not empty")
         work.mkdir(parents=True, exist_ok=True)
-        run(work, config, args.cores)
+        run(work, config, args.cores, configfiles)
         print(f"kept: {work}")
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            run(Path(tmp), config, args.cores)
+            run(Path(tmp), config, args.cores, configfiles)
 
 
 if __name__ == "__main__":
