@@ -18,6 +18,8 @@ wildcard_constraints:
     model="|".join(map(re.escape, MODELS)),
     kind="usae|independent",
     replicate=r"r\d+",
+    sweep="|".join(map(re.escape, config["sweeps"])) or "(?!)",
+    point="[^/]+",
 
 
 include: "workflow/rules/fetch.smk"
@@ -34,6 +36,11 @@ include: "workflow/rules/explorer.smk"
 if RUNS != [None]:
 
     include: "workflow/rules/replicates.smk"
+
+
+if config["sweeps"]:
+
+    include: "workflow/rules/sweep.smk"
 
 
 rule all:

@@ -68,3 +68,14 @@ def test_import_acts_refuses_bad_numbers_and_grids_before_writing(tmp_path, rng,
     assert main(base + ["--grid", "2", "2"]) == 2
     assert capsys.readouterr().err.strip() == f"usae: error: {tmp_path / 'store'}: grid 2 x 2 does not hold the 9 tokens per image"
     assert not (tmp_path / "store").exists()
+
+
+@pytest.mark.parametrize("stage, reason", [
+    ("replicates", "train.replicates is 1: no replicate runs to score together"),
+    ("sweep", "sweeps is empty: no sweep to summarise"),
+])
+def test_a_stage_without_jobs_says_why(tmp_path, capsys, stage, reason):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"results: {tmp_path}/r\n")
+    assert main([stage, "--config", str(config)]) == 2
+    assert capsys.readouterr().err.strip() == f"usae: error: {config}: {reason}"

@@ -34,6 +34,8 @@ CONFIGS = {
     "no independent SAEs": {"train": {"n_concepts": 64, "k": 8, "batch_images": 2, "independent": False}},
     "imported activations": {"dataset": {"name": "mine", "source": "activations"}},
     "replicates": {"train": {"n_concepts": 64, "k": 8, "batch_images": 2, "replicates": 3}},
+    "replicates and a sweep": {"train": {"n_concepts": 64, "k": 8, "batch_images": 2, "replicates": 2},
+                               "sweeps": {"lr_k": {"train": {"lr": [0.001, 0.003], "k": [4, 8]}}}},
 }
 
 
@@ -93,7 +95,7 @@ def test_extract_parts_and_their_merge_describe_one_store():
 
 def test_replicates_train_each_run_apart_on_the_same_stores():
     config, layout = tiny(**CONFIGS["replicates"])
-    assert jobs.runs(config) == ["r0", "r1", "r2"] and jobs.runs(tiny()[0]) == [None]
+    assert jobs.runs(config) == ["replicates/r0", "replicates/r1", "replicates/r2"] and jobs.runs(tiny()[0]) == [None]
     planned = jobs.planned_jobs(config, layout)
     trains = [job for job in planned if job.stage == "train" and job.wildcards["kind"] == "usae"]
     assert [job.params()["seed"] for job in trains] == [0, 1000, 2000]
@@ -102,7 +104,8 @@ def test_replicates_train_each_run_apart_on_the_same_stores():
     assert "replicates" not in trains[0].params()["options"]
     assert sum(job.stage == "extract" for job in planned) == 4
     assert [job.stage for job in planned].count("explorer") == 1 and planned[-1].stage == "replicates"
-    assert planned[-1].input["scorecards"] == [layout.for_run(run).scorecard(".json") for run in ["r0", "r1", "r2"]]
+    assert planned[-1].input["scorecards"] == [layout.for_run(run).scorecard(".json") for run in jobs.runs(config)]
+    assert planned[-1].params()["runs"] == ["r0", "r1", "r2"]
     assert planned[-1].output["scorecard_md"] == layout.scorecard(".md")
 
 
@@ -111,5 +114,5 @@ def test_replicate_r0_has_the_params_of_the_single_run():
     for stage in ["train", "baseline", "actmax"]:
         args = {"kind": "usae"} if stage == "train" else {}
         one = getattr(jobs, stage)(single[0], single[1], **args).params()
-        first = getattr(jobs, stage)(replicated[0], replicated[1].for_run("r0"), **args).params()
+        first = getattr(jobs, stage)(replicated[0], replicated[1].for_run("replicates/r0"), **args).params()
         assert one["seed"] == first["seed"], stage

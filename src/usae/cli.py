@@ -47,14 +47,16 @@ def _no_job(stage, args, config):
     dataset = getattr(args, "dataset", None) or (config["dataset"]["name"] if stage == "extract" else None)
     if dataset and dataset not in datasets:
         return ConfigError(f"{args.config}: no dataset named '{dataset}' (known: {', '.join(datasets)})")
+    key = datasets[dataset][0] if dataset else "dataset"
     reasons = {
-        "fetch": "source is 'activations': it has no images to fetch (its stores are imported)",
-        "extract": "source is 'activations': its stores are imported, not extracted",
-        "actmax": "source is 'activations': no model to optimise images for",
-        "baseline": "independent is false: no independent SAEs to match",
+        "fetch": f"{key}.source is 'activations': it has no images to fetch (its stores are imported)",
+        "extract": f"{key}.source is 'activations': its stores are imported, not extracted",
+        "actmax": f"{key}.source is 'activations': no model to optimise images for",
+        "baseline": "train.independent is false: no independent SAEs to match",
+        "replicates": "train.replicates is 1: no replicate runs to score together",
+        "sweep": "sweeps is empty: no sweep to summarise",
     }
-    key = "train" if stage == "baseline" else (datasets[dataset][0] if dataset else "dataset")
-    return ConfigError(f"{args.config}: {key}.{reasons.get(stage, 'no job matches the options given')}")
+    return ConfigError(f"{args.config}: {reasons.get(stage, 'no job matches the options given')}")
 
 
 def _require(job, jobs):
@@ -118,7 +120,7 @@ def build_parser():
     """The argument parser with one subcommand per stage."""
     parser = argparse.ArgumentParser(
         prog="usae", description="Universal Sparse Autoencoders pipeline. Stages: fetch -> extract -> train -> "
-        "metrics -> baseline -> actmax -> figures -> tables -> explorer (-> replicates). "
+        "metrics -> baseline -> actmax -> figures -> tables -> explorer (-> replicates, sweep). "
         "Run the whole DAG with 'snakemake --cores all'.")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True, metavar="STAGE")
@@ -147,6 +149,7 @@ def build_parser():
     stage("tables", "tables and the scorecard (results/tables/, results/scorecard.md)")
     stage("explorer", "the concept explorer site (results/explorer/index.html)")
     stage("replicates", "the scorecard over train.replicates runs (results/scorecard.md, results/tables/replicates.*)")
+    stage("sweep", "each sweep's summary table and figure (results/sweeps/<name>/summary.*)")
 
     imported = commands.add_parser("import-acts", help="bring your own activations: write a (N, T, D) .npy as a store")
     imported.set_defaults(func=cmd_import_acts)

@@ -1,6 +1,7 @@
 """Load and validate pipeline configs against the JSON schema, filling every default."""
 
 import copy
+import itertools
 import re
 from importlib import resources
 
@@ -69,7 +70,64 @@ def semantic_errors(config):
         if entry["loader"] == "torchhub" and not re.fullmatch(r"[^/:]+/[^/:]+:[^/:]+", entry["arch"]):
             errors.append((["model_zoo", name, "arch"], f"key 'model_zoo.{name}.arch': a torch.hub model is "
                                                         f"'owner/repo:entrypoint', got '{entry['arch']}'"))
+    return errors + sweep_errors(config)
+
+
+# train keys a sweep may not vary: how many runs there are, whether the baseline runs (its table scores
+# every point), and where or how a run is computed or logged, which no result depends on.
+STORE_SECTIONS = ("dataset", "models", "model_zoo", "extract", "seed")
+NOT_SWEPT = ("replicates", "independent", "device", "checkpoint_epochs", "checkpoint_every", "log_every")
+
+
+def sweep_errors(config):
+    """Each sweep's keys and values checked against the ``train`` schema: ``[(key path, message)]``."""
+    properties = load_schema()["properties"]["train"]["properties"]
+    errors = []
+    for name, sweep in config["sweeps"].items():
+        for section in sweep.keys() - {"train"}:
+            reason = ("its keys change the activation stores, which every point shares" if section in STORE_SECTIONS
+                      else "a sweep varies train keys only")
+            errors.append((["sweeps", name, section], f"key 'sweeps.{name}.{section}': {reason}"))
+        for key, values in sweep["train"].items():
+            where = ["sweeps", name, "train", key]
+            dotted = f"sweeps.{name}.train.{key}"
+            if key not in properties:
+                errors.append((where, f"unknown key '{dotted}' (not a train key; a sweep varies training only, so "
+                                      "every point shares the experiment's activation stores)"))
+            elif key in NOT_SWEPT:
+                errors.append((where, f"key '{dotted}': train.{key} cannot be swept"))
+            elif len(set(map(repr, values))) != len(values):
+                errors.append((where, f"key '{dotted}': a value is listed twice"))
+            else:
+                for index, value in enumerate(values):
+                    problem = next(jsonschema.Draft7Validator(properties[key]).iter_errors(value), None)
+                    if problem is not None:
+                        errors.append((where, f"key '{dotted}[{index}]': {problem.message}"))
+                        break
+        if not errors:
+            for point, values in sweep_points(config, name).items():
+                train = {**config["train"], **values}
+                if train["k"] > train["n_concepts"]:
+                    errors.append((["sweeps", name], f"key 'sweeps.{name}': point {point} has k {train['k']} > "
+                                                     f"n_concepts {train['n_concepts']}"))
     return errors
+
+
+def _shown(value):
+    """A sweep value as it appears in a point's folder name (``0.001``, ``32``, ``true``, ``l2``)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def sweep_points(config, name):
+    """The points of sweep ``name``: ``{point name: {train key: value}}``, in the grid's order.
+
+    A point's name joins ``key~value`` over the sweep's keys in sorted order with ``_``
+    (``k~16_lr~0.001``), in the spirit of Snakemake's ``Paramspace``: readable and stable.
+    """
+    grid = config["sweeps"][name]["train"]
+    keys = sorted(grid)
+    return {"_".join(f"{key}~{_shown(value)}" for key, value in zip(keys, values)): dict(zip(keys, values))
+            for values in itertools.product(*(grid[key] for key in keys))}
 
 
 def validate_config(config, source):

@@ -15,7 +15,7 @@ Imports nothing heavy: the Snakefile uses it at parse time.
 from dataclasses import dataclass, field
 from typing import Callable
 
-from usae.config import all_datasets, dataset_splits, has_images
+from usae.config import all_datasets, dataset_splits, has_images, sweep_points
 from usae.layout import drawn_figures, site_figures
 
 
@@ -49,15 +49,32 @@ REPLICATE_SEED_STEP = 1000
 
 def runs(config):
     """The training runs of an experiment: ``[None]`` (the results folder's own run) without replicates,
-    else ``["r0", "r1", ...]``, one per ``train.replicates``."""
+    else one folder per ``train.replicates``: ``["replicates/r0", "replicates/r1", ...]``."""
     count = config["train"]["replicates"]
-    return [None] if count == 1 else [f"r{index}" for index in range(count)]
+    return [None] if count == 1 else [f"replicates/r{index}" for index in range(count)]
 
 
 def run_seed(config, run):
     """The training seed of ``run`` (initialisation, model choice, shuffling, random baselines); the data
-    seed (fetch, extraction) is ``seed`` for every run."""
-    return config["seed"] + (0 if run is None else REPLICATE_SEED_STEP * int(run.removeprefix("r")))
+    seed (fetch, extraction) is ``seed`` for every run, and a sweep point trains with it too."""
+    replicate = run.removeprefix("replicates/r") if run and run.startswith("replicates/r") else None
+    return config["seed"] + (0 if replicate is None else REPLICATE_SEED_STEP * int(replicate))
+
+
+def point_runs(config):
+    """Every point of every sweep as a run folder: ``{"sweeps/<name>/<point>": (name, point)}``."""
+    return {f"sweeps/{name}/{point}": (name, point) for name in config["sweeps"] for point in sweep_points(config, name)}
+
+
+def points_config(config):
+    """What the sweeps' points share: the experiment's config with one run, no eval datasets, no sweeps."""
+    return {**config, "train": {**config["train"], "replicates": 1}, "eval_datasets": [], "sweeps": {}}
+
+
+def point_config(config, sweep, point):
+    """The config of one point of a sweep: :func:`points_config` with the point's train values."""
+    shared = points_config(config)
+    return {**shared, "train": {**shared["train"], **sweep_points(config, sweep)[point]}}
 
 
 def train_options(config):
@@ -230,8 +247,34 @@ def replicates(config, layout):
     return Job("replicates", {}, {"scorecards": [layout.for_run(run).scorecard(".json") for run in names]},
                {"table": layout.table_files("replicates"), "scorecard_md": layout.scorecard(".md"),
                 "scorecard_json": layout.scorecard(".json")},
-               lambda: {"runs": names, "seeds": [run_seed(config, run) for run in names],
-                        "experiment": _experiment(config)})
+               lambda: {"runs": [run.rsplit("/", 1)[1] for run in names],
+                        "seeds": [run_seed(config, run) for run in names], "experiment": _experiment(config)})
+
+
+def sweep(config, layout, sweep):
+    """One sweep's summary table (a row per point) and its figure of the main metrics against each key.
+
+    Its inputs depend on the sweep's points: with a pattern for ``sweep`` they are empty, and the rule
+    takes them from a function of its wildcards.
+    """
+    points = sweep_points(config, sweep) if sweep in config["sweeps"] else {}
+    folders = [layout.for_run(f"sweeps/{sweep}/{point}") for point in points]
+    experiment = _experiment(config)
+    baselines = [folder.table("baseline_matching") + ".csv" for folder in folders]
+    return Job("sweep", {"sweep": sweep},
+               {"summaries": [folder.metrics(experiment, "summary.json") for folder in folders],
+                "matrices": [folder.metrics(experiment, "matrices.json") for folder in folders],
+                "scorecards": [folder.scorecard(".json") for folder in folders], "baselines": baselines},
+               {"table": layout.sweep_table(sweep), "figure": layout.sweep_figure(sweep)},
+               lambda: {"name": sweep, "points": points})
+
+
+def _run_jobs(config, layout):
+    """Training of each kind, metrics of every dataset and the baseline (with independent SAEs) of one run."""
+    kinds = ["usae", "independent"] if config["train"]["independent"] else ["usae"]
+    return [*(train(config, layout, kind) for kind in kinds),
+            *(metrics(config, layout, name) for name in all_datasets(config)),
+            *([baseline(config, layout)] if config["train"]["independent"] else [])]
 
 
 def planned_jobs(config, layout):
@@ -242,12 +285,12 @@ def planned_jobs(config, layout):
     list of Job
         fetch and extract for datasets with images; then for each training run (:func:`runs`):
         training of each kind, metrics of every dataset, the baseline (with independent SAEs),
-        figures and tables; actmax (with images) and the explorer of the first run; and with
-        replicates, the scorecard over them.
+        figures and tables; actmax (with images) and the explorer of the first run; with replicates,
+        the scorecard over them; and for each point of each sweep (:func:`point_runs`) training,
+        metrics of the experiment's dataset, the baseline and tables, then each sweep's summary.
     """
     datasets = all_datasets(config)
     images = [(name, key) for name, (key, entry) in datasets.items() if has_images(entry)]
-    independent = config["train"]["independent"]
     first = layout.for_run(runs(config)[0])
     planned = [
         *(fetch(config, layout, name, split) for name, key in images for split in dataset_splits(key)),
@@ -255,11 +298,10 @@ def planned_jobs(config, layout):
           for name, key in images for split in dataset_splits(key) for model in config["models"]),
     ]
     for run in map(layout.for_run, runs(config)):
-        planned += [
-            *(train(config, run, kind) for kind in (["usae", "independent"] if independent else ["usae"])),
-            *(metrics(config, run, name) for name in datasets),
-            *([baseline(config, run)] if independent else []),
-            figures(config, run), tables(config, run),
-        ]
+        planned += [*_run_jobs(config, run), figures(config, run), tables(config, run)]
     planned += [*([actmax(config, first)] if _images(config) else []), explorer(config, first)]
-    return planned + ([replicates(config, layout)] if runs(config) != [None] else [])
+    planned += [replicates(config, layout)] if runs(config) != [None] else []
+    for run, (name, point) in point_runs(config).items():
+        values = point_config(config, name, point)
+        planned += [*_run_jobs(values, layout.for_run(run)), tables(values, layout.for_run(run))]
+    return planned + [sweep(config, layout, name) for name in config["sweeps"]]

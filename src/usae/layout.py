@@ -37,20 +37,22 @@ class Layout:
     Data and activation stores are shared by every run of an experiment. What depends on training
     (the run's models, metrics, baseline, activation maximisation, figures, tables, scorecard,
     explorer, and its jobs' logs) lives under the run's folder: the results folder itself for the
-    one run of an experiment without replicates, ``replicates/<run>/`` in it otherwise.
+    one run of an experiment without replicates, ``replicates/<run>/`` in it for a replicate, and
+    ``sweeps/<name>/<point>/`` for a point of a sweep.
 
     Parameters
     ----------
     results : str
         The config's ``results`` folder.
     run : str, optional
-        The run's name (``r0``, ``r1``, ... or a wildcard pattern); None: the results folder's own run.
+        The run's folder in the results folder (``replicates/r1``, ``sweeps/<name>/<point>``, or a wildcard
+        pattern of them); None: the results folder's own run.
     """
 
     def __init__(self, results, run=None):
         self.root = str(results)
         self.run = run
-        self.run_root = self.root if run is None else posixpath.join(self.root, "replicates", run)
+        self.run_root = self.root if run is None else posixpath.join(self.root, run)
 
     def for_run(self, run):
         """The layout of run ``run`` in the same results folder (same stores)."""
@@ -139,6 +141,14 @@ class Layout:
     def scorecard(self, suffix=".md"):
         """Each claim of the paper beside this run's value (``.md``) and as JSON for ``dvc metrics``."""
         return self._run_path(f"scorecard{suffix}")
+
+    def sweep_table(self, name):
+        """CSV and Markdown of sweep ``name``'s summary: one row per point."""
+        return [self._path("sweeps", name, "summary" + suffix) for suffix in TABLE_FORMATS]
+
+    def sweep_figure(self, name):
+        """PNG and PDF of sweep ``name``'s main metrics against each swept key."""
+        return [self._path("sweeps", name, "metrics" + suffix) for suffix in FIGURE_FORMATS]
 
     def explorer(self):
         """Folder of the concept explorer site."""

@@ -231,3 +231,34 @@ def test_one_more_replicate_trains_only_that_run(replicated, tmp_path):
     assert planned_rules(result) == {"train", "metrics", "baseline", "figures", "tables", "replicates"}
     outputs = [line for line in result.stdout.splitlines() if line.strip().startswith("output:")]
     assert all("replicates/r2/" in line or "results/scorecard.md" in line for line in outputs), outputs
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    """The tiny DAG with a two-point learning-rate sweep, run to the end."""
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["sweeps"] = {"lr": {"train": {"lr": [0.001, 0.003]}}}
+    workdir = copy_workflow(tmp_path_factory.mktemp("swept"), yaml.safe_dump(config))
+    run = snakemake(workdir)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return workdir
+
+
+def test_a_sweep_scores_every_point_on_the_shared_stores(swept, finished):
+    results = swept / "results"
+    summary = pd.read_csv(results / "sweeps/lr/summary.csv")
+    assert list(summary["point"]) == ["lr~0.001", "lr~0.003"] and list(summary["lr"]) == [0.001, 0.003]
+    assert summary[["usae_self_r2", "fig7_matched_share", "dead_share"]].notna().all().all()
+    assert (results / "sweeps/lr/metrics.png").stat().st_size > 1000
+    stores = [p.relative_to(results) for p in (results / "activations").rglob("*") if p.is_file()]
+    assert stores and all((results / p).read_bytes() == (finished / "results" / p).read_bytes() for p in stores)
+    points = [(results / f"sweeps/lr/{p}/train/usae/model.safetensors").read_bytes() for p in summary["point"]]
+    assert points[0] != points[1] != (results / "train/usae/model.safetensors").read_bytes()
+
+
+def test_changing_one_value_of_a_sweep_runs_that_point_only(swept, tmp_path):
+    changed = changed_config(tmp_path, "s.yaml", sweeps={"lr": {"train": {"lr": [0.001, 0.002]}}})
+    result = snakemake(swept, "-n", "--configfile", changed)
+    assert planned_rules(result) == {"sweep_train", "sweep_metrics", "sweep_baseline", "sweep_tables", "sweep"}
+    outputs = [line for line in result.stdout.splitlines() if line.strip().startswith("output:")]
+    assert all("sweeps/lr/lr~0.002/" in line or "sweeps/lr/summary" in line for line in outputs), outputs

@@ -76,10 +76,13 @@ def code(rule):
 
 
 # Stages whose jobs serve every training run (their files are shared); the others run once per run
-# (usae.jobs.runs): with train.replicates of 2 or more, under results/replicates/{replicate}/.
-SHARED_STAGES = ("fetch", "extract", "extract_merge", "replicates")
+# (usae.jobs.runs): with train.replicates of 2 or more, under results/replicates/{replicate}/. Some also
+# run for every point of every sweep, under results/sweeps/{sweep}/{point}/ (usae.jobs.point_runs).
+SHARED_STAGES = ("fetch", "extract", "extract_merge", "replicates", "sweep")
+POINT_STAGES = ("train", "metrics", "baseline", "tables")
 RUNS = jobs.runs(config)
-R = L.for_run("{replicate}" if RUNS != [None] else None)
+R = L.for_run("replicates/{replicate}" if RUNS != [None] else None)
+P = L.for_run("sweeps/{sweep}/{point}")
 
 
 def job(stage, **patterns):
@@ -87,17 +90,39 @@ def job(stage, **patterns):
     return getattr(jobs, stage)(config, L if stage in SHARED_STAGES else R, **patterns)
 
 
-def job_params(stage):
-    """A stage's params (usae.jobs), evaluated for each job from its wildcards: one param, ``job``."""
+def job_params(stage, points=False):
+    """A stage's params (usae.jobs), evaluated for each job from its wildcards: one param, ``job``.
+
+    ``points``: the job is one of a sweep point's, whose config has the point's train values.
+    """
 
     def params(wildcards):
         values = dict(wildcards.items())
-        layout = (
-            L if stage in SHARED_STAGES else L.for_run(values.pop("replicate", None))
-        )
-        return getattr(jobs, stage)(config, layout, **values).params()
+        if points:
+            sweep, point = values.pop("sweep"), values.pop("point")
+            run_config = jobs.point_config(config, sweep, point)
+            layout = L.for_run(f"sweeps/{sweep}/{point}")
+        else:
+            replicate = values.pop("replicate", None)
+            run_config = config
+            layout = (
+                L
+                if stage in SHARED_STAGES
+                else L.for_run(replicate and f"replicates/{replicate}")
+            )
+        return getattr(jobs, stage)(run_config, layout, **values).params()
 
     return params
+
+
+def families(stage, **patterns):
+    """The rules of a run-level stage: ``(rule name, layout, job, params)`` for the experiment's runs, and
+    with sweeps for their points (rule ``sweep_<stage>``)."""
+    found = [(stage, R, job(stage, **patterns), job_params(stage))]
+    if config["sweeps"] and stage in POINT_STAGES:
+        points = getattr(jobs, stage)(jobs.points_config(config), P, **patterns)
+        found.append((f"sweep_{stage}", P, points, job_params(stage, points=True)))
+    return found
 
 
 def all_outputs():

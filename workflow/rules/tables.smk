@@ -1,19 +1,20 @@
-TABLES = job("tables")
+for RULE, LAYOUT, JOB, PARAMS in families("tables"):
 
-
-rule tables:
-    """Tables (CSV + Markdown) for every evaluated dataset, and the scorecard beside the paper."""
-    input:
-        **TABLES.input,
-    output:
-        **TABLES.output,
-    log:
-        R.log("tables"),
-    localrule: True
-    conda:
-        "../envs/usae.yaml"
-    params:
-        job=job_params("tables"),
-        code=code("tables"),
-    script:
-        "../scripts/tables.py"
+    rule:
+        """Tables (CSV + Markdown) for every evaluated dataset, and the scorecard beside the paper."""
+        name:
+            RULE
+        input:
+            **JOB.input,
+        output:
+            **JOB.output,
+        log:
+            LAYOUT.log("tables"),
+        localrule: True
+        conda:
+            "../envs/usae.yaml"
+        params:
+            job=PARAMS,
+            code=code("tables"),
+        script:
+            "../scripts/tables.py"

@@ -225,3 +225,24 @@ def actmax_figure(images, table, concepts, names, paths):
     figure.suptitle("Coordinated activation maximisation (Fig. 8): mean concept code per model")
     figure.tight_layout()
     save_figure(figure, paths)
+
+
+def sweep_figure(frame, keys, metrics, paths, title):
+    """A sweep's metrics against each swept key: one row of panels per key, one panel per metric.
+
+    Each panel shows every point (dots) and, where other keys vary too, the mean over them (line).
+    """
+    sns.set_theme(style="whitegrid", context="paper")
+    figure, axes = plt.subplots(len(keys), len(metrics), figsize=(2.3 * len(metrics), 2.1 * len(keys)),
+                                squeeze=False, constrained_layout=True)
+    for row, key in zip(axes, keys):
+        order = list(dict.fromkeys(frame[key].tolist()))
+        position = frame[key].map({value: index for index, value in enumerate(order)})
+        for axis, metric in zip(row, metrics):
+            axis.scatter(position, frame[metric], s=14, color="tab:blue", alpha=0.6)
+            means = frame.groupby(position)[metric].mean()
+            axis.plot(means.index, means.to_numpy(), color="tab:blue")
+            axis.set_xticks(range(len(order)), [str(value) for value in order])
+            axis.set(xlabel=key, title=metric.replace("_", " "))
+    figure.suptitle(title)
+    save_figure(figure, paths)
