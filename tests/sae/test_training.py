@@ -10,7 +10,7 @@ from tests.synthetic import planted_activations, run_files, write_planted_stores
 from usae.activations.batches import TokenBatches
 from usae.analysis.evaluation import r2_matrix
 from usae.config import validate_config
-from usae.sae.training import IndependentRun, UniversalRun, chosen_model
+from usae.sae.training import IndependentRun, UniversalRun, chosen_model, train_together
 
 DIMS = {"a": 8, "b": 12, "c": 10}
 
@@ -257,3 +257,52 @@ def test_a_checkpoint_with_other_optimizer_settings_is_not_resumed(planted, tmp_
     fresh = UniversalRun(batches, options(checkpoint_every=2), *run_files(tmp_path / "fresh")).run()
     for key, value in fresh.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[key]), key
+
+
+def _group(batches, root):
+    """Three runs over one batch stream that differ in lr, epochs and kind."""
+    return [UniversalRun(batches, options(lr=3e-3), *run_files(root / "fast")),
+            UniversalRun(batches, options(lr=1e-3, epochs=3), *run_files(root / "long")),
+            IndependentRun(batches, options(), *run_files(root / "independent"))]
+
+
+def _assert_same_runs(first, second, root_a, root_b):
+    for a, b in zip(first, second):
+        for key, value in a.state_dict().items():
+            assert torch.equal(value, b.state_dict()[key]), key
+    for name in ["fast", "long", "independent"]:
+        for file in ["model.safetensors", "model.json", "log.csv"]:
+            assert (root_a / name / file).read_bytes() == (root_b / name / file).read_bytes(), (name, file)
+
+
+def test_runs_trained_together_equal_the_runs_alone(planted, tmp_path):
+    batches = TokenBatches(planted[0], batch_images=64)
+    alone = [run.run() for run in _group(batches, tmp_path / "alone")]
+    together = train_together(_group(batches, tmp_path / "together"))
+    _assert_same_runs(alone, together, tmp_path / "alone", tmp_path / "together")
+
+
+def test_runs_trained_together_resume_each_from_its_checkpoint(planted, tmp_path):
+    batches = TokenBatches(planted[0], batch_images=64)
+    alone = [run.run() for run in _group(batches, tmp_path / "alone")]
+
+    class Killed(Exception):
+        pass
+
+    def kill_at(step):
+        if step == 10:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train_together(_group(batches, tmp_path / "together"), on_step=kill_at)
+    runs = _group(batches, tmp_path / "together")
+    (tmp_path / "together" / "long" / "checkpoints" / "latest").rename(tmp_path / "gone")  # one run resumes from an earlier checkpoint
+    resumed = train_together(runs)
+    _assert_same_runs(alone, resumed, tmp_path / "alone", tmp_path / "together")
+
+
+def test_runs_trained_together_share_their_batches(planted, tmp_path):
+    runs = [UniversalRun(TokenBatches(planted[0], batch_images=64), options(), *run_files(tmp_path / name))
+            for name in "ab"]
+    with pytest.raises(ValueError, match="share one TokenBatches"):
+        train_together(runs)

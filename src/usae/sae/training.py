@@ -164,35 +164,40 @@ class ResumableRun:
         on_step : callable, optional
             Called with the finished step number after each step (tests use it to interrupt a run).
         """
-        options = self.options
-        per_epoch = self.batches.batches_per_epoch
+        return train_together([self], on_step)[0]
+
+    def begin(self):
+        """Put the modules on the device, resume from the newest checkpoint of this plan; return the first step."""
         for module in self.modules.values():
             module.to(self.device).train()
         self.rows = []
         self.start_epoch()
-        start = self._resume()
-        pending = []
-        progress = Progress(self.total_steps, f"train {self.kind}", unit="step", initial=start)
-        for step in range(start, self.total_steps):
-            epoch, index = divmod(step, per_epoch)
-            if index == 0 and step != start:
-                self.start_epoch()
-            batch = {name: self._to_device(x) for name, x in self.batches.batch(epoch, index).items()}
-            pending.append((step, self.train_step(batch, step)))
-            progress.update()
-            done = step + 1
-            if len(pending) >= options["log_every"] or done == self.total_steps:
-                self._flush(pending, progress)
-            if done % per_epoch == 0 and done // per_epoch - 1 in options["checkpoint_epochs"]:
-                self._flush(pending, progress)
-                self._save(f"epoch_{done // per_epoch - 1:03d}", done)
-            if done % options["checkpoint_every"] == 0 or done == self.total_steps:
-                self._flush(pending, progress)
-                self._save("latest", done)
-            if on_step is not None:
-                on_step(done)
-        self._flush(pending, progress)  # also rewrites log.csv when a finished run is resumed
-        progress.close()
+        self.first_step = self._resume()
+        self.pending = []
+        self.progress = Progress(self.total_steps, f"train {self.kind}", unit="step", initial=self.first_step)
+        return self.first_step
+
+    def advance(self, step, batch):
+        """Train step ``step`` on ``batch`` (the CPU batch of that step), then log and checkpoint as due."""
+        options, per_epoch = self.options, self.batches.batches_per_epoch
+        if step % per_epoch == 0 and step != self.first_step:
+            self.start_epoch()
+        self.pending.append((step, self.train_step({name: self._to_device(x) for name, x in batch.items()}, step)))
+        self.progress.update()
+        done = step + 1
+        if len(self.pending) >= options["log_every"] or done == self.total_steps:
+            self._flush(self.pending, self.progress)
+        if done % per_epoch == 0 and done // per_epoch - 1 in options["checkpoint_epochs"]:
+            self._flush(self.pending, self.progress)
+            self._save(f"epoch_{done // per_epoch - 1:03d}", done)
+        if done % options["checkpoint_every"] == 0 or done == self.total_steps:
+            self._flush(self.pending, self.progress)
+            self._save("latest", done)
+
+    def finish(self):
+        """Write the last log rows and the final model; return the trained module."""
+        self._flush(self.pending, self.progress)  # also rewrites log.csv when a finished run is resumed
+        self.progress.close()
         return self.write_final()
 
     def start_epoch(self):
@@ -209,6 +214,42 @@ class ResumableRun:
         stats = {name: list(self.batches.stats[name]) for name in self.batches.names}
         write_json(self.meta, {**self.plan, "steps": self.total_steps, "stats": stats})
         return module
+
+
+def train_together(runs, on_step=None):
+    """Train several runs on one pass over their shared batches: each batch is read once per step.
+
+    Each run keeps its own modules, optimizers, schedule, log, checkpoints and resume, and ends with the
+    bytes it would have alone: a step reads only the batch, draws its model from the run's own seed,
+    and changes nothing but the run's own state.
+
+    Parameters
+    ----------
+    runs : list of ResumableRun
+        Runs over one :class:`usae.activations.batches.TokenBatches` (same stores, batch size, shuffle
+        and seed, so that step s is the same batch for each); they may differ in everything else,
+        including their number of epochs and where each resumes.
+    on_step : callable, optional
+        Called with the finished step number after each step that any run took.
+
+    Returns
+    -------
+    list
+        Each run's trained module, in order.
+    """
+    batches = runs[0].batches
+    if any(run.batches is not batches for run in runs):
+        raise ValueError("runs trained together share one TokenBatches (the same batch at every step)")
+    firsts = [run.begin() for run in runs]
+    for step in range(min(firsts), max(run.total_steps for run in runs)):
+        active = [run for run, first in zip(runs, firsts) if first <= step < run.total_steps]
+        if active:
+            batch = batches.batch(*divmod(step, batches.batches_per_epoch))
+            for run in active:
+                run.advance(step, batch)
+            if on_step is not None:
+                on_step(step + 1)
+    return [run.finish() for run in runs]
 
 
 class UniversalRun(ResumableRun):
