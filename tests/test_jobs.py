@@ -36,6 +36,9 @@ CONFIGS = {
     "replicates": {"train": {"n_concepts": 64, "k": 8, "batch_images": 2, "replicates": 3}},
     "replicates and a sweep": {"train": {"n_concepts": 64, "k": 8, "batch_images": 2, "replicates": 2},
                                "sweeps": {"lr_k": {"train": {"lr": [0.001, 0.003], "k": [4, 8]}}}},
+    "a sweep trained together": {"train": {"n_concepts": 64, "k": 8, "batch_images": 2},
+                                 "sweeps": {"lr_b": {"together": 2, "train": {"lr": [0.001, 0.003],
+                                                                              "batch_images": [2, 4]}}}},
 }
 
 
@@ -116,3 +119,17 @@ def test_replicate_r0_has_the_params_of_the_single_run():
         one = getattr(jobs, stage)(single[0], single[1], **args).params()
         first = getattr(jobs, stage)(replicated[0], replicated[1].for_run("replicates/r0"), **args).params()
         assert one["seed"] == first["seed"], stage
+
+
+def test_points_train_together_in_groups_that_share_their_batches():
+    config, layout = tiny(**CONFIGS["a sweep trained together"])
+    assert jobs.sweep_groups(config, "lr_b") == [["batch_images~2_lr~0.001", "batch_images~2_lr~0.003"],
+                                                 ["batch_images~4_lr~0.001", "batch_images~4_lr~0.003"]]
+    planned = jobs.planned_jobs(config, layout)
+    groups = [job for job in planned if job.stage == "train_group"]
+    assert len(groups) == 2 and not any(job.stage == "train" and "/sweeps/" in job.output["weights"] for job in planned)
+    first = groups[0]
+    assert [run["kind"] for run in first.params()["runs"]] == ["usae", "independent"] * 2
+    assert [run["options"]["lr"] for run in first.params()["runs"]] == [0.001, 0.001, 0.003, 0.003]
+    assert first.output["weights"][2] == f"{layout.root}/sweeps/lr_b/batch_images~2_lr~0.003/train/usae/model.safetensors"
+    assert len(first.output["curves"]) == 2 * len(first.output["weights"])

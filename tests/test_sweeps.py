@@ -37,6 +37,7 @@ def test_points_are_the_cross_product_named_by_sorted_key():
     ({"train": {"lr": [0.1]}, "metrics": {"threshold": [0.2]}}, "cfg.yaml: key 'sweeps.s.metrics': a sweep varies"),
     ({"lr": [0.1]}, "cfg.yaml: key 'sweeps.s': 'train' is a required property"),
     ({"train": {}}, "cfg.yaml: key 'sweeps.s.train'"),
+    ({"together": 0, "train": {"lr": [0.1]}}, "cfg.yaml: key 'sweeps.s.together': 0 is less than the minimum of 1"),
 ])
 def test_bad_sweeps_are_one_line_naming_the_key(sweep, expected):
     with pytest.raises(ConfigError) as error:

@@ -84,7 +84,7 @@ def sweep_errors(config):
     properties = load_schema()["properties"]["train"]["properties"]
     errors = []
     for name, sweep in config["sweeps"].items():
-        for section in sweep.keys() - {"train"}:
+        for section in sweep.keys() - {"train", "together"}:
             reason = ("its keys change the activation stores, which every point shares" if section in STORE_SECTIONS
                       else "a sweep varies train keys only")
             errors.append((["sweeps", name, section], f"key 'sweeps.{name}.{section}': {reason}"))

@@ -61,11 +61,6 @@ def run_seed(config, run):
     return config["seed"] + (0 if replicate is None else REPLICATE_SEED_STEP * int(replicate))
 
 
-def point_runs(config):
-    """Every point of every sweep as a run folder: ``{"sweeps/<name>/<point>": (name, point)}``."""
-    return {f"sweeps/{name}/{point}": (name, point) for name in config["sweeps"] for point in sweep_points(config, name)}
-
-
 def points_config(config):
     """What the sweeps' points share: the experiment's config with one run, no eval datasets, no sweeps."""
     return {**config, "train": {**config["train"], "replicates": 1}, "eval_datasets": [], "sweeps": {}}
@@ -269,10 +264,38 @@ def sweep(config, layout, sweep):
                lambda: {"name": sweep, "points": points})
 
 
+def sweep_groups(config, sweep):
+    """The sweep's points in training groups of ``sweeps.<sweep>.together``: consecutive points (in grid
+    order) whose runs can share one batch stream, that is with equal ``batch_images`` and ``shuffle_shards``."""
+    size, by_batches = config["sweeps"][sweep]["together"], {}
+    for point in sweep_points(config, sweep):
+        train = point_config(config, sweep, point)["train"]
+        by_batches.setdefault((train["batch_images"], train["shuffle_shards"]), []).append(point)
+    return [group[i:i + size] for group in by_batches.values() for i in range(0, len(group), size)]
+
+
+def _kinds(config):
+    return ["usae", "independent"] if config["train"]["independent"] else ["usae"]
+
+
+def train_group(config, layout, sweep, index):
+    """Group ``index`` of a sweep's points trained in one job: every kind of every point, each batch read once."""
+    runs = [(point, kind) for point in sweep_groups(config, sweep)[index] for kind in _kinds(config)]
+    files = [layout.for_run(f"sweeps/{sweep}/{point}").run_files(kind) for point, kind in runs]
+
+    def params():
+        return {"runs": [{"kind": kind, "options": train_options(point_config(config, sweep, point)),
+                          "seed": config["seed"]} for point, kind in runs]}
+
+    return Job("train_group", {"sweep": sweep, "group": str(index)},
+               {"stores": layout.stores(_experiment(config), "train", config["models"])},
+               {key: [f[key] for f in files] for key in ("weights", "meta", "log_csv")} |
+               {"curves": [path for f in files for path in f["curves"]]}, params)
+
+
 def _run_jobs(config, layout):
     """Training of each kind, metrics of every dataset and the baseline (with independent SAEs) of one run."""
-    kinds = ["usae", "independent"] if config["train"]["independent"] else ["usae"]
-    return [*(train(config, layout, kind) for kind in kinds),
+    return [*(train(config, layout, kind) for kind in _kinds(config)),
             *(metrics(config, layout, name) for name in all_datasets(config)),
             *([baseline(config, layout)] if config["train"]["independent"] else [])]
 
@@ -286,8 +309,9 @@ def planned_jobs(config, layout):
         fetch and extract for datasets with images; then for each training run (:func:`runs`):
         training of each kind, metrics of every dataset, the baseline (with independent SAEs),
         figures and tables; actmax (with images) and the explorer of the first run; with replicates,
-        the scorecard over them; and for each point of each sweep (:func:`point_runs`) training,
-        metrics of the experiment's dataset, the baseline and tables, then each sweep's summary.
+        the scorecard over them; and for each point of each sweep (:func:`usae.config.sweep_points`) training,
+        metrics of the experiment's dataset, the baseline and tables (training by groups of points with
+        ``sweeps.<name>.together`` above 1), then each sweep's summary.
     """
     datasets = all_datasets(config)
     images = [(name, key) for name, (key, entry) in datasets.items() if has_images(entry)]
@@ -301,7 +325,12 @@ def planned_jobs(config, layout):
         planned += [*_run_jobs(config, run), figures(config, run), tables(config, run)]
     planned += [*([actmax(config, first)] if _images(config) else []), explorer(config, first)]
     planned += [replicates(config, layout)] if runs(config) != [None] else []
-    for run, (name, point) in point_runs(config).items():
-        values = point_config(config, name, point)
-        planned += [*_run_jobs(values, layout.for_run(run)), tables(values, layout.for_run(run))]
+    for name in config["sweeps"]:
+        together = config["sweeps"][name]["together"] > 1
+        planned += [train_group(config, layout, name, index) for index in range(len(sweep_groups(config, name)))
+                    if together]
+        for point in sweep_points(config, name):
+            values, run = point_config(config, name, point), layout.for_run(f"sweeps/{name}/{point}")
+            planned += [job for job in _run_jobs(values, run) if not (together and job.stage == "train")]
+            planned.append(tables(values, run))
     return planned + [sweep(config, layout, name) for name in config["sweeps"]]

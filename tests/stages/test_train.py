@@ -5,7 +5,7 @@ import pandas as pd
 from usae.io import read_json
 from usae.provenance import code_digest
 from usae.sae.checkpoint import load_trained
-from usae.stages.train import train
+from usae.stages.train import train, train_group
 
 
 def test_trained_run_files(tiny_trained):
@@ -37,3 +37,24 @@ def test_a_run_writes_the_paths_it_is_given(tiny_trained, tmp_path):
     module, meta = load_trained(out["weights"], out["meta"])
     assert meta["kind"] == "independent" and len(pd.read_csv(out["log_csv"])) == meta["steps"]
     assert (tmp_path / "checkpoints").is_dir() and not (tmp_path / "model.safetensors").exists()
+
+
+def test_a_group_writes_the_files_of_its_runs_trained_apart(tiny_trained, tmp_path):
+    config, layout = tiny_trained
+    stores = [layout.store(config["dataset"]["name"], "train", model) for model in config["models"]]
+    runs = [{"kind": "usae", "options": {**config["train"], "epochs": 1, "lr": 0.001}, "seed": 0},
+            {"kind": "usae", "options": {**config["train"], "epochs": 2, "lr": 0.003}, "seed": 0},
+            {"kind": "independent", "options": {**config["train"], "epochs": 1}, "seed": 0}]
+
+    def files(root, index):
+        return {"weights": root / f"{index}/model.safetensors", "meta": root / f"{index}/model.json",
+                "log_csv": root / f"{index}/log.csv"}
+
+    for index, run in enumerate(runs):
+        train(stores, **files(tmp_path / "apart", index), curves=[tmp_path / f"apart/{index}/c.png"], **run)
+    grouped = [files(tmp_path / "together", index) for index in range(len(runs))]
+    train_group(stores, **{key: [f[key] for f in grouped] for key in grouped[0]},
+                curves=[tmp_path / f"together/{index}/c.png" for index in range(len(runs))], runs=runs)
+    for index in range(len(runs)):
+        for name in ["model.safetensors", "model.json", "log.csv"]:
+            assert (tmp_path / f"together/{index}/{name}").read_bytes() == (tmp_path / f"apart/{index}/{name}").read_bytes()

@@ -262,3 +262,16 @@ def test_changing_one_value_of_a_sweep_runs_that_point_only(swept, tmp_path):
     assert planned_rules(result) == {"sweep_train", "sweep_metrics", "sweep_baseline", "sweep_tables", "sweep"}
     outputs = [line for line in result.stdout.splitlines() if line.strip().startswith("output:")]
     assert all("sweeps/lr/lr~0.002/" in line or "sweeps/lr/summary" in line for line in outputs), outputs
+
+
+def test_points_trained_together_equal_the_points_trained_apart(swept, tmp_path):
+    workdir = Path(shutil.copytree(swept, tmp_path / "copy", symlinks=True))
+    together = changed_config(tmp_path, "t.yaml", sweeps={"lr": {"together": 2, "train": {"lr": [0.001, 0.003]}}})
+    result = snakemake(workdir, "--configfile", together, "--forcerun", "sweep_train_group_lr_0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "rule sweep_train_group_lr_0:" in result.stdout + result.stderr
+    for point in ["lr~0.001", "lr~0.003"]:
+        for kind in ["usae", "independent"]:
+            for name in ["model.safetensors", "model.json", "log.csv"]:
+                path = f"results/sweeps/lr/{point}/train/{kind}/{name}"
+                assert (workdir / path).read_bytes() == (swept / path).read_bytes(), path

@@ -77,7 +77,7 @@ def code(rule):
 
 # Stages whose jobs serve every training run (their files are shared); the others run once per run
 # (usae.jobs.runs): with train.replicates of 2 or more, under results/replicates/{replicate}/. Some also
-# run for every point of every sweep, under results/sweeps/{sweep}/{point}/ (usae.jobs.point_runs).
+# run for every point of every sweep, under results/sweeps/{sweep}/{point}/ (usae.config.sweep_points).
 SHARED_STAGES = ("fetch", "extract", "extract_merge", "replicates", "sweep")
 POINT_STAGES = ("train", "metrics", "baseline", "tables")
 RUNS = jobs.runs(config)
@@ -113,6 +113,27 @@ def job_params(stage, points=False):
         return getattr(jobs, stage)(run_config, layout, **values).params()
 
     return params
+
+
+# Sweeps whose points train one job each (sweeps.<name>.together: 1), and the others' groups.
+TRAINED_APART = [
+    name for name, sweep in config["sweeps"].items() if sweep["together"] == 1
+]
+TRAINED_TOGETHER = {
+    name: len(jobs.sweep_groups(config, name))
+    for name, sweep in config["sweeps"].items()
+    if sweep["together"] > 1
+}
+
+
+def group_rule(sweep, index):
+    """The name of the rule that trains group ``index`` of ``sweep``: sweep_train_group_<sweep>_<index>."""
+    return f"sweep_train_group_{re.sub(r'[^A-Za-z0-9_]', '_', sweep)}_{index}"
+
+
+def group_params(sweep, index):
+    """The params of a sweep's training group (usae.jobs.train_group), as one param, ``job``."""
+    return lambda wildcards: jobs.train_group(config, L, sweep, index).params()
 
 
 def families(stage, **patterns):

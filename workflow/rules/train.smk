@@ -18,6 +18,8 @@ for RULE, LAYOUT, JOB, PARAMS in families("train", kind="{kind}"):
             LAYOUT.log("train", "{kind}"),
         benchmark:
             LAYOUT.benchmark("train", "{kind}")
+        wildcard_constraints:
+            sweep="|".join(map(re.escape, TRAINED_APART)) or "(?!)",
         conda:
             "../envs/usae.yaml"
         threads: THREADS
@@ -31,3 +33,34 @@ for RULE, LAYOUT, JOB, PARAMS in families("train", kind="{kind}"):
             code=code("train"),
         script:
             "../scripts/train.py"
+
+
+for SWEEP_NAME, GROUPS in TRAINED_TOGETHER.items():
+    for INDEX in range(GROUPS):
+        GROUP = jobs.train_group(config, L, SWEEP_NAME, INDEX)
+
+        rule:
+            """A group of a sweep's points trained in one job (sweeps.<name>.together), each batch read once."""
+            name:
+                group_rule(SWEEP_NAME, INDEX)
+            input:
+                **GROUP.input,
+            output:
+                **GROUP.output,
+            log:
+                L.log("train_group", SWEEP_NAME, str(INDEX)),
+            benchmark:
+                L.benchmark("train_group", SWEEP_NAME, str(INDEX))
+            conda:
+                "../envs/usae.yaml"
+            threads: THREADS
+            resources:
+                gpu=uses_gpu(config["train"]["device"]),
+                cpus_per_gpu=job_threads,
+                mem_mb=16000,
+                runtime=240,
+            params:
+                job=group_params(SWEEP_NAME, INDEX),
+                code=code("train"),
+            script:
+                "../scripts/train_group.py"

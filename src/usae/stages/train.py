@@ -3,7 +3,7 @@
 from usae.activations.batches import TokenBatches, open_stores
 from usae.analysis.plots import training_curves_file
 from usae.provenance import code_digest
-from usae.sae.training import IndependentRun, UniversalRun
+from usae.sae.training import IndependentRun, UniversalRun, train_together
 
 RUNS = {"usae": UniversalRun, "independent": IndependentRun}
 
@@ -27,9 +27,37 @@ def train(stores, weights, meta, log_csv, curves, *, kind, options, seed):
         The config's ``train`` section.
     seed : int
     """
-    batches = TokenBatches(open_stores(stores), options["batch_images"], options["shuffle_shards"], seed)
-    run = RUNS[kind](batches, {**options, "seed": seed}, weights, meta, log_csv,
-                     provenance={"code": code_digest(__name__)})
-    module = run.run()
-    training_curves_file(log_csv, curves, f"{kind} training ({', '.join(batches.names)})")
-    return module
+    return train_group(stores, [weights], [meta], [log_csv], curves, runs=[{"kind": kind, "options": options,
+                                                                             "seed": seed}])[0]
+
+
+def train_group(stores, weights, meta, log_csv, curves, *, runs):
+    """Train several runs on the same training stores together, reading each batch once; return the modules.
+
+    Each run's files equal those of :func:`train` with its kind, options and seed (tested): the runs
+    share one batch stream, so they must agree on ``batch_images``, ``shuffle_shards`` and the seed.
+
+    Parameters
+    ----------
+    stores : list of path
+    weights, meta, log_csv : list of path
+        Each run's ``model.safetensors``, ``model.json`` and ``log.csv``, in the order of ``runs``.
+    curves : list of path
+        The figure files of each run's training curves (PNG and PDF), as many per run, in the order of ``runs``.
+    runs : list of dict
+        Each run's ``kind``, ``options`` (the config's ``train`` section) and ``seed``.
+    """
+    shared = {(run["options"]["batch_images"], run["options"]["shuffle_shards"], run["seed"]) for run in runs}
+    if len(shared) != 1 or not len(weights) == len(meta) == len(log_csv) == len(runs) or len(curves) % len(runs):
+        raise ValueError(f"{', '.join(map(str, weights))}: runs trained together need one batch_images, "
+                         "shuffle_shards and seed, and one set of files each")
+    (batch_images, shuffle_shards, seed), = shared
+    batches = TokenBatches(open_stores(stores), batch_images, shuffle_shards, seed)
+    trainers = [RUNS[run["kind"]](batches, {**run["options"], "seed": run["seed"]}, *files,
+                                  provenance={"code": code_digest(__name__)})
+                for run, files in zip(runs, zip(weights, meta, log_csv))]
+    modules = train_together(trainers)
+    per_run = len(curves) // len(runs)
+    for run, log, index in zip(runs, log_csv, range(0, len(curves), per_run)):
+        training_curves_file(log, curves[index:index + per_run], f"{run['kind']} training ({', '.join(batches.names)})")
+    return modules
