@@ -127,7 +127,7 @@ TRAINED_TOGETHER = {
 
 
 def group_rule(sweep, index):
-    """The name of the rule that trains group ``index`` of ``sweep``: sweep_train_group_<sweep>_<index>."""
+    """sweep_train_group_<sweep>_<index>, the name of the job that trains group ``index`` of ``sweep``."""
     return f"sweep_train_group_{re.sub(r'[^A-Za-z0-9_]', '_', sweep)}_{index}"
 
 
