@@ -30,7 +30,14 @@ Dense-equivalent FLOPs, as if every decode were a dense m x d matmul (comparable
 implementations): 2*d*m per token per matmul, forward = 2*d_i*m + sum_j 2 * 2*m*d_j, fwd + bwd =
 3 x forward; the independent step runs, per model, one encoder and two decodes.
 
-Usage: python benchmarks/train.py [--sizes paper embedded] [--steps 3] [--device auto]
+--autocast runs every step under the runs' bfloat16 autocast (train.autocast: on GPU only; on CPU it
+changes nothing). --together G adds a column: tokens/s of G runs of the row's kind (seeds 0..G-1) trained
+by ``usae.sae.training.train_together`` over one TokenBatches, counting all G runs' tokens; like
+'w/ reads' it includes each step's store read (once for all G) and each run's copy to the device, and
+excludes a warm-up step and the last step (which writes each run's checkpoint and final model).
+
+Usage: python benchmarks/train.py [--sizes paper embedded] [--steps 3] [--device auto] [--autocast]
+       [--together G]
 """
 
 import argparse
@@ -46,7 +53,7 @@ from usae.activations.batches import TokenBatches
 from usae.activations.store import ActivationStore, write_store
 from usae.config import validate_config
 from usae.device import pick_device
-from usae.sae.training import IndependentRun, UniversalRun, chosen_model
+from usae.sae.training import IndependentRun, UniversalRun, chosen_model, train_together
 
 SIZES = {
     "paper": {"dims": {"siglip": 768, "dinov2": 384, "vit": 768}, "m": 6144, "k": 32, "images": 32, "tokens": 196},
@@ -91,8 +98,8 @@ def step_flops(kind, dims, m, k, tokens, chosen=None):
     return {"matmul": matmul, "gather": gather, "performed": matmul + gather, "dense_equivalent": dense}
 
 
-def make_run(kind, size, n_batches, device, root):
-    """A run of ``kind`` on random float16 stores of ``n_batches`` batches under ``root``; and its batches."""
+def make_batches(kind, size, n_batches, root):
+    """TokenBatches over random float16 stores of ``n_batches`` batches under ``root / kind``."""
     rng = np.random.default_rng(0)
     n_images = size["images"] * n_batches
     stores = {}
@@ -100,23 +107,53 @@ def make_run(kind, size, n_batches, device, root):
         acts_NTD = rng.normal(size=(n_images, size["tokens"], dim)).astype(np.float16)
         write_store(root / kind / name, acts_NTD, [str(i) for i in range(n_images)], name, shard_images=size["images"])
         stores[name] = ActivationStore(root / kind / name)
-    batches = TokenBatches(stores, size["images"])
+    return TokenBatches(stores, size["images"])
+
+
+def new_run(kind, size, batches, device, out, autocast=False, seed=0, **train):
+    """A run of ``kind`` over ``batches`` writing under ``out`` (``train``: more config train keys)."""
     train = {"n_concepts": size["m"], "k": size["k"], "batch_images": size["images"], "epochs": 1,
-             "device": str(device)}
-    options = {**validate_config({"train": train}, "bench")["train"], "seed": 0}
-    out = root / kind / "run"
-    run = (UniversalRun if kind == "usae" else IndependentRun)(batches, options, out / "model.safetensors",
+             "device": str(device), "autocast": autocast, **train}
+    options = {**validate_config({"train": train}, "bench")["train"], "seed": seed}
+    return (UniversalRun if kind == "usae" else IndependentRun)(batches, options, out / "model.safetensors",
                                                                out / "model.json", out / "log.csv")
+
+
+def make_run(kind, size, n_batches, device, root, autocast=False):
+    """A run of ``kind`` on random float16 stores of ``n_batches`` batches under ``root``; and its batches."""
+    batches = make_batches(kind, size, n_batches, root)
+    run = new_run(kind, size, batches, device, root / kind / "run", autocast)
     for module in run.modules.values():
         module.to(device).train()
     run.start_epoch()
     return run, batches
 
 
-def bench(kind, size, steps, device, root):
+def bench_together(kind, size, steps, device, root, groups, autocast=False):
+    """tokens/s of ``groups`` runs trained by ``train_together`` over one TokenBatches (all runs' tokens).
+
+    Each run has steps + 2 steps: a warm-up, ``steps`` timed ones, and a last one (it writes each run's
+    checkpoint and final model) left out of the time.
+    """
+    batches = make_batches(f"{kind}_together", size, steps + 2, root)
+    quiet = {"log_every": 10**9, "checkpoint_every": 10**9, "checkpoint_epochs": []}
+    runs = [new_run(kind, size, batches, device, root / f"{kind}_together" / f"run{i}", autocast, seed=i, **quiet)
+            for i in range(groups)]
+    times = {}
+
+    def on_step(done):
+        if done in (1, steps + 1):
+            sync(device)
+            times[done] = time.perf_counter()
+
+    train_together(runs, on_step)
+    return groups * steps * batches.tokens_per_batch / (times[steps + 1] - times[1])
+
+
+def bench(kind, size, steps, device, root, autocast=False):
     """Return peak FLOP/s, tokens/s (step, with store reads), performed and dense-equivalent FLOP/s, matmul check."""
     dims, m, k = size["dims"], size["m"], size["k"]
-    run, batches = make_run(kind, size, steps + 1, device, root)
+    run, batches = make_run(kind, size, steps + 1, device, root, autocast)
     tokens = batches.tokens_per_batch
 
     def flops(step):
@@ -148,25 +185,39 @@ def main():
     parser.add_argument("--sizes", nargs="+", default=["embedded", "paper"], choices=list(SIZES))
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--autocast", action="store_true", help="bfloat16 autocast (train.autocast; GPU only)")
+    parser.add_argument("--together", type=int, metavar="G", help="also time G runs trained together")
     args = parser.parse_args()
+    if args.together is not None and args.together < 1:
+        parser.error("--together G: G must be at least 1")
     device = pick_device(args.device)
-    print(f"device {device}, torch threads {torch.get_num_threads()}")
+    autocast = " (ignored on CPU)" if device.type != "cuda" else ""
+    print(f"device {device}, torch threads {torch.get_num_threads()}" +
+          (f", bfloat16 autocast{autocast}" if args.autocast else ""))
     print("peak: fp32 matmul GFLOP/s measured just before the row's timed steps (best of 10 2048^3 matmuls)")
     print("tokens/s: one step, batch in memory; w/ reads: one step including reading its batch from the store")
     print("performed: GFLOP/s this implementation computes (dense matmuls + top-k gathers); % peak: its share")
     print("dense-eq: GFLOP/s as if every decode were a dense m x d matmul, comparable with dense implementations")
     print("matmul check: FlopCounterMode's matmul FLOPs on the warm-up step / the formula's")
+    together = f" {f'x{args.together} tok/s':>11s}" if args.together else ""
+    if args.together:
+        print(f"x{args.together} tok/s: {args.together} runs trained together (train_together), all their tokens, "
+              "store reads included")
     print(f"{'size':9s} {'step':11s} {'m':>5s} {'tokens':>6s} {'tokens/s':>9s} {'w/ reads':>9s} "
-          f"{'peak':>6s} {'performed':>9s} {'% peak':>6s} {'dense-eq':>9s} {'matmul check':>12s}")
+          f"{'peak':>6s} {'performed':>9s} {'% peak':>6s} {'dense-eq':>9s} {'matmul check':>12s}{together}")
     with tempfile.TemporaryDirectory() as tmp:
         for size_name in args.sizes:
             size = SIZES[size_name]
             for kind in ["usae", "independent"]:
-                peak, step_rate, io_rate, performed, dense, check = bench(kind, size, args.steps, device,
-                                                                          Path(tmp) / size_name)
+                root = Path(tmp) / size_name
+                peak, step_rate, io_rate, performed, dense, check = bench(kind, size, args.steps, device, root,
+                                                                          args.autocast)
+                if args.together:
+                    rate = bench_together(kind, size, args.steps, device, root, args.together, args.autocast)
+                    together = f" {rate:11.0f}"
                 print(f"{size_name:9s} {kind:11s} {size['m']:5d} {size['images'] * size['tokens']:6d} "
                       f"{step_rate:9.0f} {io_rate:9.0f} {peak / 1e9:6.1f} {performed / 1e9:9.1f} "
-                      f"{100 * performed / peak:6.1f} {dense / 1e9:9.1f} {check:12.4f}")
+                      f"{100 * performed / peak:6.1f} {dense / 1e9:9.1f} {check:12.4f}{together}")
 
 
 if __name__ == "__main__":
