@@ -56,3 +56,14 @@ def test_universal_sae_crosses_encoders_and_decoders():
     _, codes = usae.encode("a", torch.randn(3, 4))
     assert usae.decode("b", codes).shape == (3, 6)
     assert usae.dims == {"a": 4, "b": 6} and (codes > 0).sum(1).le(2).all()
+
+
+def test_a_smaller_dictionary_init_keeps_the_atoms_directions():
+    torch.manual_seed(0)
+    official = UniversalSAE({"a": 4, "b": 6}, n_concepts=8, k=2)
+    torch.manual_seed(0)
+    small = UniversalSAE({"a": 4, "b": 6}, n_concepts=8, k=2, init_std=0.01)
+    for name in ["a", "b"]:
+        raw, raw_small = official.saes[name].dictionary.weight, small.saes[name].dictionary.weight
+        torch.testing.assert_close(raw_small, raw * 0.01)
+        torch.testing.assert_close(small.saes[name].dictionary(), official.saes[name].dictionary(), rtol=1e-5, atol=1e-6)

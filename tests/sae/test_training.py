@@ -1,3 +1,4 @@
+import json
 import logging
 
 import numpy as np
@@ -10,6 +11,7 @@ from tests.synthetic import planted_activations, run_files, write_planted_stores
 from usae.activations.batches import TokenBatches
 from usae.analysis.evaluation import r2_matrix
 from usae.config import validate_config
+from usae.sae.modules import UniversalSAE
 from usae.sae.training import IndependentRun, UniversalRun, chosen_model, train_together
 
 DIMS = {"a": 8, "b": 12, "c": 10}
@@ -306,3 +308,20 @@ def test_runs_trained_together_share_their_batches(planted, tmp_path):
             for name in "ab"]
     with pytest.raises(ValueError, match="share one TokenBatches"):
         train_together(runs)
+
+
+def test_the_dictionary_init_is_recorded_and_changes_the_training(planted, tmp_path):
+    batches = TokenBatches(planted[0], batch_images=64)
+    official = UniversalRun(batches, options(epochs=1), *run_files(tmp_path / "official")).run()
+    small = UniversalRun(batches, options(epochs=1, dictionary_init_std=0.05), *run_files(tmp_path / "small")).run()
+    assert json.loads((tmp_path / "small" / "model.json").read_text())["dictionary_init_std"] == 0.05
+    assert json.loads((tmp_path / "official" / "model.json").read_text())["dictionary_init_std"] == 1.0
+    turned = [torch.nn.functional.cosine_similarity(run.saes["a"].dictionary(), start, dim=1).mean()
+              for run, start in [(official, _initial_atoms(1.0)), (small, _initial_atoms(0.05))]]
+    assert turned[1] < turned[0]  # the smaller init turns the atoms further from where they started
+
+
+def _initial_atoms(init_std):
+    """The normalised initial atoms of model ``a`` in a run seeded 0 (the same directions for any init_std)."""
+    torch.manual_seed(0)
+    return UniversalSAE(DIMS, 32, 4, init_std).saes["a"].dictionary().detach()

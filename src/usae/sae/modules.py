@@ -42,11 +42,15 @@ class TopKEncoder(nn.Module):
 
 
 class Dictionary(nn.Module):
-    """Concept atoms ``(m, d)``, L2-normalised row by row on every use."""
+    """Concept atoms ``(m, d)``, L2-normalised row by row on every use; raw entries drawn N(0, init_std²).
 
-    def __init__(self, n_concepts, dim):
+    ``init_std`` leaves the initial atoms' directions as they are (they are normalised), but sets how far an
+    optimizer step turns them: about ``lr / init_std`` radians for AdamW. 1.0 is the official code's.
+    """
+
+    def __init__(self, n_concepts, dim, init_std=1.0):
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(n_concepts, dim))
+        self.weight = nn.Parameter(torch.randn(n_concepts, dim) * init_std)
 
     def forward(self):
         """Return the normalised dictionary ``(m, d)``: ``row / (||row|| + 1e-8)``."""
@@ -75,11 +79,11 @@ class TopKSAE(nn.Module):
     k : int
     """
 
-    def __init__(self, dim, n_concepts, k):
+    def __init__(self, dim, n_concepts, k, init_std=1.0):
         super().__init__()
         self.dim, self.n_concepts, self.k = dim, n_concepts, k
         self.encoder = TopKEncoder(dim, n_concepts, k)
-        self.dictionary = Dictionary(n_concepts, dim)
+        self.dictionary = Dictionary(n_concepts, dim, init_std)
 
     def encode(self, x_BD):
         """Return ``(pre_codes_BM, codes_BM)``."""
@@ -106,11 +110,11 @@ class UniversalSAE(nn.Module):
     k : int
     """
 
-    def __init__(self, dims, n_concepts, k):
+    def __init__(self, dims, n_concepts, k, init_std=1.0):
         super().__init__()
         self.names = list(dims)
         self.n_concepts, self.k = n_concepts, k
-        self.saes = nn.ModuleDict({name: TopKSAE(dim, n_concepts, k) for name, dim in dims.items()})
+        self.saes = nn.ModuleDict({name: TopKSAE(dim, n_concepts, k, init_std) for name, dim in dims.items()})
 
     @property
     def dims(self):

@@ -27,7 +27,7 @@ from usae.sae.r2 import r2_score
 from usae.sae.schedule import OfficialCosineSchedule, official_schedule_lengths, warmup_cosine_lr
 
 PLAN_KEYS = ("n_concepts", "k", "batch_images", "epochs", "lr", "weight_decay", "warmup_epochs", "start_lr",
-             "end_lr", "schedule", "loss", "aux_penalty", "grad_clip", "shuffle_shards", "seed")
+             "end_lr", "schedule", "loss", "aux_penalty", "grad_clip", "shuffle_shards", "dictionary_init_std", "seed")
 
 log = logging.getLogger(__name__)
 
@@ -282,7 +282,7 @@ class UniversalRun(ResumableRun):
         super().__init__(batches, options, weights, meta, log_csv, provenance)
         self.plan["init_seed"] = options["seed"]
         torch.manual_seed(self.plan["init_seed"])
-        self.usae = UniversalSAE(batches.dims, options["n_concepts"], options["k"])
+        self.usae = UniversalSAE(batches.dims, options["n_concepts"], options["k"], options["dictionary_init_std"])
         self.modules = {"usae": self.usae}
         self.optimizers = {name: make_optimizer(self.usae.saes[name], options) for name in batches.names}
         self.model_steps = {name: 0 for name in batches.names}
@@ -355,7 +355,8 @@ class IndependentRun(ResumableRun):
         # baseline matching would find twins by construction.
         self.plan["init_seed"] = options["seed"] + 1
         torch.manual_seed(self.plan["init_seed"])
-        self.saes = torch.nn.ModuleDict({name: TopKSAE(dim, options["n_concepts"], options["k"])
+        self.saes = torch.nn.ModuleDict({name: TopKSAE(dim, options["n_concepts"], options["k"],
+                                                       options["dictionary_init_std"])
                                          for name, dim in batches.dims.items()})
         self.modules = {"saes": self.saes}
         self.optimizers = {name: make_optimizer(sae, options) for name, sae in self.saes.items()}
