@@ -4,10 +4,17 @@ Prints images/s of ``extract_store`` (decode + preprocess + forward + resample +
 bare forward pass on the same, already preprocessed batches; their ratio shows whether data loading
 dominates. Then store write and memory-mapped read MB/s.
 
+--random-weights builds the model with random weights (timm ``pretrained=False``; nothing is downloaded),
+e.g. ``--model vit_b16 --random-weights`` for ViT-B/16 without its checkpoint. On GPU both the extraction
+and the bare forward pass run under bfloat16 autocast (``extract.autocast``, on by default; --no-autocast).
+
 Usage: python benchmarks/extract.py [--model efficientnet_lite0] [--images 128] [--batch-size 32]
+       [--random-weights] [--no-autocast] [--device auto]
 """
 
 import argparse
+import contextlib
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -31,9 +38,18 @@ def main():
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--grid", type=int, default=7)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--random-weights", action="store_true", help="random weights: nothing is downloaded")
+    parser.add_argument("--autocast", action=argparse.BooleanOptionalAction, default=True,
+                        help="bfloat16 autocast on GPU (default: on, as extract.autocast)")
     args = parser.parse_args()
     device = pick_device(args.device)
     spec = model_spec(args.model)
+    if args.random_weights:
+        if spec.loader in ("hf", "torchhub"):  # these fetch a config or code even without weights
+            parser.error(f"--random-weights: model {args.model} ({spec.loader}) would still download; "
+                         "use a timm, torchvision or hf_onnx model")
+        spec = dataclasses.replace(spec, weights="random")
+    autocast = args.autocast and device.type == "cuda"
     token_model = load_token_model(spec).to(device)
     with tempfile.TemporaryDirectory() as tmp:
         options = {"n_train": args.images, "n_val": 1, "size": 288, "min_scale": 0.15, "max_scale": 1.0}
@@ -42,11 +58,13 @@ def main():
 
         start = time.perf_counter()
         meta = extract_store(manifest, spec, Path(tmp) / "store", grid=args.grid, batch_size=args.batch_size,
-                             shard_images=args.images, device=args.device, token_model=token_model)
+                             shard_images=args.images, device=args.device, autocast=args.autocast,
+                             token_model=token_model)
         full = time.perf_counter() - start
 
         batches = list(torch.utils.data.DataLoader(ManifestImages(manifest["path"], spec), batch_size=args.batch_size))
-        with torch.inference_mode():
+        context = torch.autocast("cuda", dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
+        with torch.inference_mode(), context:
             token_model(batches[0].to(device))  # warm-up
             start = time.perf_counter()
             for images in batches:
@@ -68,7 +86,9 @@ def main():
             store.images(i, i + 256)
         read = time.perf_counter() - start
     megabytes = acts_NTD.nbytes / 2**20
-    print(f"model {args.model} on {device}, {args.images} images, batch {args.batch_size}, torch threads {torch.get_num_threads()}")
+    weights = ", random weights" if args.random_weights else ""
+    print(f"model {args.model}{weights} on {device}{', bfloat16 autocast' if autocast else ''}, {args.images} images, "
+          f"batch {args.batch_size}, torch threads {torch.get_num_threads()}")
     print(f"extraction (decode+preprocess+forward+write): {args.images / full:8.1f} images/s")
     print(f"bare forward pass, same batches:              {args.images / bare:8.1f} images/s")
     print(f"ratio extraction/forward:                     {bare / full:8.2f}  (1.0 = data loading costs nothing)")
