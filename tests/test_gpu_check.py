@@ -1,5 +1,6 @@
 """benchmarks/gpu_check.sh: its logic on CPU at tiny sizes (the GPU paths need a GPU; docs/gpu.md)."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -28,8 +29,9 @@ FIGURE = re.compile(r"(\d+(?:\.\d+)?) (s|tokens/s|images/s)")
 
 
 def gpu_check(python, timeout):
-    """Run the script on CPU with ``python``; return the process and its summary table's rows."""
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "PYTHON": python}
+    """Run the script on CPU with ``python`` (from another folder: it finds the repository itself);
+    return the process and its summary table's rows."""
+    env = {**{key: value for key, value in os.environ.items() if not key.startswith("GPU_CHECK_")}, "PYTHON": python}
     result = subprocess.run(["bash", str(SCRIPT), "--device", "cpu"], capture_output=True, text=True,
                             env=env, cwd="/", timeout=timeout)
     lines = result.stdout.splitlines()
