@@ -260,7 +260,8 @@ def sweep(config, layout, sweep):
                {"summaries": [folder.metrics(experiment, "summary.json") for folder in folders],
                 "matrices": [folder.metrics(experiment, "matrices.json") for folder in folders],
                 "scorecards": [folder.scorecard(".json") for folder in folders], "baselines": baselines},
-               {"table": layout.sweep_table(sweep), "figure": layout.sweep_figure(sweep)},
+               {"table": layout.sweep_table(sweep), "metrics": layout.sweep_metrics(sweep),
+                "figure": layout.sweep_figure(sweep)},
                lambda: {"name": sweep, "points": points})
 
 

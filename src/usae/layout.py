@@ -146,6 +146,10 @@ class Layout:
         """CSV and Markdown of sweep ``name``'s summary: one row per point."""
         return [self._path("sweeps", name, "summary" + suffix) for suffix in TABLE_FORMATS]
 
+    def sweep_metrics(self, name):
+        """JSON of sweep ``name``'s summary by point, for ``dvc metrics show``."""
+        return self._path("sweeps", name, "summary.json")
+
     def sweep_figure(self, name):
         """PNG and PDF of sweep ``name``'s main metrics against each swept key."""
         return [self._path("sweeps", name, "metrics" + suffix) for suffix in FIGURE_FORMATS]

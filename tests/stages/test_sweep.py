@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from usae.io import write_json
+from usae.io import read_json, write_json
 from usae.stages.sweep import sweep
 
 
@@ -23,14 +23,15 @@ def test_summary_and_figure_of_a_sweep(tmp_path):
     points = {"k~4_lr~0.1": {"k": 4, "lr": 0.1}, "k~8_lr~0.1": {"k": 8, "lr": 0.1}}
     files = [_point(tmp_path / name, r2, share) for name, r2, share in zip(points, [0.4, 0.6], [0.1, 0.2])]
     table, figure = [tmp_path / "s.csv", tmp_path / "s.md"], [tmp_path / "m.png", tmp_path / "m.pdf"]
-    frame = sweep(*map(list, zip(*files)), table, figure, name="lr_k", points=points)
+    frame = sweep(*map(list, zip(*files)), table, tmp_path / "s.json", figure, name="lr_k", points=points)
     assert list(frame["point"]) == list(points) and list(frame["usae_self_r2"]) == [0.4, 0.6]
     assert list(pd.read_csv(table[0])["fig7_matched_share"]) == [0.1, 0.2]
     assert "| k~8_lr~0.1 |" in table[1].read_text() and figure[0].stat().st_size > 1000
+    assert read_json(tmp_path / "s.json")["k~8_lr~0.1"]["usae_self_r2"] == 0.6
 
 
 def test_one_file_of_each_kind_per_point(tmp_path):
     files = _point(tmp_path / "p", 0.5, 0.1)
     with pytest.raises(ValueError, match="one summary, matrices, scorecard and baseline table per point"):
-        sweep(*([path] for path in files), [tmp_path / "s.csv"], [tmp_path / "m.png"], name="x",
+        sweep(*([path] for path in files), [tmp_path / "s.csv"], tmp_path / "s.json", [tmp_path / "m.png"], name="x",
               points={"a~1": {"a": 1}, "a~2": {"a": 2}})

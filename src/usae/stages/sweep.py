@@ -4,10 +4,11 @@ import pandas as pd
 
 from usae.analysis.plots import sweep_figure
 from usae.analysis.sweep_summary import SWEEP_METRICS, point_row, sweep_frame
-from usae.io import read_json, write_table
+from usae.analysis.report import json_records
+from usae.io import read_json, write_json, write_table
 
 
-def sweep(summaries, matrices, scorecards, baselines, table, figure, *, name, points):
+def sweep(summaries, matrices, scorecards, baselines, table, metrics, figure, *, name, points):
     """Write the summary of sweep ``name`` (a row per point) and its figure; return the table.
 
     Parameters
@@ -17,6 +18,8 @@ def sweep(summaries, matrices, scorecards, baselines, table, figure, *, name, po
         in the order of ``points``.
     table : list of path
         CSV and Markdown of the summary.
+    metrics : path
+        The summary as JSON by point (``dvc metrics show``).
     figure : list of path
         PNG and PDF of the main metrics against each swept key.
     name : str
@@ -29,6 +32,7 @@ def sweep(summaries, matrices, scorecards, baselines, table, figure, *, name, po
             for values, m, s, b, c in zip(points.values(), matrices, summaries, baselines, scorecards)]
     frame = sweep_frame(list(points), rows)
     write_table(frame, table)
+    write_json(metrics, {row.pop("point"): row for row in json_records(frame)})
     keys = list(next(iter(points.values())))
     sweep_figure(frame, keys, SWEEP_METRICS, figure, f"sweep {name}: {len(points)} points")
     return frame
