@@ -234,7 +234,7 @@ def snakemake(workdir, env, *args, timeout=1500):
 
 
 # Rules that declare gpu=uses_gpu(<section>.device) (the plugin's --gpus=1 and --cpus-per-gpu).
-GPU_RULES = {"extract", "train", "metrics", "actmax", "explorer"}
+GPU_RULES = {"extract", "train", "metrics", "actmax", "explorer", "sweep_train", "sweep_metrics"}
 # Options the plugin sets itself and refuses in slurm_extra (its validation.py).
 PLUGIN_OPTIONS = ("--gres", "--gpus", "--mem", "--cpus-per", "--ntasks", "--time", "--partition", "--account")
 
@@ -245,7 +245,7 @@ def test_slurm_profile_follows_the_plugin_conventions():
     assert profile["software-deployment-method"] == "conda"
     assert "cpus_per_task" not in profile["default-resources"]  # it would override cpus_per_gpu
     rules = set(profile["set-resources"])
-    assert rules <= GPU_RULES | {"fetch", "extract_merge", "baseline", "figures"}
+    assert rules <= GPU_RULES | {"fetch", "extract_merge", "baseline", "figures", "sweep_baseline"}
     for rule, resources in profile["set-resources"].items():
         assert not any(option in str(resources.get("slurm_extra", "")) for option in PLUGIN_OPTIONS), rule
         assert {"mem_mb", "runtime"} <= set(resources), rule
