@@ -1,8 +1,15 @@
 """Run a stage from a Snakemake rule script: files and params in, nothing else."""
 
+import sys
+
 
 def run_rule(smk, stage):
     """Call ``stage(**input, **output, **params.job)`` of a Snakemake job, logging to its log file.
+
+    A :class:`usae.errors.UserError` (bad input: a config key, a dataset folder, a store, a weights file)
+    ends the job as it ends the ``usae`` command: one line, ``usae: error: <message>``, in the job's log
+    and on the console above Snakemake's error report, no traceback, exit status 2. Any other exception
+    is a bug and keeps its traceback (in the log).
 
     Parameters
     ----------
@@ -13,7 +20,14 @@ def run_rule(smk, stage):
     stage : callable
         A function of :mod:`usae.stages`.
     """
+    from usae.errors import UserError
     from usae.runtime import configure
 
     configure(log_file=smk.log[0], threads=smk.threads)
-    return stage(**dict(smk.input.items()), **dict(smk.output.items()), **smk.params.job)
+    try:
+        return stage(**dict(smk.input.items()), **dict(smk.output.items()), **smk.params.job)
+    except UserError as error:
+        message = f"usae: error: {error}"
+        print(message, file=sys.stderr)  # the job's log (configure sends stderr there)
+        print(message, file=sys.__stderr__, flush=True)  # the console
+        raise SystemExit(2) from None

@@ -388,3 +388,16 @@ def test_two_runs_from_scratch_are_byte_identical(reference, tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     found = digests(workdir)
     assert len(found) > 10 and found == digests(reference)
+
+
+@pytest.mark.integration
+def test_a_user_error_inside_a_snakemake_job_is_one_line(tmp_path):
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["eval_datasets"] = [{"name": "extra", "source": "folder", "root": "no_such_folder", "val_fraction": 1.0}]
+    workdir = copy_workflow(tmp_path, yaml.safe_dump(config))
+    result = snakemake(workdir, "results/data/extra/val.csv")
+    line = "usae: error: eval_datasets[0].root: dataset folder 'no_such_folder' does not exist"
+    assert result.returncode != 0 and line in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr + result.stdout
+    log = (workdir / "results/logs/fetch/extra_val.log").read_text()
+    assert line in log and "Traceback" not in log
