@@ -91,3 +91,22 @@ def test_hf_rows_are_written_as_images(tmp_path, image_folder):
     records = hf_records(rows, tmp_path, "val")
     assert [r[0] for r in records] == ["val_00000000", "val_00000001"]
     assert records[1][2] == "1" and Image.open(records[0][1]).format == "JPEG"
+
+
+def _png_header_only(width, height):
+    """A PNG whose header claims ``width`` x ``height`` pixels, with no image data (a decompression bomb's header)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+def test_a_decompression_bomb_goes_to_the_rejects(tmp_path, image_folder):
+    (image_folder[0].parent / "bomb.png").write_bytes(_png_header_only(200000, 200000))
+    manifest, rejects = build_manifest(folder_records(image_folder[0].parent, "val", 1.0, seed=0))
+    assert len(manifest) == 6 and list(rejects["image_id"]) == ["bomb"]
+    assert rejects["reason"][0].startswith("DecompressionBombError: Image size (40000000000 pixels) exceeds limit")

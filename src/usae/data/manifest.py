@@ -33,7 +33,7 @@ def image_problem(path):
             image.load()
             if min(image.size) < 1:
                 return "empty image"
-    except (OSError, ValueError, SyntaxError) as exc:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:  # the bomb: a header's huge size
         return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'cannot decode'}"
     return None
 
