@@ -89,3 +89,15 @@ def test_merged_configs_name_the_file_that_set_the_bad_key(tmp_path):
         validate_config({**config, "train": {"k": 8}, "seed": "x"}, source_of_key([base, extra], {"seed": "x"}))
     with pytest.raises(ConfigError, match=f"^{base}: key 'seed'"):
         validate_config({"seed": "y"}, source_of_key([base, extra]))
+
+
+def test_the_results_root_is_checked_up_front(tmp_path):
+    (tmp_path / "file").write_text("")
+    for results, expected in [("", "cfg.yaml: key 'results': '' should be non-empty"),
+                              (str(tmp_path / "file"), f"cfg.yaml: key 'results': '{tmp_path}/file' is a file, not a folder"),
+                              (str(tmp_path / "file/sub"), f"cfg.yaml: key 'results': '{tmp_path}/file/sub' is under "
+                                                           f"'{tmp_path}/file', which is a file, not a folder")]:
+        with pytest.raises(ConfigError) as error:
+            validate_config({"results": results}, "cfg.yaml")
+        assert str(error.value) == expected
+    assert validate_config({"results": str(tmp_path / "new/deeper")}, "cfg.yaml")["results"] == str(tmp_path / "new/deeper")

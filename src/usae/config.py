@@ -2,8 +2,10 @@
 
 import copy
 import itertools
+import os
 import re
 from importlib import resources
+from pathlib import Path
 
 import jsonschema
 import yaml
@@ -70,7 +72,19 @@ def semantic_errors(config):
         if entry["loader"] == "torchhub" and not re.fullmatch(r"[^/:]+/[^/:]+:[^/:]+", entry["arch"]):
             errors.append((["model_zoo", name, "arch"], f"key 'model_zoo.{name}.arch': a torch.hub model is "
                                                         f"'owner/repo:entrypoint', got '{entry['arch']}'"))
-    return errors + sweep_errors(config)
+    return errors + results_errors(config["results"]) + sweep_errors(config)
+
+
+def results_errors(results):
+    """The results root checked once, up front: it must be (or be creatable as) a folder this process can write."""
+    path = Path(results)
+    existing = next(folder for folder in [path, *path.parents] if folder.exists())  # "." or "/" at the latest
+    if existing.exists() and not existing.is_dir():
+        kind = "is" if existing == path else f"is under '{existing}', which is"
+        return [(["results"], f"key 'results': '{results}' {kind} a file, not a folder")]
+    if existing.exists() and not os.access(existing, os.W_OK | os.X_OK):
+        return [(["results"], f"key 'results': cannot write into '{existing}'")]
+    return []
 
 
 # train keys a sweep may not vary: how many runs there are, whether the baseline runs (its table scores
