@@ -17,6 +17,18 @@ from usae.sae.training import IndependentRun, UniversalRun, chosen_model, train_
 DIMS = {"a": 8, "b": 12, "c": 10}
 
 
+class Killed(Exception):
+    """A simulated kill of the training process, raised from ``on_step``."""
+
+
+def kill_at(stop):
+    """An ``on_step`` callback that kills the run after step ``stop``."""
+    def on_step(step):
+        if step == stop:
+            raise Killed
+    return on_step
+
+
 def options(**changes):
     train = {"n_concepts": 32, "k": 4, "batch_images": 16, "epochs": 2, "lr": 3e-3, "warmup_epochs": 0.5,
              "checkpoint_every": 3, "log_every": 2, "checkpoint_epochs": [0], **changes}
@@ -82,16 +94,8 @@ def test_resume_equals_uninterrupted(planted, tmp_path):
     batches = TokenBatches(planted[0], batch_images=64)
     opts = options(n_concepts=256)  # enough concepts that some stay dead in a few batches
     full = UniversalRun(batches, opts, *run_files(tmp_path / "full")).run()
-
-    class Killed(Exception):
-        pass
-
-    def kill_at(step):
-        if step == 10:
-            raise Killed
-
     with pytest.raises(Killed):
-        UniversalRun(batches, opts, *run_files(tmp_path / "resumed")).run(on_step=kill_at)
+        UniversalRun(batches, opts, *run_files(tmp_path / "resumed")).run(on_step=kill_at(10))
     assert not (tmp_path / "resumed" / "model.safetensors").exists()
     resumed = UniversalRun(batches, opts, *run_files(tmp_path / "resumed")).run()
     for key, value in full.state_dict().items():
@@ -107,13 +111,8 @@ def test_independent_saes_resume_and_learn(planted, tmp_path):
     batches = TokenBatches(planted[0], batch_images=64)
     opts = options(epochs=3)
     full = IndependentRun(batches, opts, *run_files(tmp_path / "full")).run()
-
-    def kill_at(step):
-        if step == 5:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        IndependentRun(batches, opts, *run_files(tmp_path / "resumed")).run(on_step=kill_at)
+    with pytest.raises(Killed):
+        IndependentRun(batches, opts, *run_files(tmp_path / "resumed")).run(on_step=kill_at(5))
     (tmp_path / "resumed" / "log.csv").unlink()  # Snakemake deletes an interrupted job's outputs
     resumed = IndependentRun(batches, opts, *run_files(tmp_path / "resumed")).run()
     for key, value in full.state_dict().items():
@@ -215,13 +214,8 @@ def test_per_model_schedule_logs_the_official_rates(planted, tmp_path):
 
 def _interrupted_run(batches, out_dir, at=5, **changes):
     """Train until step ``at`` (a checkpoint every 2 steps), then die."""
-
-    def kill_at(step):
-        if step == at:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        UniversalRun(batches, options(checkpoint_every=2, **changes), *run_files(out_dir)).run(on_step=kill_at)
+    with pytest.raises(Killed):
+        UniversalRun(batches, options(checkpoint_every=2, **changes), *run_files(out_dir)).run(on_step=kill_at(at))
 
 
 def test_a_reextracted_store_or_other_provenance_trains_afresh(planted, tmp_path, caplog):
@@ -287,16 +281,8 @@ def test_runs_trained_together_equal_the_runs_alone(planted, tmp_path):
 def test_runs_trained_together_resume_each_from_its_checkpoint(planted, tmp_path):
     batches = TokenBatches(planted[0], batch_images=64)
     alone = [run.run() for run in _group(batches, tmp_path / "alone")]
-
-    class Killed(Exception):
-        pass
-
-    def kill_at(step):
-        if step == 10:
-            raise Killed
-
     with pytest.raises(Killed):
-        train_together(_group(batches, tmp_path / "together"), on_step=kill_at)
+        train_together(_group(batches, tmp_path / "together"), on_step=kill_at(10))
     runs = _group(batches, tmp_path / "together")
     (tmp_path / "together" / "long" / "checkpoints" / "latest").rename(tmp_path / "gone")  # one run resumes from an earlier checkpoint
     resumed = train_together(runs)
