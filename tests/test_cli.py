@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,3 +80,24 @@ def test_a_stage_without_jobs_says_why(tmp_path, capsys, stage, reason):
     config.write_text(f"results: {tmp_path}/r\n")
     assert main([stage, "--config", str(config)]) == 2
     assert capsys.readouterr().err.strip() == f"usae: error: {config}: {reason}"
+
+
+def test_usae_train_also_trains_a_sweep_s_groups(tiny_trained, tmp_path, monkeypatch):
+    import yaml
+
+    import usae.stages.train
+
+    config = {**tiny_trained[0], "results": str(tmp_path / "r"), "sweeps": {"lr": {"together": 2,
+                                                                                 "train": {"lr": [0.001, 0.003]}}}}
+    for path in tiny_trained[1].stores(config["dataset"]["name"], "train", config["models"]):
+        target = tmp_path / "r" / Path(path).relative_to(tiny_trained[1].root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("{}")  # present: the stage functions are replaced below
+    called = []
+    monkeypatch.setattr(usae.stages.train, "train", lambda **kwargs: called.append(("train", kwargs["kind"])))
+    monkeypatch.setattr(usae.stages.train, "train_group", lambda **kwargs: called.append(("train_group",
+                                                                                         len(kwargs["weights"]))))
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["train", "--config", str(path)]) == 0
+    assert called == [("train", "usae"), ("train", "independent"), ("train_group", 4)]

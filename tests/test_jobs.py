@@ -21,11 +21,7 @@ def tiny(**changes):
 
 
 def stage_function(job):
-    return getattr(importlib.import_module(f"usae.stages.{job.stage.split('_')[0]}"), job.stage)
-
-
-def files(value):
-    return [value] if isinstance(value, str) else list(value)
+    return getattr(importlib.import_module(f"usae.stages.{job.module}"), job.stage)
 
 
 CONFIGS = {
@@ -55,14 +51,12 @@ def test_jobs_write_distinct_files_and_read_only_what_an_earlier_job_wrote(chang
     config, layout = tiny(**changes)
     written = {}
     for job in jobs.planned_jobs(config, layout):
-        for value in job.input.values():
-            for path in files(value):
-                # Imported stores are the run's sources: no job writes them.
-                assert path in written or "/activations/" in path, (job.stage, path)
-        for value in job.output.values():
-            for path in files(value):
-                assert path not in written, (job.stage, path, written.get(path))
-                written[path] = job.stage
+        for path in job.input_paths():
+            # Imported stores are the run's sources: no job writes them.
+            assert path in written or "/activations/" in path, (job.stage, path)
+        for path in job.output_paths():
+            assert path not in written, (job.stage, path, written.get(path))
+            written[path] = job.stage
 
 
 def test_the_stages_of_a_run():
@@ -129,6 +123,7 @@ def test_points_train_together_in_groups_that_share_their_batches():
     groups = [job for job in planned if job.stage == "train_group"]
     assert len(groups) == 2 and not any(job.stage == "train" and "/sweeps/" in job.output["weights"] for job in planned)
     first = groups[0]
+    assert first.module == "train"  # usae train runs it, and names it when its files are missing
     assert [run["kind"] for run in first.params()["runs"]] == ["usae", "independent"] * 2
     assert [run["options"]["lr"] for run in first.params()["runs"]] == [0.001, 0.001, 0.003, 0.003]
     assert first.output["weights"][2] == f"{layout.root}/sweeps/lr_b/batch_images~2_lr~0.003/train/usae/model.safetensors"

@@ -31,8 +31,8 @@ def _setup(args):
 
 def _chosen(job, args):
     """Whether ``job`` is one of those the command line asks for (``--dataset``, ``--split``, ``--model``, ``--kind``)."""
-    for wildcard, option in (("dataset", "dataset"), ("split", "split"), ("model", "model"), ("kind", "kind")):
-        wanted = getattr(args, option, None)
+    for wildcard in ("dataset", "split", "model", "kind"):
+        wanted = getattr(args, wildcard, None)
         if wanted and job.wildcards.get(wildcard) not in ([wanted] if isinstance(wanted, str) else wanted):
             return False
     return True
@@ -59,17 +59,14 @@ def _no_job(stage, args, config):
     return ConfigError(f"{args.config}: {reasons.get(stage, 'no job matches the options given')}")
 
 
-def _require(job, jobs):
-    """Stop with one line naming the first missing input of ``job`` that another stage writes, and that stage.
+def _require(job, writers):
+    """Stop with one line naming the first missing input of ``job`` that another job writes, and its command.
 
-    Inputs no stage writes (imported activation stores) are the stage's to check: it says what is wrong.
+    Inputs no job writes (imported activation stores) are the stage's to check: it says what is wrong.
     """
-    writers = {path: other.stage for other in jobs for value in other.output.values()
-               for path in ([value] if isinstance(value, str) else value)}
-    for value in job.input.values():
-        for path in [value] if isinstance(value, str) else value:
-            if path in writers and not Path(path).exists():
-                raise UserError(f"{path}: missing; run 'usae {writers[path]}' first")
+    for path in job.input_paths():
+        if path in writers and not Path(path).exists():
+            raise UserError(f"{path}: missing; run 'usae {writers[path]}' first")
 
 
 def cmd_stage(args):
@@ -80,13 +77,14 @@ def cmd_stage(args):
 
     config, layout = _setup(args)
     jobs = planned_jobs(config, layout)
-    chosen = [job for job in jobs if job.stage == args.command and _chosen(job, args)]
+    chosen = [job for job in jobs if job.module == args.command and _chosen(job, args)]
     if not chosen:
         raise _no_job(args.command, args, config)
-    stage = getattr(importlib.import_module(f"usae.stages.{args.command}"), args.command)
+    module = importlib.import_module(f"usae.stages.{args.command}")
+    writers = {path: other.module for other in jobs for path in other.output_paths()}
     for job in chosen:
-        _require(job, jobs)
-        result = stage(**job.input, **job.output, **job.params())
+        _require(job, writers)
+        result = getattr(module, job.stage)(**job.input, **job.output, **job.params())
         if args.command in PRINTED_TABLES:
             print(result.to_string(index=False))
     if args.command in WHERE_TO_LOOK:

@@ -21,7 +21,7 @@ from usae.layout import drawn_figures, site_figures
 
 @dataclass(frozen=True)
 class Job:
-    """One job of a stage: ``stage(**input, **output, **params())``.
+    """One job of a stage: ``usae.stages.<module>.<stage>(**input, **output, **params())``.
 
     Attributes
     ----------
@@ -40,6 +40,24 @@ class Job:
     input: dict
     output: dict
     params: Callable[[], dict] = field(repr=False)
+
+    @property
+    def module(self):
+        """The stage module, ``usae.stages.<module>``, whose function ``stage`` runs the job (and the
+        ``usae`` command that runs it): ``train`` for ``train`` and ``train_group``."""
+        return self.stage.split("_")[0]
+
+    def input_paths(self):
+        """Every input file, flattened."""
+        return _flattened(self.input)
+
+    def output_paths(self):
+        """Every output file, flattened."""
+        return _flattened(self.output)
+
+
+def _flattened(files):
+    return [path for value in files.values() for path in ([value] if isinstance(value, str) else value)]
 
 
 # Replicate r trains with seed ``seed + REPLICATE_SEED_STEP * r``: far enough apart that no replicate's
