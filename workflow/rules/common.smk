@@ -148,7 +148,11 @@ def families(stage, **patterns):
 
 def all_outputs():
     """Every file of a whole run: the outputs of usae.jobs.planned_jobs (the ``all`` rule's input)."""
-    return [path for planned in jobs.planned_jobs(config, L) for path in planned.output_paths()]
+    return [
+        path
+        for planned in jobs.planned_jobs(config, L)
+        for path in planned.output_paths()
+    ]
 
 
 def flagged(files, flag, *names, **options):
