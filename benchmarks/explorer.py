@@ -71,7 +71,7 @@ def synthetic_frame(rng, m):
 def synthetic_content(rng, m, image_paths):
     """An :class:`usae.explorer.content.ExplorerContent` of synthetic tables over ``image_paths``."""
     frame = synthetic_frame(rng, m)
-    kinds = concept_kinds(frame, NAMES, 0.9, 0.9)
+    kinds = concept_kinds(frame, NAMES, 0.9, 0.9, 1)
     alive = kinds != DEAD
     indices = rng.integers(len(image_paths), size=(len(NAMES), 8, m))
     values = np.sort(rng.random((len(NAMES), 8, m)), axis=1)[:, ::-1]

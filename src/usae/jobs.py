@@ -210,7 +210,7 @@ def actmax(config, layout):
         return {"options": config["actmax"], "model_zoo": zoo, "grid": config["extract"]["grid"],
                 "seed": run_seed(config, layout.run)}
 
-    return Job("actmax", {}, {**_usae_input(layout), **_metrics_files(config, layout, "concepts.csv")},
+    return Job("actmax", {}, {**_usae_input(layout), **_metrics_files(config, layout, "concepts.csv", "summary.json")},
                {"figure": layout.figure_files("fig8_actmax"), "table": layout.table_files("actmax_cross_activation"),
                 "images": layout.actmax_images()}, params)
 

@@ -10,6 +10,7 @@ from usae.explorer.browser import browser_missing, chromium, console_errors, ope
 from usae.explorer.build import build_explorer
 from usae.explorer.content import concept_kinds
 from usae.explorer.site import chunk_file, to_base64, write_script
+from usae.io import read_json
 
 pytestmark = pytest.mark.integration
 SPECIFIC_SHARE = 0.55  # the tiny run's concepts are shared; below 1/2 every concept would be model-specific
@@ -42,7 +43,7 @@ def test_sort_filter_and_open_a_concept(site, tmp_path):
     site_dir, inputs = site
     frame = pd.read_csv(inputs["concepts_csv"])
     alive = frame[~frame["dead"]]
-    kinds = concept_kinds(alive, list(DIMS), 0.9, SPECIFIC_SHARE)
+    kinds = concept_kinds(alive, list(DIMS), 0.9, SPECIFIC_SHARE, read_json(inputs["summary_json"])["min_cofires_scaled"])
     universal = alive[kinds == "universal"]
     with chromium() as driver:
         assert open_index(driver, site_dir)["page"] < 5

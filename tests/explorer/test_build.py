@@ -14,6 +14,7 @@ from usae.errors import StoreError
 from usae.explorer.build import build_explorer, check_image_order
 from usae.explorer.content import concept_kinds, gallery_images, nearest_concepts, quantise_heatmaps
 from usae.explorer.site import chunk_file, encode_heatmaps, thumb_name
+from usae.io import read_json
 from usae.sae.checkpoint import load_trained
 
 THUMB = 48
@@ -38,7 +39,8 @@ def test_index_lists_every_alive_concept_once_with_its_statistics(built):
     np.testing.assert_allclose(values["entropy"], alive["entropy"], rtol=1e-3)
     assert values["fires_beta"] == alive["fires_beta"].tolist()
     kinds = [built["index"]["kinds"][i] for i in values["kind"]]
-    expected = concept_kinds(alive, built["meta"]["models"], 0.9, 0.9)
+    min_cofires = read_json(built["inputs"]["summary_json"])["min_cofires_scaled"]
+    expected = concept_kinds(alive, built["meta"]["models"], 0.9, 0.9, min_cofires)
     assert kinds == expected.tolist() and "universal" in kinds
 
 
@@ -133,8 +135,10 @@ def test_gallery_is_the_rank_ordered_union_of_every_models_top_images():
 def test_concept_kinds_follow_the_thresholds():
     frame = pd.DataFrame({"fires_a": [10, 10, 0, 9, 0], "fires_b": [10, 0, 0, 1, 5], "cofires": [3, 0, 0, 1, 0],
                           "entropy": [1.0, 0.0, 0.0, 0.47, 0.0], "dead": [False, False, True, False, False]})
-    assert concept_kinds(frame, ["a", "b"], 0.9, 0.9).tolist() == ["universal", "only a", "dead", "only a", "only b"]
-    assert concept_kinds(frame, ["a", "b"], 0.9, 0.95)[3] == "mixed"
+    assert concept_kinds(frame, ["a", "b"], 0.9, 0.9, 1).tolist() == ["universal", "only a", "dead", "only a", "only b"]
+    assert concept_kinds(frame, ["a", "b"], 0.9, 0.95, 1)[3] == "mixed"
+    # A concept needs min_cofires co-fires to be universal: 3 co-fires are not 4 (it is mixed then).
+    assert concept_kinds(frame, ["a", "b"], 0.9, 0.9, 4)[0] == "mixed"
 
 
 def test_nearest_concepts_by_concatenated_atom_cosine(rng):

@@ -9,7 +9,8 @@ def test_actmax_files(tiny_evaluated, tmp_path):
     config, layout = tiny_evaluated
     options = {**config["actmax"], "concepts": [3], "steps": 2}
     table = actmax(layout.run_files("usae")["weights"], layout.run_files("usae")["meta"],
-                   layout.metrics(config["dataset"]["name"], "concepts.csv"), [tmp_path / "f.png", tmp_path / "f.pdf"],
+                   layout.metrics(config["dataset"]["name"], "concepts.csv"),
+                   layout.metrics(config["dataset"]["name"], "summary.json"), [tmp_path / "f.png", tmp_path / "f.pdf"],
                    [tmp_path / "t.csv", tmp_path / "t.md"], tmp_path / "images", options=options, model_zoo={},
                    grid=config["extract"]["grid"], seed=0)
     assert sorted(p.name for p in (tmp_path / "images").iterdir()) == [f"concept_00003_{m}.png" for m in config["models"]]

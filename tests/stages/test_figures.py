@@ -1,5 +1,7 @@
 """Stage figures: every figure of the figures rule, PNG and PDF."""
 
+import pandas as pd
+
 from usae.layout import FIGURES
 from usae.stages.figures import figures
 
@@ -14,3 +16,22 @@ def test_every_figure_is_written(tiny_evaluated, tmp_path):
             options=config["figures"], top_concepts=config["metrics"]["top_concepts"])
     for paths in files.values():
         assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and paths[1].read_bytes()[:5] == b"%PDF-"
+
+
+def test_galleries_without_any_concept_say_so_and_do_not_crash(tiny_evaluated, tmp_path):
+    # No concept specific to one model (equal firings) and none universal (entropy <= 0.9): both galleries empty.
+    config, layout = tiny_evaluated
+    name = config["dataset"]["name"]
+    frame = pd.read_csv(layout.metrics(name, "concepts.csv"))
+    for model in config["models"]:
+        frame[f"fires_{model}"] = 5
+    frame["entropy"] = 0.5
+    frame.to_csv(tmp_path / "concepts.csv", index=False)
+    files = {figure: [tmp_path / f"{figure}.png", tmp_path / f"{figure}.pdf"] for figure in FIGURES}
+    figures(layout.metrics(name, "matrices.json"), layout.metrics(name, "summary.json"), tmp_path / "concepts.csv",
+            layout.metrics(name, "top_images.npz"), layout.run_files("usae")["weights"],
+            layout.run_files("usae")["meta"], [layout.store(name, "val", m) for m in config["models"]],
+            layout.manifest(name, "val"), **files, options=config["figures"],
+            top_concepts=config["metrics"]["top_concepts"])
+    for figure in ("fig4_universal_concepts", "fig9_model_specific_concepts"):
+        assert files[figure][0].stat().st_size > 1000 and files[figure][1].exists()

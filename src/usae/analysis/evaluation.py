@@ -1,6 +1,9 @@
 """Evaluation passes of trained SAEs over token batches (encoders in eval mode, no gradients).
 
-R2 and MSE are computed per batch and averaged over batches, as the paper does.
+R2 and MSE are computed per batch, as the paper does, and averaged over batches weighted by each batch's
+tokens. The official code drops a partial last batch; this project keeps every image, and the weights keep
+a short last batch (60 images after a batch of 100, say) from counting as much as a full one. With equal
+batches the weighted mean is the plain mean over batches.
 """
 
 import numpy as np
@@ -35,34 +38,37 @@ def evaluate_usae(usae, batches, batch_images=100, threshold=0.1, top_images=8, 
     """
     usae.eval().to(device)
     names = usae.names
-    r2_sum, mse_sum, count = np.zeros((len(names),) * 2), np.zeros((len(names),) * 2), 0
+    r2_sum, mse_sum, tokens = np.zeros((len(names),) * 2), np.zeros((len(names),) * 2), 0
     concepts = ConceptAccumulator(names, usae.n_concepts, threshold, top_images)
     for first_image, batch in zip(range(0, batches.n_images, batch_images), batches.sequential(batch_images, "metrics (USAE)")):
         batch = {name: x.to(device) for name, x in batch.items()}
+        weight = len(batch[names[0]])
         codes = {}
         for i, source in enumerate(names):
             _, codes[source] = usae.encode(source, batch[source])
             for j, target in enumerate(names):
                 x_hat = usae.decode(target, codes[source])
-                r2_sum[i, j] += r2_score(batch[target], x_hat).item()
-                mse_sum[i, j] += (batch[target] - x_hat).square().mean().item()
+                r2_sum[i, j] += weight * r2_score(batch[target], x_hat).item()
+                mse_sum[i, j] += weight * (batch[target] - x_hat).square().mean().item()
         concepts.update(codes, first_image, batches.tokens)
-        count += 1
-    return {"r2": r2_sum / count, "mse": mse_sum / count, "concepts": concepts}
+        tokens += weight
+    return {"r2": r2_sum / tokens, "mse": mse_sum / tokens, "concepts": concepts}
 
 
 @torch.no_grad()
 def evaluate_independent(saes, batches, batch_images=100, device="cpu"):
-    """Self-reconstruction R2 and MSE of each independent SAE: ``{model: (r2, mse)}``."""
+    """Self-reconstruction R2 and MSE of each independent SAE: ``{model: (r2, mse)}`` (batch means weighted
+    by tokens, as :func:`evaluate_usae`)."""
     saes.eval().to(device)
-    sums, count = {name: np.zeros(2) for name in saes}, 0
+    sums, tokens = {name: np.zeros(2) for name in saes}, 0
     for batch in batches.sequential(batch_images, "metrics (independent SAEs)"):
+        weight = len(next(iter(batch.values())))
         for name, sae in saes.items():
             x = batch[name].to(device)
             _, _, x_hat = sae(x)
-            sums[name] += [r2_score(x, x_hat).item(), (x - x_hat).square().mean().item()]
-        count += 1
-    return {name: tuple(values / count) for name, values in sums.items()}
+            sums[name] += weight * np.array([r2_score(x, x_hat).item(), (x - x_hat).square().mean().item()])
+        tokens += weight
+    return {name: tuple(values / tokens) for name, values in sums.items()}
 
 
 def r2_matrix(usae, batches, batch_images=100, device="cpu"):

@@ -6,14 +6,20 @@ from PIL import Image
 
 from usae.data.manifest import read_manifest
 
+# A gallery's universal concepts: firing entropy above this; its model-specific ones: this share of firings.
+UNIVERSAL_MIN_ENTROPY = 0.9
+SPECIFIC_MIN_SHARE = 0.9
 
-def universal_concepts(frame, count, min_entropy=0.9):
-    """Highest-energy concepts that fire across models (firing entropy above ``min_entropy``)."""
-    shared = frame[(frame["entropy"] > min_entropy) & (frame["cofires"] > 0)]
+
+def universal_concepts(frame, count, min_cofires, min_entropy=UNIVERSAL_MIN_ENTROPY):
+    """Highest-energy concepts that fire across models: firing entropy above ``min_entropy`` and at least
+    ``min_cofires`` co-fires (``summary.json``'s ``min_cofires_scaled``, so that one chance co-firing on a
+    short evaluation does not make a concept universal)."""
+    shared = frame[(frame["entropy"] > min_entropy) & (frame["cofires"] >= max(min_cofires, 1))]
     return shared.sort_values("energy_total", ascending=False)["concept"].head(count).tolist()
 
 
-def model_specific_concepts(frame, names, per_model=1, min_share=0.9):
+def model_specific_concepts(frame, names, per_model=1, min_share=SPECIFIC_MIN_SHARE):
     """For each model, its highest-energy concepts whose firings are at least ``min_share`` its own.
 
     Returns

@@ -132,7 +132,16 @@ def cofire_energy_scatter(frame, fits, min_cofires, paths, title="Co-firing vs e
     save_figure(figure, paths)
 
 
-def concept_gallery(panels, names, paths, title):
+def message_figure(paths, title, message):
+    """A figure that says in words why it has nothing to show (an empty gallery, too few concepts, ...)."""
+    figure, axis = plt.subplots(figsize=(6, 1.6))
+    axis.axis("off")
+    axis.text(0.5, 0.5, message, ha="center", va="center", wrap=True, fontsize=9)
+    figure.suptitle(title)
+    save_figure(figure, paths)
+
+
+def concept_gallery(panels, names, paths, title, empty="no concept was chosen"):
     """Top-activating images of concepts with each model's heatmap over its token grid.
 
     Parameters
@@ -141,10 +150,15 @@ def concept_gallery(panels, names, paths, title):
         One per concept: ``{"concept": k, "label": str, "rows": {model: [(image HxWx3 uint8, heat HxW), ...]}}``.
     names : list of str
         Models: one row per model within each concept's block.
+    empty : str
+        What the figure says when there is no image to show (no panel, or panels without top images).
     """
     import numpy as np
 
-    columns = max(len(items) for panel in panels for items in panel["rows"].values())
+    columns = max((len(items) for panel in panels for items in panel["rows"].values()), default=0)
+    if columns == 0:
+        message_figure(paths, title, empty)
+        return
     n_rows = len(panels) * len(names)
     figure, axes = plt.subplots(n_rows, columns, figsize=(1.6 * columns + 1.4, 1.6 * n_rows), squeeze=False)
     for p, panel in enumerate(panels):

@@ -54,7 +54,8 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
     site_dir : path
         Output folder, replaced as a whole when the new site is complete.
     universal_entropy : float
-        A concept is universal when its firing entropy exceeds this (and it co-fires at least once).
+        A concept is universal when its firing entropy exceeds this (and it co-fires at least
+        ``min_cofires_scaled`` times, from ``summary_json``).
     specific_share : float
         A concept is model-specific when one model has at least this share of its firings.
     gallery_images_per_model : int
@@ -76,7 +77,7 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
         ``site_dir``; open ``site_dir/index.html``.
     """
     frame = pd.read_csv(concepts_csv)
-    matrices = read_json(matrices_json)
+    matrices, summary = read_json(matrices_json), read_json(summary_json)
     usae, meta = load_trained(usae_weights, usae_meta)
     device = pick_device(device)
     usae.to(device)
@@ -87,7 +88,7 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
     with np.load(top_images_npz) as top_images:
         if manifest is not None:
             check_image_order(manifest, top_images["image_ids"], image_ids)
-        kinds = concept_kinds(frame, names, universal_entropy, specific_share)
+        kinds = concept_kinds(frame, names, universal_entropy, specific_share, summary["min_cofires_scaled"])
         alive = kinds != DEAD
         gallery, top = gallery_images(top_images["indices"], top_images["values"], gallery_images_per_model, alive)
     heat = gallery_heatmaps(lambda name, tokens: usae.encode(name, tokens.to(device)), names, batches, gallery,
@@ -100,10 +101,10 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
         names=names, grid=tuple(grid), frame=frame, kinds=kinds, gallery=gallery, top=top, heat_bytes=heat_bytes,
         heat_scale=heat_scale, neighbours=nearest, cosines=cosines,
         image_paths=None if manifest is None else manifest["path"].tolist(),
-        image_labels=[""] * len(image_ids) if manifest is None else manifest["label"].tolist(), matrices=matrices, summary=read_json(summary_json),
+        image_labels=[""] * len(image_ids) if manifest is None else manifest["label"].tolist(), matrices=matrices, summary=summary,
         figures=[Path(path) for path in figure_pngs],
         actmax=actmax_items(actmax_table_csv, actmax_images_dir, names, set(np.flatnonzero(alive).tolist())),
-        kind_rule=kind_rule(universal_entropy, specific_share),
+        kind_rule=kind_rule(universal_entropy, specific_share, summary["min_cofires_scaled"]),
     )
     return write_site(content, site_dir, thumbnail_px=thumbnail_px, chunk_size=chunk_size)
 

@@ -12,10 +12,10 @@ import torch
 UNIVERSAL, MIXED, DEAD = "universal", "mixed", "dead"
 
 
-def concept_kinds(frame, names, universal_entropy, specific_share):
+def concept_kinds(frame, names, universal_entropy, specific_share, min_cofires):
     """``"universal"``, ``"only <model>"``, ``"mixed"`` or ``"dead"`` per concept.
 
-    Universal: firing entropy above ``universal_entropy`` and at least one co-firing (as
+    Universal: firing entropy above ``universal_entropy`` and at least ``min_cofires`` co-firings (as
     :func:`usae.analysis.gallery.universal_concepts`); model-specific: at least ``specific_share`` of the
     concept's firings are one model's (as :func:`usae.analysis.gallery.model_specific_concepts`).
     """
@@ -25,14 +25,15 @@ def concept_kinds(frame, names, universal_entropy, specific_share):
     kinds = np.full(len(frame), MIXED, dtype=object)
     specific = share.max(1) >= specific_share
     kinds[specific] = [f"only {names[i]}" for i in share.argmax(1)[specific]]
-    kinds[(frame["entropy"].to_numpy() > universal_entropy) & (frame["cofires"].to_numpy() > 0)] = UNIVERSAL
+    universal = (frame["entropy"].to_numpy() > universal_entropy) & (frame["cofires"].to_numpy() >= max(min_cofires, 1))
+    kinds[universal] = UNIVERSAL
     kinds[frame["dead"].to_numpy(dtype=bool)] = DEAD
     return kinds
 
 
-def kind_rule(universal_entropy, specific_share):
+def kind_rule(universal_entropy, specific_share, min_cofires):
     """The thresholds of :func:`concept_kinds` in words, for the reader."""
-    return (f"universal: firing entropy > {universal_entropy:g} and co-fires > 0; only <model>: that model has "
+    return (f"universal: firing entropy > {universal_entropy:g} and >= {max(min_cofires, 1):.0f} co-fires; only <model>: that model has "
             f">= {specific_share:.0%} of the firings; mixed: neither")
 
 

@@ -11,7 +11,7 @@ from usae.analysis.activation_maximisation import ConceptProbe, natural_magnitud
 from usae.analysis.gallery import model_specific_concepts, universal_concepts
 from usae.analysis.plots import actmax_figure
 from usae.data.embedded_photos import embedded_photos
-from usae.io import atomic_path, write_table
+from usae.io import atomic_path, read_json, write_table
 from usae.models.loaders import load_token_model, model_spec
 from usae.progress import Progress
 from usae.sae.checkpoint import load_trained
@@ -19,18 +19,18 @@ from usae.sae.checkpoint import load_trained
 log = logging.getLogger(__name__)
 
 
-def chosen_concepts(options, frame, names):
+def chosen_concepts(options, frame, names, min_cofires):
     """``[(concept, label)]``: the configured list, or top universal plus model-specific concepts."""
     if options["concepts"]:
         return [(k, f"concept {k}") for k in options["concepts"]]
-    chosen = [(k, f"concept {k} (universal)") for k in universal_concepts(frame, options["universal"])]
+    chosen = [(k, f"concept {k} (universal)") for k in universal_concepts(frame, options["universal"], min_cofires)]
     if options["specific_per_model"]:
         chosen += [(k, f"concept {k} ({name})") for k, name in
                    model_specific_concepts(frame, names, options["specific_per_model"])]
     return chosen
 
 
-def actmax(usae_weights, usae_meta, concepts, figure, table, images, *, options, model_zoo, grid, seed):
+def actmax(usae_weights, usae_meta, concepts, summary, figure, table, images, *, options, model_zoo, grid, seed):
     """Render every chosen concept for every model; write the images, Fig. 8 and the cross-activation table.
 
     Parameters
@@ -39,6 +39,8 @@ def actmax(usae_weights, usae_meta, concepts, figure, table, images, *, options,
         The trained USAE.
     concepts : path
         The experiment's ``concepts.csv``, to choose universal and model-specific concepts.
+    summary : path
+        The experiment's ``summary.json`` (the co-fires a universal concept needs).
     figure : list of path
         PNG and PDF of Fig. 8.
     table : list of path
@@ -61,7 +63,7 @@ def actmax(usae_weights, usae_meta, concepts, figure, table, images, *, options,
     """
     usae, meta = load_trained(usae_weights, usae_meta)
     names = usae.names
-    chosen = chosen_concepts(options, pd.read_csv(concepts), names)
+    chosen = chosen_concepts(options, pd.read_csv(concepts), names, read_json(summary)["min_cofires_scaled"])
     probes = {name: ConceptProbe(load_token_model(model_spec(name, model_zoo)), usae.saes[name].encoder,
                                  tuple(meta["stats"][name]), grid) for name in names}
     sizes = {name: options["image_size"] or probes[name].token_model.spec.image_size for name in names}

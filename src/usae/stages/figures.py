@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 
 from usae.activations.batches import evaluation_batches
-from usae.analysis.gallery import concept_rows, model_specific_concepts, universal_concepts
+from usae.analysis.gallery import (
+    SPECIFIC_MIN_SHARE,
+    UNIVERSAL_MIN_ENTROPY,
+    concept_rows,
+    model_specific_concepts,
+    universal_concepts,
+)
 from usae.analysis.plots import (
     cofire_energy_scatter,
     cofire_proportion_curves,
@@ -65,14 +71,13 @@ def figures(matrices, summary, concepts, top_images, usae_weights, usae_meta, st
                                                                    options["gallery_images"], grid)}
                 for k, label in chosen]
 
-    universal = [(k, f"concept {k}") for k in universal_concepts(frame, options["universal_concepts"])]
-    concept_gallery(panels(universal) or _empty(names), names, fig4_universal_concepts,
-                    "Universal concepts: top images per model (Fig. 4)")
+    universal = [(k, f"concept {k}") for k in universal_concepts(frame, options["universal_concepts"],
+                                                                    summary["min_cofires_scaled"])]
+    concept_gallery(panels(universal), names, fig4_universal_concepts, "Universal concepts: top images per model (Fig. 4)",
+                    f"No universal concept: none has firing entropy > {UNIVERSAL_MIN_ENTROPY} and >= {summary['min_cofires_scaled']:.0f} "
+                    "co-fires on this evaluation.")
     specific = [(k, f"concept {k}\n({name} only)") for k, name in
                 model_specific_concepts(frame, names, options["specific_per_model"])]
-    concept_gallery(panels(specific) or _empty(names), names, fig9_model_specific_concepts,
-                    "Model-specific concepts: top images per model (Figs. 9-12)")
-
-
-def _empty(names):
-    return [{"concept": -1, "label": "none found", "rows": {name: [] for name in names}}]
+    concept_gallery(panels(specific), names, fig9_model_specific_concepts,
+                    "Model-specific concepts: top images per model (Figs. 9-12)",
+                    f"No model-specific concept: none has >= {SPECIFIC_MIN_SHARE:.0%} of its firings in one model.")

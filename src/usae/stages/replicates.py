@@ -1,6 +1,7 @@
 """Stage replicates: the scorecard over an experiment's replicate runs (``train.replicates`` of 2 or more)."""
 
-from usae.analysis.report import json_records, replicate_counts, replicate_scorecard, replicate_scorecard_markdown
+from usae.analysis.replicate_scorecard import replicate_counts, replicate_scorecard, replicate_scorecard_markdown
+from usae.analysis.scorecard import json_records
 from usae.io import read_json, write_json, write_table, write_text
 
 

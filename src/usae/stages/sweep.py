@@ -3,8 +3,8 @@
 import pandas as pd
 
 from usae.analysis.plots import sweep_figure
+from usae.analysis.scorecard import json_records
 from usae.analysis.sweep_summary import SWEEP_METRICS, point_row, sweep_frame
-from usae.analysis.report import json_records
 from usae.io import read_json, write_json, write_table
 
 

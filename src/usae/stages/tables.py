@@ -2,14 +2,8 @@
 
 import pandas as pd
 
-from usae.analysis.report import (
-    json_records,
-    reconstruction_table,
-    scorecard,
-    scorecard_counts,
-    scorecard_markdown,
-    universality_table,
-)
+from usae.analysis.report import reconstruction_table, universality_table
+from usae.analysis.scorecard import json_records, scorecard, scorecard_counts, scorecard_markdown
 from usae.io import read_json, write_csv, write_json, write_table, write_text
 
 

@@ -1,0 +1,19 @@
+import pandas as pd
+
+from usae.analysis.gallery import model_specific_concepts, universal_concepts
+
+
+def _frame():
+    return pd.DataFrame({"concept": [0, 1, 2, 3], "entropy": [0.95, 0.99, 0.5, 0.97], "cofires": [40, 1, 50, 0],
+                         "energy_total": [1.0, 9.0, 5.0, 8.0], "fires_a": [10, 1, 20, 0], "fires_b": [10, 1, 0, 30],
+                         "energy_a": [1, 1, 5, 0], "energy_b": [1, 1, 0, 8]})
+
+
+def test_universal_concepts_need_the_scaled_cofires_not_a_single_one():
+    assert universal_concepts(_frame(), 5, min_cofires=32) == [0]  # concept 1 co-fires once: chance, not universal
+    assert universal_concepts(_frame(), 5, min_cofires=0) == [1, 0]  # at least one co-fire, always
+
+
+def test_model_specific_concepts_are_each_models_highest_energy_own_concepts():
+    assert model_specific_concepts(_frame(), ["a", "b"]) == [(2, "a"), (3, "b")]
+    assert model_specific_concepts(_frame(), ["a", "b"], min_share=1.01) == []
