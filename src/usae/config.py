@@ -72,6 +72,14 @@ def semantic_errors(config):
         if entry["loader"] == "torchhub" and not re.fullmatch(r"[^/:]+/[^/:]+:[^/:]+", entry["arch"]):
             errors.append((["model_zoo", name, "arch"], f"key 'model_zoo.{name}.arch': a torch.hub model is "
                                                         f"'owner/repo:entrypoint', got '{entry['arch']}'"))
+        if "trust_remote_code" in entry["kwargs"]:
+            errors.append((["model_zoo", name, "kwargs"], f"key 'model_zoo.{name}.kwargs.trust_remote_code': not a "
+                                                          f"loader argument here; list '{name}' under remote_code"))
+    known = {**BUILTIN_MODELS, **config["model_zoo"]}
+    errors += [(["remote_code"], f"key 'remote_code': model '{name}' loads with torch.hub, which runs the "
+                                 f"repository's hubconf.py; list '{name}' under remote_code to allow it")
+               for name in config["models"] if known.get(name, {}).get("loader") == "torchhub"
+               and name not in config["remote_code"]]
     return errors + results_errors(config["results"]) + sweep_errors(config)
 
 

@@ -17,6 +17,7 @@ from typing import Callable
 
 from usae.config import all_datasets, dataset_splits, has_images, sweep_points
 from usae.layout import drawn_figures, site_figures
+from usae.models.registry import BUILTIN_MODELS
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,17 @@ def fetch(config, layout, dataset, split):
                 "images": layout.images(dataset, split)}, params)
 
 
+def zoo_entry(config, model):
+    """The config's ``model_zoo`` entry of ``model`` (None: the built-in registry's), carrying the
+    ``remote_code`` permission when the config lists the model there."""
+    entry = config["model_zoo"].get(model)
+    if model in config["remote_code"]:
+        return {**(entry or BUILTIN_MODELS[model]), "remote_code": True}
+    return entry
+
+
 def _extract_params(config, model):
-    return {"model": model, "zoo_entry": config["model_zoo"].get(model), "options": store_options(config),
+    return {"model": model, "zoo_entry": zoo_entry(config, model), "options": store_options(config),
             "seed": config["seed"]}
 
 
@@ -206,7 +216,7 @@ def baseline(config, layout):
 def actmax(config, layout):
     """Coordinated activation maximisation of the chosen concepts in every model (Fig. 8)."""
     def params():
-        zoo = {model: config["model_zoo"][model] for model in config["models"] if model in config["model_zoo"]}
+        zoo = {model: zoo_entry(config, model) for model in config["models"] if zoo_entry(config, model)}
         return {"options": config["actmax"], "model_zoo": zoo, "grid": config["extract"]["grid"],
                 "seed": run_seed(config, layout.run)}
 

@@ -110,3 +110,15 @@ def test_a_decompression_bomb_goes_to_the_rejects(tmp_path, image_folder):
     manifest, rejects = build_manifest(folder_records(image_folder[0].parent, "val", 1.0, seed=0))
     assert len(manifest) == 6 and list(rejects["image_id"]) == ["bomb"]
     assert rejects["reason"][0].startswith("DecompressionBombError: Image size (40000000000 pixels) exceeds limit")
+
+
+def test_a_symlink_out_of_the_dataset_folder_goes_to_the_rejects(tmp_path, image_folder):
+    root = tmp_path / "dataset"
+    root.mkdir()
+    shutil.copy(image_folder[0], root / "inside.jpg")
+    outside = tmp_path / "secret.jpg"
+    shutil.copy(image_folder[1], outside)
+    (root / "link.jpg").symlink_to(outside)
+    manifest, rejects = build_manifest(folder_records(root, "val", 1.0, seed=0), root=root)
+    assert list(manifest["image_id"]) == ["inside"] and list(rejects["image_id"]) == ["link"]
+    assert rejects["reason"][0] == f"a link to '{outside.resolve()}', outside the dataset folder '{root}'"

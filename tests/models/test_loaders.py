@@ -254,3 +254,49 @@ def test_unknown_timm_architecture_names_the_key():
     spec = model_spec("mine", {"mine": {"loader": "timm", "arch": "no_such_net", "weights": "random"}})
     with pytest.raises(ConfigError, match="model_zoo.mine.arch: 'no_such_net' is not a timm architecture"):
         load_token_model(spec)
+
+
+def test_package_weights_stay_inside_their_package_and_must_load_without_code(tmp_path, monkeypatch):
+    from usae.models.loaders import _package_state_dict, package_file
+
+    folder = _fake_package(tmp_path, monkeypatch, "leaky_weights_pkg")
+    with pytest.raises(UserError, match="^model weights: file '../../etc/passwd' leaves the folder of package "
+                                        "'leaky_weights_pkg'$"):
+        package_file({"package": "leaky_weights_pkg", "file": "../../etc/passwd"})
+    (folder / "broken.pt").write_bytes(b"not a state dict")
+    with pytest.raises(UserError, match="broken.pt' is not a PyTorch weights file that loads without code"):
+        _package_state_dict({"package": "leaky_weights_pkg", "file": "broken.pt"})
+    torch.save([torch.zeros(2)], folder / "list.pt")
+    with pytest.raises(UserError, match="list.pt' holds a list, not a state dict"):
+        _package_state_dict({"package": "leaky_weights_pkg", "file": "list.pt"})
+
+
+def test_code_from_a_model_repository_runs_only_when_remote_code_lists_the_model():
+    from usae.config import validate_config
+    from usae.models.loaders import load_token_model
+
+    with pytest.raises(ConfigError, match="^c.yaml: key 'remote_code': model 'dinov2_vits14_hub' loads with torch.hub, "
+                                          "which runs the repository's hubconf.py; list 'dinov2_vits14_hub' under"):
+        validate_config({"models": ["dinov2_vits14_hub", "vit_b16"]}, "c.yaml")
+    validate_config({"models": ["dinov2_vits14_hub", "vit_b16"], "remote_code": ["dinov2_vits14_hub"]}, "c.yaml")
+    zoo = {"mine": {"loader": "hf", "arch": "owner/repo", "kwargs": {"trust_remote_code": True}}}
+    with pytest.raises(ConfigError, match="^c.yaml: key 'model_zoo.mine.kwargs.trust_remote_code': not a loader "
+                                          "argument here; list 'mine' under remote_code$"):
+        validate_config({"models": ["mine", "vit_b16"], "model_zoo": zoo}, "c.yaml")
+    # The library refuses too, before any download: a spec without the permission never reaches torch.hub.
+    with pytest.raises(ConfigError, match="runs facebookresearch/dinov2's hubconf.py"):
+        load_token_model(model_spec("dinov2_vits14_hub"))
+    with pytest.raises(ConfigError, match="kwargs.trust_remote_code: not a loader argument here"):
+        load_token_model(model_spec("mine", zoo))
+
+
+def test_the_permission_travels_to_the_jobs_but_not_into_store_metadata():
+    from usae.config import validate_config
+    from usae.jobs import zoo_entry
+
+    config = validate_config({"models": ["dinov2_vits14_hub", "vit_b16"], "remote_code": ["dinov2_vits14_hub"]}, "c")
+    entry = zoo_entry(config, "dinov2_vits14_hub")
+    assert entry["remote_code"] and zoo_entry(config, "vit_b16") is None
+    spec = model_spec("dinov2_vits14_hub", {"dinov2_vits14_hub": entry})
+    assert spec.remote_code and "remote_code" not in spec.describe()
+    assert spec.describe() == model_spec("dinov2_vits14_hub").describe()

@@ -5,6 +5,7 @@ Unreadable images go to a rejects CSV (``image_id, path, reason``) and are skipp
 """
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -46,7 +47,15 @@ def subsample(records, max_images, seed):
     return [records[i] for i in sorted(keep.tolist())]
 
 
-def build_manifest(records, max_images=None, seed=0, source="dataset"):
+def outside_problem(path, root):
+    """Why ``path`` may not be read as part of the dataset folder ``root`` (it resolves outside it), or None."""
+    resolved = Path(path).resolve()
+    if not resolved.is_relative_to(Path(root).resolve()):
+        return f"a link to '{resolved}', outside the dataset folder '{root}'"
+    return None
+
+
+def build_manifest(records, max_images=None, seed=0, source="dataset", root=None):
     """Check, checksum and order a split's images.
 
     Parameters
@@ -57,6 +66,9 @@ def build_manifest(records, max_images=None, seed=0, source="dataset"):
     seed : int
     source : str
         The dataset's config key, for messages.
+    root : path, optional
+        The dataset folder of a folder source: a file that resolves outside it (through a symlink) is
+        rejected, not read.
 
     Returns
     -------
@@ -74,7 +86,7 @@ def build_manifest(records, max_images=None, seed=0, source="dataset"):
     chosen = sorted(subsample(records, max_images, seed))
     with Progress(len(chosen), "check and hash images", unit="img") as progress:
         for image_id, path, label in chosen:
-            reason = image_problem(path)
+            reason = (root and outside_problem(path, root)) or image_problem(path)
             if reason:
                 rejected.append((image_id, path, reason))
             else:

@@ -72,6 +72,10 @@ def write_embedded_split(out_dir, split, options, seed):
     return records
 
 
+# Sources read from a folder the user names (``dataset.root``): their files must stay inside it.
+FOLDER_SOURCES = ("folder", "imagenet_folder")
+
+
 def _images_under(folder):
     return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 

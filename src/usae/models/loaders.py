@@ -57,6 +57,10 @@ class ModelSpec:
         CLS/register tokens to drop; None asks the model (timm's ``num_prefix_tokens``).
     kwargs : dict
         Extra loader arguments.
+    remote_code : bool
+        Whether the loader may run code from the model's repository (torch.hub's ``hubconf.py``, a
+        Hugging Face repository's modelling code): the config's ``remote_code`` list. A permission, not
+        part of what the model computes, so :meth:`describe` leaves it out.
     """
 
     name: str
@@ -69,6 +73,7 @@ class ModelSpec:
     std: tuple
     prefix_tokens: object
     kwargs: dict
+    remote_code: bool = False
 
     def describe(self):
         """Return the spec as a JSON-ready dict (for store metadata)."""
@@ -129,12 +134,16 @@ def package_file(weights):
     Raises
     ------
     usae.errors.UserError
-        The package is not installed or lacks the file; the message names both.
+        The package is not installed, lacks the file, or the file's path leads out of the package's
+        folder; the message names both.
     """
     spec = importlib.util.find_spec(weights["package"])
     if spec is None or not spec.submodule_search_locations:
         raise UserError(f"model weights: package '{weights['package']}' is not installed (see requirements-nodeps.lock)")
-    path = Path(spec.submodule_search_locations[0]) / weights["file"]
+    root = Path(spec.submodule_search_locations[0])
+    path = root / weights["file"]
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise UserError(f"model weights: file '{weights['file']}' leaves the folder of package '{weights['package']}'")
     if not path.is_file():
         raise UserError(f"model weights: package '{weights['package']}' has no file '{weights['file']}'")
     return path
@@ -150,7 +159,14 @@ def _package_state_dict(weights):
         from usae.models.tf_graph import graph_constants, slim_state_dict
 
         return slim_state_dict(graph_constants(path.read_bytes()), prefix)
-    return _with_prefix(torch.load(path, map_location="cpu", weights_only=True), prefix)
+    try:
+        state_dict = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # parsing the file is all this does: torch raises unpickling, zip and EOF errors
+        raise UserError(f"model weights: '{path}' is not a PyTorch weights file that loads without code "
+                        f"({type(error).__name__})") from None
+    if not isinstance(state_dict, dict):
+        raise UserError(f"model weights: '{path}' holds a {type(state_dict).__name__}, not a state dict")
+    return _with_prefix(state_dict, prefix)
 
 
 def _source(weights):
@@ -237,9 +253,13 @@ def _load_timm(spec):
 def _load_hf(spec):
     from transformers import AutoConfig, AutoModel
 
+    if "trust_remote_code" in spec.kwargs:
+        raise ConfigError(f"model_zoo.{spec.name}.kwargs.trust_remote_code: not a loader argument here; "
+                          f"list '{spec.name}' under remote_code")
     if spec.weights == "random":
-        return AutoModel.from_config(AutoConfig.from_pretrained(spec.arch, **spec.kwargs))
-    return AutoModel.from_pretrained(spec.arch, **spec.kwargs)
+        return AutoModel.from_config(AutoConfig.from_pretrained(spec.arch, trust_remote_code=spec.remote_code,
+                                                                **spec.kwargs))
+    return AutoModel.from_pretrained(spec.arch, trust_remote_code=spec.remote_code, **spec.kwargs)
 
 
 def _load_hf_onnx(spec):
@@ -272,7 +292,11 @@ def _load_torchvision(spec):
 
 def _load_torchhub(spec):
     repo, entrypoint = spec.arch.split(":")
-    return torch.hub.load(repo, entrypoint, pretrained=spec.weights == "pretrained", **spec.kwargs)
+    if not spec.remote_code:
+        raise ConfigError(f"remote_code: model '{spec.name}' loads with torch.hub, which runs {repo}'s hubconf.py; "
+                          f"list '{spec.name}' under remote_code to allow it")
+    return torch.hub.load(repo, entrypoint, trust_repo=spec.remote_code, pretrained=spec.weights == "pretrained",
+                          **spec.kwargs)
 
 
 LOADERS = {
