@@ -17,7 +17,7 @@ from typing import Callable
 
 from usae.config import all_datasets, dataset_splits, has_images, sweep_points
 from usae.layout import drawn_figures, site_figures
-from usae.models.registry import BUILTIN_MODELS
+from usae.models.registry import BUILTIN_MODELS, display_names
 
 
 @dataclass(frozen=True)
@@ -152,6 +152,11 @@ def zoo_entry(config, model):
     return entry
 
 
+def model_labels(config):
+    """Each model's name in figures (:func:`usae.models.registry.display_names`)."""
+    return display_names(config["models"], config["model_zoo"])
+
+
 def _extract_params(config, model):
     return {"model": model, "zoo_entry": zoo_entry(config, model), "options": store_options(config),
             "seed": config["seed"]}
@@ -210,7 +215,8 @@ def baseline(config, layout):
                 "fig7b": layout.figure_files("fig7b_matched_pairs") if _images(config) else []},
                lambda: {"top_cofiring": config["baseline"]["top_cofiring"],
                         "batch_images": config["metrics"]["batch_images"],
-                        "gallery_images": config["figures"]["gallery_images"], "seed": run_seed(config, layout.run)})
+                        "gallery_images": config["figures"]["gallery_images"], "seed": run_seed(config, layout.run),
+                        "labels": model_labels(config)})
 
 
 def actmax(config, layout):
@@ -218,7 +224,7 @@ def actmax(config, layout):
     def params():
         zoo = {model: zoo_entry(config, model) for model in config["models"] if zoo_entry(config, model)}
         return {"options": config["actmax"], "model_zoo": zoo, "grid": config["extract"]["grid"],
-                "seed": run_seed(config, layout.run)}
+                "seed": run_seed(config, layout.run), "labels": model_labels(config)}
 
     return Job("actmax", {}, {**_usae_input(layout), **_metrics_files(config, layout, "concepts.csv", "summary.json")},
                {"figure": layout.figure_files("fig8_actmax"), "table": layout.table_files("actmax_cross_activation"),
@@ -235,7 +241,8 @@ def figures(config, layout):
     """The paper's figures from the experiment's metrics (without images, no galleries)."""
     return Job("figures", {}, _evaluated(config, layout),
                {name: layout.figure_files(name) for name in drawn_figures(_images(config))},
-               lambda: {"options": config["figures"], "top_concepts": config["metrics"]["top_concepts"]})
+               lambda: {"options": config["figures"], "top_concepts": config["metrics"]["top_concepts"],
+                        "labels": model_labels(config)})
 
 
 def tables(config, layout):

@@ -300,3 +300,16 @@ def test_the_permission_travels_to_the_jobs_but_not_into_store_metadata():
     spec = model_spec("dinov2_vits14_hub", {"dinov2_vits14_hub": entry})
     assert spec.remote_code and "remote_code" not in spec.describe()
     assert spec.describe() == model_spec("dinov2_vits14_hub").describe()
+
+
+def test_display_names_come_from_the_zoo_then_the_registry_then_the_name():
+    from usae.config import validate_config
+    from usae.models.registry import display_names
+
+    zoo = {"mine": {"loader": "timm", "arch": "resnet18", "display_name": "ResNet-18"},
+           "mobilenet_v2": {"loader": "torchvision", "arch": "mobilenet_v2:features"}}
+    validate_config({"models": ["mine", "mobilenet_v2"], "model_zoo": zoo}, "c.yaml")
+    assert display_names(["mine", "mobilenet_v2", "vit_b16", "other"], zoo) == {
+        "mine": "ResNet-18", "mobilenet_v2": "MobileNet-V2", "vit_b16": "ViT-B/16", "other": "other"}
+    spec = model_spec("mine", zoo)
+    assert spec.display_name == "ResNet-18" and "display_name" not in spec.describe()

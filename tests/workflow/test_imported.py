@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.synthetic import planted_activations
-from tests.workflow.test_workflow import copy_workflow, planned_rules, snakemake
+from tests.workflow.test_workflow import copy_workflow, snakemake
 from usae.activations.store import write_store
 
 pytestmark = pytest.mark.integration

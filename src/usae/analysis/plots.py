@@ -39,7 +39,7 @@ def training_curves(log, paths, title, window=20):
         Rolling-mean window (steps) for the noisy per-step series.
     """
     sns.set_theme(style="whitegrid", context="paper")
-    figure, axes = plt.subplots(1, 4, figsize=(17, 3.6))
+    figure, axes = plt.subplots(1, 4, figsize=(17, 4.6), layout="constrained")
     axes[0].plot(log["step"], log["loss"].rolling(window, min_periods=1).mean())
     axes[0].set(title="loss (sum over decoders)", xlabel="step")
     r2_columns = [c for c in log.columns if c.startswith("r2_")]
@@ -48,15 +48,19 @@ def training_curves(log, paths, title, window=20):
         axes[1].plot(series["step"], series[column].rolling(max(window // 3, 1), min_periods=1).mean(),
                      label=column[3:].replace("->", " \u2192 "))
     axes[1].set(title="R\u00b2 (encoder \u2192 decoder)", xlabel="step")
-    axes[1].legend(fontsize=6, ncol=1 if len(r2_columns) < 5 else 2)
+    # Legends below their panels, outside the data: one entry per encoder -> decoder pair.
+    axes[1].legend(fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False)
     for prefix, axis, label in [("l0", axes[2], "L0 (active concepts per token)"), ("dead", axes[3], "not fired this epoch")]:
-        for column in [c for c in log.columns if c == prefix or c.startswith(prefix + "_")]:
+        columns = [c for c in log.columns if c == prefix or c.startswith(prefix + "_")]
+        for column in columns:
             axis.plot(log["step"], log[column], label=column)
-        axis.set(title=label, xlabel="step")
+        top = float(log[columns].max().max()) if columns else 1.0
+        axis.set(title=label, xlabel="step", ylim=(0, max(top * 1.1, 1e-6)))  # from 0: a flat L0 of k reads as flat
     twin = axes[3].twinx()
     twin.plot(log["step"], log["lr"], color="gray", linestyle=":", label="lr")
     twin.set_ylabel("learning rate")
-    axes[3].legend(fontsize=6)
+    handles = [handle for axis in (axes[3], twin) for handle in axis.get_legend_handles_labels()[0]]
+    axes[3].legend(handles=handles, fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False, ncol=2)
     figure.suptitle(title)
     save_figure(figure, paths)
 
@@ -66,37 +70,60 @@ def training_curves_file(log_csv, paths, title):
     training_curves(pd.read_csv(log_csv), paths, title)
 
 
-def short(name):
-    """Model label for axes: the registry name without common prefixes."""
-    return name.replace("efficientnet_", "")
+def label_of(name, labels=None):
+    """A model's name in figures: ``labels[name]`` (:func:`usae.models.registry.display_names`), else ``name``."""
+    return (labels or {}).get(name, name)
 
 
-def r2_heatmap(r2_MM, names, paths, title="Cross-reconstruction R\u00b2 (Fig. 5)"):
-    """Fig. 5: R2 matrix, rows = encoder, columns = decoder, values written in the cells."""
+def r2_heatmap(r2_MM, names, paths, title="Cross-reconstruction R\u00b2 (Fig. 5)", labels=None):
+    """Fig. 5: R2 matrix, rows = encoder, columns = decoder, values written in the cells.
+
+    The colour scale runs from 0 to 1 (viridis) while every value is positive, and turns diverging,
+    centred on 0 (blue below, red above), as soon as one is negative, so that a negative R2 stands out.
+    """
+    import numpy as np
+
     sns.set_theme(style="white", context="paper")
-    figure, axis = plt.subplots(figsize=(1.2 * len(names) + 2, 1.1 * len(names) + 1))
-    labels = [short(n) for n in names]
-    sns.heatmap(pd.DataFrame(r2_MM, index=labels, columns=labels), annot=True, fmt=".2f", cmap="viridis",
-                vmin=min(0.0, float(pd.DataFrame(r2_MM).min().min())), vmax=1.0, square=True, ax=axis,
-                cbar_kws={"label": "R\u00b2"})
+    r2_MM = np.asarray(r2_MM, dtype=float)
+    figure, axis = plt.subplots(figsize=(1.3 * len(names) + 2.6, 1.1 * len(names) + 1.6), layout="constrained")
+    shown = [label_of(n, labels) for n in names]
+    scale = ({"cmap": "viridis", "vmin": 0.0, "vmax": 1.0} if r2_MM.min() >= 0 else
+             {"cmap": "vlag", "center": 0.0, "vmin": -max(1.0, -r2_MM.min()), "vmax": 1.0})
+    sns.heatmap(pd.DataFrame(r2_MM, index=shown, columns=shown), annot=True, fmt=".2f", square=True, ax=axis,
+                cbar_kws={"label": "R\u00b2"}, **scale)
     axis.set(xlabel="decoder (target model)", ylabel="encoder (source model)", title=title)
+    axis.tick_params(axis="x", labelrotation=30)
+    for tick in axis.get_xticklabels():
+        tick.set_horizontalalignment("right")
+    axis.tick_params(axis="y", labelrotation=0)
     save_figure(figure, paths)
 
 
 def entropy_histogram(entropy, paths, n_models, title="Firing entropy (Fig. 6a)"):
-    """Fig. 6a: histogram of firing entropy over concepts that fire, with the 2-of-M equal-share mark."""
-    import math
+    """Fig. 6a: the 20-bin histogram of firing entropy over concepts that fire, as the scorecard judges it.
+
+    Dashed lines mark the entropy of a concept shared equally by k of the M models (log k / log M,
+    2 <= k < M); triangles mark the modes found by :func:`usae.analysis.entropy_modes.histogram_modes`.
+    """
+    from usae.analysis.entropy_modes import BINS, histogram_modes, shared_by_k_positions
 
     sns.set_theme(style="whitegrid", context="paper")
-    figure, axis = plt.subplots(figsize=(5, 3.4))
-    sns.histplot(entropy, bins=40, binrange=(0, 1), ax=axis)
-    axis.axvline(math.log(2) / math.log(n_models), color="gray", linestyle="--", label="equal share by 2 models")
-    axis.set(xlabel="firing entropy", ylabel="concepts", title=title)
-    axis.legend()
+    figure, axis = plt.subplots(figsize=(5, 3.4), layout="constrained")
+    sns.histplot(entropy, bins=BINS, binrange=(0, 1), ax=axis)
+    for k, position in enumerate(shared_by_k_positions(n_models), start=2):
+        axis.axvline(position, color="gray", linestyle="--", label=f"equal share by {k} of {n_models} models")
+    modes = histogram_modes(entropy)
+    if modes:
+        axis.plot([mode.centre for mode in modes], [mode.height for mode in modes], "v", color="C3",
+                  label="modes (prominence criterion)")
+    axis.set(xlabel="firing entropy", ylabel="concepts", title=title, xlim=(0, 1))
+    if axis.get_legend_handles_labels()[0]:
+        axis.legend(fontsize=7, loc="upper left")
     save_figure(figure, paths)
 
 
-def cofire_proportion_curves(frame, names, paths, top=1000, title="Co-fire proportion, top concepts by energy (Fig. 6b)"):
+def cofire_proportion_curves(frame, names, paths, top=1000, title="Co-fire proportion, top concepts by energy (Fig. 6b)",
+                             labels=None):
     """Fig. 6b: co-fire proportion of the top concepts by energy, per model, in energy order, with means."""
     sns.set_theme(style="whitegrid", context="paper")
     ranked = frame.sort_values("energy_total", ascending=False).head(top).reset_index(drop=True)
@@ -104,7 +131,7 @@ def cofire_proportion_curves(frame, names, paths, top=1000, title="Co-fire propo
     for name in names:
         values = ranked[f"cofire_proportion_{name}"]
         axis.plot(ranked.index, values.rolling(max(len(values) // 50, 1), min_periods=1).mean(),
-                  label=f"{short(name)} (mean {values.mean():.3f})")
+                  label=f"{label_of(name, labels)} (mean {values.mean():.3f})")
     axis.set(xlabel="concept rank by energy", ylabel="co-fire proportion", title=title, ylim=(0, 1))
     axis.legend()
     save_figure(figure, paths)
@@ -141,7 +168,7 @@ def message_figure(paths, title, message):
     save_figure(figure, paths)
 
 
-def concept_gallery(panels, names, paths, title, empty="no concept was chosen"):
+def concept_gallery(panels, names, paths, title, empty="no concept was chosen", labels=None):
     """Top-activating images of concepts with each model's heatmap over its token grid.
 
     Parameters
@@ -152,15 +179,19 @@ def concept_gallery(panels, names, paths, title, empty="no concept was chosen"):
         Models: one row per model within each concept's block.
     empty : str
         What the figure says when there is no image to show (no panel, or panels without top images).
+    labels : dict, optional
+        Display names of the rows' models.
     """
     import numpy as np
+    from matplotlib.cm import ScalarMappable
 
     columns = max((len(items) for panel in panels for items in panel["rows"].values()), default=0)
     if columns == 0:
         message_figure(paths, title, empty)
         return
     n_rows = len(panels) * len(names)
-    figure, axes = plt.subplots(n_rows, columns, figsize=(1.6 * columns + 1.4, 1.6 * n_rows), squeeze=False)
+    figure, axes = plt.subplots(n_rows, columns, figsize=(1.6 * columns + 3.2, 1.6 * n_rows + 0.8), squeeze=False,
+                                layout="constrained")
     for p, panel in enumerate(panels):
         for m, name in enumerate(names):
             row = p * len(names) + m
@@ -176,37 +207,42 @@ def concept_gallery(panels, names, paths, title, empty="no concept was chosen"):
                                 vmin=0, vmax=max(float(np.max(heat)), 1e-6), interpolation="bilinear")
                 else:
                     axis.axis("off")
-            axes[row, 0].set_ylabel(f"{panel['label']}\n{short(name)}", fontsize=7, rotation=0, ha="right", va="center")
+            axes[row, 0].set_ylabel(f"{panel['label']}\n{label_of(name, labels)}", fontsize=7, rotation=0, ha="right",
+                                    va="center")
+    figure.colorbar(ScalarMappable(cmap="inferno"), ax=axes, shrink=min(1.0, 3 / n_rows), aspect=30,
+                    label="concept code (0 to the image's maximum)")
     figure.suptitle(title)
-    figure.tight_layout()
     save_figure(figure, paths)
 
 
-def matching_figure(matched_by_label, paths, title):
+def matching_figure(matched_by_label, paths, title, labels=None):
     """Fig. 7 / 16: matched-cosine distributions (left) and share of pairs above each threshold (right).
 
     Parameters
     ----------
     matched_by_label : dict of str to numpy.ndarray
         Matched cosines per model; labels starting with "random" are drawn dashed.
+    labels : dict, optional
+        Display names of the models.
     """
     import numpy as np
 
     from usae.analysis.matching import auc_above, fraction_above
 
     sns.set_theme(style="whitegrid", context="paper")
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
     thresholds = np.linspace(0, 1, 101)
     models = [label for label in matched_by_label if not label.startswith("random")]
     for label, values in matched_by_label.items():
         dashed = label.startswith("random")
         owner = label[len("random ("):-1] if dashed else label
         color = f"C{models.index(owner) if owner in models else len(models)}"
-        sns.kdeplot(values, ax=left, label=label, color=color, linestyle="--" if dashed else "-", clip=(-1, 1),
+        shown = f"random ({label_of(owner, labels)})" if dashed else label_of(label, labels)
+        sns.kdeplot(values, ax=left, label=shown, color=color, linestyle="--" if dashed else "-", clip=(-1, 1),
                     warn_singular=False)
         right.plot(thresholds, fraction_above(values, thresholds), color=color, linestyle="--" if dashed else "-",
-                   label=f"{short(label)} (AUC {auc_above(values):.2f})")
-    left.set(xlabel="cosine similarity of matched atoms", ylabel="density")
+                   label=f"{shown} (AUC {auc_above(values):.2f})")
+    left.set(xlabel="cosine similarity of matched atoms", ylabel="density", xlim=(-1, 1))
     right.set(xlabel="cosine threshold", ylabel="share of concepts above", ylim=(0, 1))
     right.legend(fontsize=7)
     left.legend(fontsize=7)
@@ -214,7 +250,7 @@ def matching_figure(matched_by_label, paths, title):
     save_figure(figure, paths)
 
 
-def actmax_figure(images, table, concepts, names, paths):
+def actmax_figure(images, table, concepts, names, paths, labels=None):
     """Fig. 8: rows = concepts, columns = models; each image titled with its achieved activation.
 
     Parameters
@@ -224,9 +260,11 @@ def actmax_figure(images, table, concepts, names, paths):
     table : pandas.DataFrame
         Cross-activation table (columns ``concept``, ``optimised_for`` and one per model).
     concepts : list of (int, str)
+    labels : dict, optional
+        Display names of the models.
     """
-    figure, axes = plt.subplots(len(concepts), len(names), figsize=(2.3 * len(names) + 1, 2.4 * len(concepts)),
-                                squeeze=False)
+    figure, axes = plt.subplots(len(concepts), len(names), figsize=(2.3 * len(names) + 2.2, 2.4 * len(concepts) + 0.6),
+                                squeeze=False, layout="constrained")
     for r, (concept, label) in enumerate(concepts):
         for c, name in enumerate(names):
             axis = axes[r, c]
@@ -234,10 +272,9 @@ def actmax_figure(images, table, concepts, names, paths):
             axis.set_xticks([])
             axis.set_yticks([])
             row = table[(table["concept"] == concept) & (table["optimised_for"] == name)].iloc[0]
-            axis.set_title(f"{short(name)}: {row[name]:.2f}", fontsize=8)
-        axes[r, 0].set_ylabel(label, fontsize=8)
-    figure.suptitle("Coordinated activation maximisation (Fig. 8): mean concept code per model")
-    figure.tight_layout()
+            axis.set_title(f"{label_of(name, labels)}: {row[name]:.2f}", fontsize=8)
+        axes[r, 0].set_ylabel(label.replace(" (", "\n("), fontsize=8)
+    figure.suptitle("Coordinated activation maximisation (Fig. 8):\nmean concept code per model", fontsize=10)
     save_figure(figure, paths)
 
 

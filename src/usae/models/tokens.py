@@ -6,7 +6,6 @@ sample for all models at once (docs/method.md, "Models and activations").
 
 import math
 
-import torch
 import torch.nn.functional as F
 
 from usae.errors import UserError

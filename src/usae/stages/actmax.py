@@ -30,7 +30,8 @@ def chosen_concepts(options, frame, names, min_cofires):
     return chosen
 
 
-def actmax(usae_weights, usae_meta, concepts, summary, figure, table, images, *, options, model_zoo, grid, seed):
+def actmax(usae_weights, usae_meta, concepts, summary, figure, table, images, *, options, model_zoo, grid, seed,
+           labels=None):
     """Render every chosen concept for every model; write the images, Fig. 8 and the cross-activation table.
 
     Parameters
@@ -54,6 +55,8 @@ def actmax(usae_weights, usae_meta, concepts, summary, figure, table, images, *,
     grid : int
         Side of the common token grid (``extract.grid``).
     seed : int
+    labels : dict, optional
+        Display names of the models in Fig. 8.
 
     Returns
     -------
@@ -87,7 +90,7 @@ def actmax(usae_weights, usae_meta, concepts, summary, figure, table, images, *,
                 progress.update()
     frame = pd.DataFrame(rows)
     write_table(frame, table)
-    actmax_figure(rendered, frame, chosen, names, figure)
+    actmax_figure(rendered, frame, chosen, names, figure, labels)
     log.info("rendered %d concepts for %d models into %s", len(chosen), len(names), images)
     return frame
 

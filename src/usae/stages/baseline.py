@@ -9,7 +9,7 @@ from usae.activations.batches import evaluation_batches
 from usae.analysis.evaluation import paired_statistics
 from usae.analysis.gallery import concept_rows
 from usae.analysis.matching import auc_above, hungarian_match, match_dictionaries, random_like
-from usae.analysis.plots import concept_gallery, matching_figure, short
+from usae.analysis.plots import concept_gallery, label_of, matching_figure
 from usae.io import write_csv, write_table
 from usae.sae.checkpoint import load_trained
 
@@ -23,7 +23,7 @@ def extreme_pairs(pairs, usae_fires, independent_fires):
     return [] if ranked.empty else [ranked.iloc[-1], ranked.iloc[0]]
 
 
-def matched_pairs_gallery(usae, saes, batches, manifest_file, tops, chosen, n_images, paths):
+def matched_pairs_gallery(usae, saes, batches, manifest_file, tops, chosen, n_images, paths, labels=None):
     """Top images of matched USAE / independent concepts side by side (one block per pair)."""
     usae_top, independent_top = tops
     grid = tuple(batches.stores[usae.names[0]].meta["grid"])
@@ -35,14 +35,15 @@ def matched_pairs_gallery(usae, saes, batches, manifest_file, tops, chosen, n_im
                                  k, n_images, grid)
         independent_rows = concept_rows(lambda model, x: saes[model].encode(x), [name], batches, manifest_file,
                                         independent_top.top_indices[i:i + 1].numpy(), j, n_images, grid)
-        panels.append({"concept": k, "label": f"{short(name)}: USAE {k} / independent {j}, cos {pair['cosine']:.2f}",
+        panels.append({"concept": k, "label": f"{label_of(name, labels)}: USAE {k} / independent {j},\n"
+                                              f"cos {pair['cosine']:.2f}",
                        "rows": {"USAE": usae_rows[name], "independent": independent_rows[name]}})
     concept_gallery(panels, ["USAE", "independent"], paths,
                     "Matched pairs: USAE concept (top) and its independent-SAE twin (bottom), highest and lowest cosine")
 
 
 def baseline(usae_weights, usae_meta, independent_weights, independent_meta, concepts, stores, manifest, pairs,
-             table, fig7, fig16, fig7b=(), *, top_cofiring, batch_images, gallery_images, seed):
+             table, fig7, fig16, fig7b=(), *, top_cofiring, batch_images, gallery_images, seed, labels=None):
     """Match concepts per model by atoms and by activations; write pairs, a table and Figs. 7, 7b and 16.
 
     Parameters
@@ -70,6 +71,8 @@ def baseline(usae_weights, usae_meta, independent_weights, independent_meta, con
         Top images per concept in Fig. 7b.
     seed : int
         Seeds the random baseline's atoms.
+    labels : dict, optional
+        Display names of the models in the figures.
 
     Returns
     -------
@@ -111,10 +114,12 @@ def baseline(usae_weights, usae_meta, independent_weights, independent_meta, con
                          "mean_activation_correlation": float(activation.mean()) if activation is not None else np.nan})
     summary = pd.DataFrame(rows)
     write_table(summary, table)
-    matching_figure(matched_by_label, fig7, "Independent SAE vs USAE concepts, Hungarian matching by atom cosine (Fig. 7)")
-    matching_figure(restricted_by_label, fig16, f"Matching restricted to the top {top_cofiring} co-firing USAE concepts (Fig. 16)")
+    matching_figure(matched_by_label, fig7, "Independent SAE vs USAE concepts, Hungarian matching by atom cosine (Fig. 7)",
+                    labels)
+    matching_figure(restricted_by_label, fig16, f"Matching restricted to the top {top_cofiring} co-firing USAE concepts "
+                    "(Fig. 16)", labels)
     if manifest:
-        matched_pairs_gallery(usae, saes, batches, manifest, tops, gallery_pairs, gallery_images, fig7b)
+        matched_pairs_gallery(usae, saes, batches, manifest, tops, gallery_pairs, gallery_images, fig7b, labels)
     else:
         log.info("Fig. 7b (matched-pairs gallery) skipped: no images (dataset.source: activations)")
     return summary

@@ -18,6 +18,7 @@ from usae.analysis.plots import (
     cofire_proportion_curves,
     concept_gallery,
     entropy_histogram,
+    label_of,
     r2_heatmap,
 )
 from usae.io import read_json
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 def figures(matrices, summary, concepts, top_images, usae_weights, usae_meta, stores, manifest, fig5_r2,
             fig6a_entropy, fig6b_cofire_proportion, fig6c_cofire_energy, fig4_universal_concepts=(),
-            fig9_model_specific_concepts=(), *, options, top_concepts):
+            fig9_model_specific_concepts=(), *, options, top_concepts, labels=None):
     """Write Figs. 4, 5, 6a-c and 9 of the experiment's dataset (without images, Figs. 5 and 6a-c).
 
     Parameters
@@ -49,13 +50,15 @@ def figures(matrices, summary, concepts, top_images, usae_weights, usae_meta, st
         The config's ``figures`` section.
     top_concepts : int
         Fig. 6b: concepts ranked by energy (``metrics.top_concepts``).
+    labels : dict, optional
+        Display names of the models (:func:`usae.models.registry.display_names`).
     """
     matrices, summary = read_json(matrices), read_json(summary)
     frame = pd.read_csv(concepts)
     names = matrices["models"]
-    r2_heatmap(matrices["r2"], names, fig5_r2)
+    r2_heatmap(matrices["r2"], names, fig5_r2, labels=labels)
     entropy_histogram(frame.loc[~frame["dead"], "entropy"], fig6a_entropy, len(names))
-    cofire_proportion_curves(frame, names, fig6b_cofire_proportion, top_concepts)
+    cofire_proportion_curves(frame, names, fig6b_cofire_proportion, top_concepts, labels=labels)
     cofire_energy_scatter(frame, {"all": summary["cofire_energy_all"], "frequent": summary["cofire_energy_frequent"]},
                           summary["min_cofires_scaled"], fig6c_cofire_energy)
     if not manifest:
@@ -75,9 +78,9 @@ def figures(matrices, summary, concepts, top_images, usae_weights, usae_meta, st
                                                                     summary["min_cofires_scaled"])]
     concept_gallery(panels(universal), names, fig4_universal_concepts, "Universal concepts: top images per model (Fig. 4)",
                     f"No universal concept: none has firing entropy > {UNIVERSAL_MIN_ENTROPY} and >= {summary['min_cofires_scaled']:.0f} "
-                    "co-fires on this evaluation.")
-    specific = [(k, f"concept {k}\n({name} only)") for k, name in
+                    "co-fires on this evaluation.", labels)
+    specific = [(k, f"concept {k}\n({label_of(name, labels)} only)") for k, name in
                 model_specific_concepts(frame, names, options["specific_per_model"])]
     concept_gallery(panels(specific), names, fig9_model_specific_concepts,
                     "Model-specific concepts: top images per model (Figs. 9-12)",
-                    f"No model-specific concept: none has >= {SPECIFIC_MIN_SHARE:.0%} of its firings in one model.")
+                    f"No model-specific concept: none has >= {SPECIFIC_MIN_SHARE:.0%} of its firings in one model.", labels)
