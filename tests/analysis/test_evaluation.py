@@ -25,3 +25,14 @@ def test_batch_means_are_weighted_by_tokens_so_a_short_last_batch_counts_less():
     r2, mse = result["a"]
     assert abs(mse - 50 / 150) < 1e-6  # the plain mean over the two batches would give 0.5
     assert r2 > 0.5
+
+
+def test_r2_over_channel_means_starts_from_the_per_channel_floor():
+    from usae.analysis.evaluation import r2_over_channel_means
+    from usae.sae.r2 import r2_score
+
+    x = torch.randn(1000, 3, generator=torch.Generator().manual_seed(1)) + torch.tensor([10.0, -10.0, 0.0])
+    channel_means = x.mean(0).expand_as(x)
+    assert r2_score(x, channel_means) > 0.9  # the paper's R2 rewards the offsets alone
+    assert abs(r2_over_channel_means(x, channel_means)) < 1e-5
+    assert abs(r2_over_channel_means(x, x) - 1.0) < 1e-5

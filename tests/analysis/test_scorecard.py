@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import pandas as pd
 
 from tests.analysis.frames import NAMES, concept_frame
@@ -105,3 +106,12 @@ def test_every_scorecard_claim_has_a_stable_id_and_a_json_value(rng):
     by_id = {record["id"]: record for record in records}
     assert by_id["fig5_diagonal"]["value"] == 1.0 and by_id["fig6c_r_frequent"]["value"] is None
     assert all(set(record) == {"id", "source", "claim", "paper", "this run", "holds", "gate", "value"} for record in records)
+
+
+def test_the_diagonal_over_channel_means_is_judged_beside_the_papers(rng):
+    matrices = {"models": NAMES, "r2": R2, "r2_over_channel_means": [[0.5, 0.1, 0.1], [0.0, 0.4, 0.1], [0.0, 0.1, 0.3]],
+                "mse": [[0.2] * 3] * 3, "independent": {}}
+    card = scorecard(matrices, _summary(NAMES), concept_frame(rng)).set_index("id")
+    assert card.loc["fig5_diagonal", "holds"] == "no"
+    assert card.loc["fig5_diagonal_over_channel_means", "holds"] == "yes"
+    assert card.loc["fig5_diagonal_over_channel_means", "value"] == pytest.approx(0.2)

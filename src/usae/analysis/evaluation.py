@@ -14,6 +14,16 @@ from usae.analysis.universality import ConceptAccumulator
 from usae.sae.r2 import r2_score
 
 
+def r2_over_channel_means(x_BD, x_hat_BD):
+    """R2 against each channel's own mean: ``1 - mean((x - x_hat)^2) / (mean((x - mean_B(x))^2) + 1e-6)``.
+
+    Beyond the paper, whose R2 (:func:`usae.sae.r2.r2_score`) is against the grand mean: where a model's
+    channels have large constant offsets, predicting each channel's mean alone already scores a high
+    paper R2. This one starts from that floor, so it compares encoders by what they explain beyond it.
+    """
+    return 1.0 - (x_BD - x_hat_BD).square().mean() / ((x_BD - x_BD.mean(0)).square().mean() + 1e-6)
+
+
 @torch.no_grad()
 def evaluate_usae(usae, batches, batch_images=100, threshold=0.1, top_images=8, device="cpu"):
     """One pass over ``batches``: cross-reconstruction matrices and concept statistics.
@@ -33,12 +43,14 @@ def evaluate_usae(usae, batches, batch_images=100, threshold=0.1, top_images=8, 
     Returns
     -------
     dict
-        ``r2`` and ``mse``: ``(M, M)`` arrays, row = encoder i, column = decoder j scored against model
-        j's activations; ``concepts``: the :class:`usae.analysis.universality.ConceptAccumulator`.
+        ``r2``, ``r2_over_channel_means`` (:func:`r2_over_channel_means`) and ``mse``: ``(M, M)`` arrays,
+        row = encoder i, column = decoder j scored against model j's activations; ``concepts``: the
+        :class:`usae.analysis.universality.ConceptAccumulator`.
     """
     usae.eval().to(device)
     names = usae.names
-    r2_sum, mse_sum, tokens = np.zeros((len(names),) * 2), np.zeros((len(names),) * 2), 0
+    r2_sum, channel_sum, mse_sum = (np.zeros((len(names),) * 2) for _ in range(3))
+    tokens = 0
     concepts = ConceptAccumulator(names, usae.n_concepts, threshold, top_images)
     for first_image, batch in zip(range(0, batches.n_images, batch_images), batches.sequential(batch_images, "metrics (USAE)")):
         batch = {name: x.to(device) for name, x in batch.items()}
@@ -49,10 +61,12 @@ def evaluate_usae(usae, batches, batch_images=100, threshold=0.1, top_images=8, 
             for j, target in enumerate(names):
                 x_hat = usae.decode(target, codes[source])
                 r2_sum[i, j] += weight * r2_score(batch[target], x_hat).item()
+                channel_sum[i, j] += weight * r2_over_channel_means(batch[target], x_hat).item()
                 mse_sum[i, j] += weight * (batch[target] - x_hat).square().mean().item()
         concepts.update(codes, first_image, batches.tokens)
         tokens += weight
-    return {"r2": r2_sum / tokens, "mse": mse_sum / tokens, "concepts": concepts}
+    return {"r2": r2_sum / tokens, "r2_over_channel_means": channel_sum / tokens, "mse": mse_sum / tokens,
+            "concepts": concepts}
 
 
 @torch.no_grad()

@@ -12,6 +12,8 @@ def reconstruction_table(matrices_by_dataset):
             cross = [matrices["r2"][i][j] for j in range(len(matrices["models"])) if j != i]
             row = {"dataset": dataset, "model": name, "usae_r2": matrices["r2"][i][i], "usae_mse": matrices["mse"][i][i],
                    "usae_cross_r2_mean": float(np.mean(cross)) if cross else float("nan")}
+            if "r2_over_channel_means" in matrices:  # metrics files before it was recorded lack it
+                row["usae_r2_over_channel_means"] = matrices["r2_over_channel_means"][i][i]
             independent = matrices["independent"].get(name)
             if independent:
                 row.update({"independent_r2": independent["r2"], "independent_mse": independent["mse"]})

@@ -62,7 +62,8 @@ def metrics(usae_weights, usae_meta, stores, matrices, concepts, top_images, sum
     stores : list of path
         ``meta.json`` of each model's val store of ``dataset``.
     matrices : path
-        JSON to write: R2 and MSE matrices, the independent SAEs' self R2 and MSE.
+        JSON to write: R2 (the paper's, and over each channel's mean) and MSE matrices, the independent
+        SAEs' self R2 and MSE.
     concepts : path
         CSV to write: per-concept firing, co-firing, entropy, co-fire proportion, energy, dead.
     top_images : path
@@ -88,7 +89,8 @@ def metrics(usae_weights, usae_meta, stores, matrices, concepts, top_images, sum
         independent_scores = {name: {"r2": r2, "mse": mse} for name, (r2, mse) in
                               evaluate_independent(saes, batches, options["batch_images"], device).items()}
     write_json(matrices, {"dataset": dataset, "models": usae.names, "images": batches.n_images,
-                          "r2": result["r2"].tolist(), "mse": result["mse"].tolist(),
+                          "r2": result["r2"].tolist(), "r2_over_channel_means": result["r2_over_channel_means"].tolist(),
+                          "mse": result["mse"].tolist(),
                           "independent": independent_scores})
     write_csv(frame, concepts)
     accumulator = result["concepts"]
