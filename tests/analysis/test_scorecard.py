@@ -1,6 +1,6 @@
 import numpy as np
-import pytest
 import pandas as pd
+import pytest
 
 from tests.analysis.frames import NAMES, concept_frame
 from usae.analysis.report import reconstruction_table
