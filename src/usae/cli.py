@@ -106,6 +106,23 @@ def cmd_import_acts(args):
     print(f"{args.out}: {meta['n_images']} images x {meta['tokens']} tokens x {meta['dim']}")
 
 
+def cmd_import_official(args):
+    """Write the authors' released USAE (yaml + one .pth per model) as a trained-USAE run folder."""
+    from usae.sae.official import import_official
+
+    meta = import_official(args.config_yaml, args.out, checkpoints=args.checkpoints, overrides=args.model or ())
+    names = ", ".join(f"{theirs}={ours}" for theirs, ours in meta["official"]["names"].items())
+    print(f"{args.out}: USAE of {names}; m = {meta['n_concepts']}, k = {meta['k']}")
+
+
+def cmd_export_official(args):
+    """Write a trained-USAE run folder in the released format (config.yaml + one .pth per model)."""
+    from usae.sae.official import export_official
+
+    for path in export_official(args.run_dir, args.out, overrides=args.model or ()):
+        print(path)
+
+
 def positive_int(text):
     """An integer of at least 1 (argparse type)."""
     value = int(text)
@@ -160,6 +177,20 @@ def build_parser():
     imported.add_argument("--dtype", choices=["float16", "float32"], default="float16")
     imported.add_argument("--stat-images", type=positive_int, default=1000)
     imported.add_argument("--seed", type=int, default=0)
+
+    model_help = ("the usae model of an official model name, e.g. DinoV2=dinov2_vits14 (repeatable; defaults: "
+                  "usae.sae.official.OFFICIAL_MODELS, docs/official_checkpoints.md)")
+    official = commands.add_parser("import-official", help="the authors' released USAE (yaml + .pth) as a trained run")
+    official.set_defaults(func=cmd_import_official)
+    official.add_argument("config_yaml", metavar="CONFIG.yaml", help="the released config (config_dino_siglip_vit.yaml)")
+    official.add_argument("--checkpoints", help="folder of the .pth files (default: the yaml's folder)")
+    official.add_argument("--out", required=True, help="run folder to write (model.safetensors, model.json)")
+    official.add_argument("--model", action="append", metavar="OFFICIAL=USAE", help=model_help)
+    exported = commands.add_parser("export-official", help="a trained USAE run in the released format (yaml + .pth)")
+    exported.set_defaults(func=cmd_export_official)
+    exported.add_argument("run_dir", metavar="RUN_DIR", help="run folder with model.safetensors and model.json")
+    exported.add_argument("--out", required=True, help="folder to write (config.yaml, uni_<model>_checkpoint_<epoch>.pth)")
+    exported.add_argument("--model", action="append", metavar="OFFICIAL=USAE", help=model_help)
     return parser
 
 
