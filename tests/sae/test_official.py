@@ -94,7 +94,7 @@ def test_import_export_import_gives_the_same_tensors_and_statistics(release, tmp
     written = export_official(tmp_path / "run", tmp_path / "exported")
     assert sorted(path.name for path in written) == sorted(["config.yaml", *(f"uni_{n}_checkpoint_29.pth" for n in DIMS)])
     exported = yaml.safe_load((tmp_path / "exported" / "config.yaml").read_text())
-    assert exported == released_config()
+    assert exported == released_config() and list(exported["model_zoo"]) == list(DIMS)
     for name in DIMS:
         saved = torch.load(tmp_path / "exported" / f"uni_{name}_checkpoint_29.pth", map_location="cpu", weights_only=True)
         assert saved["epoch"] == 29 and saved["optimizer_state_dict"] == {}

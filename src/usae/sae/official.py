@@ -297,7 +297,8 @@ def export_official(run, out, overrides=()):
     theirs = {ours: name for name, ours in OFFICIAL_MODELS.items()}  # usae model -> official name, by priority:
     theirs.update({ours: name for name, ours in (official.get("names") or {}).items()})  # the import's,
     theirs.update({ours: name for name, ours in parse_overrides(overrides).items()})  # then --model
-    names = {ours: theirs.get(ours, ours) for ours in module.names}
+    order = meta["models"] if sorted(meta.get("models") or []) == sorted(module.names) else module.names
+    names = {ours: theirs.get(ours, ours) for ours in order}  # model.json's dims are sorted; models keep the order
     clash = [name for name in names.values() if list(names.values()).count(name) > 1]
     if clash:
         raise UserError(f"{run / 'model.json'}: two models would be exported as '{clash[0]}'; rename one with --model")
