@@ -159,6 +159,13 @@ def convert_state(state, path, m, d, origin):
     return ours
 
 
+def _number(value):
+    """A Python float of a number or a one-element tensor; None for anything else."""
+    if torch.is_tensor(value) and value.numel() == 1:
+        return float(value)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def read_official(config_path, checkpoints=None, overrides=()):
     """Read a released USAE: its yaml and each model's ``.pth``, validated.
 
@@ -214,7 +221,7 @@ def read_official(config_path, checkpoints=None, overrides=()):
         rate, epoch = checkpoint.get("learning_rate"), checkpoint.get("epoch")
         files[theirs] = {"path": str(pth), "sha256": sha256(pth),
                          "epoch": epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None,
-                         "learning_rate": float(rate) if isinstance(rate, (int, float, torch.Tensor)) else None}
+                         "learning_rate": _number(rate)}
     meta = {"kind": "usae", "models": list(dims), "dims": dims, "n_concepts": m, "k": k, "stats": stats,
             "official": {"config": {"path": str(config_path), "sha256": sha256(config_path)},
                          "checkpoints": files, "names": names, "yaml": json.loads(json.dumps(config, default=str))}}
