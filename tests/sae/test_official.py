@@ -274,3 +274,10 @@ def test_read_official_touches_no_output(release):
     weights, meta = read_official(config)
     assert sorted(config.parent.iterdir()) == files
     assert len(weights) == 8 * len(DIMS) and meta["kind"] == "usae"
+
+
+def test_a_model_option_naming_no_released_model_is_refused(release, tmp_path):
+    config, _ = release
+    with pytest.raises(UserError, match=f"^--model DINO=...: {config} has no model 'DINO' under model_zoo"):
+        import_official(config, tmp_path / "run", overrides=["DINO=dinov2_vits14"])
+    assert not (tmp_path / "run").exists()

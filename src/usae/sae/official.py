@@ -195,7 +195,12 @@ def read_official(config_path, checkpoints=None, overrides=()):
     config_path = Path(config_path)
     folder = Path(checkpoints) if checkpoints is not None else config_path.parent
     config = read_config(config_path)
-    mapping = {**OFFICIAL_MODELS, **parse_overrides(overrides)}
+    overridden = parse_overrides(overrides)
+    unknown = sorted(set(overridden) - set(config["model_zoo"]))
+    if unknown:
+        raise UserError(f"--model {unknown[0]}=...: {config_path} has no model '{unknown[0]}' under model_zoo "
+                        f"(it has {', '.join(config['model_zoo'])})")
+    mapping = {**OFFICIAL_MODELS, **overridden}
     m, k = _n_concepts(config, config_path), _key(config, config_path, "sae_params.top_k", (int,))
     if k < 1 or k > m:
         raise UserError(f"{config_path}: sae_params.top_k is {k}, not in 1..{m} (m)")
