@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from usae.activations.store import ActivationStore, write_store
+from usae.io import SEAL, read_json, write_json
 
 
 def planted_activations(rng, n_images, tokens, dims, n_shared, n_specific, active):
@@ -37,6 +38,12 @@ def write_planted_stores(root, acts, shard_images=64):
         write_store(root / name, acts_NTD, ids, name, shard_images=shard_images, dtype="float32")
         stores[name] = ActivationStore(root / name)
     return stores
+
+
+def drop_digests(store):
+    """Remove the seal and shard digests from a store's ``meta.json``: a store another program wrote."""
+    meta = read_json(Path(store) / "meta.json")
+    write_json(Path(store) / "meta.json", {key: meta[key] for key in meta if key not in (SEAL, "shard_sha256")})
 
 
 def run_files(folder):

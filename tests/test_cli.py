@@ -1,3 +1,4 @@
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -101,3 +102,67 @@ def test_usae_train_also_trains_a_sweep_s_groups(tiny_trained, tmp_path, monkeyp
     path.write_text(yaml.safe_dump(config))
     assert main(["train", "--config", str(path)]) == 0
     assert called == [("train", "usae"), ("train", "independent"), ("train_group", 4)]
+
+
+class Payload:
+    """Unpickling this creates ``marker``: proof that a pickle was executed."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+def _write_acts(tmp_path, kind, rng):
+    """``acts.npy`` in one of the ways an import must refuse; returns the expected error after the file name."""
+    path = tmp_path / "acts.npy"
+    good = rng.normal(size=(4, 9, 3)).astype(np.float32)
+    if kind == "truncated":
+        np.save(path, good)
+        path.write_bytes(path.read_bytes()[:150])
+        return "unreadable activations (mmap length is greater than file size)"
+    if kind == "pickle":
+        path.write_bytes(pickle.dumps(Payload(tmp_path / "executed")))
+        return "not a .npy file, refused (nothing is unpickled)"
+    if kind == "object array":
+        np.save(path, np.array([Payload(tmp_path / "executed")] * 4, dtype=object), allow_pickle=True)
+        return "unreadable activations (Array can't be memory-mapped: Python objects in dtype.)"
+    if kind == "missing":
+        return "missing"
+    arrays = {"strings": np.full((4, 9, 3), "a"), "complex": good.astype(np.complex64)}
+    np.save(path, arrays[kind])
+    return None
+
+
+@pytest.mark.parametrize("kind", ["missing", "truncated", "pickle", "object array"])
+def test_import_acts_refuses_a_bad_npy_in_one_line_without_unpickling(tmp_path, rng, capsys, kind):
+    message = _write_acts(tmp_path, kind, rng)
+    (tmp_path / "ids.txt").write_text("\n".join(f"x{i}" for i in range(4)) + "\n")
+    assert main(["import-acts", "--acts", str(tmp_path / "acts.npy"), "--ids", str(tmp_path / "ids.txt"),
+                 "--model", "m", "--out", str(tmp_path / "store")]) == 2
+    assert capsys.readouterr().err.strip() == f"usae: error: {tmp_path / 'acts.npy'}: {message}"
+    assert not (tmp_path / "executed").exists() and not (tmp_path / "store").exists()
+
+
+@pytest.mark.parametrize("kind, ids, model, out, message", [
+    ("strings", "x0 x1 x2 x3", "m", "store", "{out}: activations need a real numeric dtype, got <U1"),
+    ("complex", "x0 x1 x2 x3", "m", "store", "{out}: activations need a real numeric dtype, got complex64"),
+    ("good", "x0 x1 x0 x3", "m", "store", "{out}: image id 'x0' appears 2 times (ids must be distinct)"),
+    ("good", "x0 x1 x2 x3", "../x", "store",
+     "{out}: model name '../x' must be a plain name (not empty, '.' or '..', no '/' or '\\')"),
+    ("good", "x0 x1 x2 x3", "m", "ids.txt", "{out}: cannot be a store folder ({out} is a file)"),
+    ("good", None, "m", "store", "{ids}: missing"),
+])
+def test_import_acts_refuses_bad_arrays_ids_names_and_outputs(tmp_path, rng, capsys, kind, ids, model, out, message):
+    if kind == "good":
+        np.save(tmp_path / "acts.npy", rng.normal(size=(4, 9, 3)).astype(np.float32))
+    else:
+        _write_acts(tmp_path, kind, rng)
+    if ids is not None:
+        (tmp_path / "ids.txt").write_text("\n".join(ids.split()) + "\n")
+    assert main(["import-acts", "--acts", str(tmp_path / "acts.npy"), "--ids", str(tmp_path / "ids.txt"),
+                 "--model", model, "--out", str(tmp_path / out)]) == 2
+    expected = message.format(out=tmp_path / out, ids=tmp_path / "ids.txt")
+    assert capsys.readouterr().err.strip() == f"usae: error: {expected}"
+    assert not (tmp_path / "store").exists()

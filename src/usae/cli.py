@@ -91,15 +91,23 @@ def cmd_stage(args):
         print(WHERE_TO_LOOK[args.command](layout))
 
 
+def read_image_ids(path):
+    """The image ids of a text file, one a line (blank lines skipped); UserError if it is missing or not UTF-8."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return [line.strip() for line in handle if line.strip()]
+    except FileNotFoundError:
+        raise UserError(f"{path}: missing") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: not a UTF-8 text file of image ids ({exc.__class__.__name__})") from None
+
+
 def cmd_import_acts(args):
     """Write a (N, T, D) .npy array of your own model's activations as an activation store."""
-    import numpy as np
+    from usae.activations.store import open_npy, write_store
 
-    from usae.activations.store import write_store
-
-    acts_NTD = np.load(args.acts, mmap_mode="r")
-    with open(args.ids) as handle:
-        image_ids = [line.strip() for line in handle if line.strip()]
+    acts_NTD = open_npy(args.acts, "activations")
+    image_ids = read_image_ids(args.ids)
     meta = write_store(args.out, acts_NTD, image_ids, args.model, grid=tuple(args.grid) if args.grid else None,
                        shard_images=args.shard_images, dtype=args.dtype, stat_images=args.stat_images,
                        seed=args.seed, source={"imported_from": str(args.acts)})

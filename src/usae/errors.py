@@ -20,3 +20,12 @@ class DatasetError(UserError):
 
 class StoreError(UserError):
     """A store is missing, incomplete, corrupt or does not match its peers."""
+
+
+class CheckpointError(UserError):
+    """A training checkpoint is damaged, incomplete, or not one of this run's (wrong tensors, counters, log)."""
+
+
+def first_line(exc):
+    """The first line of an exception's message (its class name when the message is empty), for a one-line error."""
+    return (str(exc).splitlines() or [type(exc).__name__])[0]

@@ -1,6 +1,12 @@
-"""Atomic file writes: a reader never sees a half-written output, and a crash loses nothing old."""
+"""Atomic file writes (a reader never sees a half-written output, and a crash loses nothing old) and
+checked reads of JSON files usae did not write in this run, refused in one line.
+
+A *sealed* JSON object records, under :data:`SEAL`, the sha256 of its other keys as canonical JSON
+(:func:`seal_json`); :func:`check_json_seal` refuses one whose contents no longer match.
+"""
 
 import glob
+import hashlib
 import json
 import os
 import re
@@ -8,6 +14,11 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+
+from usae.errors import UserError
+
+# Key of a sealed JSON object's own digest.
+SEAL = "sha256"
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -64,6 +75,54 @@ def write_json(path, obj):
 def read_json(path):
     """Read a JSON file."""
     return json.loads(Path(path).read_text())
+
+
+def read_json_object(path, required=None, error=UserError):
+    """A JSON file holding an object, with the ``required`` keys (key -> JSON type); else one-line ``error``."""
+    try:
+        value = read_json(path)
+    except FileNotFoundError:
+        raise error(f"{path}: missing") from None
+    except (OSError, ValueError) as exc:
+        raise error(f"{path}: not JSON ({exc.__class__.__name__})") from None
+    if not isinstance(value, dict):
+        raise error(f"{path}: not what usae writes (not a JSON object)")
+    check_keys(path, value, required or {}, error)
+    return value
+
+
+def check_keys(path, value, required, error):
+    """Raise ``error`` naming the first ``required`` key (key -> type) that ``value`` lacks or has of another type."""
+    wrong = [key for key, kind in required.items()
+             if key not in value or not isinstance(value[key], kind) or isinstance(value[key], bool)]
+    if wrong:
+        raise error(f"{path}: not what usae writes (key '{wrong[0]}' missing or of the wrong type)")
+
+
+def is_plain_name(name):
+    """Whether ``name`` is a string naming an entry of a folder: not empty, '.' or '..', no path separator."""
+    return isinstance(name, str) and name not in ("", ".", "..") and not any(c in name for c in "/\\\0")
+
+
+def json_sha256(obj):
+    """sha256 (hex) of ``obj`` as canonical JSON: sorted keys, as it reads back from a JSON file."""
+    canonical = json.dumps(json.loads(json.dumps(obj)), sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def seal_json(obj):
+    """``obj`` with its own digest under :data:`SEAL`."""
+    return {**obj, SEAL: json_sha256({key: value for key, value in obj.items() if key != SEAL})}
+
+
+def check_json_seal(path, obj, error):
+    """Raise ``error`` if ``obj``, read from ``path``, records a seal that its other keys do not match.
+
+    An object without a seal (written by another program, or edited by hand with its seal removed) passes.
+    """
+    if SEAL in obj and obj[SEAL] != json_sha256({key: value for key, value in obj.items() if key != SEAL}):
+        raise error(f"{path}: damaged or edited (its contents differ from their '{SEAL}'; remove that key to "
+                    "accept a hand edit)")
 
 
 def write_bytes_if_changed(path, data):

@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import load_file
 
 from tests.sae.test_schedule import OFFICIAL_RATES_T12_W3
-from tests.synthetic import planted_activations, run_files, write_planted_stores
+from tests.synthetic import drop_digests, planted_activations, run_files, write_planted_stores
 from usae.activations.batches import TokenBatches
 from usae.analysis.evaluation import r2_matrix
 from usae.config import validate_config
@@ -145,6 +145,7 @@ def test_log_has_every_pair_and_lr_per_model_schedule(planted, tmp_path):
 
 
 def test_bad_shard_stops_training_and_keeps_checkpoints(tmp_path, rng):
+    from usae.activations.store import ActivationStore
     from usae.errors import StoreError
     from usae.sae.checkpoint import latest_checkpoint, load_checkpoint
 
@@ -153,6 +154,8 @@ def test_bad_shard_stops_training_and_keeps_checkpoints(tmp_path, rng):
     shard = np.load(tmp_path / "stores" / "b" / "shard_00001.npy", mmap_mode="r+")
     shard[100 - 64, 2, 3] = np.inf  # damaged after the store was written
     shard.flush()
+    drop_digests(tmp_path / "stores" / "b")  # by a program that records no sha256 (usae's is refused as damaged)
+    stores["b"] = ActivationStore(tmp_path / "stores" / "b")
     # The inf sits in image 100 (shard 1), which this seed's epoch 0 reaches after some batches.
     batches = TokenBatches(stores, batch_images=16, shuffle_shards=1, seed=1)
     failing_step = int(np.flatnonzero(batches.epoch_order(0) == 100)[0]) // 16
@@ -171,6 +174,7 @@ def test_store_with_wrong_dims_is_named(tmp_path, rng):
     from usae.io import read_json, write_json
 
     stores = write_planted_stores(tmp_path, {n: rng.normal(size=(32, 4, d)) for n, d in DIMS.items()})
+    drop_digests(tmp_path / "c")  # an edit by hand (a sealed meta.json is refused once edited)
     meta = read_json(tmp_path / "c" / "meta.json")
     write_json(tmp_path / "c" / "meta.json", {**meta, "dim": 11})
     stores["c"] = ActivationStore(tmp_path / "c")
@@ -225,6 +229,7 @@ def test_a_reextracted_store_or_other_provenance_trains_afresh(planted, tmp_path
 
     stores = write_planted_stores(tmp_path / "stores", {n: planted[0][n].images(0, 500) for n in DIMS})
     _interrupted_run(TokenBatches(stores, batch_images=64), tmp_path / "run")
+    drop_digests(tmp_path / "stores" / "b")
     meta = read_json(tmp_path / "stores" / "b" / "meta.json")
     write_json(tmp_path / "stores" / "b" / "meta.json", {**meta, "stats": {**meta["stats"], "std": 2.0}})
     stores["b"] = ActivationStore(tmp_path / "stores" / "b")
@@ -238,7 +243,7 @@ def test_a_reextracted_store_or_other_provenance_trains_afresh(planted, tmp_path
 
 def test_a_checkpoint_with_other_optimizer_settings_is_not_resumed(planted, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="usae")
-    from usae.io import read_json, write_json
+    from usae.io import read_json, seal_json, write_json
     from usae.sae.checkpoint import latest_checkpoint
 
     batches = TokenBatches(planted[0], batch_images=64)
@@ -246,7 +251,7 @@ def test_a_checkpoint_with_other_optimizer_settings_is_not_resumed(planted, tmp_
     latest = latest_checkpoint(tmp_path / "checkpoints")
     state = read_json(latest / "state.json")
     state["optimizers"]["c"]["param_groups"][0]["maximize"] = True
-    write_json(latest / "state.json", state)
+    write_json(latest / "state.json", seal_json(state))
     caplog.clear()
     resumed = UniversalRun(batches, options(checkpoint_every=2), *run_files(tmp_path)).run()
     assert "different configuration (c.maximize); training from scratch" in caplog.text
@@ -311,3 +316,4 @@ def _initial_atoms(init_std):
     """The normalised initial atoms of model ``a`` in a run seeded 0 (the same directions for any init_std)."""
     torch.manual_seed(0)
     return UniversalSAE(DIMS, 32, 4, init_std).saes["a"].dictionary().detach()
+

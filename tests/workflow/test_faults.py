@@ -16,7 +16,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from tests.synthetic import planted_activations
+from tests.synthetic import drop_digests, planted_activations
 from tests.workflow.test_workflow import TINY_CONFIG, copy_workflow, snakemake
 from usae.activations.store import write_store
 from usae.cli import main
@@ -161,12 +161,15 @@ def _truncate(folders):
     return shard
 
 
-def _poison(value):
+def _poison(value, digests=False):
+    """Write ``value`` into a shard; without ``digests``, as in a store another program wrote (no sha256 recorded)."""
     def poison(folders):
         shard = folders["beta"] / "shard_00001.npy"
         array = np.load(shard, mmap_mode="r+")
         array[1, 2, 3] = value
         array.flush()
+        if not digests:
+            drop_digests(folders["beta"])
         return shard
     return poison
 
@@ -188,6 +191,7 @@ def _rewrite_beta(tokens, ids):
     (_truncate, "unreadable shard"),
     (_poison(np.nan), "NaN or inf in activations"),
     (_poison(np.inf), "NaN or inf in activations"),
+    (_poison(7.0, digests=True), "damaged (its sha256 differs from the one"),
     (_drop_meta, "activation store missing or incomplete (no meta.json)"),
     (_rewrite_beta(9, [f"i{n}" for n in range(8)]), "9 tokens per image, but"),
     (_rewrite_beta(4, [f"other{n}" for n in range(8)]), "image ids differ from"),

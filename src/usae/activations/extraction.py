@@ -14,7 +14,7 @@ from PIL import Image
 from usae.activations.store import Moments, StoreWriter, ids_digest, part_shards, shard_name
 from usae.device import pick_device
 from usae.errors import StoreError, UserError
-from usae.io import read_json, write_json
+from usae.io import read_json_object, write_json
 from usae.models.loaders import load_token_model, preprocess
 from usae.models.tokens import resample_grid
 from usae.progress import Progress
@@ -226,9 +226,11 @@ def merge_parts(manifest, spec, part_dirs, out_dir, grid, batch_size=32, shard_i
         record_path = part_dir / "part.json"
         if not record_path.exists():
             raise StoreError(f"{record_path}: part missing or incomplete (no part.json)")
-        record = read_json(record_path)
+        record = read_json_object(record_path, {"shards": list}, StoreError)
         if record.get("format") != PART_FORMAT or record.get("plan") != plan:
             raise StoreError(f"{record_path}: extracted with other settings than the store (plan differs)")
+        if len(record["shards"]) != 2 or not all(type(bound) is int for bound in record["shards"]):
+            raise StoreError(f"{record_path}: 'shards' must be [start, stop] shard indices")
         shards = range(*record["shards"])
         missing = store_writer(manifest, spec, part_dir, grid, batch_size, shard_images, dtype, autocast,
                                stat_images, seed).missing_shards(shards)

@@ -5,8 +5,9 @@ Layout of one store (one dataset split, one model)::
     <store>/plan.json         what is being written (lets an interrupted write resume safely)
     <store>/shard_00000.npy   NumPy .npy arrays of shape (images_in_shard, T, D)
     <store>/shard_00001.npy   every shard but the last holds exactly ``shard_images`` images
-    <store>/shard_00000.json  written after its shard: its shape and its images' part of the raw-grid
-                              statistics (a resume keeps only shards that match theirs)
+    <store>/shard_00000.json  written after its shard: its shape, its sha256 (``shard_sha256``) and its
+                              images' part of the raw-grid statistics, sealed (a resume keeps only shards
+                              that match theirs)
     <store>/meta.json         written last: its presence means the store is complete
 
 ``meta.json`` holds: ``format`` ("usae-activations"), ``version`` (1), ``model``, ``n_images``,
@@ -16,7 +17,9 @@ over every token and channel of ``stats.images`` random images, seed ``stats.see
 ``torch.std``; ``stats.grid``: "raw" = the model's own token grid before resampling, as the official
 code computes them, or "resampled" = the stored tokens), and free-form ``source`` (model spec,
 preprocessing, package versions). Any program that writes the shards and ``meta.json`` writes a
-valid store.
+valid store. usae also writes ``shard_sha256`` (each shard file's sha256, in order) and ``sha256``, the
+seal of the other keys (:func:`usae.io.seal_json`); a reader checks them when present, so a damaged
+file is refused, never read as other numbers (:func:`read_meta`, :meth:`ActivationStore.shard`).
 
 A store may be written in parts (``extract.parts``): each part is a range of whole shards
 (:func:`part_shards`) written by its own :class:`StoreWriter` into ``<store>/parts/<i>/``, and
@@ -28,21 +31,35 @@ written in one go (see :func:`usae.activations.extraction.merge_parts`).
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
+import tokenize
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from usae.errors import StoreError
-from usae.io import atomic_path, read_json, write_json
+from usae.data.manifest import file_sha256
+from usae.errors import StoreError, first_line
+from usae.io import (SEAL, atomic_path, check_json_seal, check_keys, is_plain_name, read_json_object, seal_json,
+                     write_json)
 
 log = logging.getLogger(__name__)
 
 FORMAT = "usae-activations"
 VERSION = 1
-
+# Keys of meta.json every store has, with their JSON types.
+META_KEYS = {"format": str, "version": int, "model": str, "n_images": int, "tokens": int, "dim": int,
+             "grid": (list, type(None)), "dtype": str, "shard_images": int, "shards": list, "image_ids": list,
+             "stats": dict}
+# Keys of a shard's sidecar (only usae writes them: always sealed), with their JSON types.
+SIDECAR_KEYS = {"shape": list, "shard_sha256": str, SEAL: str}
+# What np.load raises on a damaged .npy header (its parser evaluates the header as a Python literal).
+NPY_ERRORS = (OSError, ValueError, EOFError, TypeError, SyntaxError, tokenize.TokenError)
+NPY_MAGIC = b"\x93NUMPY"
+# Shard dtypes a store may have.
+FLOAT_DTYPES = ("float16", "float32", "float64")
 
 
 def shard_name(index):
@@ -58,6 +75,79 @@ def sidecar_name(index):
 def ids_digest(image_ids):
     """Short digest of an ordered list of strings (image ids, or ids with their file hashes)."""
     return hashlib.sha256("\n".join(image_ids).encode()).hexdigest()[:16]
+
+
+def open_npy(path, what):
+    """Memory map of a .npy file; StoreError naming it if it is missing, damaged or no .npy (a pickle, an .npz).
+
+    Nothing is unpickled: an object array is refused (``allow_pickle=False``).
+    """
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(len(NPY_MAGIC))
+    except FileNotFoundError:
+        raise StoreError(f"{path}: missing") from None
+    except OSError as exc:
+        raise StoreError(f"{path}: unreadable {what} ({first_line(exc)})") from None
+    if magic != NPY_MAGIC:
+        raise StoreError(f"{path}: not a .npy file, refused (nothing is unpickled)")
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except NPY_ERRORS as exc:
+        raise StoreError(f"{path}: unreadable {what} ({first_line(exc)})") from None
+
+
+def model_name_problem(model):
+    """Why ``model`` cannot name a model (its stores and outputs are folders named after it), or None."""
+    if is_plain_name(model):
+        return None
+    return f"model name {model!r} must be a plain name (not empty, '.' or '..', no '/' or '\\')"
+
+
+def _finite(value):
+    """Whether a JSON value is a finite number."""
+    return isinstance(value, int) and not isinstance(value, bool) or isinstance(value, float) and math.isfinite(value)
+
+
+def meta_problem(meta):
+    """What is out of range or inconsistent in a store's metadata (its :data:`META_KEYS` well typed), or None."""
+    n, per_shard, ids, shards, grid = (meta[key] for key in ("n_images", "shard_images", "image_ids", "shards", "grid"))
+    small = [key for key in ("n_images", "tokens", "dim", "shard_images") if meta[key] < 1]
+    stats = [meta["stats"].get(key) for key in ("mean", "std")]
+    digests = meta.get("shard_sha256", [""] * len(shards))
+    if meta["version"] != VERSION:
+        return f"version {meta['version']}, this usae reads version {VERSION}"
+    if small:
+        return f"'{small[0]}' is {meta[small[0]]}, must be at least 1"
+    if len(ids) != n or not all(isinstance(image_id, str) for image_id in ids) or len(set(ids)) != n:
+        return f"image_ids must be n_images = {n} distinct strings, got {len(ids)} ids"
+    if len(shards) != -(-n // per_shard) or not all(map(is_plain_name, shards)):
+        return f"shards must name {-(-n // per_shard)} files of the store ({n} images, {per_shard} a shard)"
+    if grid is not None and (len(grid) != 2 or not all(type(side) is int and side > 0 for side in grid)
+                             or grid[0] * grid[1] != meta["tokens"]):
+        return f"grid {grid} does not hold the {meta['tokens']} tokens per image"
+    if meta["dtype"] not in FLOAT_DTYPES:
+        return f"dtype {meta['dtype']!r} is not one of {', '.join(FLOAT_DTYPES)}"
+    if not all(map(_finite, stats)) or stats[1] < 0:
+        return f"stats.mean and stats.std must be finite numbers, std >= 0, got {stats[0]!r} and {stats[1]!r}"
+    if not isinstance(digests, list) or len(digests) != len(shards) or not all(isinstance(x, str) for x in digests):
+        return "shard_sha256 must list one sha256 per shard"
+    return model_name_problem(meta["model"])
+
+
+def read_meta(meta_path):
+    """A store's ``meta.json``, checked (seal, keys, types, ranges, consistency); StoreError naming the file and key."""
+    if not Path(meta_path).exists():
+        raise StoreError(f"{meta_path}: activation store missing or incomplete (no meta.json)")
+    meta = read_json_object(meta_path, error=StoreError)
+    if meta.get("format") != FORMAT:
+        raise StoreError(f"{meta_path}: not a usae activation store (format {meta.get('format')!r})")
+    check_json_seal(meta_path, meta, StoreError)
+    check_keys(meta_path, meta, META_KEYS, StoreError)
+    problem = meta_problem(meta)
+    if problem:
+        raise StoreError(f"{meta_path}: {problem}")
+    return meta
 
 
 def part_shards(n_shards, part, parts):
@@ -134,11 +224,16 @@ class StoreWriter:
 
     def __init__(self, path, image_ids, shard_images, dtype, plan_extra=None, stat_images=1000, seed=0):
         self.path = Path(path)
+        blocking = next((folder for folder in (self.path, *self.path.parents) if folder.exists()), None)
+        if blocking is not None and not blocking.is_dir():
+            raise StoreError(f"{self.path}: cannot be a store folder ({blocking} is a file)")
         self.image_ids = list(image_ids)
         if not self.image_ids:
             raise StoreError(f"{self.path}: no images to write")
         self.shard_images = shard_images
         self.dtype = np.dtype(dtype)
+        if self.dtype.name not in FLOAT_DTYPES:
+            raise StoreError(f"{self.path}: dtype {self.dtype}, expected one of {', '.join(FLOAT_DTYPES)}")
         self.n_shards = -(-len(self.image_ids) // shard_images)
         self.seed = seed
         self.stat_index = stat_indices(len(self.image_ids), stat_images, seed)
@@ -156,7 +251,11 @@ class StoreWriter:
     def _start_or_resume(self):
         plan_path = self.path / "plan.json"
         plan = json.loads(json.dumps(self.plan))
-        old = read_json(plan_path) if plan_path.exists() else None
+        try:
+            old = read_json_object(plan_path, error=StoreError) if plan_path.exists() else None
+        except StoreError as exc:  # only a resume aid: start afresh
+            log.info("%s; writing the store afresh", exc)
+            old = None
         if old == plan:
             return
         if old is not None:
@@ -205,20 +304,27 @@ class StoreWriter:
                 except OSError:
                     shutil.copyfile(Path(folder) / name, tmp)
 
+    def read_sidecar(self, index):
+        """Shard ``index``'s sidecar, checked (seal, keys); StoreError naming it."""
+        path = self.path / sidecar_name(index)
+        sidecar = read_json_object(path, SIDECAR_KEYS, StoreError)
+        check_json_seal(path, sidecar, StoreError)
+        return sidecar
+
     def _checked_shape(self, index):
-        """Shape of shard ``index`` if its .npy is whole and matches its sidecar and the plan, else None."""
+        """Shape of shard ``index`` if its .npy is whole and fits its sidecar (shape, sha256) and plan, else None."""
         path = self.path / shard_name(index)
         part = self.shard_slice(index)
         try:
-            recorded = read_json(self.path / sidecar_name(index))["shape"]
-            array = np.load(path, mmap_mode="r")
-            size = path.stat().st_size
-        except (OSError, ValueError, KeyError):
+            sidecar = self.read_sidecar(index)
+            array = open_npy(path, "shard")
+        except StoreError:
             return None
-        whole = array.offset + array.nbytes == size and array.dtype == self.dtype
-        if not whole or array.ndim != 3 or list(array.shape) != recorded or len(array) != part.stop - part.start:
+        whole = array.offset + array.nbytes == path.stat().st_size and array.dtype == self.dtype
+        shape_ok = array.ndim == 3 and list(array.shape) == sidecar["shape"] and len(array) == part.stop - part.start
+        if not (whole and shape_ok):
             return None
-        return array.shape
+        return array.shape if file_sha256(path) == sidecar["shard_sha256"] else None
 
     def write_shard(self, index, acts_NTD, raw_moments=None):
         """Write shard ``index`` atomically from an ``(n, T, D)`` array, then its sidecar.
@@ -238,10 +344,10 @@ class StoreWriter:
         with atomic_path(self.path / shard_name(index)) as tmp:
             with open(tmp, "wb") as handle:
                 np.save(handle, acts_NTD.astype(self.dtype, copy=False))
-        sidecar = {"shape": list(acts_NTD.shape)}
+            sidecar = {"shape": list(acts_NTD.shape), "shard_sha256": file_sha256(tmp)}
         if raw_moments is not None:
             sidecar["raw_moments"] = raw_moments.as_json()
-        write_json(self.path / sidecar_name(index), sidecar)
+        write_json(self.path / sidecar_name(index), seal_json(sidecar))
 
     def finalize(self, model, grid, source=None, stats_grid="resampled"):
         """Compute standardisation statistics and write ``meta.json``; return the metadata dict.
@@ -267,6 +373,7 @@ class StoreWriter:
             "dtype": self.dtype.name,
             "shard_images": self.shard_images,
             "shards": [shard_name(i) for i in range(self.n_shards)],
+            "shard_sha256": [self.read_sidecar(i)["shard_sha256"] for i in range(self.n_shards)],
             "image_ids": self.image_ids,
             "source": source or {},
         }
@@ -278,16 +385,17 @@ class StoreWriter:
             raise StoreError(f"{self.path}: NaN or inf in activations")
         meta["stats"] = {"mean": moments.mean, "std": moments.std, "images": len(self.stat_index),
                          "seed": self.seed, "grid": stats_grid}
+        meta = seal_json(meta)
         write_json(self.path / "meta.json", meta)
         return meta
 
     def _raw_moments(self):
         moments = Moments()
         for index in range(self.n_shards):
-            sidecar = self.path / sidecar_name(index)
-            recorded = read_json(sidecar).get("raw_moments")
+            recorded = self.read_sidecar(index).get("raw_moments")
             if recorded is None:
-                raise StoreError(f"{sidecar}: no raw-grid statistics recorded (use stats_grid='resampled')")
+                raise StoreError(f"{self.path / sidecar_name(index)}: no raw-grid statistics recorded "
+                                 "(use stats_grid='resampled')")
             moments.merge(Moments(**recorded))
         return moments
 
@@ -314,19 +422,13 @@ class ActivationStore:
 
     def __init__(self, path, meta=None):
         self.path = Path(path)
-        if meta is None:
-            meta_path = self.path / "meta.json"
-            if not meta_path.exists():
-                raise StoreError(f"{meta_path}: activation store missing or incomplete (no meta.json)")
-            meta = read_json(meta_path)
-            if meta.get("format") != FORMAT:
-                raise StoreError(f"{meta_path}: not a usae activation store (format {meta.get('format')!r})")
-        self.meta = meta
-        self.n_images = meta["n_images"]
-        self.tokens = meta["tokens"]
-        self.dim = meta["dim"]
-        self.shard_images = meta["shard_images"]
-        self.image_ids = meta["image_ids"]
+        self.meta = read_meta(self.path / "meta.json") if meta is None else meta
+        self.n_images = self.meta["n_images"]
+        self.tokens = self.meta["tokens"]
+        self.dim = self.meta["dim"]
+        self.shard_images = self.meta["shard_images"]
+        self.image_ids = self.meta["image_ids"]
+        self.dtype = np.dtype(self.meta["dtype"])
         self._shards = {}
 
     @property
@@ -345,16 +447,21 @@ class ActivationStore:
         return self.meta["stats"]["std"]
 
     def shard(self, index):
-        """Memory map of shard ``index``, shape ``(n, T, D)``."""
+        """Memory map of shard ``index``, shape ``(n, T, D)``.
+
+        On first use its shape and dtype are checked against the metadata, and its bytes against their
+        sha256 in ``shard_sha256`` (when recorded: one pass over the file).
+        """
         if index not in self._shards:
             path = self.path / self.meta["shards"][index]
-            try:
-                array = np.load(path, mmap_mode="r")
-            except (OSError, ValueError) as exc:
-                raise StoreError(f"{path}: unreadable shard ({exc})") from None
+            array = open_npy(path, "shard")
             rows = min(self.shard_images, self.n_images - index * self.shard_images)
             if array.shape != (rows, self.tokens, self.dim):
                 raise StoreError(f"{path}: shape {array.shape}, metadata says ({rows}, {self.tokens}, {self.dim})")
+            if array.dtype != self.dtype:
+                raise StoreError(f"{path}: dtype {array.dtype}, metadata says {self.dtype}")
+            if "shard_sha256" in self.meta and file_sha256(path) != self.meta["shard_sha256"][index]:
+                raise StoreError(f"{path}: damaged (its sha256 differs from the one {self.path / 'meta.json'} records)")
             self._shards[index] = array
         return self._shards[index]
 
@@ -376,12 +483,12 @@ def write_store(path, acts_NTD, image_ids, model, grid=None, shard_images=1024, 
     path : path
         Store folder to create.
     acts_NTD : array-like
-        Patch tokens of N images, T tokens each (same positions across models), D channels.
-        A NumPy memmap works: it is read one shard at a time.
+        Patch tokens of N images, T tokens each (same positions across models), D channels, of a real
+        numeric dtype. A NumPy memmap works: it is read one shard at a time.
     image_ids : list of str
-        One id per image, in order; must match the other models' stores of the experiment.
+        One distinct id per image, in order; must match the other models' stores of the experiment.
     model : str
-        Model name.
+        Model name: a plain name (not empty, '.' or '..', no path separator).
     grid : (int, int) or None
         Token grid; inferred when T is a perfect square.
 
@@ -390,12 +497,22 @@ def write_store(path, acts_NTD, image_ids, model, grid=None, shard_images=1024, 
     dict
         The store's metadata. Its statistics are over the given tokens (``stats.grid`` "resampled"):
         an imported store has no raw grid.
+
+    Raises
+    ------
+    StoreError
+        Before anything is written, for any of the above not met, or a ``path`` that is (or lies under) a file.
     """
-    if len(image_ids) != len(acts_NTD):
-        raise StoreError(f"{path}: {len(image_ids)} image ids for {len(acts_NTD)} images")
-    if np.ndim(acts_NTD) != 3:
-        raise StoreError(f"{path}: activations must be (N, T, D), got shape {np.shape(acts_NTD)}")
-    tokens = np.shape(acts_NTD)[1]
+    acts_NTD = np.asanyarray(acts_NTD)
+    if acts_NTD.ndim != 3 or 0 in acts_NTD.shape:
+        raise StoreError(f"{path}: activations must be (N, T, D), got shape {acts_NTD.shape}")
+    if acts_NTD.dtype.kind not in "iuf":
+        raise StoreError(f"{path}: activations need a real numeric dtype, got {acts_NTD.dtype}")
+    check_image_ids(path, image_ids, len(acts_NTD))
+    problem = model_name_problem(model)
+    if problem:
+        raise StoreError(f"{path}: {problem}")
+    tokens = acts_NTD.shape[1]
     side = int(round(tokens**0.5))
     grid = grid or ((side, side) if side * side == tokens else None)
     if grid is not None and grid[0] * grid[1] != tokens:
@@ -407,6 +524,17 @@ def write_store(path, acts_NTD, image_ids, model, grid=None, shard_images=1024, 
     for index in writer.missing_shards():
         writer.write_shard(index, acts_NTD[writer.shard_slice(index)])
     return writer.finalize(model, grid, source=source, stats_grid="resampled")
+
+
+def check_image_ids(path, image_ids, n_images):
+    """Refuse image ids that are not ``n_images`` distinct strings, naming the store ``path`` (and a duplicate)."""
+    if len(image_ids) != n_images:
+        raise StoreError(f"{path}: {len(image_ids)} image ids for {n_images} images")
+    if not all(isinstance(image_id, str) for image_id in image_ids):
+        raise StoreError(f"{path}: image ids must be strings")
+    repeated = [(image_id, count) for image_id, count in Counter(image_ids).items() if count > 1]
+    if repeated:
+        raise StoreError(f"{path}: image id {repeated[0][0]!r} appears {repeated[0][1]} times (ids must be distinct)")
 
 
 def check_aligned(stores):
