@@ -317,3 +317,59 @@ def _initial_atoms(init_std):
     torch.manual_seed(0)
     return UniversalSAE(DIMS, 32, 4, init_std).saes["a"].dictionary().detach()
 
+
+def _edited_checkpoint(planted, tmp_path, edit):
+    """A run killed at step 5 whose newest checkpoint (step 4) is then edited by ``edit(state)`` and resealed."""
+    from usae.io import read_json, seal_json, write_json
+    from usae.sae.checkpoint import latest_checkpoint
+
+    batches = TokenBatches(planted[0], batch_images=64)
+    _interrupted_run(batches, tmp_path)
+    latest = latest_checkpoint(tmp_path / "checkpoints")
+    state = read_json(latest / "state.json")
+    edit(state)
+    write_json(latest / "state.json", seal_json(state))
+    return batches, latest
+
+
+MODEL_STEPS = "scheduler must be {'model_steps': each model's update count, 4 in all}"
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda state: state["scheduler"]["model_steps"].update(a=99), MODEL_STEPS),
+    (lambda state: state["scheduler"]["model_steps"].update(a=-1), MODEL_STEPS),
+    (lambda state: state["scheduler"]["model_steps"].pop("a"), MODEL_STEPS),
+    (lambda state: state.update(scheduler={}), MODEL_STEPS),
+    (lambda state: state["fired"].update(a=[32]), "'fired' must list, for each model, concept indices from 0 to 31"),
+    (lambda state: state["fired"].update(a="all"), "'fired' must list, for each model, concept indices from 0 to 31"),
+])
+def test_a_checkpoint_s_counters_are_checked_before_resuming(planted, tmp_path, edit, message):
+    from usae.errors import CheckpointError
+
+    batches, latest = _edited_checkpoint(planted, tmp_path, edit)
+    run = UniversalRun(batches, options(checkpoint_every=2), *run_files(tmp_path))
+    before = {key: value.clone() for key, value in run.usae.state_dict().items()}
+    with pytest.raises(CheckpointError) as caught:
+        run.run()
+    assert str(caught.value) == f"{latest / 'state.json'}: {message}"
+    assert all(torch.equal(value, run.usae.state_dict()[key]) for key, value in before.items())
+    independent = IndependentRun(batches, options(), *run_files(tmp_path / "i"))
+    assert independent.scheduler_problem({"model_steps": {}}, 4) == ("scheduler must be {} (independent SAEs follow "
+                                                                     "the global step)")
+
+
+def test_a_checkpoint_without_its_training_log_is_one_line(planted, tmp_path):
+    from usae.errors import CheckpointError
+
+    batches, latest = _edited_checkpoint(planted, tmp_path, lambda state: None)
+    log_csv = latest / "log.csv"
+    lines = log_csv.read_text().splitlines(keepends=True)
+    log_csv.write_text("".join(lines[:-1]))
+    with pytest.raises(CheckpointError) as caught:
+        UniversalRun(batches, options(checkpoint_every=2), *run_files(tmp_path)).run()
+    assert str(caught.value) == f"{log_csv}: not the training log of steps 1 to 4 that state.json says"
+    log_csv.unlink()
+    with pytest.raises(CheckpointError) as caught:
+        UniversalRun(batches, options(checkpoint_every=2), *run_files(tmp_path)).run()
+    assert str(caught.value) == (f"{log_csv}: missing, the checkpoint cannot be resumed without its training log "
+                                 f"(delete {latest} to train from scratch)")

@@ -4,11 +4,17 @@ A checkpoint is a folder::
 
     weights.safetensors     every module's state dict, keys "<module>.<parameter>"
     optimizer.safetensors   every optimizer's tensor state, keys "<optimizer>.<param index>.<name>"
-    state.json              step, scheduler counters, optimizer hyper-parameters, run plan
+    state.json              step, scheduler counters, optimizer hyper-parameters, run plan, the sha256
+                            of every other file (``files_sha256``), sealed (:func:`usae.io.seal_json`)
 
 It is written under a temporary name and renamed, so an interrupted save never damages an older one
 (a kill between moving the old one aside and renaming the new one loses that rolling checkpoint only:
 resume falls back to the newest other one). Temporary folders of killed saves are deleted by the next.
+
+:func:`load_checkpoint` checks everything before it loads anything: the seal of ``state.json``, every
+file against its sha256, each tensor's name, shape and dtype against the modules' and the optimizers'
+own (optimizers are AdamW, :func:`usae.sae.training.make_optimizer`), and the optimizers' settings; a
+check that fails raises :class:`usae.errors.CheckpointError` naming the file and the tensor or key.
 """
 
 import json
@@ -21,34 +27,54 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from usae.errors import UserError
-from usae.io import read_json, remove_stale_temps, write_json
+from usae.data.manifest import file_sha256
+from usae.errors import CheckpointError, UserError, first_line
+from usae.io import (check_json_seal, check_keys, is_plain_name, read_json_object, remove_stale_temps, seal_json,
+                     write_json)
 
+WEIGHTS, OPTIMIZER, STATE = "weights.safetensors", "optimizer.safetensors", "state.json"
 # Keys of state.json a checkpoint must have, with their JSON types.
 STATE_KEYS = {"step": int, "plan": dict, "optimizers": dict}
 
 
+def _parameters(optimizer):
+    """``(parameter, its group)`` of an optimizer, in the order of its state dict's indices."""
+    return [(param, group) for group in optimizer.param_groups for param in group["params"]]
+
+
+def _adam_state(param, group):
+    """Shape and dtype of each entry of an AdamW parameter's state (``step`` a float32 scalar)."""
+    moments = ["exp_avg", "exp_avg_sq"] + ["max_exp_avg_sq"] * bool(group["amsgrad"])
+    return {"step": (torch.Size([]), torch.float32), **{key: (param.shape, param.dtype) for key in moments}}
+
+
+def _optimizer_tensors(name, optimizer, keys):
+    """Shape and dtype of optimizer ``name``'s state tensors, for each parameter that has one of ``keys``.
+
+    A parameter without state (never stepped) has none; one with state has every entry.
+    """
+    expected = {}
+    for index, (param, group) in enumerate(_parameters(optimizer)):
+        entries = {f"{name}.{index}.{entry}": spec for entry, spec in _adam_state(param, group).items()}
+        if entries.keys() & keys:
+            expected.update(entries)
+    return expected
+
+
 def _flatten_optimizer(name, optimizer):
     state = optimizer.state_dict()
-    tensors, scalars = {}, {}
-    for index, entries in state["state"].items():
-        for key, value in entries.items():
-            if torch.is_tensor(value):
-                tensors[f"{name}.{index}.{key}"] = value.detach().cpu().contiguous()
-            else:
-                scalars[f"{index}.{key}"] = value
-    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+    tensors = {f"{name}.{index}.{key}": value.detach().cpu().contiguous()
+               for index, entries in state["state"].items() for key, value in entries.items()}
+    return tensors, {"param_groups": state["param_groups"]}
 
 
 def _restore_optimizer(name, optimizer, tensors, saved):
     state = {}
-    for key, value in tensors.items():
-        owner, index, entry = key.split(".", 2)
-        if owner == name:
-            state.setdefault(int(index), {})[entry] = value
-    for key, value in saved["scalars"].items():
-        index, entry = key.split(".", 1)
-        state.setdefault(int(index), {})[entry] = value
+    for index, (param, group) in enumerate(_parameters(optimizer)):
+        entries = {entry: tensors[f"{name}.{index}.{entry}"] for entry in _adam_state(param, group)
+                   if f"{name}.{index}.{entry}" in tensors}
+        if entries:
+            state[index] = entries
     optimizer.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
 
 
@@ -73,15 +99,16 @@ def save_checkpoint(directory, modules, optimizers, state, files=None):
     try:
         weights = {f"{name}.{key}": value.detach().cpu().contiguous()
                    for name, module in modules.items() for key, value in module.state_dict().items()}
-        save_file(weights, tmp / "weights.safetensors")
+        save_file(weights, tmp / WEIGHTS)
         tensors, saved = {}, {}
         for name, optimizer in optimizers.items():
             optimizer_tensors, saved[name] = _flatten_optimizer(name, optimizer)
             tensors.update(optimizer_tensors)
-        save_file(tensors, tmp / "optimizer.safetensors")
+        save_file(tensors, tmp / OPTIMIZER)
         for name, text in (files or {}).items():
             (tmp / name).write_text(text)
-        write_json(tmp / "state.json", {**state, "optimizers": saved})
+        digests = {path.name: file_sha256(path) for path in sorted(tmp.iterdir())}
+        write_json(tmp / STATE, seal_json({**state, "optimizers": saved, "files_sha256": digests}))
         old = None
         if directory.exists():
             old = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".tmp"))
@@ -107,38 +134,97 @@ def load_tensors(path):
     except FileNotFoundError:
         raise UserError(f"{path}: missing") from None
     except (SafetensorError, OSError) as exc:
-        raise UserError(f"{path}: not a safetensors file, refused ({str(exc).splitlines()[0]})") from None
+        raise UserError(f"{path}: not a safetensors file, refused ({first_line(exc)})") from None
 
 
-def read_json_object(path, required):
-    """A JSON file holding an object with the ``required`` keys of the given types, else one-line UserError."""
-    try:
-        value = read_json(path)
-    except FileNotFoundError:
-        raise UserError(f"{path}: missing") from None
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{path}: not JSON ({exc.__class__.__name__})") from None
-    wrong = [key for key, kind in required.items()
-             if not isinstance(value, dict) or not isinstance(value.get(key), kind) or isinstance(value.get(key), bool)]
-    if wrong:
-        raise UserError(f"{path}: not what usae writes (key '{wrong[0]}' missing or of the wrong type)")
-    return value
+def _state_problem(state):
+    """What is out of range or malformed in a checkpoint's state (its :data:`STATE_KEYS` well typed), or None."""
+    optimizers = state["optimizers"].values()
+    digests = state.get("files_sha256", {})
+    if state["step"] < 0:
+        return f"step {state['step']} is negative"
+    if not all(isinstance(saved, dict) and isinstance(saved.get("param_groups"), list)
+               and all(isinstance(group, dict) for group in saved["param_groups"]) for saved in optimizers):
+        return "optimizers must hold each optimizer's param_groups"
+    if not (isinstance(digests, dict) and all(map(is_plain_name, digests))
+            and all(isinstance(digest, str) for digest in digests.values())):
+        return "files_sha256 must map the checkpoint's file names to their sha256"
+    return None
 
 
 def read_state(directory):
-    """A checkpoint's ``state.json``, checked against :data:`STATE_KEYS`."""
-    return read_json_object(Path(directory) / "state.json", STATE_KEYS)
+    """A checkpoint's ``state.json``: its seal, :data:`STATE_KEYS` and their ranges checked."""
+    path = Path(directory) / STATE
+    state = read_json_object(path, error=CheckpointError)
+    check_json_seal(path, state, CheckpointError)
+    check_keys(path, state, STATE_KEYS, CheckpointError)
+    problem = _state_problem(state)
+    if problem:
+        raise CheckpointError(f"{path}: {problem}")
+    return state
+
+
+def _check_tensors(path, tensors, expected):
+    """Refuse ``tensors`` whose names, shapes or dtypes are not ``expected``'s (name -> (shape, dtype))."""
+    missing, unexpected = sorted(expected.keys() - tensors.keys()), sorted(tensors.keys() - expected.keys())
+    if missing:
+        raise CheckpointError(f"{path}: tensor '{missing[0]}' missing")
+    if unexpected:
+        raise CheckpointError(f"{path}: unexpected tensor '{unexpected[0]}'")
+    for key, (shape, dtype) in expected.items():
+        if (tensors[key].shape, tensors[key].dtype) != (shape, dtype):
+            raise CheckpointError(f"{path}: tensor '{key}' {_describe(tensors[key].shape, tensors[key].dtype)} "
+                                  f"does not fit this run's {_describe(shape, dtype)}")
+
+
+def _describe(shape, dtype):
+    """A tensor's shape and dtype as an error message says them: ``(2, 3) float32``."""
+    return f"{tuple(shape)} {str(dtype).removeprefix('torch.')}"
+
+
+def check_checkpoint(directory, state, weights, tensors, modules, optimizers):
+    """Refuse a checkpoint that ``modules`` and ``optimizers`` cannot take, naming the file and what is wrong.
+
+    Checks every file against the sha256 ``state`` records, the weights' and optimizer tensors' names,
+    shapes and dtypes, and the optimizers' settings (:func:`optimizer_differences`).
+    """
+    directory = Path(directory)
+    for name, digest in state.get("files_sha256", {}).items():
+        if not (directory / name).is_file():
+            raise CheckpointError(f"{directory / name}: missing")
+        if file_sha256(directory / name) != digest:
+            raise CheckpointError(f"{directory / name}: damaged (its sha256 differs from the one {directory / STATE} "
+                                  "records)")
+    _check_tensors(directory / WEIGHTS, weights, {f"{name}.{key}": (value.shape, value.dtype)
+                                                  for name, module in modules.items()
+                                                  for key, value in module.state_dict().items()})
+    expected = {}
+    for name, optimizer in optimizers.items():
+        expected.update(_optimizer_tensors(name, optimizer, tensors.keys()))
+    _check_tensors(directory / OPTIMIZER, tensors, expected)
+    differences = optimizer_differences(state, optimizers)
+    if differences:
+        raise CheckpointError(f"{directory / STATE}: optimizer settings differ from this run's "
+                              f"({', '.join(differences)})")
 
 
 def load_checkpoint(directory, modules, optimizers):
-    """Restore modules and optimizers in place from a checkpoint folder; return its state dict."""
+    """Restore modules and optimizers in place from a checkpoint folder; return its state dict.
+
+    Nothing is loaded unless the whole checkpoint passes :func:`check_checkpoint`.
+
+    Raises
+    ------
+    usae.errors.UserError
+        A file is missing, damaged or not what usae writes, or does not fit ``modules`` / ``optimizers``.
+    """
     directory = Path(directory)
-    weights = load_tensors(directory / "weights.safetensors")
+    state = read_state(directory)
+    weights, tensors = load_tensors(directory / WEIGHTS), load_tensors(directory / OPTIMIZER)
+    check_checkpoint(directory, state, weights, tensors, modules, optimizers)
     for name, module in modules.items():
         prefix = f"{name}."
         module.load_state_dict({key[len(prefix):]: value for key, value in weights.items() if key.startswith(prefix)})
-    state = read_state(directory)
-    tensors = load_tensors(directory / "optimizer.safetensors")
     for name, optimizer in optimizers.items():
         _restore_optimizer(name, optimizer, tensors, state["optimizers"][name])
     return state
@@ -147,8 +233,8 @@ def load_checkpoint(directory, modules, optimizers):
 def optimizer_differences(state, optimizers):
     """Optimizer hyper-parameters of a checkpoint that differ from ``optimizers``' own.
 
-    Every parameter-group entry but ``params`` and ``lr`` (the schedule sets ``lr`` at each step) is
-    compared: weight_decay, betas, eps, amsgrad, maximize, ...
+    Every parameter-group entry but ``lr`` (the schedule sets ``lr`` at each step) is compared:
+    params (their indices), weight_decay, betas, eps, amsgrad, maximize, ...
 
     Parameters
     ----------
@@ -170,7 +256,7 @@ def optimizer_differences(state, optimizers):
             differences.append(name)
             continue
         for old, new in zip(saved[name]["param_groups"], current):
-            keys = (old.keys() | new.keys()) - {"params", "lr"}
+            keys = (old.keys() | new.keys()) - {"lr"}
             differences += [f"{name}.{key}" for key in sorted(keys) if old.get(key) != new.get(key)]
     return sorted(set(differences))
 
@@ -179,7 +265,7 @@ def latest_checkpoint(root):
     """The complete checkpoint folder under ``root`` with the highest step, or None."""
     found = []
     for directory in Path(root).glob("[!.]*"):
-        if (directory / "state.json").exists():
+        if (directory / STATE).exists():
             found.append((read_state(directory)["step"], directory.name, directory))
     return max(found)[2] if found else None
 
@@ -209,5 +295,5 @@ def load_trained(weights_file, meta_file):
     try:
         module.load_state_dict(load_tensors(weights_file))
     except RuntimeError as exc:
-        raise UserError(f"{weights_file}: does not fit {meta_file} ({str(exc).splitlines()[0]})") from None
+        raise UserError(f"{weights_file}: does not fit {meta_file} ({first_line(exc)})") from None
     return module.eval(), meta

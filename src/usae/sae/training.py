@@ -18,6 +18,7 @@ import torch
 from safetensors.torch import save_file
 
 from usae.device import pick_device
+from usae.errors import CheckpointError, first_line
 from usae.io import atomic_path, write_json
 from usae.progress import Progress
 from usae.sae.checkpoint import latest_checkpoint, load_checkpoint, optimizer_differences, read_state, save_checkpoint
@@ -35,6 +36,40 @@ log = logging.getLogger(__name__)
 def store_digest(store):
     """Short digest of a store's metadata (a re-extracted store has other statistics, sources or ids)."""
     return hashlib.sha256(json.dumps(store.meta, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def read_log(path, steps):
+    """The rows of a checkpoint's training log ``log.csv``: one per step, 1 to ``steps``, each with a loss.
+
+    Raises
+    ------
+    usae.errors.CheckpointError
+        Naming the file, if it is missing, not CSV or not the log of those steps.
+    """
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: missing, the checkpoint cannot be resumed without its training log "
+                              f"(delete {path.parent} to train from scratch)") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise CheckpointError(f"{path}: not a training log ({first_line(exc)})") from None
+    steps_logged = [row.get("step") for row in rows]
+    if steps_logged != [str(step) for step in range(1, steps + 1)] or not all(map(_is_log_row, rows)):
+        raise CheckpointError(f"{path}: not the training log of steps 1 to {steps} that state.json says")
+    return rows
+
+
+def _is_log_row(row):
+    """Whether a row of ``csv.DictReader`` has as many fields as the header and a numeric loss."""
+    if None in row or None in row.values():
+        return False
+    try:
+        float(row.get("loss"))
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def chosen_model(seed, step, n_models):
@@ -57,7 +92,8 @@ class ResumableRun:
     """Epoch/step loop with logging, checkpoints and resume shared by both trainers.
 
     Subclasses provide ``modules``, ``optimizers``, ``train_step(batch, step) -> dict of scalar tensors``,
-    ``scheduler_state()`` / ``load_scheduler_state(state)`` and ``final_module()``.
+    ``scheduler_state()`` / ``load_scheduler_state(state)``, ``scheduler_problem(state, step)`` (why a
+    checkpoint's scheduler state cannot be this run's after ``step`` steps, or None) and ``final_module()``.
 
     Parameters
     ----------
@@ -72,7 +108,9 @@ class ResumableRun:
 
     A checkpoint is resumed only when its plan (hyper-parameters, models, a digest of every training
     store's ``meta.json``, ``provenance``) and its optimizers' hyper-parameters equal this run's;
-    otherwise training starts afresh, saying why in one line.
+    otherwise training starts afresh, saying why in one line. A checkpoint of this plan that is damaged
+    or inconsistent (files, tensors, scheduler counters, concepts fired, log) stops the run with a
+    :class:`usae.errors.CheckpointError` naming the file; nothing is loaded before every check passes.
     """
 
     kind = "run"
@@ -124,15 +162,27 @@ class ResumableRun:
             log.info("%s: the run finished before; training again from scratch", latest)
             shutil.rmtree(self.checkpoints)
             return 0
+        self._check_run_state(latest / "state.json", state)
+        rows = read_log(latest / "log.csv", state["step"])
         load_checkpoint(latest, self.modules, self.optimizers)
         self.load_scheduler_state(state["scheduler"])
         if state["step"] % self.batches.batches_per_epoch:  # mid-epoch: the epoch's tracker goes on
             for name, fired in state["fired"].items():
                 self.fired[name][fired] = True
         log.info("resuming from %s (step %d)", latest, state["step"])
-        with open(latest / "log.csv") as handle:
-            self.rows = list(csv.DictReader(handle))
+        self.rows = rows
         return state["step"]
+
+    def _check_run_state(self, path, state):
+        """Refuse a checkpoint's scheduler state or concepts fired that cannot be this run's at its step."""
+        problem = self.scheduler_problem(state.get("scheduler"), state["step"])
+        fired, n_concepts = state.get("fired"), self.options["n_concepts"]
+        if problem is None and not (isinstance(fired, dict) and fired.keys() == self.fired.keys() and all(
+                isinstance(indices, list) and all(type(i) is int and 0 <= i < n_concepts for i in indices)
+                for indices in fired.values())):
+            problem = f"'fired' must list, for each model, concept indices from 0 to {n_concepts - 1}"
+        if problem:
+            raise CheckpointError(f"{path}: {problem}")
 
     def _save(self, name, step):
         fired = {name: torch.nonzero(active).flatten().tolist() for name, active in self.fired.items()}
@@ -307,6 +357,14 @@ class UniversalRun(ResumableRun):
     def load_scheduler_state(self, state):
         self.model_steps = dict(state["model_steps"])
 
+    def scheduler_problem(self, state, step):
+        steps = state.get("model_steps") if isinstance(state, dict) else None
+        if (not isinstance(steps, dict) or state.keys() != {"model_steps"} or steps.keys() != self.model_steps.keys()
+                or not all(type(count) is int and count >= 0 for count in steps.values())
+                or sum(steps.values()) != step):
+            return f"scheduler must be {{'model_steps': each model's update count, {step} in all}}"
+        return None
+
     def final_module(self):
         return self.usae
 
@@ -367,6 +425,9 @@ class IndependentRun(ResumableRun):
 
     def load_scheduler_state(self, state):
         pass
+
+    def scheduler_problem(self, state, step):
+        return None if state == {} else "scheduler must be {} (independent SAEs follow the global step)"
 
     def final_module(self):
         return self.saes
