@@ -1,0 +1,184 @@
+"""Seeded random damage to files usae's own writers wrote (a store, a checkpoint): truncations and byte flips.
+
+Each read gives exactly the data that was written or a one-line :class:`usae.errors.UserError`, never another
+exception and never other numbers; a resumed store write repairs whatever is damaged. Without the digests
+usae records (a store or checkpoint another program wrote), a read may return other numbers, but still
+ends in data or a UserError.
+"""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from usae.activations.store import ActivationStore, write_store
+from usae.errors import UserError
+from usae.io import SEAL
+from usae.sae.checkpoint import load_checkpoint, save_checkpoint
+from usae.sae.modules import UniversalSAE
+from usae.sae.training import make_optimizer, read_log
+
+SEED = 20240611
+IDS = [f"img{i:02d}" for i in range(10)]
+DIMS = {"a": 3, "b": 4}
+# Cases per test; about 200 in all.
+CASES = {"store": 60, "resume": 40, "checkpoint": 60, "foreign store": 20, "foreign checkpoint": 20}
+# A flipped .npy header may hold a string escape Python warns about while NumPy parses it.
+pytestmark = pytest.mark.filterwarnings("ignore:invalid escape sequence")
+# Reader-visible parts of a store, compared with the original's after every successful read.
+STORE_FIELDS = ("model", "n_images", "tokens", "dim", "grid", "dtype", "shard_images", "image_ids", "stats", "source")
+
+
+def damage(path, rng):
+    """Truncate ``path`` (one case in three) or xor one byte, half the time in its first 256 bytes (the headers)."""
+    data = bytearray(path.read_bytes())
+    if rng.random() < 1 / 3:
+        del data[rng.integers(len(data)):]
+    else:
+        data[rng.integers(min(len(data), 256) if rng.random() < 0.5 else len(data))] ^= int(rng.integers(1, 256))
+    path.write_bytes(bytes(data))
+
+
+def without_digests(path, keys):
+    """Rewrite the JSON file ``path`` without ``keys`` (what usae adds for integrity)."""
+    value = json.loads(path.read_text())
+    path.write_text(json.dumps({key: item for key, item in value.items() if key not in keys}, indent=2))
+
+
+def damaged_copy(original, tmp_path, case, foreign=(), files=None):
+    """A copy of the folder ``original`` with one of its files (of ``files``, default all) damaged, seeded by ``case``."""
+    rng = np.random.default_rng([SEED, case])
+    folder = shutil.copytree(original, tmp_path / f"case{case}")
+    if foreign:
+        without_digests(folder / foreign[0], foreign[1:])
+    names = sorted(path.name for path in folder.iterdir() if files is None or path.name in files)
+    damage(folder / names[rng.integers(len(names))], rng)
+    return folder
+
+
+# ---------------------------------------------------------------- activation stores
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A store of 10 images, 4 tokens, 3 channels, 3 shards, by write_store; ``(folder, activations)``."""
+    acts_NTD = np.random.default_rng(SEED).normal(size=(10, 4, 3)).astype(np.float32)
+    folder = tmp_path_factory.mktemp("fuzz") / "store"
+    write_store(folder, acts_NTD, IDS, "toy", shard_images=4, dtype="float32")
+    return folder, acts_NTD
+
+
+def read_store(folder):
+    """What a reader of the store sees: its metadata fields and every image's activations."""
+    store = ActivationStore(folder)
+    return {key: store.meta.get(key) for key in STORE_FIELDS}, store.images(0, store.n_images)
+
+
+def outcome(read, *args):
+    """The result of ``read(*args)``, or None for a UserError (any other exception fails the test)."""
+    try:
+        return read(*args)
+    except UserError as exc:
+        assert "\n" not in str(exc)
+        return None
+
+
+def test_a_damaged_store_reads_as_written_or_is_refused(store, tmp_path):
+    folder, acts_NTD = store
+    fields, _ = read_store(folder)
+    refused = 0
+    for case in range(CASES["store"]):
+        result = outcome(read_store, damaged_copy(folder, tmp_path, case, files=("meta.json", "shard_00000.npy",
+                                                                                  "shard_00001.npy", "shard_00002.npy")))
+        if result is None:
+            refused += 1
+            continue
+        assert result[0] == fields, case
+        np.testing.assert_array_equal(result[1], acts_NTD, err_msg=str(case))
+    assert refused > CASES["store"] // 2
+
+
+def test_a_resumed_write_repairs_any_damaged_store_file(store, tmp_path):
+    folder, acts_NTD = store
+    for case in range(CASES["resume"]):
+        copy = damaged_copy(folder, tmp_path, case)
+        write_store(copy, acts_NTD, IDS, "toy", shard_images=4, dtype="float32")
+        for path in folder.iterdir():
+            if path.suffix == ".npy":
+                assert (copy / path.name).read_bytes() == path.read_bytes(), (case, path.name)
+            else:
+                assert json.loads((copy / path.name).read_text()) == json.loads(path.read_text()), (case, path.name)
+
+
+def test_a_damaged_foreign_store_is_data_or_one_line(store, tmp_path):
+    folder, _ = store
+    for case in range(CASES["foreign store"]):
+        outcome(read_store, damaged_copy(folder, tmp_path, case, foreign=("meta.json", SEAL, "shard_sha256")))
+
+
+# ---------------------------------------------------------------- checkpoints
+
+def trainee(seed):
+    """A small USAE and its per-model AdamW; after ``seed``'s one step of model "a" when ``seed`` is not None."""
+    torch.manual_seed(0 if seed is None else seed)
+    usae = UniversalSAE(DIMS, 8, 2)
+    optimizers = {name: make_optimizer(usae.saes[name], {"lr": 1e-3, "weight_decay": 0.01}) for name in DIMS}
+    if seed is not None:
+        for param in usae.saes["a"].parameters():
+            param.grad = torch.randn_like(param)
+        optimizers["a"].step()
+    return {"usae": usae}, optimizers
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A checkpoint of :func:`trainee` at step 1 by save_checkpoint; ``(folder, modules, optimizers, state)``."""
+    modules, optimizers = trainee(seed=1)
+    state = {"step": 1, "plan": {"kind": "usae", "models": list(DIMS)}, "scheduler": {"model_steps": {"a": 1, "b": 0}},
+             "fired": {"a": [0, 5], "b": []}}
+    folder = tmp_path_factory.mktemp("fuzz") / "latest"
+    save_checkpoint(folder, modules, optimizers, state, files={"log.csv": "step,epoch,loss\n1,0,0.25\n"})
+    return folder, modules, optimizers, state
+
+
+def read_checkpoint(folder):
+    """What a resume restores: modules, optimizers, the state and the log's rows."""
+    modules, optimizers = trainee(seed=None)
+    state = load_checkpoint(folder, modules, optimizers)
+    return modules, optimizers, state, read_log(folder / "log.csv", state["step"])
+
+
+def same_tensors(first, second):
+    """Whether two nested state dicts hold equal tensors and values (a tuple equals the list JSON makes of it)."""
+    if torch.is_tensor(first):
+        return torch.is_tensor(second) and first.dtype == second.dtype and torch.equal(first, second)
+    if isinstance(first, dict):
+        return isinstance(second, dict) and first.keys() == second.keys() and all(
+            same_tensors(value, second[key]) for key, value in first.items())
+    if isinstance(first, (list, tuple)):
+        return isinstance(second, (list, tuple)) and len(first) == len(second) and all(map(same_tensors, first, second))
+    return first == second
+
+
+def test_a_damaged_checkpoint_loads_as_written_or_is_refused(checkpoint, tmp_path):
+    folder, modules, optimizers, state = checkpoint
+    refused = 0
+    for case in range(CASES["checkpoint"]):
+        result = outcome(read_checkpoint, damaged_copy(folder, tmp_path, case))
+        if result is None:
+            refused += 1
+            continue
+        loaded_modules, loaded_optimizers, loaded_state, rows = result
+        assert same_tensors(loaded_modules["usae"].state_dict(), modules["usae"].state_dict()), case
+        for name, optimizer in optimizers.items():
+            assert same_tensors(loaded_optimizers[name].state_dict(), optimizer.state_dict()), (case, name)
+        assert {key: loaded_state.get(key) for key in state} == state, case
+        assert rows == [{"step": "1", "epoch": "0", "loss": "0.25"}], case
+    assert refused > CASES["checkpoint"] // 2
+
+
+def test_a_damaged_foreign_checkpoint_is_data_or_one_line(checkpoint, tmp_path):
+    folder = checkpoint[0]
+    for case in range(CASES["foreign checkpoint"]):
+        outcome(read_checkpoint, damaged_copy(folder, tmp_path, case, foreign=("state.json", SEAL, "files_sha256")))
