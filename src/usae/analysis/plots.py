@@ -242,7 +242,8 @@ def matching_figure(matched_by_label, paths, title, labels=None):
                     warn_singular=False)
         right.plot(thresholds, fraction_above(values, thresholds), color=color, linestyle="--" if dashed else "-",
                    label=f"{shown} (AUC {auc_above(values):.2f})")
-    left.set(xlabel="cosine similarity of matched atoms", ylabel="density", xlim=(-1, 1))
+    lowest = min((float(np.min(values)) for values in matched_by_label.values() if len(values)), default=0.0)
+    left.set(xlabel="cosine similarity of matched atoms", ylabel="density", xlim=(min(0.0, lowest), 1))
     right.set(xlabel="cosine threshold", ylabel="share of concepts above", ylim=(0, 1))
     right.legend(fontsize=7)
     left.legend(fontsize=7)
