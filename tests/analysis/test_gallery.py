@@ -17,3 +17,16 @@ def test_universal_concepts_need_the_scaled_cofires_not_a_single_one():
 def test_model_specific_concepts_are_each_models_highest_energy_own_concepts():
     assert model_specific_concepts(_frame(), ["a", "b"]) == [(2, "a"), (3, "b")]
     assert model_specific_concepts(_frame(), ["a", "b"], min_share=1.01) == []
+
+
+def test_border_share_reads_a_background_concept_as_one():
+    import numpy as np
+
+    from usae.analysis.gallery import border_share
+
+    ring = np.ones((14, 14))
+    ring[1:-1, 1:-1] = 0
+    centre = 1 - ring
+    assert border_share([ring]) == 1.0 and border_share([centre]) == 0.0
+    assert abs(border_share([np.ones((14, 14))]) - 52 / 196) < 1e-12
+    assert np.isnan(border_share([np.zeros((14, 14))]))

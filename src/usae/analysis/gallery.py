@@ -37,6 +37,25 @@ def model_specific_concepts(frame, names, per_model=1, min_share=SPECIFIC_MIN_SH
     return chosen
 
 
+def border_share(heats_HW):
+    """Share of a concept's code mass on the outermost ring of tokens, over the given heatmaps.
+
+    A concept that fires on the plain background around an isolated object puts most of its mass on the
+    border (the ring of a 14 x 14 grid is 52 of 196 tokens, 27%, so a share far above 0.27 reads as
+    background or frame, far below as centre). NaN when the heatmaps hold no mass.
+
+    Parameters
+    ----------
+    heats_HW : sequence of numpy.ndarray
+        ``(H, W)`` non-negative codes of one concept on each image.
+    """
+    total = border = 0.0
+    for heat in heats_HW:
+        inner = heat[1:-1, 1:-1].sum() if min(heat.shape) > 2 else 0.0
+        total, border = total + float(heat.sum()), border + float(heat.sum() - inner)
+    return border / total if total > 0 else float("nan")
+
+
 @torch.no_grad()
 def concept_rows(encode, names, batches, manifest_file, top_indices, concept, n_images, grid, size=160):
     """Each model's top images for ``concept`` with the concept's code over the model's token grid.

@@ -9,6 +9,7 @@ from usae.activations.batches import evaluation_batches
 from usae.analysis.gallery import (
     SPECIFIC_MIN_SHARE,
     UNIVERSAL_MIN_ENTROPY,
+    border_share,
     concept_rows,
     model_specific_concepts,
     universal_concepts,
@@ -70,9 +71,12 @@ def figures(matrices, summary, concepts, top_images, usae_weights, usae_meta, st
     top = np.load(top_images)["indices"]
 
     def panels(chosen):
-        return [{"concept": k, "label": label, "rows": concept_rows(usae.encode, names, batches, manifest, top, k,
-                                                                   options["gallery_images"], grid)}
-                for k, label in chosen]
+        drawn = []
+        for k, label in chosen:
+            rows = concept_rows(usae.encode, names, batches, manifest, top, k, options["gallery_images"], grid)
+            share = border_share([heat for items in rows.values() for _, heat in items])
+            drawn.append({"concept": k, "label": f"{label}\n{share:.0%} on the border", "rows": rows})
+        return drawn
 
     universal = [(k, f"concept {k}") for k in universal_concepts(frame, options["universal_concepts"],
                                                                     summary["min_cofires_scaled"])]
