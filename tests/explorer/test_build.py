@@ -174,3 +174,15 @@ def test_quantised_heatmaps_keep_one_scale_per_concept_and_model():
     data, scale = quantise_heatmaps(heat)
     assert scale.tolist() == [[0.0, 2.0], [0.0, 0.0]]
     assert data[0, 1, 2, 3] == 255 and data[0, 1, 0, 0] == 128 and data.sum() == 255 + 128
+
+
+def test_nearest_concepts_come_with_what_chance_gives():
+    from usae.explorer.content import chance_nearest_cosine
+
+    small, large = chance_nearest_cosine([(256, 8), (256, 8)]), chance_nearest_cosine([(256, 512), (256, 512)])
+    assert 0 < large < small < 1  # the more dimensions, the less a random neighbour resembles its concept
+    assert chance_nearest_cosine([(256, 8), (256, 8)]) == small  # seeded
+
+
+def test_the_site_says_what_a_nearest_cosine_is_worth(built):
+    assert 0 < built["meta"]["neighbour_chance"] < 1

@@ -16,6 +16,7 @@ from usae.errors import UserError
 from usae.explorer.content import (
     DEAD,
     ExplorerContent,
+    chance_nearest_cosine,
     concept_kinds,
     gallery_heatmaps,
     gallery_images,
@@ -96,6 +97,7 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
     heat_bytes, heat_scale = quantise_heatmaps(heat)
     atoms = [usae.saes[name].dictionary().detach().cpu().numpy() for name in names]
     nearest, cosines = nearest_concepts(atoms, alive, neighbours)
+    chance = chance_nearest_cosine([atom.shape for atom in atoms])
     grid = batches.stores[names[0]].meta["grid"] or (1, batches.tokens)
     content = ExplorerContent(
         names=names, grid=tuple(grid), frame=frame, kinds=kinds, gallery=gallery, top=top, heat_bytes=heat_bytes,
@@ -104,7 +106,7 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
         image_labels=[""] * len(image_ids) if manifest is None else manifest["label"].tolist(), matrices=matrices, summary=summary,
         figures=[Path(path) for path in figure_pngs],
         actmax=actmax_items(actmax_table_csv, actmax_images_dir, names, set(np.flatnonzero(alive).tolist())),
-        kind_rule=kind_rule(universal_entropy, specific_share, summary["min_cofires_scaled"]),
+        kind_rule=kind_rule(universal_entropy, specific_share, summary["min_cofires_scaled"]), neighbour_chance=chance,
     )
     return write_site(content, site_dir, thumbnail_px=thumbnail_px, chunk_size=chunk_size)
 

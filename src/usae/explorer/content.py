@@ -165,6 +165,15 @@ def nearest_concepts(atoms, alive_m, count, block=1024):
     return neighbours, cosines
 
 
+def chance_nearest_cosine(shapes, seed=0):
+    """The mean nearest-concept cosine (as :func:`nearest_concepts`) of random Gaussian atoms of the given
+    ``(m, D_i)`` shapes: what a nearest-concept cosine is worth by chance in this space."""
+    rng = np.random.default_rng(seed)
+    atoms = [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
+    _, cosines = nearest_concepts(atoms, np.ones(shapes[0][0], dtype=bool), 1)
+    return float(cosines[:, 0].mean()) if cosines.size else float("nan")
+
+
 def concept_labels(gallery_mU, image_labels, per_concept=3):
     """Most common dataset labels of each concept's gallery images.
 
@@ -223,6 +232,9 @@ class ExplorerContent:
         Per optimised concept: ``{"model", "path", "activations": {model: value}}`` per image.
     kind_rule : str
         How ``kinds`` were decided (:func:`kind_rule`).
+    neighbour_chance : float
+        The nearest-concept cosine of random atoms (:func:`chance_nearest_cosine`), shown beside the
+        nearest concepts so that a reader can tell a real neighbour from a chance one.
     """
 
     names: list
@@ -242,3 +254,4 @@ class ExplorerContent:
     figures: list = field(default_factory=list)
     actmax: dict = field(default_factory=dict)
     kind_rule: str = ""
+    neighbour_chance: float = float("nan")

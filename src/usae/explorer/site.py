@@ -146,6 +146,7 @@ def site_meta(content, figures, vocabulary, chunk_size, thumbnail_px):
         "figures": figures,
         "neighbour_method": NEIGHBOUR_METHOD,
         "kind_rule": content.kind_rule,
+        "neighbour_chance": _round([content.neighbour_chance])[0],
     }
 
 

@@ -325,7 +325,8 @@
   }
 
   function neighbourLinks(record) {
-    return el("p", { className: "neighbours" }, [el("span", { text: "Nearest concepts (" + META.neighbour_method + "): " })].concat(
+    return el("p", { className: "neighbours" }, [el("span", { text: "Nearest concepts (" + META.neighbour_method + "; random atoms' nearest: " +
+      fmt(META.neighbour_chance) + ", so a cosine near that means little): " })].concat(
       record.neighbours.map(function (item) {
         var kind = rowOf[item[0]] === undefined ? "" : ", " + kindName(rowOf[item[0]]);
         return el("a", { href: "#concept=" + item[0], text: item[0] + " (" + fmt(item[1]) + kind + ")" });
