@@ -104,6 +104,15 @@ def is_plain_name(name):
     return isinstance(name, str) and name not in ("", ".", "..") and not any(c in name for c in "/\\\0")
 
 
+def file_sha256(path):
+    """Return the hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def json_sha256(obj):
     """sha256 (hex) of ``obj`` as canonical JSON: sorted keys, as it reads back from a JSON file."""
     canonical = json.dumps(json.loads(json.dumps(obj)), sort_keys=True)

@@ -11,8 +11,8 @@ from PIL import Image
 
 from usae.activations.extraction import extract_store
 from usae.activations.store import ActivationStore, StoreWriter, stat_indices
-from usae.data.manifest import file_sha256
 from usae.errors import StoreError
+from usae.io import file_sha256
 from usae.models.loaders import load_token_model, model_spec
 
 

@@ -5,10 +5,8 @@ import numpy as np
 import pytest
 
 from usae.activations.store import ActivationStore, StoreWriter, check_aligned, write_store
-from usae.data.manifest import file_sha256
 from usae.errors import StoreError
-from usae.io import SEAL, json_sha256
-
+from usae.io import SEAL, file_sha256, json_sha256
 
 PLAIN_NAME = "must be a plain name (not empty, '.' or '..', no '/' or '\\')"
 

@@ -11,6 +11,7 @@ from safetensors.torch import load_file, save_file
 
 from tests.official_release import DIMS, K, M, STATS, released_config, write_config, write_release
 from usae.errors import UserError
+from usae.io import file_sha256
 from usae.sae import official
 from usae.sae.checkpoint import load_trained
 from usae.sae.modules import UniversalSAE
@@ -71,11 +72,11 @@ def test_import_records_its_source_files_with_their_digests(release, tmp_path):
     config, _ = release
     meta = import_official(config, tmp_path / "run")
     record = meta["official"]
-    assert record["config"] == {"path": str(config), "sha256": official.sha256(config)}
+    assert record["config"] == {"path": str(config), "sha256": file_sha256(config)}
     assert record["names"] == {name: OFFICIAL_MODELS[name] for name in DIMS}
     assert record["yaml"] == released_config()
     for name in DIMS:
-        assert record["checkpoints"][name] == {"path": str(pth(config, name)), "sha256": official.sha256(pth(config, name)),
+        assert record["checkpoints"][name] == {"path": str(pth(config, name)), "sha256": file_sha256(pth(config, name)),
                                                "epoch": 29, "learning_rate": pytest.approx(1e-6)}
 
 

@@ -40,10 +40,18 @@ from pathlib import Path
 
 import numpy as np
 
-from usae.data.manifest import file_sha256
 from usae.errors import StoreError, first_line
-from usae.io import (SEAL, atomic_path, check_json_seal, check_keys, is_plain_name, read_json_object, seal_json,
-                     write_json)
+from usae.io import (
+    SEAL,
+    atomic_path,
+    check_json_seal,
+    check_keys,
+    file_sha256,
+    is_plain_name,
+    read_json_object,
+    seal_json,
+    write_json,
+)
 
 log = logging.getLogger(__name__)
 

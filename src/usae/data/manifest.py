@@ -4,25 +4,16 @@ A manifest is a CSV with columns ``image_id, path, label, sha256`` sorted by ``i
 Unreadable images go to a rejects CSV (``image_id, path, reason``) and are skipped.
 """
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from usae.errors import UserError
+from usae.io import file_sha256
 from usae.progress import Progress
 
 MANIFEST_COLUMNS = ["image_id", "path", "label", "sha256"]
-
-
-def file_sha256(path):
-    """Return the hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def image_problem(path):

@@ -27,10 +27,17 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from usae.data.manifest import file_sha256
 from usae.errors import CheckpointError, UserError, first_line
-from usae.io import (check_json_seal, check_keys, is_plain_name, read_json_object, remove_stale_temps, seal_json,
-                     write_json)
+from usae.io import (
+    check_json_seal,
+    check_keys,
+    file_sha256,
+    is_plain_name,
+    read_json_object,
+    remove_stale_temps,
+    seal_json,
+    write_json,
+)
 
 WEIGHTS, OPTIMIZER, STATE = "weights.safetensors", "optimizer.safetensors", "state.json"
 # Keys of state.json a checkpoint must have, with their JSON types.

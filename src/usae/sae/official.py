@@ -10,7 +10,6 @@ normalisation, the same modules as :class:`usae.sae.modules.TopKSAE` under other
 A ``.pth`` is read with ``torch.load(weights_only=True)`` only: nothing else is unpickled.
 """
 
-import hashlib
 import json
 import os
 import shutil
@@ -22,7 +21,7 @@ import yaml
 from safetensors.torch import save_file
 
 from usae.errors import UserError
-from usae.io import remove_stale_temps, write_json
+from usae.io import file_sha256, remove_stale_temps, write_json
 from usae.sae.checkpoint import load_trained
 
 # Their model names (the yaml's model_zoo keys) -> this project's (src/usae/models/registry.py).
@@ -59,15 +58,6 @@ def parse_overrides(overrides=()):
             raise UserError(f"--model {text}: expected <official name>=<usae model>, e.g. DinoV2=dinov2_vits14")
         parsed[theirs.strip()] = ours.strip()
     return parsed
-
-
-def sha256(path):
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _key(config, path, dotted, kinds):
@@ -224,11 +214,11 @@ def read_official(config_path, checkpoints=None, overrides=()):
         weights.update({f"saes.{ours}.{name}": tensor for name, tensor in state.items()})
         dims[ours], stats[ours], names[theirs] = d, [float(mean), float(std)], ours
         rate, epoch = checkpoint.get("learning_rate"), checkpoint.get("epoch")
-        files[theirs] = {"path": str(pth), "sha256": sha256(pth),
+        files[theirs] = {"path": str(pth), "sha256": file_sha256(pth),
                          "epoch": epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None,
                          "learning_rate": _number(rate)}
     meta = {"kind": "usae", "models": list(dims), "dims": dims, "n_concepts": m, "k": k, "stats": stats,
-            "official": {"config": {"path": str(config_path), "sha256": sha256(config_path)},
+            "official": {"config": {"path": str(config_path), "sha256": file_sha256(config_path)},
                          "checkpoints": files, "names": names, "yaml": json.loads(json.dumps(config, default=str))}}
     return weights, meta
 
