@@ -1,7 +1,9 @@
+import matplotlib
 import numpy as np
 import pandas as pd
 
 from tests.analysis.frames import NAMES, concept_frame
+from usae.analysis import plots
 from usae.analysis.plots import (
     cofire_energy_scatter,
     cofire_proportion_curves,
@@ -34,3 +36,25 @@ def test_figure_functions_write_png_and_pdf(tmp_path, rng):
     for stem in ["r2", "fe", "cfp", "ce", "gallery"]:
         assert (tmp_path / f"{stem}.png").stat().st_size > 1000
         assert (tmp_path / f"{stem}.pdf").exists()
+
+
+def test_degenerate_results_give_figures_that_say_so(tmp_path, rng, monkeypatch):
+    texts = {}
+    original = plots.save_figure
+
+    def keep_texts(figure, paths):
+        texts[paths[0].stem] = " ".join(t.get_text() for t in figure.findobj(matplotlib.text.Text))
+        original(figure, paths)
+
+    monkeypatch.setattr(plots, "save_figure", keep_texts)
+    dead = concept_frame(rng)
+    dead[["cofires", "energy_total"]] = 0
+    dead["dead"] = True
+    entropy_histogram(dead.loc[~dead["dead"], "entropy"], _files(tmp_path, "entropy"), 3)
+    cofire_energy_scatter(dead, {"all": {"r": np.nan}, "frequent": {"r": np.nan}}, 20, _files(tmp_path, "dead"))
+    few = concept_frame(rng).head(2)
+    cofire_energy_scatter(few, {"all": {"r": np.nan}, "frequent": {"r": np.nan}}, 20, _files(tmp_path, "few"))
+    concept_gallery([], NAMES, _files(tmp_path, "gallery"), "Fig. 4", "No universal concept.")
+    assert "No concept fires" in texts["entropy"] and "No concept co-fires" in texts["dead"]
+    assert "r undefined (2 concepts)" in texts["few"] and "No universal concept." in texts["gallery"]
+    assert all((tmp_path / f"{stem}.png").stat().st_size > 1000 for stem in texts)

@@ -107,6 +107,9 @@ def entropy_histogram(entropy, paths, n_models, title="Firing entropy (Fig. 6a)"
     """
     from usae.analysis.entropy_modes import BINS, histogram_modes, shared_by_k_positions
 
+    if len(entropy) == 0:
+        message_figure(paths, title, "No concept fires on this evaluation, so no concept has a firing entropy.")
+        return
     sns.set_theme(style="whitegrid", context="paper")
     figure, axis = plt.subplots(figsize=(5, 3.4), layout="constrained")
     sns.histplot(entropy, bins=BINS, binrange=(0, 1), ax=axis)
@@ -141,9 +144,12 @@ def cofire_energy_scatter(frame, fits, min_cofires, paths, title="Co-firing vs e
     """Fig. 6c: log-log co-fire count against energy, with fits over all and over frequent concepts."""
     import numpy as np
 
-    sns.set_theme(style="whitegrid", context="paper")
     shown = frame[(frame["cofires"] > 0) & (frame["energy_total"] > 0)]
-    figure, axis = plt.subplots(figsize=(5, 4))
+    if shown.empty:
+        message_figure(paths, title, "No concept co-fires in two or more models on this evaluation.")
+        return
+    sns.set_theme(style="whitegrid", context="paper")
+    figure, axis = plt.subplots(figsize=(5, 4), layout="constrained")
     axis.scatter(shown["cofires"], shown["energy_total"], s=4, alpha=0.5)
     for (label, fit, subset), color in zip(
         [("all", fits["all"], shown), (f"co-fires \u2265 {min_cofires:.0f}", fits["frequent"],
@@ -154,6 +160,8 @@ def cofire_energy_scatter(frame, fits, min_cofires, paths, title="Co-firing vs e
             xs = np.linspace(lx.min(), lx.max(), 20)
             axis.plot(10**xs, 10 ** (slope * xs + intercept), color=color,
                       label=f"{label}: r = {fit['r']:.2f}, slope {slope:.2f}")
+        else:  # a correlation over fewer than 3 points, or of constant values, is undefined: say so
+            axis.plot([], [], color=color, label=f"{label}: r undefined ({len(subset)} concepts)")
     axis.set(xscale="log", yscale="log", xlabel="co-fire count", ylabel="energy (summed over models)", title=title)
     axis.legend(fontsize=7)
     save_figure(figure, paths)
