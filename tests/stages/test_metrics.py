@@ -19,6 +19,11 @@ def test_metrics_files(tiny_trained, tmp_path):
     matrices = read_json(out["matrices"])
     n_models = len(config["models"])
     assert np.array(matrices["r2"]).shape == (n_models, n_models) and set(matrices["independent"]) == set(config["models"])
+    run_stats = read_json(layout.run_files("usae")["meta"])["stats"]
+    standardisation = matrices["standardisation"]
+    assert standardisation["from"] == "model.json" and {
+        model: [entry["mean"], entry["std"]] for model, entry in standardisation["models"].items()
+    } == {model: list(run_stats[model]) for model in config["models"]}
     frame = pd.read_csv(out["concepts"])
     assert len(frame) == config["train"]["n_concepts"] and frame["entropy"].between(0, 1).all()
     top = np.load(out["top_images"])

@@ -63,7 +63,8 @@ def metrics(usae_weights, usae_meta, stores, matrices, concepts, top_images, sum
         ``meta.json`` of each model's val store of ``dataset``.
     matrices : path
         JSON to write: R2 (the paper's, and over each channel's mean) and MSE matrices, the independent
-        SAEs' self R2 and MSE.
+        SAEs' self R2 and MSE, and the standardisation statistics the tokens were evaluated with (the
+        run's, from ``model.json``: for an imported release, the ones it was trained with).
     concepts : path
         CSV to write: per-concept firing, co-firing, entropy, co-fire proportion, energy, dead.
     top_images : path
@@ -91,6 +92,8 @@ def metrics(usae_weights, usae_meta, stores, matrices, concepts, top_images, sum
     write_json(matrices, {"dataset": dataset, "models": usae.names, "images": batches.n_images,
                           "r2": result["r2"].tolist(), "r2_over_channel_means": result["r2_over_channel_means"].tolist(),
                           "mse": result["mse"].tolist(),
+                          "standardisation": {"from": "model.json", "models": {
+                              name: dict(zip(("mean", "std"), meta["stats"][name])) for name in usae.names}},
                           "independent": independent_scores})
     write_csv(frame, concepts)
     accumulator = result["concepts"]
