@@ -128,6 +128,12 @@ def test_every_panel_shows_the_heatmaps_of_its_data_file(site):
                     "figcaption'), function (caption) { return caption.textContent.split('max ')[1]; });")
                 np.testing.assert_allclose([float(c) for c in captions], peaks / 255 * record["scale"][name],
                                            rtol=5e-3, atol=1e-6, err_msg=f"concept {k}, {name}")
+            starts = driver.execute_script(
+                "return Array.prototype.map.call(document.querySelectorAll('#panel figcaption'), "
+                "function (caption) { return caption.textContent.split(' \\u00b7 ')[0]; });")
+            shown = [f"image {i}" + (f" ({f})" if f else "") for i, f in zip(record["images"], record["files"])]
+            assert set(starts) - {s for s in starts if s.startswith("optimised for")} == set(shown)
+            assert all(record["files"]), "the fixture's images have files, so the captions name them"
         assert console_errors(driver) == []
 
 

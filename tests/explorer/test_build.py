@@ -1,6 +1,7 @@
 """The concept explorer's tables and data files (no browser: see test_explorer_browser.py)."""
 
 import base64
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,7 @@ from PIL import Image
 
 from tests.explorer_fixture import concept_records, decode_heatmaps, read_script, shared_tiny_run
 from usae.activations.batches import evaluation_batches
+from usae.data.manifest import read_manifest
 from usae.errors import StoreError
 from usae.explorer.build import build_explorer, check_image_order
 from usae.explorer.content import concept_kinds, gallery_images, nearest_concepts, quantise_heatmaps
@@ -47,9 +49,11 @@ def test_index_lists_every_alive_concept_once_with_its_statistics(built):
 def test_concept_records_point_at_existing_thumbnails_and_decodable_heatmaps(built):
     site, meta = built["site"], built["meta"]
     tokens = meta["grid"][0] * meta["grid"][1]
+    paths = read_manifest(built["inputs"]["manifest_csv"])["path"].tolist()
     for k, record in built["records"].items():
         assert 0 < len(record["images"]) <= 3 * 4, k
         assert len(record["labels"]) == len(record["images"])
+        assert record["files"] == [Path(paths[i]).name for i in record["images"]]  # captions name the file
         for name in meta["models"]:
             entry = record["heat"][name]
             assert len(decode_heatmaps(entry, len(record["images"]) * tokens)) == len(record["images"]) * tokens

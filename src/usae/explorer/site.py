@@ -166,7 +166,8 @@ def _scalars(summary):
 def concept_record(content, k, actmax):
     """One concept's panel data.
 
-    ``images``: store indices (thumbnails ``thumbs/<index>.jpg``); ``labels``: their dataset labels;
+    ``images``: store indices (thumbnails ``thumbs/<index>.jpg``); ``files``: their file names (empty
+    without images); ``labels``: their dataset labels;
     ``heat``: per model, the ``len(images) x T`` uint8 codes (row-major over the grid) as
     :func:`encode_heatmaps` writes them, to be multiplied by ``scale`` / 255; ``top``: per model, positions
     in ``images`` that are its own top images;
@@ -176,6 +177,7 @@ def concept_record(content, k, actmax):
     images = content.gallery[k, :used]
     return {
         "images": images.tolist(),
+        "files": [Path(content.image_paths[i]).name if content.image_paths else "" for i in images],
         "labels": [content.image_labels[i] for i in images],
         "heat": {name: encode_heatmaps(content.heat_bytes[k, i, :used]) for i, name in enumerate(content.names)},
         "scale": dict(zip(content.names, _round(content.heat_scale[k]))),

@@ -296,7 +296,8 @@
       var thumb = META.thumbnails ? [el("img", { className: "thumb", src: "thumbs/" + pad(index, 6) + ".jpg", alt: "image " + index })] : [];
       return el("figure", { className: "tile" + (own ? " own" : ""), title: "image " + index + (own ? " (" + name + " top image)" : "") }, thumb.concat([
         el("img", { className: "heat", src: heatmapURL(bytes, j * tokens), alt: "heatmap" }),
-        el("figcaption", { text: (record.labels[j] ? record.labels[j] + " \u00b7 " : "") + "max " + fmt(peak(bytes, j * tokens) / 255 * scale) }),
+        el("figcaption", { text: "image " + index + (record.files[j] ? " (" + record.files[j] + ")" : "") + " \u00b7 " +
+          (record.labels[j] ? record.labels[j] + " \u00b7 " : "") + "max " + fmt(peak(bytes, j * tokens) / 255 * scale) }),
       ]));
     });
     var row = el("div", { className: "model-row", "data-model": name }, [
