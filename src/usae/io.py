@@ -61,6 +61,32 @@ def atomic_path(path):
             os.unlink(tmp)
 
 
+@contextmanager
+def atomic_folder(directory):
+    """Yield an empty temporary folder beside ``directory``; on success it replaces ``directory``.
+
+    An existing ``directory`` is moved aside in one rename, the new one renamed into place, and the old
+    one deleted, so ``directory`` is never half written. Temporaries a killed earlier write left behind
+    are deleted first; on an error the temporary folder is removed and ``directory`` is untouched.
+    """
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(directory)
+    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        old = None
+        if directory.exists():
+            old = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".tmp"))
+            os.replace(directory, old)  # onto the new empty folder
+        os.replace(tmp, directory)
+        if old is not None:
+            shutil.rmtree(old)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
 def write_text(path, text):
     """Write ``text`` to ``path``, atomically."""
     with atomic_path(path) as tmp:

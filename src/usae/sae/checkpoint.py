@@ -18,9 +18,6 @@ check that fails raises :class:`usae.errors.CheckpointError` naming the file and
 """
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
@@ -29,12 +26,12 @@ from safetensors.torch import load_file, save_file
 
 from usae.errors import CheckpointError, UserError, first_line
 from usae.io import (
+    atomic_folder,
     check_json_seal,
     check_keys,
     file_sha256,
     is_plain_name,
     read_json_object,
-    remove_stale_temps,
     seal_json,
     write_json,
 )
@@ -99,11 +96,7 @@ def save_checkpoint(directory, modules, optimizers, state, files=None):
     files : dict of str to str, optional
         Extra text files to store in the checkpoint (e.g. the training log up to this step).
     """
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(directory)
-    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".tmp"))
-    try:
+    with atomic_folder(directory) as tmp:
         weights = {f"{name}.{key}": value.detach().cpu().contiguous()
                    for name, module in modules.items() for key, value in module.state_dict().items()}
         save_file(weights, tmp / WEIGHTS)
@@ -116,16 +109,6 @@ def save_checkpoint(directory, modules, optimizers, state, files=None):
             (tmp / name).write_text(text)
         digests = {path.name: file_sha256(path) for path in sorted(tmp.iterdir())}
         write_json(tmp / STATE, seal_json({**state, "optimizers": saved, "files_sha256": digests}))
-        old = None
-        if directory.exists():
-            old = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".tmp"))
-            os.replace(directory, old)  # onto the new empty folder
-        os.replace(tmp, directory)
-        if old is not None:
-            shutil.rmtree(old)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
 
 
 def load_tensors(path):

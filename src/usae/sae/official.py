@@ -11,9 +11,6 @@ A ``.pth`` is read with ``torch.load(weights_only=True)`` only: nothing else is 
 """
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
@@ -21,7 +18,7 @@ import yaml
 from safetensors.torch import save_file
 
 from usae.errors import UserError
-from usae.io import file_sha256, remove_stale_temps, write_json
+from usae.io import atomic_folder, file_sha256, write_json
 from usae.sae.checkpoint import load_trained
 
 # Their model names (the yaml's model_zoo keys) -> this project's (src/usae/models/registry.py).
@@ -236,21 +233,8 @@ def _replace_folder(out, write, allowed):
         foreign = sorted(entry.name for entry in out.iterdir() if not (entry.is_file() and allowed(entry.name)))
         if foreign:
             raise UserError(f"{out}: exists and holds '{foreign[0]}'; choose an empty or new --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(out)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    try:
+    with atomic_folder(out) as tmp:
         write(tmp)
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-            os.replace(out, old)
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
 
 
 def import_official(config_path, out, checkpoints=None, overrides=()):
