@@ -53,6 +53,7 @@ def semantic_errors(config):
     """Constraints between keys that the schema cannot state: ``[(key path, message)]``."""
     errors = []
     train = config["train"]
+    known = {**BUILTIN_MODELS, **config["model_zoo"]}
     if train["k"] > train["n_concepts"]:
         errors.append((["train", "k"], f"key 'train.k': {train['k']} active concepts, more than "
                                        f"train.n_concepts ({train['n_concepts']})"))
@@ -61,7 +62,6 @@ def semantic_errors(config):
             errors.append((["actmax", "concepts"], f"key 'actmax.concepts': concept {concept} does not exist "
                                                    f"(train.n_concepts is {train['n_concepts']})"))
     if any(has_images(entry) for entry in [config["dataset"], *config["eval_datasets"]]):
-        known = {**BUILTIN_MODELS, **config["model_zoo"]}
         errors += [(["models"], f"key 'models': unknown model '{name}' (known: {', '.join(sorted(known))}; "
                                 "add it under model_zoo)") for name in config["models"] if name not in known]
     if config["dataset"]["source"] == "embedded" and train["batch_images"] > config["dataset"]["embedded"]["n_train"]:
@@ -75,7 +75,6 @@ def semantic_errors(config):
         if "trust_remote_code" in entry["kwargs"]:
             errors.append((["model_zoo", name, "kwargs"], f"key 'model_zoo.{name}.kwargs.trust_remote_code': not a "
                                                           f"loader argument here; list '{name}' under remote_code"))
-    known = {**BUILTIN_MODELS, **config["model_zoo"]}
     errors += [(["remote_code"], f"key 'remote_code': model '{name}' loads with torch.hub, which runs the "
                                  f"repository's hubconf.py; list '{name}' under remote_code to allow it")
                for name in config["models"] if known.get(name, {}).get("loader") == "torchhub"

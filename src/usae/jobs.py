@@ -222,7 +222,7 @@ def baseline(config, layout):
 def actmax(config, layout):
     """Coordinated activation maximisation of the chosen concepts in every model (Fig. 8)."""
     def params():
-        zoo = {model: zoo_entry(config, model) for model in config["models"] if zoo_entry(config, model)}
+        zoo = {model: entry for model in config["models"] if (entry := zoo_entry(config, model))}
         return {"options": config["actmax"], "model_zoo": zoo, "grid": config["extract"]["grid"],
                 "seed": run_seed(config, layout.run), "labels": model_labels(config)}
 
