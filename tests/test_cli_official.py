@@ -9,7 +9,7 @@ from usae.activations.store import write_store
 from usae.cli import main
 from usae.io import read_json
 from usae.sae.checkpoint import load_trained
-from usae.sae.official import OFFICIAL_MODELS
+from usae.sae.official_yaml import OFFICIAL_MODELS
 
 
 def test_import_official_writes_a_run_that_evaluation_reads(tmp_path, capsys, rng):

@@ -187,7 +187,7 @@ def build_parser():
     imported.add_argument("--seed", type=int, default=0)
 
     model_help = ("the usae model of an official model name, e.g. DinoV2=dinov2_vits14 (repeatable; defaults: "
-                  "usae.sae.official.OFFICIAL_MODELS, docs/official_checkpoints.md)")
+                  "usae.sae.official_yaml.OFFICIAL_MODELS, docs/official_checkpoints.md)")
     official = commands.add_parser("import-official", help="the authors' released USAE (yaml + .pth) as a trained run")
     official.set_defaults(func=cmd_import_official)
     official.add_argument("config_yaml", metavar="CONFIG.yaml", help="the released config (config_dino_siglip_vit.yaml)")

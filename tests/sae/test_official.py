@@ -15,7 +15,8 @@ from usae.io import file_sha256
 from usae.sae import official
 from usae.sae.checkpoint import load_trained
 from usae.sae.modules import UniversalSAE
-from usae.sae.official import OFFICIAL_MODELS, export_official, import_official, read_official
+from usae.sae.official import export_official, import_official, read_official
+from usae.sae.official_yaml import OFFICIAL_MODELS
 
 
 @pytest.fixture

@@ -20,9 +20,16 @@ from safetensors.torch import save_file
 from usae.errors import UserError
 from usae.io import atomic_folder, file_sha256, write_json
 from usae.sae.checkpoint import load_trained
+from usae.sae.official_yaml import (
+    ARCHITECTURE,
+    OFFICIAL_MODELS,
+    n_concepts,
+    parse_overrides,
+    read_config,
+    released_models,
+    yaml_key,
+)
 
-# Their model names (the yaml's model_zoo keys) -> this project's (src/usae/models/registry.py).
-OFFICIAL_MODELS = {"DinoV2": "dinov2_vits14_hub", "SigLIP": "siglip_vitb16", "ViT": "vit_b16"}
 # Their TopKSAE state-dict keys -> ours within one model's TopKSAE, with each tensor's shape in (m, d).
 TENSOR_KEYS = {
     "encoder.final_block.0.weight": ("encoder.linear.weight", ("m", "d")),
@@ -34,67 +41,8 @@ TENSOR_KEYS = {
     "encoder.final_block.1.num_batches_tracked": ("encoder.norm.num_batches_tracked", ()),
     "dictionary._weights": ("dictionary.weight", ("m", "d")),
 }
-# Architecture options of the yaml's sae_params that the tensors above imply.
-ARCHITECTURE = {"encoder_module": "mlp_bn_1", "dictionary_normalization": "l2"}
 CONFIG_NAME = "config.yaml"  # the exported yaml (the official README's checkpoints/config.yaml)
 RUN_FILES = ("model.safetensors", "model.json")
-
-
-def parse_overrides(overrides=()):
-    """``{their name: usae model}`` from ``"<their name>=<usae model>"`` texts (the ``--model`` option).
-
-    Raises
-    ------
-    usae.errors.UserError
-        A text is not of that form.
-    """
-    parsed = {}
-    for text in overrides:
-        theirs, _, ours = text.partition("=")
-        if not theirs.strip() or not ours.strip():
-            raise UserError(f"--model {text}: expected <official name>=<usae model>, e.g. DinoV2=dinov2_vits14")
-        parsed[theirs.strip()] = ours.strip()
-    return parsed
-
-
-def _key(config, path, dotted, kinds):
-    """The value at ``dotted`` ("a.b.c") of a yaml mapping, of one of ``kinds``, else a one-line UserError."""
-    value = config
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    if value is None or not isinstance(value, kinds) or isinstance(value, bool):
-        names = " or ".join(kind.__name__ for kind in kinds)
-        raise UserError(f"{path}: key '{dotted}' missing or not {'a mapping' if kinds == (dict,) else names}")
-    return value
-
-
-def read_config(path):
-    """The released yaml as a dict, checked for what the import needs; one-line UserError otherwise."""
-    try:
-        config = yaml.safe_load(Path(path).read_text())
-    except FileNotFoundError:
-        raise UserError(f"{path}: missing") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise UserError(f"{path}: not YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(config, dict):
-        raise UserError(f"{path}: not a released USAE config (not a mapping)")
-    zoo = _key(config, path, "model_zoo", (dict,))
-    if not zoo:
-        raise UserError(f"{path}: key 'model_zoo' has no model")
-    for option, expected in ARCHITECTURE.items():
-        value = (config.get("sae_params") or {}).get(option, expected)
-        if value != expected:
-            raise UserError(f"{path}: sae_params.{option} is {value!r}; only {expected!r} (the release's) is supported")
-    if (config.get("global") or {}).get("standardize", True) is not True:
-        raise UserError(f"{path}: global.standardize is not true; usae always standardises activations")
-    return config
-
-
-def _n_concepts(config, path):
-    """m: ``global.nb_components`` if given, else ``exp_factor * input_shape`` (the official loader's rule)."""
-    if isinstance((config.get("global") or {}).get("nb_components"), int):
-        return config["global"]["nb_components"]
-    return int(_key(config, path, "global.exp_factor", (int, float)) * _key(config, path, "global.input_shape", (int,)))
 
 
 def load_pth(path, origin):
@@ -153,7 +101,7 @@ def _number(value):
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def read_official(config_path, checkpoints=None, overrides=()):
+def read_official(config_path, checkpoints=None, names=None):
     """Read a released USAE: its yaml and each model's ``.pth``, validated.
 
     Parameters
@@ -163,8 +111,8 @@ def read_official(config_path, checkpoints=None, overrides=()):
     checkpoints : path, optional
         Folder of the ``.pth`` files, each found by the file name of its ``checkpoint_path``; default the
         yaml's own folder.
-    overrides : iterable of str
-        ``"<their name>=<usae model>"`` (see :func:`parse_overrides`), over :data:`OFFICIAL_MODELS`.
+    names : dict of str to str, optional
+        ``{their name: usae model}`` over :data:`usae.sae.official_yaml.OFFICIAL_MODELS`.
 
     Returns
     -------
@@ -180,40 +128,29 @@ def read_official(config_path, checkpoints=None, overrides=()):
         One line naming the file or yaml key at fault.
     """
     config_path = Path(config_path)
-    folder = Path(checkpoints) if checkpoints is not None else config_path.parent
     config = read_config(config_path)
-    overridden = parse_overrides(overrides)
-    unknown = sorted(set(overridden) - set(config["model_zoo"]))
-    if unknown:
-        raise UserError(f"--model {unknown[0]}=...: {config_path} has no model '{unknown[0]}' under model_zoo "
-                        f"(it has {', '.join(config['model_zoo'])})")
-    mapping = {**OFFICIAL_MODELS, **overridden}
-    m, k = _n_concepts(config, config_path), _key(config, config_path, "sae_params.top_k", (int,))
+    released = released_models(config, config_path, checkpoints, names)
+    m, k = n_concepts(config, config_path), yaml_key(config, config_path, "sae_params.top_k", (int,))
     if k < 1 or k > m:
         raise UserError(f"{config_path}: sae_params.top_k is {k}, not in 1..{m} (m)")
-    weights, dims, stats, names, files = {}, {}, {}, {}, {}
-    for theirs in config["model_zoo"]:
+    weights, dims, stats, files = {}, {}, {}, {}
+    for theirs, (ours, pth) in released.items():
         key = f"model_zoo.{theirs}"
-        if theirs not in mapping:
-            raise UserError(f"{config_path}: {key} has no usae model; map it with --model {theirs}=<usae model>")
-        ours = mapping[theirs]
-        if ours in dims:
-            raise UserError(f"{config_path}: {key} and another model both map to usae model '{ours}'")
-        d = _key(config, config_path, f"{key}.input_shape", (int,))
-        mean = _key(config, config_path, f"{key}.model_mean", (int, float))
-        std = _key(config, config_path, f"{key}.model_std", (int, float))
+        d = yaml_key(config, config_path, f"{key}.input_shape", (int,))
+        mean = yaml_key(config, config_path, f"{key}.model_mean", (int, float))
+        std = yaml_key(config, config_path, f"{key}.model_std", (int, float))
         if not (abs(mean) < float("inf") and 0 < std < float("inf")):
             raise UserError(f"{config_path}: {key}.model_mean / model_std must be finite with model_std > 0")
-        pth = folder / Path(_key(config, config_path, f"{key}.checkpoint_path", (str,))).name
         checkpoint = load_pth(pth, f"{key}.checkpoint_path in {config_path}")
         state = convert_state(checkpoint["model_state_dict"], pth, m, d,
                               f"m = {m} and {key}.input_shape = {d} in {config_path}")
         weights.update({f"saes.{ours}.{name}": tensor for name, tensor in state.items()})
-        dims[ours], stats[ours], names[theirs] = d, [float(mean), float(std)], ours
+        dims[ours], stats[ours] = d, [float(mean), float(std)]
         rate, epoch = checkpoint.get("learning_rate"), checkpoint.get("epoch")
         files[theirs] = {"path": str(pth), "sha256": file_sha256(pth),
                          "epoch": epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None,
                          "learning_rate": _number(rate)}
+    names = {theirs: ours for theirs, (ours, _) in released.items()}
     meta = {"kind": "usae", "models": list(dims), "dims": dims, "n_concepts": m, "k": k, "stats": stats,
             "official": {"config": {"path": str(config_path), "sha256": file_sha256(config_path)},
                          "checkpoints": files, "names": names, "yaml": json.loads(json.dumps(config, default=str))}}
@@ -242,7 +179,7 @@ def import_official(config_path, out, checkpoints=None, overrides=()):
 
     Everything is read and checked before ``out`` is touched (see :func:`read_official`).
     """
-    weights, meta = read_official(config_path, checkpoints, overrides)
+    weights, meta = read_official(config_path, checkpoints, parse_overrides(overrides))
 
     def write(tmp):
         save_file(weights, tmp / "model.safetensors")
