@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from tests.official_release import DIMS, K, STATS, write_release
+from tests.official_release import DIMS, STATS, K, write_release
 from usae.activations.batches import evaluation_batches
 from usae.activations.store import write_store
 from usae.cli import main

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 import yaml
 from safetensors.torch import load_file, save_file
 
-from tests.official_release import DIMS, K, M, STATS, released_config, write_config, write_release
+from tests.official_release import DIMS, STATS, K, M, released_config, write_config, write_release
 from usae.errors import UserError
 from usae.io import file_sha256
 from usae.sae import official

@@ -14,14 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from PIL import Image
 
 from tests.synthetic import drop_digests, planted_activations
 from tests.workflow.test_workflow import TINY_CONFIG, copy_workflow, snakemake
 from usae.activations.store import write_store
 from usae.cli import main
 from usae.config import validate_config
-from usae.errors import ConfigError, UserError
+from usae.errors import UserError
 from usae.layout import Layout
 from usae.sae.checkpoint import latest_checkpoint, load_trained, save_checkpoint
 from usae.stages.fetch import fetch
