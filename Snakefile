@@ -25,6 +25,13 @@ wildcard_constraints:
 include: "workflow/rules/fetch.smk"
 include: "workflow/rules/extract.smk"
 include: "workflow/rules/train.smk"
+
+
+if config["released"] is not None:
+
+    include: "workflow/rules/released.smk"
+
+
 include: "workflow/rules/metrics.smk"
 include: "workflow/rules/baseline.smk"
 include: "workflow/rules/actmax.smk"

@@ -16,7 +16,7 @@ LAYERS = [
     {"stages"},
     {"config", "jobs", "cli", "rule"},
 ]
-STAGES = ["fetch", "extract", "train", "metrics", "baseline", "actmax", "figures", "tables", "explorer"]
+STAGES = ["fetch", "extract", "train", "released", "metrics", "baseline", "actmax", "figures", "tables", "explorer"]
 
 
 def modules():

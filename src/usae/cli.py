@@ -53,6 +53,7 @@ def _no_job(stage, args, config):
         "extract": f"{key}.source is 'activations': its stores are imported, not extracted",
         "actmax": f"{key}.source is 'activations': no model to optimise images for",
         "baseline": "train.independent is false: no independent SAEs to match",
+        "released": "released is null: the USAE is trained, not imported",
         "replicates": "train.replicates is 1: no replicate runs to score together",
         "sweep": "sweeps is empty: no sweep to summarise",
     }
@@ -142,8 +143,8 @@ def positive_int(text):
 def build_parser():
     """The argument parser with one subcommand per stage."""
     parser = argparse.ArgumentParser(
-        prog="usae", description="Universal Sparse Autoencoders pipeline. Stages: fetch -> extract -> train -> "
-        "metrics -> baseline -> actmax -> figures -> tables -> explorer (-> replicates, sweep). "
+        prog="usae", description="Universal Sparse Autoencoders pipeline. Stages: fetch -> extract -> train "
+        "(or released) -> metrics -> baseline -> actmax -> figures -> tables -> explorer (-> replicates, sweep). "
         "Run the whole DAG with 'snakemake --cores all'.")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True, metavar="STAGE")
@@ -165,6 +166,7 @@ def build_parser():
     train = stage("train", "USAE / independent-SAE training (results/train/<kind>/)")
     train.add_argument("--kind", action="append", choices=["usae", "independent"])
 
+    stage("released", "the released USAE (config released) as the trained USAE (results/train/usae/)")
     stage("metrics", "universality and importance metrics (results/metrics/<dataset>/)")
     stage("baseline", "independent-SAE baseline, Hungarian matching (results/baseline/)")
     stage("actmax", "coordinated activation maximisation with lucent (results/actmax/)")

@@ -10,9 +10,10 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from usae.errors import ConfigError
+from usae.errors import ConfigError, UserError
 from usae.layout import SPLITS
 from usae.models.registry import BUILTIN_MODELS
+from usae.sae.official_yaml import n_concepts, read_config, released_models, yaml_key
 
 SCHEMA_FILE = "config.schema.yaml"
 
@@ -57,10 +58,8 @@ def semantic_errors(config):
     if train["k"] > train["n_concepts"]:
         errors.append((["train", "k"], f"key 'train.k': {train['k']} active concepts, more than "
                                        f"train.n_concepts ({train['n_concepts']})"))
-    for concept in config["actmax"]["concepts"]:
-        if concept >= train["n_concepts"]:
-            errors.append((["actmax", "concepts"], f"key 'actmax.concepts': concept {concept} does not exist "
-                                                   f"(train.n_concepts is {train['n_concepts']})"))
+    if config["released"] is None:
+        errors += _actmax_errors(config, train["n_concepts"], "train.n_concepts")
     if any(has_images(entry) for entry in [config["dataset"], *config["eval_datasets"]]):
         errors += [(["models"], f"key 'models': unknown model '{name}' (known: {', '.join(sorted(known))}; "
                                 "add it under model_zoo)") for name in config["models"] if name not in known]
@@ -79,7 +78,51 @@ def semantic_errors(config):
                                  f"repository's hubconf.py; list '{name}' under remote_code to allow it")
                for name in config["models"] if known.get(name, {}).get("loader") == "torchhub"
                and name not in config["remote_code"]]
-    return errors + results_errors(config["results"]) + sweep_errors(config)
+    return errors + results_errors(config["results"]) + sweep_errors(config) + released_errors(config)
+
+
+def _actmax_errors(config, m, source):
+    return [(["actmax", "concepts"], f"key 'actmax.concepts': concept {concept} does not exist ({source} is {m})")
+            for concept in config["actmax"]["concepts"] if concept >= m][:1]
+
+
+def released_errors(config):
+    """The ``released`` USAE checked against the rest of the config: ``[(key path, message)]``.
+
+    Its yaml must read, name ``.pth`` files that exist and map onto ``models``; it is one run (no
+    replicates, no sweeps), and independent SAEs matched to it must have its m and k.
+    """
+    released = config["released"]
+    if released is None:
+        return []
+    path = released["config"]
+    try:
+        official = read_config(path)
+        found = released_models(official, path, released["checkpoints"], released["models"])
+        m, k = n_concepts(official, path), yaml_key(official, path, "sae_params.top_k", (int,))
+    except UserError as exc:
+        return [(["released", "config"], f"key 'released.config': {exc}")]
+    missing = [(theirs, pth) for theirs, (_, pth) in found.items() if not pth.is_file()]
+    if missing:
+        theirs, pth = missing[0]
+        return [(["released", "checkpoints"], f"key 'released.checkpoints': {pth} missing ({path}: "
+                                              f"model_zoo.{theirs}.checkpoint_path)")]
+    errors = []
+    ours = [name for name, _ in found.values()]
+    if sorted(ours) != sorted(config["models"]):
+        errors.append((["models"], f"key 'models': {', '.join(config['models'])}, but the released USAE ({path}) is "
+                                   f"of {', '.join(ours)} (map official names with released.models)"))
+    train = config["train"]
+    if train["replicates"] > 1:
+        errors.append((["train", "replicates"], "key 'train.replicates': the released USAE is one run; replicates "
+                                                "train their own (set released to null)"))
+    if config["sweeps"]:
+        errors.append((["sweeps"], "key 'sweeps': a sweep trains its points, and the released USAE is not trained"))
+    if train["independent"] and (train["n_concepts"], train["k"]) != (m, k):
+        errors.append((["train", "n_concepts"], f"key 'train.n_concepts': independent SAEs matched to the released "
+                                                f"USAE need its m = {m} and k = {k} (train.n_concepts "
+                                                f"{train['n_concepts']}, train.k {train['k']})"))
+    return errors + _actmax_errors(config, m, f"the released USAE's m, from {path},")
 
 
 def results_errors(results):
@@ -248,9 +291,16 @@ def has_images(dataset):
     return dataset["source"] != "activations"
 
 
-def dataset_splits(key):
-    """The splits of a dataset by its config key: train and val for ``dataset``, val for an ``eval_datasets`` entry."""
-    return list(SPLITS) if key == "dataset" else ["val"]
+def trains_on_data(config):
+    """Whether something trains on the experiment's train split: always, except for a ``released`` USAE
+    without independent SAEs, which is only evaluated."""
+    return config["released"] is None or config["train"]["independent"]
+
+
+def dataset_splits(config, key):
+    """The splits of a dataset by its config key: train (when :func:`trains_on_data`) and val for
+    ``dataset``, val for an ``eval_datasets`` entry."""
+    return list(SPLITS) if key == "dataset" and trains_on_data(config) else ["val"]
 
 
 def all_datasets(config):

@@ -18,6 +18,7 @@ from typing import Callable
 from usae.config import all_datasets, dataset_splits, has_images, sweep_points
 from usae.layout import drawn_figures, site_figures
 from usae.models.registry import BUILTIN_MODELS, display_names
+from usae.sae.official_yaml import read_config, released_models
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,18 @@ def train(config, layout, kind):
                lambda: {"kind": kind, "options": train_options(config), "seed": run_seed(config, layout.run)})
 
 
+def released(config, layout):
+    """The authors' released USAE (config ``released``) as the run's trained USAE, in place of its training."""
+    entry = config["released"]
+    found = released_models(read_config(entry["config"]), entry["config"], entry["checkpoints"], entry["models"])
+    files = layout.run_files("usae")
+    return Job("released", {},
+               {"config_yaml": entry["config"], "checkpoints": [str(pth) for _, pth in found.values()],
+                "stores": _val_stores(config, layout)},
+               {"weights": files["weights"], "meta": files["meta"]},
+               lambda: {"checkpoint_folder": entry["checkpoints"], "names": entry["models"]})
+
+
 def metrics(config, layout, dataset):
     """Universality and importance metrics of the trained USAE on one dataset's val split."""
     independent = list(_trained(layout, "independent")) if config["train"]["independent"] else []
@@ -314,6 +327,11 @@ def _kinds(config):
     return ["usae", "independent"] if config["train"]["independent"] else ["usae"]
 
 
+def trained_kinds(config):
+    """The kinds the train stage trains: every kind, but the USAE when it is the ``released`` one."""
+    return [kind for kind in _kinds(config) if not (kind == "usae" and config["released"] is not None)]
+
+
 def train_group(config, layout, sweep, index):
     """Group ``index`` of a sweep's points trained in one job: every kind of every point, each batch read once."""
     runs = [(point, kind) for point in sweep_groups(config, sweep)[index] for kind in _kinds(config)]
@@ -330,8 +348,10 @@ def train_group(config, layout, sweep, index):
 
 
 def _run_jobs(config, layout):
-    """Training of each kind, metrics of every dataset and the baseline (with independent SAEs) of one run."""
-    return [*(train(config, layout, kind) for kind in _kinds(config)),
+    """Training of each kind (the released USAE imported instead of trained), metrics of every dataset and the
+    baseline (with independent SAEs) of one run."""
+    return [*([released(config, layout)] if config["released"] is not None else []),
+            *(train(config, layout, kind) for kind in trained_kinds(config)),
             *(metrics(config, layout, name) for name in all_datasets(config)),
             *([baseline(config, layout)] if config["train"]["independent"] else [])]
 
@@ -343,7 +363,8 @@ def planned_jobs(config, layout):
     -------
     list of Job
         fetch and extract for datasets with images; then for each training run (:func:`runs`):
-        training of each kind, metrics of every dataset, the baseline (with independent SAEs),
+        training of each kind (the ``released`` USAE imported instead of trained), metrics of every
+        dataset, the baseline (with independent SAEs),
         figures and tables; actmax (with images) and the explorer of the first run; with replicates,
         the scorecard over them; and for each point of each sweep (:func:`usae.config.sweep_points`) training,
         metrics of the experiment's dataset, the baseline and tables (training by groups of points with
@@ -353,9 +374,9 @@ def planned_jobs(config, layout):
     images = [(name, key) for name, (key, entry) in datasets.items() if has_images(entry)]
     first = layout.for_run(runs(config)[0])
     planned = [
-        *(fetch(config, layout, name, split) for name, key in images for split in dataset_splits(key)),
+        *(fetch(config, layout, name, split) for name, key in images for split in dataset_splits(config, key)),
         *(extract(config, layout, name, split, model)
-          for name, key in images for split in dataset_splits(key) for model in config["models"]),
+          for name, key in images for split in dataset_splits(config, key) for model in config["models"]),
     ]
     for run in map(layout.for_run, runs(config)):
         planned += [*_run_jobs(config, run), figures(config, run), tables(config, run)]

@@ -4,7 +4,7 @@ import pytest
 
 from tests.analysis.frames import NAMES, concept_frame
 from usae.analysis.report import reconstruction_table
-from usae.analysis.scorecard import json_records, scorecard, scorecard_counts, scorecard_markdown
+from usae.analysis.scorecard import json_records, scorecard, scorecard_counts, scorecard_markdown, shown_verdict
 
 R2 = [[0.8, 0.5, 0.4], [0.3, 0.7, 0.2], [0.1, 0.6, 0.5]]
 
@@ -37,7 +37,18 @@ def test_scorecard_flags_directions(rng):
     assert card.loc["fig5_dinov2_best", "holds"] == "n/a"
     assert card.loc["fig5_independent_r2:a", "holds"] == "yes"
     assert card.loc["fig6c_r_frequent", "holds"] == "yes"
-    assert (card["gate"] != "").sum() == 1 and card.loc["fig6a_bimodal", "holds"] == "not judged"  # 60 concepts
+    judged = card[card["holds"] != "not run"]  # Fig. 7: no baseline
+    assert (judged["gate"] != "").sum() == 1 and card.loc["fig6a_bimodal", "holds"] == "not judged"  # 60 concepts
+
+
+def test_claims_of_stages_not_run_read_not_run_never_a_number(rng):
+    card = _card(rng=rng)  # no independent SAEs, no baseline: a released USAE evaluated alone
+    unrun = card[card["holds"] == "not run"]
+    assert sorted(unrun.index) == sorted([*(f"fig5_independent_r2:{n}" for n in NAMES),
+                                          *(f"fig7_share:{n}" for n in NAMES), "fig7_random_auc"])
+    assert set(unrun["this run"]) == {"not run"} and unrun["value"].isna().all()
+    assert shown_verdict("not run", unrun["gate"].iloc[0]) == "not run (no independent SAEs: train.independent is off)"
+    assert scorecard_counts(card.reset_index())["claims_not_run"] == len(unrun)
 
 
 def test_any_dinov2_entry_counts_for_the_dinov2_claim(rng):
@@ -93,7 +104,7 @@ def test_correlation_claims_need_enough_concepts_in_the_fit(rng):
 def test_counts_cover_every_claim(rng):
     card = _card(rng=rng).reset_index()
     counts = scorecard_counts(card)
-    assert counts["claims_holding"] + counts["claims_not_holding"] + counts["claims_not_judged"] == len(card)
+    assert sum(counts[f"claims_{verdict}"] for verdict in ("holding", "not_holding", "not_judged", "not_run")) == len(card)
 
 
 def test_every_scorecard_claim_has_a_stable_id_and_a_json_value(rng):

@@ -47,7 +47,7 @@ def imported_stores():
         path
         for name, (key, entry) in DATASETS.items()
         if not has_images(entry)
-        for split in dataset_splits(key)
+        for split in dataset_splits(config, key)
         for path in L.stores(name, split, MODELS)
     ]
 
@@ -67,6 +67,16 @@ if not IMAGES:
     logger.info(
         "dataset.source is 'activations': no fetch, extract or actmax (no images, no model), "
         "no image galleries (Figs. 4, 9 and 7b) and no explorer thumbnails (no images)"
+    )
+if config["released"] is not None:
+    logger.info(
+        f"released: the USAE is imported from {config['released']['config']}, not trained; "
+        + (
+            "the train split is extracted for the independent SAEs only"
+            if INDEPENDENT
+            else "no train-split extraction, and no baseline (Figs. 7 and 16: the "
+            "independent SAEs were not released; set train.independent to train them)"
+        )
     )
 
 

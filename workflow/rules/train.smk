@@ -20,6 +20,7 @@ for RULE, LAYOUT, JOB, PARAMS in families("train", kind="{kind}"):
             LAYOUT.benchmark("train", "{kind}")
         wildcard_constraints:
             sweep="|".join(map(re.escape, TRAINED_APART)) or "(?!)",
+            kind="|".join(jobs.trained_kinds(config)) or "(?!)",
         conda:
             "../envs/usae.yaml"
         threads: THREADS

@@ -143,12 +143,17 @@ def evaluation_batches(meta_files, model_meta):
     Raises
     ------
     usae.activations.store.StoreError
-        If a model of the run has no store among ``meta_files``.
+        If a model of the run has no store among ``meta_files``, or its store's dim is not the model's.
     """
     stores = open_stores(meta_files)
     missing = [name for name in model_meta["models"] if name not in stores]
     if missing:
         raise StoreError(f"{', '.join(map(str, meta_files))}: no store of model '{missing[0]}'")
     names = model_meta["models"]
+    wrong = [name for name in names if stores[name].dim != model_meta["dims"][name]]
+    if wrong:
+        store = stores[wrong[0]]
+        raise StoreError(f"{store.path / 'meta.json'}: activations of dim {store.dim}, but the trained model's "
+                         f"'{wrong[0]}' takes dim {model_meta['dims'][wrong[0]]} (its model.json)")
     stats = {name: tuple(model_meta["stats"][name]) for name in names}
     return TokenBatches({name: stores[name] for name in names}, batch_images=1, stats=stats)

@@ -3,7 +3,12 @@
 import numpy as np
 import pandas as pd
 
-from usae.analysis.scorecard import NOT_JUDGED
+from usae.analysis.scorecard import NOT_JUDGED, NOT_RUN
+
+
+def _unjudged(verdicts, gates):
+    """The verdict over runs of a claim judged in none: not run (in every run), not judged (a gate failed) or n/a."""
+    return NOT_RUN if set(verdicts) == {NOT_RUN} else (NOT_JUDGED if gates else "n/a")
 
 
 def replicate_scorecard(claims_by_run):
@@ -21,7 +26,8 @@ def replicate_scorecard(claims_by_run):
         One row per claim: ``id``, source, claim, paper, per-run ``value`` columns (``value:<run>``),
         ``mean``, ``sd`` (sample, ddof 1; NaN for one value), ``min``, ``max``, ``runs_holding`` and
         ``runs_judged`` (runs where it holds, and where it could be judged), ``holds`` ("2/3"; "not
-        judged" when a gate failed in every run, "n/a" when there was nothing to judge), ``gates``
+        judged" when a gate failed in every run, "not run" when its stage ran in none, "n/a" when there was
+        nothing to judge), ``gates``
         (each run's failed gate, ``run: gate``; empty when none failed) and ``fragile`` (it holds in
         some judged runs but not all).
     """
@@ -47,7 +53,7 @@ def replicate_scorecard(claims_by_run):
                      "sd": finite.std(ddof=1) if finite.size > 1 else np.nan,
                      "min": finite.min() if finite.size else np.nan, "max": finite.max() if finite.size else np.nan,
                      "runs_holding": holding, "runs_judged": judged,
-                     "holds": f"{holding}/{judged}" if judged else (NOT_JUDGED if entry["gates"] else "n/a"),
+                     "holds": f"{holding}/{judged}" if judged else _unjudged(verdicts, entry["gates"]),
                      "gates": "; ".join(f"{run}: {gate}" for run, gate in entry["gates"].items()),
                      "fragile": 0 < holding < judged})
     return pd.DataFrame(rows)

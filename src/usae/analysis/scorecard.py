@@ -28,6 +28,13 @@ MIN_HISTOGRAM_CONCEPTS = 100  # Fig. 6a: firing concepts behind the 20-bin histo
 CARD_COLUMNS = ("source", "claim", "paper", "this run", "holds")
 VERDICTS = {True: "yes", False: "no", None: "n/a"}
 NOT_JUDGED = "not judged"
+NOT_RUN = "not run"  # the claim needs a stage this run did not run (the baseline without independent SAEs)
+NO_INDEPENDENT = "no independent SAEs: train.independent is off"
+
+
+def _paper(values, name):
+    """The paper's value for model ``name`` (its torch.hub twin ``<name>_hub`` included), or None."""
+    return values.get(name.removesuffix("_hub"))
 
 
 def _fmt(value):
@@ -51,6 +58,11 @@ class _Claims:
         self.rows.append({"id": key, "source": source, "claim": text, "paper": paper, "this run": ours,
                           "holds": NOT_JUDGED if gate else VERDICTS[holds], "gate": gate or "",
                           "value": float("nan") if value is None else float(value)})
+
+    def not_run(self, key, source, text, paper, reason):
+        """A claim whose stage did not run: no value, "not run", and ``reason`` in the gate column."""
+        self.rows.append({"id": key, "source": source, "claim": text, "paper": paper, "this run": NOT_RUN,
+                          "holds": NOT_RUN, "gate": reason, "value": float("nan")})
 
 
 def _diagonal_margin(r2):
@@ -85,15 +97,19 @@ def _fig5(claims, names, r2, independent, r2_channel=None):
                    "DinoV2 and another model not both in this run", None, None)
     for name in names:
         ours = independent.get(name, {}).get("r2")
+        if not independent:
+            claims.not_run(f"fig5_independent_r2:{name}", "Fig. 5", f"independent SAE self R2 of {name} (at least "
+                           "the USAE's)", _fmt(_paper(PAPER_INDEPENDENT_R2, name)), NO_INDEPENDENT)
+            continue
         gate = None if ours is None else _nonpositive({f"{name} (USAE)": self_r2[name], f"{name} (independent)": ours})
         claims.add(f"fig5_independent_r2:{name}", "Fig. 5", f"independent SAE self R2 of {name} (at least the USAE's)",
-                   _fmt(PAPER_INDEPENDENT_R2.get(name)), _fmt(ours),
+                   _fmt(_paper(PAPER_INDEPENDENT_R2, name)), _fmt(ours),
                    None if ours is None else bool(ours >= self_r2[name]), ours, gate)
 
 
 def _table1(claims, table1):
     for _, row in table1.iterrows():
-        paper_values = PAPER_TABLE1.get(row["model"])
+        paper_values = _paper(PAPER_TABLE1, row["model"])
         column = PAPER_TABLE1_DATASETS.index(row["dataset"]) if row["dataset"] in PAPER_TABLE1_DATASETS else None
         paper = paper_values[column] if paper_values and column is not None else None
         claims.add(f"table1_r2:{row['model']}:{row['dataset']}", "Table 1", f"USAE R2, {row['model']} on {row['dataset']}",
@@ -137,8 +153,10 @@ def _fig6(claims, names, summary, frame):
 
 def _fig7(claims, names, r2, independent, baseline):
     if baseline is None:
-        claims.add("fig7_share", "Fig. 7", "independent-SAE concepts matched to USAE concepts with cosine > 0.5",
-                   "ViT 38%, SigLIP 23%, DinoV2 26%", "baseline not run (train.independent is off)", None, None)
+        for name in names:
+            claims.not_run(f"fig7_share:{name}", "Fig. 7", f"share of {name}'s independent concepts matched with "
+                           "cosine > 0.5", _fmt(_paper(PAPER_MATCH_SHARE, name)), NO_INDEPENDENT)
+        claims.not_run("fig7_random_auc", "Fig. 7", "AUC of the random baseline", "0.13", NO_INDEPENDENT)
         return
     shares = dict(zip(baseline["model"], baseline["share_cosine_above_0.5"]))
     aucs = dict(zip(baseline["model"], baseline["auc"]))
@@ -148,7 +166,7 @@ def _fig7(claims, names, r2, independent, baseline):
         random_share = shares[f"random ({name})"]
         claims.add(f"fig7_share:{name}", "Fig. 7", f"share of {name}'s independent concepts matched with cosine > 0.5 "
                    f"(at least {MATCH_SHARE_MARGIN:.2f} above random's {random_share:.3f})",
-                   _fmt(PAPER_MATCH_SHARE.get(name)), _fmt(shares[name]),
+                   _fmt(_paper(PAPER_MATCH_SHARE, name)), _fmt(shares[name]),
                    bool(shares[name] >= random_share + MATCH_SHARE_MARGIN), shares[name],
                    f"self R2 <= {MATCHING_MIN_R2}: {', '.join(weak)}" if weak else None)
     random_auc = float(np.mean([aucs[f"random ({name})"] for name in names]))
@@ -188,8 +206,9 @@ def scorecard(matrices, summary, frame, table1=None, baseline=None):
 
 
 def shown_verdict(holds, gate):
-    """The verdict as the Markdown tables show it: ``not judged (<gate>)`` for a gated claim."""
-    return f"{NOT_JUDGED} ({gate})" if holds == NOT_JUDGED else holds
+    """The verdict as the Markdown tables show it: ``not judged (<gate>)`` for a gated claim, ``not run
+    (<reason>)`` for one whose stage did not run."""
+    return f"{holds} ({gate})" if holds in (NOT_JUDGED, NOT_RUN) else holds
 
 
 def scorecard_markdown(card, dataset, names, tokens):
@@ -207,7 +226,8 @@ def scorecard_counts(card):
     """How many claims hold, do not hold, or are not judged or not applicable here (for ``dvc metrics``)."""
     counts = card["holds"].value_counts()
     return {"claims_holding": int(counts.get("yes", 0)), "claims_not_holding": int(counts.get("no", 0)),
-            "claims_not_judged": int(counts.get(NOT_JUDGED, 0) + counts.get("n/a", 0))}
+            "claims_not_judged": int(counts.get(NOT_JUDGED, 0) + counts.get("n/a", 0)),
+            "claims_not_run": int(counts.get(NOT_RUN, 0))}
 
 
 def json_records(card):
