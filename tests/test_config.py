@@ -101,3 +101,57 @@ def test_the_results_root_is_checked_up_front(tmp_path):
             validate_config({"results": results}, "cfg.yaml")
         assert str(error.value) == expected
     assert validate_config({"results": str(tmp_path / "new/deeper")}, "cfg.yaml")["results"] == str(tmp_path / "new/deeper")
+
+
+def _released(tmp_path, **sections):
+    """A config evaluating a stand-in release (tests/official_release.py) mapped onto three model names."""
+    from tests.official_release import write_release
+
+    path, _ = write_release(tmp_path)
+    names = {"SigLIP": "alpha", "DinoV2": "beta", "ViT": "gamma"}
+    config = {"dataset": {"name": "mine", "source": "activations"}, "models": list(names.values()),
+              "released": {"config": str(path), "models": names}, "results": str(tmp_path / "results"),
+              "train": {"independent": False}}
+    for key, value in sections.items():
+        config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
+    return config, path
+
+
+def test_a_released_usae_trains_nothing_and_extracts_val_only(tmp_path):
+    from usae.config import dataset_splits
+    from usae.jobs import planned_jobs
+    from usae.layout import Layout
+
+    config = validate_config(_released(tmp_path)[0], "cfg.yaml")
+    assert dataset_splits(config, "dataset") == ["val"]
+    stages = [job.stage for job in planned_jobs(config, Layout(config["results"]))]
+    assert "train" not in stages and "baseline" not in stages and stages[0] == "released"
+    independent = validate_config(_released(tmp_path, train={"independent": True, "n_concepts": 32, "k": 4})[0], "c")
+    assert dataset_splits(independent, "dataset") == ["train", "val"]
+    assert [job.wildcards for job in planned_jobs(independent, Layout(config["results"])) if job.stage == "train"] == [
+        {"kind": "independent"}]
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"models": ["alpha", "beta"]}, "cfg.yaml: key 'models': alpha, beta, but the released USAE ("),
+    ({"train": {"replicates": 2}}, "cfg.yaml: key 'train.replicates': the released USAE is one run"),
+    ({"sweeps": {"s": {"train": {"lr": [0.1, 0.2]}}}}, "cfg.yaml: key 'sweeps': a sweep trains its points"),
+    ({"train": {"independent": True}}, "cfg.yaml: key 'train.n_concepts': independent SAEs matched to the released "
+                                       "USAE need its m = 32 and k = 4"),
+    ({"actmax": {"concepts": [40]}}, "cfg.yaml: key 'actmax.concepts': concept 40 does not exist (the released"),
+])
+def test_released_config_errors_are_one_line(tmp_path, change, expected):
+    config, _ = _released(tmp_path, **change)
+    with pytest.raises(ConfigError) as error:
+        validate_config(config, "cfg.yaml")
+    assert str(error.value).startswith(expected) and "\n" not in str(error.value)
+
+
+def test_released_files_missing_or_broken_are_named(tmp_path):
+    config, path = _released(tmp_path)
+    (path.parent / "uni_DinoV2_checkpoint_29.pth").unlink()
+    with pytest.raises(ConfigError, match=r"key 'released.checkpoints': .*uni_DinoV2_checkpoint_29.pth missing"):
+        validate_config(config, "cfg.yaml")
+    path.write_text("model_zoo: [")
+    with pytest.raises(ConfigError, match=rf"cfg.yaml: key 'released.config': {path}: not YAML"):
+        validate_config(config, "cfg.yaml")
