@@ -1,11 +1,10 @@
 # usae: Universal Sparse Autoencoders pipeline. Run `snakemake --cores all` (embedded default) or
-# `snakemake --cores all --configfile config/paper.yaml` (the paper's setting).
+# `snakemake --cores all --configfile config/paper.yaml` (the paper's setting, a whole config of its own).
 from snakemake.utils import min_version
 
 min_version("9.0")
 
-
-configfile: "config/config.yaml"
+# No configfile directive: common.smk resolves the config (config/config.yaml unless --configfile).
 
 
 include: "workflow/rules/common.smk"

@@ -77,18 +77,48 @@ def test_constraints_between_keys_and_safe_names(bad, expected):
 
 
 def test_merged_configs_name_the_file_that_set_the_bad_key(tmp_path):
-    from usae.config import source_of_key
+    from usae.config import resolve_config
 
     base, extra = tmp_path / "base.yaml", tmp_path / "extra.yaml"
     base.write_text("train: {k: 8}\nseed: 1\n")
-    extra.write_text("train: {k: 4000}\n")
-    config = {"train": {"k": 4000}, "seed": 1}
+    extra.write_text("extends: base.yaml\ntrain: {k: 4000}\n")
     with pytest.raises(ConfigError, match=f"^{extra}: key 'train.k'"):
-        validate_config(dict(config), source_of_key([base], command_line_files=[extra]))
+        resolve_config([extra])
     with pytest.raises(ConfigError, match="^--config: key 'seed'"):
-        validate_config({**config, "train": {"k": 8}, "seed": "x"}, source_of_key([base, extra], {"seed": "x"}))
+        resolve_config([base], {"seed": "x"})
+    base.write_text("seed: y\n")
     with pytest.raises(ConfigError, match=f"^{base}: key 'seed'"):
-        validate_config({"seed": "y"}, source_of_key([base, extra]))
+        resolve_config([extra, tmp_path / "base.yaml"])
+
+
+def test_a_file_is_its_whole_experiment_with_what_it_extends(tmp_path):
+    from usae.config import resolve_config
+
+    (tmp_path / "sub").mkdir()
+    base, child = tmp_path / "base.yaml", tmp_path / "sub" / "child.yaml"
+    base.write_text("seed: 3\ntrain: {k: 8, lr: 0.01}\nmodel_zoo: {m: {loader: timm, arch: a, image_size: 448}}\n")
+    child.write_text("extends: ../base.yaml\ntrain: {k: 4}\nmodel_zoo: {m: {loader: timm, arch: a}}\n")
+    config = load_config(child)
+    assert config["seed"] == 3 and config["train"]["k"] == 4 and config["train"]["lr"] == 0.01
+    assert config["model_zoo"]["m"]["image_size"] == 448  # mappings merge key by key
+    assert "extends" not in config
+    assert load_config(base)["train"]["k"] == 8  # nothing is merged into a file that extends nothing
+    assert resolve_config([child], {"train": {"lr": "0.001", "epochs": "3"}})["train"]["lr"] == 0.001  # typed
+    assert resolve_config([child], {"results": "123"})["results"] == "123"  # a string where the schema wants one
+
+
+def test_extends_errors_are_one_line(tmp_path):
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text("extends: b.yaml\n")
+    b.write_text("extends: a.yaml\n")
+    with pytest.raises(ConfigError, match=r"key 'extends' makes a loop \(.*a.yaml -> .*b.yaml -> .*a.yaml\)"):
+        load_config(a)
+    a.write_text("extends: missing.yaml\n")
+    with pytest.raises(ConfigError, match="missing.yaml: config file not found"):
+        load_config(a)
+    a.write_text("extends: [x]\n")
+    with pytest.raises(ConfigError, match=f"^{a}: key 'extends': the path of a config file"):
+        load_config(a)
 
 
 def test_the_results_root_is_checked_up_front(tmp_path):

@@ -20,13 +20,15 @@ WHERE_TO_LOOK = {"tables": lambda layout: layout.scorecard(".md"),
 
 def _setup(args):
     """Validated config, its results layout, and this process's logging and threads."""
-    from usae.config import load_config
+    from usae.config import load_config, write_resolved
     from usae.layout import Layout
     from usae.runtime import configure
 
     config = load_config(args.config)
     configure(threads=config["threads"])
-    return config, Layout(config["results"])
+    layout = Layout(config["results"])
+    write_resolved(layout.resolved_config(), config)
+    return config, layout
 
 
 def _chosen(job, args):

@@ -11,6 +11,7 @@ import jsonschema
 import yaml
 
 from usae.errors import ConfigError, UserError
+from usae.io import write_text
 from usae.layout import SPLITS
 from usae.models.registry import BUILTIN_MODELS
 from usae.sae.official_yaml import n_concepts, read_config, released_models, yaml_key
@@ -227,37 +228,104 @@ def validate_config(config, source):
     return config
 
 
-def source_of_key(files, overrides=None, command_line_files=()):
-    """A ``source`` for :func:`validate_config` over merged configs: the one whose value of a key won.
-
-    Parameters
-    ----------
-    files : list of path
-        Config files in merge order (later files override earlier ones).
-    overrides : dict, optional
-        Values given on the command line (``--config``), which override every file.
-    command_line_files : list of path
-        Files given on the command line (``--configfile``), which override the others.
-    """
-    command_line = [str(f) for f in command_line_files]
-    ordered = [f for f in map(str, files) if f not in command_line] + command_line
-    layers = [("--config", overrides or {})] + [(f, _read_yaml(f)) for f in reversed(ordered)]
-
-    def name(path):
-        for label, values in layers:
-            if _has_path(values, path):
-                return label
-        return ", ".join(map(str, files)) or "config"
-
-    return name
+EXTENDS = "extends"  # a config file's key naming the file it is layered over (relative to its own folder)
 
 
-def _read_yaml(path):
+def _read_file(path):
+    """One config file's mapping, as written; one-line ConfigError when it is missing, not YAML or not a mapping."""
     try:
         with open(path) as handle:
-            return yaml.safe_load(handle) or {}
-    except (OSError, yaml.YAMLError):
+            values = yaml.safe_load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if values is None:
         return {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: the config must be a mapping, got {type(values).__name__}")
+    return values
+
+
+def read_layers(path):
+    """A config file and those it extends, base first: ``[(path, values)]``, ``extends`` removed.
+
+    A file is a whole experiment: the schema's defaults, then each file it names with ``extends``
+    (a path relative to the naming file's folder), then its own keys. Nothing else is merged in.
+    """
+    layers, current = [], Path(path)
+    while True:
+        if current.resolve() in [Path(name).resolve() for name, _ in layers]:
+            chain = " -> ".join([*(name for name, _ in reversed(layers)), str(current)])
+            raise ConfigError(f"{current}: key '{EXTENDS}' makes a loop ({chain})")
+        values = dict(_read_file(current))
+        parent = values.pop(EXTENDS, None)
+        layers.insert(0, (str(current), values))
+        if parent is None:
+            return layers
+        if not isinstance(parent, str) or not parent:
+            raise ConfigError(f"{current}: key '{EXTENDS}': the path of a config file, got {parent!r}")
+        current = current.parent / parent
+
+
+def _merged(base, values):
+    """``values`` over ``base``: mappings merged key by key (nested ones too), anything else replaced."""
+    out = dict(base)
+    for key, value in values.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _set(config, path, value):
+    for key in path[:-1]:
+        config = config[key]
+    config[path[-1]] = value
+
+
+def _typed_overrides(config, overrides):
+    """``config`` with each command-line text typed as the schema wants (Snakemake passes a nested
+    value, ``--config 'train={lr: 0.001}'``, as the text '0.001'): a text read as YAML where the schema
+    refuses a string."""
+    validator = jsonschema.Draft7Validator(load_schema())
+    while True:
+        for error in validator.iter_errors(config):
+            path = list(error.absolute_path)
+            if error.validator == "type" and isinstance(error.instance, str) and _has_path(overrides, path):
+                try:
+                    value = yaml.safe_load(error.instance)
+                except yaml.YAMLError:
+                    continue
+                if not isinstance(value, str):
+                    _set(config, path, value)
+                    break
+        else:
+            return config
+
+
+def resolve_config(files, overrides=None):
+    """The validated config of an experiment: ``files`` in order (each over those it extends), then ``overrides``.
+
+    Both entry points resolve a config here: ``usae <stage> --config FILE`` with one file, the Snakefile
+    with its ``--configfile`` files (default ``config/config.yaml``) and its ``--config`` values.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file (or ``--config``) whose value is at fault, and the key.
+    """
+    layers = [layer for path in files for layer in read_layers(path)]
+    layers += [("--config", overrides)] if overrides else []
+    config = {}
+    for _, values in layers:
+        config = _merged(config, values)
+    if overrides:
+        config = _typed_overrides(copy.deepcopy(config), overrides)
+
+    def source(path):
+        found = [name for name, values in layers if _has_path(values, path)]
+        return found[-1] if found else ", ".join(map(str, files))
+
+    return validate_config(config, source)
 
 
 def _has_path(values, path):
@@ -269,21 +337,22 @@ def _has_path(values, path):
 
 
 def load_config(path):
-    """Read a YAML config file and return it validated, with defaults.
+    """A config file resolved (with what it ``extends``) and validated, defaults filled.
 
     Raises
     ------
     ConfigError
-        If the file is missing, is not YAML, or does not match the schema.
+        If a file is missing, is not YAML, or does not match the schema.
     """
-    try:
-        with open(path) as handle:
-            config = yaml.safe_load(handle) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    return validate_config(config, str(path))
+    return resolve_config([path])
+
+
+def write_resolved(path, config):
+    """Write an experiment's resolved config to ``path`` (YAML, atomically) unless it already holds it."""
+    text = ("# The resolved config of this experiment (usae.config.resolve_config): every key, defaults "
+            "included.\n" + yaml.safe_dump(config, sort_keys=False))
+    if not Path(path).exists() or Path(path).read_text() != text:
+        write_text(path, text)
 
 
 def has_images(dataset):

@@ -65,6 +65,10 @@ class Layout:
         return posixpath.join(self.run_root, *parts)
 
     # fetch
+    def resolved_config(self):
+        """The experiment's config as resolved (every key, defaults included), written when a run is planned."""
+        return self._path("config.yaml")
+
     def manifest(self, dataset, split):
         """Manifest CSV of one split (image_id, path, label, sha256)."""
         return self._path("data", dataset, f"{split}.csv")

@@ -25,7 +25,7 @@ def test_paper_released_plans_val_extraction_and_evaluation_only(tmp_path):
     copy_workflow(tmp_path, (REPO / "config" / "config.yaml").read_text())
     config, _ = write_release(tmp_path, dims=PAPER_DIMS, m=6144, k=32)
     assert sum(path.stat().st_size for path in config.parent.glob("*.pth")) > 90e6  # the real tensor sizes
-    result = snakemake(tmp_path, "-n", "--configfile", "config/paper.yaml", "config/paper_released.yaml")
+    result = snakemake(tmp_path, "-n", "--configfile", "config/paper_released.yaml")
     assert planned_rules(result) == {"fetch", "extract", "extract_merge"} | EVALUATED
     assert "split: train" not in result.stdout and "split=train" not in result.stdout
     assert "no train-split extraction, and no baseline" in result.stdout + result.stderr
@@ -36,7 +36,7 @@ def test_paper_released_refuses_a_missing_checkpoint_in_one_line(tmp_path):
     copy_workflow(tmp_path, (REPO / "config" / "config.yaml").read_text())
     config, _ = write_release(tmp_path, dims=PAPER_DIMS, m=64, k=32)
     (config.parent / "uni_ViT_checkpoint_29.pth").unlink()
-    result = snakemake(tmp_path, "-n", "--configfile", "config/paper.yaml", "config/paper_released.yaml")
+    result = snakemake(tmp_path, "-n", "--configfile", "config/paper_released.yaml")
     assert result.returncode != 0
     assert ("key 'released.checkpoints': checkpoints/uni_ViT_checkpoint_29.pth missing (checkpoints/"
             "config_dino_siglip_vit.yaml: model_zoo.ViT.checkpoint_path)") in result.stdout + result.stderr

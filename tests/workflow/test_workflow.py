@@ -71,6 +71,30 @@ def test_dry_run_plans_every_rule(tmp_path):
     assert planned_rules(snakemake(tmp_path, "-n")) == RULES
 
 
+def test_snakemake_and_usae_resolve_a_config_file_identically(tmp_path):
+    """A file extending the default and changing one model_zoo entry: the same experiment through both entry points."""
+    from usae.config import load_config
+
+    copy_workflow(tmp_path, (REPO / "config" / "config.yaml").read_text())
+    mine = tmp_path / "config" / "mine.yaml"
+    mine.write_text(yaml.safe_dump({"extends": "config.yaml", "results": "results_mine",
+                                    "model_zoo": {"efficientnet_lite0": {"loader": "timm", "arch": "efficientnet_lite0",
+                                                                         "image_size": 224}}}))
+    assert snakemake(tmp_path, "-n", "--configfile", "config/mine.yaml").returncode == 0
+    resolved = yaml.safe_load((tmp_path / "results_mine" / "config.yaml").read_text())
+    assert resolved == load_config(mine)
+    assert resolved["model_zoo"]["efficientnet_lite0"]["image_size"] == 224  # not the default's 448
+    assert resolved["model_zoo"]["mobilenet_v2"]["image_size"] == 448 and resolved["dataset"]["max_images"]["val"] == 160
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "src")}
+    usae = subprocess.run([sys.executable, "-m", "usae.cli", "replicates", "--config", "config/mine.yaml"],
+                          capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert usae.returncode == 2 and yaml.safe_load((tmp_path / "results_mine/config.yaml").read_text()) == resolved
+    nested = snakemake(tmp_path, "-n", "--configfile", "config/mine.yaml", "--config", "train={lr: 0.001, epochs: 3}")
+    assert nested.returncode == 0, nested.stdout[-2000:]
+    train = yaml.safe_load((tmp_path / "results_mine" / "config.yaml").read_text())["train"]
+    assert train["lr"] == 0.001 and train["epochs"] == 3 and train["k"] == 32  # typed, merged into the section
+
+
 def test_full_run_writes_every_output_then_nothing_to_do(finished):
     results = finished / "results"
     for name in ["fig5_r2", "fig6a_entropy", "fig6b_cofire_proportion", "fig6c_cofire_energy", "fig4_universal_concepts",
@@ -100,21 +124,21 @@ def test_seed_reruns_fetch_and_extraction(finished):
     assert planned == RULES
 
 
-def changed_config(workdir, name, **sections):
-    """A config file with some keys of some sections changed (given to --configfile, merged over the default)."""
-    path = workdir / name
-    path.write_text(yaml.safe_dump(sections))
+def changed_config(folder, name, workdir, **sections):
+    """A config file in ``folder`` that extends ``workdir``'s default config with some keys changed (for --configfile)."""
+    path = folder / name
+    path.write_text(yaml.safe_dump({"extends": str(workdir / "config" / "config.yaml"), **sections}))
     return str(path)
 
 
 def test_figure_keys_rerun_only_the_rules_that_read_them(finished, tmp_path):
-    gallery = changed_config(tmp_path, "g.yaml", figures={"universal_concepts": 2})
+    gallery = changed_config(tmp_path, "g.yaml", finished, figures={"universal_concepts": 2})
     assert planned_rules(snakemake(finished, "-n", "--configfile", gallery)) == {"figures", "explorer"}
-    images = changed_config(tmp_path, "i.yaml", figures={"gallery_images": 3})
+    images = changed_config(tmp_path, "i.yaml", finished, figures={"gallery_images": 3})
     # Both draw galleries; the tables read the baseline's matching table, the explorer shows the figures.
     rerun = {"figures", "baseline", "tables", "explorer"}
     assert planned_rules(snakemake(finished, "-n", "--configfile", images)) == rerun
-    explorer_only = changed_config(tmp_path, "e.yaml", explorer={"neighbours": 3})
+    explorer_only = changed_config(tmp_path, "e.yaml", finished, explorer={"neighbours": 3})
     assert planned_rules(snakemake(finished, "-n", "--configfile", explorer_only)) == {"explorer"}
 
 
@@ -226,7 +250,7 @@ def test_replicates_share_the_stores_and_the_first_equals_the_single_run(replica
 
 
 def test_one_more_replicate_trains_only_that_run(replicated, tmp_path):
-    more = changed_config(tmp_path, "r.yaml", train={"replicates": 3})
+    more = changed_config(tmp_path, "r.yaml", replicated, train={"replicates": 3})
     result = snakemake(replicated, "-n", "--configfile", more)
     assert planned_rules(result) == {"train", "metrics", "baseline", "figures", "tables", "replicates"}
     outputs = [line for line in result.stdout.splitlines() if line.strip().startswith("output:")]
@@ -257,7 +281,7 @@ def test_a_sweep_scores_every_point_on_the_shared_stores(swept, finished):
 
 
 def test_changing_one_value_of_a_sweep_runs_that_point_only(swept, tmp_path):
-    changed = changed_config(tmp_path, "s.yaml", sweeps={"lr": {"train": {"lr": [0.001, 0.002]}}})
+    changed = changed_config(tmp_path, "s.yaml", swept, sweeps={"lr": {"train": {"lr": [0.001, 0.002]}}})
     result = snakemake(swept, "-n", "--configfile", changed)
     assert planned_rules(result) == {"sweep_train", "sweep_metrics", "sweep_baseline", "sweep_tables", "sweep"}
     outputs = [line for line in result.stdout.splitlines() if line.strip().startswith("output:")]
@@ -266,7 +290,7 @@ def test_changing_one_value_of_a_sweep_runs_that_point_only(swept, tmp_path):
 
 def test_points_trained_together_equal_the_points_trained_apart(swept, tmp_path):
     workdir = Path(shutil.copytree(swept, tmp_path / "copy", symlinks=True))
-    together = changed_config(tmp_path, "t.yaml", sweeps={"lr": {"together": 2, "train": {"lr": [0.001, 0.003]}}})
+    together = changed_config(tmp_path, "t.yaml", workdir, sweeps={"lr": {"together": 2, "train": {"lr": [0.001, 0.003]}}})
     result = snakemake(workdir, "--configfile", together, "--forcerun", "sweep_train_group_lr_0")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "rule sweep_train_group_lr_0:" in result.stdout + result.stderr

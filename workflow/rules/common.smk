@@ -12,23 +12,24 @@ from usae.config import (
     all_datasets,
     dataset_splits,
     has_images,
-    source_of_key,
-    validate_config,
+    resolve_config,
+    write_resolved,
 )
 from usae.layout import Layout
 from usae.provenance import code_digest
 from usae.errors import StoreError
 from snakemake.logging import logger
 
-validate_config(
-    config,
-    source_of_key(
-        workflow.configfiles,
-        workflow.config_settings.config,
-        workflow.config_settings.configfiles,
-    ),
-)
+# One config file is one experiment: the --configfile files (default config/config.yaml), each over the
+# files it names with `extends`, then --config; resolved as `usae <stage> --config FILE` resolves it.
+CONFIG_FILES = [str(path) for path in workflow.config_settings.configfiles] or [
+    "config/config.yaml"
+]
+RESOLVED = resolve_config(CONFIG_FILES, workflow.config_settings.config)
+config.clear()
+config.update(RESOLVED)
 L = Layout(config["results"])
+write_resolved(L.resolved_config(), config)
 DATASETS = all_datasets(config)
 EXPERIMENT = config["dataset"]["name"]
 EVAL_DATASETS = list(DATASETS)  # the experiment's dataset first
