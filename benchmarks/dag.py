@@ -1,8 +1,8 @@
 """Wall time of the whole DAG on a config (default: the embedded default), per rule and in total.
 
 Copies the workflow (Snakefile, workflow/, src/, config/) into a work folder, runs
-``snakemake --cores all`` there (with each ``--configfile FILE`` layered over the work folder's default
-config, as Snakemake merges them), and prints each heavy rule's seconds from Snakemake's ``benchmark:``
+``snakemake --cores all`` there (with ``--configfile FILE ...``, each copied into the work folder's
+``config/`` so that ``extends: config.yaml`` names its default config), and prints each heavy rule's seconds from Snakemake's ``benchmark:``
 files and the total wall time. With ``train.replicates`` the run-level rules write their benchmark files
 under ``results/replicates/<run>/benchmarks/``: a row sums a rule's jobs over the runs and counts them.
 The rules import the copy's ``src/`` (workflow/scripts/_library.py puts it first on ``sys.path``); the
@@ -70,7 +70,9 @@ def run(work, config, cores, configfiles=()):
     print("usae imported from:", subprocess.run([sys.executable, "-c", probe], cwd=work, check=True,
                                                  capture_output=True, text=True).stdout.strip(), flush=True)
     start = time.perf_counter()
-    overlays = ["--configfile", *configfiles] if configfiles else []
+    # Each config file goes into the copy's config/ folder, so that its `extends: config.yaml` names the copy's default.
+    copies = [shutil.copy(file, work / "config" / Path(file).name) for file in configfiles]
+    overlays = ["--configfile", *copies] if copies else []
     subprocess.run([sys.executable, "-m", "snakemake", "--cores", cores, "--quiet", *overlays], cwd=work, check=True)
     total = time.perf_counter() - start
     print_times(rule_seconds(work), total)
@@ -82,7 +84,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(REPO / "config" / "config.yaml"))
     parser.add_argument("--configfile", metavar="FILE", action="append", default=[],
-                        help="snakemake --configfile over the default config (repeatable), e.g. config/replicates.yaml")
+                        help="snakemake --configfile (repeatable), e.g. config/replicates.yaml, which extends the default")
     parser.add_argument("--keep", metavar="DIR", help="run in DIR and keep it (results, logs) for inspection")
     parser.add_argument("--cores", default="all", help="snakemake --cores (default: all)")
     parser.add_argument("--times-only", metavar="DIR", help="only print the rule times of a kept work folder")

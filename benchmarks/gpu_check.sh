@@ -93,6 +93,7 @@ cp -R workflow src config "$DAG"/
 find "$DAG" -name __pycache__ -prune -exec rm -rf {} +
 cp .test/config/config.yaml "$DAG/config/config.yaml"
 cat >"$WORK/devices.yaml" <<EOF
+extends: $DAG/config/config.yaml
 extract: {device: $DEVICE}
 train: {device: $DEVICE}
 metrics: {device: $DEVICE}
