@@ -188,6 +188,19 @@ def _dvc(workdir, *args):
     return result
 
 
+def test_dvc_repro_runs_without_the_venv_activated(copy_of_finished):
+    """The checkout's .venv is used when PATH has no snakemake (a shell where the venv is not activated)."""
+    venv = Path(sys.executable).parents[1]
+    (copy_of_finished / ".venv").symlink_to(venv)
+    _git(copy_of_finished, "init", "-q")
+    path = os.pathsep.join(folder for folder in os.environ["PATH"].split(os.pathsep)
+                           if not (Path(folder) / "snakemake").exists())
+    result = subprocess.run([sys.executable, "-m", "dvc", "repro"], capture_output=True, text=True, cwd=copy_of_finished,
+                            env={**os.environ, "PATH": path})
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "command not found" not in result.stdout + result.stderr
+
+
 def test_dvc_repro_recomputes_after_a_library_edit(copy_of_finished):
     shutil.copy(REPO / ".gitignore", copy_of_finished / ".gitignore")
     _git(copy_of_finished, "init", "-q")
