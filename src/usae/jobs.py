@@ -269,7 +269,7 @@ def tables(config, layout):
                {"reconstruction": layout.table_files("reconstruction"),
                 "universality": layout.table_files("universality"), "concepts_all": layout.table("concepts") + ".csv",
                 "concepts_top25": layout.table("concepts_top25") + ".md", "scorecard_md": layout.scorecard(".md"),
-                "scorecard_json": layout.scorecard(".json")},
+                "scorecard_json": layout.scorecard(".json"), "headline": layout.headline()},
                lambda: {"datasets": datasets, "experiment": _experiment(config)})
 
 

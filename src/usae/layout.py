@@ -146,6 +146,10 @@ class Layout:
         """Each claim of the paper beside this run's value (``.md``) and as JSON for ``dvc metrics``."""
         return self._run_path(f"scorecard{suffix}")
 
+    def headline(self):
+        """The run's headline numbers and claim counts (JSON, the metrics of ``dvc exp show``)."""
+        return self._run_path("headline.json")
+
     def sweep_table(self, name):
         """CSV and Markdown of sweep ``name``'s summary: one row per point."""
         return [self._path("sweeps", name, "summary" + suffix) for suffix in TABLE_FORMATS]

@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from usae.analysis.sweep_summary import HEADLINE_METRICS
 from usae.io import read_json
 from usae.stages.tables import tables
 
@@ -11,7 +12,7 @@ def test_tables_and_scorecard(tiny_evaluated, tmp_path):
     name = config["dataset"]["name"]
     out = dict(reconstruction=[tmp_path / "r.csv", tmp_path / "r.md"], universality=[tmp_path / "u.csv", tmp_path / "u.md"],
                concepts_all=tmp_path / "c.csv", concepts_top25=tmp_path / "c.md", scorecard_md=tmp_path / "s.md",
-               scorecard_json=tmp_path / "s.json")
+               scorecard_json=tmp_path / "s.json", headline=tmp_path / "h.json")
     card = tables([layout.metrics(name, "matrices.json")], [layout.metrics(name, "summary.json")],
                   layout.metrics(name, "concepts.csv"), **out, datasets=[name], experiment=name)
     assert len(pd.read_csv(tmp_path / "r.csv")) == len(config["models"])
@@ -20,3 +21,6 @@ def test_tables_and_scorecard(tiny_evaluated, tmp_path):
     assert sum(counts[f"claims_{verdict}"] for verdict in ("holding", "not_holding", "not_judged", "not_run")) == len(card)
     assert set(counts["r2"]) == set(config["models"])
     assert set(card.loc[card["source"] == "Fig. 7", "holds"]) == {"not run"}  # no independent SAEs
+    headline = read_json(tmp_path / "h.json")
+    assert set(HEADLINE_METRICS) < set(headline) and headline["fig7_matched_share"] is None
+    assert headline["claims_not_run"] == counts["claims_not_run"] and len(headline) == 10  # fits dvc exp show

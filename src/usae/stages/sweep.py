@@ -4,7 +4,7 @@ import pandas as pd
 
 from usae.analysis.plots import sweep_figure
 from usae.analysis.scorecard import json_records
-from usae.analysis.sweep_summary import SWEEP_METRICS, point_row, sweep_frame
+from usae.analysis.sweep_summary import HEADLINE_METRICS, point_row, sweep_frame
 from usae.io import read_json, write_json, write_table
 
 
@@ -34,5 +34,5 @@ def sweep(summaries, matrices, scorecards, baselines, table, metrics, figure, *,
     write_table(frame, table)
     write_json(metrics, {row.pop("point"): row for row in json_records(frame)})
     keys = list(next(iter(points.values())))
-    sweep_figure(frame, keys, SWEEP_METRICS, figure, f"sweep {name}: {len(points)} points")
+    sweep_figure(frame, keys, HEADLINE_METRICS, figure, f"sweep {name}: {len(points)} points")
     return frame

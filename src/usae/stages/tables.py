@@ -4,11 +4,12 @@ import pandas as pd
 
 from usae.analysis.report import reconstruction_table, universality_table
 from usae.analysis.scorecard import json_records, scorecard, scorecard_counts, scorecard_markdown
+from usae.analysis.sweep_summary import headline_metrics
 from usae.io import read_json, write_csv, write_json, write_table, write_text
 
 
 def tables(matrices, summaries, concepts, reconstruction, universality, concepts_all, concepts_top25, scorecard_md,
-           scorecard_json, *, datasets, experiment, baseline=()):
+           scorecard_json, headline, *, datasets, experiment, baseline=()):
     """Write every table and the scorecard from the metrics of each evaluated dataset.
 
     Parameters
@@ -26,6 +27,9 @@ def tables(matrices, summaries, concepts, reconstruction, universality, concepts
     scorecard_md, scorecard_json : path
         The scorecard as Markdown, and as JSON its counts (``dvc metrics``), the experiment's summary and
         every claim with its value (what the scorecard over replicates reads).
+    headline : path
+        JSON of the run's headline numbers (:func:`usae.analysis.sweep_summary.headline_metrics`) and the
+        scorecard's counts: the few columns of ``dvc exp show``.
     datasets : list of str
         Evaluated datasets, the experiment's first.
     experiment : str
@@ -44,12 +48,13 @@ def tables(matrices, summaries, concepts, reconstruction, universality, concepts
     write_csv(frame, concepts_all)
     top = frame.sort_values("energy_total", ascending=False).head(25)
     write_text(concepts_top25, top.to_markdown(index=False, floatfmt=".3f") + "\n")
-    card = scorecard(matrices_by[experiment], summaries_by[experiment], frame, table1,
-                     pd.read_csv(baseline[0]) if baseline else None)
+    matching = pd.read_csv(baseline[0]) if baseline else None
+    card = scorecard(matrices_by[experiment], summaries_by[experiment], frame, table1, matching)
     summary = summaries_by[experiment]
     names = summary["models"]
     write_text(scorecard_md, scorecard_markdown(card, experiment, names, summary["tokens"]))
     r2 = {encoder: dict(zip(names, row)) for encoder, row in zip(names, matrices_by[experiment]["r2"])}
     write_json(scorecard_json, {**scorecard_counts(card), "experiment": experiment, "summary": summary, "r2": r2,
                                 "claims": json_records(card)})
+    write_json(headline, {**headline_metrics(matrices_by[experiment], summary, matching), **scorecard_counts(card)})
     return card
