@@ -6,11 +6,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test test-slurm dry-run clean-results
 
-$(STAMP): requirements.lock requirements-nodeps.lock pyproject.toml
+# The last step installs Vega, Vega-Lite and vega-embed for `dvc plots show` offline (.dvc/plots/offline.html).
+$(STAMP): requirements.lock requirements-nodeps.lock pyproject.toml .dvc/plots/package.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	if command -v npm >/dev/null; then npm install --prefix .dvc/plots --no-package-lock --no-audit --no-fund --silent; \
+	else echo "npm not found: dvc plots show will load Vega from the internet"; fi
 	touch $@
 
 run: $(STAMP)

@@ -1,6 +1,7 @@
 """The Snakemake DAG on the tiny config (.test/config/config.yaml), in temporary working directories."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,7 +29,8 @@ def copy_workflow(workdir, config_text):
     for name in ["Snakefile", "dvc.yaml", "requirements.lock", ".dvcignore"]:
         shutil.copy(REPO / name, workdir / name)
     for name in ["workflow", "src", "config", ".dvc"]:
-        shutil.copytree(REPO / name, workdir / name, ignore=shutil.ignore_patterns("__pycache__", "tmp", "cache"),
+        shutil.copytree(REPO / name, workdir / name, ignore=shutil.ignore_patterns("__pycache__", "tmp", "cache",
+                                                                          "node_modules"),
                         symlinks=True)
     (workdir / "config" / "config.yaml").write_text(config_text)
     return workdir
@@ -199,6 +201,25 @@ def test_dvc_repro_runs_without_the_venv_activated(copy_of_finished):
                             env={**os.environ, "PATH": path})
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "command not found" not in result.stdout + result.stderr
+
+
+def test_dvc_plots_show_draws_the_training_curves_offline(copy_of_finished):
+    """The page loads Vega from .dvc/plots/node_modules (make installs it from npm), and Chromium draws it."""
+    scripts = REPO / ".dvc" / "plots" / "node_modules"
+    if not scripts.is_dir():
+        pytest.skip(f"{scripts} missing: make installs it with npm")
+    (copy_of_finished / ".dvc" / "plots" / "node_modules").symlink_to(scripts)
+    _git(copy_of_finished, "init", "-q")
+    _dvc(copy_of_finished, "plots", "show")
+    page = (copy_of_finished / "dvc_plots" / "index.html").read_text()
+    sources = re.findall(r'<script src="([^"]+)"', page)
+    assert len(sources) == 3 and all((copy_of_finished / "dvc_plots" / src).resolve().is_file() for src in sources)
+    assert "USAE training loss" in page
+    if shutil.which("chromium"):
+        dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
+                              "--dump-dom", (copy_of_finished / "dvc_plots" / "index.html").as_uri()],
+                             capture_output=True, text=True, timeout=120).stdout
+        assert dom.count('class="marks"') >= 2  # both training-loss plots drawn (Fig. 5 is an image)
 
 
 def test_dvc_repro_recomputes_after_a_library_edit(copy_of_finished):
