@@ -75,7 +75,7 @@ def tiny_run(root):
     stores = {split: write_planted_stores(Path(layout.store(dataset, split, "x")).parent.parent,
                                           {n: a[part] for n, a in acts.items()}) for split, part in splits.items()}
     write_csv(write_images(root / "images", 40), layout.manifest(dataset, "val"))
-    run = {name: Path(path) for name, path in layout.run_files("usae").items() if name != "curves"}
+    run = {name: Path(path) for name, path in layout.run_files("usae").items()}
     options = {**config["train"], "seed": 0}
     UniversalRun(TokenBatches(stores["train"], batch_images=16), options, run["weights"], run["meta"],
                  run["log_csv"]).run()

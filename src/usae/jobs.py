@@ -251,11 +251,14 @@ def _evaluated(config, layout):
 
 
 def figures(config, layout):
-    """The paper's figures from the experiment's metrics (without images, no galleries)."""
-    return Job("figures", {}, _evaluated(config, layout),
-               {name: layout.figure_files(name) for name in drawn_figures(_images(config))},
+    """The paper's figures from the experiment's metrics (without images, no galleries), and the training
+    curves of each trained kind."""
+    kinds = trained_kinds(config)
+    return Job("figures", {}, {**_evaluated(config, layout), "logs": [layout.run_files(kind)["log_csv"] for kind in kinds]},
+               {**{name: layout.figure_files(name) for name in drawn_figures(_images(config))},
+                "curves": [path for kind in kinds for path in layout.figure_files(f"training_curves_{kind}")]},
                lambda: {"options": config["figures"], "top_concepts": config["metrics"]["top_concepts"],
-                        "labels": model_labels(config)})
+                        "labels": model_labels(config), "kinds": kinds})
 
 
 def tables(config, layout):
@@ -343,8 +346,7 @@ def train_group(config, layout, sweep, index):
 
     return Job("train_group", {"sweep": sweep, "group": str(index)},
                {"stores": layout.stores(_experiment(config), "train", config["models"])},
-               {key: [f[key] for f in files] for key in ("weights", "meta", "log_csv")} |
-               {"curves": [path for f in files for path in f["curves"]]}, params)
+               {key: [f[key] for f in files] for key in ("weights", "meta", "log_csv")}, params)
 
 
 def _run_jobs(config, layout):

@@ -101,14 +101,13 @@ class Layout:
 
     # train
     def run_files(self, kind):
-        """The files of a training run of ``kind``: ``weights``, ``meta``, ``log_csv`` and ``curves`` (PNG, PDF).
+        """The files of a training run of ``kind``: ``weights``, ``meta`` and ``log_csv`` (its curves are a figure).
 
         Its resume and milestone checkpoints go to ``checkpoints/`` beside the weights.
         """
         folder = self._run_path("train", kind)
         return {"weights": posixpath.join(folder, "model.safetensors"), "meta": posixpath.join(folder, "model.json"),
-                "log_csv": posixpath.join(folder, "log.csv"),
-                "curves": [posixpath.join(folder, "curves") + suffix for suffix in FIGURE_FORMATS]}
+                "log_csv": posixpath.join(folder, "log.csv")}
 
     # metrics
     def metrics(self, dataset, name):

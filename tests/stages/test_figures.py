@@ -10,11 +10,14 @@ def test_every_figure_is_written(tiny_evaluated, tmp_path):
     config, layout = tiny_evaluated
     name = config["dataset"]["name"]
     files = {figure: [tmp_path / f"{figure}.png", tmp_path / f"{figure}.pdf"] for figure in FIGURES}
+    curves = [tmp_path / "curves_usae.png", tmp_path / "curves_usae.pdf"]
+    labels = {model: f"Model {i}" for i, model in enumerate(config["models"])}
     figures(*(layout.metrics(name, f) for f in ("matrices.json", "summary.json", "concepts.csv", "top_images.npz")),
             layout.run_files("usae")["weights"], layout.run_files("usae")["meta"],
             [layout.store(name, "val", m) for m in config["models"]], layout.manifest(name, "val"), **files,
-            options=config["figures"], top_concepts=config["metrics"]["top_concepts"])
-    for paths in files.values():
+            logs=[layout.run_files("usae")["log_csv"]], curves=curves, options=config["figures"],
+            top_concepts=config["metrics"]["top_concepts"], labels=labels, kinds=["usae"])
+    for paths in [*files.values(), curves]:
         assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and paths[1].read_bytes()[:5] == b"%PDF-"
 
 

@@ -7,13 +7,7 @@ for RULE, LAYOUT, JOB, PARAMS in families("train", kind="{kind}"):
         input:
             **JOB.input,
         output:
-            **flagged(
-                JOB.output,
-                report,
-                "curves",
-                caption="../report/curves.rst",
-                category="Training",
-            ),
+            **JOB.output,
         log:
             LAYOUT.log("train", "{kind}"),
         benchmark:

@@ -21,6 +21,7 @@ from usae.analysis.plots import (
     entropy_histogram,
     label_of,
     r2_heatmap,
+    training_curves_file,
 )
 from usae.io import read_json
 from usae.sae.checkpoint import load_trained
@@ -30,8 +31,9 @@ log = logging.getLogger(__name__)
 
 def figures(matrices, summary, concepts, top_images, usae_weights, usae_meta, stores, manifest, fig5_r2,
             fig6a_entropy, fig6b_cofire_proportion, fig6c_cofire_energy, fig4_universal_concepts=(),
-            fig9_model_specific_concepts=(), *, options, top_concepts, labels=None):
-    """Write Figs. 4, 5, 6a-c and 9 of the experiment's dataset (without images, Figs. 5 and 6a-c).
+            fig9_model_specific_concepts=(), logs=(), curves=(), *, options, top_concepts, labels=None, kinds=()):
+    """Write Figs. 4, 5, 6a-c and 9 of the experiment's dataset (without images, Figs. 5 and 6a-c), and the
+    training curves of each trained kind.
 
     Parameters
     ----------
@@ -51,12 +53,22 @@ def figures(matrices, summary, concepts, top_images, usae_weights, usae_meta, st
         The config's ``figures`` section.
     top_concepts : int
         Fig. 6b: concepts ranked by energy (``metrics.top_concepts``).
+    logs : sequence of path
+        ``log.csv`` of each trained kind, in the order of ``kinds`` (none for a released USAE).
+    curves : sequence of path
+        PNG and PDF of each kind's training curves, in the order of ``kinds``.
     labels : dict, optional
         Display names of the models (:func:`usae.models.registry.display_names`).
+    kinds : sequence of str
+        The trained kinds (``usae``, ``independent``) whose curves are drawn.
     """
     matrices, summary = read_json(matrices), read_json(summary)
     frame = pd.read_csv(concepts)
     names = matrices["models"]
+    shown = ", ".join(label_of(name, labels) for name in names)
+    per_kind = len(curves) // max(len(kinds), 1)
+    for index, (kind, log_csv) in enumerate(zip(kinds, logs)):
+        training_curves_file(log_csv, curves[index * per_kind:(index + 1) * per_kind], f"{kind} training ({shown})")
     r2_heatmap(matrices["r2"], names, fig5_r2, labels=labels)
     entropy_histogram(frame.loc[~frame["dead"], "entropy"], fig6a_entropy, len(names))
     cofire_proportion_curves(frame, names, fig6b_cofire_proportion, top_concepts, labels=labels)

@@ -1,15 +1,14 @@
 """Stage train: the USAE (kind ``usae``) or the independent-SAE baseline (``independent``); resumable."""
 
 from usae.activations.batches import TokenBatches, open_stores
-from usae.analysis.plots import training_curves_file
 from usae.provenance import code_digest
 from usae.sae.training import IndependentRun, UniversalRun, train_together
 
 RUNS = {"usae": UniversalRun, "independent": IndependentRun}
 
 
-def train(stores, weights, meta, log_csv, curves, *, kind, options, seed):
-    """Train on the experiment's training stores; write the model, its log and its curves; return the module.
+def train(stores, weights, meta, log_csv, *, kind, options, seed):
+    """Train on the experiment's training stores; write the model and its log; return the module.
 
     Checkpoints go to ``checkpoints/`` beside ``weights``. A run resumes from them only when its plan
     (hyper-parameters, stores, library code) is unchanged and it had not finished.
@@ -20,18 +19,15 @@ def train(stores, weights, meta, log_csv, curves, *, kind, options, seed):
         ``meta.json`` of each model's training store, in model order.
     weights, meta, log_csv : path
         ``model.safetensors``, ``model.json`` and ``log.csv`` to write.
-    curves : list of path
-        PNG and PDF of the training curves.
     kind : {"usae", "independent"}
     options : dict
         The config's ``train`` section.
     seed : int
     """
-    return train_group(stores, [weights], [meta], [log_csv], curves, runs=[{"kind": kind, "options": options,
-                                                                             "seed": seed}])[0]
+    return train_group(stores, [weights], [meta], [log_csv], runs=[{"kind": kind, "options": options, "seed": seed}])[0]
 
 
-def train_group(stores, weights, meta, log_csv, curves, *, runs):
+def train_group(stores, weights, meta, log_csv, *, runs):
     """Train several runs on the same training stores together, reading each batch once; return the modules.
 
     Each run's files equal those of :func:`train` with its kind, options and seed (tested): the runs
@@ -42,13 +38,11 @@ def train_group(stores, weights, meta, log_csv, curves, *, runs):
     stores : list of path
     weights, meta, log_csv : list of path
         Each run's ``model.safetensors``, ``model.json`` and ``log.csv``, in the order of ``runs``.
-    curves : list of path
-        The figure files of each run's training curves (PNG and PDF), as many per run, in the order of ``runs``.
     runs : list of dict
         Each run's ``kind``, ``options`` (the config's ``train`` section) and ``seed``.
     """
     shared = {(run["options"]["batch_images"], run["options"]["shuffle_shards"], run["seed"]) for run in runs}
-    if len(shared) != 1 or not len(weights) == len(meta) == len(log_csv) == len(runs) or len(curves) % len(runs):
+    if len(shared) != 1 or not len(weights) == len(meta) == len(log_csv) == len(runs):
         raise ValueError(f"{', '.join(map(str, weights))}: runs trained together need one batch_images, "
                          "shuffle_shards and seed, and one set of files each")
     (batch_images, shuffle_shards, seed), = shared
@@ -56,8 +50,4 @@ def train_group(stores, weights, meta, log_csv, curves, *, runs):
     trainers = [RUNS[run["kind"]](batches, {**run["options"], "seed": run["seed"]}, *files,
                                   provenance={"code": code_digest(__name__)})
                 for run, files in zip(runs, zip(weights, meta, log_csv))]
-    modules = train_together(trainers)
-    per_run = len(curves) // len(runs)
-    for run, log, index in zip(runs, log_csv, range(0, len(curves), per_run)):
-        training_curves_file(log, curves[index:index + per_run], f"{run['kind']} training ({', '.join(batches.names)})")
-    return modules
+    return train_together(trainers)
