@@ -54,7 +54,8 @@ def wide_site(site, tmp_path_factory):
     kinds = np.array([f"only {long[kind[5:]]}" if kind.startswith("only ") else kind for kind in content.kinds],
                      dtype=object)
     wide = replace(content, names=list(long.values()), frame=content.frame.rename(columns=columns), kinds=kinds,
-                   image_labels=[f"{label}, a class named by a long list of synonyms" for label in content.image_labels])
+                   image_labels=[f"{label}, a class named by a long list of synonyms"
+                                 for label in content.image_labels])
     return write_site(wide, tmp_path_factory.mktemp("explorer_wide") / "site", thumbnail_px=128, chunk_size=CHUNK)
 
 
@@ -184,7 +185,8 @@ def test_at_1400_px_the_index_fits_and_shows_lazy_thumbnails(wide_site):
 
     with chromium(1400, 900) as driver:
         open_index(driver, wide_site)
-        widths = driver.execute_script("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        widths = driver.execute_script("return [document.documentElement.scrollWidth, "
+                                       "document.documentElement.clientWidth]")
         assert widths[0] <= widths[1], f"horizontal scroll at 1400 px: {widths}"
         thumbs = driver.find_elements(By.CSS_SELECTOR, "#table tbody td.thumb img")
         assert len(thumbs) == len(driver.find_elements(By.CSS_SELECTOR, "#table tbody tr")) > 0
@@ -205,7 +207,8 @@ def test_go_to_a_concept_by_id(site):
         open_index(driver, site_dir)
         Select(driver.find_element(By.ID, "kind")).select_by_visible_text("universal")
         hidden = driver.execute_script("var v = USAE_INDEX.values, u = USAE_INDEX.kinds.indexOf('universal');"
-                                       "for (var i = 0; i < v.concept.length; i++) if (v.kind[i] !== u) return v.concept[i];")
+                                       "for (var i = 0; i < v.concept.length; i++)"
+                                       " if (v.kind[i] !== u) return v.concept[i];")
         assert not driver.find_elements(By.CSS_SELECTOR, f"#table tbody tr[data-concept='{hidden}']")
         driver.find_element(By.ID, "goto").send_keys(str(hidden), Keys.ENTER)
         open_concept(driver, hidden)  # the filters that hid it are cleared and its row is shown, selected
@@ -268,5 +271,6 @@ def test_concept_panel_lists_the_baseline_twins(site):
         assert [row.get_attribute("data-model") for row in rows] == list(DIMS)
         for row, name in zip(rows, DIMS):
             twin = records[k]["twins"][name]
-            assert row.text.startswith(f"{name} concept {twin['atom']} (") and f"concept {twin['activation']} (" in row.text
+            assert row.text.startswith(f"{name} concept {twin['atom']} (")
+            assert f"concept {twin['activation']} (" in row.text
         assert console_errors(driver) == []

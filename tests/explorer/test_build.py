@@ -146,7 +146,8 @@ def test_each_concepts_twins_are_the_baselines_pairs(built):
         pairs = pd.read_csv(path).set_index("usae_concept")
         for k, record in built["records"].items():
             twin = record["twins"][name]
-            assert (twin["atom"], twin["activation"]) == (pairs.at[k, "independent_concept"], pairs.at[k, "activation_match"])
+            assert twin["atom"] == pairs.at[k, "independent_concept"]
+            assert twin["activation"] == pairs.at[k, "activation_match"]
             assert (twin["cosine"], twin["correlation"]) == pytest.approx(
                 (pairs.at[k, "cosine"], pairs.at[k, "activation_correlation"]))
 
@@ -170,12 +171,14 @@ def test_image_views_show_the_concepts_that_fire_most_on_every_shown_image(built
             assert record["concepts"][name] == expected[peaks[expected] > 0].tolist()
             np.testing.assert_allclose(record["scale"][name], peaks[record["concepts"][name]], rtol=1e-3)
             shown_codes = decode_heatmaps(record["heat"][name], len(record["concepts"][name]) * tokens)
-            np.testing.assert_allclose(shown_codes.reshape(-1, tokens) / 255 * np.array(record["scale"][name])[:, None],
-                                       codes_Tm[:, record["concepts"][name]].T, atol=max(record["scale"][name]) / 255 + 1e-3)
+            scale = np.array(record["scale"][name])
+            np.testing.assert_allclose(shown_codes.reshape(-1, tokens) / 255 * scale[:, None],
+                                       codes_Tm[:, record["concepts"][name]].T, atol=scale.max() / 255 + 1e-3)
 
 
 def test_unlabelled_images_are_labelled_by_their_file_name():
-    manifest = pd.DataFrame({"label": ["", "birds/owl"], "path": ["/data/val/IMG_0042.jpg", "/data/val/birds/owl/a.jpg"]})
+    manifest = pd.DataFrame({"label": ["", "birds/owl"],
+                             "path": ["/data/val/IMG_0042.jpg", "/data/val/birds/owl/a.jpg"]})
     assert image_labels(manifest) == ["IMG_0042", "birds/owl"]
 
 
