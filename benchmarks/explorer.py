@@ -2,9 +2,11 @@
 
 Synthetic tables (no training): m concepts x 3 models, a 14x14 token grid, the union of 4 top images per
 model per concept drawn from ``--images`` generated pictures, sparse heatmaps, random decoder atoms for
-the nearest concepts. Prints the build time, the site's size, the index's load time (navigation start
-to the table drawn, as the page measures it, and wall time through the driver) over fresh browsers,
-and the time to open concept panels (a lazily loaded chunk each). With ``--heatmap-images N`` it also
+the nearest concepts, 6 top concepts per model for each shown image (the image view). Prints the build
+time, the site's size, the index's load time (navigation start to the table drawn, as the page measures
+it, and wall time through the driver) over fresh browsers at 1,400 x 900 px, whether the page scrolls
+horizontally there, and the time to open concept panels (a lazily loaded chunk each). With
+``--heatmap-images N`` it also
 times the heatmap pass of a real build (a random USAE with the paper's widths encoding N images of
 random float16 stores per model) and extrapolates it to ``--images``.
 
@@ -28,6 +30,7 @@ from usae.explorer.browser import browser_missing, chromium, console_errors, ope
 from usae.explorer.content import (
     DEAD,
     ExplorerContent,
+    ImageConcepts,
     concept_kinds,
     gallery_heatmaps,
     gallery_images,
@@ -41,6 +44,7 @@ NAMES = ["siglip_vitb16", "dinov2_vits14", "vit_b16"]
 DIMS = [768, 384, 768]
 GRID = (14, 14)
 PER_MODEL = 4
+IMAGE_CONCEPTS = 6
 
 
 def synthetic_images(folder, count, rng, px=224):
@@ -80,6 +84,12 @@ def synthetic_content(rng, m, image_paths):
     heat[rng.random(heat.shape) < 0.8] = 0  # top-k codes: a concept is off on most tokens
     heat *= (gallery >= 0)[:, None, :, None].astype(np.uint8)
     neighbours, cosines = nearest_concepts([rng.normal(size=(m, dim)).astype(np.float32) for dim in DIMS], alive, 8)
+    images = np.unique(gallery[gallery >= 0])
+    shape = (len(images), len(NAMES), IMAGE_CONCEPTS)
+    image_heat = rng.integers(0, 256, shape + (GRID[0] * GRID[1],), dtype=np.uint8)
+    image_heat[rng.random(image_heat.shape) < 0.8] = 0
+    shown = ImageConcepts(images, rng.choice(np.flatnonzero(alive), shape), image_heat,
+                          rng.uniform(0.5, 5, shape).astype(np.float32))
     labels = [f"class {i % 1000}" for i in range(len(image_paths))]
     r2 = (0.4 + 0.3 * np.eye(len(NAMES))).tolist()
     return ExplorerContent(
@@ -87,7 +97,7 @@ def synthetic_content(rng, m, image_paths):
         heat_scale=rng.uniform(0.5, 5, (m, len(NAMES))).astype(np.float32) * alive[:, None],
         neighbours=neighbours, cosines=cosines, image_paths=image_paths, image_labels=labels,
         matrices={"dataset": "synthetic", "models": NAMES, "images": len(image_paths), "r2": r2},
-        summary={"concepts": m, "dead_share": float((~alive).mean())},
+        summary={"concepts": m, "dead_share": float((~alive).mean())}, shown=shown,
     )
 
 
@@ -100,22 +110,24 @@ def time_heatmaps(rng, m, n_images, folder):
     usae = UniversalSAE(dict(zip(NAMES, DIMS)), m, 32).eval()
     gallery = rng.integers(n_images, size=(m, len(NAMES) * PER_MODEL))
     start = time.perf_counter()
-    gallery_heatmaps(usae.encode, NAMES, batches, gallery, batch_images=16)
+    gallery_heatmaps(usae.encode, NAMES, batches, gallery, batch_images=16, image_concepts=IMAGE_CONCEPTS)
     return time.perf_counter() - start
 
 
 def time_in_browser(site, runs, concepts):
-    """Index load times over ``runs`` fresh browsers and panel open times; console errors."""
-    loads, panels, errors = [], [], []
+    """Index load times over ``runs`` fresh browsers, page and viewport widths, panel open times; console errors."""
+    loads, widths, panels, errors = [], [], [], []
     for _ in range(runs):
-        with chromium() as driver:
+        with chromium(1400, 900) as driver:
             loads.append(open_index(driver, site))
+            widths.append(driver.execute_script("return [document.documentElement.scrollWidth, "
+                                                "document.documentElement.clientWidth]"))
             for concept in concepts:
                 start = time.perf_counter()
                 open_concept(driver, concept)
                 panels.append(time.perf_counter() - start)
             errors += console_errors(driver)
-    return loads, panels, errors
+    return loads, widths, panels, errors
 
 
 def main():
@@ -152,12 +164,14 @@ def main():
             print(f"browser timings skipped: {missing}")
             return
         alive = np.flatnonzero(content.kinds != DEAD)
-        loads, panels, errors = time_in_browser(site, args.runs, rng.choice(alive, 3, replace=False).tolist())
+        loads, widths, panels, errors = time_in_browser(site, args.runs, rng.choice(alive, 3, replace=False).tolist())
         page = [load["page"] for load in loads]
         wall = [load["wall"] for load in loads]
         print(f"index load, page-measured          {statistics.median(page):8.3f} s median (max {max(page):.3f}) "
               f"over {args.runs} fresh browsers")
         print(f"index load, wall through driver    {statistics.median(wall):8.3f} s median (max {max(wall):.3f})")
+        print(f"horizontal scroll at 1400 px       {'yes' if any(w[0] > w[1] for w in widths) else 'no':>8s} "
+              f"(page {max(w[0] for w in widths)} px wide, viewport {widths[0][1]} px)")
         print(f"concept panel open (lazy chunk)    {statistics.median(panels):8.3f} s median (max {max(panels):.3f})")
         print(f"console errors                     {len(errors):8d}")
 

@@ -60,6 +60,20 @@ def write_actmax(root, concept, names):
     return table, images
 
 
+def write_pairs(folder, names, m, seed=0):
+    """Fake baseline pairs files (the baseline stage's columns), one per model: random one-to-one twins."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in names:
+        paths.append(folder / f"pairs_{name}.csv")
+        pd.DataFrame({"usae_concept": np.arange(m), "independent_concept": rng.permutation(m),
+                      "cosine": rng.uniform(0, 1, m).round(3), "activation_match": rng.permutation(m),
+                      "activation_correlation": rng.uniform(-0.1, 1, m).round(3),
+                      "top_cofiring": np.zeros(m, bool)}).to_csv(paths[-1], index=False)
+    return paths
+
+
 def tiny_run(root):
     """Train, evaluate and gather every input of :func:`usae.explorer.build.build_explorer` under ``root``.
 

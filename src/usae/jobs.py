@@ -283,7 +283,8 @@ def explorer(config, layout):
     return Job("explorer", {},
                {**_evaluated(config, layout), "figures": [layout.figure(name) + ".png" for name in shown],
                 "actmax_table": layout.table("actmax_cross_activation") + ".csv" if images else [],
-                "actmax_images": layout.actmax_images() if images else []},
+                "actmax_images": layout.actmax_images() if images else [],
+                "pairs": [layout.pairs(model) for model in config["models"]] if config["train"]["independent"] else []},
                {"site": layout.explorer()}, lambda: {"options": config["explorer"]})
 
 

@@ -1,15 +1,26 @@
 """The concept explorer in a real browser: headless Chromium from disk (file://), driven by Selenium."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
-from tests.explorer_fixture import DIMS, concept_records, decode_heatmaps, read_script, shared_tiny_run
-from usae.explorer.browser import browser_missing, chromium, console_errors, open_concept, open_index, screenshot_site
-from usae.explorer.build import build_explorer
+from tests.explorer_fixture import DIMS, concept_records, decode_heatmaps, read_script, shared_tiny_run, write_pairs
+from usae.explorer.browser import (
+    PANEL_IMAGES_LOADED,
+    browser_missing,
+    chromium,
+    console_errors,
+    open_concept,
+    open_index,
+    screenshot_site,
+    wait_for,
+)
+from usae.explorer.build import build_explorer, explorer_content
 from usae.explorer.content import concept_kinds
-from usae.explorer.site import chunk_file, to_base64, write_script
+from usae.explorer.site import chunk_file, to_base64, write_script, write_site
 from usae.io import read_json
 
 pytestmark = pytest.mark.integration
@@ -27,8 +38,25 @@ def site(tmp_path_factory):
         pytest.skip(f"no headless browser: {missing}")
     inputs = shared_tiny_run(tmp_path_factory.getbasetemp() / "explorer_run")
     site_dir = tmp_path_factory.mktemp("explorer_browser") / "site"
-    site = build_explorer(site_dir=site_dir, thumbnail_px=64, chunk_size=CHUNK, specific_share=SPECIFIC_SHARE, **inputs)
+    pairs = write_pairs(site_dir.parent / "baseline", list(DIMS), len(pd.read_csv(inputs["concepts_csv"])))
+    site = build_explorer(site_dir=site_dir, pairs_csvs=pairs, thumbnail_px=64, chunk_size=CHUNK,
+                          specific_share=SPECIFIC_SHARE, **inputs)
     return site, inputs
+
+
+@pytest.fixture(scope="module")
+def wide_site(site, tmp_path_factory):
+    """The tiny run's site (no baseline) with model names and labels as long as real ones, 128 px thumbnails."""
+    content = explorer_content(**site[1], specific_share=SPECIFIC_SHARE)
+    long = {name: f"{name}_vit_large_patch14_reg4" for name in content.names}
+    columns = {f"{prefix}_{name}": f"{prefix}_{longer}" for name, longer in long.items()
+               for prefix in ("fires", "cofire_proportion", "energy")}
+    kinds = np.array([f"only {long[kind[5:]]}" if kind.startswith("only ") else kind for kind in content.kinds],
+                     dtype=object)
+    wide = replace(content, names=list(long.values()), frame=content.frame.rename(columns=columns), kinds=kinds,
+                   image_labels=[f"{label}, a class named by a long list of synonyms"
+                                 for label in content.image_labels])
+    return write_site(wide, tmp_path_factory.mktemp("explorer_wide") / "site", thumbnail_px=128, chunk_size=CHUNK)
 
 
 def column(driver, key):
@@ -143,3 +171,106 @@ def test_screenshot_site_opens_the_top_universal_concept(site, tmp_path):
     with Image.open(png) as shot:
         assert shot.format == "PNG" and shot.size == (1200, 800)
         assert len(np.unique(np.asarray(shot.convert("L")))) > 50  # a drawn page, not a blank one
+
+
+def panel_title(driver, start):
+    """Wait until the panel's title starts with ``start`` and its images have loaded."""
+    wait_for(driver, f"document.querySelector('#panel h2') && "
+                     f"document.querySelector('#panel h2').textContent.indexOf({start!r}) === 0")
+    wait_for(driver, PANEL_IMAGES_LOADED)
+
+
+def test_at_1400_px_the_index_fits_and_shows_lazy_thumbnails(wide_site):
+    from selenium.webdriver.common.by import By
+
+    with chromium(1400, 900) as driver:
+        open_index(driver, wide_site)
+        widths = driver.execute_script("return [document.documentElement.scrollWidth, "
+                                       "document.documentElement.clientWidth]")
+        assert widths[0] <= widths[1], f"horizontal scroll at 1400 px: {widths}"
+        thumbs = driver.find_elements(By.CSS_SELECTOR, "#table tbody td.thumb img")
+        assert len(thumbs) == len(driver.find_elements(By.CSS_SELECTOR, "#table tbody tr")) > 0
+        assert {image.get_attribute("loading") for image in thumbs} == {"lazy"}
+        wait_for(driver, "document.querySelector('#table tbody td.thumb img').naturalWidth === 128")
+        open_concept(driver, int(driver.find_element(By.CSS_SELECTOR, "#table tbody tr").get_attribute("data-concept")))
+        assert "Baseline not run" in driver.find_element(By.ID, "panel").text
+        assert console_errors(driver) == []
+
+
+def test_go_to_a_concept_by_id(site):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    site_dir, _ = site
+    with chromium() as driver:
+        open_index(driver, site_dir)
+        Select(driver.find_element(By.ID, "kind")).select_by_visible_text("universal")
+        hidden = driver.execute_script("var v = USAE_INDEX.values, u = USAE_INDEX.kinds.indexOf('universal');"
+                                       "for (var i = 0; i < v.concept.length; i++)"
+                                       " if (v.kind[i] !== u) return v.concept[i];")
+        assert not driver.find_elements(By.CSS_SELECTOR, f"#table tbody tr[data-concept='{hidden}']")
+        driver.find_element(By.ID, "goto").send_keys(str(hidden), Keys.ENTER)
+        open_concept(driver, hidden)  # the filters that hid it are cleared and its row is shown, selected
+        row = driver.find_element(By.CSS_SELECTOR, f"#table tbody tr[data-concept='{hidden}']")
+        assert "selected" in row.get_attribute("class").split()
+        assert driver.find_element(By.ID, "kind").get_attribute("value") == ""
+        goto = driver.find_element(By.ID, "goto")
+        goto.clear()
+        goto.send_keys("99999", Keys.ENTER)
+        wait_for(driver, "document.querySelector('#panel .error')")
+        assert "Concept 99999 is dead or does not exist" in driver.find_element(By.ID, "panel").text
+        assert console_errors(driver) == []
+
+
+def test_image_view_shows_each_models_top_concepts_and_links_back(site):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    site_dir, _ = site
+    with chromium() as driver:
+        open_index(driver, site_dir)
+        shown = driver.execute_script("return USAE_META.shown_images")
+        strip = driver.find_elements(By.CSS_SELECTOR, "#image-strip a img")
+        assert len(strip) == min(60, len(shown)) and {image.get_attribute("loading") for image in strip} == {"lazy"}
+        concept = driver.execute_script("return USAE_INDEX.values.concept[0]")
+        open_concept(driver, concept)
+        first = driver.find_element(By.CSS_SELECTOR, "#panel .model-row .tile")
+        index = int(first.get_attribute("title").split()[1])
+        first.click()
+        panel_title(driver, f"Image {index} (img{index:05d}.png)")
+        rows = driver.find_elements(By.CSS_SELECTOR, "#panel .model-row")
+        assert [row.get_attribute("data-model") for row in rows] == list(DIMS)
+        captions = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#panel figcaption")]
+        assert 0 < len(captions) <= 6 * len(DIMS) and all(c.startswith("concept ") for c in captions)
+        assert all(width > 0 for _, width in driver.execute_script(ALL_LOADED))
+        top = int(captions[0].split()[1])
+        driver.find_element(By.CSS_SELECTOR, "#panel .model-row .tile").click()
+        open_concept(driver, top)
+
+        driver.find_element(By.ID, "goto-image").send_keys(str(shown[-1]), Keys.ENTER)
+        panel_title(driver, f"Image {shown[-1]} ")
+        missing = next(i for i in range(10**6) if i not in set(shown))
+        driver.find_element(By.ID, "goto-image").clear()
+        driver.find_element(By.ID, "goto-image").send_keys(str(missing), Keys.ENTER)
+        wait_for(driver, "document.querySelector('#panel .error')")
+        assert "in no concept's gallery" in driver.find_element(By.ID, "panel").text
+        assert console_errors(driver) == []
+
+
+def test_concept_panel_lists_the_baseline_twins(site):
+    from selenium.webdriver.common.by import By
+
+    site_dir, _ = site
+    records = concept_records(site_dir)
+    k = min(records)
+    with chromium() as driver:
+        open_index(driver, site_dir)
+        open_concept(driver, k)
+        rows = driver.find_elements(By.CSS_SELECTOR, "#panel table.twins tbody tr")
+        assert [row.get_attribute("data-model") for row in rows] == list(DIMS)
+        for row, name in zip(rows, DIMS):
+            twin = records[k]["twins"][name]
+            assert row.text.startswith(f"{name} concept {twin['atom']} (")
+            assert f"concept {twin['activation']} (" in row.text
+        assert console_errors(driver) == []

@@ -9,13 +9,13 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.explorer_fixture import concept_records, decode_heatmaps, read_script, shared_tiny_run
+from tests.explorer_fixture import concept_records, decode_heatmaps, read_script, shared_tiny_run, write_pairs
 from usae.activations.batches import evaluation_batches
 from usae.data.manifest import read_manifest
 from usae.errors import StoreError
-from usae.explorer.build import build_explorer, check_image_order
+from usae.explorer.build import build_explorer, check_image_order, image_labels
 from usae.explorer.content import concept_kinds, gallery_images, nearest_concepts, quantise_heatmaps
-from usae.explorer.site import chunk_file, encode_heatmaps, thumb_name
+from usae.explorer.site import chunk_file, encode_heatmaps, image_chunk_file, thumb_name
 from usae.io import read_json
 from usae.sae.checkpoint import load_trained
 
@@ -26,11 +26,16 @@ THUMB = 48
 def built(tmp_path_factory):
     inputs = shared_tiny_run(tmp_path_factory.getbasetemp() / "explorer_run")
     site_dir = tmp_path_factory.mktemp("explorer") / "site"
-    site = build_explorer(site_dir=site_dir, thumbnail_px=THUMB, chunk_size=16, **inputs)
+    frame = pd.read_csv(inputs["concepts_csv"])
+    pairs = write_pairs(site_dir.parent / "baseline", ["alpha", "beta", "gamma"], len(frame))
+    site = build_explorer(site_dir=site_dir, pairs_csvs=pairs, thumbnail_px=THUMB, chunk_size=16, **inputs)
     meta = read_script(site / "data" / "meta.js", "window.USAE_META = ")
     index = read_script(site / "data" / "index.js", "window.USAE_INDEX = ")
+    images = {}
+    for chunk in range(0, -(-len(meta["shown_images"]) // 16)):
+        images.update(read_script(site / "data" / "images" / image_chunk_file(chunk), f"usaeImages({chunk}, ", ");"))
     return {"inputs": inputs, "site": site, "meta": meta, "index": index, "records": concept_records(site),
-            "frame": pd.read_csv(inputs["concepts_csv"])}
+            "frame": frame, "pairs": pairs, "images": {int(i): record for i, record in images.items()}}
 
 
 def test_index_lists_every_alive_concept_once_with_its_statistics(built):
@@ -116,6 +121,65 @@ def test_rebuild_replaces_the_site_without_actmax(built, tmp_path):
     assert [path.name for path in tmp_path.iterdir()] == ["site"]
     chunk = read_script(site / "data" / "chunks" / chunk_file(0), "usaeChunk(0, ", ");")
     assert len(chunk) == len(built["records"]) and not any(record["actmax"] for record in chunk.values())
+    # No pairs files: the baseline was not run, and the site says so (no twins).
+    assert not read_script(site / "data" / "meta.js", "window.USAE_META = ")["baseline"]
+    assert not any("twins" in record for record in chunk.values())
+
+
+def test_the_site_is_byte_reproducible(built, tmp_path):
+    site = build_explorer(site_dir=tmp_path / "site", pairs_csvs=built["pairs"], thumbnail_px=THUMB, chunk_size=16,
+                          **built["inputs"])
+    files = sorted(path.relative_to(site) for path in site.rglob("*") if path.is_file())
+    assert files == sorted(path.relative_to(built["site"]) for path in built["site"].rglob("*") if path.is_file())
+    assert all((site / path).read_bytes() == (built["site"] / path).read_bytes() for path in files)
+
+
+def test_index_shows_each_concepts_first_gallery_image(built):
+    values, records = built["index"]["values"], built["records"]
+    assert values["thumb"] == [records[k]["images"][0] for k in values["concept"]]
+    assert all((built["site"] / "thumbs" / thumb_name(image)).exists() for image in values["thumb"])
+
+
+def test_each_concepts_twins_are_the_baselines_pairs(built):
+    assert built["meta"]["baseline"]
+    for name, path in zip(built["meta"]["models"], built["pairs"]):
+        pairs = pd.read_csv(path).set_index("usae_concept")
+        for k, record in built["records"].items():
+            twin = record["twins"][name]
+            assert twin["atom"] == pairs.at[k, "independent_concept"]
+            assert twin["activation"] == pairs.at[k, "activation_match"]
+            assert (twin["cosine"], twin["correlation"]) == pytest.approx(
+                (pairs.at[k, "cosine"], pairs.at[k, "activation_correlation"]))
+
+
+def test_image_views_show_the_concepts_that_fire_most_on_every_shown_image(built):
+    inputs, meta, images = built["inputs"], built["meta"], built["images"]
+    shown = sorted({image for record in built["records"].values() for image in record["images"]})
+    assert meta["shown_images"] == shown and sorted(images) == shown
+    tokens = meta["grid"][0] * meta["grid"][1]
+    usae, run = load_trained(inputs["usae_weights"], inputs["usae_meta"])
+    batches = evaluation_batches(inputs["store_metas"], run)
+    labels = read_manifest(inputs["manifest_csv"])["label"]
+    for index in shown[:5]:
+        record = images[index]
+        assert record["file"] == f"img{index:05d}.png" and record["label"] == labels[index]
+        for name in meta["models"]:
+            with torch.no_grad():
+                codes_Tm = usae.encode(name, batches.read(name, np.array([index])))[1].numpy()
+            peaks = codes_Tm.max(0)
+            expected = np.argsort(-peaks, kind="stable")[:6]
+            assert record["concepts"][name] == expected[peaks[expected] > 0].tolist()
+            np.testing.assert_allclose(record["scale"][name], peaks[record["concepts"][name]], rtol=1e-3)
+            shown_codes = decode_heatmaps(record["heat"][name], len(record["concepts"][name]) * tokens)
+            scale = np.array(record["scale"][name])
+            np.testing.assert_allclose(shown_codes.reshape(-1, tokens) / 255 * scale[:, None],
+                                       codes_Tm[:, record["concepts"][name]].T, atol=scale.max() / 255 + 1e-3)
+
+
+def test_unlabelled_images_are_labelled_by_their_file_name():
+    manifest = pd.DataFrame({"label": ["", "birds/owl"],
+                             "path": ["/data/val/IMG_0042.jpg", "/data/val/birds/owl/a.jpg"]})
+    assert image_labels(manifest) == ["IMG_0042", "birds/owl"]
 
 
 def test_mismatched_manifest_or_missing_store_is_refused(built):

@@ -30,9 +30,8 @@ from usae.sae.checkpoint import load_trained
 
 
 def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, manifest_csv, usae_weights, usae_meta,
-                   store_metas, figure_pngs, actmax_table_csv, actmax_images_dir, site_dir, *, universal_entropy=0.9,
-                   specific_share=0.9, gallery_images_per_model=4, thumbnail_px=128, neighbours=8, chunk_size=64,
-                   batch_images=16, device="auto"):
+                   store_metas, figure_pngs, actmax_table_csv, actmax_images_dir, site_dir, *, pairs_csvs=(),
+                   thumbnail_px=128, chunk_size=64, **options):
     """Build the concept explorer site of one trained USAE on one dataset's val split.
 
     Parameters
@@ -54,6 +53,35 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
         Folder of ``concept_{k:05d}_{model}.png``.
     site_dir : path
         Output folder, replaced as a whole when the new site is complete.
+    pairs_csvs : sequence of path
+        The baseline stage's ``pairs_<model>.csv``, one per model in the run's model order; empty or a
+        missing file: the site says the baseline was not run.
+    thumbnail_px : int
+        Side of the square JPEG thumbnails.
+    chunk_size : int
+        Consecutive concept ids (and shown images) per lazily loaded data file.
+    **options
+        The keywords of :func:`explorer_content`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``site_dir``; open ``site_dir/index.html``.
+    """
+    content = explorer_content(concepts_csv, top_images_npz, matrices_json, summary_json, manifest_csv, usae_weights,
+                               usae_meta, store_metas, figure_pngs, actmax_table_csv, actmax_images_dir, pairs_csvs,
+                               **options)
+    return write_site(content, site_dir, thumbnail_px=thumbnail_px, chunk_size=chunk_size)
+
+
+def explorer_content(concepts_csv, top_images_npz, matrices_json, summary_json, manifest_csv, usae_weights, usae_meta,
+                     store_metas, figure_pngs, actmax_table_csv, actmax_images_dir, pairs_csvs=(), *,
+                     universal_entropy=0.9, specific_share=0.9, gallery_images_per_model=4, image_concepts=6,
+                     neighbours=8, batch_images=16, device="auto"):
+    """Everything the site shows (the files as :func:`build_explorer`'s).
+
+    Parameters
+    ----------
     universal_entropy : float
         A concept is universal when its firing entropy exceeds this (and it co-fires at least
         ``min_cofires_scaled`` times, from ``summary_json``).
@@ -61,12 +89,10 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
         A concept is model-specific when one model has at least this share of its firings.
     gallery_images_per_model : int
         Top images per model; a concept shows the union of every model's, with every model's heatmap.
-    thumbnail_px : int
-        Side of the square JPEG thumbnails.
+    image_concepts : int
+        Concepts shown per model in the view of an image (those with the largest codes on it).
     neighbours : int
         Nearest concepts listed per concept (cosine of decoder atoms concatenated over models).
-    chunk_size : int
-        Consecutive concept ids per lazily loaded data file.
     batch_images : int
         Images encoded at once when computing heatmaps (memory: images x T x m floats).
     device : str
@@ -74,8 +100,7 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
 
     Returns
     -------
-    pathlib.Path
-        ``site_dir``; open ``site_dir/index.html``.
+    usae.explorer.content.ExplorerContent
     """
     frame = pd.read_csv(concepts_csv)
     matrices, summary = read_json(matrices_json), read_json(summary_json)
@@ -92,23 +117,54 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
         kinds = concept_kinds(frame, names, universal_entropy, specific_share, summary["min_cofires_scaled"])
         alive = kinds != DEAD
         gallery, top = gallery_images(top_images["indices"], top_images["values"], gallery_images_per_model, alive)
-    heat = gallery_heatmaps(lambda name, tokens: usae.encode(name, tokens.to(device)), names, batches, gallery,
-                            batch_images)
+    heat, shown = gallery_heatmaps(lambda name, tokens: usae.encode(name, tokens.to(device)), names, batches, gallery,
+                                   batch_images, image_concepts)
     heat_bytes, heat_scale = quantise_heatmaps(heat)
     atoms = [usae.saes[name].dictionary().detach().cpu().numpy() for name in names]
     nearest, cosines = nearest_concepts(atoms, alive, neighbours)
     chance = chance_nearest_cosine([atom.shape for atom in atoms])
     grid = batches.stores[names[0]].meta["grid"] or (1, batches.tokens)
-    content = ExplorerContent(
+    return ExplorerContent(
         names=names, grid=tuple(grid), frame=frame, kinds=kinds, gallery=gallery, top=top, heat_bytes=heat_bytes,
         heat_scale=heat_scale, neighbours=nearest, cosines=cosines,
         image_paths=None if manifest is None else manifest["path"].tolist(),
-        image_labels=[""] * len(image_ids) if manifest is None else manifest["label"].tolist(), matrices=matrices, summary=summary,
-        figures=[Path(path) for path in figure_pngs],
+        image_labels=[""] * len(image_ids) if manifest is None else image_labels(manifest), matrices=matrices,
+        summary=summary, figures=[Path(path) for path in figure_pngs],
         actmax=actmax_items(actmax_table_csv, actmax_images_dir, names, set(np.flatnonzero(alive).tolist())),
         kind_rule=kind_rule(universal_entropy, specific_share, summary["min_cofires_scaled"]), neighbour_chance=chance,
+        shown=shown.quantised(), twins=baseline_twins(pairs_csvs, len(frame)),
     )
-    return write_site(content, site_dir, thumbnail_px=thumbnail_px, chunk_size=chunk_size)
+
+
+def image_labels(manifest):
+    """The label of every image of a manifest; an unlabelled image (a ``folder`` dataset's image at the top
+    of its split) is labelled by its file name without suffix."""
+    return [label or Path(path).stem for label, path in zip(manifest["label"], manifest["path"])]
+
+
+def baseline_twins(pairs_csvs, m):
+    """Each concept's independent-SAE twin in each model, from the baseline stage's pairs files.
+
+    Parameters
+    ----------
+    pairs_csvs : sequence of path
+        ``pairs_<model>.csv`` per model (:func:`usae.stages.baseline.baseline`), in the run's model order.
+    m : int
+        Concepts.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray or None
+        ``(M, m)`` arrays: ``atom`` (the twin by Hungarian matching of decoder atoms) and its ``cosine``,
+        ``activation`` (the twin by matching of codes) and its ``correlation``; None when no file is
+        given or one is missing (the baseline was not run).
+    """
+    if not pairs_csvs or not all(Path(path).exists() for path in pairs_csvs):
+        return None
+    columns = {"atom": "independent_concept", "cosine": "cosine", "activation": "activation_match",
+               "correlation": "activation_correlation"}
+    frames = [pd.read_csv(path).set_index("usae_concept").reindex(range(m)) for path in pairs_csvs]
+    return {key: np.stack([frame[column].to_numpy(dtype=float) for frame in frames]) for key, column in columns.items()}
 
 
 def check_image_order(manifest, *image_id_lists):

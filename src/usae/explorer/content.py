@@ -74,8 +74,9 @@ def gallery_images(indices_Mnm, values_Mnm, per_model, alive_m):
 
 
 @torch.no_grad()
-def gallery_heatmaps(encode, names, batches, gallery_mU, batch_images):
-    """Every model's code of each concept over the tokens of the concept's gallery images.
+def gallery_heatmaps(encode, names, batches, gallery_mU, batch_images, image_concepts=0):
+    """Every model's code of each concept over the tokens of the concept's gallery images, and of each
+    such image the concepts that fire most on it.
 
     Each distinct image is encoded once per model, whatever the number of concepts showing it.
 
@@ -90,17 +91,23 @@ def gallery_heatmaps(encode, names, batches, gallery_mU, batch_images):
         From :func:`gallery_images`.
     batch_images : int
         Images encoded at once.
+    image_concepts : int
+        Concepts kept per image and model (:func:`top_concepts`).
 
     Returns
     -------
-    numpy.ndarray
+    heat_mMUT : numpy.ndarray
         float32 ``(m, M, U, T)``; 0 on empty gallery slots.
+    shown : ImageConcepts
+        The gallery images (sorted store indices) and their top concepts in every model.
     """
     m, slots = gallery_mU.shape
     heat = np.zeros((m, len(names), slots, batches.tokens), dtype=np.float32)
     concept_of, slot_of = np.nonzero(gallery_mU >= 0)
     image_of = gallery_mU[concept_of, slot_of]
     images = np.unique(image_of)
+    concepts = np.full((len(images), len(names), image_concepts), -1, dtype=np.int64)
+    image_heat = np.zeros((len(images), len(names), image_concepts, batches.tokens), dtype=np.float32)
     for start in range(0, len(images), batch_images):
         chunk = images[start : start + batch_images]
         inside = (image_of >= chunk[0]) & (image_of <= chunk[-1])
@@ -109,22 +116,73 @@ def gallery_heatmaps(encode, names, batches, gallery_mU, batch_images):
             _, codes = encode(name, batches.read(name, chunk))
             codes_NTm = codes.float().cpu().numpy().reshape(len(chunk), batches.tokens, -1)
             heat[concept_of[inside], i, slot_of[inside]] = codes_NTm[position, :, concept_of[inside]]
-    return heat
+            best_NK = top_concepts(codes_NTm.max(1), image_concepts)
+            concepts[start : start + len(chunk), i] = best_NK
+            maps_NKT = codes_NTm[np.arange(len(chunk))[:, None], :, np.maximum(best_NK, 0)]
+            image_heat[start : start + len(chunk), i] = maps_NKT * (best_NK >= 0)[:, :, None]
+    return heat, ImageConcepts(images, concepts, image_heat)
 
 
-def quantise_heatmaps(heat_mMUT):
-    """Heatmaps as bytes: ``round(255 * code / scale)`` with one scale per (concept, model).
+def top_concepts(peak_Nm, count):
+    """The ``count`` concepts with the largest peak code on each image, largest first (ties: lower id).
 
     Returns
     -------
-    bytes_mMUT : numpy.ndarray
-        uint8, same shape.
-    scale_mM : numpy.ndarray
-        float32: the largest code of the concept for that model over its gallery (0 if it never fires).
+    numpy.ndarray
+        int64 ``(N, count)`` concept ids; -1 where fewer than ``count`` concepts fire (peak > 0).
     """
-    scale = heat_mMUT.max(axis=(2, 3))
-    safe = np.where(scale > 0, scale, 1.0)[:, :, None, None]
-    return np.round(255 * np.clip(heat_mMUT, 0, None) / safe).astype(np.uint8), scale.astype(np.float32)
+    order_Nm = np.argsort(-peak_Nm, axis=1, kind="stable")[:, :count]
+    return np.where(np.take_along_axis(peak_Nm, order_Nm, 1) > 0, order_Nm, -1).astype(np.int64)
+
+
+@dataclass
+class ImageConcepts:
+    """The concepts that fire most on each shown image, in every model, and where.
+
+    Attributes
+    ----------
+    images_I : numpy.ndarray
+        Sorted store indices.
+    concepts_IMK : numpy.ndarray
+        int64 concept ids per image and model, largest peak code first; -1 padded.
+    heat_IMKT : numpy.ndarray
+        Codes of those concepts over the image's tokens: float32, or uint8 once :meth:`quantised`.
+    scale_IMK : numpy.ndarray, optional
+        The scales of uint8 ``heat_IMKT`` (as :func:`quantise_heatmaps`).
+    """
+
+    images_I: np.ndarray
+    concepts_IMK: np.ndarray
+    heat_IMKT: np.ndarray
+    scale_IMK: np.ndarray = None
+
+    def quantised(self):
+        """A copy with uint8 heatmaps and one scale per (image, model, concept)."""
+        heat, scale = quantise_heatmaps(self.heat_IMKT, axes=(3,))
+        return ImageConcepts(self.images_I, self.concepts_IMK, heat, scale)
+
+
+def quantise_heatmaps(heat, axes=(2, 3)):
+    """Heatmaps as bytes: ``round(255 * code / scale)`` with one scale per index over the other axes.
+
+    Parameters
+    ----------
+    heat : numpy.ndarray
+        float codes, e.g. ``(m, M, U, T)``.
+    axes : tuple of int
+        Axes a scale is shared over (default: per concept and model, over its images and tokens).
+
+    Returns
+    -------
+    bytes : numpy.ndarray
+        uint8, same shape.
+    scale : numpy.ndarray
+        float32 ``heat``'s shape without ``axes``: the largest code there (0 if it never fires).
+    """
+    scale = heat.max(axis=axes, keepdims=True)
+    safe = np.where(scale > 0, scale, 1.0)
+    return (np.round(255 * np.clip(heat, 0, None) / safe).astype(np.uint8),
+            np.squeeze(scale, axis=axes).astype(np.float32))
 
 
 def nearest_concepts(atoms, alive_m, count, block=1024):
@@ -235,6 +293,11 @@ class ExplorerContent:
     neighbour_chance : float
         The nearest-concept cosine of random atoms (:func:`chance_nearest_cosine`), shown beside the
         nearest concepts so that a reader can tell a real neighbour from a chance one.
+    shown : ImageConcepts, optional
+        Quantised top concepts of the shown images (the image view); None: no image view.
+    twins : dict, optional
+        Each concept's independent-SAE twin per model (:func:`usae.explorer.build.baseline_twins`);
+        None: the baseline was not run.
     """
 
     names: list
@@ -255,3 +318,5 @@ class ExplorerContent:
     actmax: dict = field(default_factory=dict)
     kind_rule: str = ""
     neighbour_chance: float = float("nan")
+    shown: ImageConcepts = None
+    twins: dict = None

@@ -5,14 +5,17 @@ Layout of the site folder::
     index.html, assets/explorer.{js,css}   the page (vanilla JS, no external resource)
     data/meta.js                           models, R2 matrix, summary, figures, kinds, label vocabulary
     data/index.js                          one column array per statistic, one entry per alive concept
-    data/chunks/c00000.js ...              per-concept panels (images, heatmaps, neighbours, actmax),
-                                           ``chunk_size`` consecutive concept ids a file, loaded on demand
+    data/chunks/c00000.js ...              per-concept panels (images, heatmaps, neighbours, actmax,
+                                           baseline twins), ``chunk_size`` consecutive concept ids a file,
+                                           loaded on demand
+    data/images/i00000.js ...              per-image views (the concepts that fire most on a shown image in
+                                           every model, with heatmaps), ``chunk_size`` shown images a file
     thumbs/000123.jpg                      one JPEG per shown image (store index), written once; none
                                            when the dataset has no images (heatmaps alone)
     actmax/, figures/                      activation-maximisation images (JPEG) and figure PNGs
 
 Browsers refuse ``fetch()`` of local files, so data files are scripts: ``meta.js`` and ``index.js``
-assign globals, a chunk calls ``usaeChunk(id, records)``.
+assign globals, a chunk calls ``usaeChunk(id, records)`` (an image chunk ``usaeImages(id, records)``).
 """
 
 import base64
@@ -60,6 +63,8 @@ def write_site(content, site_dir, *, thumbnail_px=128, chunk_size=64, jpeg_quali
         write_script(tmp / "data" / "meta.js", "window.USAE_META = ", meta)
         write_script(tmp / "data" / "index.js", "window.USAE_INDEX = ", index_columns(content, alive, label_ids))
         write_chunks(content, alive, actmax, tmp / "data" / "chunks", chunk_size)
+        if content.shown is not None:
+            write_image_chunks(content, tmp / "data" / "images", chunk_size)
         os.chmod(tmp, 0o755)
         _replace_dir(tmp, site_dir)
     finally:
@@ -77,6 +82,28 @@ def write_chunks(content, alive, actmax, out_dir, chunk_size):
             write_script(out_dir / chunk_file(chunk), f"usaeChunk({chunk}, ", records, ");")
 
 
+def write_image_chunks(content, out_dir, chunk_size):
+    """The shown images' views, ``chunk_size`` consecutive shown images (in store order) a file."""
+    for chunk, first in enumerate(range(0, len(content.shown.images_I), chunk_size)):
+        records = {str(int(content.shown.images_I[i])): image_record(content, i)
+                   for i in range(first, min(first + chunk_size, len(content.shown.images_I)))}
+        write_script(out_dir / image_chunk_file(chunk), f"usaeImages({chunk}, ", records, ");")
+
+
+def image_record(content, i):
+    """One shown image's view: ``file`` and ``label``, and per model its top ``concepts`` (largest peak
+    code first), their ``heat`` over the image's tokens (as :func:`encode_heatmaps`) and ``scale``."""
+    shown, index = content.shown, int(content.shown.images_I[i])
+    used = {name: int((shown.concepts_IMK[i, j] >= 0).sum()) for j, name in enumerate(content.names)}
+    return {
+        "file": Path(content.image_paths[index]).name if content.image_paths else "",
+        "label": content.image_labels[index],
+        "concepts": {name: shown.concepts_IMK[i, j, : used[name]].tolist() for j, name in enumerate(content.names)},
+        "heat": {name: encode_heatmaps(shown.heat_IMKT[i, j, : used[name]]) for j, name in enumerate(content.names)},
+        "scale": {name: _round(shown.scale_IMK[i, j, : used[name]]) for j, name in enumerate(content.names)},
+    }
+
+
 def _replace_dir(new, target):
     old = None
     if target.exists():
@@ -90,6 +117,11 @@ def _replace_dir(new, target):
 def chunk_file(chunk):
     """File name of chunk ``chunk`` under ``data/chunks``."""
     return f"c{chunk:05d}.js"
+
+
+def image_chunk_file(chunk):
+    """File name of image chunk ``chunk`` under ``data/images``."""
+    return f"i{chunk:05d}.js"
 
 
 def thumb_name(index):
@@ -117,11 +149,15 @@ def numeric_columns(names):
 
 
 def index_columns(content, alive, label_ids):
-    """The index: ``{"columns": [{"key", "title"}], "values": {key: [...]}}`` over alive concepts."""
+    """The index: ``{"columns": [{"key", "title"}], "values": {key: [...]}}`` over alive concepts.
+
+    ``values["thumb"]``: the store index of each concept's first gallery image (-1: none), whose
+    thumbnail the index shows.
+    """
     frame = content.frame.iloc[alive]
     kinds = sorted(set(content.kinds[alive]))
     values = {"concept": alive.tolist(), "kind": [kinds.index(kind) for kind in content.kinds[alive]],
-              "labels": [label_ids[k] for k in alive]}
+              "labels": [label_ids[k] for k in alive], "thumb": content.gallery[alive, 0].tolist()}
     columns = numeric_columns(content.names)
     for key, _ in columns:
         values[key] = frame[key].astype(int).tolist() if key.startswith(("fires", "cofires")) else _round(frame[key])
@@ -147,6 +183,8 @@ def site_meta(content, figures, vocabulary, chunk_size, thumbnail_px):
         "neighbour_method": NEIGHBOUR_METHOD,
         "kind_rule": content.kind_rule,
         "neighbour_chance": _round([content.neighbour_chance])[0],
+        "shown_images": [] if content.shown is None else content.shown.images_I.tolist(),
+        "baseline": content.twins is not None,
     }
 
 
@@ -171,7 +209,9 @@ def concept_record(content, k, actmax):
     ``heat``: per model, the ``len(images) x T`` uint8 codes (row-major over the grid) as
     :func:`encode_heatmaps` writes them, to be multiplied by ``scale`` / 255; ``top``: per model, positions
     in ``images`` that are its own top images;
-    ``neighbours``: ``[concept, cosine]``; ``actmax``: images optimised for each model.
+    ``neighbours``: ``[concept, cosine]``; ``actmax``: images optimised for each model;
+    ``twins``: per model, the independent-SAE twin ``{"atom", "cosine", "activation", "correlation"}``
+    (absent without the baseline).
     """
     used = int((content.gallery[k] >= 0).sum())
     images = content.gallery[k, :used]
@@ -184,7 +224,14 @@ def concept_record(content, k, actmax):
         "top": {name: np.flatnonzero(content.top[k, i, :used]).tolist() for i, name in enumerate(content.names)},
         "neighbours": [[int(j), _round([c])[0]] for j, c in zip(content.neighbours[k], content.cosines[k]) if j >= 0],
         "actmax": actmax,
+        **({} if content.twins is None else {"twins": twins_of(content.twins, k, content.names)}),
     }
+
+
+def twins_of(twins, k, names):
+    """Concept ``k``'s twins as ``{model: {"atom", "cosine", "activation", "correlation"}}`` (ids as int)."""
+    return {name: {key: (int(values[i, k]) if key in ("atom", "activation") else _round([values[i, k]])[0])
+                   for key, values in twins.items()} for i, name in enumerate(names)}
 
 
 def to_base64(array):

@@ -8,7 +8,7 @@ log = logging.getLogger(__name__)
 
 
 def explorer(matrices, summary, concepts, top_images, usae_weights, usae_meta, stores, manifest, figures,
-             actmax_table, actmax_images, site, *, options):
+             actmax_table, actmax_images, site, pairs=(), *, options):
     """Build ``site/index.html`` from the experiment's metrics, the trained USAE and its val stores.
 
     Parameters
@@ -28,13 +28,16 @@ def explorer(matrices, summary, concepts, top_images, usae_weights, usae_meta, s
         The actmax stage's cross-activation CSV and image folder (None or empty: no actmax).
     site : path
         Folder of the site, replaced as a whole.
+    pairs : list of path
+        The baseline stage's ``pairs_<model>.csv`` in the run's model order (each concept's independent-SAE
+        twins); empty: no baseline (``train.independent: false``), which the site says.
     options : dict
         The config's ``explorer`` section.
     """
     if not manifest:
         log.info("explorer: no image thumbnails: no images (dataset.source: activations)")
     built = build_explorer(concepts, top_images, matrices, summary, manifest or None, usae_weights, usae_meta, stores,
-                           figures, actmax_table or None, actmax_images or None, site,
+                           figures, actmax_table or None, actmax_images or None, site, pairs_csvs=pairs,
                            universal_entropy=options["universal_entropy"], specific_share=options["specific_share"],
                            gallery_images_per_model=options["gallery_images"], thumbnail_px=options["thumbnail_px"],
                            neighbours=options["neighbours"], chunk_size=options["chunk_size"],

@@ -1,6 +1,7 @@
-/* USAE concept explorer: index table (sort, filter, pages) and a lazily loaded panel per concept.
- * Data: window.USAE_META and window.USAE_INDEX (data/meta.js, data/index.js); concept panels come from
- * data/chunks/cNNNNN.js, which call usaeChunk(id, records) when inserted as <script> (file:// allows it). */
+/* USAE concept explorer: index table (sort, filter, pages), a lazily loaded panel per concept and a view
+ * per shown image. Data: window.USAE_META and window.USAE_INDEX (data/meta.js, data/index.js); concept
+ * panels come from data/chunks/cNNNNN.js, which call usaeChunk(id, records) when inserted as <script>
+ * (file:// allows it), image views from data/images/iNNNNN.js, which call usaeImages(id, records). */
 "use strict";
 (function () {
   var META = window.USAE_META;
@@ -8,13 +9,17 @@
   var VALUES = INDEX.values;
   var COUNT = VALUES.concept.length;
   var PAGE = 100;
+  var IMAGE_PAGE = 60;
+  var TOKENS = META.grid[0] * META.grid[1];
   var COLORMAP = [[0, 0, 4], [120, 28, 109], [237, 105, 37], [252, 255, 164]];
-  var state = { sort: "energy_total", ascending: false, kind: "", label: "", ranges: {}, page: 0 };
+  var state = { sort: "energy_total", ascending: false, kind: "", label: "", ranges: {}, page: 0, imagePage: 0 };
   var rowOf = {};
+  var shownAt = {};
   var view = [];
-  var chunks = {};
+  var files = {};
   var resolvers = {};
   VALUES.concept.forEach(function (k, i) { rowOf[k] = i; });
+  META.shown_images.forEach(function (index, j) { shownAt[index] = j; });
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -42,6 +47,8 @@
   function kindName(i) { return INDEX.kinds[VALUES.kind[i]]; }
 
   function labelsOf(i) { return VALUES.labels[i].map(function (id) { return META.labels[id]; }).join(", "); }
+
+  function thumbSrc(index) { return "thumbs/" + pad(index, 6) + ".jpg"; }
 
   /* ---------- overview: R2 matrix, summary, figures ---------- */
 
@@ -110,6 +117,10 @@
     var filters = INDEX.columns.map(function (column) { return el("th", {}, [rangeInput(column.key)]); });
     filters.unshift(el("th"), el("th"));
     filters.push(el("th"));
+    if (META.thumbnails) {
+      titles.unshift(el("th", { className: "text", text: "top image" }));
+      filters.unshift(el("th"));
+    }
     var thead = document.querySelector("#table thead");
     thead.appendChild(el("tr", { className: "titles" }, titles));
     thead.appendChild(el("tr", { className: "filters" }, filters));
@@ -127,13 +138,40 @@
     var list = document.getElementById("label-list");
     META.labels.forEach(function (name) { list.appendChild(el("option", { value: name })); });
     label.addEventListener("input", function () { state.label = label.value.trim().toLowerCase(); update(); });
-    document.getElementById("reset").addEventListener("click", function () {
-      state.kind = state.label = "";
-      state.ranges = {};
-      kind.value = label.value = "";
-      document.querySelectorAll("[data-filter]").forEach(function (input) { input.value = ""; });
-      update();
+    document.getElementById("reset").addEventListener("click", resetFilters);
+    jumpInput("goto", function (k) {
+      if (rowOf[k] !== undefined) reveal(k);
+      location.hash = "concept=" + k;
     });
+  }
+
+  function resetFilters() {
+    state.kind = state.label = "";
+    state.ranges = {};
+    document.getElementById("kind").value = document.getElementById("label").value = "";
+    document.querySelectorAll("[data-filter]").forEach(function (input) { input.value = ""; });
+    update();
+  }
+
+  /* An id input that calls go(id) on Enter. */
+  function jumpInput(id, go) {
+    var input = document.getElementById(id);
+    input.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && /^\s*\d+\s*$/.test(input.value)) go(+input.value);
+    });
+  }
+
+  /* Show the page of the table holding concept k (clearing the filters if they hide it). */
+  function reveal(k) {
+    var at = view.indexOf(rowOf[k]);
+    if (at < 0) {
+      resetFilters();
+      at = view.indexOf(rowOf[k]);
+    }
+    state.page = Math.floor(at / PAGE);
+    renderBody();
+    var row = document.querySelector('#table tbody tr[data-concept="' + k + '"]');
+    if (row) row.scrollIntoView({ block: "center" });
   }
 
   function matchingLabels() {
@@ -194,10 +232,15 @@
     var k = VALUES.concept[i];
     var cells = [el("td", {}, [el("a", { href: "#concept=" + k, text: String(k) })]),
                  el("td", { className: kindName(i) === "universal" ? "text universal" : "text", text: kindName(i) })];
+    if (META.thumbnails) {
+      var top = VALUES.thumb[i];
+      cells.unshift(el("td", { className: "thumb" }, top < 0 ? [] : [
+        el("img", { src: thumbSrc(top), alt: "image " + top, loading: "lazy", width: "36", height: "36" })]));
+    }
     INDEX.columns.forEach(function (column) {
       cells.push(el("td", { className: "col-" + column.key, text: fmt(VALUES[column.key][i]) }));
     });
-    cells.push(el("td", { className: "text", text: labelsOf(i) }));
+    cells.push(el("td", { className: "text labels", text: labelsOf(i) }));
     var row = el("tr", { "data-concept": String(k), "data-kind": kindName(i) }, cells);
     row.addEventListener("click", function () { location.hash = "concept=" + k; });
     return row;
@@ -226,24 +269,30 @@
 
   /* ---------- concept panel ---------- */
 
-  window.usaeChunk = function (id, records) {
-    if (resolvers[id]) resolvers[id](records);
-    delete resolvers[id];
-  };
+  /* Data files: "chunks/c00003" (concepts, calls usaeChunk(3, ...)) or "images/i00003" (usaeImages(3, ...)). */
+  function resolver(prefix) {
+    return function (id, records) {
+      var file = prefix + pad(id, 5);
+      if (resolvers[file]) resolvers[file](records);
+      delete resolvers[file];
+    };
+  }
+  window.usaeChunk = resolver("chunks/c");
+  window.usaeImages = resolver("images/i");
 
-  function loadChunk(id) {
-    if (!chunks[id]) {
-      chunks[id] = new Promise(function (resolve, reject) {
-        resolvers[id] = resolve;
-        var script = el("script", { src: "data/chunks/c" + pad(id, 5) + ".js" });
+  function loadData(file) {
+    if (!files[file]) {
+      files[file] = new Promise(function (resolve, reject) {
+        resolvers[file] = resolve;
+        var script = el("script", { src: "data/" + file + ".js" });
         script.onerror = function () {
-          delete chunks[id];
+          delete files[file];
           reject(new Error("cannot load " + script.src));
         };
         document.head.appendChild(script);
       });
     }
-    return chunks[id];
+    return files[file];
   }
 
   function colour(q) {
@@ -283,27 +332,38 @@
 
   function peak(bytes, offset) {
     var best = 0;
-    for (var t = 0; t < META.grid[0] * META.grid[1]; t++) best = Math.max(best, bytes[offset + t]);
+    for (var t = 0; t < TOKENS; t++) best = Math.max(best, bytes[offset + t]);
     return best;
   }
 
+  function imageName(index, file) { return "image " + index + (file ? " (" + file + ")" : ""); }
+
+  /* Image `index` under a heatmap (tokens `offset`.. of `bytes`); a click opens `hash`. */
+  function tile(index, bytes, offset, caption, title, own, hash) {
+    var thumb = META.thumbnails ? [el("img", { className: "thumb", src: thumbSrc(index), alt: "image " + index })] : [];
+    var figure = el("figure", { className: "tile" + (own ? " own" : ""), title: title }, thumb.concat([
+      el("img", { className: "heat", src: heatmapURL(bytes, offset), alt: "heatmap" }), el("figcaption", { text: caption })]));
+    figure.addEventListener("click", function () { location.hash = hash; });
+    return figure;
+  }
+
+  function tileRow(name, heading, tiles) {
+    var row = el("div", { className: "model-row", "data-model": name }, [el("div", { className: "model-name", text: heading })].concat(tiles));
+    row.style.gridTemplateColumns = "110px repeat(" + Math.max(tiles.length, 1) + ", minmax(0, " + META.thumbnail_px + "px))";
+    return row;
+  }
+
   function modelRow(record, name) {
-    var tokens = META.grid[0] * META.grid[1];
-    var bytes = heatBytes(record.heat[name], record.images.length * tokens);
+    var bytes = heatBytes(record.heat[name], record.images.length * TOKENS);
     var scale = record.scale[name] || 0;
     var tiles = record.images.map(function (index, j) {
       var own = record.top[name].indexOf(j) >= 0;
-      var thumb = META.thumbnails ? [el("img", { className: "thumb", src: "thumbs/" + pad(index, 6) + ".jpg", alt: "image " + index })] : [];
-      return el("figure", { className: "tile" + (own ? " own" : ""), title: "image " + index + (own ? " (" + name + " top image)" : "") }, thumb.concat([
-        el("img", { className: "heat", src: heatmapURL(bytes, j * tokens), alt: "heatmap" }),
-        el("figcaption", { text: "image " + index + (record.files[j] ? " (" + record.files[j] + ")" : "") + " \u00b7 " +
-          (record.labels[j] ? record.labels[j] + " \u00b7 " : "") + "max " + fmt(peak(bytes, j * tokens) / 255 * scale) }),
-      ]));
+      var caption = imageName(index, record.files[j]) + " \u00b7 " + (record.labels[j] ? record.labels[j] + " \u00b7 " : "") +
+        "max " + fmt(peak(bytes, j * TOKENS) / 255 * scale);
+      var title = "image " + index + (own ? " (" + name + " top image)" : "") + "; click: the concepts on this image";
+      return tile(index, bytes, j * TOKENS, caption, title, own, "image=" + index);
     });
-    var row = el("div", { className: "model-row", "data-model": name }, [
-      el("div", { className: "model-name", text: name + " (scale " + fmt(scale) + ")" })].concat(tiles));
-    row.style.gridTemplateColumns = "110px repeat(" + record.images.length + ", minmax(0, " + META.thumbnail_px + "px))";
-    return row;
+    return tileRow(name, name + " (scale " + fmt(scale) + ")", tiles);
   }
 
   function statsTable(i) {
@@ -334,14 +394,38 @@
       })));
   }
 
-  function renderPanel(k, record) {
-    var i = rowOf[k];
+  function twinsSection(record) {
+    if (!META.baseline) return el("p", { className: "stats", text: "Baseline not run: no independent-SAE twins (train.independent: false)." });
+    var head = el("tr", {}, ["model", "twin by atoms (cosine)", "twin by activations (correlation)"].map(function (title) {
+      return el("th", { text: title });
+    }));
+    var rows = META.models.map(function (name) {
+      var twin = record.twins[name];
+      return el("tr", { "data-model": name }, [el("th", { text: name }),
+        el("td", { text: "concept " + twin.atom + " (" + fmt(twin.cosine) + ")" }),
+        el("td", { text: "concept " + twin.activation + " (" + fmt(twin.correlation) + ")" })]);
+    });
+    return el("div", {}, [
+      el("p", { className: "stats", text: "Concepts of the independent SAE trained on each model alone, matched one to one to the " +
+        "USAE's (Hungarian matching over all concepts, by decoder-atom cosine and by correlation of codes on the evaluation " +
+        "tokens); the baseline table's random rows say what a matched cosine is worth by chance." }),
+      el("table", { className: "stats twins" }, [el("thead", {}, [head]), el("tbody", {}, rows)])]);
+  }
+
+  function openPanel() {
     var panel = document.getElementById("panel");
     var close = el("button", { type: "button", className: "close", text: "close \u2715" });
     close.addEventListener("click", function () { location.hash = ""; });
     panel.textContent = "";
-    [close,
-     el("h2", { text: "Concept " + k + " \u2014 " + kindName(i) }),
+    panel.appendChild(close);
+    panel.scrollTop = 0;
+    return panel;
+  }
+
+  function renderPanel(k, record) {
+    var i = rowOf[k];
+    var panel = openPanel();
+    [el("h2", { text: "Concept " + k + " \u2014 " + kindName(i) }),
      el("p", { className: "stats", text: "energy " + fmt(VALUES.energy_total[i]) + " \u00b7 firing entropy " + fmt(VALUES.entropy[i]) +
                " \u00b7 co-fires " + fmt(VALUES.cofires[i]) + (labelsOf(i) ? " \u00b7 labels: " + labelsOf(i) : "") }),
      statsTable(i),
@@ -349,9 +433,81 @@
      el("p", { className: "stats", text: "Columns: the union of every model's top images (outlined: that model's own top images). " +
                "Heatmap: the concept's code over the model's token grid, 255 = the row's scale." })]
       .concat(META.models.map(function (name) { return modelRow(record, name); }))
-      .concat([el("h3", { text: "Activation maximisation" }), actmaxSection(record), neighbourLinks(record)])
+      .concat([el("h3", { text: "Activation maximisation" }), actmaxSection(record), neighbourLinks(record),
+               el("h3", { text: "Independent-SAE twin (baseline)" }), twinsSection(record)])
       .forEach(function (node) { panel.appendChild(node); });
-    panel.scrollTop = 0;
+  }
+
+  /* ---------- image view ---------- */
+
+  function renderImage(index, record) {
+    var panel = openPanel();
+    [el("h2", { text: "Image " + index + (record.file ? " (" + record.file + ")" : "") + (record.label ? " \u2014 " + record.label : "") }),
+     el("p", { className: "stats", text: "The concepts with the largest codes on this image in each model, largest first, " +
+               "each over the image's tokens (255 = that concept's largest code here); click one to open it." })]
+      .concat(META.models.map(function (name) {
+        var concepts = record.concepts[name];
+        var bytes = heatBytes(record.heat[name], concepts.length * TOKENS);
+        var tiles = concepts.map(function (k, j) {
+          var kind = rowOf[k] === undefined ? "" : " \u00b7 " + kindName(rowOf[k]);
+          return tile(index, bytes, j * TOKENS, "concept " + k + kind + " \u00b7 max " + fmt(record.scale[name][j]),
+                      "concept " + k + "; click: its panel", false, "concept=" + k);
+        });
+        return tileRow(name, name + (tiles.length ? "" : ": no concept fires"), tiles);
+      }))
+      .forEach(function (node) { panel.appendChild(node); });
+  }
+
+  function showImage(index) {
+    var panel = document.getElementById("panel");
+    panel.hidden = false;
+    if (shownAt[index] === undefined) {
+      panel.textContent = "";
+      panel.appendChild(el("p", { className: "error", text: "Image " + index + " is in no concept's gallery: the image view " +
+        "covers the " + META.shown_images.length + " images shown in concept galleries." }));
+      return;
+    }
+    panel.textContent = "Loading image " + index + "\u2026";
+    loadData("images/i" + pad(Math.floor(shownAt[index] / META.chunk_size), 5)).then(function (records) {
+      if (currentImage() === index) renderImage(index, records[index]);
+    }, function (error) {
+      panel.textContent = "";
+      panel.appendChild(el("p", { className: "error", text: error.message }));
+    });
+  }
+
+  function renderImages() {
+    var pages = Math.max(1, Math.ceil(META.shown_images.length / IMAGE_PAGE));
+    var strip = document.getElementById("image-strip");
+    strip.textContent = "";
+    META.shown_images.slice(state.imagePage * IMAGE_PAGE, (state.imagePage + 1) * IMAGE_PAGE).forEach(function (index) {
+      strip.appendChild(el("a", { href: "#image=" + index, title: "image " + index, "data-image": String(index) }, [META.thumbnails ?
+        el("img", { src: thumbSrc(index), alt: "image " + index, loading: "lazy", width: "48", height: "48" }) :
+        el("span", { text: String(index) })]));
+    });
+    var pager = document.getElementById("image-pager");
+    pager.textContent = "";
+    [["\u2190 previous", -1], ["next \u2192", 1]].forEach(function (item) {
+      var button = el("button", { type: "button", text: item[0] });
+      var target = state.imagePage + item[1];
+      button.disabled = target < 0 || target >= pages;
+      button.addEventListener("click", function () { state.imagePage = target; renderImages(); });
+      pager.appendChild(button);
+    });
+    pager.appendChild(el("span", { text: "page " + (state.imagePage + 1) + " of " + pages }));
+  }
+
+  function renderImageControls() {
+    document.getElementById("images-note").textContent = META.shown_images.length + " images: those shown in any concept's " +
+      "gallery (the image view covers these only). Pick one to see the concepts that fire on it in every model, and where.";
+    jumpInput("goto-image", function (index) {
+      if (shownAt[index] !== undefined) {
+        state.imagePage = Math.floor(shownAt[index] / IMAGE_PAGE);
+        renderImages();
+      }
+      location.hash = "image=" + index;
+    });
+    renderImages();
   }
 
   function showConcept(k) {
@@ -363,7 +519,7 @@
       return;
     }
     panel.textContent = "Loading concept " + k + "\u2026";
-    loadChunk(Math.floor(k / META.chunk_size)).then(function (records) {
+    loadData("chunks/c" + pad(Math.floor(k / META.chunk_size), 5)).then(function (records) {
       if (currentConcept() === k) renderPanel(k, records[k]);
     }, function (error) {
       panel.textContent = "";
@@ -371,10 +527,14 @@
     });
   }
 
-  function currentConcept() {
-    var match = /concept=(\d+)/.exec(location.hash);
+  function hashNumber(key) {
+    var match = new RegExp("^#" + key + "=(\\d+)$").exec(location.hash);
     return match ? +match[1] : null;
   }
+
+  function currentConcept() { return hashNumber("concept"); }
+
+  function currentImage() { return hashNumber("image"); }
 
   function markSelected() {
     var k = currentConcept();
@@ -384,9 +544,10 @@
   }
 
   function route() {
-    var k = currentConcept();
-    if (k === null) document.getElementById("panel").hidden = true;
-    else showConcept(k);
+    var k = currentConcept(), index = currentImage();
+    if (k !== null) showConcept(k);
+    else if (index !== null) showImage(index);
+    else document.getElementById("panel").hidden = true;
     markSelected();
   }
 
@@ -396,6 +557,11 @@
   renderControls();
   renderHead();
   update();
+  renderImageControls();
   route();
   document.body.setAttribute("data-ready", "true");
+  /* After the first frame with the table (style, layout, paint): when the index is usable, as the benchmark reads it. */
+  requestAnimationFrame(function () {
+    setTimeout(function () { document.body.setAttribute("data-drawn-ms", performance.now().toFixed(1)); }, 0);
+  });
 })();
