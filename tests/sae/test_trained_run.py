@@ -9,11 +9,13 @@ import pytest
 import torch
 from PIL import Image
 
+import usae
 from usae.activations.batches import destandardise, evaluation_batches, standardise
 from usae.activations.store import ActivationStore
 from usae.errors import UserError
 from usae.io import read_json, write_json
 from usae.models.loaders import preprocess
+from usae.provenance import module_closure
 from usae.sae.checkpoint import load_trained
 from usae.sae.trained_run import load
 
@@ -64,6 +66,11 @@ def test_the_run_knows_its_models_specs_and_statistics(trained):
     assert all(spec.layer == "blocks.6" for spec in run.specs.values())
     assert run.grids == {name: [7, 7] for name in run.models} and set(run.dtypes.values()) == {"float16"}
     assert run.stats == {name: tuple(meta["stats"][name]) for name in run.models}
+    assert usae.load is load
+
+
+def test_usae_load_widens_no_stage_code_digest():
+    assert "usae.sae.trained_run" not in module_closure("usae.stages.extract")
 
 
 def test_encode_is_the_encoder_on_tokens_standardised_with_the_run_statistics(trained):
