@@ -10,14 +10,17 @@ import torch
 from PIL import Image
 
 import usae
-from usae.activations.batches import destandardise, evaluation_batches, standardise
+from tests.synthetic import planted_activations, run_files, write_planted_stores
+from usae.activations.batches import TokenBatches, destandardise, evaluation_batches, standardise
 from usae.activations.store import ActivationStore
+from usae.config import validate_config
 from usae.errors import UserError
 from usae.io import read_json, write_json
 from usae.models.loaders import preprocess
 from usae.provenance import module_closure
 from usae.sae.checkpoint import load_trained
 from usae.sae.trained_run import load
+from usae.sae.training import UniversalRun
 
 
 @pytest.fixture(scope="module")
@@ -151,12 +154,18 @@ def test_a_run_folder_without_weights_or_model_specs_is_refused_in_one_line(trai
     assert "model.json has no 'model_specs'" in one_line_error(load, old)
 
 
-def test_a_model_of_imported_activations_encodes_activations_but_not_images(trained, tmp_path):
-    config, layout, run, _ = trained
-    model = run.models[0]
-    imported = load(copied_run(trained, tmp_path, edit=lambda meta: meta["model_specs"][model].update(spec=None)))
-    raw_NTD = val_store(config, layout, model).images(0, 1)
-    np.testing.assert_array_equal(imported.encode(model, raw_NTD), run.encode(model, raw_NTD))
-    assert "trained on imported activations" in one_line_error(imported.encode_images, model,
-                                                               val_paths(config, layout, 1))
-    assert "none; run 'usae metrics' first" in one_line_error(imported.concepts)
+def test_a_run_on_imported_activations_encodes_them_but_not_images(tmp_path, rng):
+    acts, _ = planted_activations(rng, 32, 4, {"a": 8, "b": 6}, n_shared=8, n_specific=2, active=2)
+    stores = write_planted_stores(tmp_path / "stores", acts)
+    train = {"n_concepts": 16, "k": 2, "batch_images": 8, "epochs": 1}
+    options = {**validate_config({"train": train}, "test")["train"], "seed": 0}
+    module = UniversalRun(TokenBatches(stores, batch_images=8), options, *run_files(tmp_path / "run")).run().eval()
+    run = load(tmp_path / "run")
+    assert run.specs == {"a": None, "b": None} and run.grids == {"a": [2, 2], "b": [2, 2]}
+    assert run.dtypes == {"a": "float32", "b": "float32"}
+    with torch.no_grad():
+        expected_BM = module.encode("a", torch.from_numpy(standardise(acts["a"].reshape(-1, 8).astype(np.float32),
+                                                                      *run.stats["a"])))[1]
+    np.testing.assert_array_equal(run.encode("a", acts["a"]).reshape(-1, 16), expected_BM.numpy())
+    assert "'a' was trained on imported activations" in one_line_error(run.encode_images, "a", [tmp_path / "x.png"])
+    assert "none; run 'usae metrics' first" in one_line_error(run.concepts)

@@ -26,7 +26,7 @@ from usae.sae.checkpoint import load_trained
 WEIGHTS, META = "model.safetensors", "model.json"
 # Keys of model.json this module needs beyond load_trained's, and of each model's model_specs record.
 META_KEYS = {"models": list, "stats": dict}
-RECORD_KEYS = {"spec": (dict, type(None)), "grid": list, "dtype": str}
+RECORD_KEYS = {"spec": (dict, type(None)), "grid": (list, type(None)), "dtype": str}
 
 
 def load(run_dir):
@@ -89,8 +89,8 @@ class TrainedRun:
     specs : dict of str to usae.models.loaders.ModelSpec or None
         Each model's spec as its tokens were extracted (image size, layer, preprocessing mean and std);
         None for activations imported without one (:meth:`encode_images` is then refused).
-    grids : dict of str to list of int
-        Each model's token grid ``[H, W]``.
+    grids : dict of str to list of int or None
+        Each model's token grid ``[H, W]`` (None: imported activations that recorded none).
     dtypes : dict of str to str
         Each model's store dtype: :meth:`image_tokens` rounds to it, as the stores did.
     saes : torch.nn.ModuleDict of usae.sae.modules.TopKSAE
