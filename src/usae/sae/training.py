@@ -45,6 +45,13 @@ def store_digest(store):
     return hashlib.sha256(json.dumps(store.meta, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def extracted_spec(meta):
+    """The model spec a store's ``meta.json`` records under ``source`` (extraction writes it), or None."""
+    source = meta.get("source")
+    spec = source.get("spec") if isinstance(source, dict) else None
+    return spec if isinstance(spec, dict) else None
+
+
 def read_log(path, steps):
     """The rows of a checkpoint's training log ``log.csv``: one per step, 1 to ``steps``, each with a loss.
 
@@ -274,8 +281,8 @@ class ResumableRun:
         with atomic_path(self.weights) as tmp:
             save_file(weights, tmp)
         stats = {name: list(self.batches.stats[name]) for name in self.batches.names}
-        specs = {name: model_spec_record(store.meta.get("source", {}).get("spec"), store.meta["grid"],
-                                         store.meta["dtype"]) for name, store in self.batches.stores.items()}
+        specs = {name: model_spec_record(extracted_spec(store.meta), store.meta["grid"], store.meta["dtype"])
+                 for name, store in self.batches.stores.items()}
         write_json(self.meta, {**self.plan, "steps": self.total_steps, "stats": stats, "model_specs": specs})
         return module
 
