@@ -120,6 +120,7 @@ def test_image_tokens_are_the_stored_tokens_and_encode_images_their_codes(traine
     expected = run.image_tokens(model, paths, device="cpu")
     for given in [images, np.stack([np.asarray(image.convert("RGB")) for image in images]), pixels]:
         np.testing.assert_array_equal(run.image_tokens(model, given, device="cpu"), expected)
+    np.testing.assert_array_equal(run.image_tokens(model, paths[0], device="cpu"), expected[:1])
 
 
 def test_concepts_is_the_metrics_concept_table(trained):
@@ -145,6 +146,8 @@ def test_bad_input_is_refused_in_one_line(trained, tmp_path):
     assert f"{tmp_path / 'broken.jpg'}: not a readable image" in one_line_error(
         run.image_tokens, model, [tmp_path / "broken.jpg"])
     assert "not a readable image" in one_line_error(run.image_tokens, model, [tmp_path / "absent.png"])
+    assert "no images to encode" in one_line_error(run.image_tokens, model, [])
+    assert "N >= 1" in one_line_error(run.image_tokens, model, np.zeros((0, 8, 8, 3), np.uint8))
 
 
 def test_a_run_folder_without_weights_or_model_specs_is_refused_in_one_line(trained, tmp_path):

@@ -71,6 +71,39 @@ def _spec(path, name, described):
         raise UserError(f"{path}: model_specs.{name}.spec is not a model spec ({first_line(exc)})") from None
 
 
+def _pixels(spec, images):
+    """``(N, 3, S, S)`` model input of image files, PIL images, a uint8 ``(N, H, W, 3)`` array or already
+    preprocessed float ``(N, 3, S, S)`` pixels; one file or PIL image is a list of one."""
+    size = spec.image_size
+    if isinstance(images, (np.ndarray, torch.Tensor)):
+        array = np.asarray(images)
+        if len(array) and array.dtype == np.uint8 and array.ndim == 4 and array.shape[-1] == 3:
+            return torch.stack([preprocess(Image.fromarray(image), spec) for image in array])
+        if len(array) and np.issubdtype(array.dtype, np.floating) and array.shape[1:] == (3, size, size):
+            return torch.from_numpy(array.astype(np.float32))
+        raise UserError(f"images of shape {array.shape} ({array.dtype}): model '{spec.name}' of this run takes "
+                        f"(N, H, W, 3) uint8 images or (N, 3, {size}, {size}) preprocessed float pixels, N >= 1")
+    if isinstance(images, (str, Path, Image.Image)):
+        images = [images]
+    pixels = [_image_pixels(spec, image) for image in images]
+    if not pixels:
+        raise UserError("no images to encode")
+    return torch.stack(pixels)
+
+
+def _image_pixels(spec, image):
+    """One image file or PIL image, preprocessed for ``spec``: ``(3, S, S)``."""
+    if isinstance(image, Image.Image):
+        return preprocess(image, spec)
+    if not isinstance(image, (str, Path)):
+        raise UserError(f"images: a {type(image).__name__}, not an image file's path or a PIL image")
+    try:
+        with Image.open(image) as opened:
+            return preprocess(opened, spec)
+    except OSError as exc:
+        raise UserError(f"{image}: not a readable image ({first_line(exc)})") from None
+
+
 class TrainedRun:
     """A trained USAE (or independent SAEs) and what made the tokens it was trained on.
 
@@ -174,36 +207,6 @@ class TrainedRun:
             acts_ND = batches.destandardise(acts_ND, *self.stats[model])
         return acts_ND.reshape(*codes_NM.shape[:-1], self.dims[model])
 
-    def _pixels(self, spec, images):
-        """``(N, 3, S, S)`` model input of image files, PIL images, a uint8 ``(N, H, W, 3)`` array or
-        already preprocessed float ``(N, 3, S, S)`` pixels."""
-        size = spec.image_size
-        if isinstance(images, (np.ndarray, torch.Tensor)):
-            array = np.asarray(images)
-            if array.dtype == np.uint8 and array.ndim == 4 and array.shape[-1] == 3:
-                return torch.stack([preprocess(Image.fromarray(image), spec) for image in array])
-            if np.issubdtype(array.dtype, np.floating) and array.shape[1:] == (3, size, size):
-                return torch.from_numpy(array.astype(np.float32))
-            raise UserError(f"images of shape {array.shape} ({array.dtype}): model '{spec.name}' of this run takes "
-                            f"(N, H, W, 3) uint8 images or (N, 3, {size}, {size}) preprocessed float pixels")
-        pixels = [self._image_pixels(spec, image) for image in images]
-        if not pixels:
-            raise UserError("no images to encode")
-        return torch.stack(pixels)
-
-    @staticmethod
-    def _image_pixels(spec, image):
-        """One image file or PIL image, preprocessed for ``spec``: ``(3, S, S)``."""
-        if isinstance(image, Image.Image):
-            return preprocess(image, spec)
-        if not isinstance(image, (str, Path)):
-            raise UserError(f"images: a {type(image).__name__}, not an image file's path or a PIL image")
-        try:
-            with Image.open(image) as opened:
-                return preprocess(opened, spec)
-        except OSError as exc:
-            raise UserError(f"{image}: not a readable image ({first_line(exc)})") from None
-
     def image_tokens(self, model, images, batch_size=16, device="auto"):
         """Model ``model``'s tokens of ``images``, as the run's stores hold them (before standardisation).
 
@@ -214,7 +217,7 @@ class TrainedRun:
         Parameters
         ----------
         model : str
-        images : sequence of path or PIL.Image.Image, or numpy.ndarray
+        images : path, PIL.Image.Image, a sequence of them, or numpy.ndarray
             Image files or PIL images (any size), a uint8 array ``(N, H, W, 3)``, or float pixels
             ``(N, 3, S, S)`` already preprocessed for the model (``S``: its ``image_size``).
         batch_size : int
@@ -235,7 +238,7 @@ class TrainedRun:
         if model not in self._token_models:
             self._token_models[model] = load_token_model(spec)
         token_model = self._token_models[model].to(device)
-        pixels = torch.split(self._pixels(spec, images), batch_size)
+        pixels = torch.split(_pixels(spec, images), batch_size)
         acts_NTD = np.concatenate([acts for _, acts in token_batches(token_model, pixels, self.grids[model][0],
                                                                        device, autocast=False)])
         return acts_NTD.astype(self.dtypes[model]).astype(np.float32)
