@@ -1,4 +1,4 @@
-"""The ``usae`` command: run one pipeline stage outside Snakemake, or import your own activations.
+"""The ``usae`` command: run one pipeline stage outside Snakemake, import your own activations, or encode images.
 
 Each stage subcommand calls the same function as the Snakemake rule of that name, on the files and
 params of :mod:`usae.jobs` (those the rule uses), for every job of a whole run that the options choose.
@@ -134,6 +134,26 @@ def cmd_export_official(args):
         print(path)
 
 
+def cmd_encode(args):
+    """Encode images through one model of a trained run; write their codes (and decodings) to an ``.npz``."""
+    import numpy as np
+
+    from usae.io import atomic_path
+    from usae.sae.trained_run import load
+
+    run = load(args.run)
+    for model in [args.model, *args.decode_into]:
+        run.check_model(model)
+    codes_NTM = run.encode_images(args.model, args.images, device=args.device)
+    arrays = {"codes": codes_NTM, "images": np.array(args.images), "model": np.array(args.model)}
+    for other in args.decode_into:
+        arrays[f"decoded_{other}"] = run.decode(other, codes_NTM)
+    with atomic_path(args.out) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+    print(f"{args.out}: codes of {codes_NTM.shape[0]} images x {codes_NTM.shape[1]} tokens x {run.n_concepts} "
+          f"concepts through {args.model}" + "".join(f", decoded into {other}" for other in args.decode_into))
+
+
 def positive_int(text):
     """An integer of at least 1 (argparse type)."""
     value = int(text)
@@ -203,6 +223,17 @@ def build_parser():
     exported.add_argument("run_dir", metavar="RUN_DIR", help="run folder with model.safetensors and model.json")
     exported.add_argument("--out", required=True, help="folder to write (config.yaml, uni_<model>_checkpoint_<epoch>.pth)")
     exported.add_argument("--model", action="append", metavar="OFFICIAL=USAE", help=model_help)
+    encode = commands.add_parser("encode", help="images -> a trained run's concept codes (.npz); docs/python_api.md")
+    encode.set_defaults(func=cmd_encode)
+    encode.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    encode.add_argument("--run", required=True, help="trained run folder (model.safetensors, model.json), e.g. "
+                        "results/train/usae")
+    encode.add_argument("--model", required=True, help="the run's model whose encoder reads the images")
+    encode.add_argument("--out", required=True, help=".npz to write: codes (images, tokens, concepts), images, model")
+    encode.add_argument("--decode-into", action="append", default=[], metavar="MODEL",
+                        help="also write the codes decoded into this model's activations, decoded_<MODEL> "
+                        "(repeatable)")
+    encode.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the vision model runs")
     return parser
 
 

@@ -12,7 +12,7 @@ from usae.activations.batches import TokenBatches
 from usae.analysis.evaluation import r2_matrix
 from usae.config import validate_config
 from usae.sae.modules import UniversalSAE
-from usae.sae.training import IndependentRun, UniversalRun, chosen_model, train_together
+from usae.sae.training import IndependentRun, UniversalRun, chosen_model, extracted_spec, train_together
 
 DIMS = {"a": 8, "b": 12, "c": 10}
 
@@ -373,3 +373,8 @@ def test_a_checkpoint_without_its_training_log_is_one_line(planted, tmp_path):
         UniversalRun(batches, options(checkpoint_every=2), *run_files(tmp_path)).run()
     assert str(caught.value) == (f"{log_csv}: missing, the checkpoint cannot be resumed without its training log "
                                  f"(delete {latest} to train from scratch)")
+
+
+def test_model_json_takes_a_store_s_spec_from_its_source_if_it_records_one():
+    assert extracted_spec({"source": {"spec": {"layer": "blocks.6"}}}) == {"layer": "blocks.6"}
+    assert [extracted_spec(meta) for meta in [{}, {"source": "mine"}, {"source": {"spec": "x"}}]] == [None] * 3

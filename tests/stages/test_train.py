@@ -15,6 +15,11 @@ def test_trained_run_files(tiny_trained):
         module, meta = load_trained(files["weights"], files["meta"])
         assert meta["kind"] == kind and meta["models"] == config["models"]
         assert len(pd.read_csv(files["log_csv"])) == meta["steps"]
+        for model in config["models"]:
+            store = read_json(layout.store(config["dataset"]["name"], "train", model))
+            assert meta["model_specs"][model] == {"spec": store["source"]["spec"], "grid": [7, 7], "dtype": "float16"}
+            assert meta["model_specs"][model]["spec"]["image_size"] == {"efficientnet_lite0": 224,
+                                                                       "efficientnet_lite1": 240}[model]
 
 
 def test_the_plan_holds_the_code_digest(tiny_trained, tmp_path):

@@ -15,6 +15,18 @@ from usae.activations.store import ActivationStore, check_aligned
 from usae.errors import StoreError
 from usae.progress import Progress
 
+EPS = 1e-5  # added to the standard deviation (the official code's)
+
+
+def standardise(acts, mean, std):
+    """``(a - mean) / (std + 1e-5)``: activations as the SAEs take them (docs/method.md, "Standardisation")."""
+    return (acts - mean) / (std + EPS)
+
+
+def destandardise(acts, mean, std):
+    """The inverse of :func:`standardise`: ``a * (std + 1e-5) + mean``."""
+    return acts * (std + EPS) + mean
+
 
 class TokenBatches:
     """Aligned, standardised token batches of M models' activation stores.
@@ -24,7 +36,7 @@ class TokenBatches:
     stores : dict of str to usae.activations.store.ActivationStore
         One store per model, same images in the same order.
     stats : dict of str to (float, float), optional
-        ``(mean, std)`` per model for ``(a - mean) / (std + 1e-5)``; default: each store's own
+        ``(mean, std)`` per model for :func:`standardise`; default: each store's own
         (pass the training stores' statistics when reading a validation split).
     batch_images : int
     shuffle_shards : int
@@ -105,7 +117,7 @@ class TokenBatches:
                 raise StoreError(f"{store.path / store.meta['shards'][shard_index]}: NaN or inf in activations")
             parts.append(values)
         acts_NTD = np.concatenate(parts).astype(np.float32)
-        return torch.from_numpy((acts_NTD.reshape(-1, acts_NTD.shape[-1]) - mean) / (std + 1e-5))
+        return torch.from_numpy(standardise(acts_NTD.reshape(-1, acts_NTD.shape[-1]), mean, std))
 
     def batch(self, epoch, batch):
         """One batch for every model: ``{name: float32 tensor (batch_images * T, D_name)}``."""

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from usae.activations.batches import standardise
 from usae.models.tokens import resample_grid
 from usae.models.torchvision_compat import ensure_torchvision_importable
 
@@ -44,7 +45,7 @@ class ConceptProbe(nn.Module):
     def forward(self, images_N3HW):
         """Pre-codes ``(N, T, m)`` of every token, through the ``codes`` submodule (hookable by name)."""
         acts_NTD = resample_grid(self.token_model((images_N3HW - self.pixel_mean) / self.pixel_std), self.grid)
-        standardised = (acts_NTD - self.act_mean) / (self.act_std + 1e-5)
+        standardised = standardise(acts_NTD, self.act_mean, self.act_std)
         pre_codes = self.encoder.norm(self.encoder.linear(standardised.reshape(-1, acts_NTD.shape[-1])))
         return self.codes(pre_codes.view(acts_NTD.shape[0], acts_NTD.shape[1], -1))
 

@@ -268,7 +268,8 @@ def load_trained(weights_file, meta_file):
     module : usae.sae.modules.UniversalSAE or torch.nn.ModuleDict of usae.sae.modules.TopKSAE
         In eval mode.
     meta : dict
-        ``model.json``: kind, models, dims, hyper-parameters, standardisation statistics.
+        ``model.json``: kind, models, dims, hyper-parameters, standardisation statistics, and (runs trained
+        since it was recorded) ``model_specs`` (:func:`model_spec_record` per model).
 
     Raises
     ------
@@ -287,3 +288,25 @@ def load_trained(weights_file, meta_file):
     except RuntimeError as exc:
         raise UserError(f"{weights_file}: does not fit {meta_file} ({first_line(exc)})") from None
     return module.eval(), meta
+
+
+def model_spec_record(spec, grid, dtype):
+    """One model's entry of ``model.json``'s ``model_specs``: what turns images into the tokens the run saw.
+
+    Parameters
+    ----------
+    spec : dict or None
+        The model's :meth:`usae.models.loaders.ModelSpec.describe` as its tokens were extracted (loader,
+        arch, weights, layer, image_size, preprocessing mean and std, prefix_tokens, kwargs); None for
+        activations imported without one.
+    grid : sequence of int or None
+        The token grid ``(H, W)`` the tokens were resampled to.
+    dtype : str
+        The tokens' dtype in the activation stores (``float16``: training saw them rounded to it).
+
+    Returns
+    -------
+    dict
+        ``{"spec", "grid", "dtype"}``, JSON-ready.
+    """
+    return {"spec": spec, "grid": list(grid) if grid else None, "dtype": dtype}

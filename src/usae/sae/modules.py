@@ -90,6 +90,10 @@ class TopKSAE(nn.Module):
         pre_codes_BM, values_BK, indices_BK = self.encoder(x_BD)
         return pre_codes_BM, dense_codes(values_BK, indices_BK, self.n_concepts)
 
+    def decode(self, codes_BM):
+        """Reconstruct activations from (dense) codes: ``codes_BM @ dictionary``."""
+        return codes_BM @ self.dictionary()
+
     def forward(self, x_BD):
         """Return ``(pre_codes_BM, codes_BM, x_hat_BD)``, decoding with this model's own dictionary."""
         pre_codes_BM, values_BK, indices_BK = self.encoder(x_BD)
@@ -127,4 +131,4 @@ class UniversalSAE(nn.Module):
 
     def decode(self, name, codes_BM):
         """Reconstruct model ``name``'s activations from (dense) codes."""
-        return codes_BM @ self.saes[name].dictionary()
+        return self.saes[name].decode(codes_BM)

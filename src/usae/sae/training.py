@@ -21,7 +21,14 @@ from usae.device import pick_device
 from usae.errors import CheckpointError, first_line
 from usae.io import atomic_path, write_json
 from usae.progress import Progress
-from usae.sae.checkpoint import latest_checkpoint, load_checkpoint, optimizer_differences, read_state, save_checkpoint
+from usae.sae.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    model_spec_record,
+    optimizer_differences,
+    read_state,
+    save_checkpoint,
+)
 from usae.sae.losses import LOSSES, auxiliary_codes
 from usae.sae.modules import TopKSAE, UniversalSAE, dense_codes, sparse_decode
 from usae.sae.r2 import r2_score
@@ -36,6 +43,13 @@ log = logging.getLogger(__name__)
 def store_digest(store):
     """Short digest of a store's metadata (a re-extracted store has other statistics, sources or ids)."""
     return hashlib.sha256(json.dumps(store.meta, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def extracted_spec(meta):
+    """The model spec a store's ``meta.json`` records under ``source`` (extraction writes it), or None."""
+    source = meta.get("source")
+    spec = source.get("spec") if isinstance(source, dict) else None
+    return spec if isinstance(spec, dict) else None
 
 
 def read_log(path, steps):
@@ -256,13 +270,20 @@ class ResumableRun:
                       for name in self.batches.names}
 
     def write_final(self):
-        """Write ``model.safetensors`` and ``model.json`` (atomically); return the trained module."""
+        """Write ``model.safetensors`` and ``model.json`` (atomically); return the trained module.
+
+        ``model.json`` is the plan, the steps, the standardisation statistics and ``model_specs``: each
+        model's spec, token grid and store dtype, from its training store's ``meta.json``
+        (:func:`usae.sae.checkpoint.model_spec_record`).
+        """
         module = self.final_module()
         weights = {key: value.detach().cpu().contiguous() for key, value in module.state_dict().items()}
         with atomic_path(self.weights) as tmp:
             save_file(weights, tmp)
         stats = {name: list(self.batches.stats[name]) for name in self.batches.names}
-        write_json(self.meta, {**self.plan, "steps": self.total_steps, "stats": stats})
+        specs = {name: model_spec_record(extracted_spec(store.meta), store.meta["grid"], store.meta["dtype"])
+                 for name, store in self.batches.stores.items()}
+        write_json(self.meta, {**self.plan, "steps": self.total_steps, "stats": stats, "model_specs": specs})
         return module
 
 
