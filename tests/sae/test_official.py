@@ -283,3 +283,15 @@ def test_a_model_option_naming_no_released_model_is_refused(release, tmp_path):
     with pytest.raises(UserError, match=f"^--model DINO=...: {config} has no model 'DINO' under model_zoo"):
         import_official(config, tmp_path / "run", overrides=["DINO=dinov2_vits14"])
     assert not (tmp_path / "run").exists()
+
+
+def test_an_imported_release_records_the_registry_specs_so_usae_load_can_encode_images(release, tmp_path):
+    from usae.sae.trained_run import load
+
+    config, _ = release
+    meta = import_official(config, tmp_path / "run", overrides=["DinoV2=dinov2_vits14"])
+    assert meta["model_specs"]["vit_b16"] == {"spec": meta["model_specs"]["vit_b16"]["spec"], "grid": [14, 14],
+                                              "dtype": "float32"}
+    assert meta["model_specs"]["siglip_vitb16"]["spec"]["arch"] == "vit_base_patch16_siglip_224.webli"
+    run = load(tmp_path / "run")
+    assert run.specs["dinov2_vits14"].image_size == 224 and run.grids["vit_b16"] == [14, 14]

@@ -19,7 +19,8 @@ from safetensors.torch import save_file
 
 from usae.errors import UserError
 from usae.io import atomic_folder, file_sha256, write_json
-from usae.sae.checkpoint import load_trained
+from usae.models.loaders import model_spec
+from usae.sae.checkpoint import load_trained, model_spec_record
 from usae.sae.official_yaml import (
     ARCHITECTURE,
     OFFICIAL_MODELS,
@@ -101,6 +102,17 @@ def _number(value):
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+RELEASED_GRID = (14, 14)  # 196 tokens per image, every model resampled to it
+
+
+def _registry_spec(model):
+    """The registry's spec of a released model (None for a name the registry lacks: its images cannot be encoded)."""
+    try:
+        return model_spec(model).describe()
+    except UserError:
+        return None
+
+
 def read_official(config_path, checkpoints=None, names=None):
     """Read a released USAE: its yaml and each model's ``.pth``, validated.
 
@@ -151,7 +163,10 @@ def read_official(config_path, checkpoints=None, names=None):
                          "epoch": epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None,
                          "learning_rate": _number(rate)}
     names = {theirs: ours for theirs, (ours, _) in released.items()}
+    # The official models' tokens: the registry's spec on the 14x14 grid (docs/method.md), computed in float32.
+    specs = {ours: model_spec_record(_registry_spec(ours), RELEASED_GRID, "float32") for ours in dims}
     meta = {"kind": "usae", "models": list(dims), "dims": dims, "n_concepts": m, "k": k, "stats": stats,
+            "model_specs": specs,
             "official": {"config": {"path": str(config_path), "sha256": file_sha256(config_path)},
                          "checkpoints": files, "names": names, "yaml": json.loads(json.dumps(config, default=str))}}
     return weights, meta
