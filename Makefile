@@ -13,7 +13,7 @@ $(STAMP): requirements.lock requirements-nodeps.lock pyproject.toml .dvc/plots/p
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	npm install --prefix .dvc/plots --no-package-lock --no-audit --no-fund --silent \
-	  || echo "npm install failed or npm not found: dvc plots show will load Vega from the internet"
+	  || echo "npm install --prefix .dvc/plots failed: dvc plots show draws nothing until it succeeds"
 	touch $@
 
 run: $(STAMP)
