@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.synthetic import planted_activations
-from tests.workflow.test_workflow import copy_workflow, snakemake
+from tests.workflow.test_workflow import copy_workflow, ran_rules, snakemake
 from usae.activations.store import write_store
 
 pytestmark = pytest.mark.integration
@@ -51,8 +51,7 @@ def imported(tmp_path_factory):
 def test_imported_experiment_runs_every_stage_but_fetch_extract_actmax(imported):
     workdir, run = imported
     results = workdir / "results"
-    ran = {line.split()[1].rstrip(":") for line in run.stderr.splitlines()
-           if line.startswith(("rule ", "localrule "))} - {"all"}
+    ran = ran_rules(run)
     assert ran == {"train", "metrics", "baseline", "figures", "tables", "explorer"}
     assert not (results / "data").exists() and not (results / "actmax").exists()
     for name in ["fig5_r2", "fig6a_entropy", "fig6b_cofire_proportion", "fig6c_cofire_energy", "fig7_matching",

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests.official_release import write_release
-from tests.workflow.test_workflow import REPO, TINY_CONFIG, copy_workflow, planned_rules, snakemake
+from tests.workflow.test_workflow import REPO, TINY_CONFIG, copy_workflow, planned_rules, ran_rules, snakemake
 from usae.io import read_json
 
 pytestmark = pytest.mark.integration
@@ -64,8 +64,7 @@ def released_run(tmp_path_factory):
 def test_tiny_dag_runs_end_to_end_from_a_released_usae(released_run):
     workdir, run = released_run
     results = workdir / "results"
-    ran = {line.split()[1].rstrip(":") for line in run.stderr.splitlines()
-           if line.startswith(("rule ", "localrule "))} - {"all"}
+    ran = ran_rules(run)
     assert ran == {"fetch", "extract"} | EVALUATED
     assert not (results / "data/embedded/train.csv").exists() and not (results / "activations/embedded/train").exists()
     meta = read_json(results / "train/usae/model.json")

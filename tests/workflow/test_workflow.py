@@ -42,6 +42,12 @@ def planned_rules(result):
     return {line.split()[1].rstrip(":") for line in result.stdout.splitlines() if line.startswith("rule ")} - {"all"}
 
 
+def ran_rules(result):
+    """Rules a real run ran (without ``all``), from its log."""
+    return {line.split()[1].rstrip(":") for line in result.stderr.splitlines()
+            if line.startswith(("rule ", "localrule "))} - {"all"}
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     """The tiny DAG run to the end, plus a 'folder' evaluation dataset of 5 photographs (Table 1's columns)."""
