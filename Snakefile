@@ -10,9 +10,11 @@ min_version("9.0")
 include: "workflow/rules/common.smk"
 
 
-# fetch and extract make only the stores of datasets with images (metrics, of every dataset, overrides this).
+# fetch and extract make only the data folders and stores of datasets with images, in the shared cache.
 wildcard_constraints:
-    dataset="|".join(map(re.escape, IMAGE_DATASETS)) or "(?!)",
+    data="|".join(map(re.escape, DATA_FOLDERS)) or "(?!)",
+    digest=f"[0-9a-f]{{{jobs.DIGEST_CHARS}}}",
+    dataset="|".join(map(re.escape, DATASETS)),
     split="train|val",
     model="|".join(map(re.escape, MODELS)),
     kind="usae|independent",

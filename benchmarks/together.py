@@ -17,7 +17,7 @@ Sizes are the embedded default's (config/config.yaml): dinov2_vits14_imgfocus_bl
 mobilenet_v2 (d 320), efficientnet_lite0 (d 320), 196 tokens per image, batch_images 4 (784 tokens),
 n_concepts 1024, k 32, float16 stores of 64-image shards. Without --stores it writes random stores of
 --images images (576: the default's train split) into a temporary folder; with --stores it reads real
-ones (e.g. results/activations/<dataset>/train/<model>/, one folder per model). Torch runs --threads
+ones (e.g. results/cache/activations/<dataset>-<digest>/train/, one folder per model). Torch runs --threads
 threads (1: the default config's ``threads``).
 
 Usage: python benchmarks/together.py [--steps 24] [--repeats 3] [--groups 1 2 4] [--images 576]

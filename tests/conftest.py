@@ -26,6 +26,17 @@ def image_folder(tmp_path):
     return paths
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cache_stays_in_temporary_folders():
+    """A test that writes a config must also point its ``data`` and ``activations`` roots (default
+    ``results/cache/...`` in the working directory) into its temporary folder, or run in a temporary workdir."""
+    cache = Path("results/cache")
+    before = set(cache.rglob("*")) if cache.exists() else set()
+    yield
+    written = (set(cache.rglob("*")) if cache.exists() else set()) - before
+    assert not written, f"tests wrote into the working directory's cache: {sorted(map(str, written))[:3]}"
+
+
 @pytest.fixture(autouse=True)
 def one_torch_thread():
     """Tests train tiny models: one CPU thread is fastest and keeps a busy 2-core machine responsive."""
@@ -50,7 +61,8 @@ def tiny(tmp_path_factory):
     from usae.layout import Layout
 
     config = yaml.safe_load(TINY_CONFIG.read_text())
-    config["results"] = str(tmp_path_factory.mktemp("tiny") / "results")
+    results = tmp_path_factory.mktemp("tiny") / "results"
+    config.update(results=str(results), data=str(results / "cache/data"), activations=str(results / "cache/activations"))
     validate_config(config, str(TINY_CONFIG))
     return config, Layout(config["results"])
 

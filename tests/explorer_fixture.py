@@ -86,16 +86,18 @@ def tiny_run(root):
     dataset = config["dataset"]["name"]
     acts, _ = planted_activations(np.random.default_rng(0), 200, 4, DIMS, n_shared=20, n_specific=3, active=2)
     splits = {"train": slice(0, 160), "val": slice(160, None)}
-    stores = {split: write_planted_stores(Path(layout.store(dataset, split, "x")).parent.parent,
+    # The planted activations are the dataset's imported stores; the manifest gives their images.
+    stores = {split: write_planted_stores(Path(layout.imported_store(dataset, split, "x")).parent.parent,
                                           {n: a[part] for n, a in acts.items()}) for split, part in splits.items()}
-    write_csv(write_images(root / "images", 40), layout.manifest(dataset, "val"))
+    manifest = root / "val.csv"
+    write_csv(write_images(root / "images", 40), manifest)
     run = {name: Path(path) for name, path in layout.run_files("usae").items()}
     options = {**config["train"], "seed": 0}
     UniversalRun(TokenBatches(stores["train"], batch_images=16), options, run["weights"], run["meta"],
                  run["log_csv"]).run()
     files = {name: Path(layout.metrics(dataset, name)) for name in
              ("matrices.json", "concepts.csv", "top_images.npz", "summary.json")}
-    store_metas = [Path(layout.store(dataset, "val", name)) for name in DIMS]
+    store_metas = [Path(layout.imported_store(dataset, "val", name)) for name in DIMS]
     metrics(run["weights"], run["meta"], store_metas, *files.values(), dataset=dataset,
             options=config["metrics"])
     matrices = read_json(files["matrices.json"])
@@ -104,7 +106,7 @@ def tiny_run(root):
     table, images = write_actmax(root, int(frame.loc[~frame["dead"], "concept"].iloc[0]), list(DIMS))
     return {"concepts_csv": files["concepts.csv"], "top_images_npz": files["top_images.npz"],
             "matrices_json": files["matrices.json"], "summary_json": files["summary.json"],
-            "manifest_csv": Path(layout.manifest(dataset, "val")), "usae_weights": run["weights"],
+            "manifest_csv": manifest, "usae_weights": run["weights"],
             "usae_meta": run["meta"], "store_metas": store_metas,
             "figure_pngs": [Path(layout.figure("fig5_r2") + ".png")], "actmax_table_csv": table,
             "actmax_images_dir": images}

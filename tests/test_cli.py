@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from usae import jobs
 from usae.activations.store import ActivationStore
 from usae.cli import main
 
@@ -38,7 +39,7 @@ def test_bad_config_is_one_line_and_exit_2(tmp_path, capsys):
 
 def test_missing_dataset_is_one_line(tmp_path, capsys):
     config = tmp_path / "c.yaml"
-    config.write_text(f"results: {tmp_path}/r\ndataset: {{name: inet, source: imagenet_folder, root: {tmp_path}/none}}\n")
+    config.write_text(f"results: {tmp_path}/r\ndata: {tmp_path}/d\nactivations: {tmp_path}/a\ndataset: {{name: inet, source: imagenet_folder, root: {tmp_path}/none}}\n")
     assert main(["fetch", "--config", str(config)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "dataset.root: dataset folder" in err
@@ -46,7 +47,7 @@ def test_missing_dataset_is_one_line(tmp_path, capsys):
 
 def test_stage_without_its_inputs_is_one_line(tmp_path, capsys):
     config = tmp_path / "c.yaml"
-    config.write_text(f"results: {tmp_path}/r\n")
+    config.write_text(f"results: {tmp_path}/r\ndata: {tmp_path}/d\nactivations: {tmp_path}/a\n")
     assert main(["metrics", "--config", str(config)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and err.startswith("usae: error:") and "model.safetensors: missing" in err
@@ -54,7 +55,7 @@ def test_stage_without_its_inputs_is_one_line(tmp_path, capsys):
 
 def test_unknown_dataset_name_is_one_line(tmp_path, capsys):
     config = tmp_path / "c.yaml"
-    config.write_text(f"results: {tmp_path}/r\n")
+    config.write_text(f"results: {tmp_path}/r\ndata: {tmp_path}/d\nactivations: {tmp_path}/a\n")
     assert main(["fetch", "--config", str(config), "--dataset", "nosuch"]) == 2
     assert capsys.readouterr().err.strip() == f"usae: error: {config}: no dataset named 'nosuch' (known: embedded)"
 
@@ -78,7 +79,7 @@ def test_import_acts_refuses_bad_numbers_and_grids_before_writing(tmp_path, rng,
 ])
 def test_a_stage_without_jobs_says_why(tmp_path, capsys, stage, reason):
     config = tmp_path / "c.yaml"
-    config.write_text(f"results: {tmp_path}/r\n")
+    config.write_text(f"results: {tmp_path}/r\ndata: {tmp_path}/d\nactivations: {tmp_path}/a\n")
     assert main([stage, "--config", str(config)]) == 2
     assert capsys.readouterr().err.strip() == f"usae: error: {config}: {reason}"
 
@@ -90,7 +91,7 @@ def test_usae_train_also_trains_a_sweep_s_groups(tiny_trained, tmp_path, monkeyp
 
     config = {**tiny_trained[0], "results": str(tmp_path / "r"), "sweeps": {"lr": {"together": 2,
                                                                                  "train": {"lr": [0.001, 0.003]}}}}
-    for path in tiny_trained[1].stores(config["dataset"]["name"], "train", config["models"]):
+    for path in jobs.stores(config, tiny_trained[1], config["dataset"]["name"], "train"):
         target = tmp_path / "r" / Path(path).relative_to(tiny_trained[1].root)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text("{}")  # present: the stage functions are replaced below

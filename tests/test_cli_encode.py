@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from usae import jobs
 from usae.cli import main
 from usae.sae.trained_run import load
 
@@ -13,7 +14,7 @@ from usae.sae.trained_run import load
 @pytest.fixture(scope="module")
 def run_and_images(tiny_trained):
     config, layout = tiny_trained
-    paths = pd.read_csv(layout.manifest(config["dataset"]["name"], "val"))["path"][:2].tolist()
+    paths = pd.read_csv(jobs.manifest(config, config["dataset"]["name"], "val"))["path"][:2].tolist()
     return Path(layout.run_files("usae")["weights"]).parent, paths
 
 

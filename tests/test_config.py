@@ -1,7 +1,9 @@
+from pathlib import Path
+
 import pytest
 import yaml
 
-from usae.config import load_config, validate_config
+from usae.config import load_config, load_schema, validate_config
 from usae.errors import ConfigError
 
 
@@ -185,3 +187,36 @@ def test_released_files_missing_or_broken_are_named(tmp_path):
     path.write_text("model_zoo: [")
     with pytest.raises(ConfigError, match=rf"cfg.yaml: key 'released.config': {path}: not YAML"):
         validate_config(config, "cfg.yaml")
+
+
+def test_a_file_of_overrides_keeps_the_base_values_of_its_nulls(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text(yaml.safe_dump({"seed": 3, "train": {"lr": 0.01, "k": 8, "n_concepts": 64}}))
+    over = tmp_path / "over.yaml"
+    over.write_text(yaml.safe_dump({"overrides": "base.yaml", "seed": None, "train": {"lr": 0.002, "k": None},
+                                    "extract": {"grid": None}}))
+    resolved = load_config(over)
+    assert resolved == load_config(base) | {"train": {**load_config(base)["train"], "lr": 0.002}}
+    both = tmp_path / "both.yaml"
+    both.write_text(yaml.safe_dump({"overrides": "base.yaml", "extends": "base.yaml"}))
+    with pytest.raises(ConfigError, match="keys 'extends' and 'overrides': name one base file"):
+        load_config(both)
+
+
+def test_the_dvc_params_file_lists_keys_that_cannot_be_null_and_changes_nothing():
+    """params.yaml's nulls stand for config/config.yaml's values: none of its keys may take null itself."""
+    repo = Path(__file__).resolve().parents[1]
+    schema = load_schema()["properties"]
+
+    def leaves(values, path=()):
+        for key, value in values.items():
+            yield from leaves(value, path + (key,)) if isinstance(value, dict) else [(path + (key,), value)]
+
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    assert params.pop("overrides") == "config/config.yaml"
+    for path, value in leaves(params):
+        entry = schema[path[0]]
+        for key in path[1:]:
+            entry = entry["properties"][key]
+        assert value is None and "null" not in entry.get("type", []), path
+    assert load_config(repo / "params.yaml") == load_config(repo / "config" / "config.yaml")

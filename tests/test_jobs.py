@@ -70,18 +70,25 @@ def test_the_stages_of_a_run():
 
 def test_patterns_give_static_paths_and_params_need_real_values():
     config, layout = tiny()
-    pattern = jobs.fetch(config, layout, "{dataset}", "{split}")
-    assert pattern.output["manifest"] == layout.manifest("{dataset}", "{split}")
+    pattern = jobs.fetch(config, layout, "{data}", "{split}")
+    assert pattern.output["manifest"] == jobs.cache(config).manifest("{data}", "{split}")
     with pytest.raises(KeyError):
         pattern.params()
-    real = jobs.fetch(config, layout, "embedded", "val")
+    real = jobs.fetch(config, layout, jobs.data_key(config, "embedded"), "val")
     assert real.params()["key"] == "dataset" and real.params()["split"] == "val"
+    assert real.names["dataset"] == "embedded"
+    metrics = jobs.metrics(config, layout, "{dataset}")  # its stores are found from a real dataset only
+    assert metrics.output["summary"] == layout.metrics("{dataset}", "summary.json")
+    with pytest.raises(KeyError):
+        metrics.input
 
 
 def test_extract_parts_and_their_merge_describe_one_store():
     config, layout = tiny(extract={**yaml.safe_load(TINY_CONFIG.read_text())["extract"], "parts": 3})
-    part = jobs.extract(config, layout, "embedded", "train", "efficientnet_lite0", part="2")
-    merge = jobs.extract_merge(config, layout, "embedded", "train", "efficientnet_lite0")
+    store = (jobs.data_key(config, "embedded"), "train", "efficientnet_lite0",
+             jobs.store_digest(config, "embedded", "train", "efficientnet_lite0"))
+    part = jobs.extract(config, layout, *store, part="2")
+    merge = jobs.extract_merge(config, layout, *store)
     assert part.params()["index"] == 2 and part.params()["parts"] == 3
     assert part.output["part"] == merge.input["parts"][2] and len(merge.input["parts"]) == 3
     assert "parts" not in merge.params()["options"]
@@ -128,3 +135,46 @@ def test_points_train_together_in_groups_that_share_their_batches():
     assert [run["options"]["lr"] for run in first.params()["runs"]] == [0.001, 0.001, 0.003, 0.003]
     assert first.output["weights"][2] == f"{layout.root}/sweeps/lr_b/batch_images~2_lr~0.003/train/usae/model.safetensors"
     assert set(first.output) == {"weights", "meta", "log_csv"}  # the curves are the figures stage's
+
+
+def _stores(config):
+    return [path for job in jobs.planned_jobs(config, Layout(config["results"])) if job.stage == "extract"
+            for path in job.output_paths()]
+
+
+def _with(config, section, **values):
+    return validate_config({**config, section: {**config[section], **values}}, "tiny.yaml")
+
+
+def test_experiments_that_extract_the_same_bytes_share_the_cache_and_others_do_not():
+    config, _ = tiny()
+    shared = _stores(config)
+    assert all(path.startswith(f"{config['activations']}/embedded-") for path in shared)
+    # What a store's bytes do not depend on: where the experiment's results go, training, how extraction is split.
+    assert _stores(tiny(results="results_lr")[0]) == shared
+    assert _stores(_with(config, "train", lr=0.01, n_concepts=128)) == shared
+    assert _stores(_with(config, "extract", parts=3)) == shared
+    # What they do depend on: each extract option, the seed, the dataset's settings, the model spec.
+    for section, values in [("extract", {"grid": 5}), ("extract", {"dtype": "float32"}),
+                            ("extract", {"stat_images": 7}), ("extract", {"stats_grid": "resampled"})]:
+        changed = _stores(_with(config, section, **values))
+        assert set(changed).isdisjoint(shared), values
+    assert set(_stores(tiny(seed=1)[0])).isdisjoint(shared)
+    dataset = {**config["dataset"], "embedded": {**config["dataset"]["embedded"], "n_train": 10}}
+    other_data = _stores(tiny(dataset=dataset)[0])
+    assert set(other_data).isdisjoint(shared)
+    zoo = {"efficientnet_lite0": {"loader": "timm", "arch": "efficientnet_lite0", "weights": "random",
+                                  "image_size": 256}}
+    respecified = _stores(tiny(model_zoo=zoo)[0])
+    assert [a == b for a, b in zip(respecified, shared)] == [False, True, False, True]  # lite0 train, val
+
+
+def test_a_store_folder_names_its_data_split_and_model_and_the_cache_roots_are_config_keys():
+    config, _ = tiny(data="/d", activations="/a")
+    key, digest = jobs.data_key(config, "embedded"), jobs.store_digest(config, "embedded", "val", "efficientnet_lite1")
+    assert key.startswith("embedded-") and len(key.rsplit("-", 1)[1]) == jobs.DIGEST_CHARS
+    assert jobs.manifest(config, "embedded", "val") == f"/d/{key}/val.csv"
+    assert (jobs.store(config, Layout(config["results"]), "embedded", "val", "efficientnet_lite1")
+            == f"/a/{key}/val/efficientnet_lite1-{digest}/meta.json")
+    imported, layout = tiny(**CONFIGS["imported activations"])
+    assert jobs.store(imported, layout, "mine", "val", "x") == f"{layout.root}/activations/mine/val/x/meta.json"

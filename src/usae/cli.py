@@ -35,7 +35,7 @@ def _chosen(job, args):
     """Whether ``job`` is one of those the command line asks for (``--dataset``, ``--split``, ``--model``, ``--kind``)."""
     for wildcard in ("dataset", "split", "model", "kind"):
         wanted = getattr(args, wildcard, None)
-        if wanted and job.wildcards.get(wildcard) not in ([wanted] if isinstance(wanted, str) else wanted):
+        if wanted and job.names.get(wildcard) not in ([wanted] if isinstance(wanted, str) else wanted):
             return False
     return True
 
@@ -141,7 +141,7 @@ def cmd_encode(args):
     from usae.io import atomic_path
     from usae.sae.trained_run import load
 
-    run = load(args.run)
+    run = load(args.run, remote_code=args.remote_code)
     for model in [args.model, *args.decode_into]:
         run.check_model(model)
     codes_NTM = run.encode_images(args.model, args.images, device=args.device)
@@ -177,10 +177,10 @@ def build_parser():
         command.add_argument("--config", default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})")
         return command
 
-    fetch = stage("fetch", "dataset fetch: write split manifests (results/data/<dataset>/<split>.csv)")
+    fetch = stage("fetch", "dataset fetch: write split manifests (<data>/<dataset>-<digest>/<split>.csv, config data)")
     fetch.add_argument("--dataset", help="dataset name (default: every configured dataset)")
     fetch.add_argument("--split", action="append", choices=["train", "val"])
-    extract = stage("extract", "activation extraction into stores (results/activations/...)")
+    extract = stage("extract", "activation extraction into stores (<activations>/<dataset>-<digest>/<split>/<model>-<digest>/)")
     extract.add_argument("--dataset", help="dataset name (default: the experiment's dataset)")
     extract.add_argument("--split", action="append", choices=["train", "val"])
     extract.add_argument("--model", action="append", help="model name (default: every configured model)")
@@ -234,6 +234,9 @@ def build_parser():
                         help="also write the codes decoded into this model's activations, decoded_<MODEL> "
                         "(repeatable)")
     encode.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the vision model runs")
+    encode.add_argument("--remote-code", action="append", default=[], metavar="MODEL",
+                        help="allow this model's loading to run code from its repository (torch.hub hubconf.py, "
+                        "Hugging Face modelling code), as the config's remote_code list does (repeatable)")
     return parser
 
 

@@ -79,7 +79,7 @@ def semantic_errors(config):
                                  f"repository's hubconf.py; list '{name}' under remote_code to allow it")
                for name in config["models"] if known.get(name, {}).get("loader") == "torchhub"
                and name not in config["remote_code"]]
-    return errors + results_errors(config["results"]) + sweep_errors(config) + released_errors(config)
+    return errors + folder_errors(config) + sweep_errors(config) + released_errors(config)
 
 
 def _actmax_errors(config, m, source):
@@ -126,16 +126,19 @@ def released_errors(config):
     return errors + _actmax_errors(config, m, f"the released USAE's m, from {path},")
 
 
-def results_errors(results):
-    """The results root checked once, up front: it must be (or be creatable as) a folder this process can write."""
-    path = Path(results)
-    existing = next(folder for folder in [path, *path.parents] if folder.exists())  # "." or "/" at the latest
-    if existing.exists() and not existing.is_dir():
-        kind = "is" if existing == path else f"is under '{existing}', which is"
-        return [(["results"], f"key 'results': '{results}' {kind} a file, not a folder")]
-    if existing.exists() and not os.access(existing, os.W_OK | os.X_OK):
-        return [(["results"], f"key 'results': cannot write into '{existing}'")]
-    return []
+def folder_errors(config):
+    """The results, data and activations roots checked once, up front: each must be (or be creatable as) a
+    folder this process can write."""
+    errors = []
+    for key in ("results", "data", "activations"):
+        path = Path(config[key])
+        existing = next(folder for folder in [path, *path.parents] if folder.exists())  # "." or "/" at the latest
+        if existing.exists() and not existing.is_dir():
+            kind = "is" if existing == path else f"is under '{existing}', which is"
+            errors.append(([key], f"key '{key}': '{config[key]}' {kind} a file, not a folder"))
+        elif existing.exists() and not os.access(existing, os.W_OK | os.X_OK):
+            errors.append(([key], f"key '{key}': cannot write into '{existing}'"))
+    return errors
 
 
 # train keys a sweep may not vary: how many runs there are, whether the baseline runs (its table scores
@@ -229,6 +232,9 @@ def validate_config(config, source):
 
 
 EXTENDS = "extends"  # a config file's key naming the file it is layered over (relative to its own folder)
+# The key of a file of overrides (params.yaml, which `dvc exp run -S` edits): like extends, but a null in
+# it means "the file's own value", so that it can list every key DVC may set.
+OVERRIDES = "overrides"
 
 
 def _read_file(path):
@@ -252,6 +258,8 @@ def read_layers(path):
 
     A file is a whole experiment: the schema's defaults, then each file it names with ``extends``
     (a path relative to the naming file's folder), then its own keys. Nothing else is merged in.
+    A file that names its base with ``overrides`` instead is a layer of overrides: its null values
+    are dropped (they stand for the base's values).
     """
     layers, current = [], Path(path)
     while True:
@@ -259,13 +267,26 @@ def read_layers(path):
             chain = " -> ".join([*(name for name, _ in reversed(layers)), str(current)])
             raise ConfigError(f"{current}: key '{EXTENDS}' makes a loop ({chain})")
         values = dict(_read_file(current))
-        parent = values.pop(EXTENDS, None)
-        layers.insert(0, (str(current), values))
+        if EXTENDS in values and OVERRIDES in values:
+            raise ConfigError(f"{current}: keys '{EXTENDS}' and '{OVERRIDES}': name one base file, with one of them")
+        key = OVERRIDES if OVERRIDES in values else EXTENDS
+        parent = values.pop(key, None)
+        layers.insert(0, (str(current), _without_nulls(values) if key == OVERRIDES else values))
         if parent is None:
             return layers
         if not isinstance(parent, str) or not parent:
-            raise ConfigError(f"{current}: key '{EXTENDS}': the path of a config file, got {parent!r}")
+            raise ConfigError(f"{current}: key '{key}': the path of a config file, got {parent!r}")
         current = current.parent / parent
+
+
+def _without_nulls(values):
+    """A mapping without its null values, at any depth, nor the mappings left empty."""
+    out = {}
+    for key, value in values.items():
+        value = _without_nulls(value) if isinstance(value, dict) else value
+        if value is not None and value != {}:
+            out[key] = value
+    return out
 
 
 def _merged(base, values):

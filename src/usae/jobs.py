@@ -4,10 +4,17 @@ The Snakemake rules (``workflow/rules/<stage>.smk``) and the ``usae <stage>`` co
 a stage's jobs with these functions, so they read and write the same files with the same params.
 
 A rule calls a stage's function once, with wildcard patterns (``train(config, layout, kind="{kind}")``):
-its ``input`` and ``output`` are then static patterns, since a job's paths depend on its wildcards
-through string formatting only. Params may look wildcard values up in the config, so they are a
-function, called for a real job only (in a rule: ``params: stage=job_params("train")``, see
-``workflow/rules/common.smk``). The command takes the same jobs from :func:`planned_jobs`.
+its ``output`` is then a static pattern, since a job's paths depend on its wildcards through string
+formatting only, and so is its ``input``, but for the metrics stage's: its stores depend on its
+dataset through their content addresses, so it is a function, evaluated for a real job only (in a
+rule: ``input: unpack(job_input("metrics"))``). Params may look wildcard values up in the config, so
+they are a function too (``params: job=job_params("train")``, see ``workflow/rules/common.smk``).
+The command takes the same jobs from :func:`planned_jobs`.
+
+The fetched datasets and the activation stores live in the shared :class:`usae.layout.Cache`, in
+folders named by a digest of the job's params (:func:`data_key`, :func:`store_digest`): two
+experiments that would fetch or extract the same bytes, with the same params, use one folder, so
+Snakemake's rerun triggers never see one experiment's params on the other's files.
 
 Imports nothing heavy: the Snakefile uses it at parse time.
 """
@@ -16,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from usae.config import all_datasets, dataset_splits, has_images, sweep_points
-from usae.layout import drawn_figures, site_figures
+from usae.io import json_sha256
+from usae.layout import Cache, drawn_figures, site_figures
 from usae.models.registry import BUILTIN_MODELS, display_names
 from usae.sae.official_yaml import read_config, released_models
 
@@ -31,23 +39,38 @@ class Job:
         The stage (rule) name: a function of :mod:`usae.stages`.
     wildcards : dict of str to str
         The job's wildcard values (patterns when a rule describes its jobs).
-    input, output : dict of str to (path or list of path)
-        Named files; an empty list stands for an optional file that the job does not have.
+    inputs : dict of str to (path or list of path), or callable
+        Named files (an empty list stands for an optional file that the job does not have), or
+        ``inputs() -> dict`` when they are looked up from real wildcard values: read them as :attr:`input`.
+    output : dict of str to (path or list of path)
+        Named files.
     params : callable
         ``params() -> dict``: the stage's keyword-only arguments.
     """
 
     stage: str
     wildcards: dict
-    input: dict
+    inputs: dict | Callable = field(repr=False)
     output: dict
     params: Callable[[], dict] = field(repr=False)
+
+    @property
+    def input(self):
+        """The named input files."""
+        return self.inputs() if callable(self.inputs) else self.inputs
 
     @property
     def module(self):
         """The stage module, ``usae.stages.<module>``, whose function ``stage`` runs the job (and the
         ``usae`` command that runs it): ``train`` for ``train`` and ``train_group``."""
         return self.stage.split("_")[0]
+
+    @property
+    def names(self):
+        """The wildcards, with ``dataset`` named for a data folder's (``embedded-<digest>``: ``embedded``):
+        what the ``usae`` command's options (``--dataset``, ``--split``, ``--model``, ``--kind``) choose."""
+        data = self.wildcards.get("data")
+        return {**self.wildcards, "dataset": data.rsplit("-", 1)[0]} if data else self.wildcards
 
     def input_paths(self):
         """Every input file, flattened."""
@@ -115,33 +138,9 @@ def _usae_input(layout):
     return {"usae_weights": weights, "usae_meta": meta}
 
 
-def _val_manifest(config, layout):
-    """The experiment's val manifest, or none when its dataset has no images (imported activations)."""
-    return layout.manifest(_experiment(config), "val") if _images(config) else []
-
-
-def _val_stores(config, layout, dataset=None):
-    return layout.stores(dataset or _experiment(config), "val", config["models"])
-
-
-def _metrics_files(config, layout, *names):
-    return {name.split(".")[0]: layout.metrics(_experiment(config), name) for name in names}
-
-
-def store_options(config):
-    """The ``extract`` options a store's bytes depend on: all but ``parts``, which only spreads the work."""
-    return {key: value for key, value in config["extract"].items() if key != "parts"}
-
-
-def fetch(config, layout, dataset, split):
-    """One split's manifest (image id, path, label, sha256), its rejects and its image files."""
-    def params():
-        key, entry = all_datasets(config)[dataset]
-        return {"dataset": entry, "key": key, "split": split, "seed": config["seed"], "cache": layout.package_cache()}
-
-    return Job("fetch", {"dataset": dataset, "split": split}, {},
-               {"manifest": layout.manifest(dataset, split), "rejects": layout.rejects(dataset, split),
-                "images": layout.images(dataset, split)}, params)
+def cache(config):
+    """The shared folders of fetched datasets and activation stores (config ``data`` and ``activations``)."""
+    return Cache(config["data"], config["activations"])
 
 
 def zoo_entry(config, model):
@@ -158,37 +157,120 @@ def model_labels(config):
     return display_names(config["models"], config["model_zoo"])
 
 
+def store_options(config):
+    """The ``extract`` options a store's bytes depend on: all but ``parts``, which only spreads the work."""
+    return {key: value for key, value in config["extract"].items() if key != "parts"}
+
+
+# Hex digits of a content address: 48 bits, so that two settings share a folder by chance with odds of
+# about n^2 / 2^49 for n settings.
+DIGEST_CHARS = 12
+
+
+def _fetch_params(config, dataset, split):
+    key, entry = all_datasets(config)[dataset]
+    return {"dataset": entry, "key": key, "split": split, "seed": config["seed"]}
+
+
+def data_key(config, dataset):
+    """The data folder of ``dataset`` in the cache: ``<name>-<digest>``, the digest of its fetch params but
+    the split (its config entry, its config key and the seed), which its manifests and images depend on."""
+    values = {name: value for name, value in _fetch_params(config, dataset, None).items() if name != "split"}
+    return f"{dataset}-{json_sha256(values)[:DIGEST_CHARS]}"
+
+
 def _extract_params(config, model):
     return {"model": model, "zoo_entry": zoo_entry(config, model), "options": store_options(config),
             "seed": config["seed"]}
 
 
-def extract(config, layout, dataset, split, model, part=None):
-    """One model's store of one split; with ``part``, that part of ``extract.parts`` (a range of shards)."""
-    wildcards = {"dataset": dataset, "split": split, "model": model}
-    files = {"manifest": layout.manifest(dataset, split)}
+def store_digest(config, dataset, split, model):
+    """The digest in the name of a store's folder: of its data folder, split, extract params and the
+    model's resolved spec (the built-in registry's when the config has no entry for it)."""
+    spec = zoo_entry(config, model) or BUILTIN_MODELS.get(model)
+    values = {"data": data_key(config, dataset), "split": split, **_extract_params(config, model), "spec": spec}
+    return json_sha256(values)[:DIGEST_CHARS]
+
+
+def store(config, layout, dataset, split, model):
+    """The store (its ``meta.json``) of ``model`` on a split of ``dataset``: in the cache, or in the results
+    folder for an imported dataset (source ``activations``)."""
+    if not has_images(all_datasets(config)[dataset][1]):
+        return layout.imported_store(dataset, split, model)
+    return cache(config).store(data_key(config, dataset), split, model, store_digest(config, dataset, split, model))
+
+
+def stores(config, layout, dataset, split):
+    """The store of every model of one dataset split, in model order."""
+    return [store(config, layout, dataset, split, model) for model in config["models"]]
+
+
+def manifest(config, dataset, split):
+    """The manifest of one split of a dataset with images."""
+    return cache(config).manifest(data_key(config, dataset), split)
+
+
+def _val_manifest(config):
+    """The experiment's val manifest, or none when its dataset has no images (imported activations)."""
+    return manifest(config, _experiment(config), "val") if _images(config) else []
+
+
+def _val_stores(config, layout, dataset=None):
+    return stores(config, layout, dataset or _experiment(config), "val")
+
+
+def _metrics_files(config, layout, *names):
+    return {name.split(".")[0]: layout.metrics(_experiment(config), name) for name in names}
+
+
+def _dataset_of(config, data):
+    """The name of the dataset whose data folder is ``data`` (a real one: params need real values)."""
+    found = {data_key(config, name): name for name, (_, entry) in all_datasets(config).items() if has_images(entry)}
+    return found[data]
+
+
+def fetch(config, layout, data, split):
+    """One split's manifest (image id, path, label, sha256), its rejects and its image files, in data folder
+    ``data`` (:func:`data_key`)."""
+    folders = cache(config)
+
+    def params():
+        return {**_fetch_params(config, _dataset_of(config, data), split), "cache": folders.packages()}
+
+    return Job("fetch", {"data": data, "split": split}, {},
+               {"manifest": folders.manifest(data, split), "rejects": folders.rejects(data, split),
+                "images": folders.images(data, split)}, params)
+
+
+def extract(config, layout, data, split, model, digest, part=None):
+    """One model's store of one split of data folder ``data``, named by ``digest`` (:func:`store_digest`);
+    with ``part``, that part of ``extract.parts`` (a range of shards)."""
+    folders = cache(config)
+    wildcards = {"data": data, "split": split, "model": model, "digest": digest}
+    files = {"manifest": folders.manifest(data, split)}
     if part is None:
-        return Job("extract", wildcards, files, {"store": layout.store(dataset, split, model)},
+        return Job("extract", wildcards, files, {"store": folders.store(data, split, model, digest)},
                    lambda: _extract_params(config, model))
 
     def params():
         return {**_extract_params(config, model), "index": int(part), "parts": config["extract"]["parts"]}
 
     return Job("extract", {**wildcards, "part": part}, files,
-               {"part": layout.store_part(dataset, split, model, part)}, params)
+               {"part": folders.store_part(data, split, model, digest, part)}, params)
 
 
-def extract_merge(config, layout, dataset, split, model):
+def extract_merge(config, layout, data, split, model, digest):
     """One store assembled from its ``extract.parts`` parts."""
-    parts = [layout.store_part(dataset, split, model, str(i)) for i in range(config["extract"]["parts"])]
-    return Job("extract_merge", {"dataset": dataset, "split": split, "model": model},
-               {"manifest": layout.manifest(dataset, split), "parts": parts},
-               {"store": layout.store(dataset, split, model)}, lambda: _extract_params(config, model))
+    folders = cache(config)
+    parts = [folders.store_part(data, split, model, digest, str(i)) for i in range(config["extract"]["parts"])]
+    return Job("extract_merge", {"data": data, "split": split, "model": model, "digest": digest},
+               {"manifest": folders.manifest(data, split), "parts": parts},
+               {"store": folders.store(data, split, model, digest)}, lambda: _extract_params(config, model))
 
 
 def train(config, layout, kind):
     """The USAE (``usae``) or the independent SAEs (``independent``) on the experiment's training stores."""
-    return Job("train", {"kind": kind}, {"stores": layout.stores(_experiment(config), "train", config["models"])},
+    return Job("train", {"kind": kind}, {"stores": stores(config, layout, _experiment(config), "train")},
                layout.run_files(kind),
                lambda: {"kind": kind, "options": train_options(config), "seed": run_seed(config, layout.run)})
 
@@ -209,7 +291,8 @@ def metrics(config, layout, dataset):
     """Universality and importance metrics of the trained USAE on one dataset's val split."""
     independent = list(_trained(layout, "independent")) if config["train"]["independent"] else []
     return Job("metrics", {"dataset": dataset},
-               {**_usae_input(layout), "independent": independent, "stores": _val_stores(config, layout, dataset)},
+               lambda: {**_usae_input(layout), "independent": independent,
+                        "stores": _val_stores(config, layout, dataset)},
                {name.split(".")[0]: layout.metrics(dataset, name)
                 for name in ("matrices.json", "concepts.csv", "top_images.npz", "summary.json")},
                lambda: {"dataset": dataset, "options": config["metrics"]})
@@ -221,7 +304,7 @@ def baseline(config, layout):
     return Job("baseline", {},
                {**_usae_input(layout), "independent_weights": weights, "independent_meta": meta,
                 **_metrics_files(config, layout, "concepts.csv"), "stores": _val_stores(config, layout),
-                "manifest": _val_manifest(config, layout)},
+                "manifest": _val_manifest(config)},
                {"pairs": [layout.pairs(model) for model in config["models"]],
                 "table": layout.table_files("baseline_matching"), "fig7": layout.figure_files("fig7_matching"),
                 "fig16": layout.figure_files("fig16_matching_top_cofiring"),
@@ -247,7 +330,7 @@ def actmax(config, layout):
 def _evaluated(config, layout):
     """The experiment's metrics files, the trained USAE, its val stores and manifest (figures, explorer)."""
     return {**_metrics_files(config, layout, "matrices.json", "summary.json", "concepts.csv", "top_images.npz"),
-            **_usae_input(layout), "stores": _val_stores(config, layout), "manifest": _val_manifest(config, layout)}
+            **_usae_input(layout), "stores": _val_stores(config, layout), "manifest": _val_manifest(config)}
 
 
 def figures(config, layout):
@@ -346,7 +429,7 @@ def train_group(config, layout, sweep, index):
                           "seed": config["seed"]} for point, kind in runs]}
 
     return Job("train_group", {"sweep": sweep, "group": str(index)},
-               {"stores": layout.stores(_experiment(config), "train", config["models"])},
+               {"stores": stores(config, layout, _experiment(config), "train")},
                {key: [f[key] for f in files] for key in ("weights", "meta", "log_csv")}, params)
 
 
@@ -377,8 +460,9 @@ def planned_jobs(config, layout):
     images = [(name, key) for name, (key, entry) in datasets.items() if has_images(entry)]
     first = layout.for_run(runs(config)[0])
     planned = [
-        *(fetch(config, layout, name, split) for name, key in images for split in dataset_splits(config, key)),
-        *(extract(config, layout, name, split, model)
+        *(fetch(config, layout, data_key(config, name), split)
+          for name, key in images for split in dataset_splits(config, key)),
+        *(extract(config, layout, data_key(config, name), split, model, store_digest(config, name, split, model))
           for name, key in images for split in dataset_splits(config, key) for model in config["models"]),
     ]
     for run in map(layout.for_run, runs(config)):

@@ -1,11 +1,12 @@
-"""The results layout: every file a stage reads or writes, spelled once.
+"""The results layout and the shared cache: every file a stage reads or writes, spelled once.
 
-The Snakemake rules call these with wildcard patterns (``layout.store("{dataset}", "{split}", "{model}")``)
+The Snakemake rules call these with wildcard patterns (``layout.metrics("{dataset}", "summary.json")``)
 and the ``usae`` command with real names, so both read and write the same files. Imports nothing heavy:
 the Snakefile uses it at parse time.
 
 A stage's outputs live under ``<results>/<stage>/``, except the figures and tables that several stages
-write into the shared ``figures/`` and ``tables/`` folders, and the scorecard at the top.
+write into the shared ``figures/`` and ``tables/`` folders, the scorecard at the top, and the fetched
+datasets and activation stores, which live in the :class:`Cache` that experiments share.
 """
 
 import posixpath
@@ -31,10 +32,57 @@ def site_figures(images, independent):
             + (["fig8_actmax"] if images else []))
 
 
+class Cache:
+    """Paths of the folders that experiments share: fetched datasets and activation stores.
+
+    Each folder is named by a content address that :mod:`usae.jobs` computes from the config values its
+    bytes depend on (:func:`usae.jobs.data_key`, :func:`usae.jobs.store_digest`): experiments that agree on
+    them read the same folder, and a different value gets its own.
+
+    Parameters
+    ----------
+    data, activations : str
+        The config's ``data`` and ``activations`` roots.
+    """
+
+    def __init__(self, data, activations):
+        self.data = str(data)
+        self.activations = str(activations)
+
+    def manifest(self, data, split):
+        """Manifest CSV of one split (image_id, path, label, sha256) of data folder ``data``."""
+        return posixpath.join(self.data, data, f"{split}.csv")
+
+    def rejects(self, data, split):
+        """Images of one split that could not be read, with the reason."""
+        return posixpath.join(self.data, data, f"{split}.rejects.csv")
+
+    def images(self, data, split):
+        """Folder where sources that materialise images (embedded, imagenet_hf) write one split's files."""
+        return posixpath.join(self.data, data, "images", split)
+
+    def packages(self):
+        """Photographs fetched from registry packages (``packages`` source), shared by every data folder."""
+        return posixpath.join(self.data, "packages")
+
+    def _store_folder(self, data, split, model, digest):
+        return posixpath.join(self.activations, data, split, f"{model}-{digest}")
+
+    def store(self, data, split, model, digest):
+        """An activation store of ``model`` on a split of data folder ``data``, named by its ``meta.json``
+        (written last: the store is complete)."""
+        return posixpath.join(self._store_folder(data, split, model, digest), "meta.json")
+
+    def store_part(self, data, split, model, digest, part):
+        """One part of a store extracted in parts (``extract.parts``), named by its ``part.json``
+        (written last). Its shards go beside it until the merge links them into the store and deletes it."""
+        return posixpath.join(self._store_folder(data, split, model, digest), "parts", str(part), "part.json")
+
+
 class Layout:
     """Paths of one results folder, and of one training run in it.
 
-    Data and activation stores are shared by every run of an experiment. What depends on training
+    Data and activation stores are shared across experiments (:class:`Cache`). What depends on training
     (the run's models, metrics, baseline, activation maximisation, figures, tables, scorecard,
     explorer, and its jobs' logs) lives under the run's folder: the results folder itself for the
     one run of an experiment without replicates, ``replicates/<run>/`` in it for a replicate, and
@@ -64,40 +112,14 @@ class Layout:
     def _run_path(self, *parts):
         return posixpath.join(self.run_root, *parts)
 
-    # fetch
     def resolved_config(self):
         """The experiment's config as resolved (every key, defaults included), written when a run is planned."""
         return self._path("config.yaml")
 
-    def manifest(self, dataset, split):
-        """Manifest CSV of one split (image_id, path, label, sha256)."""
-        return self._path("data", dataset, f"{split}.csv")
-
-    def rejects(self, dataset, split):
-        """Images of one split that could not be read, with the reason."""
-        return self._path("data", dataset, f"{split}.rejects.csv")
-
-    def images(self, dataset, split):
-        """Folder where sources that materialise images (embedded, imagenet_hf) write one split's files."""
-        return self._path("data", dataset, "images", split)
-
-    def package_cache(self):
-        """Photographs fetched from registry packages (``packages`` source), shared by datasets and splits."""
-        return self._path("cache", "packages")
-
-    # extract
-    def store(self, dataset, split, model):
-        """An activation store, named by its ``meta.json`` (written last: the store is complete)."""
+    def imported_store(self, dataset, split, model):
+        """An imported activation store (dataset source ``activations``: no images, so no content address),
+        named by its ``meta.json``."""
         return self._path("activations", dataset, split, model, "meta.json")
-
-    def store_part(self, dataset, split, model, part):
-        """One part of a store extracted in parts (``extract.parts``), named by its ``part.json``
-        (written last). Its shards go beside it until the merge links them into the store and deletes it."""
-        return self._path("activations", dataset, split, model, "parts", str(part), "part.json")
-
-    def stores(self, dataset, split, models):
-        """The store of every model of one dataset split, in model order."""
-        return [self.store(dataset, split, model) for model in models]
 
     # train
     def run_files(self, kind):

@@ -11,10 +11,11 @@ from PIL import Image
 
 import usae
 from tests.synthetic import planted_activations, run_files, write_planted_stores
+from usae import jobs
 from usae.activations.batches import TokenBatches, destandardise, evaluation_batches, standardise
 from usae.activations.store import ActivationStore
 from usae.config import validate_config
-from usae.errors import UserError
+from usae.errors import ConfigError, UserError
 from usae.io import read_json, write_json
 from usae.models.loaders import preprocess
 from usae.provenance import module_closure
@@ -33,11 +34,11 @@ def trained(tiny_evaluated):
 
 
 def val_store(config, layout, model):
-    return ActivationStore(Path(layout.store(config["dataset"]["name"], "val", model)).parent)
+    return ActivationStore(Path(jobs.store(config, layout, config["dataset"]["name"], "val", model)).parent)
 
 
 def val_paths(config, layout, n=4):
-    return pd.read_csv(layout.manifest(config["dataset"]["name"], "val"))["path"][:n].tolist()
+    return pd.read_csv(jobs.manifest(config, config["dataset"]["name"], "val"))["path"][:n].tolist()
 
 
 def copied_run(trained, tmp_path, edit=None, files=("model.safetensors", "model.json")):
@@ -72,13 +73,26 @@ def test_the_run_knows_its_models_specs_and_statistics(trained):
     assert usae.load is load
 
 
+def test_remote_code_is_a_permission_of_the_caller_never_of_the_run_files(trained, tmp_path):
+    """A torch.hub model's hubconf.py runs only for a model the caller lists, as the config's remote_code does."""
+    def hub(meta):
+        meta["model_specs"]["efficientnet_lite0"]["spec"].update(loader="torchhub", arch="owner/repo:entry")
+
+    run_dir = copied_run(trained, tmp_path, hub)
+    assert not any(spec.remote_code for spec in load(run_dir).specs.values())
+    with pytest.raises(ConfigError, match="runs owner/repo's hubconf.py"):
+        load(run_dir).image_tokens("efficientnet_lite0", val_paths(*trained[:2], n=1))
+    allowed = load(run_dir, remote_code=["efficientnet_lite0"]).specs
+    assert allowed["efficientnet_lite0"].remote_code and not allowed["efficientnet_lite1"].remote_code
+
+
 def test_usae_load_widens_no_stage_code_digest():
     assert "usae.sae.trained_run" not in module_closure("usae.stages.extract")
 
 
 def test_encode_is_the_encoder_on_tokens_standardised_with_the_run_statistics(trained):
     config, layout, run, module = trained
-    batches = evaluation_batches(layout.stores(config["dataset"]["name"], "val", run.models),
+    batches = evaluation_batches(jobs.stores(config, layout, config["dataset"]["name"], "val"),
                                  read_json(layout.run_files("usae")["meta"]))
     for model in run.models:
         x_BD = batches.read(model, np.arange(2))

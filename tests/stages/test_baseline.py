@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from usae import jobs
 from usae.stages.baseline import baseline
 
 
@@ -12,8 +13,8 @@ def test_baseline_files(tiny_evaluated, tmp_path):
     figures = {key: [tmp_path / f"{key}.png", tmp_path / f"{key}.pdf"] for key in ("fig7", "fig16", "fig7b")}
     table = baseline(layout.run_files("usae")["weights"], layout.run_files("usae")["meta"],
                      layout.run_files("independent")["weights"], layout.run_files("independent")["meta"],
-                     layout.metrics(name, "concepts.csv"), [layout.store(name, "val", m) for m in config["models"]],
-                     layout.manifest(name, "val"), pairs, [tmp_path / "t.csv", tmp_path / "t.md"], **figures,
+                     layout.metrics(name, "concepts.csv"), jobs.stores(config, layout, name, "val"),
+                     jobs.manifest(config, name, "val"), pairs, [tmp_path / "t.csv", tmp_path / "t.md"], **figures,
                      top_cofiring=10, batch_images=2, gallery_images=2, seed=0)
     assert list(table["model"]) == [label for m in config["models"] for label in (m, f"random ({m})")]
     for path in pairs:

@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from usae import jobs
 from usae.layout import FIGURES
 from usae.stages.figures import figures
 
@@ -14,7 +15,7 @@ def test_every_figure_is_written(tiny_evaluated, tmp_path):
     labels = {model: f"Model {i}" for i, model in enumerate(config["models"])}
     figures(*(layout.metrics(name, f) for f in ("matrices.json", "summary.json", "concepts.csv", "top_images.npz")),
             layout.run_files("usae")["weights"], layout.run_files("usae")["meta"],
-            [layout.store(name, "val", m) for m in config["models"]], layout.manifest(name, "val"), **files,
+            jobs.stores(config, layout, name, "val"), jobs.manifest(config, name, "val"), **files,
             logs=[layout.run_files("usae")["log_csv"]], curves=curves, options=config["figures"],
             top_concepts=config["metrics"]["top_concepts"], labels=labels, kinds=["usae"])
     for paths in [*files.values(), curves]:
@@ -33,8 +34,8 @@ def test_galleries_without_any_concept_say_so_and_do_not_crash(tiny_evaluated, t
     files = {figure: [tmp_path / f"{figure}.png", tmp_path / f"{figure}.pdf"] for figure in FIGURES}
     figures(layout.metrics(name, "matrices.json"), layout.metrics(name, "summary.json"), tmp_path / "concepts.csv",
             layout.metrics(name, "top_images.npz"), layout.run_files("usae")["weights"],
-            layout.run_files("usae")["meta"], [layout.store(name, "val", m) for m in config["models"]],
-            layout.manifest(name, "val"), **files, options=config["figures"],
+            layout.run_files("usae")["meta"], jobs.stores(config, layout, name, "val"),
+            jobs.manifest(config, name, "val"), **files, options=config["figures"],
             top_concepts=config["metrics"]["top_concepts"])
     for figure in ("fig4_universal_concepts", "fig9_model_specific_concepts"):
         assert files[figure][0].stat().st_size > 1000 and files[figure][1].exists()

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 
+from usae import jobs
 from usae.io import read_json
 from usae.stages.metrics import metrics
 
@@ -10,7 +11,7 @@ from usae.stages.metrics import metrics
 def test_metrics_files(tiny_trained, tmp_path):
     config, layout = tiny_trained
     name = config["dataset"]["name"]
-    stores = [layout.store(name, "val", model) for model in config["models"]]
+    stores = jobs.stores(config, layout, name, "val")
     independent = [layout.run_files("independent")["weights"], layout.run_files("independent")["meta"]]
     out = {key: tmp_path / f for key, f in [("matrices", "m.json"), ("concepts", "c.csv"), ("top_images", "t.npz"),
                                             ("summary", "s.json")]}
@@ -35,7 +36,7 @@ def test_metrics_files(tiny_trained, tmp_path):
 def test_without_independent_saes(tiny_trained, tmp_path):
     config, layout = tiny_trained
     name = config["dataset"]["name"]
-    stores = [layout.store(name, "val", model) for model in config["models"]]
+    stores = jobs.stores(config, layout, name, "val")
     metrics(layout.run_files("usae")["weights"], layout.run_files("usae")["meta"], stores,
             tmp_path / "m.json", tmp_path / "c.csv", tmp_path / "t.npz", tmp_path / "s.json", dataset=name,
             options=config["metrics"])

@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from usae import jobs
 from usae.io import read_json
 from usae.provenance import code_digest
 from usae.sae.checkpoint import load_trained
@@ -16,7 +17,7 @@ def test_trained_run_files(tiny_trained):
         assert meta["kind"] == kind and meta["models"] == config["models"]
         assert len(pd.read_csv(files["log_csv"])) == meta["steps"]
         for model in config["models"]:
-            store = read_json(layout.store(config["dataset"]["name"], "train", model))
+            store = read_json(jobs.store(config, layout, config["dataset"]["name"], "train", model))
             assert meta["model_specs"][model] == {"spec": store["source"]["spec"], "grid": [7, 7], "dtype": "float16"}
             assert meta["model_specs"][model]["spec"]["image_size"] == {"efficientnet_lite0": 224,
                                                                        "efficientnet_lite1": 240}[model]
@@ -24,7 +25,7 @@ def test_trained_run_files(tiny_trained):
 
 def test_the_plan_holds_the_code_digest(tiny_trained, tmp_path):
     config, layout = tiny_trained
-    stores = [layout.store(config["dataset"]["name"], "train", model) for model in config["models"]]
+    stores = jobs.stores(config, layout, config["dataset"]["name"], "train")
     out = {key: str(tmp_path / name) for key, name in
            [("weights", "model.safetensors"), ("meta", "model.json"), ("log_csv", "log.csv")]}
     train(stores, **out, kind="usae", options={**config["train"], "epochs": 1}, seed=0)
@@ -34,7 +35,7 @@ def test_the_plan_holds_the_code_digest(tiny_trained, tmp_path):
 
 def test_a_run_writes_the_paths_it_is_given(tiny_trained, tmp_path):
     config, layout = tiny_trained
-    stores = [layout.store(config["dataset"]["name"], "train", model) for model in config["models"]]
+    stores = jobs.stores(config, layout, config["dataset"]["name"], "train")
     out = {"weights": tmp_path / "w.safetensors", "meta": tmp_path / "w.json", "log_csv": tmp_path / "steps.csv"}
     train(stores, **out, kind="independent", options={**config["train"], "epochs": 1},
           seed=0)
@@ -45,7 +46,7 @@ def test_a_run_writes_the_paths_it_is_given(tiny_trained, tmp_path):
 
 def test_a_group_writes_the_files_of_its_runs_trained_apart(tiny_trained, tmp_path):
     config, layout = tiny_trained
-    stores = [layout.store(config["dataset"]["name"], "train", model) for model in config["models"]]
+    stores = jobs.stores(config, layout, config["dataset"]["name"], "train")
     runs = [{"kind": "usae", "options": {**config["train"], "epochs": 1, "lr": 0.001}, "seed": 0},
             {"kind": "usae", "options": {**config["train"], "epochs": 2, "lr": 0.003}, "seed": 0},
             {"kind": "independent", "options": {**config["train"], "epochs": 1}, "seed": 0}]

@@ -17,6 +17,7 @@ import yaml
 
 from tests.synthetic import drop_digests, planted_activations
 from tests.workflow.test_workflow import TINY_CONFIG, copy_workflow, snakemake
+from usae import jobs
 from usae.activations.store import write_store
 from usae.cli import main
 from usae.config import validate_config
@@ -34,7 +35,8 @@ LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (INFO|WARNING) ")
 
 def write_config(tmp_path, **config):
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({"results": str(tmp_path / "results"), **config}))
+    path.write_text(yaml.safe_dump({"results": str(tmp_path / "results"), "data": str(tmp_path / "results/cache/data"),
+                                    "activations": str(tmp_path / "results/cache/activations"), **config}))
     return path
 
 
@@ -90,9 +92,12 @@ def test_imported_models_need_not_be_in_the_registry():
 
 
 def test_results_outside_the_working_directory_is_the_users_output_root():
-    """``results: ../x`` is allowed: it is where the user wants outputs; every path stays under it."""
-    layout = Layout(validate_config({"results": "../x"}, "c.yaml")["results"])
-    assert layout.store("d", "train", "m").startswith("../x/") and layout.explorer() == "../x/explorer"
+    """``results: ../x`` is allowed: it is where the user wants outputs; every path stays under it, and the
+    shared cache stays where the config says (default ``results/cache``)."""
+    config = validate_config({"results": "../x"}, "c.yaml")
+    layout = Layout(config["results"])
+    assert layout.imported_store("d", "train", "m").startswith("../x/") and layout.explorer() == "../x/explorer"
+    assert jobs.store(config, layout, "embedded", "train", "efficientnet_lite0").startswith("results/cache/activations/")
 
 
 def test_a_layer_the_model_lacks_is_one_line(tmp_path, capsys):
@@ -276,7 +281,7 @@ FAULT_CONFIG["train"].update({"epochs": 30, "checkpoint_every": 5})
 def digests(workdir):
     """sha256 of every activation shard, trained model and table CSV of a run."""
     results = Path(workdir) / "results"
-    files = [*results.glob("activations/*/*/*/shard_*.npy"), *results.glob("train/*/model.safetensors"),
+    files = [*results.glob("cache/activations/*/*/*/shard_*.npy"), *results.glob("train/*/model.safetensors"),
              *results.glob("tables/*.csv")]
     return {str(path.relative_to(results)): hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(files)}
 
@@ -333,7 +338,7 @@ REFUSALS = ("IncompleteFilesException", "Directory cannot be locked")
 KILL_POINTS = {
     # kill point: (what to remove or force in a copy of the finished run, file whose appearance means "during").
     # Extraction runs from scratch: with later outputs present, Snakemake would not remake deleted stores.
-    "extract": (["results", ".snakemake"], [], "results/activations/embedded/*/*/shard_00000.npy"),
+    "extract": (["results", ".snakemake"], [], "results/cache/activations/embedded-*/*/*/shard_00000.npy"),
     "train": ([], ["--forcerun", "train"], "results/train/usae/checkpoints/*/state.json"),
     "metrics": ([], ["--forcerun", "metrics"], "results/logs/metrics/*.log"),
     "figures": ([], ["--forcerun", "figures"], "results/logs/figures.log"),
@@ -398,9 +403,9 @@ def test_a_user_error_inside_a_snakemake_job_is_one_line(tmp_path):
     config = yaml.safe_load(TINY_CONFIG.read_text())
     config["eval_datasets"] = [{"name": "extra", "source": "folder", "root": "no_such_folder", "val_fraction": 1.0}]
     workdir = copy_workflow(tmp_path, yaml.safe_dump(config))
-    result = snakemake(workdir, "results/data/extra/val.csv")
+    result = snakemake(workdir, jobs.manifest(validate_config(config, "tiny"), "extra", "val"))
     line = "usae: error: eval_datasets[0].root: dataset folder 'no_such_folder' does not exist"
     assert result.returncode != 0 and line in result.stderr + result.stdout
     assert "Traceback" not in result.stderr + result.stdout
-    log = (workdir / "results/logs/fetch/extra_val.log").read_text()
+    log = next((workdir / "results/logs/fetch").glob("extra-*_val.log")).read_text()
     assert line in log and "Traceback" not in log

@@ -66,7 +66,9 @@ def test_tiny_dag_runs_end_to_end_from_a_released_usae(released_run):
     results = workdir / "results"
     ran = ran_rules(run)
     assert ran == {"fetch", "extract"} | EVALUATED
-    assert not (results / "data/embedded/train.csv").exists() and not (results / "activations/embedded/train").exists()
+    assert not list((results / "cache/data").glob("embedded-*/train.csv"))
+    assert not list((results / "cache/activations").glob("embedded-*/train"))
+    assert list((results / "cache/activations").glob("embedded-*/val/*/meta.json"))
     meta = read_json(results / "train/usae/model.json")
     assert meta["stats"] == {"efficientnet_lite0": [0.1, 1.5], "efficientnet_lite1": [-0.2, 2.0]}
     assert meta["n_concepts"] == 640 and meta["k"] == 8

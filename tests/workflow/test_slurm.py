@@ -221,7 +221,7 @@ def tiny_config(device="cpu", **extract):
 
 def digests(results):
     """sha256 of the results that must not depend on where the jobs ran."""
-    chosen = [*results.glob("activations/**/*.*"), *results.glob("train/*/model.*"), *results.glob("train/*/log.csv"),
+    chosen = [*results.glob("cache/activations/**/*.*"), *results.glob("train/*/model.*"), *results.glob("train/*/log.csv"),
               *results.glob("metrics/**/*.*"), *results.glob("tables/*.*"), *results.glob("baseline/*.csv"),
               results / "scorecard.json"]
     return {str(path.relative_to(results)): hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(chosen)}
@@ -305,7 +305,7 @@ def test_tiny_dag_on_slurm_equals_local_run(cluster, tmp_path):
     assert logs == set(expected) and not logs & LOCAL_RULES
     # The merge deleted the parts. (The jobs ran the workflow's copy of src/, put first on sys.path by
     # workflow/scripts/_library.py: an installed usae without extract.parts would have failed them.)
-    assert not list((on_slurm / "results/activations").rglob("parts"))
+    assert not list((on_slurm / "results/cache/activations").rglob("parts"))
 
     assert digests(on_slurm / "results") == digests(local / "results")
     again = snakemake(on_slurm, cluster.env, "--profile", str(profile), "-n")

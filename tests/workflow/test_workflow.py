@@ -1,5 +1,7 @@
 """The Snakemake DAG on the tiny config (.test/config/config.yaml), in temporary working directories."""
 
+import io
+import json
 import os
 import re
 import shutil
@@ -26,7 +28,7 @@ def snakemake(workdir, *args):
 
 def copy_workflow(workdir, config_text):
     """Copy the workflow, library and DVC files into ``workdir`` with ``config_text`` as its default config."""
-    for name in ["Snakefile", "dvc.yaml", "requirements.lock", ".dvcignore"]:
+    for name in ["Snakefile", "dvc.yaml", "params.yaml", "requirements.lock", ".dvcignore"]:
         shutil.copy(REPO / name, workdir / name)
     for name in ["workflow", "src", "config", ".dvc"]:
         shutil.copytree(REPO / name, workdir / name, ignore=shutil.ignore_patterns("__pycache__", "tmp", "cache",
@@ -125,6 +127,25 @@ def test_library_edit_reruns_training_and_after_not_extraction(copy_of_finished)
     with open(copy_of_finished / "src/usae/sae/modules.py", "a") as handle:
         handle.write("\n# a change of the SAE code\n")
     assert planned_rules(snakemake(copy_of_finished, "-n")) == RULES - {"fetch", "extract"}
+
+
+def test_a_second_experiment_reuses_the_cached_data_and_stores(copy_of_finished):
+    """Another results folder and learning rate: no fetch or extract job; another grid: its own stores only."""
+    def outputs(result):
+        return [line.split("output:")[1] for line in result.stdout.splitlines() if line.strip().startswith("output:")]
+
+    second = snakemake(copy_of_finished, "-n", "--config", "results=results_lr", "train={lr: 0.01}")
+    assert planned_rules(second) == RULES - {"fetch", "extract"}
+    assert all("results_lr/" in line for line in outputs(second)), outputs(second)
+    grid = snakemake(copy_of_finished, "-n", "--config", "results=results_grid", "extract={grid: 5}")
+    assert planned_rules(grid) == RULES - {"fetch"}
+    new = [line for line in outputs(grid) if "results/cache/" in line]
+    assert len(new) == 6 and all("/cache/activations/embedded-" in line or "/cache/activations/extra-" in line
+                                 for line in new)
+    cached = {str(p.relative_to(copy_of_finished)) for p in (copy_of_finished / "results/cache").rglob("meta.json")}
+    assert len(cached) == 6 and not any(path in line for path in cached for line in new)
+    first = snakemake(copy_of_finished, "-n")
+    assert "Nothing to be done" in first.stdout + first.stderr
 
 
 def test_seed_reruns_fetch_and_extraction(finished):
@@ -245,9 +266,37 @@ def test_dvc_repro_recomputes_after_a_library_edit(copy_of_finished):
     assert "up to date" in _dvc(copy_of_finished, "status").stdout
     shown = _dvc(copy_of_finished, "metrics", "show").stdout
     assert "claims_holding" in shown and "dead_share" in shown
-    config = copy_of_finished / "config" / "config.yaml"
-    config.write_text(config.read_text().replace("epochs: 2", "epochs: 3"))
+    params = copy_of_finished / "params.yaml"
+    params.write_text(params.read_text().replace("epochs: null", "epochs: 3"))
     assert "train.epochs" in _dvc(copy_of_finished, "params", "diff").stdout
+    config = copy_of_finished / "config" / "config.yaml"
+    config.write_text(config.read_text().replace("epochs: 2", "epochs: 4"))
+    assert "config/config.yaml" in _dvc(copy_of_finished, "status").stdout
+
+
+def test_dvc_exp_run_sets_one_key_and_exp_show_fits_a_screen(copy_of_finished):
+    """`dvc exp run -S train.lr=…` edits params.yaml only, reruns training onwards, and is shown beside main."""
+    shutil.copy(REPO / ".gitignore", copy_of_finished / ".gitignore")
+    _git(copy_of_finished, "init", "-q")
+    _dvc(copy_of_finished, "repro")
+    _git(copy_of_finished, "add", "-A")
+    _git(copy_of_finished, "commit", "-q", "-m", "results")
+    config = (copy_of_finished / "config/config.yaml").read_text()
+    before = (copy_of_finished / "results/train/usae/model.safetensors").read_bytes()
+    _dvc(copy_of_finished, "exp", "run", "-S", "train.lr=0.01", "-n", "lr01")
+    assert (copy_of_finished / "config/config.yaml").read_text() == config
+    params = yaml.safe_load((copy_of_finished / "params.yaml").read_text())
+    assert params["train"]["lr"] == 0.01 and params["train"]["epochs"] is None  # null: the config file's value
+    resolved = yaml.safe_load((copy_of_finished / "results/config.yaml").read_text())
+    assert resolved["train"]["lr"] == 0.01 and resolved["train"]["epochs"] == yaml.safe_load(config)["train"]["epochs"]
+    assert (copy_of_finished / "results/train/usae/model.safetensors").read_bytes() != before
+    shown = pd.read_csv(io.StringIO(_dvc(copy_of_finished, "exp", "show", "--csv").stdout))
+    metrics = [column for column in shown.columns if column in json.loads(
+        (copy_of_finished / "results/headline.json").read_text())]
+    assert 5 <= len(metrics) <= 12
+    assert shown[metrics].notna().all().all() and not shown[metrics].isin(["!"]).any().any()  # main row too
+    row = shown[shown["Experiment"] == "lr01"]
+    assert len(row) == 1 and float(row["train.lr"].iloc[0]) == 0.01
 
 
 def test_dvc_push_pull_restores_results_without_recomputation(copy_of_finished, tmp_path):
@@ -277,7 +326,7 @@ def replicated(tmp_path_factory):
 
 def test_replicates_share_the_stores_and_the_first_equals_the_single_run(replicated, finished):
     ours, single = replicated / "results", finished / "results"
-    stores = sorted(p.relative_to(ours) for p in (ours / "activations").rglob("*") if p.is_file())
+    stores = sorted(p.relative_to(ours) for p in (ours / "cache/activations").rglob("*") if p.is_file())
     assert stores and all((ours / p).read_bytes() == (single / p).read_bytes() for p in stores)
     for kind in ["usae", "independent"]:
         first = (ours / f"replicates/r0/train/{kind}/model.safetensors").read_bytes()
@@ -314,7 +363,7 @@ def test_a_sweep_scores_every_point_on_the_shared_stores(swept, finished):
     assert list(summary["point"]) == ["lr~0.001", "lr~0.003"] and list(summary["lr"]) == [0.001, 0.003]
     assert summary[["usae_self_r2", "fig7_matched_share", "dead_share"]].notna().all().all()
     assert (results / "sweeps/lr/metrics.png").stat().st_size > 1000
-    stores = [p.relative_to(results) for p in (results / "activations").rglob("*") if p.is_file()]
+    stores = [p.relative_to(results) for p in (results / "cache/activations").rglob("*") if p.is_file()]
     assert stores and all((results / p).read_bytes() == (finished / "results" / p).read_bytes() for p in stores)
     points = [(results / f"sweeps/lr/{p}/train/usae/model.safetensors").read_bytes() for p in summary["point"]]
     assert points[0] != points[1] != (results / "train/usae/model.safetensors").read_bytes()

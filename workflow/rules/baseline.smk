@@ -1,11 +1,11 @@
-for RULE, LAYOUT, JOB, PARAMS in families("baseline"):
+for RULE, LAYOUT, JOB, INPUT, PARAMS in families("baseline"):
 
     rule:
         """Independent-SAE baseline: Hungarian matching of concepts to the USAE's (Figs. 7, 7b and 16)."""
         name:
             RULE
         input:
-            **JOB.input,
+            unpack(INPUT),
         output:
             **flagged(
                 JOB.output,

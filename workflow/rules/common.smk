@@ -40,6 +40,9 @@ INDEPENDENT = config["train"]["independent"]
 IMAGES = has_images(config["dataset"])
 # Datasets whose stores are extracted from images (fetch, extract); the others' stores are imported.
 IMAGE_DATASETS = [name for name, (_, entry) in DATASETS.items() if has_images(entry)]
+# Their data folders in the shared cache (usae.jobs.data_key), and the cache's folders.
+DATA_FOLDERS = [jobs.data_key(config, name) for name in IMAGE_DATASETS]
+CACHE = jobs.cache(config)
 
 
 def imported_stores():
@@ -49,7 +52,7 @@ def imported_stores():
         for name, (key, entry) in DATASETS.items()
         if not has_images(entry)
         for split in dataset_splits(config, key)
-        for path in L.stores(name, split, MODELS)
+        for path in jobs.stores(config, L, name, split)
     ]
 
 
@@ -101,29 +104,35 @@ def job(stage, **patterns):
     return getattr(jobs, stage)(config, L if stage in SHARED_STAGES else R, **patterns)
 
 
-def job_params(stage, points=False):
-    """A stage's params (usae.jobs), evaluated for each job from its wildcards: one param, ``job``.
+def real_job(stage, wildcards, points=False):
+    """A stage's job (usae.jobs) for one job's wildcard values.
 
     ``points``: the job is one of a sweep point's, whose config has the point's train values.
     """
+    values = dict(wildcards.items())
+    if points:
+        sweep, point = values.pop("sweep"), values.pop("point")
+        run_config = jobs.point_config(config, sweep, point)
+        layout = L.for_run(f"sweeps/{sweep}/{point}")
+    else:
+        replicate = values.pop("replicate", None)
+        run_config = config
+        layout = (
+            L
+            if stage in SHARED_STAGES
+            else L.for_run(replicate and f"replicates/{replicate}")
+        )
+    return getattr(jobs, stage)(run_config, layout, **values)
 
-    def params(wildcards):
-        values = dict(wildcards.items())
-        if points:
-            sweep, point = values.pop("sweep"), values.pop("point")
-            run_config = jobs.point_config(config, sweep, point)
-            layout = L.for_run(f"sweeps/{sweep}/{point}")
-        else:
-            replicate = values.pop("replicate", None)
-            run_config = config
-            layout = (
-                L
-                if stage in SHARED_STAGES
-                else L.for_run(replicate and f"replicates/{replicate}")
-            )
-        return getattr(jobs, stage)(run_config, layout, **values).params()
 
-    return params
+def job_params(stage, points=False):
+    """A stage's params (usae.jobs), evaluated for each job from its wildcards: one param, ``job``."""
+    return lambda wildcards: real_job(stage, wildcards, points).params()
+
+
+def job_input(stage, points=False):
+    """A stage's input files (usae.jobs), looked up for each job from its wildcards (``unpack`` it)."""
+    return lambda wildcards: real_job(stage, wildcards, points).input
 
 
 # Sweeps whose points train one job each (sweeps.<name>.together: 1), and the others' groups.
@@ -148,12 +157,22 @@ def group_params(sweep, index):
 
 
 def families(stage, **patterns):
-    """The rules of a run-level stage: ``(rule name, layout, job, params)`` for the experiment's runs, and
-    with sweeps for their points (rule ``sweep_<stage>``)."""
-    found = [(stage, R, job(stage, **patterns), job_params(stage))]
+    """The rules of a run-level stage: ``(rule name, layout, job, input, params)`` for the experiment's runs,
+    and with sweeps for their points (rule ``sweep_<stage>``). ``job`` gives the static output patterns,
+    ``input`` and ``params`` are functions of a job's wildcards (job_input, job_params).
+    """
+    found = [(stage, R, job(stage, **patterns), job_input(stage), job_params(stage))]
     if config["sweeps"] and stage in POINT_STAGES:
         points = getattr(jobs, stage)(jobs.points_config(config), P, **patterns)
-        found.append((f"sweep_{stage}", P, points, job_params(stage, points=True)))
+        found.append(
+            (
+                f"sweep_{stage}",
+                P,
+                points,
+                job_input(stage, points=True),
+                job_params(stage, points=True),
+            )
+        )
     return found
 
 

@@ -1,5 +1,5 @@
 PARTS = config["extract"]["parts"]
-STORE = dict(dataset="{dataset}", split="{split}", model="{model}")
+STORE = dict(data="{data}", split="{split}", model="{model}", digest="{digest}")
 
 if PARTS == 1:
     EXTRACT = job("extract", **STORE)
@@ -11,9 +11,9 @@ if PARTS == 1:
         output:
             **EXTRACT.output,
         log:
-            L.log("extract", "{dataset}", "{split}", "{model}"),
+            L.log("extract", "{data}", "{split}", "{model}-{digest}"),
         benchmark:
-            L.benchmark("extract", "{dataset}", "{split}", "{model}")
+            L.benchmark("extract", "{data}", "{split}", "{model}-{digest}")
         conda:
             "../envs/usae.yaml"
         threads: THREADS
@@ -40,9 +40,11 @@ else:
             # temp: extract_merge links the part's shards into the store and deletes the part.
             **flagged(EXTRACT.output, temp, "part"),
         log:
-            L.log("extract", "{dataset}", "{split}", "{model}", "part{part}"),
+            L.log("extract", "{data}", "{split}", "{model}-{digest}", "part{part}"),
         benchmark:
-            L.benchmark("extract", "{dataset}", "{split}", "{model}", "part{part}")
+            L.benchmark(
+                "extract", "{data}", "{split}", "{model}-{digest}", "part{part}"
+            )
         wildcard_constraints:
             part=r"\d+",
         conda:
@@ -66,7 +68,7 @@ else:
         output:
             **MERGE.output,
         log:
-            L.log("extract_merge", "{dataset}", "{split}", "{model}"),
+            L.log("extract_merge", "{data}", "{split}", "{model}-{digest}"),
         conda:
             "../envs/usae.yaml"
         threads: 1

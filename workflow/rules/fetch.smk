@@ -1,12 +1,12 @@
-FETCH = job("fetch", dataset="{dataset}", split="{split}")
+FETCH = job("fetch", data="{data}", split="{split}")
 
 
 rule fetch:
-    """Dataset fetch: one split's manifest (image id, path, label, sha256) and its rejects list."""
+    """Dataset fetch: one split's manifest (image id, path, label, sha256) and its rejects list, in the cache."""
     output:
         **flagged(FETCH.output, directory, "images"),
     log:
-        L.log("fetch", "{dataset}", "{split}"),
+        L.log("fetch", "{data}", "{split}"),
     localrule: FETCH_DOWNLOADS
     conda:
         "../envs/usae.yaml"

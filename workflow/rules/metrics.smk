@@ -1,19 +1,17 @@
-for RULE, LAYOUT, JOB, PARAMS in families("metrics", dataset="{dataset}"):
+for RULE, LAYOUT, JOB, INPUT, PARAMS in families("metrics", dataset="{dataset}"):
 
     rule:
         """Universality and importance metrics of the trained USAE on one dataset's val split."""
         name:
             RULE
         input:
-            **JOB.input,
+            unpack(INPUT),
         output:
             **JOB.output,
         log:
             LAYOUT.log("metrics", "{dataset}"),
         benchmark:
             LAYOUT.benchmark("metrics", "{dataset}")
-        wildcard_constraints:
-            dataset="|".join(map(re.escape, DATASETS)),
         conda:
             "../envs/usae.yaml"
         threads: THREADS

@@ -1,11 +1,11 @@
-for RULE, LAYOUT, JOB, PARAMS in families("tables"):
+for RULE, LAYOUT, JOB, INPUT, PARAMS in families("tables"):
 
     rule:
         """Tables (CSV + Markdown) for every evaluated dataset, and the scorecard beside the paper."""
         name:
             RULE
         input:
-            **JOB.input,
+            unpack(INPUT),
         output:
             **JOB.output,
         log:

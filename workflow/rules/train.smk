@@ -1,11 +1,11 @@
-for RULE, LAYOUT, JOB, PARAMS in families("train", kind="{kind}"):
+for RULE, LAYOUT, JOB, INPUT, PARAMS in families("train", kind="{kind}"):
 
     rule:
         """USAE (kind=usae) or independent-SAE baseline (kind=independent) training; resumes from checkpoints."""
         name:
             RULE
         input:
-            **JOB.input,
+            unpack(INPUT),
         output:
             **JOB.output,
         log:

