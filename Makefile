@@ -19,11 +19,15 @@ $(STAMP): requirements.lock requirements-nodeps.lock pyproject.toml .dvc/plots/p
 run: $(STAMP)
 	$(BIN)/snakemake --cores all --rerun-incomplete
 
+# Test files run on TEST_WORKERS processes (pytest-xdist; a file's tests stay in one process, which keeps
+# its fixtures): the DAG tests spend most of their time in one-core steps.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The workflow on a one-node SLURM cluster started on this machine (installs SLURM with apt-get as root;
-# 6 to 10 minutes on 2 cores, so `make test` skips it; .ci/run runs both).
+# 6 to 10 minutes on 2 cores, so `make test` skips it, and so does .ci/run).
 test-slurm: $(STAMP)
 	USAE_TEST_SLURM=1 $(BIN)/python -m pytest -s tests/workflow/test_slurm.py
 
