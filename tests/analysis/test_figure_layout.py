@@ -74,7 +74,7 @@ def test_no_text_overlaps_in_any_figure(drawn, rng, labels):
                         "l0": 31.9 + 0.1 * rng.random(100), "dead": rng.random(100)})
     for source, target in itertools.product(NAMES, NAMES):
         log[f"r2_{source}->{target}"] = rng.random(100)
-    plots.training_curves(log, ["curves"], "usae training (" + ", ".join(NAMES) + ")")
+    plots.training_curves(log, ["curves"], "usae training (" + ", ".join(NAMES) + ")", labels=labels)
     plots.matching_figure({name: rng.random(50) for name in NAMES} | {f"random ({n})": rng.random(50) for n in NAMES},
                           ["match"], "Independent SAE vs USAE concepts, Hungarian matching by atom cosine (Fig. 7)",
                           labels)
@@ -83,3 +83,19 @@ def test_no_text_overlaps_in_any_figure(drawn, rng, labels):
     plots.actmax_figure(images, table, [(3, "concept 3 (universal)")], NAMES, ["actmax"], labels)
     assert sorted(drawn) == sorted(["r2", "ent", "cfp", "ce", "gallery", "empty", "curves", "match", "actmax"])
     assert {name: pairs for name, pairs in drawn.items() if pairs} == {}
+
+
+def test_training_curves_legends_use_the_display_names(monkeypatch, rng):
+    legends = []
+
+    def keep(figure, paths):
+        legends.extend(text.get_text() for axes in figure.axes if axes.get_legend()
+                       for text in axes.get_legend().get_texts())
+        matplotlib.pyplot.close(figure)
+
+    monkeypatch.setattr(plots, "save_figure", keep)
+    log = pd.DataFrame({"step": np.arange(10), "loss": rng.random(10), "lr": np.linspace(0, 1e-3, 10),
+                        **{f"dead_{name}": rng.random(10) for name in NAMES[:2]},
+                        f"r2_{NAMES[0]}->{NAMES[2]}": rng.random(10)})
+    plots.training_curves(log, ["curves"], "usae training", labels=LABELS)
+    assert legends == ["DINOv2-S block 8 \u2192 MobileNet-V2", "dead DINOv2-S block 8", "dead EfficientNet-Lite0", "lr"]

@@ -25,7 +25,7 @@ def save_figure(figure, paths):
     plt.close(figure)
 
 
-def training_curves(log, paths, title, window=20):
+def training_curves(log, paths, title, window=20, labels=None):
     """Loss, R2 of every encoder->decoder pair, L0, dead share and learning rate against the step.
 
     Parameters
@@ -37,6 +37,8 @@ def training_curves(log, paths, title, window=20):
     title : str
     window : int
         Rolling-mean window (steps) for the noisy per-step series.
+    labels : dict, optional
+        Each model's name in the legends (:func:`label_of`); the log's columns name the models.
     """
     sns.set_theme(style="whitegrid", context="paper")
     figure, axes = plt.subplots(1, 4, figsize=(17, 4.6), layout="constrained")
@@ -46,14 +48,15 @@ def training_curves(log, paths, title, window=20):
     for column in r2_columns:
         series = log[["step", column]].dropna()
         axes[1].plot(series["step"], series[column].rolling(max(window // 3, 1), min_periods=1).mean(),
-                     label=column[3:].replace("->", " \u2192 "))
+                     label=" \u2192 ".join(label_of(name, labels) for name in column[3:].split("->")))
     axes[1].set(title="R\u00b2 (encoder \u2192 decoder)", xlabel="step")
     # Legends below their panels, outside the data: one entry per encoder -> decoder pair.
     axes[1].legend(fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False)
     for prefix, axis, label in [("l0", axes[2], "L0 (active concepts per token)"), ("dead", axes[3], "not fired this epoch")]:
         columns = [c for c in log.columns if c == prefix or c.startswith(prefix + "_")]
         for column in columns:
-            axis.plot(log["step"], log[column], label=column)
+            axis.plot(log["step"], log[column],
+                      label=prefix if column == prefix else f"{prefix} {label_of(column[len(prefix) + 1:], labels)}")
         top = float(log[columns].max().max()) if columns else 1.0
         axis.set(title=label, xlabel="step", ylim=(0, max(top * 1.1, 1e-6)))  # from 0: a flat L0 of k reads as flat
     twin = axes[3].twinx()
@@ -65,9 +68,9 @@ def training_curves(log, paths, title, window=20):
     save_figure(figure, paths)
 
 
-def training_curves_file(log_csv, paths, title):
+def training_curves_file(log_csv, paths, title, labels=None):
     """:func:`training_curves` from a ``log.csv`` path."""
-    training_curves(pd.read_csv(log_csv), paths, title)
+    training_curves(pd.read_csv(log_csv), paths, title, labels=labels)
 
 
 def label_of(name, labels=None):

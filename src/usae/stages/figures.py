@@ -68,7 +68,7 @@ def figures(matrices, summary, concepts, top_images, usae_weights, usae_meta, st
     shown = ", ".join(label_of(name, labels) for name in names)
     per_kind = len(curves) // max(len(kinds), 1)
     for index, (kind, log_csv) in enumerate(zip(kinds, logs)):
-        training_curves_file(log_csv, curves[index * per_kind:(index + 1) * per_kind], f"{kind} training ({shown})")
+        training_curves_file(log_csv, curves[index * per_kind:(index + 1) * per_kind], f"{kind} training ({shown})", labels)
     r2_heatmap(matrices["r2"], names, fig5_r2, labels=labels)
     entropy_histogram(frame.loc[~frame["dead"], "entropy"], fig6a_entropy, len(names))
     cofire_proportion_curves(frame, names, fig6b_cofire_proportion, top_concepts, labels=labels)
