@@ -167,3 +167,22 @@ def test_import_acts_refuses_bad_arrays_ids_names_and_outputs(tmp_path, rng, cap
     expected = message.format(out=tmp_path / out, ids=tmp_path / "ids.txt")
     assert capsys.readouterr().err.strip() == f"usae: error: {expected}"
     assert not (tmp_path / "store").exists()
+
+
+def test_stage_options_choose_jobs_by_dataset_split_and_model_names():
+    """usae fetch/extract --dataset/--split/--model choose by names, though the jobs' folders are digests."""
+    import argparse
+
+    from usae.cli import _chosen
+    from usae.config import load_config
+    from usae.layout import Layout
+
+    config = load_config(Path(__file__).resolve().parents[1] / ".test" / "config" / "config.yaml")
+    planned = jobs.planned_jobs(config, Layout(config["results"]))
+    fetch = argparse.Namespace(dataset="embedded", split=["val"])  # fetch has no --model
+    extract = argparse.Namespace(dataset="embedded", split=["val"], model=["efficientnet_lite1"])
+    chosen = [job for job in planned if (job.module == "fetch" and _chosen(job, fetch))
+              or (job.module == "extract" and _chosen(job, extract))]
+    assert [(job.stage, job.names["split"], job.names.get("model")) for job in chosen] == [
+        ("fetch", "val", None), ("extract", "val", "efficientnet_lite1")]
+    assert not [job for job in planned if job.module == "fetch" and _chosen(job, argparse.Namespace(dataset="other"))]
