@@ -368,7 +368,7 @@ def explorer(config, layout):
                 "actmax_table": layout.table("actmax_cross_activation") + ".csv" if images else [],
                 "actmax_images": layout.actmax_images() if images else [],
                 "pairs": [layout.pairs(model) for model in config["models"]] if config["train"]["independent"] else []},
-               {"site": layout.explorer()}, lambda: {"options": config["explorer"]})
+               {"site": layout.explorer()}, lambda: {"options": config["explorer"], "labels": model_labels(config)})
 
 
 def replicates(config, layout):

@@ -274,3 +274,20 @@ def test_concept_panel_lists_the_baseline_twins(site):
             assert row.text.startswith(f"{name} concept {twin['atom']} (")
             assert f"concept {twin['activation']} (" in row.text
         assert console_errors(driver) == []
+
+
+def test_the_site_names_each_model_by_its_display_name(site, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    labels = {"alpha": "Alpha-Net", "beta": "Beta ViT", "gamma": "Gamma CNN"}
+    content = replace(explorer_content(**site[1], specific_share=SPECIFIC_SHARE), labels=labels)
+    shown = write_site(content, tmp_path / "site", thumbnail_px=64, chunk_size=CHUNK)
+    k = int(content.frame.loc[content.kinds == "universal", "concept"].iloc[0])
+    with chromium() as driver:
+        open_index(driver, shown)
+        page = driver.find_element(By.TAG_NAME, "body").text
+        assert all(label in page for label in labels.values()) and "fires alpha" not in page
+        open_concept(driver, k)
+        panel = driver.find_element(By.ID, "panel").text
+        assert all(f"{label} (scale" in panel for label in labels.values())
+        assert console_errors(driver) == []

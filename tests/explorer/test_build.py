@@ -13,7 +13,7 @@ from tests.explorer_fixture import concept_records, decode_heatmaps, read_script
 from usae.activations.batches import evaluation_batches
 from usae.data.manifest import read_manifest
 from usae.errors import StoreError
-from usae.explorer.build import build_explorer, check_image_order, image_labels
+from usae.explorer.build import build_explorer, check_image_order, explorer_content, image_labels
 from usae.explorer.content import concept_kinds, gallery_images, nearest_concepts, quantise_heatmaps
 from usae.explorer.site import chunk_file, encode_heatmaps, image_chunk_file, thumb_name
 from usae.io import read_json
@@ -254,3 +254,14 @@ def test_nearest_concepts_come_with_what_chance_gives():
 
 def test_the_site_says_what_a_nearest_cosine_is_worth(built):
     assert 0 < built["meta"]["neighbour_chance"] < 1
+
+
+def test_display_names_title_the_columns_and_reach_the_site(built):
+    from usae.explorer.site import index_columns, site_meta
+
+    content = explorer_content(**built["inputs"], labels={"beta": "Beta ViT"})
+    assert content.labels == {"alpha": "alpha", "beta": "Beta ViT", "gamma": "gamma"}
+    alive = np.flatnonzero(content.kinds != "dead")
+    titles = {column["key"]: column["title"] for column in index_columns(content, alive, [[]] * len(content.kinds))["columns"]}
+    assert titles["fires_beta"] == "fires Beta ViT" and titles["fires_alpha"] == "fires alpha"
+    assert site_meta(content, [], [], 16, 64)["display"]["beta"] == "Beta ViT"

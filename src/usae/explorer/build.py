@@ -77,7 +77,7 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
 def explorer_content(concepts_csv, top_images_npz, matrices_json, summary_json, manifest_csv, usae_weights, usae_meta,
                      store_metas, figure_pngs, actmax_table_csv, actmax_images_dir, pairs_csvs=(), *,
                      universal_entropy=0.9, specific_share=0.9, gallery_images_per_model=4, image_concepts=6,
-                     neighbours=8, batch_images=16, device="auto"):
+                     neighbours=8, batch_images=16, device="auto", labels=None):
     """Everything the site shows (the files as :func:`build_explorer`'s).
 
     Parameters
@@ -97,6 +97,8 @@ def explorer_content(concepts_csv, top_images_npz, matrices_json, summary_json, 
         Images encoded at once when computing heatmaps (memory: images x T x m floats).
     device : str
         Torch device of the encoders (``"auto"``: CUDA when present).
+    labels : dict, optional
+        Each model's display name (:func:`usae.models.registry.display_names`); default: its name.
 
     Returns
     -------
@@ -133,6 +135,7 @@ def explorer_content(concepts_csv, top_images_npz, matrices_json, summary_json, 
         actmax=actmax_items(actmax_table_csv, actmax_images_dir, names, set(np.flatnonzero(alive).tolist())),
         kind_rule=kind_rule(universal_entropy, specific_share, summary["min_cofires_scaled"]), neighbour_chance=chance,
         shown=shown.quantised(), twins=baseline_twins(pairs_csvs, len(frame)),
+        labels={name: (labels or {}).get(name, name) for name in names},
     )
 
 

@@ -298,6 +298,8 @@ class ExplorerContent:
     twins : dict, optional
         Each concept's independent-SAE twin per model (:func:`usae.explorer.build.baseline_twins`);
         None: the baseline was not run.
+    labels : dict, optional
+        Each model's display name, shown wherever the site names a model; None: its name.
     """
 
     names: list
@@ -320,3 +322,4 @@ class ExplorerContent:
     neighbour_chance: float = float("nan")
     shown: ImageConcepts = None
     twins: dict = None
+    labels: dict = None

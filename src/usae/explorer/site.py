@@ -140,11 +140,12 @@ def _round(values, digits=4):
     return [None if not np.isfinite(v) else float(f"{v:.{digits}g}") for v in np.asarray(values, dtype=float)]
 
 
-def numeric_columns(names):
-    """``[(key, title)]`` of the index's numeric columns (keys are ``concepts.csv`` columns)."""
+def numeric_columns(names, labels=None):
+    """``[(key, title)]`` of the index's numeric columns (keys are ``concepts.csv`` columns; titles name
+    each model by its display name in ``labels``)."""
     columns = [("energy_total", "energy"), ("entropy", "entropy"), ("cofires", "co-fires")]
     for prefix, title in [("fires", "fires"), ("cofire_proportion", "co-fire prop."), ("energy", "energy")]:
-        columns += [(f"{prefix}_{name}", f"{title} {name}") for name in names]
+        columns += [(f"{prefix}_{name}", f"{title} {(labels or {}).get(name, name)}") for name in names]
     return columns
 
 
@@ -158,7 +159,7 @@ def index_columns(content, alive, label_ids):
     kinds = sorted(set(content.kinds[alive]))
     values = {"concept": alive.tolist(), "kind": [kinds.index(kind) for kind in content.kinds[alive]],
               "labels": [label_ids[k] for k in alive], "thumb": content.gallery[alive, 0].tolist()}
-    columns = numeric_columns(content.names)
+    columns = numeric_columns(content.names, content.labels)
     for key, _ in columns:
         values[key] = frame[key].astype(int).tolist() if key.startswith(("fires", "cofires")) else _round(frame[key])
     return {"columns": [{"key": key, "title": title} for key, title in columns], "kinds": kinds, "values": values}
@@ -170,6 +171,7 @@ def site_meta(content, figures, vocabulary, chunk_size, thumbnail_px):
         "thumbnail_px": thumbnail_px,
         "thumbnails": content.image_paths is not None,
         "models": content.names,
+        "display": {name: (content.labels or {}).get(name, name) for name in content.names},
         "grid": list(content.grid),
         "chunk_size": chunk_size,
         "concepts": len(content.kinds),

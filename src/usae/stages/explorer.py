@@ -8,7 +8,7 @@ log = logging.getLogger(__name__)
 
 
 def explorer(matrices, summary, concepts, top_images, usae_weights, usae_meta, stores, manifest, figures,
-             actmax_table, actmax_images, site, pairs=(), *, options):
+             actmax_table, actmax_images, site, pairs=(), *, options, labels=None):
     """Build ``site/index.html`` from the experiment's metrics, the trained USAE and its val stores.
 
     Parameters
@@ -33,6 +33,8 @@ def explorer(matrices, summary, concepts, top_images, usae_weights, usae_meta, s
         twins); empty: no baseline (``train.independent: false``), which the site says.
     options : dict
         The config's ``explorer`` section.
+    labels : dict, optional
+        Each model's display name in the site (:func:`usae.jobs.model_labels`).
     """
     if not manifest:
         log.info("explorer: no image thumbnails: no images (dataset.source: activations)")
@@ -41,6 +43,6 @@ def explorer(matrices, summary, concepts, top_images, usae_weights, usae_meta, s
                            universal_entropy=options["universal_entropy"], specific_share=options["specific_share"],
                            gallery_images_per_model=options["gallery_images"], thumbnail_px=options["thumbnail_px"],
                            neighbours=options["neighbours"], chunk_size=options["chunk_size"],
-                           batch_images=options["batch_images"], device=options["device"])
+                           batch_images=options["batch_images"], device=options["device"], labels=labels)
     log.info("explorer: open %s/index.html", built)
     return built

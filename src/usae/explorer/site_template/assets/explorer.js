@@ -46,6 +46,11 @@
 
   function kindName(i) { return INDEX.kinds[VALUES.kind[i]]; }
 
+  /* A model's display name (config model_zoo.<name>.display_name, else the built-in one), wherever a text names it. */
+  function shown(name) { return (META.display || {})[name] || name; }
+
+  function kindText(kind) { return kind.indexOf("only ") === 0 ? "only " + shown(kind.slice(5)) : kind; }
+
   function labelsOf(i) { return VALUES.labels[i].map(function (id) { return META.labels[id]; }).join(", "); }
 
   function thumbSrc(index) { return "thumbs/" + pad(index, 6) + ".jpg"; }
@@ -54,12 +59,12 @@
 
   function renderOverview() {
     document.getElementById("subtitle").textContent = (META.dataset ? META.dataset + ": " : "") +
-      COUNT + " alive concepts of " + META.concepts + " (" + META.dead + " dead), models " + META.models.join(", ") +
+      COUNT + " alive concepts of " + META.concepts + " (" + META.dead + " dead), models " + META.models.map(shown).join(", ") +
       (META.images ? ", " + META.images + " evaluation images" : "");
     var head = el("tr", {}, [el("th", { text: "R\u00b2 enc \\ dec" })].concat(
-      META.models.map(function (name) { return el("th", { text: name }); })));
+      META.models.map(function (name) { return el("th", { text: shown(name) }); })));
     var rows = META.r2.map(function (row, i) {
-      return el("tr", {}, [el("th", { text: META.models[i] })].concat(row.map(function (value) {
+      return el("tr", {}, [el("th", { text: shown(META.models[i]) })].concat(row.map(function (value) {
         var cell = el("td", { text: fmt(value) });
         var level = Math.max(0, Math.min(1, value || 0));
         cell.style.background = "rgba(21, 101, 192, " + (0.15 + 0.6 * level).toFixed(2) + ")";
@@ -130,7 +135,7 @@
     var kind = document.getElementById("kind");
     kind.appendChild(el("option", { value: "", text: "all" }));
     kind.appendChild(el("option", { value: "specific", text: "model-specific (any model)" }));
-    INDEX.kinds.forEach(function (name, i) { kind.appendChild(el("option", { value: String(i), text: name })); });
+    INDEX.kinds.forEach(function (name, i) { kind.appendChild(el("option", { value: String(i), text: kindText(name) })); });
     kind.title = META.kind_rule;
     document.getElementById("kind-rule").textContent = META.kind_rule;
     kind.addEventListener("change", function () { state.kind = kind.value; update(); });
@@ -231,7 +236,7 @@
   function tableRow(i) {
     var k = VALUES.concept[i];
     var cells = [el("td", {}, [el("a", { href: "#concept=" + k, text: String(k) })]),
-                 el("td", { className: kindName(i) === "universal" ? "text universal" : "text", text: kindName(i) })];
+                 el("td", { className: kindName(i) === "universal" ? "text universal" : "text", text: kindText(kindName(i)) })];
     if (META.thumbnails) {
       var top = VALUES.thumb[i];
       cells.unshift(el("td", { className: "thumb" }, top < 0 ? [] : [
@@ -360,14 +365,14 @@
       var own = record.top[name].indexOf(j) >= 0;
       var caption = imageName(index, record.files[j]) + " \u00b7 " + (record.labels[j] ? record.labels[j] + " \u00b7 " : "") +
         "max " + fmt(peak(bytes, j * TOKENS) / 255 * scale);
-      var title = "image " + index + (own ? " (" + name + " top image)" : "") + "; click: the concepts on this image";
+      var title = "image " + index + (own ? " (" + shown(name) + " top image)" : "") + "; click: the concepts on this image";
       return tile(index, bytes, j * TOKENS, caption, title, own, "image=" + index);
     });
-    return tileRow(name, name + " (scale " + fmt(scale) + ")", tiles);
+    return tileRow(name, shown(name) + " (scale " + fmt(scale) + ")", tiles);
   }
 
   function statsTable(i) {
-    var head = el("tr", {}, [el("th", { text: "" })].concat(META.models.map(function (name) { return el("th", { text: name }); })));
+    var head = el("tr", {}, [el("th", { text: "" })].concat(META.models.map(function (name) { return el("th", { text: shown(name) }); })));
     var rows = [["fires", "fires_"], ["co-fire proportion", "cofire_proportion_"], ["energy", "energy_"]].map(function (item) {
       return el("tr", {}, [el("th", { text: item[0] })].concat(META.models.map(function (name) {
         return el("td", { text: fmt(VALUES[item[1] + name][i]) });
@@ -379,9 +384,9 @@
   function actmaxSection(record) {
     if (!record.actmax.length) return el("p", { className: "stats", text: "Not optimised: no activation-maximisation images for this concept." });
     return el("div", { className: "actmax" }, record.actmax.map(function (item) {
-      var activations = Object.keys(item.activations).map(function (name) { return name + " " + fmt(item.activations[name]); });
-      return el("figure", {}, [el("img", { src: item.src, alt: "optimised for " + item.model }),
-                               el("figcaption", { text: "optimised for " + item.model + "; code: " + activations.join(", ") })]);
+      var activations = Object.keys(item.activations).map(function (name) { return shown(name) + " " + fmt(item.activations[name]); });
+      return el("figure", {}, [el("img", { src: item.src, alt: "optimised for " + shown(item.model) }),
+                               el("figcaption", { text: "optimised for " + shown(item.model) + "; code: " + activations.join(", ") })]);
     }));
   }
 
@@ -389,7 +394,7 @@
     return el("p", { className: "neighbours" }, [el("span", { text: "Nearest concepts (" + META.neighbour_method + "; random atoms' nearest: " +
       fmt(META.neighbour_chance) + ", so a cosine near that means little): " })].concat(
       record.neighbours.map(function (item) {
-        var kind = rowOf[item[0]] === undefined ? "" : ", " + kindName(rowOf[item[0]]);
+        var kind = rowOf[item[0]] === undefined ? "" : ", " + kindText(kindName(rowOf[item[0]]));
         return el("a", { href: "#concept=" + item[0], text: item[0] + " (" + fmt(item[1]) + kind + ")" });
       })));
   }
@@ -401,7 +406,7 @@
     }));
     var rows = META.models.map(function (name) {
       var twin = record.twins[name];
-      return el("tr", { "data-model": name }, [el("th", { text: name }),
+      return el("tr", { "data-model": name }, [el("th", { text: shown(name) }),
         el("td", { text: "concept " + twin.atom + " (" + fmt(twin.cosine) + ")" }),
         el("td", { text: "concept " + twin.activation + " (" + fmt(twin.correlation) + ")" })]);
     });
@@ -425,7 +430,7 @@
   function renderPanel(k, record) {
     var i = rowOf[k];
     var panel = openPanel();
-    [el("h2", { text: "Concept " + k + " \u2014 " + kindName(i) }),
+    [el("h2", { text: "Concept " + k + " \u2014 " + kindText(kindName(i)) }),
      el("p", { className: "stats", text: "energy " + fmt(VALUES.energy_total[i]) + " \u00b7 firing entropy " + fmt(VALUES.entropy[i]) +
                " \u00b7 co-fires " + fmt(VALUES.cofires[i]) + (labelsOf(i) ? " \u00b7 labels: " + labelsOf(i) : "") }),
      statsTable(i),
@@ -449,11 +454,11 @@
         var concepts = record.concepts[name];
         var bytes = heatBytes(record.heat[name], concepts.length * TOKENS);
         var tiles = concepts.map(function (k, j) {
-          var kind = rowOf[k] === undefined ? "" : " \u00b7 " + kindName(rowOf[k]);
+          var kind = rowOf[k] === undefined ? "" : " \u00b7 " + kindText(kindName(rowOf[k]));
           return tile(index, bytes, j * TOKENS, "concept " + k + kind + " \u00b7 max " + fmt(record.scale[name][j]),
                       "concept " + k + "; click: its panel", false, "concept=" + k);
         });
-        return tileRow(name, name + (tiles.length ? "" : ": no concept fires"), tiles);
+        return tileRow(name, shown(name) + (tiles.length ? "" : ": no concept fires"), tiles);
       }))
       .forEach(function (node) { panel.appendChild(node); });
   }
