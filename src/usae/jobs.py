@@ -167,16 +167,16 @@ def store_options(config):
 DIGEST_CHARS = 12
 
 
-def _fetch_params(config, dataset, split):
+def _data_params(config, dataset):
+    """The fetch params of every split of ``dataset``: its config entry, its config key and the seed."""
     key, entry = all_datasets(config)[dataset]
-    return {"dataset": entry, "key": key, "split": split, "seed": config["seed"]}
+    return {"dataset": entry, "key": key, "seed": config["seed"]}
 
 
 def data_key(config, dataset):
-    """The data folder of ``dataset`` in the cache: ``<name>-<digest>``, the digest of its fetch params but
-    the split (its config entry, its config key and the seed), which its manifests and images depend on."""
-    values = {name: value for name, value in _fetch_params(config, dataset, None).items() if name != "split"}
-    return f"{dataset}-{json_sha256(values)[:DIGEST_CHARS]}"
+    """The data folder of ``dataset`` in the cache: ``<name>-<digest>``, the digest of the fetch params that
+    its manifests and images depend on (:func:`_data_params`)."""
+    return f"{dataset}-{json_sha256(_data_params(config, dataset))[:DIGEST_CHARS]}"
 
 
 def _extract_params(config, model):
@@ -235,7 +235,7 @@ def fetch(config, layout, data, split):
     folders = cache(config)
 
     def params():
-        return {**_fetch_params(config, _dataset_of(config, data), split), "cache": folders.packages()}
+        return {**_data_params(config, _dataset_of(config, data)), "split": split, "cache": folders.packages()}
 
     return Job("fetch", {"data": data, "split": split}, {},
                {"manifest": folders.manifest(data, split), "rejects": folders.rejects(data, split),

@@ -249,12 +249,17 @@ def test_dvc_plots_show_draws_the_training_curves_offline(copy_of_finished):
         assert dom.count('class="marks"') >= 2  # both training-loss plots drawn (Fig. 5 is an image)
 
 
+def _committed_repro(workdir):
+    """``dvc repro`` in a new git repository of ``workdir``, committed with its dvc.lock."""
+    shutil.copy(REPO / ".gitignore", workdir / ".gitignore")
+    _git(workdir, "init", "-q")
+    _dvc(workdir, "repro")
+    _git(workdir, "add", "-A")
+    _git(workdir, "commit", "-q", "-m", "results")
+
+
 def test_dvc_repro_recomputes_after_a_library_edit(copy_of_finished):
-    shutil.copy(REPO / ".gitignore", copy_of_finished / ".gitignore")
-    _git(copy_of_finished, "init", "-q")
-    _dvc(copy_of_finished, "repro")
-    _git(copy_of_finished, "add", "-A")
-    _git(copy_of_finished, "commit", "-q", "-m", "results")
+    _committed_repro(copy_of_finished)
     assert "up to date" in _dvc(copy_of_finished, "status").stdout
     matrices = copy_of_finished / "results/metrics/embedded/matrices.json"
     before = matrices.stat().st_mtime_ns
@@ -276,11 +281,7 @@ def test_dvc_repro_recomputes_after_a_library_edit(copy_of_finished):
 
 def test_dvc_exp_run_sets_one_key_and_exp_show_fits_a_screen(copy_of_finished):
     """`dvc exp run -S train.lr=…` edits params.yaml only, reruns training onwards, and is shown beside main."""
-    shutil.copy(REPO / ".gitignore", copy_of_finished / ".gitignore")
-    _git(copy_of_finished, "init", "-q")
-    _dvc(copy_of_finished, "repro")
-    _git(copy_of_finished, "add", "-A")
-    _git(copy_of_finished, "commit", "-q", "-m", "results")
+    _committed_repro(copy_of_finished)
     config = (copy_of_finished / "config/config.yaml").read_text()
     before = (copy_of_finished / "results/train/usae/model.safetensors").read_bytes()
     _dvc(copy_of_finished, "exp", "run", "-S", "train.lr=0.01", "-n", "lr01")

@@ -40,9 +40,8 @@ INDEPENDENT = config["train"]["independent"]
 IMAGES = has_images(config["dataset"])
 # Datasets whose stores are extracted from images (fetch, extract); the others' stores are imported.
 IMAGE_DATASETS = [name for name, (_, entry) in DATASETS.items() if has_images(entry)]
-# Their data folders in the shared cache (usae.jobs.data_key), and the cache's folders.
+# Their data folders in the shared cache (usae.jobs.data_key).
 DATA_FOLDERS = [jobs.data_key(config, name) for name in IMAGE_DATASETS]
-CACHE = jobs.cache(config)
 
 
 def imported_stores():
