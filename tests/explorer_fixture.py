@@ -74,6 +74,26 @@ def write_pairs(folder, names, m, seed=0):
     return paths
 
 
+def write_independent_top(path, names, m, image_ids, n_images=3, seed=0):
+    """A fake baseline ``independent_top_images.npz``: random top images per (model, independent concept),
+    a tenth of the slots with code 0 (the twin does not fire there), largest code first."""
+    rng = np.random.default_rng(seed)
+    indices = np.stack([[rng.permutation(len(image_ids))[:n_images] for _ in range(m)] for _ in names])
+    values = np.sort(rng.uniform(0.1, 2, (len(names), m, n_images)) * (rng.uniform(size=(len(names), m, n_images)) > 0.1),
+                     axis=-1)[..., ::-1]
+    np.savez(path, indices=indices.transpose(0, 2, 1), values=values.transpose(0, 2, 1).astype(np.float32),
+             models=np.array(names), image_ids=np.array(image_ids))
+    return path
+
+
+def write_baseline(folder, names, m, manifest_csv):
+    """Fake baseline outputs in ``folder``: the pairs files and ``independent_top_images.npz`` over the
+    manifest's images; return ``(pairs, npz)``."""
+    pairs = write_pairs(folder, names, m)
+    ids = pd.read_csv(manifest_csv)["image_id"].tolist()
+    return pairs, write_independent_top(folder / "independent_top_images.npz", names, m, ids)
+
+
 def tiny_run(root):
     """Train, evaluate and gather every input of :func:`usae.explorer.build.build_explorer` under ``root``.
 

@@ -169,6 +169,15 @@ def write_bytes_if_changed(path, data):
         tmp.write_bytes(data)
 
 
+def write_npz(path, arrays):
+    """Write ``{name: array}`` to an ``.npz`` file atomically (:func:`numpy.savez`, uncompressed)."""
+    import numpy as np
+
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+
+
 def write_csv(frame, path):
     """Write a DataFrame as CSV, atomically."""
     with atomic_path(path) as tmp:

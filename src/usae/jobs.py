@@ -305,9 +305,8 @@ def baseline(config, layout):
                {**_usae_input(layout), "independent_weights": weights, "independent_meta": meta,
                 **_metrics_files(config, layout, "concepts.csv"), "stores": _val_stores(config, layout),
                 "manifest": _val_manifest(config)},
-               {"pairs": [layout.pairs(model) for model in config["models"]],
-                "table": layout.table_files("baseline_matching"), "fig7": layout.figure_files("fig7_matching"),
-                "fig16": layout.figure_files("fig16_matching_top_cofiring"),
+               {**_baseline_files(config, layout), "table": layout.table_files("baseline_matching"),
+                "fig7": layout.figure_files("fig7_matching"), "fig16": layout.figure_files("fig16_matching_top_cofiring"),
                 "fig7b": layout.figure_files("fig7b_matched_pairs") if _images(config) else []},
                lambda: {"top_cofiring": config["baseline"]["top_cofiring"],
                         "batch_images": config["metrics"]["batch_images"],
@@ -367,8 +366,17 @@ def explorer(config, layout):
                {**_evaluated(config, layout), "figures": [layout.figure(name) + ".png" for name in shown],
                 "actmax_table": layout.table("actmax_cross_activation") + ".csv" if images else [],
                 "actmax_images": layout.actmax_images() if images else [],
-                "pairs": [layout.pairs(model) for model in config["models"]] if config["train"]["independent"] else []},
+                **_baseline_files(config, layout)},
                {"site": layout.explorer()}, lambda: {"options": config["explorer"], "labels": model_labels(config)})
+
+
+def _baseline_files(config, layout):
+    """The baseline's pairs files (run's model order) and independent SAEs' top images, for the explorer's
+    twins; empty without independent SAEs."""
+    if not config["train"]["independent"]:
+        return {"pairs": [], "independent_top": []}
+    return {"pairs": [layout.pairs(model) for model in config["models"]],
+            "independent_top": layout.independent_top_images()}
 
 
 def replicates(config, layout):

@@ -141,6 +141,10 @@ class Layout:
         """Matched (USAE, independent) concept pairs of one model."""
         return self._run_path("baseline", f"pairs_{model}.csv")
 
+    def independent_top_images(self):
+        """Top images of every independent SAE's concepts on the val split (as ``top_images.npz``)."""
+        return self._run_path("baseline", "independent_top_images.npz")
+
     # actmax
     def actmax_images(self):
         """Folder of the activation-maximisation images, one PNG per (concept, model)."""

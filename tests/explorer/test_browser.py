@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from tests.explorer_fixture import DIMS, concept_records, decode_heatmaps, read_script, shared_tiny_run, write_pairs
+from tests.explorer_fixture import DIMS, concept_records, decode_heatmaps, read_script, shared_tiny_run, write_baseline
 from usae.explorer.browser import (
     PANEL_IMAGES_LOADED,
     browser_missing,
@@ -38,9 +38,10 @@ def site(tmp_path_factory):
         pytest.skip(f"no headless browser: {missing}")
     inputs = shared_tiny_run(tmp_path_factory.getbasetemp() / "explorer_run")
     site_dir = tmp_path_factory.mktemp("explorer_browser") / "site"
-    pairs = write_pairs(site_dir.parent / "baseline", list(DIMS), len(pd.read_csv(inputs["concepts_csv"])))
-    site = build_explorer(site_dir=site_dir, pairs_csvs=pairs, thumbnail_px=64, chunk_size=CHUNK,
-                          specific_share=SPECIFIC_SHARE, **inputs)
+    m = len(pd.read_csv(inputs["concepts_csv"]))
+    pairs, twin_top = write_baseline(site_dir.parent / "baseline", list(DIMS), m, inputs["manifest_csv"])
+    site = build_explorer(site_dir=site_dir, pairs_csvs=pairs, independent_top_npz=twin_top, thumbnail_px=64,
+                          chunk_size=CHUNK, specific_share=SPECIFIC_SHARE, **inputs)
     return site, inputs
 
 
@@ -152,15 +153,15 @@ def test_every_panel_shows_the_heatmaps_of_its_data_file(site):
             for name, entry in record["heat"].items():
                 peaks = decode_heatmaps(entry, len(record["images"]) * 4).reshape(len(record["images"]), 4).max(1)
                 captions = driver.execute_script(
-                    f"return Array.prototype.map.call(document.querySelectorAll('#panel [data-model=\"{name}\"] "
+                    f"return Array.prototype.map.call(document.querySelectorAll('#panel .model-row[data-model=\"{name}\"] "
                     "figcaption'), function (caption) { return caption.textContent.split('max ')[1]; });")
                 np.testing.assert_allclose([float(c) for c in captions], peaks / 255 * record["scale"][name],
                                            rtol=5e-3, atol=1e-6, err_msg=f"concept {k}, {name}")
             starts = driver.execute_script(
-                "return Array.prototype.map.call(document.querySelectorAll('#panel figcaption'), "
+                "return Array.prototype.map.call(document.querySelectorAll('#panel .tile figcaption'), "
                 "function (caption) { return caption.textContent.split(' \\u00b7 ')[0]; });")
             shown = [f"image {i}" + (f" ({f})" if f else "") for i, f in zip(record["images"], record["files"])]
-            assert set(starts) - {s for s in starts if s.startswith("optimised for")} == set(shown)
+            assert set(starts) == set(shown)
             assert all(record["files"]), "the fixture's images have files, so the captions name them"
         assert console_errors(driver) == []
 
@@ -271,8 +272,20 @@ def test_concept_panel_lists_the_baseline_twins(site):
         assert [row.get_attribute("data-model") for row in rows] == list(DIMS)
         for row, name in zip(rows, DIMS):
             twin = records[k]["twins"][name]
-            assert row.text.startswith(f"{name} concept {twin['atom']} (")
-            assert f"concept {twin['activation']} (" in row.text
+            text = " ".join(row.text.split())
+            assert text.startswith(f"{name} concept {twin['atom']} (")
+            assert f"concept {twin['activation']} (" in text
+            # Each twin's own top images from the baseline, drawn, captioned with image id and file name.
+            cells = row.find_elements(By.CSS_SELECTOR, "td")
+            for cell, key in zip(cells, ("atom", "activation")):
+                images = cell.find_elements(By.CSS_SELECTOR, ".twin-images img")
+                assert [image.get_attribute("alt") for image in images] == [f"image {item[0]}"
+                                                                            for item in twin[f"{key}_images"]]
+                for item in twin[f"{key}_images"]:
+                    assert f"image {item[0]} ({item[2]})" in cell.text
+        driver.execute_script("document.querySelectorAll('#panel img').forEach(function (i) { i.loading = 'eager'; });")
+        wait_for(driver, "Array.prototype.every.call(document.querySelectorAll('.twin-images img'),"
+                         " function (image) { return image.complete && image.naturalWidth > 0; })")
         assert console_errors(driver) == []
 
 

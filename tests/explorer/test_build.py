@@ -2,6 +2,7 @@
 
 import base64
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -9,13 +10,20 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.explorer_fixture import concept_records, decode_heatmaps, read_script, shared_tiny_run, write_pairs
+from tests.explorer_fixture import (
+    concept_records,
+    decode_heatmaps,
+    read_script,
+    shared_tiny_run,
+    write_baseline,
+    write_independent_top,
+)
 from usae.activations.batches import evaluation_batches
 from usae.data.manifest import read_manifest
-from usae.errors import StoreError
+from usae.errors import StoreError, UserError
 from usae.explorer.build import build_explorer, check_image_order, explorer_content, image_labels
 from usae.explorer.content import concept_kinds, gallery_images, nearest_concepts, quantise_heatmaps
-from usae.explorer.site import chunk_file, encode_heatmaps, image_chunk_file, thumb_name
+from usae.explorer.site import chunk_file, encode_heatmaps, image_chunk_file, thumb_name, thumbnailed
 from usae.io import read_json
 from usae.sae.checkpoint import load_trained
 
@@ -27,15 +35,17 @@ def built(tmp_path_factory):
     inputs = shared_tiny_run(tmp_path_factory.getbasetemp() / "explorer_run")
     site_dir = tmp_path_factory.mktemp("explorer") / "site"
     frame = pd.read_csv(inputs["concepts_csv"])
-    pairs = write_pairs(site_dir.parent / "baseline", ["alpha", "beta", "gamma"], len(frame))
-    site = build_explorer(site_dir=site_dir, pairs_csvs=pairs, thumbnail_px=THUMB, chunk_size=16, **inputs)
+    pairs, twin_top = write_baseline(site_dir.parent / "baseline", ["alpha", "beta", "gamma"], len(frame),
+                                     inputs["manifest_csv"])
+    site = build_explorer(site_dir=site_dir, pairs_csvs=pairs, independent_top_npz=twin_top, thumbnail_px=THUMB,
+                          chunk_size=16, **inputs)
     meta = read_script(site / "data" / "meta.js", "window.USAE_META = ")
     index = read_script(site / "data" / "index.js", "window.USAE_INDEX = ")
     images = {}
     for chunk in range(0, -(-len(meta["shown_images"]) // 16)):
         images.update(read_script(site / "data" / "images" / image_chunk_file(chunk), f"usaeImages({chunk}, ", ");"))
     return {"inputs": inputs, "site": site, "meta": meta, "index": index, "records": concept_records(site),
-            "frame": frame, "pairs": pairs, "images": {int(i): record for i, record in images.items()}}
+            "frame": frame, "pairs": pairs, "twin_top": twin_top, "images": {int(i): record for i, record in images.items()}}
 
 
 def test_index_lists_every_alive_concept_once_with_its_statistics(built):
@@ -127,8 +137,8 @@ def test_rebuild_replaces_the_site_without_actmax(built, tmp_path):
 
 
 def test_the_site_is_byte_reproducible(built, tmp_path):
-    site = build_explorer(site_dir=tmp_path / "site", pairs_csvs=built["pairs"], thumbnail_px=THUMB, chunk_size=16,
-                          **built["inputs"])
+    site = build_explorer(site_dir=tmp_path / "site", pairs_csvs=built["pairs"], independent_top_npz=built["twin_top"],
+                          thumbnail_px=THUMB, chunk_size=16, **built["inputs"])
     files = sorted(path.relative_to(site) for path in site.rglob("*") if path.is_file())
     assert files == sorted(path.relative_to(built["site"]) for path in built["site"].rglob("*") if path.is_file())
     assert all((site / path).read_bytes() == (built["site"] / path).read_bytes() for path in files)
@@ -150,6 +160,41 @@ def test_each_concepts_twins_are_the_baselines_pairs(built):
             assert twin["activation"] == pairs.at[k, "activation_match"]
             assert (twin["cosine"], twin["correlation"]) == pytest.approx(
                 (pairs.at[k, "cosine"], pairs.at[k, "activation_correlation"]))
+
+
+def test_each_twin_shows_its_own_top_images_from_the_baseline(built):
+    files = pd.read_csv(built["inputs"]["manifest_csv"])["path"].map(lambda path: Path(path).name).tolist()
+    with np.load(built["twin_top"]) as top:
+        indices, values = top["indices"], top["values"]
+    n = 3  # the fake npz's images per concept, under gallery_images_per_model (4)
+    seen = set()
+    for i, name in enumerate(built["meta"]["models"]):
+        for k, record in built["records"].items():
+            twin = record["twins"][name]
+            for key in ("atom", "activation"):
+                j = twin[key]
+                expected = [[int(indices[i, r, j]), pytest.approx(float(values[i, r, j]), rel=1e-3),
+                             files[indices[i, r, j]]] for r in range(n) if values[i, r, j] > 0]
+                assert twin[f"{key}_images"] == expected
+                seen |= {item[0] for item in twin[f"{key}_images"]}
+    assert all((built["site"] / "thumbs" / thumb_name(image)).exists() for image in seen)
+    assert any(len(twin["atom_images"]) < n for record in built["records"].values() for twin in record["twins"].values())
+
+
+def test_thumbnails_cover_the_galleries_and_the_twins_images():
+    gallery = np.array([[3, 1, -1]])
+    twins = {"atom_images": np.array([[[7, -1]]]), "activation_images": np.array([[[1, 9]]])}
+    assert thumbnailed(SimpleNamespace(gallery=gallery, twins=twins)).tolist() == [1, 3, 7, 9]
+    assert thumbnailed(SimpleNamespace(gallery=gallery, twins=None)).tolist() == [1, 3]
+
+
+def test_twin_images_of_other_images_are_refused_in_one_line(built, tmp_path):
+    ids = pd.read_csv(built["inputs"]["manifest_csv"])["image_id"].tolist()
+    wrong = write_independent_top(tmp_path / "top.npz", ["alpha", "beta", "gamma"], len(built["frame"]), ids[::-1])
+    with pytest.raises(UserError, match=r"top\.npz: not the val stores' images"):
+        build_explorer(site_dir=tmp_path / "site", pairs_csvs=built["pairs"], independent_top_npz=wrong,
+                       thumbnail_px=THUMB, chunk_size=16, **built["inputs"])
+    assert not (tmp_path / "site").exists()
 
 
 def test_image_views_show_the_concepts_that_fire_most_on_every_shown_image(built):

@@ -31,7 +31,7 @@ from usae.sae.checkpoint import load_trained
 
 def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, manifest_csv, usae_weights, usae_meta,
                    store_metas, figure_pngs, actmax_table_csv, actmax_images_dir, site_dir, *, pairs_csvs=(),
-                   thumbnail_px=128, chunk_size=64, **options):
+                   independent_top_npz=None, thumbnail_px=128, chunk_size=64, **options):
     """Build the concept explorer site of one trained USAE on one dataset's val split.
 
     Parameters
@@ -56,6 +56,9 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
     pairs_csvs : sequence of path
         The baseline stage's ``pairs_<model>.csv``, one per model in the run's model order; empty or a
         missing file: the site says the baseline was not run.
+    independent_top_npz : path, optional
+        The baseline stage's ``independent_top_images.npz``: each twin's own top images; None or a
+        missing file: twins without images.
     thumbnail_px : int
         Side of the square JPEG thumbnails.
     chunk_size : int
@@ -70,12 +73,13 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
     """
     content = explorer_content(concepts_csv, top_images_npz, matrices_json, summary_json, manifest_csv, usae_weights,
                                usae_meta, store_metas, figure_pngs, actmax_table_csv, actmax_images_dir, pairs_csvs,
-                               **options)
+                               independent_top_npz, **options)
     return write_site(content, site_dir, thumbnail_px=thumbnail_px, chunk_size=chunk_size)
 
 
 def explorer_content(concepts_csv, top_images_npz, matrices_json, summary_json, manifest_csv, usae_weights, usae_meta,
-                     store_metas, figure_pngs, actmax_table_csv, actmax_images_dir, pairs_csvs=(), *,
+                     store_metas, figure_pngs, actmax_table_csv, actmax_images_dir, pairs_csvs=(),
+                     independent_top_npz=None, *,
                      universal_entropy=0.9, specific_share=0.9, gallery_images_per_model=4, image_concepts=6,
                      neighbours=8, batch_images=16, device="auto", labels=None):
     """Everything the site shows (the files as :func:`build_explorer`'s).
@@ -134,7 +138,8 @@ def explorer_content(concepts_csv, top_images_npz, matrices_json, summary_json, 
         summary=summary, figures=[Path(path) for path in figure_pngs],
         actmax=actmax_items(actmax_table_csv, actmax_images_dir, names, set(np.flatnonzero(alive).tolist())),
         kind_rule=kind_rule(universal_entropy, specific_share, summary["min_cofires_scaled"]), neighbour_chance=chance,
-        shown=shown.quantised(), twins=baseline_twins(pairs_csvs, len(frame)),
+        shown=shown.quantised(),
+        twins=baseline_twins(pairs_csvs, len(frame), independent_top_npz, gallery_images_per_model, image_ids),
         labels={name: (labels or {}).get(name, name) for name in names},
     )
 
@@ -145,8 +150,9 @@ def image_labels(manifest):
     return [label or Path(path).stem for label, path in zip(manifest["label"], manifest["path"])]
 
 
-def baseline_twins(pairs_csvs, m):
-    """Each concept's independent-SAE twin in each model, from the baseline stage's pairs files.
+def baseline_twins(pairs_csvs, m, independent_top_npz=None, n_images=4, image_ids=None):
+    """Each concept's independent-SAE twin in each model, from the baseline stage's pairs files, with
+    each twin's own top images.
 
     Parameters
     ----------
@@ -154,20 +160,43 @@ def baseline_twins(pairs_csvs, m):
         ``pairs_<model>.csv`` per model (:func:`usae.stages.baseline.baseline`), in the run's model order.
     m : int
         Concepts.
+    independent_top_npz : path, optional
+        The baseline's ``independent_top_images.npz``; None or a missing file: no twin images.
+    n_images : int
+        Top images kept per twin.
+    image_ids : sequence, optional
+        The val stores' image ids, which the npz's must equal (same images, same order).
 
     Returns
     -------
     dict of str to numpy.ndarray or None
         ``(M, m)`` arrays: ``atom`` (the twin by Hungarian matching of decoder atoms) and its ``cosine``,
-        ``activation`` (the twin by matching of codes) and its ``correlation``; None when no file is
-        given or one is missing (the baseline was not run).
+        ``activation`` (the twin by matching of codes) and its ``correlation``; with the npz also
+        ``atom_images``, ``activation_images`` (``(M, m, n)`` store indices of that twin's top images on
+        which it fires, -1 past the last) and ``atom_codes``, ``activation_codes`` (its largest code on
+        each). None when no pairs file is given or one is missing (the baseline was not run).
     """
     if not pairs_csvs or not all(Path(path).exists() for path in pairs_csvs):
         return None
     columns = {"atom": "independent_concept", "cosine": "cosine", "activation": "activation_match",
                "correlation": "activation_correlation"}
     frames = [pd.read_csv(path).set_index("usae_concept").reindex(range(m)) for path in pairs_csvs]
-    return {key: np.stack([frame[column].to_numpy(dtype=float) for frame in frames]) for key, column in columns.items()}
+    twins = {key: np.stack([frame[column].to_numpy(dtype=float) for frame in frames]) for key, column in columns.items()}
+    if independent_top_npz is None or not Path(independent_top_npz).exists():
+        return twins
+    with np.load(independent_top_npz) as top:
+        if image_ids is not None and [str(i) for i in top["image_ids"]] != [str(i) for i in image_ids]:
+            raise UserError(f"{independent_top_npz}: not the val stores' images (same ids, same order); rerun the baseline")
+        indices_MnJ, codes_MnJ = top["indices"][:, :n_images], top["values"][:, :n_images]
+    for key in ("atom", "activation"):
+        twin_Mm = np.nan_to_num(twins[key], nan=-1).astype(int)
+        models = np.arange(len(twin_Mm))[:, None]
+        images_Mmn = indices_MnJ[models, :, twin_Mm]
+        codes_Mmn = codes_MnJ[models, :, twin_Mm]
+        fired = (codes_Mmn > 0) & (twin_Mm >= 0)[:, :, None]
+        twins[f"{key}_images"] = np.where(fired, images_Mmn, -1)
+        twins[f"{key}_codes"] = np.where(fired, codes_Mmn, 0.0)
+    return twins
 
 
 def check_image_order(manifest, *image_id_lists):

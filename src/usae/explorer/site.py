@@ -56,8 +56,7 @@ def write_site(content, site_dir, *, thumbnail_px=128, chunk_size=64, jpeg_quali
         figures = copy_figures(content.figures, tmp / "figures")
         actmax = write_actmax_images(content.actmax, tmp / "actmax", 2 * thumbnail_px, jpeg_quality)
         if content.image_paths is not None:
-            write_thumbnails(content.image_paths, np.unique(content.gallery[content.gallery >= 0]), tmp / "thumbs",
-                             thumbnail_px, jpeg_quality)
+            write_thumbnails(content.image_paths, thumbnailed(content), tmp / "thumbs", thumbnail_px, jpeg_quality)
         vocabulary, label_ids = concept_labels(content.gallery, content.image_labels)
         meta = site_meta(content, figures, vocabulary, chunk_size, thumbnail_px)
         write_script(tmp / "data" / "meta.js", "window.USAE_META = ", meta)
@@ -71,6 +70,14 @@ def write_site(content, site_dir, *, thumbnail_px=128, chunk_size=64, jpeg_quali
         if tmp.exists():
             shutil.rmtree(tmp)
     return site_dir
+
+
+def thumbnailed(content):
+    """Store indices of every image the site shows: the concepts' galleries and their twins' top images."""
+    twins = content.twins or {}
+    shown = np.unique(np.concatenate([content.gallery.ravel()] + [twins[key].ravel() for key in
+                                                                 ("atom_images", "activation_images") if key in twins]))
+    return shown[shown >= 0]
 
 
 def write_chunks(content, alive, actmax, out_dir, chunk_size):
@@ -212,8 +219,9 @@ def concept_record(content, k, actmax):
     :func:`encode_heatmaps` writes them, to be multiplied by ``scale`` / 255; ``top``: per model, positions
     in ``images`` that are its own top images;
     ``neighbours``: ``[concept, cosine]``; ``actmax``: images optimised for each model;
-    ``twins``: per model, the independent-SAE twin ``{"atom", "cosine", "activation", "correlation"}``
-    (absent without the baseline).
+    ``twins``: per model, the independent-SAE twin ``{"atom", "cosine", "activation", "correlation"}``,
+    with the baseline's top images ``"atom_images"``, ``"activation_images"``: ``[index, code, file]`` per
+    image the twin fires on (absent without the baseline).
     """
     used = int((content.gallery[k] >= 0).sum())
     images = content.gallery[k, :used]
@@ -226,14 +234,25 @@ def concept_record(content, k, actmax):
         "top": {name: np.flatnonzero(content.top[k, i, :used]).tolist() for i, name in enumerate(content.names)},
         "neighbours": [[int(j), _round([c])[0]] for j, c in zip(content.neighbours[k], content.cosines[k]) if j >= 0],
         "actmax": actmax,
-        **({} if content.twins is None else {"twins": twins_of(content.twins, k, content.names)}),
+        **({} if content.twins is None else {"twins": twins_of(content, k)}),
     }
 
 
-def twins_of(twins, k, names):
-    """Concept ``k``'s twins as ``{model: {"atom", "cosine", "activation", "correlation"}}`` (ids as int)."""
-    return {name: {key: (int(values[i, k]) if key in ("atom", "activation") else _round([values[i, k]])[0])
-                   for key, values in twins.items()} for i, name in enumerate(names)}
+def twins_of(content, k):
+    """Concept ``k``'s twins as ``{model: {"atom", "cosine", "activation", "correlation"}}`` (ids as int),
+    each with ``"<atom|activation>_images"``: ``[index, code, file]`` when the baseline's top images are known."""
+    twins, out = content.twins, {}
+    for i, name in enumerate(content.names):
+        out[name] = {"atom": int(twins["atom"][i, k]), "cosine": _round([twins["cosine"][i, k]])[0],
+                     "activation": int(twins["activation"][i, k]),
+                     "correlation": _round([twins["correlation"][i, k]])[0]}
+        for key in ("atom", "activation"):
+            if f"{key}_images" in twins:
+                images, codes = twins[f"{key}_images"][i, k], twins[f"{key}_codes"][i, k]
+                out[name][f"{key}_images"] = [
+                    [int(j), _round([c])[0], Path(content.image_paths[j]).name if content.image_paths else ""]
+                    for j, c in zip(images, codes) if j >= 0]
+    return out
 
 
 def to_base64(array):

@@ -10,7 +10,7 @@ from usae.analysis.evaluation import paired_statistics
 from usae.analysis.gallery import concept_rows
 from usae.analysis.matching import auc_above, hungarian_match, match_dictionaries, random_like
 from usae.analysis.plots import concept_gallery, label_of, matching_figure
-from usae.io import write_csv, write_table
+from usae.io import write_csv, write_npz, write_table
 from usae.sae.checkpoint import load_trained
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,10 @@ def matched_pairs_gallery(usae, saes, batches, manifest_file, tops, chosen, n_im
 
 
 def baseline(usae_weights, usae_meta, independent_weights, independent_meta, concepts, stores, manifest, pairs,
-             table, fig7, fig16, fig7b=(), *, top_cofiring, batch_images, gallery_images, seed, labels=None):
-    """Match concepts per model by atoms and by activations; write pairs, a table and Figs. 7, 7b and 16.
+             independent_top, table, fig7, fig16, fig7b=(), *, top_cofiring, batch_images, gallery_images, seed,
+             labels=None):
+    """Match concepts per model by atoms and by activations; write pairs, the independent SAEs' top images,
+    a table and Figs. 7, 7b and 16.
 
     Parameters
     ----------
@@ -59,6 +61,10 @@ def baseline(usae_weights, usae_meta, independent_weights, independent_meta, con
         activations), so Fig. 7b is not drawn.
     pairs : list of path
         One CSV per model, in the run's model order.
+    independent_top : path
+        ``.npz`` of each independent SAE's top images on the val stores, as the metrics stage's
+        ``top_images.npz`` (:meth:`usae.analysis.universality.ConceptAccumulator.top_arrays`, n =
+        ``gallery_images``): the twins' images in the explorer.
     table : list of path
         CSV and Markdown of the summary table.
     fig7, fig16, fig7b : list of path
@@ -68,7 +74,7 @@ def baseline(usae_weights, usae_meta, independent_weights, independent_meta, con
     batch_images : int
         Images per evaluation batch.
     gallery_images : int
-        Top images per concept in Fig. 7b.
+        Top images per concept in Fig. 7b and in ``independent_top``.
     seed : int
         Seeds the random baseline's atoms.
     labels : dict, optional
@@ -83,9 +89,10 @@ def baseline(usae_weights, usae_meta, independent_weights, independent_meta, con
     saes, _ = load_trained(independent_weights, independent_meta)
     names = usae.names
     if len(pairs) != len(names):
-        raise ValueError(f"{', '.join(pairs)}: one pairs file per model needed ({', '.join(names)})")
+        raise ValueError(f"{', '.join(map(str, pairs))}: one pairs file per model needed ({', '.join(names)})")
     batches = evaluation_batches(stores, meta)
     correlations, *tops = paired_statistics(usae, saes, batches, batch_images, gallery_images)
+    write_npz(independent_top, tops[1].top_arrays(batches.stores[names[0]].image_ids))
     cofiring = set(pd.read_csv(concepts).sort_values("cofires", ascending=False)["concept"].head(top_cofiring))
     rng = np.random.default_rng(seed)
     rows, matched_by_label, restricted_by_label, gallery_pairs = [], {}, {}, []

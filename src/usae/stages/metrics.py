@@ -9,7 +9,7 @@ from usae.activations.batches import evaluation_batches
 from usae.analysis.evaluation import evaluate_independent, evaluate_usae
 from usae.analysis.universality import loglog_fit
 from usae.device import pick_device
-from usae.io import atomic_path, write_csv, write_json
+from usae.io import write_csv, write_json, write_npz
 from usae.sae.checkpoint import load_trained
 
 log = logging.getLogger(__name__)
@@ -97,10 +97,7 @@ def metrics(usae_weights, usae_meta, stores, matrices, concepts, top_images, sum
                           "independent": independent_scores})
     write_csv(frame, concepts)
     accumulator = result["concepts"]
-    with atomic_path(top_images) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, indices=accumulator.top_indices.numpy(), values=accumulator.top_values.numpy(),
-                     models=np.array(usae.names), image_ids=np.array(batches.stores[usae.names[0]].image_ids))
+    write_npz(top_images, accumulator.top_arrays(batches.stores[usae.names[0]].image_ids))
     scalars = universality_summary(frame, usae.names, accumulator.n_tokens, options)
     write_json(summary, {"dataset": dataset, "models": usae.names, **scalars})
     log.info("%s: %d tokens, dead share %.3f", dataset, scalars["tokens"], scalars["dead_share"])

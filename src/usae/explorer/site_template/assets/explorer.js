@@ -399,6 +399,19 @@
       })));
   }
 
+  /* One twin: its id and score, then its own top images (`[index, code, file]`, from the baseline) when known. */
+  function twinCell(concept, score, images) {
+    var cell = el("td", {}, [el("div", { text: "concept " + concept + " (" + fmt(score) + ")" })]);
+    if (images === undefined || !META.thumbnails) return cell;
+    if (!images.length) cell.appendChild(el("div", { className: "stats", text: "fires on no val image" }));
+    else cell.appendChild(el("div", { className: "twin-images" }, images.map(function (item) {
+      return el("figure", { title: imageName(item[0], item[2]) + "; the twin's max code " + fmt(item[1]) }, [
+        el("img", { src: thumbSrc(item[0]), alt: "image " + item[0], loading: "lazy" }),
+        el("figcaption", { text: imageName(item[0], item[2]) + " \u00b7 max " + fmt(item[1]) })]);
+    })));
+    return cell;
+  }
+
   function twinsSection(record) {
     if (!META.baseline) return el("p", { className: "stats", text: "Baseline not run: no independent-SAE twins (train.independent: false)." });
     var head = el("tr", {}, ["model", "twin by atoms (cosine)", "twin by activations (correlation)"].map(function (title) {
@@ -407,13 +420,13 @@
     var rows = META.models.map(function (name) {
       var twin = record.twins[name];
       return el("tr", { "data-model": name }, [el("th", { text: shown(name) }),
-        el("td", { text: "concept " + twin.atom + " (" + fmt(twin.cosine) + ")" }),
-        el("td", { text: "concept " + twin.activation + " (" + fmt(twin.correlation) + ")" })]);
+        twinCell(twin.atom, twin.cosine, twin.atom_images), twinCell(twin.activation, twin.correlation, twin.activation_images)]);
     });
     return el("div", {}, [
       el("p", { className: "stats", text: "Concepts of the independent SAE trained on each model alone, matched one to one to the " +
         "USAE's (Hungarian matching over all concepts, by decoder-atom cosine and by correlation of codes on the evaluation " +
-        "tokens); the baseline table's random rows say what a matched cosine is worth by chance." }),
+        "tokens); the baseline table's random rows say what a matched cosine is worth by chance. Under each twin: its own " +
+        "top images on the evaluation split, by the independent SAE's largest code on the image." }),
       el("table", { className: "stats twins" }, [el("thead", {}, [head]), el("tbody", {}, rows)])]);
   }
 
