@@ -87,11 +87,17 @@ def write_independent_top(path, names, m, image_ids, n_images=3, seed=0):
 
 
 def write_baseline(folder, names, m, manifest_csv):
-    """Fake baseline outputs in ``folder``: the pairs files and ``independent_top_images.npz`` over the
-    manifest's images; return ``(pairs, npz)``."""
+    """Fake baseline outputs in ``folder``: the pairs files, ``independent_top_images.npz`` over the
+    manifest's images and ``baseline_matching.csv`` (a model row and a random row per model); return the
+    keyword arguments of :func:`usae.explorer.build.build_explorer` that take them."""
     pairs = write_pairs(folder, names, m)
     ids = pd.read_csv(manifest_csv)["image_id"].tolist()
-    return pairs, write_independent_top(folder / "independent_top_images.npz", names, m, ids)
+    rows = [row for i, name in enumerate(names) for row in ({"model": name, "mean_cosine": 0.3 + i / 100},
+                                                             {"model": f"random ({name})", "mean_cosine": 0.15 + i / 100})]
+    pd.DataFrame(rows).to_csv(folder / "baseline_matching.csv", index=False)
+    return {"pairs_csvs": pairs, "independent_top_npz": write_independent_top(folder / "independent_top_images.npz",
+                                                                              names, m, ids),
+            "baseline_csv": folder / "baseline_matching.csv"}
 
 
 def tiny_run(root):

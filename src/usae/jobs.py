@@ -366,7 +366,8 @@ def explorer(config, layout):
                {**_evaluated(config, layout), "figures": [layout.figure(name) + ".png" for name in shown],
                 "actmax_table": layout.table("actmax_cross_activation") + ".csv" if images else [],
                 "actmax_images": layout.actmax_images() if images else [],
-                **_baseline_files(config, layout)},
+                **_baseline_files(config, layout),
+                "baseline_table": layout.table("baseline_matching") + ".csv" if config["train"]["independent"] else []},
                {"site": layout.explorer()}, lambda: {"options": config["explorer"], "labels": model_labels(config)})
 
 

@@ -39,9 +39,9 @@ def site(tmp_path_factory):
     inputs = shared_tiny_run(tmp_path_factory.getbasetemp() / "explorer_run")
     site_dir = tmp_path_factory.mktemp("explorer_browser") / "site"
     m = len(pd.read_csv(inputs["concepts_csv"]))
-    pairs, twin_top = write_baseline(site_dir.parent / "baseline", list(DIMS), m, inputs["manifest_csv"])
-    site = build_explorer(site_dir=site_dir, pairs_csvs=pairs, independent_top_npz=twin_top, thumbnail_px=64,
-                          chunk_size=CHUNK, specific_share=SPECIFIC_SHARE, **inputs)
+    site = build_explorer(site_dir=site_dir, **write_baseline(site_dir.parent / "baseline", list(DIMS), m,
+                                                              inputs["manifest_csv"]),
+                          thumbnail_px=64, chunk_size=CHUNK, specific_share=SPECIFIC_SHARE, **inputs)
     return site, inputs
 
 
@@ -273,7 +273,9 @@ def test_concept_panel_lists_the_baseline_twins(site):
         for row, name in zip(rows, DIMS):
             twin = records[k]["twins"][name]
             text = " ".join(row.text.split())
+            chance = read_script(site_dir / "data" / "meta.js", "window.USAE_META = ")["twin_chance"][name]
             assert text.startswith(f"{name} concept {twin['atom']} (")
+            assert f"; random atoms' matched mean {chance:.3f})" in text
             assert f"concept {twin['activation']} (" in text
             # Each twin's own top images from the baseline, drawn, captioned with image id and file name.
             cells = row.find_elements(By.CSS_SELECTOR, "td")

@@ -35,17 +35,17 @@ def built(tmp_path_factory):
     inputs = shared_tiny_run(tmp_path_factory.getbasetemp() / "explorer_run")
     site_dir = tmp_path_factory.mktemp("explorer") / "site"
     frame = pd.read_csv(inputs["concepts_csv"])
-    pairs, twin_top = write_baseline(site_dir.parent / "baseline", ["alpha", "beta", "gamma"], len(frame),
-                                     inputs["manifest_csv"])
-    site = build_explorer(site_dir=site_dir, pairs_csvs=pairs, independent_top_npz=twin_top, thumbnail_px=THUMB,
-                          chunk_size=16, **inputs)
+    baseline = write_baseline(site_dir.parent / "baseline", ["alpha", "beta", "gamma"], len(frame),
+                              inputs["manifest_csv"])
+    site = build_explorer(site_dir=site_dir, **baseline, thumbnail_px=THUMB, chunk_size=16, **inputs)
     meta = read_script(site / "data" / "meta.js", "window.USAE_META = ")
     index = read_script(site / "data" / "index.js", "window.USAE_INDEX = ")
     images = {}
     for chunk in range(0, -(-len(meta["shown_images"]) // 16)):
         images.update(read_script(site / "data" / "images" / image_chunk_file(chunk), f"usaeImages({chunk}, ", ");"))
     return {"inputs": inputs, "site": site, "meta": meta, "index": index, "records": concept_records(site),
-            "frame": frame, "pairs": pairs, "twin_top": twin_top, "images": {int(i): record for i, record in images.items()}}
+            "frame": frame, "baseline": baseline, "pairs": baseline["pairs_csvs"],
+            "twin_top": baseline["independent_top_npz"], "images": {int(i): record for i, record in images.items()}}
 
 
 def test_index_lists_every_alive_concept_once_with_its_statistics(built):
@@ -137,8 +137,8 @@ def test_rebuild_replaces_the_site_without_actmax(built, tmp_path):
 
 
 def test_the_site_is_byte_reproducible(built, tmp_path):
-    site = build_explorer(site_dir=tmp_path / "site", pairs_csvs=built["pairs"], independent_top_npz=built["twin_top"],
-                          thumbnail_px=THUMB, chunk_size=16, **built["inputs"])
+    site = build_explorer(site_dir=tmp_path / "site", **built["baseline"], thumbnail_px=THUMB, chunk_size=16,
+                          **built["inputs"])
     files = sorted(path.relative_to(site) for path in site.rglob("*") if path.is_file())
     assert files == sorted(path.relative_to(built["site"]) for path in built["site"].rglob("*") if path.is_file())
     assert all((site / path).read_bytes() == (built["site"] / path).read_bytes() for path in files)
@@ -179,6 +179,10 @@ def test_each_twin_shows_its_own_top_images_from_the_baseline(built):
                 seen |= {item[0] for item in twin[f"{key}_images"]}
     assert all((built["site"] / "thumbs" / thumb_name(image)).exists() for image in seen)
     assert any(len(twin["atom_images"]) < n for record in built["records"].values() for twin in record["twins"].values())
+
+
+def test_twins_cosines_are_shown_beside_the_random_dictionarys(built):
+    assert built["meta"]["twin_chance"] == {"alpha": 0.15, "beta": 0.16, "gamma": 0.17}
 
 
 def test_thumbnails_cover_the_galleries_and_the_twins_images():

@@ -31,7 +31,7 @@ from usae.sae.checkpoint import load_trained
 
 def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, manifest_csv, usae_weights, usae_meta,
                    store_metas, figure_pngs, actmax_table_csv, actmax_images_dir, site_dir, *, pairs_csvs=(),
-                   independent_top_npz=None, thumbnail_px=128, chunk_size=64, **options):
+                   independent_top_npz=None, baseline_csv=None, thumbnail_px=128, chunk_size=64, **options):
     """Build the concept explorer site of one trained USAE on one dataset's val split.
 
     Parameters
@@ -59,6 +59,9 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
     independent_top_npz : path, optional
         The baseline stage's ``independent_top_images.npz``: each twin's own top images; None or a
         missing file: twins without images.
+    baseline_csv : path, optional
+        The baseline's ``baseline_matching.csv``: each model's random-dictionary matched cosine, shown
+        beside its twins' cosines; None or a missing file: not shown.
     thumbnail_px : int
         Side of the square JPEG thumbnails.
     chunk_size : int
@@ -73,13 +76,13 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
     """
     content = explorer_content(concepts_csv, top_images_npz, matrices_json, summary_json, manifest_csv, usae_weights,
                                usae_meta, store_metas, figure_pngs, actmax_table_csv, actmax_images_dir, pairs_csvs,
-                               independent_top_npz, **options)
+                               independent_top_npz, baseline_csv, **options)
     return write_site(content, site_dir, thumbnail_px=thumbnail_px, chunk_size=chunk_size)
 
 
 def explorer_content(concepts_csv, top_images_npz, matrices_json, summary_json, manifest_csv, usae_weights, usae_meta,
                      store_metas, figure_pngs, actmax_table_csv, actmax_images_dir, pairs_csvs=(),
-                     independent_top_npz=None, *,
+                     independent_top_npz=None, baseline_csv=None, *,
                      universal_entropy=0.9, specific_share=0.9, gallery_images_per_model=4, image_concepts=6,
                      neighbours=8, batch_images=16, device="auto", labels=None):
     """Everything the site shows (the files as :func:`build_explorer`'s).
@@ -140,7 +143,7 @@ def explorer_content(concepts_csv, top_images_npz, matrices_json, summary_json, 
         kind_rule=kind_rule(universal_entropy, specific_share, summary["min_cofires_scaled"]), neighbour_chance=chance,
         shown=shown.quantised(),
         twins=baseline_twins(pairs_csvs, len(frame), independent_top_npz, gallery_images_per_model, image_ids),
-        labels={name: (labels or {}).get(name, name) for name in names},
+        labels={name: (labels or {}).get(name, name) for name in names}, twin_chance=twin_chance(baseline_csv, names),
     )
 
 
@@ -197,6 +200,15 @@ def baseline_twins(pairs_csvs, m, independent_top_npz=None, n_images=4, image_id
         twins[f"{key}_images"] = np.where(fired, images_Mmn, -1)
         twins[f"{key}_codes"] = np.where(fired, codes_Mmn, 0.0)
     return twins
+
+
+def twin_chance(baseline_csv, names):
+    """Each model's mean matched cosine of a random dictionary (the baseline table's ``random (<model>)``
+    rows): what a twin's atom cosine is worth by chance. Empty when the table is None or missing."""
+    if baseline_csv is None or not Path(baseline_csv).exists():
+        return {}
+    table = pd.read_csv(baseline_csv).set_index("model")["mean_cosine"]
+    return {name: float(table[f"random ({name})"]) for name in names if f"random ({name})" in table.index}
 
 
 def check_image_order(manifest, *image_id_lists):

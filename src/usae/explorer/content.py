@@ -300,6 +300,8 @@ class ExplorerContent:
         None: the baseline was not run.
     labels : dict, optional
         Each model's display name, shown wherever the site names a model; None: its name.
+    twin_chance : dict, optional
+        Per model, the mean matched cosine of a random dictionary (:func:`usae.explorer.build.twin_chance`).
     """
 
     names: list
@@ -323,3 +325,4 @@ class ExplorerContent:
     shown: ImageConcepts = None
     twins: dict = None
     labels: dict = None
+    twin_chance: dict = field(default_factory=dict)

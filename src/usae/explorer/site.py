@@ -194,6 +194,7 @@ def site_meta(content, figures, vocabulary, chunk_size, thumbnail_px):
         "neighbour_chance": _round([content.neighbour_chance])[0],
         "shown_images": [] if content.shown is None else content.shown.images_I.tolist(),
         "baseline": content.twins is not None,
+        "twin_chance": dict(zip(content.twin_chance, _round(list(content.twin_chance.values())))),
     }
 
 

@@ -8,7 +8,8 @@ log = logging.getLogger(__name__)
 
 
 def explorer(matrices, summary, concepts, top_images, usae_weights, usae_meta, stores, manifest, figures,
-             actmax_table, actmax_images, site, pairs=(), independent_top=None, *, options, labels=None):
+             actmax_table, actmax_images, site, pairs=(), independent_top=None, baseline_table=None, *, options,
+             labels=None):
     """Build ``site/index.html`` from the experiment's metrics, the trained USAE and its val stores.
 
     Parameters
@@ -34,6 +35,8 @@ def explorer(matrices, summary, concepts, top_images, usae_weights, usae_meta, s
     independent_top : path or None
         The baseline stage's ``independent_top_images.npz`` (each twin's own top images); None or empty:
         none.
+    baseline_table : path or None
+        The baseline's ``baseline_matching.csv`` (its random rows: what a twin's cosine is worth by chance).
     options : dict
         The config's ``explorer`` section.
     labels : dict, optional
@@ -43,7 +46,7 @@ def explorer(matrices, summary, concepts, top_images, usae_weights, usae_meta, s
         log.info("explorer: no image thumbnails: no images (dataset.source: activations)")
     built = build_explorer(concepts, top_images, matrices, summary, manifest or None, usae_weights, usae_meta, stores,
                            figures, actmax_table or None, actmax_images or None, site, pairs_csvs=pairs,
-                           independent_top_npz=independent_top or None,
+                           independent_top_npz=independent_top or None, baseline_csv=baseline_table or None,
                            universal_entropy=options["universal_entropy"], specific_share=options["specific_share"],
                            gallery_images_per_model=options["gallery_images"], thumbnail_px=options["thumbnail_px"],
                            neighbours=options["neighbours"], chunk_size=options["chunk_size"],

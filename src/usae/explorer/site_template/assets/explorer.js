@@ -399,9 +399,11 @@
       })));
   }
 
-  /* One twin: its id and score, then its own top images (`[index, code, file]`, from the baseline) when known. */
-  function twinCell(concept, score, images) {
-    var cell = el("td", {}, [el("div", { text: "concept " + concept + " (" + fmt(score) + ")" })]);
+  /* One twin: its id and score (beside the random baseline's, when given), then its own top images
+     (`[index, code, file]`, from the baseline) when known. */
+  function twinCell(concept, score, images, chance) {
+    var chanceText = chance === undefined ? "" : "; random atoms' matched mean " + fmt(chance);
+    var cell = el("td", {}, [el("div", { text: "concept " + concept + " (" + fmt(score) + chanceText + ")" })]);
     if (images === undefined || !META.thumbnails) return cell;
     if (!images.length) cell.appendChild(el("div", { className: "stats", text: "fires on no val image" }));
     else cell.appendChild(el("div", { className: "twin-images" }, images.map(function (item) {
@@ -420,7 +422,8 @@
     var rows = META.models.map(function (name) {
       var twin = record.twins[name];
       return el("tr", { "data-model": name }, [el("th", { text: shown(name) }),
-        twinCell(twin.atom, twin.cosine, twin.atom_images), twinCell(twin.activation, twin.correlation, twin.activation_images)]);
+        twinCell(twin.atom, twin.cosine, twin.atom_images, META.twin_chance[name]),
+        twinCell(twin.activation, twin.correlation, twin.activation_images)]);
     });
     return el("div", {}, [
       el("p", { className: "stats", text: "Concepts of the independent SAE trained on each model alone, matched one to one to the " +
