@@ -38,15 +38,15 @@ def copy_workflow(work, config):
     shutil.copy(config, work / "config" / "config.yaml")
 
 
-def rule_seconds(work):
-    """``(rule/wildcards, jobs, wall s, CPU s)`` from every benchmark file under ``results``: its own
-    ``benchmarks/`` and each replicate's ``replicates/<run>/benchmarks/``, summed per rule/wildcards.
+def rule_seconds(results):
+    """``(rule/wildcards, jobs, wall s, CPU s)`` from every benchmark file under the folder ``results``: its
+    own ``benchmarks/`` and each replicate's ``replicates/<run>/benchmarks/``, summed per rule/wildcards.
 
     CPU seconds depend less on other load on the machine than wall seconds do.
     """
     sums = {}
-    for path in sorted((work / "results").rglob("benchmarks/**/*.tsv")):
-        parts = path.relative_to(work / "results").with_suffix("").parts
+    for path in sorted(Path(results).rglob("benchmarks/**/*.tsv")):
+        parts = path.relative_to(results).with_suffix("").parts
         name = "/".join(parts[parts.index("benchmarks") + 1:])
         row = pd.read_csv(path, sep="\t").iloc[0]
         jobs, seconds, cpu = sums.get(name, (0, 0.0, 0.0))
@@ -75,7 +75,7 @@ def run(work, config, cores, configfiles=()):
     overlays = ["--configfile", *copies] if copies else []
     subprocess.run([sys.executable, "-m", "snakemake", "--cores", cores, "--quiet", *overlays], cwd=work, check=True)
     total = time.perf_counter() - start
-    print_times(rule_seconds(work), total)
+    print_times(rule_seconds(work / "results"), total)
     print(f"load average (1, 5, 15 min) at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
           f"on {os.cpu_count()} CPUs")
 
@@ -90,7 +90,7 @@ def main():
     parser.add_argument("--times-only", metavar="DIR", help="only print the rule times of a kept work folder")
     args = parser.parse_args()
     if args.times_only:
-        print_times(rule_seconds(Path(args.times_only)))
+        print_times(rule_seconds(Path(args.times_only) / "results"))
         return
     config = Path(args.config).resolve()
     configfiles = [str(Path(file).resolve()) for file in args.configfile]

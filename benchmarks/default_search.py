@@ -1,0 +1,110 @@
+"""The embedded default's search: candidate training settings, 3 replicates each, and which claims hold.
+
+Each candidate of ``benchmarks/default_search.yaml`` is a set of ``train`` keys over the embedded default
+(``config/config.yaml``). It runs as the replicates mechanism runs the default (``train.replicates: 3``,
+seeds 0, 1000 and 2000, on the shared activation stores), with its results under
+``results/search/<candidate>/`` of a work folder, and Snakemake builds its scorecard only (no figures, actmax
+or explorer). Fetch and extraction run once for every candidate (the content-addressed cache).
+Candidates under ``usae_only`` train without the independent SAEs (``train.independent: false``): the
+Fig. 5 and 6 claims only, at about a third of the CPU.
+
+Prints two Markdown tables: per candidate, the claims holding in each run (of those judged), Fig. 6a's
+and Fig. 7's verdicts and the training time (wall and CPU seconds summed over the runs' ``train`` jobs,
+from Snakemake's benchmark files); then every scorecard number and R2 entry as mean ± sd over the runs.
+
+Usage: python benchmarks/default_search.py --work DIR [--candidates FILE] [--only NAME ...] [--cores N]
+                                           [--rerun-triggers mtime input]
+DIR is created with a copy of the workflow (as ``dag.py`` copies it) when it does not exist, and reused
+when it does: candidates already finished there are not recomputed, so a second call prints the tables.
+``--rerun-triggers`` is passed to Snakemake (e.g. to reuse stores a work folder of an older checkout
+extracted).
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dag import REPO, copy_workflow, rule_seconds  # noqa: E402
+
+REPLICATES = 3
+
+
+def candidate_config(name, keys, independent):
+    """The config file of one candidate: the default (``extends``) with its train keys and 3 replicates."""
+    train = {"replicates": REPLICATES, **({} if independent else {"independent": False}), **keys}
+    return {"extends": "config.yaml", "results": f"results/search/{name}", "train": train}
+
+
+def run_candidate(work, name, keys, independent, cores, triggers):
+    """Write ``config/search_<name>.yaml`` in ``work`` and build the candidate's scorecard."""
+    config = work / "config" / f"search_{name}.yaml"
+    config.write_text(yaml.safe_dump(candidate_config(name, keys, independent), sort_keys=False))
+    trigger_args = ["--rerun-triggers", *triggers] if triggers else []
+    print(f"{name}: train {keys or '(the default)'}", flush=True)
+    subprocess.run([sys.executable, "-m", "snakemake", "--cores", cores, "--quiet", "--configfile", str(config),
+                    *trigger_args, "--", f"results/search/{name}/scorecard.md"], cwd=work, check=True)
+
+
+def _mean_sd(values):
+    values = pd.Series(values, dtype=float).dropna()
+    return "—" if values.empty else f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
+
+
+def candidate_row(results, name, keys, independent):
+    """One row of the verdict table, from a finished candidate's folder ``results``."""
+    cards = [json.loads((results / "replicates" / f"r{i}" / "scorecard.json").read_text()) for i in range(REPLICATES)]
+    per_run = [f"{card['claims_holding']}/{card['claims_holding'] + card['claims_not_holding']}" for card in cards]
+    claims = pd.read_csv(results / "tables" / "replicates.csv").set_index("id")
+    fig7 = claims.loc[[i for i in claims.index if i.startswith("fig7_share:")], "holds"]
+    times = [row for row in rule_seconds(results) if row[0].startswith("train/")]
+    return {"candidate": name, "train keys": ", ".join(f"{k} {v}" for k, v in keys.items()) or "(default)",
+            "independent SAEs": "yes" if independent else "no", "claims holding per run": ", ".join(per_run),
+            "Fig. 6a": claims.at["fig6a_bimodal", "holds"], "Fig. 5 diagonal": claims.at["fig5_diagonal", "holds"],
+            "Fig. 7 (per model)": " / ".join(fig7) if independent else "not run",
+            "train wall s": round(sum(row[2] for row in times), 1), "train CPU s": round(sum(row[3] for row in times), 1)}
+
+
+def candidate_numbers(results):
+    """``{number: "mean ± sd"}`` of a finished candidate: every scorecard claim's value and each R2 entry."""
+    claims = pd.read_csv(results / "tables" / "replicates.csv")
+    numbers = {row["id"]: _mean_sd([row[f"value:r{i}"] for i in range(REPLICATES)]) for _, row in claims.iterrows()}
+    cards = [json.loads((results / "replicates" / f"r{i}" / "scorecard.json").read_text()) for i in range(REPLICATES)]
+    for encoder, row in cards[0]["r2"].items():
+        for decoder in row:
+            numbers[f"R2 {encoder} -> {decoder}"] = _mean_sd([card["r2"][encoder][decoder] for card in cards])
+    return numbers
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", required=True, help="work folder (created with the workflow, or reused)")
+    parser.add_argument("--candidates", default=str(REPO / "benchmarks" / "default_search.yaml"))
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="these candidates only")
+    parser.add_argument("--cores", default="all")
+    parser.add_argument("--rerun-triggers", nargs="+", default=[], metavar="TRIGGER")
+    args = parser.parse_args()
+    work = Path(args.work).resolve()
+    if not (work / "Snakefile").exists():
+        work.mkdir(parents=True, exist_ok=True)
+        copy_workflow(work, REPO / "config" / "config.yaml")
+    groups = yaml.safe_load(Path(args.candidates).read_text())
+    candidates = [(name, keys or {}, group == "full") for group in ("usae_only", "full")
+                  for name, keys in (groups.get(group) or {}).items() if not args.only or name in args.only]
+    for name, keys, independent in candidates:
+        run_candidate(work, name, keys, independent, args.cores, args.rerun_triggers)
+    folders = {name: work / "results" / "search" / name for name, _, _ in candidates}
+    rows = [candidate_row(folders[name], name, keys, independent) for name, keys, independent in candidates]
+    print(pd.DataFrame(rows).to_markdown(index=False))
+    print()
+    numbers = pd.DataFrame({name: candidate_numbers(folder) for name, folder in folders.items()})
+    print(numbers.rename_axis("number").to_markdown())
+
+
+if __name__ == "__main__":
+    main()
