@@ -27,8 +27,6 @@ def test_every_candidate_resolves_over_the_default(tmp_path):
             path = tmp_path / f"search_{name}.yaml"
             path.write_text(yaml.safe_dump(search.candidate_config(name, keys or {}, independent)))
             config = load_config(path)
-            assert config["results"] == f"results/search/{name}" and config["train"]["replicates"] == 3
-            assert config["train"]["independent"] is independent
-            changed = {key for key in config["train"] if config["train"][key] != default["train"][key]}
-            assert changed == {"replicates", *(keys or {}), *({"independent"} if not independent else ())}
+            assert config["results"] == f"results/search/{name}"
+            assert config["train"] == {**default["train"], "replicates": 3, "independent": independent, **keys}
             assert config["extract"] == default["extract"] and config["models"] == default["models"]
