@@ -56,11 +56,17 @@ def _mean_sd(values):
     return "—" if values.empty else f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
 
 
+def read_candidate(results):
+    """A finished candidate's per-run ``scorecard.json`` objects and its ``tables/replicates.csv``."""
+    cards = [json.loads((results / "replicates" / f"r{i}" / "scorecard.json").read_text()) for i in range(REPLICATES)]
+    return cards, pd.read_csv(results / "tables" / "replicates.csv")
+
+
 def candidate_row(results, name, keys, independent):
     """One row of the verdict table, from a finished candidate's folder ``results``."""
-    cards = [json.loads((results / "replicates" / f"r{i}" / "scorecard.json").read_text()) for i in range(REPLICATES)]
+    cards, claims = read_candidate(results)
+    claims = claims.set_index("id")
     per_run = [f"{card['claims_holding']}/{card['claims_holding'] + card['claims_not_holding']}" for card in cards]
-    claims = pd.read_csv(results / "tables" / "replicates.csv").set_index("id")
     fig7 = claims.loc[[i for i in claims.index if i.startswith("fig7_share:")], "holds"]
     times = [row for row in rule_seconds(results) if row[0].startswith("train/")]
     return {"candidate": name, "train keys": ", ".join(f"{k} {v}" for k, v in keys.items()) or "(default)",
@@ -72,9 +78,8 @@ def candidate_row(results, name, keys, independent):
 
 def candidate_numbers(results):
     """``{number: "mean ± sd"}`` of a finished candidate: every scorecard claim's value and each R2 entry."""
-    claims = pd.read_csv(results / "tables" / "replicates.csv")
+    cards, claims = read_candidate(results)
     numbers = {row["id"]: _mean_sd([row[f"value:r{i}"] for i in range(REPLICATES)]) for _, row in claims.iterrows()}
-    cards = [json.loads((results / "replicates" / f"r{i}" / "scorecard.json").read_text()) for i in range(REPLICATES)]
     for encoder, row in cards[0]["r2"].items():
         for decoder in row:
             numbers[f"R2 {encoder} -> {decoder}"] = _mean_sd([card["r2"][encoder][decoder] for card in cards])

@@ -103,7 +103,7 @@ def image_record(content, i):
     shown, index = content.shown, int(content.shown.images_I[i])
     used = {name: int((shown.concepts_IMK[i, j] >= 0).sum()) for j, name in enumerate(content.names)}
     return {
-        "file": Path(content.image_paths[index]).name if content.image_paths else "",
+        "file": file_name(content, index),
         "label": content.image_labels[index],
         "concepts": {name: shown.concepts_IMK[i, j, : used[name]].tolist() for j, name in enumerate(content.names)},
         "heat": {name: encode_heatmaps(shown.heat_IMKT[i, j, : used[name]]) for j, name in enumerate(content.names)},
@@ -228,7 +228,7 @@ def concept_record(content, k, actmax):
     images = content.gallery[k, :used]
     return {
         "images": images.tolist(),
-        "files": [Path(content.image_paths[i]).name if content.image_paths else "" for i in images],
+        "files": [file_name(content, i) for i in images],
         "labels": [content.image_labels[i] for i in images],
         "heat": {name: encode_heatmaps(content.heat_bytes[k, i, :used]) for i, name in enumerate(content.names)},
         "scale": dict(zip(content.names, _round(content.heat_scale[k]))),
@@ -237,6 +237,11 @@ def concept_record(content, k, actmax):
         "actmax": actmax,
         **({} if content.twins is None else {"twins": twins_of(content, k)}),
     }
+
+
+def file_name(content, index):
+    """The file name of the image at store index ``index`` ('' when the dataset has no images)."""
+    return Path(content.image_paths[index]).name if content.image_paths else ""
 
 
 def twins_of(content, k):
@@ -250,9 +255,8 @@ def twins_of(content, k):
         for key in ("atom", "activation"):
             if f"{key}_images" in twins:
                 images, codes = twins[f"{key}_images"][i, k], twins[f"{key}_codes"][i, k]
-                out[name][f"{key}_images"] = [
-                    [int(j), _round([c])[0], Path(content.image_paths[j]).name if content.image_paths else ""]
-                    for j, c in zip(images, codes) if j >= 0]
+                out[name][f"{key}_images"] = [[int(j), _round([c])[0], file_name(content, j)]
+                                              for j, c in zip(images, codes) if j >= 0]
     return out
 
 
