@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slurm dry-run clean-results
+.PHONY: run test lint format test-slurm dry-run clean-results
 
 # The last step installs Vega, Vega-Lite and vega-embed for `dvc plots show` offline (.dvc/plots/offline.html).
 $(STAMP): requirements.lock requirements-nodeps.lock pyproject.toml .dvc/plots/package.json
@@ -23,8 +23,22 @@ run: $(STAMP)
 # its fixtures): the DAG tests spend most of their time in one-core steps.
 TEST_WORKERS ?= 2
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+# ruff (format and checks, configured in pyproject.toml) and snakefmt, over every Python and Snakemake file;
+# `make format` applies both. docs/development.md states the habit.
+LINTED := src tests benchmarks workflow/scripts
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check --quiet $(LINTED)
+	$(BIN)/ruff check --quiet $(LINTED)
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+
+format: $(STAMP)
+	$(BIN)/ruff format --quiet $(LINTED)
+	$(BIN)/ruff check --quiet --fix $(LINTED)
+	$(BIN)/snakefmt Snakefile workflow/rules
 
 # The workflow on a one-node SLURM cluster started on this machine (installs SLURM with apt-get as root;
 # 6 to 10 minutes on 2 cores, so `make test` skips it, and so does .ci/run).

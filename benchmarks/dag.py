@@ -2,9 +2,10 @@
 
 Copies the workflow (Snakefile, workflow/, src/, config/) into a work folder, runs
 ``snakemake --cores all`` there (with ``--configfile FILE ...``, each copied into the work folder's
-``config/`` so that ``extends: config.yaml`` names its default config), and prints each heavy rule's seconds from Snakemake's ``benchmark:``
-files and the total wall time. With ``train.replicates`` the run-level rules write their benchmark files
-under ``results/replicates/<run>/benchmarks/``: a row sums a rule's jobs over the runs and counts them.
+``config/`` so that ``extends: config.yaml`` names its default config), and prints each heavy rule's
+seconds from Snakemake's ``benchmark:`` files and the total wall time. With ``train.replicates`` the
+run-level rules write their benchmark files under ``results/replicates/<run>/benchmarks/``: a row sums
+a rule's jobs over the runs and counts them.
 The rules import the copy's ``src/`` (workflow/scripts/_library.py puts it first on ``sys.path``); the
 script prints which ``usae`` the copy's Snakefile imports, as a check.
 
@@ -47,7 +48,7 @@ def rule_seconds(results):
     sums = {}
     for path in sorted(Path(results).rglob("benchmarks/**/*.tsv")):
         parts = path.relative_to(results).with_suffix("").parts
-        name = "/".join(parts[parts.index("benchmarks") + 1:])
+        name = "/".join(parts[parts.index("benchmarks") + 1 :])
         row = pd.read_csv(path, sep="\t").iloc[0]
         jobs, seconds, cpu = sums.get(name, (0, 0.0, 0.0))
         sums[name] = (jobs + 1, seconds + float(row["s"]), cpu + float(row["cpu_time"]))
@@ -58,8 +59,10 @@ def print_times(rows, total=None):
     print(f"{'rule':55s} {'jobs':>4s} {'wall':>8s}   {'CPU':>8s}")
     for name, jobs, seconds, cpu in rows:
         print(f"{name:55s} {jobs:4d} {seconds:8.1f} s {cpu:8.1f} s")
-    print(f"{'sum of benchmarked rules':55s} {sum(r[1] for r in rows):4d} {sum(r[2] for r in rows):8.1f} s "
-          f"{sum(r[3] for r in rows):8.1f} s")
+    print(
+        f"{'sum of benchmarked rules':55s} {sum(r[1] for r in rows):4d} {sum(r[2] for r in rows):8.1f} s "
+        f"{sum(r[3] for r in rows):8.1f} s"
+    )
     if total is not None:
         print(f"{'whole DAG (wall)':60s} {total:8.1f} s")
 
@@ -67,8 +70,13 @@ def print_times(rows, total=None):
 def run(work, config, cores, configfiles=()):
     copy_workflow(work, config)
     probe = "import sys; sys.path.insert(0, 'src'); import usae; print(usae.__file__)"
-    print("usae imported from:", subprocess.run([sys.executable, "-c", probe], cwd=work, check=True,
-                                                 capture_output=True, text=True).stdout.strip(), flush=True)
+    print(
+        "usae imported from:",
+        subprocess.run(
+            [sys.executable, "-c", probe], cwd=work, check=True, capture_output=True, text=True
+        ).stdout.strip(),
+        flush=True,
+    )
     start = time.perf_counter()
     # Each config file goes into the copy's config/ folder, so that its `extends: config.yaml` names the copy's default.
     copies = [shutil.copy(file, work / "config" / Path(file).name) for file in configfiles]
@@ -76,15 +84,22 @@ def run(work, config, cores, configfiles=()):
     subprocess.run([sys.executable, "-m", "snakemake", "--cores", cores, "--quiet", *overlays], cwd=work, check=True)
     total = time.perf_counter() - start
     print_times(rule_seconds(work / "results"), total)
-    print(f"load average (1, 5, 15 min) at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
-          f"on {os.cpu_count()} CPUs")
+    print(
+        f"load average (1, 5, 15 min) at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+        f"on {os.cpu_count()} CPUs"
+    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(REPO / "config" / "config.yaml"))
-    parser.add_argument("--configfile", metavar="FILE", action="append", default=[],
-                        help="snakemake --configfile (repeatable), e.g. config/replicates.yaml, which extends the default")
+    parser.add_argument(
+        "--configfile",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="snakemake --configfile (repeatable), e.g. config/replicates.yaml, which extends the default",
+    )
     parser.add_argument("--keep", metavar="DIR", help="run in DIR and keep it (results, logs) for inspection")
     parser.add_argument("--cores", default="all", help="snakemake --cores (default: all)")
     parser.add_argument("--times-only", metavar="DIR", help="only print the rule times of a kept work folder")

@@ -47,8 +47,23 @@ def run_candidate(work, name, keys, independent, cores, triggers):
     config.write_text(yaml.safe_dump(candidate_config(name, keys, independent), sort_keys=False))
     trigger_args = ["--rerun-triggers", *triggers] if triggers else []
     print(f"{name}: train {keys or '(the default)'}", flush=True)
-    subprocess.run([sys.executable, "-m", "snakemake", "--cores", cores, "--quiet", "--configfile", str(config),
-                    *trigger_args, "--", f"results/search/{name}/scorecard.md"], cwd=work, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--cores",
+            cores,
+            "--quiet",
+            "--configfile",
+            str(config),
+            *trigger_args,
+            "--",
+            f"results/search/{name}/scorecard.md",
+        ],
+        cwd=work,
+        check=True,
+    )
 
 
 def _mean_sd(values):
@@ -69,11 +84,17 @@ def candidate_row(results, name, keys, independent):
     per_run = [f"{card['claims_holding']}/{card['claims_holding'] + card['claims_not_holding']}" for card in cards]
     fig7 = claims.loc[[i for i in claims.index if i.startswith("fig7_share:")], "holds"]
     times = [row for row in rule_seconds(results) if row[0].startswith("train/")]
-    return {"candidate": name, "train keys": ", ".join(f"{k} {v}" for k, v in keys.items()) or "(default)",
-            "independent SAEs": "yes" if independent else "no", "claims holding per run": ", ".join(per_run),
-            "Fig. 6a": claims.at["fig6a_bimodal", "holds"], "Fig. 5 diagonal": claims.at["fig5_diagonal", "holds"],
-            "Fig. 7 (per model)": " / ".join(fig7) if independent else "not run",
-            "train wall s": round(sum(row[2] for row in times), 1), "train CPU s": round(sum(row[3] for row in times), 1)}
+    return {
+        "candidate": name,
+        "train keys": ", ".join(f"{k} {v}" for k, v in keys.items()) or "(default)",
+        "independent SAEs": "yes" if independent else "no",
+        "claims holding per run": ", ".join(per_run),
+        "Fig. 6a": claims.at["fig6a_bimodal", "holds"],
+        "Fig. 5 diagonal": claims.at["fig5_diagonal", "holds"],
+        "Fig. 7 (per model)": " / ".join(fig7) if independent else "not run",
+        "train wall s": round(sum(row[2] for row in times), 1),
+        "train CPU s": round(sum(row[3] for row in times), 1),
+    }
 
 
 def candidate_numbers(results):
@@ -99,8 +120,12 @@ def main():
         work.mkdir(parents=True, exist_ok=True)
         copy_workflow(work, REPO / "config" / "config.yaml")
     groups = yaml.safe_load(Path(args.candidates).read_text())
-    candidates = [(name, keys or {}, group == "full") for group in ("usae_only", "full")
-                  for name, keys in (groups.get(group) or {}).items() if not args.only or name in args.only]
+    candidates = [
+        (name, keys or {}, group == "full")
+        for group in ("usae_only", "full")
+        for name, keys in (groups.get(group) or {}).items()
+        if not args.only or name in args.only
+    ]
     for name, keys, independent in candidates:
         run_candidate(work, name, keys, independent, args.cores, args.rerun_triggers)
     folders = {name: work / "results" / "search" / name for name, _, _ in candidates}

@@ -66,9 +66,15 @@ def synthetic_frame(rng, m):
     fires = rng.poisson(weights * rng.lognormal(5, 1.5, m)).astype(float) * (rng.random(m) > 0.1)
     cofires = np.floor(fires.min(0) * rng.uniform(0, 0.5, m))
     energy = rng.lognormal(-4, 1, (len(NAMES), m)) * (fires > 0)
-    table = {"fires": fires, "cofires": cofires, "entropy": firing_entropy(fires),
-             "cofire_proportion": cofire_proportion(cofires, fires), "energy": energy,
-             "energy_total": energy.sum(0), "dead": fires.sum(0) == 0}
+    table = {
+        "fires": fires,
+        "cofires": cofires,
+        "entropy": firing_entropy(fires),
+        "cofire_proportion": cofire_proportion(cofires, fires),
+        "energy": energy,
+        "energy_total": energy.sum(0),
+        "dead": fires.sum(0) == 0,
+    }
     return concept_frame(table, NAMES)
 
 
@@ -88,16 +94,27 @@ def synthetic_content(rng, m, image_paths):
     shape = (len(images), len(NAMES), IMAGE_CONCEPTS)
     image_heat = rng.integers(0, 256, shape + (GRID[0] * GRID[1],), dtype=np.uint8)
     image_heat[rng.random(image_heat.shape) < 0.8] = 0
-    shown = ImageConcepts(images, rng.choice(np.flatnonzero(alive), shape), image_heat,
-                          rng.uniform(0.5, 5, shape).astype(np.float32))
+    shown = ImageConcepts(
+        images, rng.choice(np.flatnonzero(alive), shape), image_heat, rng.uniform(0.5, 5, shape).astype(np.float32)
+    )
     labels = [f"class {i % 1000}" for i in range(len(image_paths))]
     r2 = (0.4 + 0.3 * np.eye(len(NAMES))).tolist()
     return ExplorerContent(
-        names=NAMES, grid=GRID, frame=frame, kinds=kinds, gallery=gallery, top=top, heat_bytes=heat,
+        names=NAMES,
+        grid=GRID,
+        frame=frame,
+        kinds=kinds,
+        gallery=gallery,
+        top=top,
+        heat_bytes=heat,
         heat_scale=rng.uniform(0.5, 5, (m, len(NAMES))).astype(np.float32) * alive[:, None],
-        neighbours=neighbours, cosines=cosines, image_paths=image_paths, image_labels=labels,
+        neighbours=neighbours,
+        cosines=cosines,
+        image_paths=image_paths,
+        image_labels=labels,
         matrices={"dataset": "synthetic", "models": NAMES, "images": len(image_paths), "r2": r2},
-        summary={"concepts": m, "dead_share": float((~alive).mean())}, shown=shown,
+        summary={"concepts": m, "dead_share": float((~alive).mean())},
+        shown=shown,
     )
 
 
@@ -120,8 +137,11 @@ def time_in_browser(site, runs, concepts):
     for _ in range(runs):
         with chromium(1400, 900) as driver:
             loads.append(open_index(driver, site))
-            widths.append(driver.execute_script("return [document.documentElement.scrollWidth, "
-                                                "document.documentElement.clientWidth]"))
+            widths.append(
+                driver.execute_script(
+                    "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+                )
+            )
             for concept in concepts:
                 start = time.perf_counter()
                 open_concept(driver, concept)
@@ -157,9 +177,11 @@ def main():
         print(f"  data/index.js                    {(site / 'data' / 'index.js').stat().st_size / 2**20:8.2f} MiB")
         if args.heatmap_images:
             seconds = time_heatmaps(rng, args.concepts, args.heatmap_images, Path(tmp) / "stores")
-            print(f"heatmaps, {args.heatmap_images} images x {len(NAMES)} models   {seconds:8.1f} s "
-                  f"(x {args.images / args.heatmap_images:.0f} for {args.images} images: "
-                  f"{seconds * args.images / args.heatmap_images:.0f} s)")
+            print(
+                f"heatmaps, {args.heatmap_images} images x {len(NAMES)} models   {seconds:8.1f} s "
+                f"(x {args.images / args.heatmap_images:.0f} for {args.images} images: "
+                f"{seconds * args.images / args.heatmap_images:.0f} s)"
+            )
         if missing:
             print(f"browser timings skipped: {missing}")
             return
@@ -167,11 +189,15 @@ def main():
         loads, widths, panels, errors = time_in_browser(site, args.runs, rng.choice(alive, 3, replace=False).tolist())
         page = [load["page"] for load in loads]
         wall = [load["wall"] for load in loads]
-        print(f"index load, page-measured          {statistics.median(page):8.3f} s median (max {max(page):.3f}) "
-              f"over {args.runs} fresh browsers")
+        print(
+            f"index load, page-measured          {statistics.median(page):8.3f} s median (max {max(page):.3f}) "
+            f"over {args.runs} fresh browsers"
+        )
         print(f"index load, wall through driver    {statistics.median(wall):8.3f} s median (max {max(wall):.3f})")
-        print(f"horizontal scroll at 1400 px       {'yes' if any(w[0] > w[1] for w in widths) else 'no':>8s} "
-              f"(page {max(w[0] for w in widths)} px wide, viewport {widths[0][1]} px)")
+        print(
+            f"horizontal scroll at 1400 px       {'yes' if any(w[0] > w[1] for w in widths) else 'no':>8s} "
+            f"(page {max(w[0] for w in widths)} px wide, viewport {widths[0][1]} px)"
+        )
         print(f"concept panel open (lazy chunk)    {statistics.median(panels):8.3f} s median (max {max(panels):.3f})")
         print(f"console errors                     {len(errors):8d}")
 

@@ -38,15 +38,21 @@ def main():
     parser.add_argument("--grid", type=int, default=7)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--random-weights", action="store_true", help="random weights: nothing is downloaded")
-    parser.add_argument("--autocast", action=argparse.BooleanOptionalAction, default=True,
-                        help="bfloat16 autocast on GPU (default: on, as extract.autocast)")
+    parser.add_argument(
+        "--autocast",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="bfloat16 autocast on GPU (default: on, as extract.autocast)",
+    )
     args = parser.parse_args()
     device = pick_device(args.device)
     spec = model_spec(args.model)
     if args.random_weights:
         if spec.loader in ("hf", "torchhub"):  # these fetch a config or code even without weights
-            parser.error(f"--random-weights: model {args.model} ({spec.loader}) would still download; "
-                         "use a timm, torchvision or hf_onnx model")
+            parser.error(
+                f"--random-weights: model {args.model} ({spec.loader}) would still download; "
+                "use a timm, torchvision or hf_onnx model"
+            )
         spec = dataclasses.replace(spec, weights="random")
     autocast = args.autocast and device.type == "cuda"
     token_model = load_token_model(spec).to(device)
@@ -56,9 +62,17 @@ def main():
         manifest, _ = build_manifest(records)
 
         start = time.perf_counter()
-        meta = extract_store(manifest, spec, Path(tmp) / "store", grid=args.grid, batch_size=args.batch_size,
-                             shard_images=args.images, device=args.device, autocast=args.autocast,
-                             token_model=token_model)
+        meta = extract_store(
+            manifest,
+            spec,
+            Path(tmp) / "store",
+            grid=args.grid,
+            batch_size=args.batch_size,
+            shard_images=args.images,
+            device=args.device,
+            autocast=args.autocast,
+            token_model=token_model,
+        )
         full = time.perf_counter() - start
 
         batches = list(torch.utils.data.DataLoader(ManifestImages(manifest["path"], spec), batch_size=args.batch_size))
@@ -86,14 +100,21 @@ def main():
         read = time.perf_counter() - start
     megabytes = acts_NTD.nbytes / 2**20
     weights = ", random weights" if args.random_weights else ""
-    print(f"model {args.model}{weights} on {device}{', bfloat16 autocast' if autocast else ''}, {args.images} images, "
-          f"batch {args.batch_size}, torch threads {torch.get_num_threads()}")
+    print(
+        f"model {args.model}{weights} on {device}{', bfloat16 autocast' if autocast else ''}, {args.images} images, "
+        f"batch {args.batch_size}, torch threads {torch.get_num_threads()}"
+    )
     print(f"extraction (decode+preprocess+forward+write): {args.images / full:8.1f} images/s")
     print(f"bare forward pass, same batches:              {args.images / bare:8.1f} images/s")
     print(f"ratio extraction/forward:                     {bare / full:8.2f}  (1.0 = data loading costs nothing)")
-    print(f"exact zeros: tokens read ({spec.layer}) {(read_layer == 0).float().mean().item():.1%}, "
-          f"forward_features {(head == 0).float().mean().item():.1%}")
-    print(f"store write (incl. statistics): {megabytes / write:8.1f} MB/s   read (memmap, page cache): {megabytes / read:8.1f} MB/s")
+    print(
+        f"exact zeros: tokens read ({spec.layer}) {(read_layer == 0).float().mean().item():.1%}, "
+        f"forward_features {(head == 0).float().mean().item():.1%}"
+    )
+    print(
+        f"store write (incl. statistics): {megabytes / write:8.1f} MB/s   "
+        f"read (memmap, page cache): {megabytes / read:8.1f} MB/s"
+    )
 
 
 if __name__ == "__main__":

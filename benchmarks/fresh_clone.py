@@ -34,14 +34,17 @@ def main():
     work = args.keep or parent / "usae"
     try:
         subprocess.run(["git", "clone", "--quiet", str(REPO), str(work)], check=True)
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=work, check=True, capture_output=True,
-                                text=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=work, check=True, capture_output=True, text=True
+        ).stdout.strip()
         install = timed(["make", ".venv/.installed"], work)
         dag = timed(["make", "run"], work)
         load = " ".join(f"{value:.2f}" for value in os.getloadavg())
-        print(f"commit {commit}: install {install:.1f} s, DAG {dag:.1f} s, make run {install + dag:.1f} s "
-              f"({(install + dag) / 60:.1f} min); load average (1, 5, 15 min) at the end: {load} "
-              f"on {os.cpu_count()} CPUs")
+        print(
+            f"commit {commit}: install {install:.1f} s, DAG {dag:.1f} s, make run {install + dag:.1f} s "
+            f"({(install + dag) / 60:.1f} min); load average (1, 5, 15 min) at the end: {load} "
+            f"on {os.cpu_count()} CPUs"
+        )
     finally:
         if parent is not None:
             shutil.rmtree(parent, ignore_errors=True)

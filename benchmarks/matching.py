@@ -30,9 +30,11 @@ def main():
     _, _, matched = hungarian_match(similarity)
     assignment_seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"m = {args.m}, d = {args.d}: cosine matrix {cosine_seconds:.2f} s, "
-          f"linear_sum_assignment {assignment_seconds:.2f} s, peak RSS {peak_mb:.0f} MB, "
-          f"mean matched cosine {matched.mean():.3f}")
+    print(
+        f"m = {args.m}, d = {args.d}: cosine matrix {cosine_seconds:.2f} s, "
+        f"linear_sum_assignment {assignment_seconds:.2f} s, peak RSS {peak_mb:.0f} MB, "
+        f"mean matched cosine {matched.mean():.3f}"
+    )
 
 
 if __name__ == "__main__":

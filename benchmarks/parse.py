@@ -36,7 +36,7 @@ def timed(command, cwd):
     seconds = time.perf_counter() - start
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}")
-    heavy = [line[len("HEAVY:"):] for line in result.stderr.splitlines() if line.startswith("HEAVY:")]
+    heavy = [line[len("HEAVY:") :] for line in result.stderr.splitlines() if line.startswith("HEAVY:")]
     return seconds, heavy[-1] if heavy else "?"
 
 
@@ -53,8 +53,10 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         copy_workflow(work, args.config)
-        commands = {"snakemake -n": probe("snakemake", ["snakemake", "--cores", "2", "-n", "--quiet"]),
-                    "usae --help": probe("usae.cli", ["usae", "--help"])}
+        commands = {
+            "snakemake -n": probe("snakemake", ["snakemake", "--cores", "2", "-n", "--quiet"]),
+            "usae --help": probe("usae.cli", ["usae", "--help"]),
+        }
         for label, command in commands.items():
             runs = [timed(command, work) for _ in range(args.repeat)]
             best = min(seconds for seconds, _ in runs)

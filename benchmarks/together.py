@@ -54,9 +54,16 @@ def synthetic_stores(root, n_images):
 
 def make_runs(batches, g, steps, device, root):
     """G UniversalRuns over ``batches`` with lr 1e-3 x (1 + i), each cut to ``steps`` steps."""
-    train = {"n_concepts": N_CONCEPTS, "k": K, "batch_images": BATCH_IMAGES, "device": device,
-             "epochs": math.ceil(steps / batches.batches_per_epoch), "log_every": 10**9,
-             "checkpoint_every": 10**9, "checkpoint_epochs": []}
+    train = {
+        "n_concepts": N_CONCEPTS,
+        "k": K,
+        "batch_images": BATCH_IMAGES,
+        "device": device,
+        "epochs": math.ceil(steps / batches.batches_per_epoch),
+        "log_every": 10**9,
+        "checkpoint_every": 10**9,
+        "checkpoint_epochs": [],
+    }
     runs = []
     for i in range(g):
         options = {**validate_config({"train": {**train, "lr": 1e-3 * (1 + i)}}, "bench")["train"], "seed": 0}
@@ -93,38 +100,50 @@ def main():
             stores = synthetic_stores(tmp / "stores", args.images)
         batches = TokenBatches(stores, BATCH_IMAGES)
         steps = args.steps
-        print(f"device {args.device}, torch threads {torch.get_num_threads()}; models "
-              + ", ".join(f"{name} (d {store.dim})" for name, store in stores.items())
-              + f"; {batches.n_images} images ({'--stores' if args.stores else 'synthetic'}), "
-              f"{batches.tokens_per_batch} tokens per step, m {N_CONCEPTS}, k {K}, {steps} steps per run")
+        print(
+            f"device {args.device}, torch threads {torch.get_num_threads()}; models "
+            + ", ".join(f"{name} (d {store.dim})" for name, store in stores.items())
+            + f"; {batches.n_images} images ({'--stores' if args.stores else 'synthetic'}), "
+            f"{batches.tokens_per_batch} tokens per step, m {N_CONCEPTS}, k {K}, {steps} steps per run"
+        )
+
         def read_steps():
             return [batches.batch(*divmod(step, batches.batches_per_epoch)) for step in range(steps)]
 
         read_steps()  # into the page cache
         read = min(timed(read_steps)[1] for _ in range(args.repeats))
-        print(f"store read alone (best of {args.repeats}): {read:.3f} s for {steps} batches "
-              f"({1000 * read / steps:.1f} ms per step)")
+        print(
+            f"store read alone (best of {args.repeats}): {read:.3f} s for {steps} batches "
+            f"({1000 * read / steps:.1f} ms per step)"
+        )
         make_runs(batches, 1, min(steps, 4), args.device, tmp / "warm-up")[0].run()  # untimed warm-up
         print("a: the G runs one after another; b: train_together; expected: a / (a - (G - 1) x read)")
-        print(f"{'G':>2s} {'a s':>8s} {'b s':>8s} {'a steps/s':>9s} {'b steps/s':>9s} {'read share':>10s} "
-              f"{'speed-up':>8s} {'expected':>8s} {'equal':>5s}")
+        print(
+            f"{'G':>2s} {'a s':>8s} {'b s':>8s} {'a steps/s':>9s} {'b steps/s':>9s} {'read share':>10s} "
+            f"{'speed-up':>8s} {'expected':>8s} {'equal':>5s}"
+        )
         for g in args.groups:
             a = b = float("inf")
             equal = True
             for r in range(args.repeats):  # best of --repeats, (a) first on even tries, (b) first on odd ones
-                for kind in ("ab" if r % 2 == 0 else "ba"):
+                for kind in "ab" if r % 2 == 0 else "ba":
                     runs = make_runs(batches, g, steps, args.device, tmp / f"{kind}{g}-{r}")
                     if kind == "a":
-                        apart, seconds = timed(lambda: [run.run() for run in runs])
+                        apart, seconds = timed(lambda runs=runs: [run.run() for run in runs])
                         a = min(a, seconds)
                     else:
-                        together, seconds = timed(lambda: train_together(runs))
+                        together, seconds = timed(lambda runs=runs: train_together(runs))
                         b = min(b, seconds)
-                equal &= all(torch.equal(x, y) for one, two in zip(apart, together)
-                             for x, y in zip(one.state_dict().values(), two.state_dict().values()))
+                equal &= all(
+                    torch.equal(x, y)
+                    for one, two in zip(apart, together)
+                    for x, y in zip(one.state_dict().values(), two.state_dict().values())
+                )
             share = read / (a / g)
-            print(f"{g:2d} {a:8.2f} {b:8.2f} {g * steps / a:9.2f} {g * steps / b:9.2f} {100 * share:9.1f}% "
-                  f"{a / b:8.3f} {a / (a - (g - 1) * read):8.3f} {'yes' if equal else 'no':>5s}")
+            print(
+                f"{g:2d} {a:8.2f} {b:8.2f} {g * steps / a:9.2f} {g * steps / b:9.2f} {100 * share:9.1f}% "
+                f"{a / b:8.3f} {a / (a - (g - 1) * read):8.3f} {'yes' if equal else 'no':>5s}"
+            )
 
 
 if __name__ == "__main__":

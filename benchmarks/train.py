@@ -112,11 +112,19 @@ def make_batches(kind, size, n_batches, root):
 
 def new_run(kind, size, batches, device, out, autocast=False, seed=0, **train):
     """A run of ``kind`` over ``batches`` writing under ``out`` (``train``: more config train keys)."""
-    train = {"n_concepts": size["m"], "k": size["k"], "batch_images": size["images"], "epochs": 1,
-             "device": str(device), "autocast": autocast, **train}
+    train = {
+        "n_concepts": size["m"],
+        "k": size["k"],
+        "batch_images": size["images"],
+        "epochs": 1,
+        "device": str(device),
+        "autocast": autocast,
+        **train,
+    }
     options = {**validate_config({"train": train}, "bench")["train"], "seed": seed}
-    return (UniversalRun if kind == "usae" else IndependentRun)(batches, options, out / "model.safetensors",
-                                                               out / "model.json", out / "log.csv")
+    return (UniversalRun if kind == "usae" else IndependentRun)(
+        batches, options, out / "model.safetensors", out / "model.json", out / "log.csv"
+    )
 
 
 def make_run(kind, size, n_batches, device, root, autocast=False):
@@ -137,8 +145,10 @@ def bench_together(kind, size, steps, device, root, groups, autocast=False):
     """
     batches = make_batches(f"{kind}_together", size, steps + 2, root)
     quiet = {"log_every": 10**9, "checkpoint_every": 10**9, "checkpoint_epochs": []}
-    runs = [new_run(kind, size, batches, device, root / f"{kind}_together" / f"run{i}", autocast, seed=i, **quiet)
-            for i in range(groups)]
+    runs = [
+        new_run(kind, size, batches, device, root / f"{kind}_together" / f"run{i}", autocast, seed=i, **quiet)
+        for i in range(groups)
+    ]
     times = {}
 
     def on_step(done):
@@ -192,8 +202,10 @@ def main():
         parser.error("--together G: G must be at least 1")
     device = pick_device(args.device)
     autocast = " (ignored on CPU)" if device.type != "cuda" else ""
-    print(f"device {device}, torch threads {torch.get_num_threads()}" +
-          (f", bfloat16 autocast{autocast}" if args.autocast else ""))
+    print(
+        f"device {device}, torch threads {torch.get_num_threads()}"
+        + (f", bfloat16 autocast{autocast}" if args.autocast else "")
+    )
     print("peak: fp32 matmul GFLOP/s measured just before the row's timed steps (best of 10 2048^3 matmuls)")
     print("tokens/s: one step, batch in memory; w/ reads: one step including reading its batch from the store")
     print("performed: GFLOP/s this implementation computes (dense matmuls + top-k gathers); % peak: its share")
@@ -201,23 +213,30 @@ def main():
     print("matmul check: FlopCounterMode's matmul FLOPs on the warm-up step / the formula's")
     together = f" {f'x{args.together} tok/s':>11s}" if args.together else ""
     if args.together:
-        print(f"x{args.together} tok/s: {args.together} runs trained together (train_together), all their tokens, "
-              "store reads included")
-    print(f"{'size':9s} {'step':11s} {'m':>5s} {'tokens':>6s} {'tokens/s':>9s} {'w/ reads':>9s} "
-          f"{'peak':>6s} {'performed':>9s} {'% peak':>6s} {'dense-eq':>9s} {'matmul check':>12s}{together}")
+        print(
+            f"x{args.together} tok/s: {args.together} runs trained together (train_together), all their tokens, "
+            "store reads included"
+        )
+    print(
+        f"{'size':9s} {'step':11s} {'m':>5s} {'tokens':>6s} {'tokens/s':>9s} {'w/ reads':>9s} "
+        f"{'peak':>6s} {'performed':>9s} {'% peak':>6s} {'dense-eq':>9s} {'matmul check':>12s}{together}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for size_name in args.sizes:
             size = SIZES[size_name]
             for kind in ["usae", "independent"]:
                 root = Path(tmp) / size_name
-                peak, step_rate, io_rate, performed, dense, check = bench(kind, size, args.steps, device, root,
-                                                                          args.autocast)
+                peak, step_rate, io_rate, performed, dense, check = bench(
+                    kind, size, args.steps, device, root, args.autocast
+                )
                 if args.together:
                     rate = bench_together(kind, size, args.steps, device, root, args.together, args.autocast)
                     together = f" {rate:11.0f}"
-                print(f"{size_name:9s} {kind:11s} {size['m']:5d} {size['images'] * size['tokens']:6d} "
-                      f"{step_rate:9.0f} {io_rate:9.0f} {peak / 1e9:6.1f} {performed / 1e9:9.1f} "
-                      f"{100 * performed / peak:6.1f} {dense / 1e9:9.1f} {check:12.4f}{together}")
+                print(
+                    f"{size_name:9s} {kind:11s} {size['m']:5d} {size['images'] * size['tokens']:6d} "
+                    f"{step_rate:9.0f} {io_rate:9.0f} {peak / 1e9:6.1f} {performed / 1e9:9.1f} "
+                    f"{100 * performed / peak:6.1f} {dense / 1e9:9.1f} {check:12.4f}{together}"
+                )
 
 
 if __name__ == "__main__":

@@ -62,7 +62,9 @@ def tiny(tmp_path_factory):
 
     config = yaml.safe_load(TINY_CONFIG.read_text())
     results = tmp_path_factory.mktemp("tiny") / "results"
-    config.update(results=str(results), data=str(results / "cache/data"), activations=str(results / "cache/activations"))
+    config.update(
+        results=str(results), data=str(results / "cache/data"), activations=str(results / "cache/activations")
+    )
     validate_config(config, str(TINY_CONFIG))
     return config, Layout(config["results"])
 

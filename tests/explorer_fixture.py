@@ -25,11 +25,27 @@ LABELS = ("cat", "dog", "car", "tree")
 
 def tiny_config(root):
     """A validated config whose results live under ``root``."""
-    train = {"n_concepts": 48, "k": 4, "batch_images": 16, "epochs": 10, "lr": 1e-2, "warmup_epochs": 0.5,
-             "checkpoint_every": 10**6, "log_every": 100, "checkpoint_epochs": []}
-    return validate_config({"results": str(root), "models": list(DIMS), "train": train,
-                            "dataset": {"name": "embedded", "source": "activations"},  # planted stores
-                            "metrics": {"top_images": 4, "batch_images": 20, "top_concepts": 10}}, "explorer test")
+    train = {
+        "n_concepts": 48,
+        "k": 4,
+        "batch_images": 16,
+        "epochs": 10,
+        "lr": 1e-2,
+        "warmup_epochs": 0.5,
+        "checkpoint_every": 10**6,
+        "log_every": 100,
+        "checkpoint_epochs": [],
+    }
+    return validate_config(
+        {
+            "results": str(root),
+            "models": list(DIMS),
+            "train": train,
+            "dataset": {"name": "embedded", "source": "activations"},  # planted stores
+            "metrics": {"top_images": 4, "batch_images": 20, "top_concepts": 10},
+        },
+        "explorer test",
+    )
 
 
 def write_images(folder, count, seed=0):
@@ -52,8 +68,15 @@ def write_actmax(root, concept, names):
     rows = []
     for i, name in enumerate(names):
         Image.new("RGB", (64, 64), (40 * i, 120, 200)).save(images / f"concept_{concept:05d}_{name}.png")
-        rows.append({"concept": concept, "label": f"concept {concept}", "optimised_for": name,
-                     **{other: float(j == i) for j, other in enumerate(names)}, "start_activation": 0.0})
+        rows.append(
+            {
+                "concept": concept,
+                "label": f"concept {concept}",
+                "optimised_for": name,
+                **{other: float(j == i) for j, other in enumerate(names)},
+                "start_activation": 0.0,
+            }
+        )
     table = root / "tables" / "actmax_cross_activation.csv"
     table.parent.mkdir(parents=True)
     pd.DataFrame(rows).to_csv(table, index=False)
@@ -67,10 +90,16 @@ def write_pairs(folder, names, m, seed=0):
     paths = []
     for name in names:
         paths.append(folder / f"pairs_{name}.csv")
-        pd.DataFrame({"usae_concept": np.arange(m), "independent_concept": rng.permutation(m),
-                      "cosine": rng.uniform(0, 1, m).round(3), "activation_match": rng.permutation(m),
-                      "activation_correlation": rng.uniform(-0.1, 1, m).round(3),
-                      "top_cofiring": np.zeros(m, bool)}).to_csv(paths[-1], index=False)
+        pd.DataFrame(
+            {
+                "usae_concept": np.arange(m),
+                "independent_concept": rng.permutation(m),
+                "cosine": rng.uniform(0, 1, m).round(3),
+                "activation_match": rng.permutation(m),
+                "activation_correlation": rng.uniform(-0.1, 1, m).round(3),
+                "top_cofiring": np.zeros(m, bool),
+            }
+        ).to_csv(paths[-1], index=False)
     return paths
 
 
@@ -79,10 +108,16 @@ def write_independent_top(path, names, m, image_ids, n_images=3, seed=0):
     a tenth of the slots with code 0 (the twin does not fire there), largest code first."""
     rng = np.random.default_rng(seed)
     indices = np.stack([[rng.permutation(len(image_ids))[:n_images] for _ in range(m)] for _ in names])
-    values = np.sort(rng.uniform(0.1, 2, (len(names), m, n_images)) * (rng.uniform(size=(len(names), m, n_images)) > 0.1),
-                     axis=-1)[..., ::-1]
-    np.savez(path, indices=indices.transpose(0, 2, 1), values=values.transpose(0, 2, 1).astype(np.float32),
-             models=np.array(names), image_ids=np.array(image_ids))
+    values = np.sort(
+        rng.uniform(0.1, 2, (len(names), m, n_images)) * (rng.uniform(size=(len(names), m, n_images)) > 0.1), axis=-1
+    )[..., ::-1]
+    np.savez(
+        path,
+        indices=indices.transpose(0, 2, 1),
+        values=values.transpose(0, 2, 1).astype(np.float32),
+        models=np.array(names),
+        image_ids=np.array(image_ids),
+    )
     return path
 
 
@@ -92,12 +127,20 @@ def write_baseline(folder, names, m, manifest_csv):
     keyword arguments of :func:`usae.explorer.build.build_explorer` that take them."""
     pairs = write_pairs(folder, names, m)
     ids = pd.read_csv(manifest_csv)["image_id"].tolist()
-    rows = [row for i, name in enumerate(names) for row in ({"model": name, "mean_cosine": 0.3 + i / 100},
-                                                             {"model": f"random ({name})", "mean_cosine": 0.15 + i / 100})]
+    rows = [
+        row
+        for i, name in enumerate(names)
+        for row in (
+            {"model": name, "mean_cosine": 0.3 + i / 100},
+            {"model": f"random ({name})", "mean_cosine": 0.15 + i / 100},
+        )
+    ]
     pd.DataFrame(rows).to_csv(folder / "baseline_matching.csv", index=False)
-    return {"pairs_csvs": pairs, "independent_top_npz": write_independent_top(folder / "independent_top_images.npz",
-                                                                              names, m, ids),
-            "baseline_csv": folder / "baseline_matching.csv"}
+    return {
+        "pairs_csvs": pairs,
+        "independent_top_npz": write_independent_top(folder / "independent_top_images.npz", names, m, ids),
+        "baseline_csv": folder / "baseline_matching.csv",
+    }
 
 
 def tiny_run(root):
@@ -113,32 +156,45 @@ def tiny_run(root):
     acts, _ = planted_activations(np.random.default_rng(0), 200, 4, DIMS, n_shared=20, n_specific=3, active=2)
     splits = {"train": slice(0, 160), "val": slice(160, None)}
     # The planted activations are the dataset's imported stores; the manifest gives their images.
-    stores = {split: write_planted_stores(Path(layout.imported_store(dataset, split, "x")).parent.parent,
-                                          {n: a[part] for n, a in acts.items()}) for split, part in splits.items()}
+    stores = {
+        split: write_planted_stores(
+            Path(layout.imported_store(dataset, split, "x")).parent.parent, {n: a[part] for n, a in acts.items()}
+        )
+        for split, part in splits.items()
+    }
     manifest = root / "val.csv"
     write_csv(write_images(root / "images", 40), manifest)
     run = {name: Path(path) for name, path in layout.run_files("usae").items()}
     options = {**config["train"], "seed": 0}
-    UniversalRun(TokenBatches(stores["train"], batch_images=16), options, run["weights"], run["meta"],
-                 run["log_csv"]).run()
-    files = {name: Path(layout.metrics(dataset, name)) for name in
-             ("matrices.json", "concepts.csv", "top_images.npz", "summary.json")}
+    UniversalRun(
+        TokenBatches(stores["train"], batch_images=16), options, run["weights"], run["meta"], run["log_csv"]
+    ).run()
+    files = {
+        name: Path(layout.metrics(dataset, name))
+        for name in ("matrices.json", "concepts.csv", "top_images.npz", "summary.json")
+    }
     store_metas = [Path(layout.imported_store(dataset, "val", name)) for name in DIMS]
-    metrics(run["weights"], run["meta"], store_metas, *files.values(), dataset=dataset,
-            options=config["metrics"])
+    metrics(run["weights"], run["meta"], store_metas, *files.values(), dataset=dataset, options=config["metrics"])
     matrices = read_json(files["matrices.json"])
     r2_heatmap(matrices["r2"], matrices["models"], layout.figure_files("fig5_r2"))
     frame = pd.read_csv(files["concepts.csv"])
     table, images = write_actmax(root, int(frame.loc[~frame["dead"], "concept"].iloc[0]), list(DIMS))
-    return {"concepts_csv": files["concepts.csv"], "top_images_npz": files["top_images.npz"],
-            "matrices_json": files["matrices.json"], "summary_json": files["summary.json"],
-            "manifest_csv": manifest, "usae_weights": run["weights"],
-            "usae_meta": run["meta"], "store_metas": store_metas,
-            "figure_pngs": [Path(layout.figure("fig5_r2") + ".png")], "actmax_table_csv": table,
-            "actmax_images_dir": images}
+    return {
+        "concepts_csv": files["concepts.csv"],
+        "top_images_npz": files["top_images.npz"],
+        "matrices_json": files["matrices.json"],
+        "summary_json": files["summary.json"],
+        "manifest_csv": manifest,
+        "usae_weights": run["weights"],
+        "usae_meta": run["meta"],
+        "store_metas": store_metas,
+        "figure_pngs": [Path(layout.figure("fig5_r2") + ".png")],
+        "actmax_table_csv": table,
+        "actmax_images_dir": images,
+    }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def shared_tiny_run(root):
     """:func:`tiny_run` once per ``root``: the explorer's test modules share one run in a session."""
     root.mkdir(parents=True, exist_ok=True)

@@ -23,16 +23,18 @@ def released_state(d, generator, m=None):
     def randn(*shape):
         return torch.randn(*shape, generator=generator)
 
-    return OrderedDict([
-        ("encoder.final_block.0.weight", randn(m, d)),
-        ("encoder.final_block.0.bias", randn(m)),
-        ("encoder.final_block.1.weight", 0.5 + torch.rand(m, generator=generator)),
-        ("encoder.final_block.1.bias", randn(m)),
-        ("encoder.final_block.1.running_mean", randn(m)),
-        ("encoder.final_block.1.running_var", 0.5 + torch.rand(m, generator=generator)),
-        ("encoder.final_block.1.num_batches_tracked", torch.tensor(1234)),
-        ("dictionary._weights", 3 * randn(m, d)),  # not normalised, as released
-    ])
+    return OrderedDict(
+        [
+            ("encoder.final_block.0.weight", randn(m, d)),
+            ("encoder.final_block.0.bias", randn(m)),
+            ("encoder.final_block.1.weight", 0.5 + torch.rand(m, generator=generator)),
+            ("encoder.final_block.1.bias", randn(m)),
+            ("encoder.final_block.1.running_mean", randn(m)),
+            ("encoder.final_block.1.running_var", 0.5 + torch.rand(m, generator=generator)),
+            ("encoder.final_block.1.num_batches_tracked", torch.tensor(1234)),
+            ("dictionary._weights", 3 * randn(m, d)),  # not normalised, as released
+        ]
+    )
 
 
 def released_config(folder="checkpoints", dims=None, stats=None, m=None, k=K):
@@ -42,15 +44,35 @@ def released_config(folder="checkpoints", dims=None, stats=None, m=None, k=K):
     width = max(dims.values())
     factor = (m or M) // width
     return {
-        "global": {"exp_factor": factor, "input_shape": width, "batch_size": 32, "nb_epochs": 30,
-                   "standardize": True, "divide_norm": False, "use_class_tokens": False,
-                   "run_name": "${model_1}_${model_2}_ex${exp_factor}"},
+        "global": {
+            "exp_factor": factor,
+            "input_shape": width,
+            "batch_size": 32,
+            "nb_epochs": 30,
+            "standardize": True,
+            "divide_norm": False,
+            "use_class_tokens": False,
+            "run_name": "${model_1}_${model_2}_ex${exp_factor}",
+        },
         "viz": {"batch_size": 100, "set": "val"},
-        "sae_params": {"encoder_module": "mlp_bn_1", "dictionary_initializer": None, "data_initializer": None,
-                       "dictionary_normalization": "l2", "top_k": k},
-        "model_zoo": {name: {"checkpoint_path": f"{folder}/uni_{name}_checkpoint_29.pth", "input_shape": d,
-                             "num_tokens": 196, "og_model": name, "model_mean": stats[name][0],
-                             "model_std": stats[name][1]} for name, d in dims.items()},
+        "sae_params": {
+            "encoder_module": "mlp_bn_1",
+            "dictionary_initializer": None,
+            "data_initializer": None,
+            "dictionary_normalization": "l2",
+            "top_k": k,
+        },
+        "model_zoo": {
+            name: {
+                "checkpoint_path": f"{folder}/uni_{name}_checkpoint_29.pth",
+                "input_shape": d,
+                "num_tokens": 196,
+                "og_model": name,
+                "model_mean": stats[name][0],
+                "model_std": stats[name][1],
+            }
+            for name, d in dims.items()
+        },
     }
 
 
@@ -70,9 +92,15 @@ def write_release(root, seed=0, dims=None, stats=None, m=None, k=K):
     states = {}
     for index, (name, d) in enumerate((dims or DIMS).items()):
         states[name] = released_state(d, generator, m)
-        optimizer = {"state": {0: {"step": torch.tensor(100.0), "exp_avg": torch.zeros(4, d)}},
-                     "param_groups": [{"lr": 1e-6, "betas": (0.9, 0.999), "eps": 1e-8, "params": list(range(8))}]}
+        optimizer = {
+            "state": {0: {"step": torch.tensor(100.0), "exp_avg": torch.zeros(4, d)}},
+            "param_groups": [{"lr": 1e-6, "betas": (0.9, 0.999), "eps": 1e-8, "params": list(range(8))}],
+        }
         rate = torch.tensor(1e-6) if index == 0 else 1e-6  # the official scheduler may leave a 0-d tensor
-        torch.save({"epoch": 29, "model_state_dict": states[name], "optimizer_state_dict": optimizer,
-                    "learning_rate": rate}, folder / f"uni_{name}_checkpoint_29.pth")
-    return write_config(folder / "config_dino_siglip_vit.yaml", released_config(dims=dims, stats=stats, m=m, k=k)), states
+        torch.save(
+            {"epoch": 29, "model_state_dict": states[name], "optimizer_state_dict": optimizer, "learning_rate": rate},
+            folder / f"uni_{name}_checkpoint_29.pth",
+        )
+    return write_config(
+        folder / "config_dino_siglip_vit.yaml", released_config(dims=dims, stats=stats, m=m, k=k)
+    ), states

@@ -21,28 +21,39 @@ def bench():
 
 def test_hand_computed_usae_step(bench):
     # d_a = 2 (chosen), d_b = 3, m = 4, k = 1, B = 5 tokens.
-    matmul = (2 * 5 * 2 * 4 * 2  # encoder forward, encoder weight gradient (no input gradient)
-              + 2 * 5 * 4 * (2 + 3) * 2  # auxiliary decode forward and aux-codes gradient, both decoders
-              + 2 * 5 * 4 * 2)  # chosen dictionary's gradient through the auxiliary decode
+    matmul = (
+        2 * 5 * 2 * 4 * 2  # encoder forward, encoder weight gradient (no input gradient)
+        + 2 * 5 * 4 * (2 + 3) * 2  # auxiliary decode forward and aux-codes gradient, both decoders
+        + 2 * 5 * 4 * 2
+    )  # chosen dictionary's gradient through the auxiliary decode
     gather = 2 * 5 * 1 * (2 + 3) * 2 + 2 * 5 * 1 * 2  # top-k decode forward and values gradient; chosen dictionary
     dense = 3 * (2 * 5 * 2 * 4 + 2 * 2 * 5 * 4 * (2 + 3))
     assert (matmul, gather, dense) == (640, 120, 1440)
     assert bench.step_flops("usae", {"a": 2, "b": 3}, 4, 1, 5, "a") == {
-        "matmul": 640, "gather": 120, "performed": 760, "dense_equivalent": 1440}
+        "matmul": 640,
+        "gather": 120,
+        "performed": 760,
+        "dense_equivalent": 1440,
+    }
 
 
 def test_hand_computed_independent_step(bench):
     # Per model: 10*m*d matmul, 6*k*d gather, 18*m*d dense-equivalent per token; d = 2 and 3, m = 4, k = 1, B = 5.
     assert bench.step_flops("independent", {"a": 2, "b": 3}, 4, 1, 5) == {
-        "matmul": 1000, "gather": 150, "performed": 1150, "dense_equivalent": 1800}
+        "matmul": 1000,
+        "gather": 150,
+        "performed": 1150,
+        "dense_equivalent": 1800,
+    }
 
 
 GATHERS = {
     # _embedding_bag(weight (m, d), indices (B*k,), ...)
     torch.ops.aten._embedding_bag: lambda weight, indices, *a, out_shape=None, **kw: 2 * indices[0] * weight[1],
     # _embedding_bag_per_sample_weights_backward(grad (B, d), weight, indices (B*k,), ...): the values' gradient
-    torch.ops.aten._embedding_bag_per_sample_weights_backward:
-        lambda grad, weight, indices, *a, out_shape=None, **kw: 2 * indices[0] * grad[1],
+    torch.ops.aten._embedding_bag_per_sample_weights_backward: lambda grad, weight, indices, *a, out_shape=None, **kw: (
+        2 * indices[0] * grad[1]
+    ),
     # _embedding_bag_backward(grad (B, d), indices (B*k,), ...): the dictionary's gradient
     torch.ops.aten._embedding_bag_backward: lambda grad, indices, *a, out_shape=None, **kw: 2 * indices[0] * grad[1],
 }

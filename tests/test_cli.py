@@ -13,7 +13,18 @@ from usae.cli import main
 
 def test_help_lists_the_stages():
     result = subprocess.run([sys.executable, "-m", "usae.cli", "--help"], capture_output=True, text=True, check=True)
-    for stage in ["fetch", "extract", "train", "metrics", "baseline", "actmax", "figures", "tables", "explorer", "import-acts"]:
+    for stage in [
+        "fetch",
+        "extract",
+        "train",
+        "metrics",
+        "baseline",
+        "actmax",
+        "figures",
+        "tables",
+        "explorer",
+        "import-acts",
+    ]:
         assert stage in result.stdout
 
 
@@ -21,8 +32,23 @@ def test_import_acts_writes_a_store(tmp_path, rng):
     acts_NTD = rng.normal(size=(5, 9, 3)).astype(np.float32)
     np.save(tmp_path / "acts.npy", acts_NTD)
     (tmp_path / "ids.txt").write_text("\n".join(f"x{i}" for i in range(5)) + "\n")
-    code = main(["import-acts", "--acts", str(tmp_path / "acts.npy"), "--ids", str(tmp_path / "ids.txt"),
-                 "--model", "mine", "--out", str(tmp_path / "store"), "--dtype", "float32", "--shard-images", "2"])
+    code = main(
+        [
+            "import-acts",
+            "--acts",
+            str(tmp_path / "acts.npy"),
+            "--ids",
+            str(tmp_path / "ids.txt"),
+            "--model",
+            "mine",
+            "--out",
+            str(tmp_path / "store"),
+            "--dtype",
+            "float32",
+            "--shard-images",
+            "2",
+        ]
+    )
     assert code == 0
     store = ActivationStore(tmp_path / "store")
     assert store.model == "mine" and store.meta["grid"] == [3, 3]
@@ -39,7 +65,10 @@ def test_bad_config_is_one_line_and_exit_2(tmp_path, capsys):
 
 def test_missing_dataset_is_one_line(tmp_path, capsys):
     config = tmp_path / "c.yaml"
-    config.write_text(f"results: {tmp_path}/r\ndata: {tmp_path}/d\nactivations: {tmp_path}/a\ndataset: {{name: inet, source: imagenet_folder, root: {tmp_path}/none}}\n")
+    config.write_text(
+        f"results: {tmp_path}/r\ndata: {tmp_path}/d\nactivations: {tmp_path}/a\n"
+        f"dataset: {{name: inet, source: imagenet_folder, root: {tmp_path}/none}}\n"
+    )
     assert main(["fetch", "--config", str(config)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "dataset.root: dataset folder" in err
@@ -63,20 +92,35 @@ def test_unknown_dataset_name_is_one_line(tmp_path, capsys):
 def test_import_acts_refuses_bad_numbers_and_grids_before_writing(tmp_path, rng, capsys):
     np.save(tmp_path / "acts.npy", rng.normal(size=(4, 9, 3)).astype(np.float32))
     (tmp_path / "ids.txt").write_text("\n".join(f"x{i}" for i in range(4)) + "\n")
-    base = ["import-acts", "--acts", str(tmp_path / "acts.npy"), "--ids", str(tmp_path / "ids.txt"), "--model", "m",
-            "--out", str(tmp_path / "store")]
+    base = [
+        "import-acts",
+        "--acts",
+        str(tmp_path / "acts.npy"),
+        "--ids",
+        str(tmp_path / "ids.txt"),
+        "--model",
+        "m",
+        "--out",
+        str(tmp_path / "store"),
+    ]
     with pytest.raises(SystemExit):
         main(base + ["--shard-images", "0"])
     assert "--shard-images: must be at least 1, got 0" in capsys.readouterr().err
     assert main(base + ["--grid", "2", "2"]) == 2
-    assert capsys.readouterr().err.strip() == f"usae: error: {tmp_path / 'store'}: grid 2 x 2 does not hold the 9 tokens per image"
+    assert (
+        capsys.readouterr().err.strip()
+        == f"usae: error: {tmp_path / 'store'}: grid 2 x 2 does not hold the 9 tokens per image"
+    )
     assert not (tmp_path / "store").exists()
 
 
-@pytest.mark.parametrize("stage, reason", [
-    ("replicates", "train.replicates is 1: no replicate runs to score together"),
-    ("sweep", "sweeps is empty: no sweep to summarise"),
-])
+@pytest.mark.parametrize(
+    "stage, reason",
+    [
+        ("replicates", "train.replicates is 1: no replicate runs to score together"),
+        ("sweep", "sweeps is empty: no sweep to summarise"),
+    ],
+)
 def test_a_stage_without_jobs_says_why(tmp_path, capsys, stage, reason):
     config = tmp_path / "c.yaml"
     config.write_text(f"results: {tmp_path}/r\ndata: {tmp_path}/d\nactivations: {tmp_path}/a\n")
@@ -89,16 +133,20 @@ def test_usae_train_also_trains_a_sweep_s_groups(tiny_trained, tmp_path, monkeyp
 
     import usae.stages.train
 
-    config = {**tiny_trained[0], "results": str(tmp_path / "r"), "sweeps": {"lr": {"together": 2,
-                                                                                 "train": {"lr": [0.001, 0.003]}}}}
+    config = {
+        **tiny_trained[0],
+        "results": str(tmp_path / "r"),
+        "sweeps": {"lr": {"together": 2, "train": {"lr": [0.001, 0.003]}}},
+    }
     for path in jobs.stores(config, tiny_trained[1], config["dataset"]["name"], "train"):
         target = tmp_path / "r" / Path(path).relative_to(tiny_trained[1].root)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text("{}")  # present: the stage functions are replaced below
     called = []
     monkeypatch.setattr(usae.stages.train, "train", lambda **kwargs: called.append(("train", kwargs["kind"])))
-    monkeypatch.setattr(usae.stages.train, "train_group", lambda **kwargs: called.append(("train_group",
-                                                                                         len(kwargs["weights"]))))
+    monkeypatch.setattr(
+        usae.stages.train, "train_group", lambda **kwargs: called.append(("train_group", len(kwargs["weights"])))
+    )
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(config))
     assert main(["train", "--config", str(path)]) == 0
@@ -140,21 +188,43 @@ def _write_acts(tmp_path, kind, rng):
 def test_import_acts_refuses_a_bad_npy_in_one_line_without_unpickling(tmp_path, rng, capsys, kind):
     message = _write_acts(tmp_path, kind, rng)
     (tmp_path / "ids.txt").write_text("\n".join(f"x{i}" for i in range(4)) + "\n")
-    assert main(["import-acts", "--acts", str(tmp_path / "acts.npy"), "--ids", str(tmp_path / "ids.txt"),
-                 "--model", "m", "--out", str(tmp_path / "store")]) == 2
+    assert (
+        main(
+            [
+                "import-acts",
+                "--acts",
+                str(tmp_path / "acts.npy"),
+                "--ids",
+                str(tmp_path / "ids.txt"),
+                "--model",
+                "m",
+                "--out",
+                str(tmp_path / "store"),
+            ]
+        )
+        == 2
+    )
     assert capsys.readouterr().err.strip() == f"usae: error: {tmp_path / 'acts.npy'}: {message}"
     assert not (tmp_path / "executed").exists() and not (tmp_path / "store").exists()
 
 
-@pytest.mark.parametrize("kind, ids, model, out, message", [
-    ("strings", "x0 x1 x2 x3", "m", "store", "{out}: activations need a real numeric dtype, got <U1"),
-    ("complex", "x0 x1 x2 x3", "m", "store", "{out}: activations need a real numeric dtype, got complex64"),
-    ("good", "x0 x1 x0 x3", "m", "store", "{out}: image id 'x0' appears 2 times (ids must be distinct)"),
-    ("good", "x0 x1 x2 x3", "../x", "store",
-     "{out}: model name '../x' must be a plain name (not empty, '.' or '..', no '/' or '\\')"),
-    ("good", "x0 x1 x2 x3", "m", "ids.txt", "{out}: cannot be a store folder ({out} is a file)"),
-    ("good", None, "m", "store", "{ids}: missing"),
-])
+@pytest.mark.parametrize(
+    "kind, ids, model, out, message",
+    [
+        ("strings", "x0 x1 x2 x3", "m", "store", "{out}: activations need a real numeric dtype, got <U1"),
+        ("complex", "x0 x1 x2 x3", "m", "store", "{out}: activations need a real numeric dtype, got complex64"),
+        ("good", "x0 x1 x0 x3", "m", "store", "{out}: image id 'x0' appears 2 times (ids must be distinct)"),
+        (
+            "good",
+            "x0 x1 x2 x3",
+            "../x",
+            "store",
+            "{out}: model name '../x' must be a plain name (not empty, '.' or '..', no '/' or '\\')",
+        ),
+        ("good", "x0 x1 x2 x3", "m", "ids.txt", "{out}: cannot be a store folder ({out} is a file)"),
+        ("good", None, "m", "store", "{ids}: missing"),
+    ],
+)
 def test_import_acts_refuses_bad_arrays_ids_names_and_outputs(tmp_path, rng, capsys, kind, ids, model, out, message):
     if kind == "good":
         np.save(tmp_path / "acts.npy", rng.normal(size=(4, 9, 3)).astype(np.float32))
@@ -162,8 +232,22 @@ def test_import_acts_refuses_bad_arrays_ids_names_and_outputs(tmp_path, rng, cap
         _write_acts(tmp_path, kind, rng)
     if ids is not None:
         (tmp_path / "ids.txt").write_text("\n".join(ids.split()) + "\n")
-    assert main(["import-acts", "--acts", str(tmp_path / "acts.npy"), "--ids", str(tmp_path / "ids.txt"),
-                 "--model", model, "--out", str(tmp_path / out)]) == 2
+    assert (
+        main(
+            [
+                "import-acts",
+                "--acts",
+                str(tmp_path / "acts.npy"),
+                "--ids",
+                str(tmp_path / "ids.txt"),
+                "--model",
+                model,
+                "--out",
+                str(tmp_path / out),
+            ]
+        )
+        == 2
+    )
     expected = message.format(out=tmp_path / out, ids=tmp_path / "ids.txt")
     assert capsys.readouterr().err.strip() == f"usae: error: {expected}"
     assert not (tmp_path / "store").exists()
@@ -181,8 +265,13 @@ def test_stage_options_choose_jobs_by_dataset_split_and_model_names():
     planned = jobs.planned_jobs(config, Layout(config["results"]))
     fetch = argparse.Namespace(dataset="embedded", split=["val"])  # fetch has no --model
     extract = argparse.Namespace(dataset="embedded", split=["val"], model=["efficientnet_lite1"])
-    chosen = [job for job in planned if (job.module == "fetch" and _chosen(job, fetch))
-              or (job.module == "extract" and _chosen(job, extract))]
+    chosen = [
+        job
+        for job in planned
+        if (job.module == "fetch" and _chosen(job, fetch)) or (job.module == "extract" and _chosen(job, extract))
+    ]
     assert [(job.stage, job.names["split"], job.names.get("model")) for job in chosen] == [
-        ("fetch", "val", None), ("extract", "val", "efficientnet_lite1")]
+        ("fetch", "val", None),
+        ("extract", "val", "efficientnet_lite1"),
+    ]
     assert not [job for job in planned if job.module == "fetch" and _chosen(job, argparse.Namespace(dataset="other"))]

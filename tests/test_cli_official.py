@@ -15,8 +15,9 @@ from usae.sae.official_yaml import OFFICIAL_MODELS
 def test_import_official_writes_a_run_that_evaluation_reads(tmp_path, capsys, rng):
     config, _ = write_release(tmp_path)
     assert main(["import-official", str(config), "--out", str(tmp_path / "run")]) == 0
-    assert capsys.readouterr().out.strip() == (f"{tmp_path / 'run'}: USAE of SigLIP=siglip_vitb16, DinoV2=dinov2_vits14_hub, "
-                                               f"ViT=vit_b16; m = 32, k = {K}")
+    assert capsys.readouterr().out.strip() == (
+        f"{tmp_path / 'run'}: USAE of SigLIP=siglip_vitb16, DinoV2=dinov2_vits14_hub, ViT=vit_b16; m = 32, k = {K}"
+    )
     usae, meta = load_trained(tmp_path / "run" / "model.safetensors", tmp_path / "run" / "model.json")
     acts = {name: rng.normal(size=(3, 4, d)).astype(np.float32) for name, d in DIMS.items()}
     for name, acts_NTD in acts.items():
@@ -34,13 +35,28 @@ def test_import_official_writes_a_run_that_evaluation_reads(tmp_path, capsys, rn
 
 def test_export_official_then_import_with_a_model_option(tmp_path, capsys):
     config, _ = write_release(tmp_path)
-    assert main(["import-official", str(config), "--out", str(tmp_path / "run"), "--model", "DinoV2=dinov2_vits14"]) == 0
+    assert (
+        main(["import-official", str(config), "--out", str(tmp_path / "run"), "--model", "DinoV2=dinov2_vits14"]) == 0
+    )
     assert main(["export-official", str(tmp_path / "run"), "--out", str(tmp_path / "out")]) == 0
     printed = capsys.readouterr().out.splitlines()
-    assert printed[-4:] == [str(tmp_path / "out" / "config.yaml"),
-                            *(str(tmp_path / "out" / f"uni_{name}_checkpoint_29.pth") for name in DIMS)]
-    assert main(["import-official", str(tmp_path / "out" / "config.yaml"), "--out", str(tmp_path / "back"),
-                 "--model", "DinoV2=dinov2_vits14"]) == 0
+    assert printed[-4:] == [
+        str(tmp_path / "out" / "config.yaml"),
+        *(str(tmp_path / "out" / f"uni_{name}_checkpoint_29.pth") for name in DIMS),
+    ]
+    assert (
+        main(
+            [
+                "import-official",
+                str(tmp_path / "out" / "config.yaml"),
+                "--out",
+                str(tmp_path / "back"),
+                "--model",
+                "DinoV2=dinov2_vits14",
+            ]
+        )
+        == 0
+    )
     assert read_json(tmp_path / "back" / "model.json")["stats"] == read_json(tmp_path / "run" / "model.json")["stats"]
 
 
@@ -49,8 +65,10 @@ def test_import_official_errors_are_one_line_and_exit_2(tmp_path, capsys):
     (config.parent / "uni_ViT_checkpoint_29.pth").unlink()
     assert main(["import-official", str(config), "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
-    assert err == (f"usae: error: {config.parent / 'uni_ViT_checkpoint_29.pth'}: missing "
-                   f"(model_zoo.ViT.checkpoint_path in {config})\n")
+    assert err == (
+        f"usae: error: {config.parent / 'uni_ViT_checkpoint_29.pth'}: missing "
+        f"(model_zoo.ViT.checkpoint_path in {config})\n"
+    )
     assert not (tmp_path / "run").exists()
     assert main(["export-official", str(tmp_path / "run"), "--out", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err == f"usae: error: {tmp_path / 'run' / 'model.json'}: missing\n"

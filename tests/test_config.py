@@ -22,7 +22,10 @@ def test_defaults_are_filled():
         ({"extract": {"grid": "a"}}, "cfg.yaml: key 'extract.grid': 'a' is not of type 'integer'"),
         ({"models": ["only_one"]}, "cfg.yaml: key 'models'"),
         ({"dataset": {"name": "d", "source": "ftp"}}, "cfg.yaml: key 'dataset.source'"),
-        ({"model_zoo": {"m": {"loader": "timm", "arch": "x", "layr": "a"}}}, "cfg.yaml: unknown key 'model_zoo.m.layr'"),
+        (
+            {"model_zoo": {"m": {"loader": "timm", "arch": "x", "layr": "a"}}},
+            "cfg.yaml: unknown key 'model_zoo.m.layr'",
+        ),
     ],
 )
 def test_errors_name_file_and_key(bad, expected):
@@ -65,9 +68,14 @@ def test_schema_file_in_workflow_is_the_package_schema():
     "bad, expected",
     [
         ({"train": {"n_concepts": 16, "k": 32}}, "key 'train.k': 32 active concepts, more than train.n_concepts (16)"),
-        ({"train": {"n_concepts": 16, "k": 4}, "actmax": {"concepts": [3, 16]}}, "key 'actmax.concepts': concept 16 does not exist"),
-        ({"model_zoo": {"hub": {"loader": "torchhub", "arch": "owner/repo"}}},
-         "key 'model_zoo.hub.arch': a torch.hub model is 'owner/repo:entrypoint', got 'owner/repo'"),
+        (
+            {"train": {"n_concepts": 16, "k": 4}, "actmax": {"concepts": [3, 16]}},
+            "key 'actmax.concepts': concept 16 does not exist",
+        ),
+        (
+            {"model_zoo": {"hub": {"loader": "torchhub", "arch": "owner/repo"}}},
+            "key 'model_zoo.hub.arch': a torch.hub model is 'owner/repo:entrypoint', got 'owner/repo'",
+        ),
         ({"models": ["../../x", "b"]}, "key 'models.0': '../../x' does not match"),
         ({"dataset": {"name": "..", "source": "embedded"}}, "key 'dataset.name': '..' does not match"),
     ],
@@ -125,14 +133,20 @@ def test_extends_errors_are_one_line(tmp_path):
 
 def test_the_results_root_is_checked_up_front(tmp_path):
     (tmp_path / "file").write_text("")
-    for results, expected in [("", "cfg.yaml: key 'results': '' should be non-empty"),
-                              (str(tmp_path / "file"), f"cfg.yaml: key 'results': '{tmp_path}/file' is a file, not a folder"),
-                              (str(tmp_path / "file/sub"), f"cfg.yaml: key 'results': '{tmp_path}/file/sub' is under "
-                                                           f"'{tmp_path}/file', which is a file, not a folder")]:
+    for results, expected in [
+        ("", "cfg.yaml: key 'results': '' should be non-empty"),
+        (str(tmp_path / "file"), f"cfg.yaml: key 'results': '{tmp_path}/file' is a file, not a folder"),
+        (
+            str(tmp_path / "file/sub"),
+            f"cfg.yaml: key 'results': '{tmp_path}/file/sub' is under '{tmp_path}/file', which is a file, not a folder",
+        ),
+    ]:
         with pytest.raises(ConfigError) as error:
             validate_config({"results": results}, "cfg.yaml")
         assert str(error.value) == expected
-    assert validate_config({"results": str(tmp_path / "new/deeper")}, "cfg.yaml")["results"] == str(tmp_path / "new/deeper")
+    assert validate_config({"results": str(tmp_path / "new/deeper")}, "cfg.yaml")["results"] == str(
+        tmp_path / "new/deeper"
+    )
 
 
 def _released(tmp_path, **sections):
@@ -141,9 +155,13 @@ def _released(tmp_path, **sections):
 
     path, _ = write_release(tmp_path)
     names = {"SigLIP": "alpha", "DinoV2": "beta", "ViT": "gamma"}
-    config = {"dataset": {"name": "mine", "source": "activations"}, "models": list(names.values()),
-              "released": {"config": str(path), "models": names}, "results": str(tmp_path / "results"),
-              "train": {"independent": False}}
+    config = {
+        "dataset": {"name": "mine", "source": "activations"},
+        "models": list(names.values()),
+        "released": {"config": str(path), "models": names},
+        "results": str(tmp_path / "results"),
+        "train": {"independent": False},
+    }
     for key, value in sections.items():
         config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
     return config, path
@@ -161,17 +179,23 @@ def test_a_released_usae_trains_nothing_and_extracts_val_only(tmp_path):
     independent = validate_config(_released(tmp_path, train={"independent": True, "n_concepts": 32, "k": 4})[0], "c")
     assert dataset_splits(independent, "dataset") == ["train", "val"]
     assert [job.wildcards for job in planned_jobs(independent, Layout(config["results"])) if job.stage == "train"] == [
-        {"kind": "independent"}]
+        {"kind": "independent"}
+    ]
 
 
-@pytest.mark.parametrize("change, expected", [
-    ({"models": ["alpha", "beta"]}, "cfg.yaml: key 'models': alpha, beta, but the released USAE ("),
-    ({"train": {"replicates": 2}}, "cfg.yaml: key 'train.replicates': the released USAE is one run"),
-    ({"sweeps": {"s": {"train": {"lr": [0.1, 0.2]}}}}, "cfg.yaml: key 'sweeps': a sweep trains its points"),
-    ({"train": {"independent": True}}, "cfg.yaml: key 'train.n_concepts': independent SAEs matched to the released "
-                                       "USAE need its m = 32 and k = 4"),
-    ({"actmax": {"concepts": [40]}}, "cfg.yaml: key 'actmax.concepts': concept 40 does not exist (the released"),
-])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"models": ["alpha", "beta"]}, "cfg.yaml: key 'models': alpha, beta, but the released USAE ("),
+        ({"train": {"replicates": 2}}, "cfg.yaml: key 'train.replicates': the released USAE is one run"),
+        ({"sweeps": {"s": {"train": {"lr": [0.1, 0.2]}}}}, "cfg.yaml: key 'sweeps': a sweep trains its points"),
+        (
+            {"train": {"independent": True}},
+            "cfg.yaml: key 'train.n_concepts': independent SAEs matched to the released USAE need its m = 32 and k = 4",
+        ),
+        ({"actmax": {"concepts": [40]}}, "cfg.yaml: key 'actmax.concepts': concept 40 does not exist (the released"),
+    ],
+)
 def test_released_config_errors_are_one_line(tmp_path, change, expected):
     config, _ = _released(tmp_path, **change)
     with pytest.raises(ConfigError) as error:
@@ -193,8 +217,11 @@ def test_a_file_of_overrides_keeps_the_base_values_of_its_nulls(tmp_path):
     base = tmp_path / "base.yaml"
     base.write_text(yaml.safe_dump({"seed": 3, "train": {"lr": 0.01, "k": 8, "n_concepts": 64}}))
     over = tmp_path / "over.yaml"
-    over.write_text(yaml.safe_dump({"overrides": "base.yaml", "seed": None, "train": {"lr": 0.002, "k": None},
-                                    "extract": {"grid": None}}))
+    over.write_text(
+        yaml.safe_dump(
+            {"overrides": "base.yaml", "seed": None, "train": {"lr": 0.002, "k": None}, "extract": {"grid": None}}
+        )
+    )
     resolved = load_config(over)
     assert resolved == load_config(base) | {"train": {**load_config(base)["train"], "lr": 0.002}}
     both = tmp_path / "both.yaml"

@@ -35,7 +35,7 @@ def damage(path, rng):
     """Truncate ``path`` (one case in three) or xor one byte, half the time in its first 256 bytes (the headers)."""
     data = bytearray(path.read_bytes())
     if rng.random() < 1 / 3:
-        del data[rng.integers(len(data)):]
+        del data[rng.integers(len(data)) :]
     else:
         data[rng.integers(min(len(data), 256) if rng.random() < 0.5 else len(data))] ^= int(rng.integers(1, 256))
     path.write_bytes(bytes(data))
@@ -48,7 +48,7 @@ def without_digests(path, keys):
 
 
 def damaged_copy(original, tmp_path, case, foreign=(), files=None):
-    """A copy of the folder ``original`` with one of its files (of ``files``, default all) damaged, seeded by ``case``."""
+    """A copy of ``original`` with one of its files (of ``files``, default all) damaged, seeded by ``case``."""
     rng = np.random.default_rng([SEED, case])
     folder = shutil.copytree(original, tmp_path / f"case{case}")
     if foreign:
@@ -59,6 +59,7 @@ def damaged_copy(original, tmp_path, case, foreign=(), files=None):
 
 
 # ---------------------------------------------------------------- activation stores
+
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
@@ -89,8 +90,12 @@ def test_a_damaged_store_reads_as_written_or_is_refused(store, tmp_path):
     fields, _ = read_store(folder)
     refused = 0
     for case in range(CASES["store"]):
-        result = outcome(read_store, damaged_copy(folder, tmp_path, case, files=("meta.json", "shard_00000.npy",
-                                                                                  "shard_00001.npy", "shard_00002.npy")))
+        result = outcome(
+            read_store,
+            damaged_copy(
+                folder, tmp_path, case, files=("meta.json", "shard_00000.npy", "shard_00001.npy", "shard_00002.npy")
+            ),
+        )
         if result is None:
             refused += 1
             continue
@@ -119,6 +124,7 @@ def test_a_damaged_foreign_store_is_data_or_one_line(store, tmp_path):
 
 # ---------------------------------------------------------------- checkpoints
 
+
 def trainee(seed):
     """A small USAE and its per-model AdamW; after ``seed``'s one step of model "a" when ``seed`` is not None."""
     torch.manual_seed(0 if seed is None else seed)
@@ -135,8 +141,12 @@ def trainee(seed):
 def checkpoint(tmp_path_factory):
     """A checkpoint of :func:`trainee` at step 1 by save_checkpoint; ``(folder, modules, optimizers, state)``."""
     modules, optimizers = trainee(seed=1)
-    state = {"step": 1, "plan": {"kind": "usae", "models": list(DIMS)}, "scheduler": {"model_steps": {"a": 1, "b": 0}},
-             "fired": {"a": [0, 5], "b": []}}
+    state = {
+        "step": 1,
+        "plan": {"kind": "usae", "models": list(DIMS)},
+        "scheduler": {"model_steps": {"a": 1, "b": 0}},
+        "fired": {"a": [0, 5], "b": []},
+    }
     folder = tmp_path_factory.mktemp("fuzz") / "latest"
     save_checkpoint(folder, modules, optimizers, state, files={"log.csv": "step,epoch,loss\n1,0,0.25\n"})
     return folder, modules, optimizers, state
@@ -154,8 +164,11 @@ def same_tensors(first, second):
     if torch.is_tensor(first):
         return torch.is_tensor(second) and first.dtype == second.dtype and torch.equal(first, second)
     if isinstance(first, dict):
-        return isinstance(second, dict) and first.keys() == second.keys() and all(
-            same_tensors(value, second[key]) for key, value in first.items())
+        return (
+            isinstance(second, dict)
+            and first.keys() == second.keys()
+            and all(same_tensors(value, second[key]) for key, value in first.items())
+        )
     if isinstance(first, (list, tuple)):
         return isinstance(second, (list, tuple)) and len(first) == len(second) and all(map(same_tensors, first, second))
     return first == second

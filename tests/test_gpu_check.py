@@ -32,11 +32,12 @@ def gpu_check(python, timeout):
     """Run the script on CPU with ``python`` (from another folder: it finds the repository itself);
     return the process and its summary table's rows."""
     env = {**{key: value for key, value in os.environ.items() if not key.startswith("GPU_CHECK_")}, "PYTHON": python}
-    result = subprocess.run(["bash", str(SCRIPT), "--device", "cpu"], capture_output=True, text=True,
-                            env=env, cwd="/", timeout=timeout)
+    result = subprocess.run(
+        ["bash", str(SCRIPT), "--device", "cpu"], capture_output=True, text=True, env=env, cwd="/", timeout=timeout
+    )
     lines = result.stdout.splitlines()
     assert "== gpu_check summary (device cpu)" in lines, result.stdout[-3000:] + result.stderr[-3000:]
-    table = lines[lines.index("== gpu_check summary (device cpu)") + 1:]
+    table = lines[lines.index("== gpu_check summary (device cpu)") + 1 :]
     assert re.split(r"\s{2,}", table[0].strip()) == ["check", "setting", "figure", "status"]
     return result, [re.split(r"\s{2,}", line.strip()) for line in table[1:]]
 

@@ -30,11 +30,14 @@ CONFIGS = {
     "no independent SAEs": {"train": {"n_concepts": 64, "k": 8, "batch_images": 2, "independent": False}},
     "imported activations": {"dataset": {"name": "mine", "source": "activations"}},
     "replicates": {"train": {"n_concepts": 64, "k": 8, "batch_images": 2, "replicates": 3}},
-    "replicates and a sweep": {"train": {"n_concepts": 64, "k": 8, "batch_images": 2, "replicates": 2},
-                               "sweeps": {"lr_k": {"train": {"lr": [0.001, 0.003], "k": [4, 8]}}}},
-    "a sweep trained together": {"train": {"n_concepts": 64, "k": 8, "batch_images": 2},
-                                 "sweeps": {"lr_b": {"together": 2, "train": {"lr": [0.001, 0.003],
-                                                                              "batch_images": [2, 4]}}}},
+    "replicates and a sweep": {
+        "train": {"n_concepts": 64, "k": 8, "batch_images": 2, "replicates": 2},
+        "sweeps": {"lr_k": {"train": {"lr": [0.001, 0.003], "k": [4, 8]}}},
+    },
+    "a sweep trained together": {
+        "train": {"n_concepts": 64, "k": 8, "batch_images": 2},
+        "sweeps": {"lr_b": {"together": 2, "train": {"lr": [0.001, 0.003], "batch_images": [2, 4]}}},
+    },
 }
 
 
@@ -62,8 +65,14 @@ def test_jobs_write_distinct_files_and_read_only_what_an_earlier_job_wrote(chang
 def test_the_stages_of_a_run():
     config, layout = tiny()
     stages = [job.stage for job in jobs.planned_jobs(config, layout)]
-    assert stages == ["fetch"] * 2 + ["extract"] * 4 + ["train"] * 2 + ["metrics", "baseline", "figures", "tables",
-                                                                         "actmax", "explorer"]
+    assert stages == ["fetch"] * 2 + ["extract"] * 4 + ["train"] * 2 + [
+        "metrics",
+        "baseline",
+        "figures",
+        "tables",
+        "actmax",
+        "explorer",
+    ]
     imported = [job.stage for job in jobs.planned_jobs(*tiny(**CONFIGS["imported activations"]))]
     assert "fetch" not in imported and "extract" not in imported and "actmax" not in imported
 
@@ -80,13 +89,17 @@ def test_patterns_give_static_paths_and_params_need_real_values():
     metrics = jobs.metrics(config, layout, "{dataset}")  # its stores are found from a real dataset only
     assert metrics.output["summary"] == layout.metrics("{dataset}", "summary.json")
     with pytest.raises(KeyError):
-        metrics.input
+        _ = metrics.input
 
 
 def test_extract_parts_and_their_merge_describe_one_store():
     config, layout = tiny(extract={**yaml.safe_load(TINY_CONFIG.read_text())["extract"], "parts": 3})
-    store = (jobs.data_key(config, "embedded"), "train", "efficientnet_lite0",
-             jobs.store_digest(config, "embedded", "train", "efficientnet_lite0"))
+    store = (
+        jobs.data_key(config, "embedded"),
+        "train",
+        "efficientnet_lite0",
+        jobs.store_digest(config, "embedded", "train", "efficientnet_lite0"),
+    )
     part = jobs.extract(config, layout, *store, part="2")
     merge = jobs.extract_merge(config, layout, *store)
     assert part.params()["index"] == 2 and part.params()["parts"] == 3
@@ -124,8 +137,10 @@ def test_replicate_r0_has_the_params_of_the_single_run():
 
 def test_points_train_together_in_groups_that_share_their_batches():
     config, layout = tiny(**CONFIGS["a sweep trained together"])
-    assert jobs.sweep_groups(config, "lr_b") == [["batch_images~2_lr~0.001", "batch_images~2_lr~0.003"],
-                                                 ["batch_images~4_lr~0.001", "batch_images~4_lr~0.003"]]
+    assert jobs.sweep_groups(config, "lr_b") == [
+        ["batch_images~2_lr~0.001", "batch_images~2_lr~0.003"],
+        ["batch_images~4_lr~0.001", "batch_images~4_lr~0.003"],
+    ]
     planned = jobs.planned_jobs(config, layout)
     groups = [job for job in planned if job.stage == "train_group"]
     assert len(groups) == 2 and not any(job.stage == "train" and "/sweeps/" in job.output["weights"] for job in planned)
@@ -133,13 +148,19 @@ def test_points_train_together_in_groups_that_share_their_batches():
     assert first.module == "train"  # usae train runs it, and names it when its files are missing
     assert [run["kind"] for run in first.params()["runs"]] == ["usae", "independent"] * 2
     assert [run["options"]["lr"] for run in first.params()["runs"]] == [0.001, 0.001, 0.003, 0.003]
-    assert first.output["weights"][2] == f"{layout.root}/sweeps/lr_b/batch_images~2_lr~0.003/train/usae/model.safetensors"
+    assert (
+        first.output["weights"][2] == f"{layout.root}/sweeps/lr_b/batch_images~2_lr~0.003/train/usae/model.safetensors"
+    )
     assert set(first.output) == {"weights", "meta", "log_csv"}  # the curves are the figures stage's
 
 
 def _stores(config):
-    return [path for job in jobs.planned_jobs(config, Layout(config["results"])) if job.stage == "extract"
-            for path in job.output_paths()]
+    return [
+        path
+        for job in jobs.planned_jobs(config, Layout(config["results"]))
+        if job.stage == "extract"
+        for path in job.output_paths()
+    ]
 
 
 def _with(config, section, **values):
@@ -155,16 +176,21 @@ def test_experiments_that_extract_the_same_bytes_share_the_cache_and_others_do_n
     assert _stores(_with(config, "train", lr=0.01, n_concepts=128)) == shared
     assert _stores(_with(config, "extract", parts=3)) == shared
     # What they do depend on: each extract option, the seed, the dataset's settings, the model spec.
-    for section, values in [("extract", {"grid": 5}), ("extract", {"dtype": "float32"}),
-                            ("extract", {"stat_images": 7}), ("extract", {"stats_grid": "resampled"})]:
+    for section, values in [
+        ("extract", {"grid": 5}),
+        ("extract", {"dtype": "float32"}),
+        ("extract", {"stat_images": 7}),
+        ("extract", {"stats_grid": "resampled"}),
+    ]:
         changed = _stores(_with(config, section, **values))
         assert set(changed).isdisjoint(shared), values
     assert set(_stores(tiny(seed=1)[0])).isdisjoint(shared)
     dataset = {**config["dataset"], "embedded": {**config["dataset"]["embedded"], "n_train": 10}}
     other_data = _stores(tiny(dataset=dataset)[0])
     assert set(other_data).isdisjoint(shared)
-    zoo = {"efficientnet_lite0": {"loader": "timm", "arch": "efficientnet_lite0", "weights": "random",
-                                  "image_size": 256}}
+    zoo = {
+        "efficientnet_lite0": {"loader": "timm", "arch": "efficientnet_lite0", "weights": "random", "image_size": 256}
+    }
     respecified = _stores(tiny(model_zoo=zoo)[0])
     assert [a == b for a, b in zip(respecified, shared)] == [False, True, False, True]  # lite0 train, val
 
@@ -174,7 +200,9 @@ def test_a_store_folder_names_its_data_split_and_model_and_the_cache_roots_are_c
     key, digest = jobs.data_key(config, "embedded"), jobs.store_digest(config, "embedded", "val", "efficientnet_lite1")
     assert key.startswith("embedded-") and len(key.rsplit("-", 1)[1]) == jobs.DIGEST_CHARS
     assert jobs.manifest(config, "embedded", "val") == f"/d/{key}/val.csv"
-    assert (jobs.store(config, Layout(config["results"]), "embedded", "val", "efficientnet_lite1")
-            == f"/a/{key}/val/efficientnet_lite1-{digest}/meta.json")
+    assert (
+        jobs.store(config, Layout(config["results"]), "embedded", "val", "efficientnet_lite1")
+        == f"/a/{key}/val/efficientnet_lite1-{digest}/meta.json"
+    )
     imported, layout = tiny(**CONFIGS["imported activations"])
     assert jobs.store(imported, layout, "mine", "val", "x") == f"{layout.root}/activations/mine/val/x/meta.json"

@@ -9,10 +9,19 @@ STAGES = ["fetch", "extract", "train", "metrics", "baseline", "actmax", "figures
 
 def test_closures_follow_the_imports():
     extract = module_closure("usae.stages.extract")
-    assert {"usae", "usae.stages", "usae.stages.extract", "usae.activations.extraction", "usae.models.loaders", "usae.activations.store"} <= set(extract)
+    assert {
+        "usae",
+        "usae.stages",
+        "usae.stages.extract",
+        "usae.activations.extraction",
+        "usae.models.loaders",
+        "usae.activations.store",
+    } <= set(extract)
     assert "usae.sae.modules" not in extract and "usae.analysis.plots" not in extract
     assert "usae.sae.modules" in module_closure("usae.stages.train")
-    assert "usae.sae.modules" in module_closure("usae.stages.metrics")  # through usae.sae.checkpoint, a function-local import
+    assert "usae.sae.modules" in module_closure(
+        "usae.stages.metrics"
+    )  # through usae.sae.checkpoint, a function-local import
     assert "usae.models.loaders" not in module_closure("usae.stages.tables")
 
 

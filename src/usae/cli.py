@@ -14,8 +14,10 @@ from usae.errors import UserError
 DEFAULT_CONFIG = "config/config.yaml"
 # Stages whose returned table the command prints, and those after which it prints the file to open.
 PRINTED_TABLES = ("baseline", "actmax")
-WHERE_TO_LOOK = {"tables": lambda layout: layout.scorecard(".md"),
-                 "explorer": lambda layout: f"{layout.explorer()}/index.html"}
+WHERE_TO_LOOK = {
+    "tables": lambda layout: layout.scorecard(".md"),
+    "explorer": lambda layout: f"{layout.explorer()}/index.html",
+}
 
 
 def _setup(args):
@@ -32,7 +34,7 @@ def _setup(args):
 
 
 def _chosen(job, args):
-    """Whether ``job`` is one of those the command line asks for (``--dataset``, ``--split``, ``--model``, ``--kind``)."""
+    """Whether the command line (``--dataset``, ``--split``, ``--model``, ``--kind``) asks for ``job``."""
     for wildcard in ("dataset", "split", "model", "kind"):
         wanted = getattr(args, wildcard, None)
         if wanted and job.names.get(wildcard) not in ([wanted] if isinstance(wanted, str) else wanted):
@@ -111,9 +113,18 @@ def cmd_import_acts(args):
 
     acts_NTD = open_npy(args.acts, "activations")
     image_ids = read_image_ids(args.ids)
-    meta = write_store(args.out, acts_NTD, image_ids, args.model, grid=tuple(args.grid) if args.grid else None,
-                       shard_images=args.shard_images, dtype=args.dtype, stat_images=args.stat_images,
-                       seed=args.seed, source={"imported_from": str(args.acts)})
+    meta = write_store(
+        args.out,
+        acts_NTD,
+        image_ids,
+        args.model,
+        grid=tuple(args.grid) if args.grid else None,
+        shard_images=args.shard_images,
+        dtype=args.dtype,
+        stat_images=args.stat_images,
+        seed=args.seed,
+        source={"imported_from": str(args.acts)},
+    )
     print(f"{args.out}: {meta['n_images']} images x {meta['tokens']} tokens x {meta['dim']}")
 
 
@@ -150,8 +161,10 @@ def cmd_encode(args):
         arrays[f"decoded_{other}"] = run.decode(other, codes_NTM)
     with atomic_path(args.out) as tmp, open(tmp, "wb") as handle:
         np.savez_compressed(handle, **arrays)
-    print(f"{args.out}: codes of {codes_NTM.shape[0]} images x {codes_NTM.shape[1]} tokens x {run.n_concepts} "
-          f"concepts through {args.model}" + "".join(f", decoded into {other}" for other in args.decode_into))
+    print(
+        f"{args.out}: codes of {codes_NTM.shape[0]} images x {codes_NTM.shape[1]} tokens x {run.n_concepts} "
+        f"concepts through {args.model}" + "".join(f", decoded into {other}" for other in args.decode_into)
+    )
 
 
 def positive_int(text):
@@ -165,9 +178,11 @@ def positive_int(text):
 def build_parser():
     """The argument parser with one subcommand per stage."""
     parser = argparse.ArgumentParser(
-        prog="usae", description="Universal Sparse Autoencoders pipeline. Stages: fetch -> extract -> train "
+        prog="usae",
+        description="Universal Sparse Autoencoders pipeline. Stages: fetch -> extract -> train "
         "(or released) -> metrics -> baseline -> actmax -> figures -> tables -> explorer (-> replicates, sweep). "
-        "Run the whole DAG with 'snakemake --cores all'.")
+        "Run the whole DAG with 'snakemake --cores all'.",
+    )
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True, metavar="STAGE")
 
@@ -180,7 +195,9 @@ def build_parser():
     fetch = stage("fetch", "dataset fetch: write split manifests (<data>/<dataset>-<digest>/<split>.csv, config data)")
     fetch.add_argument("--dataset", help="dataset name (default: every configured dataset)")
     fetch.add_argument("--split", action="append", choices=["train", "val"])
-    extract = stage("extract", "activation extraction into stores (<activations>/<dataset>-<digest>/<split>/<model>-<digest>/)")
+    extract = stage(
+        "extract", "activation extraction into stores (<activations>/<dataset>-<digest>/<split>/<model>-<digest>/)"
+    )
     extract.add_argument("--dataset", help="dataset name (default: the experiment's dataset)")
     extract.add_argument("--split", action="append", choices=["train", "val"])
     extract.add_argument("--model", action="append", help="model name (default: every configured model)")
@@ -210,33 +227,49 @@ def build_parser():
     imported.add_argument("--stat-images", type=positive_int, default=1000)
     imported.add_argument("--seed", type=int, default=0)
 
-    model_help = ("the usae model of an official model name, e.g. DinoV2=dinov2_vits14 (repeatable; defaults: "
-                  "usae.sae.official_yaml.OFFICIAL_MODELS, docs/official_checkpoints.md)")
+    model_help = (
+        "the usae model of an official model name, e.g. DinoV2=dinov2_vits14 (repeatable; defaults: "
+        "usae.sae.official_yaml.OFFICIAL_MODELS, docs/official_checkpoints.md)"
+    )
     official = commands.add_parser("import-official", help="the authors' released USAE (yaml + .pth) as a trained run")
     official.set_defaults(func=cmd_import_official)
-    official.add_argument("config_yaml", metavar="CONFIG.yaml", help="the released config (config_dino_siglip_vit.yaml)")
+    official.add_argument(
+        "config_yaml", metavar="CONFIG.yaml", help="the released config (config_dino_siglip_vit.yaml)"
+    )
     official.add_argument("--checkpoints", help="folder of the .pth files (default: the yaml's folder)")
     official.add_argument("--out", required=True, help="run folder to write (model.safetensors, model.json)")
     official.add_argument("--model", action="append", metavar="OFFICIAL=USAE", help=model_help)
     exported = commands.add_parser("export-official", help="a trained USAE run in the released format (yaml + .pth)")
     exported.set_defaults(func=cmd_export_official)
     exported.add_argument("run_dir", metavar="RUN_DIR", help="run folder with model.safetensors and model.json")
-    exported.add_argument("--out", required=True, help="folder to write (config.yaml, uni_<model>_checkpoint_<epoch>.pth)")
+    exported.add_argument(
+        "--out", required=True, help="folder to write (config.yaml, uni_<model>_checkpoint_<epoch>.pth)"
+    )
     exported.add_argument("--model", action="append", metavar="OFFICIAL=USAE", help=model_help)
     encode = commands.add_parser("encode", help="images -> a trained run's concept codes (.npz); docs/python_api.md")
     encode.set_defaults(func=cmd_encode)
     encode.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
-    encode.add_argument("--run", required=True, help="trained run folder (model.safetensors, model.json), e.g. "
-                        "results/train/usae")
+    encode.add_argument(
+        "--run", required=True, help="trained run folder (model.safetensors, model.json), e.g. results/train/usae"
+    )
     encode.add_argument("--model", required=True, help="the run's model whose encoder reads the images")
     encode.add_argument("--out", required=True, help=".npz to write: codes (images, tokens, concepts), images, model")
-    encode.add_argument("--decode-into", action="append", default=[], metavar="MODEL",
-                        help="also write the codes decoded into this model's activations, decoded_<MODEL> "
-                        "(repeatable)")
+    encode.add_argument(
+        "--decode-into",
+        action="append",
+        default=[],
+        metavar="MODEL",
+        help="also write the codes decoded into this model's activations, decoded_<MODEL> (repeatable)",
+    )
     encode.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the vision model runs")
-    encode.add_argument("--remote-code", action="append", default=[], metavar="MODEL",
-                        help="allow this model's loading to run code from its repository (torch.hub hubconf.py, "
-                        "Hugging Face modelling code), as the config's remote_code list does (repeatable)")
+    encode.add_argument(
+        "--remote-code",
+        action="append",
+        default=[],
+        metavar="MODEL",
+        help="allow this model's loading to run code from its repository (torch.hub hubconf.py, "
+        "Hugging Face modelling code), as the config's remote_code list does (repeatable)",
+    )
     return parser
 
 
@@ -257,8 +290,10 @@ def main(argv=None):
         return 2
     except Exception:
         traceback.print_exc()
-        print("usae: internal error: this is a bug in usae, not in your input; please report it with the "
-              "traceback above", file=sys.stderr)
+        print(
+            "usae: internal error: this is a bug in usae, not in your input; please report it with the traceback above",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

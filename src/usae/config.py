@@ -19,7 +19,6 @@ from usae.sae.official_yaml import n_concepts, read_config, released_models, yam
 SCHEMA_FILE = "config.schema.yaml"
 
 
-
 def load_schema():
     """Return the config JSON schema shipped with the package (a dict)."""
     return yaml.safe_load(resources.files("usae").joinpath(SCHEMA_FILE).read_text())
@@ -57,34 +56,66 @@ def semantic_errors(config):
     train = config["train"]
     known = {**BUILTIN_MODELS, **config["model_zoo"]}
     if train["k"] > train["n_concepts"]:
-        errors.append((["train", "k"], f"key 'train.k': {train['k']} active concepts, more than "
-                                       f"train.n_concepts ({train['n_concepts']})"))
+        errors.append(
+            (
+                ["train", "k"],
+                f"key 'train.k': {train['k']} active concepts, more than train.n_concepts ({train['n_concepts']})",
+            )
+        )
     if config["released"] is None:
         errors += _actmax_errors(config, train["n_concepts"], "train.n_concepts")
     if any(has_images(entry) for entry in [config["dataset"], *config["eval_datasets"]]):
-        errors += [(["models"], f"key 'models': unknown model '{name}' (known: {', '.join(sorted(known))}; "
-                                "add it under model_zoo)") for name in config["models"] if name not in known]
+        errors += [
+            (
+                ["models"],
+                f"key 'models': unknown model '{name}' (known: {', '.join(sorted(known))}; add it under model_zoo)",
+            )
+            for name in config["models"]
+            if name not in known
+        ]
     if config["dataset"]["source"] == "embedded" and train["batch_images"] > config["dataset"]["embedded"]["n_train"]:
-        errors.append((["train", "batch_images"], f"key 'train.batch_images': {train['batch_images']} images per "
-                                                  f"batch, more than dataset.embedded.n_train "
-                                                  f"({config['dataset']['embedded']['n_train']})"))
+        errors.append(
+            (
+                ["train", "batch_images"],
+                f"key 'train.batch_images': {train['batch_images']} images per "
+                f"batch, more than dataset.embedded.n_train "
+                f"({config['dataset']['embedded']['n_train']})",
+            )
+        )
     for name, entry in config["model_zoo"].items():
         if entry["loader"] == "torchhub" and not re.fullmatch(r"[^/:]+/[^/:]+:[^/:]+", entry["arch"]):
-            errors.append((["model_zoo", name, "arch"], f"key 'model_zoo.{name}.arch': a torch.hub model is "
-                                                        f"'owner/repo:entrypoint', got '{entry['arch']}'"))
+            errors.append(
+                (
+                    ["model_zoo", name, "arch"],
+                    f"key 'model_zoo.{name}.arch': a torch.hub model is 'owner/repo:entrypoint', got '{entry['arch']}'",
+                )
+            )
         if "trust_remote_code" in entry["kwargs"]:
-            errors.append((["model_zoo", name, "kwargs"], f"key 'model_zoo.{name}.kwargs.trust_remote_code': not a "
-                                                          f"loader argument here; list '{name}' under remote_code"))
-    errors += [(["remote_code"], f"key 'remote_code': model '{name}' loads with torch.hub, which runs the "
-                                 f"repository's hubconf.py; list '{name}' under remote_code to allow it")
-               for name in config["models"] if known.get(name, {}).get("loader") == "torchhub"
-               and name not in config["remote_code"]]
+            errors.append(
+                (
+                    ["model_zoo", name, "kwargs"],
+                    f"key 'model_zoo.{name}.kwargs.trust_remote_code': not a "
+                    f"loader argument here; list '{name}' under remote_code",
+                )
+            )
+    errors += [
+        (
+            ["remote_code"],
+            f"key 'remote_code': model '{name}' loads with torch.hub, which runs the "
+            f"repository's hubconf.py; list '{name}' under remote_code to allow it",
+        )
+        for name in config["models"]
+        if known.get(name, {}).get("loader") == "torchhub" and name not in config["remote_code"]
+    ]
     return errors + folder_errors(config) + sweep_errors(config) + released_errors(config)
 
 
 def _actmax_errors(config, m, source):
-    return [(["actmax", "concepts"], f"key 'actmax.concepts': concept {concept} does not exist ({source} is {m})")
-            for concept in config["actmax"]["concepts"] if concept >= m][:1]
+    return [
+        (["actmax", "concepts"], f"key 'actmax.concepts': concept {concept} does not exist ({source} is {m})")
+        for concept in config["actmax"]["concepts"]
+        if concept >= m
+    ][:1]
 
 
 def released_errors(config):
@@ -106,23 +137,42 @@ def released_errors(config):
     missing = [(theirs, pth) for theirs, (_, pth) in found.items() if not pth.is_file()]
     if missing:
         theirs, pth = missing[0]
-        return [(["released", "checkpoints"], f"key 'released.checkpoints': {pth} missing ({path}: "
-                                              f"model_zoo.{theirs}.checkpoint_path)")]
+        return [
+            (
+                ["released", "checkpoints"],
+                f"key 'released.checkpoints': {pth} missing ({path}: model_zoo.{theirs}.checkpoint_path)",
+            )
+        ]
     errors = []
     ours = [name for name, _ in found.values()]
     if sorted(ours) != sorted(config["models"]):
-        errors.append((["models"], f"key 'models': {', '.join(config['models'])}, but the released USAE ({path}) is "
-                                   f"of {', '.join(ours)} (map official names with released.models)"))
+        errors.append(
+            (
+                ["models"],
+                f"key 'models': {', '.join(config['models'])}, but the released USAE ({path}) is "
+                f"of {', '.join(ours)} (map official names with released.models)",
+            )
+        )
     train = config["train"]
     if train["replicates"] > 1:
-        errors.append((["train", "replicates"], "key 'train.replicates': the released USAE is one run; replicates "
-                                                "train their own (set released to null)"))
+        errors.append(
+            (
+                ["train", "replicates"],
+                "key 'train.replicates': the released USAE is one run; replicates "
+                "train their own (set released to null)",
+            )
+        )
     if config["sweeps"]:
         errors.append((["sweeps"], "key 'sweeps': a sweep trains its points, and the released USAE is not trained"))
     if train["independent"] and (train["n_concepts"], train["k"]) != (m, k):
-        errors.append((["train", "n_concepts"], f"key 'train.n_concepts': independent SAEs matched to the released "
-                                                f"USAE need its m = {m} and k = {k} (train.n_concepts "
-                                                f"{train['n_concepts']}, train.k {train['k']})"))
+        errors.append(
+            (
+                ["train", "n_concepts"],
+                f"key 'train.n_concepts': independent SAEs matched to the released "
+                f"USAE need its m = {m} and k = {k} (train.n_concepts "
+                f"{train['n_concepts']}, train.k {train['k']})",
+            )
+        )
     return errors + _actmax_errors(config, m, f"the released USAE's m, from {path},")
 
 
@@ -153,15 +203,23 @@ def sweep_errors(config):
     errors = []
     for name, sweep in config["sweeps"].items():
         for section in sweep.keys() - {"train", "together"}:
-            reason = ("its keys change the activation stores, which every point shares" if section in STORE_SECTIONS
-                      else "a sweep varies train keys only")
+            reason = (
+                "its keys change the activation stores, which every point shares"
+                if section in STORE_SECTIONS
+                else "a sweep varies train keys only"
+            )
             errors.append((["sweeps", name, section], f"key 'sweeps.{name}.{section}': {reason}"))
         for key, values in sweep["train"].items():
             where = ["sweeps", name, "train", key]
             dotted = f"sweeps.{name}.train.{key}"
             if key not in properties:
-                errors.append((where, f"unknown key '{dotted}' (not a train key; a sweep varies training only, so "
-                                      "every point shares the experiment's activation stores)"))
+                errors.append(
+                    (
+                        where,
+                        f"unknown key '{dotted}' (not a train key; a sweep varies training only, so "
+                        "every point shares the experiment's activation stores)",
+                    )
+                )
             elif key in NOT_SWEPT:
                 errors.append((where, f"key '{dotted}': train.{key} cannot be swept"))
             elif len(set(map(repr, values))) != len(values):
@@ -176,8 +234,12 @@ def sweep_errors(config):
             for point, values in sweep_points(config, name).items():
                 train = {**config["train"], **values}
                 if train["k"] > train["n_concepts"]:
-                    errors.append((["sweeps", name], f"key 'sweeps.{name}': point {point} has k {train['k']} > "
-                                                     f"n_concepts {train['n_concepts']}"))
+                    errors.append(
+                        (
+                            ["sweeps", name],
+                            f"key 'sweeps.{name}': point {point} has k {train['k']} > n_concepts {train['n_concepts']}",
+                        )
+                    )
     return errors
 
 
@@ -194,8 +256,10 @@ def sweep_points(config, name):
     """
     grid = config["sweeps"][name]["train"]
     keys = sorted(grid)
-    return {"_".join(f"{key}~{_shown(value)}" for key, value in zip(keys, values)): dict(zip(keys, values))
-            for values in itertools.product(*(grid[key] for key in keys))}
+    return {
+        "_".join(f"{key}~{_shown(value)}" for key, value in zip(keys, values)): dict(zip(keys, values))
+        for values in itertools.product(*(grid[key] for key in keys))
+    }
 
 
 def validate_config(config, source):
@@ -370,8 +434,10 @@ def load_config(path):
 
 def write_resolved(path, config):
     """Write an experiment's resolved config to ``path`` (YAML, atomically) unless it already holds it."""
-    text = ("# The resolved config of this experiment (usae.config.resolve_config): every key, defaults "
-            "included.\n" + yaml.safe_dump(config, sort_keys=False))
+    text = (
+        "# The resolved config of this experiment (usae.config.resolve_config): every key, defaults "
+        "included.\n" + yaml.safe_dump(config, sort_keys=False)
+    )
     if not Path(path).exists() or Path(path).read_text() != text:
         write_text(path, text)
 
@@ -402,7 +468,9 @@ def all_datasets(config):
         If two datasets share a name.
     """
     datasets = {}
-    entries = [("dataset", config["dataset"])] + [(f"eval_datasets[{i}]", d) for i, d in enumerate(config["eval_datasets"])]
+    entries = [("dataset", config["dataset"])] + [
+        (f"eval_datasets[{i}]", d) for i, d in enumerate(config["eval_datasets"])
+    ]
     for key, dataset in entries:
         if dataset["name"] in datasets:
             raise ConfigError(f"{key}.name: dataset name '{dataset['name']}' is used twice")

@@ -119,8 +119,11 @@ def read_json_object(path, required=None, error=UserError):
 
 def check_keys(path, value, required, error):
     """Raise ``error`` naming the first ``required`` key (key -> type) that ``value`` lacks or has of another type."""
-    wrong = [key for key, kind in required.items()
-             if key not in value or not isinstance(value[key], kind) or isinstance(value[key], bool)]
+    wrong = [
+        key
+        for key, kind in required.items()
+        if key not in value or not isinstance(value[key], kind) or isinstance(value[key], bool)
+    ]
     if wrong:
         raise error(f"{path}: not what usae writes (key '{wrong[0]}' missing or of the wrong type)")
 
@@ -156,8 +159,10 @@ def check_json_seal(path, obj, error):
     An object without a seal (written by another program, or edited by hand with its seal removed) passes.
     """
     if SEAL in obj and obj[SEAL] != json_sha256({key: value for key, value in obj.items() if key != SEAL}):
-        raise error(f"{path}: damaged or edited (its contents differ from their '{SEAL}'; remove that key to "
-                    "accept a hand edit)")
+        raise error(
+            f"{path}: damaged or edited (its contents differ from their '{SEAL}'; remove that key to "
+            "accept a hand edit)"
+        )
 
 
 def write_bytes_if_changed(path, data):

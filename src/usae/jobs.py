@@ -19,8 +19,8 @@ Snakemake's rerun triggers never see one experiment's params on the other's file
 Imports nothing heavy: the Snakefile uses it at parse time.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from usae.config import all_datasets, dataset_splits, has_images, sweep_points
 from usae.io import json_sha256
@@ -180,8 +180,12 @@ def data_key(config, dataset):
 
 
 def _extract_params(config, model):
-    return {"model": model, "zoo_entry": zoo_entry(config, model), "options": store_options(config),
-            "seed": config["seed"]}
+    return {
+        "model": model,
+        "zoo_entry": zoo_entry(config, model),
+        "options": store_options(config),
+        "seed": config["seed"],
+    }
 
 
 def store_digest(config, dataset, split, model):
@@ -237,9 +241,17 @@ def fetch(config, layout, data, split):
     def params():
         return {**_data_params(config, _dataset_of(config, data)), "split": split, "cache": folders.packages()}
 
-    return Job("fetch", {"data": data, "split": split}, {},
-               {"manifest": folders.manifest(data, split), "rejects": folders.rejects(data, split),
-                "images": folders.images(data, split)}, params)
+    return Job(
+        "fetch",
+        {"data": data, "split": split},
+        {},
+        {
+            "manifest": folders.manifest(data, split),
+            "rejects": folders.rejects(data, split),
+            "images": folders.images(data, split),
+        },
+        params,
+    )
 
 
 def extract(config, layout, data, split, model, digest, part=None):
@@ -249,30 +261,48 @@ def extract(config, layout, data, split, model, digest, part=None):
     wildcards = {"data": data, "split": split, "model": model, "digest": digest}
     files = {"manifest": folders.manifest(data, split)}
     if part is None:
-        return Job("extract", wildcards, files, {"store": folders.store(data, split, model, digest)},
-                   lambda: _extract_params(config, model))
+        return Job(
+            "extract",
+            wildcards,
+            files,
+            {"store": folders.store(data, split, model, digest)},
+            lambda: _extract_params(config, model),
+        )
 
     def params():
         return {**_extract_params(config, model), "index": int(part), "parts": config["extract"]["parts"]}
 
-    return Job("extract", {**wildcards, "part": part}, files,
-               {"part": folders.store_part(data, split, model, digest, part)}, params)
+    return Job(
+        "extract",
+        {**wildcards, "part": part},
+        files,
+        {"part": folders.store_part(data, split, model, digest, part)},
+        params,
+    )
 
 
 def extract_merge(config, layout, data, split, model, digest):
     """One store assembled from its ``extract.parts`` parts."""
     folders = cache(config)
     parts = [folders.store_part(data, split, model, digest, str(i)) for i in range(config["extract"]["parts"])]
-    return Job("extract_merge", {"data": data, "split": split, "model": model, "digest": digest},
-               {"manifest": folders.manifest(data, split), "parts": parts},
-               {"store": folders.store(data, split, model, digest)}, lambda: _extract_params(config, model))
+    return Job(
+        "extract_merge",
+        {"data": data, "split": split, "model": model, "digest": digest},
+        {"manifest": folders.manifest(data, split), "parts": parts},
+        {"store": folders.store(data, split, model, digest)},
+        lambda: _extract_params(config, model),
+    )
 
 
 def train(config, layout, kind):
     """The USAE (``usae``) or the independent SAEs (``independent``) on the experiment's training stores."""
-    return Job("train", {"kind": kind}, {"stores": stores(config, layout, _experiment(config), "train")},
-               layout.run_files(kind),
-               lambda: {"kind": kind, "options": train_options(config), "seed": run_seed(config, layout.run)})
+    return Job(
+        "train",
+        {"kind": kind},
+        {"stores": stores(config, layout, _experiment(config), "train")},
+        layout.run_files(kind),
+        lambda: {"kind": kind, "options": train_options(config), "seed": run_seed(config, layout.run)},
+    )
 
 
 def released(config, layout):
@@ -280,95 +310,166 @@ def released(config, layout):
     entry = config["released"]
     found = released_models(read_config(entry["config"]), entry["config"], entry["checkpoints"], entry["models"])
     files = layout.run_files("usae")
-    return Job("released", {},
-               {"config_yaml": entry["config"], "checkpoints": [str(pth) for _, pth in found.values()],
-                "stores": _val_stores(config, layout)},
-               {"weights": files["weights"], "meta": files["meta"]},
-               lambda: {"checkpoint_folder": entry["checkpoints"], "names": entry["models"]})
+    return Job(
+        "released",
+        {},
+        {
+            "config_yaml": entry["config"],
+            "checkpoints": [str(pth) for _, pth in found.values()],
+            "stores": _val_stores(config, layout),
+        },
+        {"weights": files["weights"], "meta": files["meta"]},
+        lambda: {"checkpoint_folder": entry["checkpoints"], "names": entry["models"]},
+    )
 
 
 def metrics(config, layout, dataset):
     """Universality and importance metrics of the trained USAE on one dataset's val split."""
     independent = list(_trained(layout, "independent")) if config["train"]["independent"] else []
-    return Job("metrics", {"dataset": dataset},
-               lambda: {**_usae_input(layout), "independent": independent,
-                        "stores": _val_stores(config, layout, dataset)},
-               {name.split(".")[0]: layout.metrics(dataset, name)
-                for name in ("matrices.json", "concepts.csv", "top_images.npz", "summary.json")},
-               lambda: {"dataset": dataset, "options": config["metrics"]})
+    return Job(
+        "metrics",
+        {"dataset": dataset},
+        lambda: {**_usae_input(layout), "independent": independent, "stores": _val_stores(config, layout, dataset)},
+        {
+            name.split(".")[0]: layout.metrics(dataset, name)
+            for name in ("matrices.json", "concepts.csv", "top_images.npz", "summary.json")
+        },
+        lambda: {"dataset": dataset, "options": config["metrics"]},
+    )
 
 
 def baseline(config, layout):
     """Hungarian matching of the independent SAEs' concepts to the USAE's (Figs. 7, 7b and 16)."""
     weights, meta = _trained(layout, "independent")
-    return Job("baseline", {},
-               {**_usae_input(layout), "independent_weights": weights, "independent_meta": meta,
-                **_metrics_files(config, layout, "concepts.csv"), "stores": _val_stores(config, layout),
-                "manifest": _val_manifest(config)},
-               {**_baseline_files(config, layout), "table": layout.table_files("baseline_matching"),
-                "fig7": layout.figure_files("fig7_matching"), "fig16": layout.figure_files("fig16_matching_top_cofiring"),
-                "fig7b": layout.figure_files("fig7b_matched_pairs") if _images(config) else []},
-               lambda: {"top_cofiring": config["baseline"]["top_cofiring"],
-                        "batch_images": config["metrics"]["batch_images"],
-                        "gallery_images": config["figures"]["gallery_images"], "seed": run_seed(config, layout.run),
-                        "labels": model_labels(config)})
+    return Job(
+        "baseline",
+        {},
+        {
+            **_usae_input(layout),
+            "independent_weights": weights,
+            "independent_meta": meta,
+            **_metrics_files(config, layout, "concepts.csv"),
+            "stores": _val_stores(config, layout),
+            "manifest": _val_manifest(config),
+        },
+        {
+            **_baseline_files(config, layout),
+            "table": layout.table_files("baseline_matching"),
+            "fig7": layout.figure_files("fig7_matching"),
+            "fig16": layout.figure_files("fig16_matching_top_cofiring"),
+            "fig7b": layout.figure_files("fig7b_matched_pairs") if _images(config) else [],
+        },
+        lambda: {
+            "top_cofiring": config["baseline"]["top_cofiring"],
+            "batch_images": config["metrics"]["batch_images"],
+            "gallery_images": config["figures"]["gallery_images"],
+            "seed": run_seed(config, layout.run),
+            "labels": model_labels(config),
+        },
+    )
 
 
 def actmax(config, layout):
     """Coordinated activation maximisation of the chosen concepts in every model (Fig. 8)."""
+
     def params():
         zoo = {model: entry for model in config["models"] if (entry := zoo_entry(config, model))}
-        return {"options": config["actmax"], "model_zoo": zoo, "grid": config["extract"]["grid"],
-                "seed": run_seed(config, layout.run), "labels": model_labels(config)}
+        return {
+            "options": config["actmax"],
+            "model_zoo": zoo,
+            "grid": config["extract"]["grid"],
+            "seed": run_seed(config, layout.run),
+            "labels": model_labels(config),
+        }
 
-    return Job("actmax", {}, {**_usae_input(layout), **_metrics_files(config, layout, "concepts.csv", "summary.json")},
-               {"figure": layout.figure_files("fig8_actmax"), "table": layout.table_files("actmax_cross_activation"),
-                "images": layout.actmax_images()}, params)
+    return Job(
+        "actmax",
+        {},
+        {**_usae_input(layout), **_metrics_files(config, layout, "concepts.csv", "summary.json")},
+        {
+            "figure": layout.figure_files("fig8_actmax"),
+            "table": layout.table_files("actmax_cross_activation"),
+            "images": layout.actmax_images(),
+        },
+        params,
+    )
 
 
 def _evaluated(config, layout):
     """The experiment's metrics files, the trained USAE, its val stores and manifest (figures, explorer)."""
-    return {**_metrics_files(config, layout, "matrices.json", "summary.json", "concepts.csv", "top_images.npz"),
-            **_usae_input(layout), "stores": _val_stores(config, layout), "manifest": _val_manifest(config)}
+    return {
+        **_metrics_files(config, layout, "matrices.json", "summary.json", "concepts.csv", "top_images.npz"),
+        **_usae_input(layout),
+        "stores": _val_stores(config, layout),
+        "manifest": _val_manifest(config),
+    }
 
 
 def figures(config, layout):
     """The paper's figures from the experiment's metrics (without images, no galleries), and the training
     curves of each trained kind."""
     kinds = trained_kinds(config)
-    return Job("figures", {}, {**_evaluated(config, layout), "logs": [layout.run_files(kind)["log_csv"] for kind in kinds]},
-               {**{name: layout.figure_files(name) for name in drawn_figures(_images(config))},
-                "curves": [path for kind in kinds for path in layout.figure_files(f"training_curves_{kind}")]},
-               lambda: {"options": config["figures"], "top_concepts": config["metrics"]["top_concepts"],
-                        "labels": model_labels(config), "kinds": kinds})
+    return Job(
+        "figures",
+        {},
+        {**_evaluated(config, layout), "logs": [layout.run_files(kind)["log_csv"] for kind in kinds]},
+        {
+            **{name: layout.figure_files(name) for name in drawn_figures(_images(config))},
+            "curves": [path for kind in kinds for path in layout.figure_files(f"training_curves_{kind}")],
+        },
+        lambda: {
+            "options": config["figures"],
+            "top_concepts": config["metrics"]["top_concepts"],
+            "labels": model_labels(config),
+            "kinds": kinds,
+        },
+    )
 
 
 def tables(config, layout):
     """Tables of every evaluated dataset, and the scorecard beside the paper."""
     datasets = list(all_datasets(config))
     baseline_table = [layout.table("baseline_matching") + ".csv"] if config["train"]["independent"] else []
-    return Job("tables", {},
-               {"matrices": [layout.metrics(name, "matrices.json") for name in datasets],
-                "summaries": [layout.metrics(name, "summary.json") for name in datasets],
-                **_metrics_files(config, layout, "concepts.csv"), "baseline": baseline_table},
-               {"reconstruction": layout.table_files("reconstruction"),
-                "universality": layout.table_files("universality"), "concepts_all": layout.table("concepts") + ".csv",
-                "concepts_top25": layout.table("concepts_top25") + ".md", "scorecard_md": layout.scorecard(".md"),
-                "scorecard_json": layout.scorecard(".json"), "headline": layout.headline()},
-               lambda: {"datasets": datasets, "experiment": _experiment(config)})
+    return Job(
+        "tables",
+        {},
+        {
+            "matrices": [layout.metrics(name, "matrices.json") for name in datasets],
+            "summaries": [layout.metrics(name, "summary.json") for name in datasets],
+            **_metrics_files(config, layout, "concepts.csv"),
+            "baseline": baseline_table,
+        },
+        {
+            "reconstruction": layout.table_files("reconstruction"),
+            "universality": layout.table_files("universality"),
+            "concepts_all": layout.table("concepts") + ".csv",
+            "concepts_top25": layout.table("concepts_top25") + ".md",
+            "scorecard_md": layout.scorecard(".md"),
+            "scorecard_json": layout.scorecard(".json"),
+            "headline": layout.headline(),
+        },
+        lambda: {"datasets": datasets, "experiment": _experiment(config)},
+    )
 
 
 def explorer(config, layout):
     """The concept explorer: a static site that opens from disk."""
     images = _images(config)
     shown = site_figures(images, config["train"]["independent"])
-    return Job("explorer", {},
-               {**_evaluated(config, layout), "figures": [layout.figure(name) + ".png" for name in shown],
-                "actmax_table": layout.table("actmax_cross_activation") + ".csv" if images else [],
-                "actmax_images": layout.actmax_images() if images else [],
-                **_baseline_files(config, layout),
-                "baseline_table": layout.table("baseline_matching") + ".csv" if config["train"]["independent"] else []},
-               {"site": layout.explorer()}, lambda: {"options": config["explorer"], "labels": model_labels(config)})
+    return Job(
+        "explorer",
+        {},
+        {
+            **_evaluated(config, layout),
+            "figures": [layout.figure(name) + ".png" for name in shown],
+            "actmax_table": layout.table("actmax_cross_activation") + ".csv" if images else [],
+            "actmax_images": layout.actmax_images() if images else [],
+            **_baseline_files(config, layout),
+            "baseline_table": layout.table("baseline_matching") + ".csv" if config["train"]["independent"] else [],
+        },
+        {"site": layout.explorer()},
+        lambda: {"options": config["explorer"], "labels": model_labels(config)},
+    )
 
 
 def _baseline_files(config, layout):
@@ -376,18 +477,30 @@ def _baseline_files(config, layout):
     twins; empty without independent SAEs."""
     if not config["train"]["independent"]:
         return {"pairs": [], "independent_top": []}
-    return {"pairs": [layout.pairs(model) for model in config["models"]],
-            "independent_top": layout.independent_top_images()}
+    return {
+        "pairs": [layout.pairs(model) for model in config["models"]],
+        "independent_top": layout.independent_top_images(),
+    }
 
 
 def replicates(config, layout):
     """The scorecard over the replicates: each claim's value as mean, sd and range, and how many hold."""
     names = runs(config)
-    return Job("replicates", {}, {"scorecards": [layout.for_run(run).scorecard(".json") for run in names]},
-               {"table": layout.table_files("replicates"), "scorecard_md": layout.scorecard(".md"),
-                "scorecard_json": layout.scorecard(".json")},
-               lambda: {"runs": [run.rsplit("/", 1)[1] for run in names],
-                        "seeds": [run_seed(config, run) for run in names], "experiment": _experiment(config)})
+    return Job(
+        "replicates",
+        {},
+        {"scorecards": [layout.for_run(run).scorecard(".json") for run in names]},
+        {
+            "table": layout.table_files("replicates"),
+            "scorecard_md": layout.scorecard(".md"),
+            "scorecard_json": layout.scorecard(".json"),
+        },
+        lambda: {
+            "runs": [run.rsplit("/", 1)[1] for run in names],
+            "seeds": [run_seed(config, run) for run in names],
+            "experiment": _experiment(config),
+        },
+    )
 
 
 def sweep(config, layout, sweep):
@@ -400,13 +513,22 @@ def sweep(config, layout, sweep):
     folders = [layout.for_run(f"sweeps/{sweep}/{point}") for point in points]
     experiment = _experiment(config)
     baselines = [folder.table("baseline_matching") + ".csv" for folder in folders]
-    return Job("sweep", {"sweep": sweep},
-               {"summaries": [folder.metrics(experiment, "summary.json") for folder in folders],
-                "matrices": [folder.metrics(experiment, "matrices.json") for folder in folders],
-                "scorecards": [folder.scorecard(".json") for folder in folders], "baselines": baselines},
-               {"table": layout.sweep_table(sweep), "metrics": layout.sweep_metrics(sweep),
-                "figure": layout.sweep_figure(sweep)},
-               lambda: {"name": sweep, "points": points})
+    return Job(
+        "sweep",
+        {"sweep": sweep},
+        {
+            "summaries": [folder.metrics(experiment, "summary.json") for folder in folders],
+            "matrices": [folder.metrics(experiment, "matrices.json") for folder in folders],
+            "scorecards": [folder.scorecard(".json") for folder in folders],
+            "baselines": baselines,
+        },
+        {
+            "table": layout.sweep_table(sweep),
+            "metrics": layout.sweep_metrics(sweep),
+            "figure": layout.sweep_figure(sweep),
+        },
+        lambda: {"name": sweep, "points": points},
+    )
 
 
 def sweep_groups(config, sweep):
@@ -416,7 +538,7 @@ def sweep_groups(config, sweep):
     for point in sweep_points(config, sweep):
         train = point_config(config, sweep, point)["train"]
         by_batches.setdefault((train["batch_images"], train["shuffle_shards"]), []).append(point)
-    return [group[i:i + size] for group in by_batches.values() for i in range(0, len(group), size)]
+    return [group[i : i + size] for group in by_batches.values() for i in range(0, len(group), size)]
 
 
 def _kinds(config):
@@ -434,21 +556,31 @@ def train_group(config, layout, sweep, index):
     files = [layout.for_run(f"sweeps/{sweep}/{point}").run_files(kind) for point, kind in runs]
 
     def params():
-        return {"runs": [{"kind": kind, "options": train_options(point_config(config, sweep, point)),
-                          "seed": config["seed"]} for point, kind in runs]}
+        return {
+            "runs": [
+                {"kind": kind, "options": train_options(point_config(config, sweep, point)), "seed": config["seed"]}
+                for point, kind in runs
+            ]
+        }
 
-    return Job("train_group", {"sweep": sweep, "group": str(index)},
-               {"stores": stores(config, layout, _experiment(config), "train")},
-               {key: [f[key] for f in files] for key in ("weights", "meta", "log_csv")}, params)
+    return Job(
+        "train_group",
+        {"sweep": sweep, "group": str(index)},
+        {"stores": stores(config, layout, _experiment(config), "train")},
+        {key: [f[key] for f in files] for key in ("weights", "meta", "log_csv")},
+        params,
+    )
 
 
 def _run_jobs(config, layout):
     """Training of each kind (the released USAE imported instead of trained), metrics of every dataset and the
     baseline (with independent SAEs) of one run."""
-    return [*([released(config, layout)] if config["released"] is not None else []),
-            *(train(config, layout, kind) for kind in trained_kinds(config)),
-            *(metrics(config, layout, name) for name in all_datasets(config)),
-            *([baseline(config, layout)] if config["train"]["independent"] else [])]
+    return [
+        *([released(config, layout)] if config["released"] is not None else []),
+        *(train(config, layout, kind) for kind in trained_kinds(config)),
+        *(metrics(config, layout, name) for name in all_datasets(config)),
+        *([baseline(config, layout)] if config["train"]["independent"] else []),
+    ]
 
 
 def planned_jobs(config, layout):
@@ -469,10 +601,17 @@ def planned_jobs(config, layout):
     images = [(name, key) for name, (key, entry) in datasets.items() if has_images(entry)]
     first = layout.for_run(runs(config)[0])
     planned = [
-        *(fetch(config, layout, data_key(config, name), split)
-          for name, key in images for split in dataset_splits(config, key)),
-        *(extract(config, layout, data_key(config, name), split, model, store_digest(config, name, split, model))
-          for name, key in images for split in dataset_splits(config, key) for model in config["models"]),
+        *(
+            fetch(config, layout, data_key(config, name), split)
+            for name, key in images
+            for split in dataset_splits(config, key)
+        ),
+        *(
+            extract(config, layout, data_key(config, name), split, model, store_digest(config, name, split, model))
+            for name, key in images
+            for split in dataset_splits(config, key)
+            for model in config["models"]
+        ),
     ]
     for run in map(layout.for_run, runs(config)):
         planned += [*_run_jobs(config, run), figures(config, run), tables(config, run)]
@@ -480,8 +619,9 @@ def planned_jobs(config, layout):
     planned += [replicates(config, layout)] if runs(config) != [None] else []
     for name in config["sweeps"]:
         together = config["sweeps"][name]["together"] > 1
-        planned += [train_group(config, layout, name, index) for index in range(len(sweep_groups(config, name)))
-                    if together]
+        planned += [
+            train_group(config, layout, name, index) for index in range(len(sweep_groups(config, name))) if together
+        ]
         for point in sweep_points(config, name):
             values, run = point_config(config, name, point), layout.for_run(f"sweeps/{name}/{point}")
             planned += [job for job in _run_jobs(values, run) if not (together and job.stage == "train")]

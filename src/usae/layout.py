@@ -12,8 +12,14 @@ datasets and activation stores, which live in the :class:`Cache` that experiment
 import posixpath
 
 # Paper figures written by the figures stage (the baseline and actmax stages write Figs. 7, 7b, 8 and 16).
-FIGURES = ("fig5_r2", "fig6a_entropy", "fig6b_cofire_proportion", "fig6c_cofire_energy",
-           "fig4_universal_concepts", "fig9_model_specific_concepts")
+FIGURES = (
+    "fig5_r2",
+    "fig6a_entropy",
+    "fig6b_cofire_proportion",
+    "fig6c_cofire_energy",
+    "fig4_universal_concepts",
+    "fig9_model_specific_concepts",
+)
 # Figures drawn from images (top-image galleries): not drawn for an experiment without images.
 GALLERY_FIGURES = ("fig4_universal_concepts", "fig9_model_specific_concepts")
 FIGURE_FORMATS = (".png", ".pdf")
@@ -28,8 +34,11 @@ def drawn_figures(images):
 
 def site_figures(images, independent):
     """Figures shown at the top of the explorer: the drawn ones, the baseline's and activation maximisation's."""
-    return (drawn_figures(images) + (["fig7_matching", "fig16_matching_top_cofiring"] if independent else [])
-            + (["fig8_actmax"] if images else []))
+    return (
+        drawn_figures(images)
+        + (["fig7_matching", "fig16_matching_top_cofiring"] if independent else [])
+        + (["fig8_actmax"] if images else [])
+    )
 
 
 class Cache:
@@ -128,8 +137,11 @@ class Layout:
         Its resume and milestone checkpoints go to ``checkpoints/`` beside the weights.
         """
         folder = self._run_path("train", kind)
-        return {"weights": posixpath.join(folder, "model.safetensors"), "meta": posixpath.join(folder, "model.json"),
-                "log_csv": posixpath.join(folder, "log.csv")}
+        return {
+            "weights": posixpath.join(folder, "model.safetensors"),
+            "meta": posixpath.join(folder, "model.json"),
+            "log_csv": posixpath.join(folder, "log.csv"),
+        }
 
     # metrics
     def metrics(self, dataset, name):
@@ -193,7 +205,9 @@ class Layout:
 
     def log(self, rule, *names):
         """Log file of one job of ``rule``."""
-        return self._run_path("logs", rule, "_".join(names) + ".log") if names else self._run_path("logs", f"{rule}.log")
+        return (
+            self._run_path("logs", rule, "_".join(names) + ".log") if names else self._run_path("logs", f"{rule}.log")
+        )
 
     def benchmark(self, rule, *names):
         """Snakemake benchmark file of one job of ``rule``."""

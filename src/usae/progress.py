@@ -45,8 +45,15 @@ class Progress:
         elif self._tenth(self.done) >= self._next_tenth:
             self._next_tenth = self._tenth(self.done) + 1
             extra = "".join(f", {key} {value}" for key, value in self.postfix.items())
-            self.logger.info("%s: %d/%d %s (%d%%)%s", self.desc, self.done, self.total, self.unit,
-                             100 * self.done // max(self.total, 1), extra)
+            self.logger.info(
+                "%s: %d/%d %s (%d%%)%s",
+                self.desc,
+                self.done,
+                self.total,
+                self.unit,
+                100 * self.done // max(self.total, 1),
+                extra,
+            )
 
     def close(self):
         """Finish the bar (in a terminal)."""

@@ -9,7 +9,7 @@ stage that loads a trained model, and not that of extraction.
 
 import ast
 import hashlib
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 PACKAGE = "usae"
@@ -23,7 +23,7 @@ def module_file(module):
     return base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
 
 
-@lru_cache(maxsize=None)
+@cache
 def imported_modules(module):
     """usae modules named in ``module``'s import statements, at any depth (function-local imports too)."""
     tree = ast.parse(module_file(module).read_text(), filename=str(module_file(module)))

@@ -31,8 +31,9 @@ def test_batches_are_aligned_and_standardised(stores):
     expected = (acts["a"][indices].reshape(-1, 3) - mean) / (std + 1e-5)
     np.testing.assert_allclose(batch["a"].numpy(), expected, rtol=1e-5)
     assert batch["b"].shape == (32, 5)
-    np.testing.assert_allclose(batch["b"].numpy(), (acts["b"][indices].reshape(-1, 5) - stores["b"].mean)
-                               / (stores["b"].std + 1e-5), rtol=1e-5)
+    np.testing.assert_allclose(
+        batch["b"].numpy(), (acts["b"][indices].reshape(-1, 5) - stores["b"].mean) / (stores["b"].std + 1e-5), rtol=1e-5
+    )
 
 
 def test_sequential_covers_every_image_in_order(stores):
@@ -42,8 +43,9 @@ def test_sequential_covers_every_image_in_order(stores):
 
 
 def test_non_finite_shard_is_named(tmp_path, rng):
-    write_store(tmp_path / "a", rng.normal(size=(16, 4, 3)), [str(i) for i in range(16)], "a", shard_images=8,
-                dtype="float32")
+    write_store(
+        tmp_path / "a", rng.normal(size=(16, 4, 3)), [str(i) for i in range(16)], "a", shard_images=8, dtype="float32"
+    )
     shard = np.load(tmp_path / "a" / "shard_00001.npy", mmap_mode="r+")
     shard[1, 0, 0] = np.nan  # damaged after the store was written
     shard.flush()

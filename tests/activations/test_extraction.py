@@ -22,8 +22,13 @@ def lite0():
 
 
 def _manifest(paths):
-    return pd.DataFrame({"image_id": [f"i{k}" for k in range(len(paths))], "path": [str(p) for p in paths],
-                         "sha256": [file_sha256(p) for p in paths]})
+    return pd.DataFrame(
+        {
+            "image_id": [f"i{k}" for k in range(len(paths))],
+            "path": [str(p) for p in paths],
+            "sha256": [file_sha256(p) for p in paths],
+        }
+    )
 
 
 class KnownGrid(torch.nn.Module):
@@ -77,8 +82,7 @@ def test_activations_are_the_pretrained_models(tmp_path, lite0):
     path = tmp_path / "chelsea.png"
     Image.fromarray(skimage.data.chelsea()).save(path)
     spec = model_spec("efficientnet_lite0")
-    meta = extract_store(_manifest([path]), spec, tmp_path / "s", grid=7, dtype="float32",
-                         token_model=lite0)
+    meta = extract_store(_manifest([path]), spec, tmp_path / "s", grid=7, dtype="float32", token_model=lite0)
     tokens_TD = torch.from_numpy(ActivationStore(tmp_path / "s").images(0, 1)[0])
     grid_NDHW = tokens_TD.T.reshape(1, 320, 7, 7)
     net = lite0.model
@@ -87,6 +91,8 @@ def test_activations_are_the_pretrained_models(tmp_path, lite0):
     assert logits.argmax().item() == 285
     assert meta["source"]["spec"]["arch"] == "efficientnet_lite0"
     assert meta["source"]["versions"]["torch"].startswith("2.")
+
+
 SMALL = dict(grid=2, batch_size=2, shard_images=2, stat_images=4, seed=1, dtype="float32")
 
 
@@ -98,8 +104,9 @@ def test_statistics_of_the_raw_grid_or_of_the_stored_tokens(tmp_path, image_fold
     assert raw["stats"]["grid"] == "raw" and raw["stats"]["images"] == 4
     assert raw["stats"]["mean"] == pytest.approx(raw_NDHW.mean(), rel=1e-12)
     assert raw["stats"]["std"] == pytest.approx(raw_NDHW.std(ddof=1), rel=1e-12)
-    resampled = extract_store(_manifest(image_folder), spec, tmp_path / "resampled", token_model=KnownGrid(),
-                              stats_grid="resampled", **SMALL)
+    resampled = extract_store(
+        _manifest(image_folder), spec, tmp_path / "resampled", token_model=KnownGrid(), stats_grid="resampled", **SMALL
+    )
     stored_NTD = ActivationStore(tmp_path / "resampled").images(0, 6).astype(np.float64)[stat_indices(6, 4, 1)]
     assert stored_NTD.shape == (4, 4, 3)
     assert resampled["stats"]["grid"] == "resampled"
@@ -107,8 +114,14 @@ def test_statistics_of_the_raw_grid_or_of_the_stored_tokens(tmp_path, image_fold
     assert resampled["stats"]["std"] == pytest.approx(stored_NTD.std(ddof=1), rel=1e-12)
     assert abs(resampled["stats"]["std"] - raw["stats"]["std"]) > 1e-3  # resampling smooths the grid
     # Switching the statistics rewrites meta.json only: no image goes through the model again.
-    switched = extract_store(_manifest(image_folder), spec, tmp_path / "raw", token_model=DiesAfter(KnownGrid(), 0),
-                             stats_grid="resampled", **SMALL)
+    switched = extract_store(
+        _manifest(image_folder),
+        spec,
+        tmp_path / "raw",
+        token_model=DiesAfter(KnownGrid(), 0),
+        stats_grid="resampled",
+        **SMALL,
+    )
     assert switched["stats"] == resampled["stats"]
 
 
@@ -134,8 +147,9 @@ def test_damaged_shards_are_extracted_again(tmp_path, image_folder):
     (store / "meta.json").unlink()
     (store / "shard_00001.npy").write_bytes(full[1][:-7])  # truncated by a crash
     np.save(store / "shard_00002.npy", np.load(store / "shard_00002.npy")[:1])  # valid .npy, one row short
-    writer = StoreWriter(store, manifest["image_id"].tolist(), 2, "float32", stat_images=4, seed=1,
-                         plan_extra=_plan_of(store))
+    writer = StoreWriter(
+        store, manifest["image_id"].tolist(), 2, "float32", stat_images=4, seed=1, plan_extra=_plan_of(store)
+    )
     assert writer.missing_shards() == [1, 2]
     meta = extract_store(manifest, spec, store, token_model=KnownGrid(), **SMALL)
     assert [(store / f"shard_0000{i}.npy").read_bytes() for i in range(3)] == full
@@ -143,8 +157,9 @@ def test_damaged_shards_are_extracted_again(tmp_path, image_folder):
 
 
 def test_a_row_short_shard_is_named_not_an_index_error(tmp_path, image_folder):
-    extract_store(_manifest(image_folder), model_spec("efficientnet_lite0"), tmp_path / "s",
-                  token_model=KnownGrid(), **SMALL)
+    extract_store(
+        _manifest(image_folder), model_spec("efficientnet_lite0"), tmp_path / "s", token_model=KnownGrid(), **SMALL
+    )
     np.save(tmp_path / "s" / "shard_00001.npy", np.load(tmp_path / "s" / "shard_00001.npy")[:1])
     with pytest.raises(StoreError, match=r"shard_00001.npy: shape \(1, 4, 3\), metadata says \(2, 4, 3\)"):
         ActivationStore(tmp_path / "s").images(0, 6)

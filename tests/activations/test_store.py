@@ -97,6 +97,7 @@ def test_non_finite_activations_are_refused_at_write(tmp_path, rng):
 
 # ---------------------------------------------------------------- what a read checks
 
+
 def _store(tmp_path, rng, n=10):
     """A float32 store of ``n`` images, 4 tokens, 3 channels, 4 images a shard; its folder."""
     write_store(tmp_path / "s", rng.normal(size=(n, 4, 3)), _ids(n), "toy", shard_images=4, dtype="float32")
@@ -119,25 +120,32 @@ def test_a_truncated_meta_json_is_named(tmp_path, rng):
     assert str(caught.value) == f"{store / 'meta.json'}: not JSON (JSONDecodeError)"
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"dim": None}, "not what usae writes (key 'dim' missing or of the wrong type)"),
-    ({"tokens": "4"}, "not what usae writes (key 'tokens' missing or of the wrong type)"),
-    ({"grid": None}, "not what usae writes (key 'grid' missing or of the wrong type)"),
-    ({"n_images": True}, "not what usae writes (key 'n_images' missing or of the wrong type)"),
-    ({"version": 2}, "version 2, this usae reads version 1"),
-    ({"shard_images": 0}, "'shard_images' is 0, must be at least 1"),
-    ({"n_images": 9}, "image_ids must be n_images = 9 distinct strings, got 10 ids"),
-    ({"image_ids": _ids(9) + ["img000"]}, "image_ids must be n_images = 10 distinct strings, got 10 ids"),
-    ({"n_images": 8, "image_ids": _ids(8)}, "shards must name 2 files of the store (8 images, 4 a shard)"),
-    ({"shards": ["shard_00000.npy", "../shard_00001.npy", "shard_00002.npy"]},
-     "shards must name 3 files of the store (10 images, 4 a shard)"),
-    ({"grid": [3, 2]}, "grid [3, 2] does not hold the 4 tokens per image"),
-    ({"dtype": "int8"}, "dtype 'int8' is not one of float16, float32, float64"),
-    ({"stats": {"mean": 0.0, "std": -1.0}},
-     "stats.mean and stats.std must be finite numbers, std >= 0, got 0.0 and -1.0"),
-    ({"shard_sha256": ["0" * 64]}, "shard_sha256 must list one sha256 per shard"),
-    ({"model": "../x"}, "model name '../x' " + PLAIN_NAME),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"dim": None}, "not what usae writes (key 'dim' missing or of the wrong type)"),
+        ({"tokens": "4"}, "not what usae writes (key 'tokens' missing or of the wrong type)"),
+        ({"grid": None}, "not what usae writes (key 'grid' missing or of the wrong type)"),
+        ({"n_images": True}, "not what usae writes (key 'n_images' missing or of the wrong type)"),
+        ({"version": 2}, "version 2, this usae reads version 1"),
+        ({"shard_images": 0}, "'shard_images' is 0, must be at least 1"),
+        ({"n_images": 9}, "image_ids must be n_images = 9 distinct strings, got 10 ids"),
+        ({"image_ids": _ids(9) + ["img000"]}, "image_ids must be n_images = 10 distinct strings, got 10 ids"),
+        ({"n_images": 8, "image_ids": _ids(8)}, "shards must name 2 files of the store (8 images, 4 a shard)"),
+        (
+            {"shards": ["shard_00000.npy", "../shard_00001.npy", "shard_00002.npy"]},
+            "shards must name 3 files of the store (10 images, 4 a shard)",
+        ),
+        ({"grid": [3, 2]}, "grid [3, 2] does not hold the 4 tokens per image"),
+        ({"dtype": "int8"}, "dtype 'int8' is not one of float16, float32, float64"),
+        (
+            {"stats": {"mean": 0.0, "std": -1.0}},
+            "stats.mean and stats.std must be finite numbers, std >= 0, got 0.0 and -1.0",
+        ),
+        ({"shard_sha256": ["0" * 64]}, "shard_sha256 must list one sha256 per shard"),
+        ({"model": "../x"}, "model name '../x' " + PLAIN_NAME),
+    ],
+)
 def test_meta_json_keys_types_and_ranges_are_checked(tmp_path, rng, changes, message):
     store = _store(tmp_path, rng)
     _edit_meta(store, **changes)
@@ -151,8 +159,10 @@ def test_an_edited_sealed_meta_json_is_refused(tmp_path, rng):
     _edit_meta(store, drop_seal=False, image_ids=_ids(9) + ["other"])
     with pytest.raises(StoreError) as caught:
         ActivationStore(store)
-    assert str(caught.value) == (f"{store / 'meta.json'}: damaged or edited (its contents differ from their 'sha256'; "
-                                 "remove that key to accept a hand edit)")
+    assert str(caught.value) == (
+        f"{store / 'meta.json'}: damaged or edited (its contents differ from their 'sha256'; "
+        "remove that key to accept a hand edit)"
+    )
 
 
 def test_n_images_that_disagrees_with_the_last_shard_is_named_at_its_read(tmp_path, rng):
@@ -219,15 +229,19 @@ def test_a_resume_rewrites_what_is_damaged_to_the_same_bytes(tmp_path, rng, dama
 
 # ---------------------------------------------------------------- what an import refuses
 
-@pytest.mark.parametrize("acts, ids, model, message", [
-    (np.full((2, 4, 3), "x"), _ids(2), "toy", "activations need a real numeric dtype, got <U1"),
-    (np.ones((2, 4, 3), np.complex64), _ids(2), "toy", "activations need a real numeric dtype, got complex64"),
-    (np.ones((2, 0, 3)), _ids(2), "toy", r"activations must be (N, T, D), got shape (2, 0, 3)"),
-    (np.ones((3, 4, 3)), ["a", "b", "a"], "toy", "image id 'a' appears 2 times (ids must be distinct)"),
-    (np.ones((2, 4, 3)), [1, 2], "toy", "image ids must be strings"),
-    (np.ones((2, 4, 3)), _ids(2), "../x", "model name '../x' " + PLAIN_NAME),
-    (np.ones((2, 4, 3)), _ids(2), "", "model name '' " + PLAIN_NAME),
-])
+
+@pytest.mark.parametrize(
+    "acts, ids, model, message",
+    [
+        (np.full((2, 4, 3), "x"), _ids(2), "toy", "activations need a real numeric dtype, got <U1"),
+        (np.ones((2, 4, 3), np.complex64), _ids(2), "toy", "activations need a real numeric dtype, got complex64"),
+        (np.ones((2, 0, 3)), _ids(2), "toy", r"activations must be (N, T, D), got shape (2, 0, 3)"),
+        (np.ones((3, 4, 3)), ["a", "b", "a"], "toy", "image id 'a' appears 2 times (ids must be distinct)"),
+        (np.ones((2, 4, 3)), [1, 2], "toy", "image ids must be strings"),
+        (np.ones((2, 4, 3)), _ids(2), "../x", "model name '../x' " + PLAIN_NAME),
+        (np.ones((2, 4, 3)), _ids(2), "", "model name '' " + PLAIN_NAME),
+    ],
+)
 def test_import_refuses_bad_dtypes_ids_and_model_names(tmp_path, acts, ids, model, message):
     with pytest.raises(StoreError) as caught:
         write_store(tmp_path / "s", acts, ids, model)

@@ -21,7 +21,9 @@ class _Batches:
 
 
 def test_batch_means_are_weighted_by_tokens_so_a_short_last_batch_counts_less():
-    result = evaluate_independent(torch.nn.ModuleDict({"a": _ShiftOnShortBatches()}), _Batches(torch.Generator().manual_seed(0)))
+    result = evaluate_independent(
+        torch.nn.ModuleDict({"a": _ShiftOnShortBatches()}), _Batches(torch.Generator().manual_seed(0))
+    )
     r2, mse = result["a"]
     assert abs(mse - 50 / 150) < 1e-6  # the plain mean over the two batches would give 0.5
     assert r2 > 0.5

@@ -13,8 +13,11 @@ from tests.analysis.frames import concept_frame
 from usae.analysis import plots
 
 NAMES = ["dinov2_vits14_imgfocus_block8", "efficientnet_lite0", "mobilenet_v2"]
-LABELS = {"dinov2_vits14_imgfocus_block8": "DINOv2-S block 8", "efficientnet_lite0": "EfficientNet-Lite0",
-          "mobilenet_v2": "MobileNet-V2"}
+LABELS = {
+    "dinov2_vits14_imgfocus_block8": "DINOv2-S block 8",
+    "efficientnet_lite0": "EfficientNet-Lite0",
+    "mobilenet_v2": "MobileNet-V2",
+}
 PAD = 1.0  # pixels: texts closer than this "run together"
 
 
@@ -27,8 +30,11 @@ def _drawn_texts(figure):
             for tick in axis.get_major_ticks():
                 if not low - 1e-9 <= tick.get_loc() <= high + 1e-9:
                     ticks.update({id(tick.label1), id(tick.label2)})
-    return [text for text in figure.findobj(matplotlib.text.Text)
-            if text.get_visible() and text.get_text().strip() and id(text) not in ticks]
+    return [
+        text
+        for text in figure.findobj(matplotlib.text.Text)
+        if text.get_visible() and text.get_text().strip() and id(text) not in ticks
+    ]
 
 
 def overlapping_texts(figure):
@@ -36,8 +42,11 @@ def overlapping_texts(figure):
     figure.canvas.draw()
     renderer = figure.canvas.get_renderer()
     boxes = [(text, text.get_window_extent(renderer).expanded(1, 1).padded(PAD)) for text in _drawn_texts(figure)]
-    return [(a.get_text(), b.get_text()) for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2)
-            if box_a.overlaps(box_b)]
+    return [
+        (a.get_text(), b.get_text())
+        for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2)
+        if box_a.overlaps(box_b)
+    ]
 
 
 @pytest.fixture
@@ -55,7 +64,9 @@ def drawn(monkeypatch):
 
 def _frame(rng):
     rename = dict(zip("abc", NAMES))
-    return concept_frame(rng, m=300).rename(columns=lambda c: c[:-1] + rename[c[-1]] if c[-2:-1] == "_" and c[-1] in rename else c)
+    return concept_frame(rng, m=300).rename(
+        columns=lambda c: c[:-1] + rename[c[-1]] if c[-2:-1] == "_" and c[-1] in rename else c
+    )
 
 
 @pytest.mark.parametrize("labels", [None, LABELS], ids=["registry names", "display names"])
@@ -66,18 +77,36 @@ def test_no_text_overlaps_in_any_figure(drawn, rng, labels):
     plots.cofire_proportion_curves(frame, NAMES, ["cfp"], top=100, labels=labels)
     plots.cofire_energy_scatter(frame, {"all": {"r": 0.5}, "frequent": {"r": 0.6}}, 20, ["ce"])
     image = (rng.random((32, 32, 3)) * 255).astype(np.uint8)
-    panels = [{"concept": k, "label": f"concept {k}\n({plots.label_of(NAMES[0], labels)} only)",
-               "rows": {name: [(image, rng.random((4, 4)))] * 4 for name in NAMES}} for k in range(2)]
-    plots.concept_gallery(panels, NAMES, ["gallery"], "Universal concepts: top images per model (Fig. 4)", labels=labels)
+    panels = [
+        {
+            "concept": k,
+            "label": f"concept {k}\n({plots.label_of(NAMES[0], labels)} only)",
+            "rows": {name: [(image, rng.random((4, 4)))] * 4 for name in NAMES},
+        }
+        for k in range(2)
+    ]
+    plots.concept_gallery(
+        panels, NAMES, ["gallery"], "Universal concepts: top images per model (Fig. 4)", labels=labels
+    )
     plots.concept_gallery([], NAMES, ["empty"], "Model-specific concepts (Figs. 9-12)", "No model-specific concept.")
-    log = pd.DataFrame({"step": np.arange(100), "loss": rng.random(100), "lr": np.linspace(0, 1e-3, 100),
-                        "l0": 31.9 + 0.1 * rng.random(100), "dead": rng.random(100)})
+    log = pd.DataFrame(
+        {
+            "step": np.arange(100),
+            "loss": rng.random(100),
+            "lr": np.linspace(0, 1e-3, 100),
+            "l0": 31.9 + 0.1 * rng.random(100),
+            "dead": rng.random(100),
+        }
+    )
     for source, target in itertools.product(NAMES, NAMES):
         log[f"r2_{source}->{target}"] = rng.random(100)
     plots.training_curves(log, ["curves"], "usae training (" + ", ".join(NAMES) + ")", labels=labels)
-    plots.matching_figure({name: rng.random(50) for name in NAMES} | {f"random ({n})": rng.random(50) for n in NAMES},
-                          ["match"], "Independent SAE vs USAE concepts, Hungarian matching by atom cosine (Fig. 7)",
-                          labels)
+    plots.matching_figure(
+        {name: rng.random(50) for name in NAMES} | {f"random ({n})": rng.random(50) for n in NAMES},
+        ["match"],
+        "Independent SAE vs USAE concepts, Hungarian matching by atom cosine (Fig. 7)",
+        labels,
+    )
     table = pd.DataFrame([{"concept": 3, "optimised_for": name, **dict.fromkeys(NAMES, 0.5)} for name in NAMES])
     images = {(3, name): torch.rand(1, 3, 16, 16) for name in NAMES}
     plots.actmax_figure(images, table, [(3, "concept 3 (universal)")], NAMES, ["actmax"], labels)
@@ -89,13 +118,20 @@ def test_training_curves_legends_use_the_display_names(monkeypatch, rng):
     legends = []
 
     def keep(figure, paths):
-        legends.extend(text.get_text() for axes in figure.axes if axes.get_legend()
-                       for text in axes.get_legend().get_texts())
+        legends.extend(
+            text.get_text() for axes in figure.axes if axes.get_legend() for text in axes.get_legend().get_texts()
+        )
         matplotlib.pyplot.close(figure)
 
     monkeypatch.setattr(plots, "save_figure", keep)
-    log = pd.DataFrame({"step": np.arange(10), "loss": rng.random(10), "lr": np.linspace(0, 1e-3, 10),
-                        **{f"dead_{name}": rng.random(10) for name in NAMES[:2]},
-                        f"r2_{NAMES[0]}->{NAMES[2]}": rng.random(10)})
+    log = pd.DataFrame(
+        {
+            "step": np.arange(10),
+            "loss": rng.random(10),
+            "lr": np.linspace(0, 1e-3, 10),
+            **{f"dead_{name}": rng.random(10) for name in NAMES[:2]},
+            f"r2_{NAMES[0]}->{NAMES[2]}": rng.random(10),
+        }
+    )
     plots.training_curves(log, ["curves"], "usae training", labels=LABELS)
     assert legends == ["DINOv2-S block 8 \u2192 MobileNet-V2", "dead DINOv2-S block 8", "dead EfficientNet-Lite0", "lr"]

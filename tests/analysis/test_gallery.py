@@ -4,9 +4,18 @@ from usae.analysis.gallery import model_specific_concepts, universal_concepts
 
 
 def _frame():
-    return pd.DataFrame({"concept": [0, 1, 2, 3], "entropy": [0.95, 0.99, 0.5, 0.97], "cofires": [40, 1, 50, 0],
-                         "energy_total": [1.0, 9.0, 5.0, 8.0], "fires_a": [10, 1, 20, 0], "fires_b": [10, 1, 0, 30],
-                         "energy_a": [1, 1, 5, 0], "energy_b": [1, 1, 0, 8]})
+    return pd.DataFrame(
+        {
+            "concept": [0, 1, 2, 3],
+            "entropy": [0.95, 0.99, 0.5, 0.97],
+            "cofires": [40, 1, 50, 0],
+            "energy_total": [1.0, 9.0, 5.0, 8.0],
+            "fires_a": [10, 1, 20, 0],
+            "fires_b": [10, 1, 0, 30],
+            "energy_a": [1, 1, 5, 0],
+            "energy_b": [1, 1, 0, 8],
+        }
+    )
 
 
 def test_universal_concepts_need_the_scaled_cofires_not_a_single_one():

@@ -53,7 +53,7 @@ def test_streaming_correlation_equals_numpy(rng):
     b[:, 3] = 0.0
     accumulator = CodeCorrelation(5, 4)
     for start in range(0, 300, 70):
-        accumulator.update(torch.from_numpy(a[start:start + 70]), torch.from_numpy(b[start:start + 70]))
+        accumulator.update(torch.from_numpy(a[start : start + 70]), torch.from_numpy(b[start : start + 70]))
     expected = np.corrcoef(a.T, b[:, :3].T)[:5, 5:]
     np.testing.assert_allclose(accumulator.correlation()[:, :3], expected, atol=1e-10)
     assert accumulator.correlation()[1, 0] == pytest.approx(1.0)

@@ -10,21 +10,27 @@ R2 = [[0.8, 0.5, 0.4], [0.3, 0.7, 0.2], [0.1, 0.6, 0.5]]
 
 
 def _summary(names, **fits):
-    return {"tokens": 1000, "top_concepts": 1000, "min_cofires_scaled": 10.0,
-            "top_cofire_proportion_mean": dict.fromkeys(names, 0.3),
-            "cofire_energy_all": {"r": 0.5, "slope": 1.0, "n": 40},
-            "cofire_energy_frequent": {"r": 0.7, "slope": 1.0, "n": 20}, **fits}
+    return {
+        "tokens": 1000,
+        "top_concepts": 1000,
+        "min_cofires_scaled": 10.0,
+        "top_cofire_proportion_mean": dict.fromkeys(names, 0.3),
+        "cofire_energy_all": {"r": 0.5, "slope": 1.0, "n": 40},
+        "cofire_energy_frequent": {"r": 0.7, "slope": 1.0, "n": 20},
+        **fits,
+    }
 
 
 def _baseline(shares, random_shares):
     rows = [{"model": name, "share_cosine_above_0.5": shares[name], "auc": 0.3} for name in shares]
-    rows += [{"model": f"random ({name})", "share_cosine_above_0.5": random_shares[name], "auc": 0.15} for name in shares]
+    rows += [
+        {"model": f"random ({name})", "share_cosine_above_0.5": random_shares[name], "auc": 0.15} for name in shares
+    ]
     return pd.DataFrame(rows)
 
 
 def _card(r2=R2, independent=None, frame=None, baseline=None, names=NAMES, rng=None, **summary):
-    matrices = {"models": names, "r2": r2, "mse": [[0.2] * len(names)] * len(names),
-                "independent": independent or {}}
+    matrices = {"models": names, "r2": r2, "mse": [[0.2] * len(names)] * len(names), "independent": independent or {}}
     frame = concept_frame(rng) if frame is None else frame
     card = scorecard(matrices, _summary(names, **summary), frame, reconstruction_table({"toy": matrices}), baseline)
     return card.set_index("id")
@@ -44,8 +50,9 @@ def test_scorecard_flags_directions(rng):
 def test_claims_of_stages_not_run_read_not_run_never_a_number(rng):
     card = _card(rng=rng)  # no independent SAEs, no baseline: a released USAE evaluated alone
     unrun = card[card["holds"] == "not run"]
-    assert sorted(unrun.index) == sorted([*(f"fig5_independent_r2:{n}" for n in NAMES),
-                                          *(f"fig7_share:{n}" for n in NAMES), "fig7_random_auc"])
+    assert sorted(unrun.index) == sorted(
+        [*(f"fig5_independent_r2:{n}" for n in NAMES), *(f"fig7_share:{n}" for n in NAMES), "fig7_random_auc"]
+    )
     assert set(unrun["this run"]) == {"not run"} and unrun["value"].isna().all()
     assert shown_verdict("not run", unrun["gate"].iloc[0]) == "not run (no independent SAEs: train.independent is off)"
     assert scorecard_counts(card.reset_index())["claims_not_run"] == len(unrun)
@@ -104,7 +111,9 @@ def test_correlation_claims_need_enough_concepts_in_the_fit(rng):
 def test_counts_cover_every_claim(rng):
     card = _card(rng=rng).reset_index()
     counts = scorecard_counts(card)
-    assert sum(counts[f"claims_{verdict}"] for verdict in ("holding", "not_holding", "not_judged", "not_run")) == len(card)
+    assert sum(counts[f"claims_{verdict}"] for verdict in ("holding", "not_holding", "not_judged", "not_run")) == len(
+        card
+    )
 
 
 def test_every_scorecard_claim_has_a_stable_id_and_a_json_value(rng):
@@ -116,12 +125,19 @@ def test_every_scorecard_claim_has_a_stable_id_and_a_json_value(rng):
     assert len(ids) == len(set(ids)) and "fig5_diagonal" in ids and "fig6b_cfp:a" in ids
     by_id = {record["id"]: record for record in records}
     assert by_id["fig5_diagonal"]["value"] == 1.0 and by_id["fig6c_r_frequent"]["value"] is None
-    assert all(set(record) == {"id", "source", "claim", "paper", "this run", "holds", "gate", "value"} for record in records)
+    assert all(
+        set(record) == {"id", "source", "claim", "paper", "this run", "holds", "gate", "value"} for record in records
+    )
 
 
 def test_the_diagonal_over_channel_means_is_judged_beside_the_papers(rng):
-    matrices = {"models": NAMES, "r2": R2, "r2_over_channel_means": [[0.5, 0.1, 0.1], [0.0, 0.4, 0.1], [0.0, 0.1, 0.3]],
-                "mse": [[0.2] * 3] * 3, "independent": {}}
+    matrices = {
+        "models": NAMES,
+        "r2": R2,
+        "r2_over_channel_means": [[0.5, 0.1, 0.1], [0.0, 0.4, 0.1], [0.0, 0.1, 0.3]],
+        "mse": [[0.2] * 3] * 3,
+        "independent": {},
+    }
     card = scorecard(matrices, _summary(NAMES), concept_frame(rng)).set_index("id")
     assert card.loc["fig5_diagonal", "holds"] == "no"
     assert card.loc["fig5_diagonal_over_channel_means", "holds"] == "yes"

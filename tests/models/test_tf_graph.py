@@ -26,7 +26,11 @@ def _field(number, payload):
 def _const(name, array=None, dtype=1, floats=None):
     shape = b"" if array is None else b"".join(_field(2, _field(1, size)) for size in array.shape)
     tensor = _field(1, dtype) + _field(2, shape)
-    tensor += _field(4, array.astype("<f4").tobytes()) if array is not None else _field(5, np.asarray(floats, "<f4").tobytes())
+    tensor += (
+        _field(4, array.astype("<f4").tobytes())
+        if array is not None
+        else _field(5, np.asarray(floats, "<f4").tobytes())
+    )
     attr = _field(1, b"value") + _field(2, _field(8, tensor))
     return _field(1, _field(1, name.encode()) + _field(2, b"Const") + _field(5, attr))
 
@@ -60,12 +64,21 @@ def test_slim_state_dict_is_in_network_order_with_pytorch_layouts(rng):
     graph, arrays = _slim_graph(rng)
     state = slim_state_dict(graph_constants(graph), "Net/")
     assert [name.split("/", 1)[1] for name in state] == [
-        "Conv2d_0/weights", "Conv2d_0/BatchNorm/gamma", "Conv2d_0/BatchNorm/beta", "Conv2d_0/BatchNorm/moving_mean",
-        "Conv2d_0/BatchNorm/moving_variance", "Conv2d_0/BatchNorm/num_batches_tracked",
-        "Conv2d_1_depthwise/depthwise_weights", "Conv2d_1_pointwise/weights",
+        "Conv2d_0/weights",
+        "Conv2d_0/BatchNorm/gamma",
+        "Conv2d_0/BatchNorm/beta",
+        "Conv2d_0/BatchNorm/moving_mean",
+        "Conv2d_0/BatchNorm/moving_variance",
+        "Conv2d_0/BatchNorm/num_batches_tracked",
+        "Conv2d_1_depthwise/depthwise_weights",
+        "Conv2d_1_pointwise/weights",
     ]
-    net = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3, bias=False), torch.nn.BatchNorm2d(4),
-                              torch.nn.Conv2d(4, 4, 3, groups=4, bias=False), torch.nn.Conv2d(4, 5, 1, bias=False))
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(2, 4, 3, bias=False),
+        torch.nn.BatchNorm2d(4),
+        torch.nn.Conv2d(4, 4, 3, groups=4, bias=False),
+        torch.nn.Conv2d(4, 5, 1, bias=False),
+    )
     load_state_dict_by_order(net, state, "graph")
     image_HWC = rng.normal(size=(3, 3, 2)).astype(np.float32)
     with torch.no_grad():

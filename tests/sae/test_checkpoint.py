@@ -62,10 +62,13 @@ def _error(folder, modules, optimizers):
     return str(caught.value)
 
 
-@pytest.mark.parametrize("other, message", [
-    (torch.nn.Linear(4, 2), "tensor 'm.weight' (2, 3) float32 does not fit this run's (2, 4) float32"),
-    (torch.nn.Linear(3, 2, bias=False), "unexpected tensor 'm.bias'"),
-])
+@pytest.mark.parametrize(
+    "other, message",
+    [
+        (torch.nn.Linear(4, 2), "tensor 'm.weight' (2, 3) float32 does not fit this run's (2, 4) float32"),
+        (torch.nn.Linear(3, 2, bias=False), "unexpected tensor 'm.bias'"),
+    ],
+)
 def test_weights_are_checked_against_the_modules_before_loading(tmp_path, other, message):
     folder = _saved(tmp_path, *_stepped(0))
     before = {key: value.clone() for key, value in other.state_dict().items()}
@@ -85,7 +88,8 @@ def test_optimizer_tensors_are_checked_before_loading(tmp_path):
     path = folder / "optimizer.safetensors"
     save_file({**tensors, "m.0.exp_avg": torch.zeros(3)}, path)
     assert _error(folder, fresh_modules, fresh_optimizers) == (
-        f"{path}: tensor 'm.0.exp_avg' (3,) float32 does not fit this run's (2, 3) float32")
+        f"{path}: tensor 'm.0.exp_avg' (3,) float32 does not fit this run's (2, 3) float32"
+    )
     save_file({key: value for key, value in tensors.items() if key != "m.1.exp_avg_sq"}, path)
     assert _error(folder, fresh_modules, fresh_optimizers) == f"{path}: tensor 'm.1.exp_avg_sq' missing"
     save_file({**tensors, "m.2.step": torch.tensor(1.0)}, path)
@@ -109,8 +113,10 @@ def test_optimizer_settings_and_states_usae_did_not_write_are_refused(tmp_path):
     state = seal_json({**state, "step": 7})
     state["step"] = 8  # edited after it was sealed
     state_json.write_text(json.dumps(state))
-    assert _error(folder, modules, optimizers) == (f"{state_json}: damaged or edited (its contents differ from their "
-                                                  "'sha256'; remove that key to accept a hand edit)")
+    assert _error(folder, modules, optimizers) == (
+        f"{state_json}: damaged or edited (its contents differ from their "
+        "'sha256'; remove that key to accept a hand edit)"
+    )
 
 
 @pytest.mark.parametrize("name", ["weights.safetensors", "optimizer.safetensors", "log.csv"])
@@ -121,7 +127,8 @@ def test_every_checkpoint_file_is_checked_against_its_sha256(tmp_path, name):
     data[-2] ^= 0x01  # a tensor's last byte, or the log's last loss digit: the file still parses
     (folder / name).write_bytes(bytes(data))
     assert _error(folder, *_module_and_optimizer(1)) == (
-        f"{folder / name}: damaged (its sha256 differs from the one {folder / 'state.json'} records)")
+        f"{folder / name}: damaged (its sha256 differs from the one {folder / 'state.json'} records)"
+    )
     (folder / name).unlink()
     with pytest.raises(UserError) as caught:
         load_checkpoint(folder, *_module_and_optimizer(1))

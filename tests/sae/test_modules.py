@@ -66,4 +66,6 @@ def test_a_smaller_dictionary_init_keeps_the_atoms_directions():
     for name in ["a", "b"]:
         raw, raw_small = official.saes[name].dictionary.weight, small.saes[name].dictionary.weight
         torch.testing.assert_close(raw_small, raw * 0.01)
-        torch.testing.assert_close(small.saes[name].dictionary(), official.saes[name].dictionary(), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(
+            small.saes[name].dictionary(), official.saes[name].dictionary(), rtol=1e-5, atol=1e-6
+        )

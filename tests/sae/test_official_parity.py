@@ -65,10 +65,14 @@ def official_run(usae, batches, options, n_steps):
     names = usae.names
     total = int(batches.n_images / batches.batch_images * options["epochs"])
     warmup = int(batches.n_images / batches.batch_images * options["warmup_epochs"])
-    optimizers = {n: torch.optim.AdamW(usae.saes[n].parameters(), lr=options["lr"],
-                                       weight_decay=options["weight_decay"]) for n in names}
-    schedulers = {n: OfficialScheduler(optimizers[n], options["lr"], options["end_lr"], total, warmup,
-                                       options["start_lr"]) for n in names}
+    optimizers = {
+        n: torch.optim.AdamW(usae.saes[n].parameters(), lr=options["lr"], weight_decay=options["weight_decay"])
+        for n in names
+    }
+    schedulers = {
+        n: OfficialScheduler(optimizers[n], options["lr"], options["end_lr"], total, warmup, options["start_lr"])
+        for n in names
+    }
     usae.train()
     losses = []
     for step in range(n_steps):
@@ -96,16 +100,29 @@ def parity(tmp_path_factory):
     acts, _ = planted_activations(np.random.default_rng(0), N_IMAGES, 4, DIMS, n_shared=24, n_specific=2, active=3)
     root = tmp_path_factory.mktemp("parity")
     batches = TokenBatches(write_planted_stores(root / "stores", acts), batch_images=BATCH_IMAGES)
-    train = {"n_concepts": 32, "k": 4, "batch_images": BATCH_IMAGES, "epochs": EPOCHS, "lr": 3e-3,
-             "warmup_epochs": WARMUP_EPOCHS, "log_every": 1, "checkpoint_epochs": []}
+    train = {
+        "n_concepts": 32,
+        "k": 4,
+        "batch_images": BATCH_IMAGES,
+        "epochs": EPOCHS,
+        "lr": 3e-3,
+        "warmup_epochs": WARMUP_EPOCHS,
+        "log_every": 1,
+        "checkpoint_epochs": [],
+    }
     options = {**validate_config({"train": train}, "test")["train"], "seed": 0}
     run = UniversalRun(batches, options, *run_files(root / "ours"))
     reference = copy.deepcopy(run.usae)
     ours = run.run()
     ours_losses = pd.read_csv(root / "ours" / "log.csv")["loss"].tolist()
     reference_losses = official_run(reference, batches, options, len(ours_losses))
-    return ours_losses, reference_losses, ours.state_dict(), reference.state_dict(), load_file(
-        root / "ours" / "model.safetensors")
+    return (
+        ours_losses,
+        reference_losses,
+        ours.state_dict(),
+        reference.state_dict(),
+        load_file(root / "ours" / "model.safetensors"),
+    )
 
 
 def test_every_step_loss_equals_the_official_loop(parity):

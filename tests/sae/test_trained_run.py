@@ -65,8 +65,10 @@ def test_the_run_knows_its_models_specs_and_statistics(trained):
     config, layout, run, _ = trained
     meta = read_json(layout.run_files("usae")["meta"])
     assert run.models == config["models"] and (run.n_concepts, run.k) == (64, 8)
-    assert {name: spec.image_size for name, spec in run.specs.items()} == {"efficientnet_lite0": 224,
-                                                                           "efficientnet_lite1": 240}
+    assert {name: spec.image_size for name, spec in run.specs.items()} == {
+        "efficientnet_lite0": 224,
+        "efficientnet_lite1": 240,
+    }
     assert all(spec.layer == "blocks.6" for spec in run.specs.values())
     assert run.grids == {name: [7, 7] for name in run.models} and set(run.dtypes.values()) == {"float16"}
     assert run.stats == {name: tuple(meta["stats"][name]) for name in run.models}
@@ -75,6 +77,7 @@ def test_the_run_knows_its_models_specs_and_statistics(trained):
 
 def test_remote_code_is_a_permission_of_the_caller_never_of_the_run_files(trained, tmp_path):
     """A torch.hub model's hubconf.py runs only for a model the caller lists, as the config's remote_code does."""
+
     def hub(meta):
         meta["model_specs"]["efficientnet_lite0"]["spec"].update(loader="torchhub", arch="owner/repo:entry")
 
@@ -92,8 +95,9 @@ def test_usae_load_widens_no_stage_code_digest():
 
 def test_encode_is_the_encoder_on_tokens_standardised_with_the_run_statistics(trained):
     config, layout, run, module = trained
-    batches = evaluation_batches(jobs.stores(config, layout, config["dataset"]["name"], "val"),
-                                 read_json(layout.run_files("usae")["meta"]))
+    batches = evaluation_batches(
+        jobs.stores(config, layout, config["dataset"]["name"], "val"), read_json(layout.run_files("usae")["meta"])
+    )
     for model in run.models:
         x_BD = batches.read(model, np.arange(2))
         with torch.no_grad():
@@ -112,13 +116,20 @@ def test_decode_of_encode_is_the_sae_reconstruction_destandardised(trained):
     with torch.no_grad():
         x_hat_BD = module.saes[source](x_BD)[2]
         across_BD = module.decode(target, torch.from_numpy(codes_NTM.reshape(-1, run.n_concepts)))
-    np.testing.assert_allclose(run.decode(source, codes_NTM, destandardise=False).reshape(-1, run.dims[source]),
-                               x_hat_BD.numpy(), atol=1e-5)
-    np.testing.assert_allclose(run.decode(source, codes_NTM).reshape(-1, run.dims[source]),
-                               destandardise(x_hat_BD.numpy(), *run.stats[source]), atol=1e-4)
+    np.testing.assert_allclose(
+        run.decode(source, codes_NTM, destandardise=False).reshape(-1, run.dims[source]), x_hat_BD.numpy(), atol=1e-5
+    )
+    np.testing.assert_allclose(
+        run.decode(source, codes_NTM).reshape(-1, run.dims[source]),
+        destandardise(x_hat_BD.numpy(), *run.stats[source]),
+        atol=1e-4,
+    )
     assert run.decode(target, codes_NTM).shape == (2, 49, run.dims[target])
-    np.testing.assert_allclose(run.decode(target, codes_NTM).reshape(-1, run.dims[target]),
-                               destandardise(across_BD.numpy(), *run.stats[target]), atol=1e-5)
+    np.testing.assert_allclose(
+        run.decode(target, codes_NTM).reshape(-1, run.dims[target]),
+        destandardise(across_BD.numpy(), *run.stats[target]),
+        atol=1e-5,
+    )
 
 
 def test_image_tokens_are_the_stored_tokens_and_encode_images_their_codes(trained):
@@ -149,16 +160,20 @@ def test_bad_input_is_refused_in_one_line(trained, tmp_path):
     config, layout, run, _ = trained
     model = run.models[0]
     assert "no model 'resnet' in this run (its models: efficientnet_lite0, efficientnet_lite1)" in one_line_error(
-        run.encode, "resnet", np.zeros((2, 320)))
+        run.encode, "resnet", np.zeros((2, 320))
+    )
     assert "no model 'resnet'" in one_line_error(run.encode_images, "resnet", val_paths(config, layout, 1))
     assert "activations of shape (2, 5): model 'efficientnet_lite0' of this run takes (..., 320)" in one_line_error(
-        run.encode, model, np.zeros((2, 5)))
+        run.encode, model, np.zeros((2, 5))
+    )
     assert "codes of shape (2, 320)" in one_line_error(run.decode, model, np.zeros((2, 320)))
     assert "takes (N, H, W, 3) uint8 images or (N, 3, 224, 224)" in one_line_error(
-        run.image_tokens, model, np.zeros((1, 3, 100, 100), np.float32))
+        run.image_tokens, model, np.zeros((1, 3, 100, 100), np.float32)
+    )
     (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
     assert f"{tmp_path / 'broken.jpg'}: not a readable image" in one_line_error(
-        run.image_tokens, model, [tmp_path / "broken.jpg"])
+        run.image_tokens, model, [tmp_path / "broken.jpg"]
+    )
     assert "not a readable image" in one_line_error(run.image_tokens, model, [tmp_path / "absent.png"])
     assert "no images to encode" in one_line_error(run.image_tokens, model, [])
     assert "N >= 1" in one_line_error(run.image_tokens, model, np.zeros((0, 8, 8, 3), np.uint8))
@@ -181,8 +196,9 @@ def test_a_run_on_imported_activations_encodes_them_but_not_images(tmp_path, rng
     assert run.specs == {"a": None, "b": None} and run.grids == {"a": [2, 2], "b": [2, 2]}
     assert run.dtypes == {"a": "float32", "b": "float32"}
     with torch.no_grad():
-        expected_BM = module.encode("a", torch.from_numpy(standardise(acts["a"].reshape(-1, 8).astype(np.float32),
-                                                                      *run.stats["a"])))[1]
+        expected_BM = module.encode(
+            "a", torch.from_numpy(standardise(acts["a"].reshape(-1, 8).astype(np.float32), *run.stats["a"]))
+        )[1]
     np.testing.assert_array_equal(run.encode("a", acts["a"]).reshape(-1, 16), expected_BM.numpy())
     assert "'a' was trained on imported activations" in one_line_error(run.encode_images, "a", [tmp_path / "x.png"])
     assert "none; run 'usae metrics' first" in one_line_error(run.concepts)

@@ -23,15 +23,27 @@ class Killed(Exception):
 
 def kill_at(stop):
     """An ``on_step`` callback that kills the run after step ``stop``."""
+
     def on_step(step):
         if step == stop:
             raise Killed
+
     return on_step
 
 
 def options(**changes):
-    train = {"n_concepts": 32, "k": 4, "batch_images": 16, "epochs": 2, "lr": 3e-3, "warmup_epochs": 0.5,
-             "checkpoint_every": 3, "log_every": 2, "checkpoint_epochs": [0], **changes}
+    train = {
+        "n_concepts": 32,
+        "k": 4,
+        "batch_images": 16,
+        "epochs": 2,
+        "lr": 3e-3,
+        "warmup_epochs": 0.5,
+        "checkpoint_every": 3,
+        "log_every": 2,
+        "checkpoint_epochs": [0],
+        **changes,
+    }
     return {**validate_config({"train": train}, "test")["train"], "seed": 0}
 
 
@@ -236,8 +248,9 @@ def test_a_reextracted_store_or_other_provenance_trains_afresh(planted, tmp_path
     caplog.clear()
     _interrupted_run(TokenBatches(stores, batch_images=64), tmp_path / "run", at=3)
     assert "different configuration (stores); training from scratch" in caplog.text
-    UniversalRun(TokenBatches(stores, batch_images=64), options(), *run_files(tmp_path / "run"),
-                 provenance={"code": "v2"}).run()
+    UniversalRun(
+        TokenBatches(stores, batch_images=64), options(), *run_files(tmp_path / "run"), provenance={"code": "v2"}
+    ).run()
     assert "different configuration (provenance); training from scratch" in caplog.text
 
 
@@ -262,9 +275,11 @@ def test_a_checkpoint_with_other_optimizer_settings_is_not_resumed(planted, tmp_
 
 def _group(batches, root):
     """Three runs over one batch stream that differ in lr, epochs and kind."""
-    return [UniversalRun(batches, options(lr=3e-3), *run_files(root / "fast")),
-            UniversalRun(batches, options(lr=1e-3, epochs=3), *run_files(root / "long")),
-            IndependentRun(batches, options(), *run_files(root / "independent"))]
+    return [
+        UniversalRun(batches, options(lr=3e-3), *run_files(root / "fast")),
+        UniversalRun(batches, options(lr=1e-3, epochs=3), *run_files(root / "long")),
+        IndependentRun(batches, options(), *run_files(root / "independent")),
+    ]
 
 
 def _assert_same_runs(first, second, root_a, root_b):
@@ -289,14 +304,17 @@ def test_runs_trained_together_resume_each_from_its_checkpoint(planted, tmp_path
     with pytest.raises(Killed):
         train_together(_group(batches, tmp_path / "together"), on_step=kill_at(10))
     runs = _group(batches, tmp_path / "together")
-    (tmp_path / "together" / "long" / "checkpoints" / "latest").rename(tmp_path / "gone")  # one run resumes from an earlier checkpoint
+    (tmp_path / "together" / "long" / "checkpoints" / "latest").rename(
+        tmp_path / "gone"
+    )  # one run resumes from an earlier checkpoint
     resumed = train_together(runs)
     _assert_same_runs(alone, resumed, tmp_path / "alone", tmp_path / "together")
 
 
 def test_runs_trained_together_share_their_batches(planted, tmp_path):
-    runs = [UniversalRun(TokenBatches(planted[0], batch_images=64), options(), *run_files(tmp_path / name))
-            for name in "ab"]
+    runs = [
+        UniversalRun(TokenBatches(planted[0], batch_images=64), options(), *run_files(tmp_path / name)) for name in "ab"
+    ]
     with pytest.raises(ValueError, match="share one TokenBatches"):
         train_together(runs)
 
@@ -307,8 +325,10 @@ def test_the_dictionary_init_is_recorded_and_changes_the_training(planted, tmp_p
     small = UniversalRun(batches, options(epochs=1, dictionary_init_std=0.05), *run_files(tmp_path / "small")).run()
     assert json.loads((tmp_path / "small" / "model.json").read_text())["dictionary_init_std"] == 0.05
     assert json.loads((tmp_path / "official" / "model.json").read_text())["dictionary_init_std"] == 1.0
-    turned = [torch.nn.functional.cosine_similarity(run.saes["a"].dictionary(), start, dim=1).mean()
-              for run, start in [(official, _initial_atoms(1.0)), (small, _initial_atoms(0.05))]]
+    turned = [
+        torch.nn.functional.cosine_similarity(run.saes["a"].dictionary(), start, dim=1).mean()
+        for run, start in [(official, _initial_atoms(1.0)), (small, _initial_atoms(0.05))]
+    ]
     assert turned[1] < turned[0]  # the smaller init turns the atoms further from where they started
 
 
@@ -335,14 +355,23 @@ def _edited_checkpoint(planted, tmp_path, edit):
 MODEL_STEPS = "scheduler must be {'model_steps': each model's update count, 4 in all}"
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda state: state["scheduler"]["model_steps"].update(a=99), MODEL_STEPS),
-    (lambda state: state["scheduler"]["model_steps"].update(a=-1), MODEL_STEPS),
-    (lambda state: state["scheduler"]["model_steps"].pop("a"), MODEL_STEPS),
-    (lambda state: state.update(scheduler={}), MODEL_STEPS),
-    (lambda state: state["fired"].update(a=[32]), "'fired' must list, for each model, concept indices from 0 to 31"),
-    (lambda state: state["fired"].update(a="all"), "'fired' must list, for each model, concept indices from 0 to 31"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda state: state["scheduler"]["model_steps"].update(a=99), MODEL_STEPS),
+        (lambda state: state["scheduler"]["model_steps"].update(a=-1), MODEL_STEPS),
+        (lambda state: state["scheduler"]["model_steps"].pop("a"), MODEL_STEPS),
+        (lambda state: state.update(scheduler={}), MODEL_STEPS),
+        (
+            lambda state: state["fired"].update(a=[32]),
+            "'fired' must list, for each model, concept indices from 0 to 31",
+        ),
+        (
+            lambda state: state["fired"].update(a="all"),
+            "'fired' must list, for each model, concept indices from 0 to 31",
+        ),
+    ],
+)
 def test_a_checkpoint_s_counters_are_checked_before_resuming(planted, tmp_path, edit, message):
     from usae.errors import CheckpointError
 
@@ -354,8 +383,9 @@ def test_a_checkpoint_s_counters_are_checked_before_resuming(planted, tmp_path, 
     assert str(caught.value) == f"{latest / 'state.json'}: {message}"
     assert all(torch.equal(value, run.usae.state_dict()[key]) for key, value in before.items())
     independent = IndependentRun(batches, options(), *run_files(tmp_path / "i"))
-    assert independent.scheduler_problem({"model_steps": {}}, 4) == ("scheduler must be {} (independent SAEs follow "
-                                                                     "the global step)")
+    assert independent.scheduler_problem({"model_steps": {}}, 4) == (
+        "scheduler must be {} (independent SAEs follow the global step)"
+    )
 
 
 def test_a_checkpoint_without_its_training_log_is_one_line(planted, tmp_path):
@@ -371,8 +401,10 @@ def test_a_checkpoint_without_its_training_log_is_one_line(planted, tmp_path):
     log_csv.unlink()
     with pytest.raises(CheckpointError) as caught:
         UniversalRun(batches, options(checkpoint_every=2), *run_files(tmp_path)).run()
-    assert str(caught.value) == (f"{log_csv}: missing, the checkpoint cannot be resumed without its training log "
-                                 f"(delete {latest} to train from scratch)")
+    assert str(caught.value) == (
+        f"{log_csv}: missing, the checkpoint cannot be resumed without its training log "
+        f"(delete {latest} to train from scratch)"
+    )
 
 
 def test_model_json_takes_a_store_s_spec_from_its_source_if_it_records_one():

@@ -8,11 +8,21 @@ from usae.stages.actmax import actmax
 def test_actmax_files(tiny_evaluated, tmp_path):
     config, layout = tiny_evaluated
     options = {**config["actmax"], "concepts": [3], "steps": 2}
-    table = actmax(layout.run_files("usae")["weights"], layout.run_files("usae")["meta"],
-                   layout.metrics(config["dataset"]["name"], "concepts.csv"),
-                   layout.metrics(config["dataset"]["name"], "summary.json"), [tmp_path / "f.png", tmp_path / "f.pdf"],
-                   [tmp_path / "t.csv", tmp_path / "t.md"], tmp_path / "images", options=options, model_zoo={},
-                   grid=config["extract"]["grid"], seed=0)
-    assert sorted(p.name for p in (tmp_path / "images").iterdir()) == [f"concept_00003_{m}.png" for m in config["models"]]
+    table = actmax(
+        layout.run_files("usae")["weights"],
+        layout.run_files("usae")["meta"],
+        layout.metrics(config["dataset"]["name"], "concepts.csv"),
+        layout.metrics(config["dataset"]["name"], "summary.json"),
+        [tmp_path / "f.png", tmp_path / "f.pdf"],
+        [tmp_path / "t.csv", tmp_path / "t.md"],
+        tmp_path / "images",
+        options=options,
+        model_zoo={},
+        grid=config["extract"]["grid"],
+        seed=0,
+    )
+    assert sorted(p.name for p in (tmp_path / "images").iterdir()) == [
+        f"concept_00003_{m}.png" for m in config["models"]
+    ]
     assert list(table["optimised_for"]) == config["models"] and set(config["models"]) <= set(table.columns)
     assert pd.read_csv(tmp_path / "t.csv").shape == table.shape and (tmp_path / "f.pdf").exists()

@@ -15,11 +15,23 @@ def test_baseline_files(tiny_evaluated, tmp_path):
     name = config["dataset"]["name"]
     pairs = [tmp_path / f"pairs_{model}.csv" for model in config["models"]]
     figures = {key: [tmp_path / f"{key}.png", tmp_path / f"{key}.pdf"] for key in ("fig7", "fig16", "fig7b")}
-    table = baseline(layout.run_files("usae")["weights"], layout.run_files("usae")["meta"],
-                     layout.run_files("independent")["weights"], layout.run_files("independent")["meta"],
-                     layout.metrics(name, "concepts.csv"), jobs.stores(config, layout, name, "val"),
-                     jobs.manifest(config, name, "val"), pairs, tmp_path / "top.npz", [tmp_path / "t.csv", tmp_path / "t.md"],
-                     **figures, top_cofiring=10, batch_images=2, gallery_images=2, seed=0)
+    table = baseline(
+        layout.run_files("usae")["weights"],
+        layout.run_files("usae")["meta"],
+        layout.run_files("independent")["weights"],
+        layout.run_files("independent")["meta"],
+        layout.metrics(name, "concepts.csv"),
+        jobs.stores(config, layout, name, "val"),
+        jobs.manifest(config, name, "val"),
+        pairs,
+        tmp_path / "top.npz",
+        [tmp_path / "t.csv", tmp_path / "t.md"],
+        **figures,
+        top_cofiring=10,
+        batch_images=2,
+        gallery_images=2,
+        seed=0,
+    )
     assert list(table["model"]) == [label for m in config["models"] for label in (m, f"random ({m})")]
     for path in pairs:
         matched = pd.read_csv(path)
@@ -37,11 +49,23 @@ def test_baseline_keeps_each_independent_concepts_top_images(tiny_evaluated, tmp
     name = config["dataset"]["name"]
     stores = jobs.stores(config, layout, name, "val")
     figures = {key: [tmp_path / f"{key}.png", tmp_path / f"{key}.pdf"] for key in ("fig7", "fig16")}
-    baseline(layout.run_files("usae")["weights"], layout.run_files("usae")["meta"],
-             layout.run_files("independent")["weights"], layout.run_files("independent")["meta"],
-             layout.metrics(name, "concepts.csv"), stores, None, [tmp_path / f"p_{model}.csv" for model in config["models"]],
-             tmp_path / "top.npz", [tmp_path / "t.csv", tmp_path / "t.md"], **figures,
-             top_cofiring=10, batch_images=3, gallery_images=2, seed=0)
+    baseline(
+        layout.run_files("usae")["weights"],
+        layout.run_files("usae")["meta"],
+        layout.run_files("independent")["weights"],
+        layout.run_files("independent")["meta"],
+        layout.metrics(name, "concepts.csv"),
+        stores,
+        None,
+        [tmp_path / f"p_{model}.csv" for model in config["models"]],
+        tmp_path / "top.npz",
+        [tmp_path / "t.csv", tmp_path / "t.md"],
+        **figures,
+        top_cofiring=10,
+        batch_images=3,
+        gallery_images=2,
+        seed=0,
+    )
     _, meta = load_trained(layout.run_files("usae")["weights"], layout.run_files("usae")["meta"])
     saes, _ = load_trained(layout.run_files("independent")["weights"], layout.run_files("independent")["meta"])
     batches = evaluation_batches(stores, meta)
@@ -50,8 +74,12 @@ def test_baseline_keeps_each_independent_concepts_top_images(tiny_evaluated, tmp
         assert top["image_ids"].tolist() == [str(i) for i in batches.stores[config["models"][0]].image_ids]
         for i, model in enumerate(config["models"]):
             with torch.no_grad():
-                per_image_Nm = torch.cat([saes[model].encode(batch[model])[1].view(-1, batches.tokens, saes[model].n_concepts).amax(1)
-                                          for batch in batches.sequential(3, "test")])
+                per_image_Nm = torch.cat(
+                    [
+                        saes[model].encode(batch[model])[1].view(-1, batches.tokens, saes[model].n_concepts).amax(1)
+                        for batch in batches.sequential(3, "test")
+                    ]
+                )
             best = torch.topk(per_image_Nm, 2, dim=0)
             assert np.allclose(top["values"][i], best.values.numpy(), atol=1e-6)
             # Each kept image has that code (ties at 0, concepts firing on fewer images, may pick any image).

@@ -13,8 +13,9 @@ from usae.stages.fetch import fetch
 
 def digests(folder):
     """sha256 of every file of a store folder (not its subfolders), by name."""
-    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(folder.iterdir())
-            if path.is_file()}
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(folder.iterdir()) if path.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +23,16 @@ def split(tiny, tmp_path_factory):
     """The tiny config's train split (6 images: with shard_images 2, three shards) and its options."""
     config, _ = tiny
     folder = tmp_path_factory.mktemp("parts")
-    fetch(folder / "train.csv", folder / "train.rejects.csv", folder / "images", dataset=config["dataset"],
-          key="dataset", split="train", seed=0, cache=folder / "cache")
+    fetch(
+        folder / "train.csv",
+        folder / "train.rejects.csv",
+        folder / "images",
+        dataset=config["dataset"],
+        key="dataset",
+        split="train",
+        seed=0,
+        cache=folder / "cache",
+    )
     options = {**config["extract"], "shard_images": 2, "stat_images": 3}
     return folder, options
 
@@ -32,8 +41,14 @@ def split(tiny, tmp_path_factory):
 def whole(split):
     """A one-part store of efficientnet_lite0."""
     folder, options = split
-    extract(folder / "train.csv", folder / "whole" / "meta.json", model="efficientnet_lite0", zoo_entry=None,
-            options=options, seed=0)
+    extract(
+        folder / "train.csv",
+        folder / "whole" / "meta.json",
+        model="efficientnet_lite0",
+        zoo_entry=None,
+        options=options,
+        seed=0,
+    )
     return folder / "whole"
 
 
@@ -41,11 +56,25 @@ def run_parts(folder, options, parts, name, merge=True):
     options = {**options, "parts": parts}
     records = [folder / name / "parts" / str(i) / "part.json" for i in range(parts)]
     for index, record in enumerate(records):
-        extract(folder / "train.csv", part=record, index=index, model="efficientnet_lite0", zoo_entry=None,
-                options=options, seed=0)
+        extract(
+            folder / "train.csv",
+            part=record,
+            index=index,
+            model="efficientnet_lite0",
+            zoo_entry=None,
+            options=options,
+            seed=0,
+        )
     if merge:
-        extract_merge(folder / "train.csv", records, folder / name / "meta.json", model="efficientnet_lite0",
-                      zoo_entry=None, options=options, seed=0)
+        extract_merge(
+            folder / "train.csv",
+            records,
+            folder / name / "meta.json",
+            model="efficientnet_lite0",
+            zoo_entry=None,
+            options=options,
+            seed=0,
+        )
     return folder / name, records
 
 
@@ -76,7 +105,11 @@ def test_part_records_its_shard_range(split):
     _, records = run_parts(folder, options, 2, "ranges", merge=False)
     assert [json.loads(r.read_text())["shards"] for r in records] == [[0, 1], [1, 3]]
     assert sorted(p.name for p in records[1].parent.glob("shard_*")) == [
-        "shard_00001.json", "shard_00001.npy", "shard_00002.json", "shard_00002.npy"]
+        "shard_00001.json",
+        "shard_00001.npy",
+        "shard_00002.json",
+        "shard_00002.npy",
+    ]
 
 
 def test_merge_refuses_incomplete_or_mismatched_parts(split):
@@ -85,14 +118,35 @@ def test_merge_refuses_incomplete_or_mismatched_parts(split):
     two = {**options, "parts": 2}
     records[1].unlink()
     with pytest.raises(StoreError, match="no part.json"):
-        extract_merge(folder / "train.csv", records, folder / "bad" / "meta.json", model="efficientnet_lite0",
-                      zoo_entry=None, options=two, seed=0)
+        extract_merge(
+            folder / "train.csv",
+            records,
+            folder / "bad" / "meta.json",
+            model="efficientnet_lite0",
+            zoo_entry=None,
+            options=two,
+            seed=0,
+        )
     with pytest.raises(StoreError, match="cover shards"):
-        extract_merge(folder / "train.csv", records[:1], folder / "bad" / "meta.json", model="efficientnet_lite0",
-                      zoo_entry=None, options=two, seed=0)
+        extract_merge(
+            folder / "train.csv",
+            records[:1],
+            folder / "bad" / "meta.json",
+            model="efficientnet_lite0",
+            zoo_entry=None,
+            options=two,
+            seed=0,
+        )
     with pytest.raises(StoreError, match="other settings"):
-        extract_merge(folder / "train.csv", records[:1], folder / "bad" / "meta.json", model="efficientnet_lite0",
-                      zoo_entry=None, options={**two, "batch_size": 1}, seed=0)
+        extract_merge(
+            folder / "train.csv",
+            records[:1],
+            folder / "bad" / "meta.json",
+            model="efficientnet_lite0",
+            zoo_entry=None,
+            options={**two, "batch_size": 1},
+            seed=0,
+        )
     assert not (folder / "bad" / "meta.json").exists()
 
 
@@ -101,8 +155,22 @@ def test_interrupted_part_resumes_at_its_first_missing_shard(split, whole):
     merged, records = run_parts(folder, options, 2, "resumed", merge=False)
     (records[1].parent / "shard_00002.npy").write_bytes(b"torn")  # a part job killed mid-shard
     records[1].unlink()
-    extract(folder / "train.csv", part=records[1], index=1, model="efficientnet_lite0", zoo_entry=None,
-            options={**options, "parts": 2}, seed=0)
-    extract_merge(folder / "train.csv", records, merged / "meta.json", model="efficientnet_lite0", zoo_entry=None,
-                  options={**options, "parts": 2}, seed=0)
+    extract(
+        folder / "train.csv",
+        part=records[1],
+        index=1,
+        model="efficientnet_lite0",
+        zoo_entry=None,
+        options={**options, "parts": 2},
+        seed=0,
+    )
+    extract_merge(
+        folder / "train.csv",
+        records,
+        merged / "meta.json",
+        model="efficientnet_lite0",
+        zoo_entry=None,
+        options={**options, "parts": 2},
+        seed=0,
+    )
     assert digests(merged) == digests(whole)

@@ -13,11 +13,20 @@ def test_every_figure_is_written(tiny_evaluated, tmp_path):
     files = {figure: [tmp_path / f"{figure}.png", tmp_path / f"{figure}.pdf"] for figure in FIGURES}
     curves = [tmp_path / "curves_usae.png", tmp_path / "curves_usae.pdf"]
     labels = {model: f"Model {i}" for i, model in enumerate(config["models"])}
-    figures(*(layout.metrics(name, f) for f in ("matrices.json", "summary.json", "concepts.csv", "top_images.npz")),
-            layout.run_files("usae")["weights"], layout.run_files("usae")["meta"],
-            jobs.stores(config, layout, name, "val"), jobs.manifest(config, name, "val"), **files,
-            logs=[layout.run_files("usae")["log_csv"]], curves=curves, options=config["figures"],
-            top_concepts=config["metrics"]["top_concepts"], labels=labels, kinds=["usae"])
+    figures(
+        *(layout.metrics(name, f) for f in ("matrices.json", "summary.json", "concepts.csv", "top_images.npz")),
+        layout.run_files("usae")["weights"],
+        layout.run_files("usae")["meta"],
+        jobs.stores(config, layout, name, "val"),
+        jobs.manifest(config, name, "val"),
+        **files,
+        logs=[layout.run_files("usae")["log_csv"]],
+        curves=curves,
+        options=config["figures"],
+        top_concepts=config["metrics"]["top_concepts"],
+        labels=labels,
+        kinds=["usae"],
+    )
     for paths in [*files.values(), curves]:
         assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and paths[1].read_bytes()[:5] == b"%PDF-"
 
@@ -32,10 +41,18 @@ def test_galleries_without_any_concept_say_so_and_do_not_crash(tiny_evaluated, t
     frame["entropy"] = 0.5
     frame.to_csv(tmp_path / "concepts.csv", index=False)
     files = {figure: [tmp_path / f"{figure}.png", tmp_path / f"{figure}.pdf"] for figure in FIGURES}
-    figures(layout.metrics(name, "matrices.json"), layout.metrics(name, "summary.json"), tmp_path / "concepts.csv",
-            layout.metrics(name, "top_images.npz"), layout.run_files("usae")["weights"],
-            layout.run_files("usae")["meta"], jobs.stores(config, layout, name, "val"),
-            jobs.manifest(config, name, "val"), **files, options=config["figures"],
-            top_concepts=config["metrics"]["top_concepts"])
+    figures(
+        layout.metrics(name, "matrices.json"),
+        layout.metrics(name, "summary.json"),
+        tmp_path / "concepts.csv",
+        layout.metrics(name, "top_images.npz"),
+        layout.run_files("usae")["weights"],
+        layout.run_files("usae")["meta"],
+        jobs.stores(config, layout, name, "val"),
+        jobs.manifest(config, name, "val"),
+        **files,
+        options=config["figures"],
+        top_concepts=config["metrics"]["top_concepts"],
+    )
     for figure in ("fig4_universal_concepts", "fig9_model_specific_concepts"):
         assert files[figure][0].stat().st_size > 1000 and files[figure][1].exists()

@@ -13,13 +13,24 @@ def test_metrics_files(tiny_trained, tmp_path):
     name = config["dataset"]["name"]
     stores = jobs.stores(config, layout, name, "val")
     independent = [layout.run_files("independent")["weights"], layout.run_files("independent")["meta"]]
-    out = {key: tmp_path / f for key, f in [("matrices", "m.json"), ("concepts", "c.csv"), ("top_images", "t.npz"),
-                                            ("summary", "s.json")]}
-    summary = metrics(layout.run_files("usae")["weights"], layout.run_files("usae")["meta"], stores,
-                      **out, dataset=name, options=config["metrics"], independent=independent)
+    out = {
+        key: tmp_path / f
+        for key, f in [("matrices", "m.json"), ("concepts", "c.csv"), ("top_images", "t.npz"), ("summary", "s.json")]
+    }
+    summary = metrics(
+        layout.run_files("usae")["weights"],
+        layout.run_files("usae")["meta"],
+        stores,
+        **out,
+        dataset=name,
+        options=config["metrics"],
+        independent=independent,
+    )
     matrices = read_json(out["matrices"])
     n_models = len(config["models"])
-    assert np.array(matrices["r2"]).shape == (n_models, n_models) and set(matrices["independent"]) == set(config["models"])
+    assert np.array(matrices["r2"]).shape == (n_models, n_models) and set(matrices["independent"]) == set(
+        config["models"]
+    )
     run_stats = read_json(layout.run_files("usae")["meta"])["stats"]
     standardisation = matrices["standardisation"]
     assert standardisation["from"] == "model.json" and {
@@ -37,7 +48,15 @@ def test_without_independent_saes(tiny_trained, tmp_path):
     config, layout = tiny_trained
     name = config["dataset"]["name"]
     stores = jobs.stores(config, layout, name, "val")
-    metrics(layout.run_files("usae")["weights"], layout.run_files("usae")["meta"], stores,
-            tmp_path / "m.json", tmp_path / "c.csv", tmp_path / "t.npz", tmp_path / "s.json", dataset=name,
-            options=config["metrics"])
+    metrics(
+        layout.run_files("usae")["weights"],
+        layout.run_files("usae")["meta"],
+        stores,
+        tmp_path / "m.json",
+        tmp_path / "c.csv",
+        tmp_path / "t.npz",
+        tmp_path / "s.json",
+        dataset=name,
+        options=config["metrics"],
+    )
     assert read_json(tmp_path / "m.json")["independent"] == {}

@@ -17,11 +17,20 @@ def _experiment(tmp_path, dims=DIMS):
     release, _ = write_release(tmp_path)
     rng = np.random.default_rng(0)
     for theirs, ours in NAMES.items():
-        write_store(tmp_path / "results/activations/mine/val" / ours, rng.normal(size=(3, 4, dims[theirs])),
-                    ["a", "b", "c"], ours, dtype="float32")
-    config = {"dataset": {"name": "mine", "source": "activations"}, "models": list(NAMES.values()),
-              "released": {"config": str(release), "models": NAMES}, "train": {"independent": False},
-              "results": str(tmp_path / "results")}
+        write_store(
+            tmp_path / "results/activations/mine/val" / ours,
+            rng.normal(size=(3, 4, dims[theirs])),
+            ["a", "b", "c"],
+            ours,
+            dtype="float32",
+        )
+    config = {
+        "dataset": {"name": "mine", "source": "activations"},
+        "models": list(NAMES.values()),
+        "released": {"config": str(release), "models": NAMES},
+        "train": {"independent": False},
+        "results": str(tmp_path / "results"),
+    }
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -40,15 +49,23 @@ def test_a_store_of_another_dim_stops_the_import_in_one_line_before_any_write(tm
     config = _experiment(tmp_path, dims={**DIMS, "ViT": 10})
     assert main(["released", "--config", str(config)]) == 2
     store = tmp_path / "results/activations/mine/val/gamma/meta.json"
-    assert capsys.readouterr().err == (f"usae: error: {store}: activations of dim 10, but the trained model's 'gamma' "
-                                       "takes dim 12 (its model.json)\n")
+    assert capsys.readouterr().err == (
+        f"usae: error: {store}: activations of dim 10, but the trained model's 'gamma' takes dim 12 (its model.json)\n"
+    )
     assert not (tmp_path / "results/train/usae/model.json").exists()
 
 
 def test_usae_released_without_a_release_says_why(tmp_path, capsys):
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({"dataset": {"name": "mine", "source": "activations"}, "models": ["a", "b"],
-                                    "results": str(tmp_path / "results")}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "dataset": {"name": "mine", "source": "activations"},
+                "models": ["a", "b"],
+                "results": str(tmp_path / "results"),
+            }
+        )
+    )
     (tmp_path / "results/activations/mine").mkdir(parents=True)
     assert main(["released", "--config", str(path)]) == 2
     assert capsys.readouterr().err == f"usae: error: {path}: released is null: the USAE is trained, not imported\n"

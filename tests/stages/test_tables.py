@@ -10,15 +10,29 @@ from usae.stages.tables import tables
 def test_tables_and_scorecard(tiny_evaluated, tmp_path):
     config, layout = tiny_evaluated
     name = config["dataset"]["name"]
-    out = dict(reconstruction=[tmp_path / "r.csv", tmp_path / "r.md"], universality=[tmp_path / "u.csv", tmp_path / "u.md"],
-               concepts_all=tmp_path / "c.csv", concepts_top25=tmp_path / "c.md", scorecard_md=tmp_path / "s.md",
-               scorecard_json=tmp_path / "s.json", headline=tmp_path / "h.json")
-    card = tables([layout.metrics(name, "matrices.json")], [layout.metrics(name, "summary.json")],
-                  layout.metrics(name, "concepts.csv"), **out, datasets=[name], experiment=name)
+    out = dict(
+        reconstruction=[tmp_path / "r.csv", tmp_path / "r.md"],
+        universality=[tmp_path / "u.csv", tmp_path / "u.md"],
+        concepts_all=tmp_path / "c.csv",
+        concepts_top25=tmp_path / "c.md",
+        scorecard_md=tmp_path / "s.md",
+        scorecard_json=tmp_path / "s.json",
+        headline=tmp_path / "h.json",
+    )
+    card = tables(
+        [layout.metrics(name, "matrices.json")],
+        [layout.metrics(name, "summary.json")],
+        layout.metrics(name, "concepts.csv"),
+        **out,
+        datasets=[name],
+        experiment=name,
+    )
     assert len(pd.read_csv(tmp_path / "r.csv")) == len(config["models"])
     assert (tmp_path / "s.md").read_text().startswith("# Scorecard")
     counts = read_json(tmp_path / "s.json")
-    assert sum(counts[f"claims_{verdict}"] for verdict in ("holding", "not_holding", "not_judged", "not_run")) == len(card)
+    assert sum(counts[f"claims_{verdict}"] for verdict in ("holding", "not_holding", "not_judged", "not_run")) == len(
+        card
+    )
     assert set(counts["r2"]) == set(config["models"])
     assert set(card.loc[card["source"] == "Fig. 7", "holds"]) == {"not run"}  # no independent SAEs
     headline = read_json(tmp_path / "h.json")

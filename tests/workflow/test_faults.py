@@ -33,10 +33,19 @@ LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (INFO|WARNING) ")
 
 # ---------------------------------------------------------------- the usae command: user errors and bugs
 
+
 def write_config(tmp_path, **config):
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({"results": str(tmp_path / "results"), "data": str(tmp_path / "results/cache/data"),
-                                    "activations": str(tmp_path / "results/cache/activations"), **config}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "results": str(tmp_path / "results"),
+                "data": str(tmp_path / "results/cache/data"),
+                "activations": str(tmp_path / "results/cache/activations"),
+                **config,
+            }
+        )
+    )
     return path
 
 
@@ -45,7 +54,7 @@ def one_line_error(capsys, argv):
     assert main(argv) == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if not LOG_LINE.match(line)]
     assert len(lines) == 1 and lines[0].startswith("usae: error: "), lines
-    return lines[0][len("usae: error: "):]
+    return lines[0][len("usae: error: ") :]
 
 
 def test_a_bug_shows_its_traceback_and_asks_for_a_report(tmp_path, capsys, monkeypatch):
@@ -70,17 +79,23 @@ def test_user_error_is_one_line_and_debug_shows_the_traceback(tmp_path, capsys):
 
 # ---------------------------------------------------------------- config
 
-@pytest.mark.parametrize("config, message", [
-    ({"train": {"kk": 3}}, "unknown key 'train.kk'"),
-    ({"train": {"k": "eight"}}, "key 'train.k': 'eight' is not of type 'integer'"),
-    ({"train": {"k": 65, "n_concepts": 64}}, "key 'train.k': 65 active concepts, more than train.n_concepts (64)"),
-    ({"train": {"n_concepts": 0}}, "key 'train.n_concepts': 0 is less than the minimum of 2"),
-    ({"train": {"batch_images": 8}, "dataset": {"name": "e", "source": "embedded", "embedded": {"n_train": 4}}},
-     "key 'train.batch_images': 8 images per batch, more than dataset.embedded.n_train (4)"),
-    ({"models": ["efficientnet_lite0", "resnet9000"]}, "key 'models': unknown model 'resnet9000'"),
-    ({"dataset": {"name": "../up", "source": "embedded"}}, "key 'dataset.name': '../up' does not match"),
-    ({"models": ["efficientnet_lite0", "a/b"]}, "key 'models.1': 'a/b' does not match"),
-])
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"train": {"kk": 3}}, "unknown key 'train.kk'"),
+        ({"train": {"k": "eight"}}, "key 'train.k': 'eight' is not of type 'integer'"),
+        ({"train": {"k": 65, "n_concepts": 64}}, "key 'train.k': 65 active concepts, more than train.n_concepts (64)"),
+        ({"train": {"n_concepts": 0}}, "key 'train.n_concepts': 0 is less than the minimum of 2"),
+        (
+            {"train": {"batch_images": 8}, "dataset": {"name": "e", "source": "embedded", "embedded": {"n_train": 4}}},
+            "key 'train.batch_images': 8 images per batch, more than dataset.embedded.n_train (4)",
+        ),
+        ({"models": ["efficientnet_lite0", "resnet9000"]}, "key 'models': unknown model 'resnet9000'"),
+        ({"dataset": {"name": "../up", "source": "embedded"}}, "key 'dataset.name': '../up' does not match"),
+        ({"models": ["efficientnet_lite0", "a/b"]}, "key 'models.1': 'a/b' does not match"),
+    ],
+)
 def test_config_errors_are_one_line_naming_the_file_and_key(tmp_path, capsys, config, message):
     path = write_config(tmp_path, **config)
     assert one_line_error(capsys, ["train", "--config", str(path)]).startswith(f"{path}: {message}")
@@ -97,14 +112,20 @@ def test_results_outside_the_working_directory_is_the_users_output_root():
     config = validate_config({"results": "../x"}, "c.yaml")
     layout = Layout(config["results"])
     assert layout.imported_store("d", "train", "m").startswith("../x/") and layout.explorer() == "../x/explorer"
-    assert jobs.store(config, layout, "embedded", "train", "efficientnet_lite0").startswith("results/cache/activations/")
+    assert jobs.store(config, layout, "embedded", "train", "efficientnet_lite0").startswith(
+        "results/cache/activations/"
+    )
 
 
 def test_a_layer_the_model_lacks_is_one_line(tmp_path, capsys):
     zoo = {"mine": {"loader": "timm", "arch": "efficientnet_lite0", "weights": "random", "layer": "blocks.99"}}
-    config = write_config(tmp_path, dataset={"name": "e", "source": "embedded",
-                                             "embedded": {"n_train": 2, "n_val": 2, "size": 64}},
-                          models=["mine", "efficientnet_lite0"], model_zoo=zoo, train={"batch_images": 2})
+    config = write_config(
+        tmp_path,
+        dataset={"name": "e", "source": "embedded", "embedded": {"n_train": 2, "n_val": 2, "size": 64}},
+        models=["mine", "efficientnet_lite0"],
+        model_zoo=zoo,
+        train={"batch_images": 2},
+    )
     assert main(["fetch", "--config", str(config), "--split", "train"]) == 0
     capsys.readouterr()
     message = one_line_error(capsys, ["extract", "--config", str(config), "--model", "mine", "--split", "train"])
@@ -112,6 +133,7 @@ def test_a_layer_the_model_lacks_is_one_line(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------- folder datasets
+
 
 def test_folder_dataset_rejects_bad_files_and_reads_odd_names(tmp_path, image_folder):
     root = tmp_path / "my phötos"
@@ -122,19 +144,39 @@ def test_folder_dataset_rejects_bad_files_and_reads_odd_names(tmp_path, image_fo
     (root / "empty.png").write_bytes(b"")
     (root / "notes.txt").write_text("not an image")
     (root / "fake.jpg").write_text("not an image either")
-    dataset = {"name": "mine", "source": "folder", "root": str(root), "val_fraction": 0.0, "max_images": {"train": None}}
+    dataset = {
+        "name": "mine",
+        "source": "folder",
+        "root": str(root),
+        "val_fraction": 0.0,
+        "max_images": {"train": None},
+    }
     out = tmp_path / "out"
-    table = fetch(out / "train.csv", out / "train.rejects.csv", out / "images", dataset=dataset, key="dataset",
-                  split="train", seed=0, cache=None)
+    table = fetch(
+        out / "train.csv",
+        out / "train.rejects.csv",
+        out / "images",
+        dataset=dataset,
+        key="dataset",
+        split="train",
+        seed=0,
+        cache=None,
+    )
     assert len(table) == 4 and all("sub dir é" in path for path in table["path"])
     rejects = (out / "train.rejects.csv").read_text()
     assert all(name in rejects for name in ["corrupt.jpg", "empty.png", "fake.jpg"]) and "notes.txt" not in rejects
 
 
-@pytest.mark.parametrize("make_root, message", [
-    (lambda tmp: tmp / "missing", "dataset.root: dataset folder '{root}' does not exist"),
-    (lambda tmp: (tmp / "empty").mkdir() or tmp / "empty", "dataset.root: no images for split 'train' under '{root}'"),
-])
+@pytest.mark.parametrize(
+    "make_root, message",
+    [
+        (lambda tmp: tmp / "missing", "dataset.root: dataset folder '{root}' does not exist"),
+        (
+            lambda tmp: (tmp / "empty").mkdir() or tmp / "empty",
+            "dataset.root: no images for split 'train' under '{root}'",
+        ),
+    ],
+)
 def test_empty_or_missing_folder_is_one_line_naming_dataset_root(tmp_path, capsys, make_root, message):
     root = make_root(tmp_path)
     config = write_config(tmp_path, dataset={"name": "mine", "source": "folder", "root": str(root)})
@@ -144,8 +186,11 @@ def test_empty_or_missing_folder_is_one_line_naming_dataset_root(tmp_path, capsy
 # ---------------------------------------------------------------- bad stores
 
 MODELS = {"alpha": 6, "beta": 10}
-IMPORTED = {"dataset": {"name": "mine", "source": "activations"}, "models": list(MODELS),
-            "train": {"n_concepts": 8, "k": 2, "batch_images": 4, "epochs": 1, "device": "cpu"}}
+IMPORTED = {
+    "dataset": {"name": "mine", "source": "activations"},
+    "models": list(MODELS),
+    "train": {"n_concepts": 8, "k": 2, "batch_images": 4, "epochs": 1, "device": "cpu"},
+}
 
 
 @pytest.fixture
@@ -167,6 +212,7 @@ def _truncate(folders):
 
 def _poison(value, digests=False):
     """Write ``value`` into a shard; without ``digests``, as in a store another program wrote (no sha256 recorded)."""
+
     def poison(folders):
         shard = folders["beta"] / "shard_00001.npy"
         array = np.load(shard, mmap_mode="r+")
@@ -175,6 +221,7 @@ def _poison(value, digests=False):
         if not digests:
             drop_digests(folders["beta"])
         return shard
+
     return poison
 
 
@@ -188,18 +235,22 @@ def _rewrite_beta(tokens, ids):
         shutil.rmtree(folders["beta"])
         write_store(folders["beta"], np.ones((8, tokens, 10), np.float32), ids, "beta", shard_images=4)
         return folders["beta"]
+
     return rewrite
 
 
-@pytest.mark.parametrize("damage, message", [
-    (_truncate, "unreadable shard"),
-    (_poison(np.nan), "NaN or inf in activations"),
-    (_poison(np.inf), "NaN or inf in activations"),
-    (_poison(7.0, digests=True), "damaged (its sha256 differs from the one"),
-    (_drop_meta, "activation store missing or incomplete (no meta.json)"),
-    (_rewrite_beta(9, [f"i{n}" for n in range(8)]), "9 tokens per image, but"),
-    (_rewrite_beta(4, [f"other{n}" for n in range(8)]), "image ids differ from"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (_truncate, "unreadable shard"),
+        (_poison(np.nan), "NaN or inf in activations"),
+        (_poison(np.inf), "NaN or inf in activations"),
+        (_poison(7.0, digests=True), "damaged (its sha256 differs from the one"),
+        (_drop_meta, "activation store missing or incomplete (no meta.json)"),
+        (_rewrite_beta(9, [f"i{n}" for n in range(8)]), "9 tokens per image, but"),
+        (_rewrite_beta(4, [f"other{n}" for n in range(8)]), "image ids differ from"),
+    ],
+)
 def test_bad_store_is_one_line_naming_it_and_leaves_no_output(imported_stores, capsys, damage, message):
     config, folders = imported_stores
     named = damage(folders)
@@ -218,8 +269,17 @@ def test_batch_larger_than_the_stores_is_one_line(imported_stores, capsys):
 
 # ---------------------------------------------------------------- security
 
-FORBIDDEN = [r"\bimport pickle\b", r"\bpickle\.load", r"allow_pickle\s*=\s*True", r"trust_remote_code\s*=\s*True",
-             r"shell\s*=\s*True", r"os\.system\(", r"os\.popen\(", r"(?<![.\w])eval\(", r"(?<![.\w])exec\("]
+FORBIDDEN = [
+    r"\bimport pickle\b",
+    r"\bpickle\.load",
+    r"allow_pickle\s*=\s*True",
+    r"trust_remote_code\s*=\s*True",
+    r"shell\s*=\s*True",
+    r"os\.system\(",
+    r"os\.popen\(",
+    r"(?<![.\w])eval\(",
+    r"(?<![.\w])exec\(",
+]
 
 
 def test_no_unpickling_remote_code_or_shell_strings_in_the_library():
@@ -261,8 +321,10 @@ def test_a_pickle_posing_as_weights_is_refused_without_running(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("state", ['["step", 3]', '{"step": "3; rm -rf /", "plan": {}, "optimizers": {}}',
-                                   '{"__class__": "os.system"}', "not json"])
+@pytest.mark.parametrize(
+    "state",
+    ['["step", 3]', '{"step": "3; rm -rf /", "plan": {}, "optimizers": {}}', '{"__class__": "os.system"}', "not json"],
+)
 def test_a_checkpoint_state_that_usae_did_not_write_is_refused(tmp_path, state):
     folder = tmp_path / "latest"
     folder.mkdir()
@@ -281,8 +343,11 @@ FAULT_CONFIG["train"].update({"epochs": 30, "checkpoint_every": 5})
 def digests(workdir):
     """sha256 of every activation shard, trained model and table CSV of a run."""
     results = Path(workdir) / "results"
-    files = [*results.glob("cache/activations/*/*/*/shard_*.npy"), *results.glob("train/*/model.safetensors"),
-             *results.glob("tables/*.csv")]
+    files = [
+        *results.glob("cache/activations/*/*/*/shard_*.npy"),
+        *results.glob("train/*/model.safetensors"),
+        *results.glob("tables/*.csv"),
+    ]
     return {str(path.relative_to(results)): hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(files)}
 
 
@@ -298,8 +363,9 @@ def reference(tmp_path_factory):
 def start_snakemake(workdir, *args):
     """Snakemake in its own process group (so that SIGKILL reaches every job it started)."""
     command = [sys.executable, "-m", "snakemake", "--cores", "2", *args]
-    return subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    return subprocess.Popen(
+        command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
 
 
 def wait_for(workdir, pattern, process, timeout=600):

@@ -34,8 +34,9 @@ def import_stores(results, n_images=None):
         acts, _ = planted_activations(rng, count, 16, MODELS, n_shared=6, n_specific=3, active=2)
         ids = [f"{split}{i:03d}" for i in range(count)]
         for name, acts_NTD in acts.items():
-            write_store(results / "activations" / "mine" / split / name, acts_NTD, ids, name, shard_images=8,
-                        dtype="float32")
+            write_store(
+                results / "activations" / "mine" / split / name, acts_NTD, ids, name, shard_images=8, dtype="float32"
+            )
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +55,14 @@ def test_imported_experiment_runs_every_stage_but_fetch_extract_actmax(imported)
     ran = ran_rules(run)
     assert ran == {"train", "metrics", "baseline", "figures", "tables", "explorer"}
     assert not (results / "data").exists() and not (results / "actmax").exists()
-    for name in ["fig5_r2", "fig6a_entropy", "fig6b_cofire_proportion", "fig6c_cofire_energy", "fig7_matching",
-                 "fig16_matching_top_cofiring"]:
+    for name in [
+        "fig5_r2",
+        "fig6a_entropy",
+        "fig6b_cofire_proportion",
+        "fig6c_cofire_energy",
+        "fig7_matching",
+        "fig16_matching_top_cofiring",
+    ]:
         assert (results / f"figures/{name}.png").exists(), name
     for name in ["fig4_universal_concepts", "fig9_model_specific_concepts", "fig7b_matched_pairs", "fig8_actmax"]:
         assert not (results / f"figures/{name}.png").exists(), name
@@ -78,7 +85,10 @@ def test_missing_imported_store_is_one_line_naming_its_meta_json(tmp_path):
     (tmp_path / "results/activations/mine/val/beta/meta.json").unlink()
     result = snakemake(tmp_path, "-n")
     assert result.returncode != 0
-    assert "results/activations/mine/val/beta/meta.json: imported activation store missing" in result.stdout + result.stderr
+    assert (
+        "results/activations/mine/val/beta/meta.json: imported activation store missing"
+        in result.stdout + result.stderr
+    )
 
 
 def test_cli_stages_on_imported_stores(imported, tmp_path):
@@ -88,11 +98,22 @@ def test_cli_stages_on_imported_stores(imported, tmp_path):
     config.write_text(yaml.safe_dump({**CONFIG, "results": str(workdir / "results")}))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
     for stage in ["baseline", "figures", "tables", "explorer"]:
-        result = subprocess.run([sys.executable, "-m", "usae.cli", stage, "--config", str(config)],
-                                capture_output=True, text=True, cwd=workdir, env=env)
+        result = subprocess.run(
+            [sys.executable, "-m", "usae.cli", stage, "--config", str(config)],
+            capture_output=True,
+            text=True,
+            cwd=workdir,
+            env=env,
+        )
         assert result.returncode == 0, (stage, result.stderr[-2000:])
-    actmax = subprocess.run([sys.executable, "-m", "usae.cli", "actmax", "--config", str(config)],
-                            capture_output=True, text=True, cwd=workdir, env=env)
+    actmax = subprocess.run(
+        [sys.executable, "-m", "usae.cli", "actmax", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        env=env,
+    )
     assert actmax.returncode == 2
     assert actmax.stderr.strip().splitlines() == [
-        f"usae: error: {config}: dataset.source is 'activations': no model to optimise images for"]
+        f"usae: error: {config}: dataset.source is 'activations': no model to optimise images for"
+    ]

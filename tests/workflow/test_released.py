@@ -38,15 +38,19 @@ def test_paper_released_refuses_a_missing_checkpoint_in_one_line(tmp_path):
     (config.parent / "uni_ViT_checkpoint_29.pth").unlink()
     result = snakemake(tmp_path, "-n", "--configfile", "config/paper_released.yaml")
     assert result.returncode != 0
-    assert ("key 'released.checkpoints': checkpoints/uni_ViT_checkpoint_29.pth missing (checkpoints/"
-            "config_dino_siglip_vit.yaml: model_zoo.ViT.checkpoint_path)") in result.stdout + result.stderr
+    assert (
+        "key 'released.checkpoints': checkpoints/uni_ViT_checkpoint_29.pth missing (checkpoints/"
+        "config_dino_siglip_vit.yaml: model_zoo.ViT.checkpoint_path)"
+    ) in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
 
 
 def tiny_released_config():
     config = yaml.safe_load(TINY_CONFIG.read_text())
-    config["released"] = {"config": "checkpoints/config_dino_siglip_vit.yaml",
-                          "models": {"lite0": "efficientnet_lite0", "lite1": "efficientnet_lite1"}}
+    config["released"] = {
+        "config": "checkpoints/config_dino_siglip_vit.yaml",
+        "models": {"lite0": "efficientnet_lite0", "lite1": "efficientnet_lite1"},
+    }
     config["train"]["independent"] = False
     return config
 
@@ -73,8 +77,9 @@ def test_tiny_dag_runs_end_to_end_from_a_released_usae(released_run):
     assert meta["stats"] == {"efficientnet_lite0": [0.1, 1.5], "efficientnet_lite1": [-0.2, 2.0]}
     assert meta["n_concepts"] == 640 and meta["k"] == 8
     matrices = read_json(results / "metrics/embedded/matrices.json")
-    assert {name: [entry["mean"], entry["std"]] for name, entry in matrices["standardisation"]["models"].items()} == \
-        meta["stats"]  # evaluated with the release's statistics
+    assert {
+        name: [entry["mean"], entry["std"]] for name, entry in matrices["standardisation"]["models"].items()
+    } == meta["stats"]  # evaluated with the release's statistics
     card = (results / "scorecard.md").read_text()
     assert "not run (no independent SAEs: train.independent is off)" in card
     assert not (results / "figures/fig7_matching.png").exists()

@@ -47,8 +47,12 @@ def install_slurm():
         pytest.skip("SLURM test: needs slurmctld, slurmd and munged, or root and apt-get to install them")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES], check=True,
-                   capture_output=True, env=env)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
     if not slurm_installed():
         pytest.skip("SLURM test: the installed packages lack slurmctld, slurmd or munged")
 
@@ -122,8 +126,14 @@ class Cluster:
 
     def start(self, name, *args):
         log = open(self.folder / "log" / f"{name}.out", "w")
-        self.daemons.append((name, subprocess.Popen([DAEMONS[name], *args], stdout=log, stderr=subprocess.STDOUT,
-                                                    env=self.env, start_new_session=True)))
+        self.daemons.append(
+            (
+                name,
+                subprocess.Popen(
+                    [DAEMONS[name], *args], stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+                ),
+            )
+        )
 
     def run(self, *command):
         return subprocess.run(command, capture_output=True, text=True, env=self.env, timeout=60)
@@ -144,7 +154,7 @@ class Cluster:
         jobs = self.run("squeue", "--noheader", "--format=%i", "--states=PENDING,RUNNING").stdout.split()
         if jobs:
             self.run("scancel", *jobs)
-        for name, process in reversed(self.daemons):
+        for _name, process in reversed(self.daemons):
             if process.poll() is None:
                 os.kill(process.pid, signal.SIGTERM)
                 try:
@@ -170,9 +180,16 @@ def cluster(tmp_path_factory):
     (folder / "slurm.conf").write_text(slurm_conf(folder, os.cpu_count(), node_memory_mb()))
     running = Cluster(folder)
     try:
-        running.start("munged", "--foreground", "--force", f"--socket={folder}/munge/munge.sock",
-                      f"--key-file={key}", f"--pid-file={folder}/munge/munged.pid",
-                      f"--log-file={folder}/log/munged.log", f"--seed-file={folder}/munge/seed")
+        running.start(
+            "munged",
+            "--foreground",
+            "--force",
+            f"--socket={folder}/munge/munge.sock",
+            f"--key-file={key}",
+            f"--pid-file={folder}/munge/munged.pid",
+            f"--log-file={folder}/log/munged.log",
+            f"--seed-file={folder}/munge/seed",
+        )
         deadline = time.monotonic() + 20
         while not (folder / "munge" / "munge.sock").exists() and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -221,9 +238,15 @@ def tiny_config(device="cpu", **extract):
 
 def digests(results):
     """sha256 of the results that must not depend on where the jobs ran."""
-    chosen = [*results.glob("cache/activations/**/*.*"), *results.glob("train/*/model.*"), *results.glob("train/*/log.csv"),
-              *results.glob("metrics/**/*.*"), *results.glob("tables/*.*"), *results.glob("baseline/*.csv"),
-              results / "scorecard.json"]
+    chosen = [
+        *results.glob("cache/activations/**/*.*"),
+        *results.glob("train/*/model.*"),
+        *results.glob("train/*/log.csv"),
+        *results.glob("metrics/**/*.*"),
+        *results.glob("tables/*.*"),
+        *results.glob("baseline/*.csv"),
+        results / "scorecard.json",
+    ]
     return {str(path.relative_to(results)): hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(chosen)}
 
 
@@ -250,7 +273,8 @@ def test_slurm_profile_follows_the_plugin_conventions():
         assert not any(option in str(resources.get("slurm_extra", "")) for option in PLUGIN_OPTIONS), rule
         assert {"mem_mb", "runtime"} <= set(resources), rule
         assert resources.get("slurm_partition", profile["default-resources"]["slurm_partition"]) == (
-            "gpu" if rule in GPU_RULES else "cpu"), rule
+            "gpu" if rule in GPU_RULES else "cpu"
+        ), rule
     assert set(profile["set-threads"]) <= set(profile["set-resources"])
 
 
@@ -263,8 +287,17 @@ def test_profiles_parse_with_the_slurm_plugin(tmp_path):
     """
     workdir = copy_workflow(tmp_path, tiny_config("auto", parts=2))
     for name in ["slurm", "local"]:
-        run = snakemake(workdir, os.environ, "--profile", str(REPO / "profiles" / name), "-n", "--cores", "8",
-                        "--sdm", "env-modules")
+        run = snakemake(
+            workdir,
+            os.environ,
+            "--profile",
+            str(REPO / "profiles" / name),
+            "-n",
+            "--cores",
+            "8",
+            "--sdm",
+            "env-modules",
+        )
         assert run.returncode == 0, run.stderr[-3000:]
         extract = next(job for job in run.stdout.split("\n[") if "rule extract:" in job)
         merge = next(job for job in run.stdout.split("\n[") if "rule extract_merge:" in job)
@@ -293,15 +326,31 @@ def test_tiny_dag_on_slurm_equals_local_run(cluster, tmp_path):
 
     # Every job but the local rules was a SLURM job: squeue still lists them (MinJobAge), the plugin
     # put the rule's name in each job's comment, and each left its log in .snakemake/slurm_logs.
-    jobs = [line.split("|") for line in cluster.run("squeue", "--states=all", "--noheader",
-                                                    "--format=%i|%T|%k").stdout.split()]
+    jobs = [
+        line.split("|")
+        for line in cluster.run("squeue", "--states=all", "--noheader", "--format=%i|%T|%k").stdout.split()
+    ]
     rules = sorted(comment.split("_wildcards")[0].removeprefix("rule_") for _, _, comment in jobs)
     assert {state for _, state, _ in jobs} == {"COMPLETED"}, jobs
-    expected = {"fetch": 2, "extract": 8, "extract_merge": 4, "train": 2, "metrics": 1, "baseline": 1, "actmax": 1,
-                "figures": 1, "explorer": 1}
+    expected = {
+        "fetch": 2,
+        "extract": 8,
+        "extract_merge": 4,
+        "train": 2,
+        "metrics": 1,
+        "baseline": 1,
+        "actmax": 1,
+        "figures": 1,
+        "explorer": 1,
+    }
     assert {rule: rules.count(rule) for rule in set(rules)} == expected
-    logs = {path.parts[0].removeprefix("rule_") for path in
-            (p.relative_to(on_slurm / ".snakemake/slurm_logs") for p in (on_slurm / ".snakemake/slurm_logs").rglob("*.log"))}
+    logs = {
+        path.parts[0].removeprefix("rule_")
+        for path in (
+            p.relative_to(on_slurm / ".snakemake/slurm_logs")
+            for p in (on_slurm / ".snakemake/slurm_logs").rglob("*.log")
+        )
+    }
     assert logs == set(expected) and not logs & LOCAL_RULES
     # The merge deleted the parts. (The jobs ran the workflow's copy of src/, put first on sys.path by
     # workflow/scripts/_library.py: an installed usae without extract.parts would have failed them.)

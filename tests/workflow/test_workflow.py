@@ -31,9 +31,12 @@ def copy_workflow(workdir, config_text):
     for name in ["Snakefile", "dvc.yaml", "params.yaml", "requirements.lock", ".dvcignore"]:
         shutil.copy(REPO / name, workdir / name)
     for name in ["workflow", "src", "config", ".dvc"]:
-        shutil.copytree(REPO / name, workdir / name, ignore=shutil.ignore_patterns("__pycache__", "tmp", "cache",
-                                                                          "node_modules"),
-                        symlinks=True)
+        shutil.copytree(
+            REPO / name,
+            workdir / name,
+            ignore=shutil.ignore_patterns("__pycache__", "tmp", "cache", "node_modules"),
+            symlinks=True,
+        )
     (workdir / "config" / "config.yaml").write_text(config_text)
     return workdir
 
@@ -46,8 +49,9 @@ def planned_rules(result):
 
 def ran_rules(result):
     """Rules a real run ran (without ``all``), from its log."""
-    return {line.split()[1].rstrip(":") for line in result.stderr.splitlines()
-            if line.startswith(("rule ", "localrule "))} - {"all"}
+    return {
+        line.split()[1].rstrip(":") for line in result.stderr.splitlines() if line.startswith(("rule ", "localrule "))
+    } - {"all"}
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +63,15 @@ def finished(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("dag")
     extra = workdir / "extra_images" / "texture"
     extra.mkdir(parents=True)
-    for index, photo in enumerate([skimage.data.coffee(), skimage.data.rocket(), skimage.data.astronaut(),
-                                   skimage.data.chelsea(), skimage.data.coffee()[::-1]]):
+    for index, photo in enumerate(
+        [
+            skimage.data.coffee(),
+            skimage.data.rocket(),
+            skimage.data.astronaut(),
+            skimage.data.chelsea(),
+            skimage.data.coffee()[::-1],
+        ]
+    ):
         Image.fromarray(photo[:256, :256]).save(extra / f"{index}.png")
     config = yaml.safe_load(TINY_CONFIG.read_text())
     config["eval_datasets"] = [{"name": "extra", "source": "folder", "root": "extra_images", "val_fraction": 1.0}]
@@ -87,17 +98,32 @@ def test_snakemake_and_usae_resolve_a_config_file_identically(tmp_path):
 
     copy_workflow(tmp_path, (REPO / "config" / "config.yaml").read_text())
     mine = tmp_path / "config" / "mine.yaml"
-    mine.write_text(yaml.safe_dump({"extends": "config.yaml", "results": "results_mine",
-                                    "model_zoo": {"efficientnet_lite0": {"loader": "timm", "arch": "efficientnet_lite0",
-                                                                         "image_size": 224}}}))
+    mine.write_text(
+        yaml.safe_dump(
+            {
+                "extends": "config.yaml",
+                "results": "results_mine",
+                "model_zoo": {
+                    "efficientnet_lite0": {"loader": "timm", "arch": "efficientnet_lite0", "image_size": 224}
+                },
+            }
+        )
+    )
     assert snakemake(tmp_path, "-n", "--configfile", "config/mine.yaml").returncode == 0
     resolved = yaml.safe_load((tmp_path / "results_mine" / "config.yaml").read_text())
     assert resolved == load_config(mine)
     assert resolved["model_zoo"]["efficientnet_lite0"]["image_size"] == 224  # not the default's 448
-    assert resolved["model_zoo"]["mobilenet_v2"]["image_size"] == 448 and resolved["dataset"]["max_images"]["val"] == 160
+    assert (
+        resolved["model_zoo"]["mobilenet_v2"]["image_size"] == 448 and resolved["dataset"]["max_images"]["val"] == 160
+    )
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "src")}
-    usae = subprocess.run([sys.executable, "-m", "usae.cli", "replicates", "--config", "config/mine.yaml"],
-                          capture_output=True, text=True, cwd=tmp_path, env=env)
+    usae = subprocess.run(
+        [sys.executable, "-m", "usae.cli", "replicates", "--config", "config/mine.yaml"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
     assert usae.returncode == 2 and yaml.safe_load((tmp_path / "results_mine/config.yaml").read_text()) == resolved
     nested = snakemake(tmp_path, "-n", "--configfile", "config/mine.yaml", "--config", "train={lr: 0.001, epochs: 3}")
     assert nested.returncode == 0, nested.stdout[-2000:]
@@ -107,9 +133,18 @@ def test_snakemake_and_usae_resolve_a_config_file_identically(tmp_path):
 
 def test_full_run_writes_every_output_then_nothing_to_do(finished):
     results = finished / "results"
-    for name in ["fig5_r2", "fig6a_entropy", "fig6b_cofire_proportion", "fig6c_cofire_energy", "fig4_universal_concepts",
-                 "fig9_model_specific_concepts", "fig7_matching", "fig7b_matched_pairs", "fig16_matching_top_cofiring",
-                 "fig8_actmax"]:
+    for name in [
+        "fig5_r2",
+        "fig6a_entropy",
+        "fig6b_cofire_proportion",
+        "fig6c_cofire_energy",
+        "fig4_universal_concepts",
+        "fig9_model_specific_concepts",
+        "fig7_matching",
+        "fig7b_matched_pairs",
+        "fig16_matching_top_cofiring",
+        "fig8_actmax",
+    ]:
         assert (results / f"figures/{name}.png").exists() and (results / f"figures/{name}.pdf").exists()
     for name in ["reconstruction", "universality", "baseline_matching", "actmax_cross_activation"]:
         assert (results / f"tables/{name}.csv").exists() and (results / f"tables/{name}.md").exists()
@@ -131,6 +166,7 @@ def test_library_edit_reruns_training_and_after_not_extraction(copy_of_finished)
 
 def test_a_second_experiment_reuses_the_cached_data_and_stores(copy_of_finished):
     """Another results folder and learning rate: no fetch or extract job; another grid: its own stores only."""
+
     def outputs(result):
         return [line.split("output:")[1] for line in result.stdout.splitlines() if line.strip().startswith("output:")]
 
@@ -140,8 +176,9 @@ def test_a_second_experiment_reuses_the_cached_data_and_stores(copy_of_finished)
     grid = snakemake(copy_of_finished, "-n", "--config", "results=results_grid", "extract={grid: 5}")
     assert planned_rules(grid) == RULES - {"fetch"}
     new = [line for line in outputs(grid) if "results/cache/" in line]
-    assert len(new) == 6 and all("/cache/activations/embedded-" in line or "/cache/activations/extra-" in line
-                                 for line in new)
+    assert len(new) == 6 and all(
+        "/cache/activations/embedded-" in line or "/cache/activations/extra-" in line for line in new
+    )
     cached = {str(p.relative_to(copy_of_finished)) for p in (copy_of_finished / "results/cache").rglob("meta.json")}
     assert len(cached) == 6 and not any(path in line for path in cached for line in new)
     first = snakemake(copy_of_finished, "-n")
@@ -154,7 +191,7 @@ def test_seed_reruns_fetch_and_extraction(finished):
 
 
 def changed_config(folder, name, workdir, **sections):
-    """A config file in ``folder`` that extends ``workdir``'s default config with some keys changed (for --configfile)."""
+    """A config file in ``folder`` over ``workdir``'s default config, with some keys changed (for --configfile)."""
     path = folder / name
     path.write_text(yaml.safe_dump({"extends": str(workdir / "config" / "config.yaml"), **sections}))
     return str(path)
@@ -193,21 +230,23 @@ def test_lint_passes(tmp_path):
 
 
 def test_local_profile_plans_like_the_command_line(finished):
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--profile", str(REPO / "profiles" / "local"), "-n"],
-                            capture_output=True, text=True, cwd=finished)
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--profile", str(REPO / "profiles" / "local"), "-n"],
+        capture_output=True,
+        text=True,
+        cwd=finished,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-def test_snakefmt_clean():
-    result = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow/rules"],
-                            capture_output=True, text=True, cwd=REPO)
-    assert result.returncode == 0, result.stderr[-2000:]
-
-
 def _git(workdir, *args):
-    subprocess.run(["git", "-c", "user.name=test", "-c", "user.email=test@example.org", *args], cwd=workdir,
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-c", "user.name=test", "-c", "user.email=test@example.org", *args],
+        cwd=workdir,
+        check=True,
+        capture_output=True,
+    )
 
 
 def _dvc(workdir, *args):
@@ -222,10 +261,16 @@ def test_dvc_repro_runs_without_the_venv_activated(copy_of_finished):
     venv = Path(sys.executable).parents[1]
     (copy_of_finished / ".venv").symlink_to(venv)
     _git(copy_of_finished, "init", "-q")
-    path = os.pathsep.join(folder for folder in os.environ["PATH"].split(os.pathsep)
-                           if not (Path(folder) / "snakemake").exists())
-    result = subprocess.run([sys.executable, "-m", "dvc", "repro"], capture_output=True, text=True, cwd=copy_of_finished,
-                            env={**os.environ, "PATH": path})
+    path = os.pathsep.join(
+        folder for folder in os.environ["PATH"].split(os.pathsep) if not (Path(folder) / "snakemake").exists()
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", "repro"],
+        capture_output=True,
+        text=True,
+        cwd=copy_of_finished,
+        env={**os.environ, "PATH": path},
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "command not found" not in result.stdout + result.stderr
 
@@ -243,9 +288,20 @@ def test_dvc_plots_show_draws_the_training_curves_offline(copy_of_finished):
     assert len(sources) == 3 and all((copy_of_finished / "dvc_plots" / src).resolve().is_file() for src in sources)
     assert "USAE training loss" in page
     if shutil.which("chromium"):
-        dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
-                              "--dump-dom", (copy_of_finished / "dvc_plots" / "index.html").as_uri()],
-                             capture_output=True, text=True, timeout=120).stdout
+        dom = subprocess.run(
+            [
+                "chromium",
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--virtual-time-budget=10000",
+                "--dump-dom",
+                (copy_of_finished / "dvc_plots" / "index.html").as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
         assert dom.count('class="marks"') >= 2  # both training-loss plots drawn (Fig. 5 is an image)
 
 
@@ -292,8 +348,11 @@ def test_dvc_exp_run_sets_one_key_and_exp_show_fits_a_screen(copy_of_finished):
     assert resolved["train"]["lr"] == 0.01 and resolved["train"]["epochs"] == yaml.safe_load(config)["train"]["epochs"]
     assert (copy_of_finished / "results/train/usae/model.safetensors").read_bytes() != before
     shown = pd.read_csv(io.StringIO(_dvc(copy_of_finished, "exp", "show", "--csv").stdout))
-    metrics = [column for column in shown.columns if column in json.loads(
-        (copy_of_finished / "results/headline.json").read_text())]
+    metrics = [
+        column
+        for column in shown.columns
+        if column in json.loads((copy_of_finished / "results/headline.json").read_text())
+    ]
     assert 5 <= len(metrics) <= 12
     assert shown[metrics].notna().all().all() and not shown[metrics].isin(["!"]).any().any()  # main row too
     row = shown[shown["Experiment"] == "lr01"]
@@ -380,7 +439,9 @@ def test_changing_one_value_of_a_sweep_runs_that_point_only(swept, tmp_path):
 
 def test_points_trained_together_equal_the_points_trained_apart(swept, tmp_path):
     workdir = Path(shutil.copytree(swept, tmp_path / "copy", symlinks=True))
-    together = changed_config(tmp_path, "t.yaml", workdir, sweeps={"lr": {"together": 2, "train": {"lr": [0.001, 0.003]}}})
+    together = changed_config(
+        tmp_path, "t.yaml", workdir, sweeps={"lr": {"together": 2, "train": {"lr": [0.001, 0.003]}}}
+    )
     result = snakemake(workdir, "--configfile", together, "--forcerun", "sweep_train_group_lr_0")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "rule sweep_train_group_lr_0:" in result.stdout + result.stderr

@@ -50,8 +50,9 @@ class TokenBatches:
         first = stores[self.names[0]]
         check_aligned(list(stores.values()))
         if first.n_images < batch_images:
-            raise StoreError(f"{first.path}: {first.n_images} images, fewer than one batch of {batch_images} "
-                             "(train.batch_images)")
+            raise StoreError(
+                f"{first.path}: {first.n_images} images, fewer than one batch of {batch_images} (train.batch_images)"
+            )
         self.batch_images = batch_images
         self.shuffle_shards = shuffle_shards
         self.seed = seed
@@ -89,9 +90,9 @@ class TokenBatches:
         order = []
         for start in range(0, n_shards, self.shuffle_shards):
             group = shard_order[start : start + self.shuffle_shards]
-            images = np.concatenate([
-                np.arange(s * self.shard_images, min((s + 1) * self.shard_images, self.n_images)) for s in group
-            ])
+            images = np.concatenate(
+                [np.arange(s * self.shard_images, min((s + 1) * self.shard_images, self.n_images)) for s in group]
+            )
             order.append(rng.permutation(images))
         return np.concatenate(order)
 
@@ -165,7 +166,9 @@ def evaluation_batches(meta_files, model_meta):
     wrong = [name for name in names if stores[name].dim != model_meta["dims"][name]]
     if wrong:
         store = stores[wrong[0]]
-        raise StoreError(f"{store.path / 'meta.json'}: activations of dim {store.dim}, but the trained model's "
-                         f"'{wrong[0]}' takes dim {model_meta['dims'][wrong[0]]} (its model.json)")
+        raise StoreError(
+            f"{store.path / 'meta.json'}: activations of dim {store.dim}, but the trained model's "
+            f"'{wrong[0]}' takes dim {model_meta['dims'][wrong[0]]} (its model.json)"
+        )
     stats = {name: tuple(model_meta["stats"][name]) for name in names}
     return TokenBatches({name: stores[name] for name in names}, batch_images=1, stats=stats)

@@ -95,23 +95,49 @@ def manifest_digest(manifest):
     return ids_digest([f"{image_id} {sha}" for image_id, sha in zip(manifest["image_id"], manifest["sha256"])])
 
 
-def store_writer(manifest, spec, out_dir, grid, batch_size=32, shard_images=128, dtype="float16",
-                 autocast=True, stat_images=1000, seed=0):
+def store_writer(
+    manifest,
+    spec,
+    out_dir,
+    grid,
+    batch_size=32,
+    shard_images=128,
+    dtype="float16",
+    autocast=True,
+    stat_images=1000,
+    seed=0,
+):
     """The :class:`usae.activations.store.StoreWriter` of one model's store of a manifest (its plan names everything
     that shapes the shards, so a store, a part of it and a merge of parts agree on it)."""
-    plan = {"model": spec.name, "spec": spec.describe(), "grid": grid, "batch_size": batch_size,
-            "autocast": autocast, "images": manifest_digest(manifest)}
-    return StoreWriter(out_dir, manifest["image_id"].tolist(), shard_images, dtype, plan_extra=plan,
-                       stat_images=stat_images, seed=seed)
+    plan = {
+        "model": spec.name,
+        "spec": spec.describe(),
+        "grid": grid,
+        "batch_size": batch_size,
+        "autocast": autocast,
+        "images": manifest_digest(manifest),
+    }
+    return StoreWriter(
+        out_dir, manifest["image_id"].tolist(), shard_images, dtype, plan_extra=plan, stat_images=stat_images, seed=seed
+    )
 
 
 def store_source(spec):
     """``meta.json``'s ``source``: model spec, preprocessing, package versions."""
-    return {"spec": spec.describe(), "preprocessing": {
-        "resize": [spec.image_size, spec.image_size], "interpolation": "bicubic", "antialias": True,
-        "crop": None, "mean": list(spec.mean), "std": list(spec.std),
-        "prefix_tokens_dropped": spec.prefix_tokens if spec.prefix_tokens is not None else "model default",
-        "grid_resampling": "bilinear, antialiased"}, "versions": package_versions()}
+    return {
+        "spec": spec.describe(),
+        "preprocessing": {
+            "resize": [spec.image_size, spec.image_size],
+            "interpolation": "bicubic",
+            "antialias": True,
+            "crop": None,
+            "mean": list(spec.mean),
+            "std": list(spec.std),
+            "prefix_tokens_dropped": spec.prefix_tokens if spec.prefix_tokens is not None else "model default",
+            "grid_resampling": "bilinear, antialiased",
+        },
+        "versions": package_versions(),
+    }
 
 
 def write_shards(writer, manifest, spec, shards, grid, batch_size, device, autocast, num_workers, token_model):
@@ -127,8 +153,10 @@ def write_shards(writer, manifest, spec, shards, grid, batch_size, device, autoc
     progress = Progress(total, f"extract {spec.name}", unit="img", initial=total - sum(sizes[i] for i in missing))
     for index in missing:
         loader = torch.utils.data.DataLoader(
-            ManifestImages(paths[writer.shard_slice(index)], spec), batch_size=batch_size,
-            num_workers=num_workers, pin_memory=device.type == "cuda",
+            ManifestImages(paths[writer.shard_slice(index)], spec),
+            batch_size=batch_size,
+            num_workers=num_workers,
+            pin_memory=device.type == "cuda",
         )
         batches = token_batches(token_model, loader, grid, device, autocast)
         acts_NTD, raw_moments = extract_shard(batches, writer.stat_rows(index), progress)
@@ -136,9 +164,22 @@ def write_shards(writer, manifest, spec, shards, grid, batch_size, device, autoc
     progress.close()
 
 
-def extract_store(manifest, spec, out_dir, grid, batch_size=32, shard_images=128, dtype="float16",
-                  device="auto", autocast=True, num_workers=0, stat_images=1000, seed=0,
-                  token_model=None, stats_grid="raw"):
+def extract_store(
+    manifest,
+    spec,
+    out_dir,
+    grid,
+    batch_size=32,
+    shard_images=128,
+    dtype="float16",
+    device="auto",
+    autocast=True,
+    num_workers=0,
+    stat_images=1000,
+    seed=0,
+    token_model=None,
+    stats_grid="raw",
+):
     """Extract one model's activations for every image of a manifest into a store.
 
     Resumable: whole shards already on disk are kept (a damaged one is redone), and the run restarts
@@ -169,19 +210,33 @@ def extract_store(manifest, spec, out_dir, grid, batch_size=32, shard_images=128
     dict
         The store's metadata.
     """
-    writer = store_writer(manifest, spec, out_dir, grid, batch_size, shard_images, dtype, autocast,
-                          stat_images, seed)
-    write_shards(writer, manifest, spec, range(writer.n_shards), grid, batch_size, device, autocast,
-                 num_workers, token_model)
+    writer = store_writer(manifest, spec, out_dir, grid, batch_size, shard_images, dtype, autocast, stat_images, seed)
+    write_shards(
+        writer, manifest, spec, range(writer.n_shards), grid, batch_size, device, autocast, num_workers, token_model
+    )
     return writer.finalize(spec.name, (grid, grid), source=store_source(spec), stats_grid=stats_grid)
 
 
 PART_FORMAT = "usae-activations-part"
 
 
-def extract_part(manifest, spec, part_dir, part, parts, grid, batch_size=32, shard_images=128,
-                 dtype="float16", device="auto", autocast=True, num_workers=0, stat_images=1000, seed=0,
-                 token_model=None):
+def extract_part(
+    manifest,
+    spec,
+    part_dir,
+    part,
+    parts,
+    grid,
+    batch_size=32,
+    shard_images=128,
+    dtype="float16",
+    device="auto",
+    autocast=True,
+    num_workers=0,
+    stat_images=1000,
+    seed=0,
+    token_model=None,
+):
     """Extract part ``part`` of ``parts`` of a store: the shards of :func:`usae.activations.store.part_shards`.
 
     The part folder holds those shards and their sidecars exactly as a whole extraction writes them,
@@ -193,19 +248,36 @@ def extract_part(manifest, spec, part_dir, part, parts, grid, batch_size=32, sha
     dict
         The contents of ``part.json``.
     """
-    writer = store_writer(manifest, spec, part_dir, grid, batch_size, shard_images, dtype, autocast,
-                          stat_images, seed)
+    writer = store_writer(manifest, spec, part_dir, grid, batch_size, shard_images, dtype, autocast, stat_images, seed)
     shards = part_shards(writer.n_shards, part, parts)
     (Path(part_dir) / "part.json").unlink(missing_ok=True)
     write_shards(writer, manifest, spec, shards, grid, batch_size, device, autocast, num_workers, token_model)
-    record = {"format": PART_FORMAT, "part": part, "parts": parts, "shards": [shards.start, shards.stop],
-              "plan": writer.plan}
+    record = {
+        "format": PART_FORMAT,
+        "part": part,
+        "parts": parts,
+        "shards": [shards.start, shards.stop],
+        "plan": writer.plan,
+    }
     write_json(Path(part_dir) / "part.json", record)
     return record
 
 
-def merge_parts(manifest, spec, part_dirs, out_dir, grid, batch_size=32, shard_images=128, dtype="float16",
-                autocast=True, stat_images=1000, seed=0, stats_grid="raw", remove_parts=True):
+def merge_parts(
+    manifest,
+    spec,
+    part_dirs,
+    out_dir,
+    grid,
+    batch_size=32,
+    shard_images=128,
+    dtype="float16",
+    autocast=True,
+    stat_images=1000,
+    seed=0,
+    stats_grid="raw",
+    remove_parts=True,
+):
     """Assemble a store from the part folders of :func:`extract_part`; return its metadata.
 
     The shards and sidecars are hard-linked (copied where links fail) into ``out_dir``, and
@@ -218,8 +290,7 @@ def merge_parts(manifest, spec, part_dirs, out_dir, grid, batch_size=32, shard_i
     usae.activations.store.StoreError
         A part is incomplete, was extracted with other settings, or the parts do not cover every shard once.
     """
-    writer = store_writer(manifest, spec, out_dir, grid, batch_size, shard_images, dtype, autocast,
-                          stat_images, seed)
+    writer = store_writer(manifest, spec, out_dir, grid, batch_size, shard_images, dtype, autocast, stat_images, seed)
     plan = json.loads(json.dumps(writer.plan))
     covered = []
     for part_dir in map(Path, part_dirs):
@@ -232,8 +303,9 @@ def merge_parts(manifest, spec, part_dirs, out_dir, grid, batch_size=32, shard_i
         if len(record["shards"]) != 2 or not all(type(bound) is int for bound in record["shards"]):
             raise StoreError(f"{record_path}: 'shards' must be [start, stop] shard indices")
         shards = range(*record["shards"])
-        missing = store_writer(manifest, spec, part_dir, grid, batch_size, shard_images, dtype, autocast,
-                               stat_images, seed).missing_shards(shards)
+        missing = store_writer(
+            manifest, spec, part_dir, grid, batch_size, shard_images, dtype, autocast, stat_images, seed
+        ).missing_shards(shards)
         if missing:
             raise StoreError(f"{part_dir / shard_name(missing[0])}: missing or damaged in its part")
         for index in shards:

@@ -58,9 +58,20 @@ log = logging.getLogger(__name__)
 FORMAT = "usae-activations"
 VERSION = 1
 # Keys of meta.json every store has, with their JSON types.
-META_KEYS = {"format": str, "version": int, "model": str, "n_images": int, "tokens": int, "dim": int,
-             "grid": (list, type(None)), "dtype": str, "shard_images": int, "shards": list, "image_ids": list,
-             "stats": dict}
+META_KEYS = {
+    "format": str,
+    "version": int,
+    "model": str,
+    "n_images": int,
+    "tokens": int,
+    "dim": int,
+    "grid": (list, type(None)),
+    "dtype": str,
+    "shard_images": int,
+    "shards": list,
+    "image_ids": list,
+    "stats": dict,
+}
 # Keys of a shard's sidecar (only usae writes them: always sealed), with their JSON types.
 SIDECAR_KEYS = {"shape": list, "shard_sha256": str, SEAL: str}
 # What np.load raises on a damaged .npy header (its parser evaluates the header as a Python literal).
@@ -131,8 +142,11 @@ def meta_problem(meta):
         return f"image_ids must be n_images = {n} distinct strings, got {len(ids)} ids"
     if len(shards) != -(-n // per_shard) or not all(map(is_plain_name, shards)):
         return f"shards must name {-(-n // per_shard)} files of the store ({n} images, {per_shard} a shard)"
-    if grid is not None and (len(grid) != 2 or not all(type(side) is int and side > 0 for side in grid)
-                             or grid[0] * grid[1] != meta["tokens"]):
+    if grid is not None and (
+        len(grid) != 2
+        or not all(type(side) is int and side > 0 for side in grid)
+        or grid[0] * grid[1] != meta["tokens"]
+    ):
         return f"grid {grid} does not hold the {meta['tokens']} tokens per image"
     if meta["dtype"] not in FLOAT_DTYPES:
         return f"dtype {meta['dtype']!r} is not one of {', '.join(FLOAT_DTYPES)}"
@@ -268,7 +282,9 @@ class StoreWriter:
             return
         if old is not None:
             changed = sorted(key for key in old.keys() | plan.keys() if old.get(key) != plan.get(key))
-            log.info("%s: %s changed since the last extraction; writing the store afresh", self.path, ", ".join(changed))
+            log.info(
+                "%s: %s changed since the last extraction; writing the store afresh", self.path, ", ".join(changed)
+            )
         for stale in [*self.path.glob("shard_*.npy"), *self.path.glob("shard_*.json"), self.path / "meta.json"]:
             stale.unlink(missing_ok=True)
         write_json(plan_path, self.plan)
@@ -391,8 +407,13 @@ class StoreWriter:
             moments = standardisation_moments(ActivationStore(self.path, meta=meta), self.stat_index)
         if not (np.isfinite(moments.mean) and np.isfinite(moments.m2)):
             raise StoreError(f"{self.path}: NaN or inf in activations")
-        meta["stats"] = {"mean": moments.mean, "std": moments.std, "images": len(self.stat_index),
-                         "seed": self.seed, "grid": stats_grid}
+        meta["stats"] = {
+            "mean": moments.mean,
+            "std": moments.std,
+            "images": len(self.stat_index),
+            "seed": self.seed,
+            "grid": stats_grid,
+        }
         meta = seal_json(meta)
         write_json(self.path / "meta.json", meta)
         return meta
@@ -402,8 +423,9 @@ class StoreWriter:
         for index in range(self.n_shards):
             recorded = self.read_sidecar(index).get("raw_moments")
             if recorded is None:
-                raise StoreError(f"{self.path / sidecar_name(index)}: no raw-grid statistics recorded "
-                                 "(use stats_grid='resampled')")
+                raise StoreError(
+                    f"{self.path / sidecar_name(index)}: no raw-grid statistics recorded (use stats_grid='resampled')"
+                )
             moments.merge(Moments(**recorded))
         return moments
 
@@ -482,8 +504,18 @@ class ActivationStore:
         return np.concatenate(parts) if len(parts) > 1 else np.array(parts[0])
 
 
-def write_store(path, acts_NTD, image_ids, model, grid=None, shard_images=1024, dtype="float16",
-                stat_images=1000, seed=0, source=None):
+def write_store(
+    path,
+    acts_NTD,
+    image_ids,
+    model,
+    grid=None,
+    shard_images=1024,
+    dtype="float16",
+    stat_images=1000,
+    seed=0,
+    source=None,
+):
     """Write user-supplied activations ``(N, T, D)`` as a store (bring your own activations).
 
     Parameters
@@ -527,8 +559,15 @@ def write_store(path, acts_NTD, image_ids, model, grid=None, shard_images=1024, 
         raise StoreError(f"{path}: grid {grid[0]} x {grid[1]} does not hold the {tokens} tokens per image")
     if shard_images < 1 or stat_images < 1:
         raise StoreError(f"{path}: shard_images and stat_images must be at least 1")
-    writer = StoreWriter(path, image_ids, shard_images, dtype, plan_extra={"model": model, "imported": True},
-                         stat_images=stat_images, seed=seed)
+    writer = StoreWriter(
+        path,
+        image_ids,
+        shard_images,
+        dtype,
+        plan_extra={"model": model, "imported": True},
+        stat_images=stat_images,
+        seed=seed,
+    )
     for index in writer.missing_shards():
         writer.write_shard(index, acts_NTD[writer.shard_slice(index)])
     return writer.finalize(model, grid, source=source, stats_grid="resampled")

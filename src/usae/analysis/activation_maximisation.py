@@ -64,7 +64,9 @@ def natural_magnitude_spectrum(photos, size):
 
     spectra = []
     for photo in photos:
-        grey = np.asarray(Image.fromarray(photo).convert("L").resize((size, size), Image.Resampling.BICUBIC), dtype=np.float64)
+        grey = np.asarray(
+            Image.fromarray(photo).convert("L").resize((size, size), Image.Resampling.BICUBIC), dtype=np.float64
+        )
         spectra.append(np.abs(np.fft.rfft2((grey - grey.mean()) / (grey.std() + 1e-8), norm="ortho")))
     return torch.tensor(np.mean(spectra, axis=0), dtype=torch.float32)
 
@@ -100,9 +102,17 @@ def render_concept(probe, concept, size, steps, lr, parameterization, seed, magn
     else:
         params, image_f = param.image(size, fft=True, decorrelate=True)
     # lucent's transforms pad and rescale the image; fixed_image_size brings it back to the model's input.
-    render.render_vis(probe, lambda hook: -hook("codes")[..., concept].mean(), lambda: (params, image_f),
-                      optimizer=lambda params: torch.optim.Adam(params, lr=lr),
-                      transforms=transform.standard_transforms, thresholds=(steps,), preprocess=False,
-                      progress=False, show_image=False, fixed_image_size=probe.token_model.spec.image_size)
+    render.render_vis(
+        probe,
+        lambda hook: -hook("codes")[..., concept].mean(),
+        lambda: (params, image_f),
+        optimizer=lambda params: torch.optim.Adam(params, lr=lr),
+        transforms=transform.standard_transforms,
+        thresholds=(steps,),
+        preprocess=False,
+        progress=False,
+        show_image=False,
+        fixed_image_size=probe.token_model.spec.image_size,
+    )
     with torch.no_grad():
         return image_f().detach().cpu()

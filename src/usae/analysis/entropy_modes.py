@@ -55,9 +55,11 @@ def histogram_modes(entropy_N, bins=BINS, min_relative_prominence=MIN_RELATIVE_P
     centres = (edges[:-1] + edges[1:]) / 2
     padded = np.concatenate([[0], counts, [0]])  # so that the first and the last bin can be peaks
     peaks, properties = find_peaks(padded, prominence=min_relative_prominence * counts.max())
-    modes = [Mode(round(float(centres[p - 1]), 6), int(padded[p]), float(prominence))
-             for p, prominence in zip(peaks, properties["prominences"])
-             if prominence >= noise_sigmas * np.sqrt(padded[p])]
+    modes = [
+        Mode(round(float(centres[p - 1]), 6), int(padded[p]), float(prominence))
+        for p, prominence in zip(peaks, properties["prominences"])
+        if prominence >= noise_sigmas * np.sqrt(padded[p])
+    ]
     return sorted(modes, key=lambda mode: (-mode.height, mode.centre))
 
 

@@ -52,7 +52,9 @@ def evaluate_usae(usae, batches, batch_images=100, threshold=0.1, top_images=8, 
     r2_sum, channel_sum, mse_sum = (np.zeros((len(names),) * 2) for _ in range(3))
     tokens = 0
     concepts = ConceptAccumulator(names, usae.n_concepts, threshold, top_images)
-    for first_image, batch in zip(range(0, batches.n_images, batch_images), batches.sequential(batch_images, "metrics (USAE)")):
+    for first_image, batch in zip(
+        range(0, batches.n_images, batch_images), batches.sequential(batch_images, "metrics (USAE)")
+    ):
         batch = {name: x.to(device) for name, x in batch.items()}
         weight = len(batch[names[0]])
         codes = {}
@@ -65,8 +67,12 @@ def evaluate_usae(usae, batches, batch_images=100, threshold=0.1, top_images=8, 
                 mse_sum[i, j] += weight * (batch[target] - x_hat).square().mean().item()
         concepts.update(codes, first_image, batches.tokens)
         tokens += weight
-    return {"r2": r2_sum / tokens, "r2_over_channel_means": channel_sum / tokens, "mse": mse_sum / tokens,
-            "concepts": concepts}
+    return {
+        "r2": r2_sum / tokens,
+        "r2_over_channel_means": channel_sum / tokens,
+        "mse": mse_sum / tokens,
+        "concepts": concepts,
+    }
 
 
 @torch.no_grad()
@@ -105,7 +111,9 @@ def paired_statistics(usae, saes, batches, batch_images, top_images):
     correlations = {name: CodeCorrelation(usae.n_concepts, saes[name].n_concepts) for name in names}
     usae_top = ConceptAccumulator(names, usae.n_concepts, top_images=top_images)
     independent_top = ConceptAccumulator(names, usae.n_concepts, top_images=top_images)
-    for first_image, batch in zip(range(0, batches.n_images, batch_images), batches.sequential(batch_images, "baseline")):
+    for first_image, batch in zip(
+        range(0, batches.n_images, batch_images), batches.sequential(batch_images, "baseline")
+    ):
         usae_codes = {name: usae.encode(name, batch[name])[1] for name in names}
         independent_codes = {name: saes[name].encode(batch[name])[1] for name in names}
         for name in names:

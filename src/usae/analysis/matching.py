@@ -42,8 +42,10 @@ def match_dictionaries(usae_atoms_MD, independent_atoms_MD, source="dictionaries
         If the two dictionaries differ in shape (the message names ``source``).
     """
     if np.shape(usae_atoms_MD) != np.shape(independent_atoms_MD):
-        raise UserError(f"{source}: USAE dictionary {np.shape(usae_atoms_MD)} and independent dictionary "
-                         f"{np.shape(independent_atoms_MD)} differ in shape")
+        raise UserError(
+            f"{source}: USAE dictionary {np.shape(usae_atoms_MD)} and independent dictionary "
+            f"{np.shape(independent_atoms_MD)} differ in shape"
+        )
     return hungarian_match(cosine_matrix(usae_atoms_MD, independent_atoms_MD))
 
 

@@ -47,16 +47,25 @@ def training_curves(log, paths, title, window=20, labels=None):
     r2_columns = [c for c in log.columns if c.startswith("r2_")]
     for column in r2_columns:
         series = log[["step", column]].dropna()
-        axes[1].plot(series["step"], series[column].rolling(max(window // 3, 1), min_periods=1).mean(),
-                     label=" \u2192 ".join(label_of(name, labels) for name in column[3:].split("->")))
+        axes[1].plot(
+            series["step"],
+            series[column].rolling(max(window // 3, 1), min_periods=1).mean(),
+            label=" \u2192 ".join(label_of(name, labels) for name in column[3:].split("->")),
+        )
     axes[1].set(title="R\u00b2 (encoder \u2192 decoder)", xlabel="step")
     # Legends below their panels, outside the data: one entry per encoder -> decoder pair.
     axes[1].legend(fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False)
-    for prefix, axis, label in [("l0", axes[2], "L0 (active concepts per token)"), ("dead", axes[3], "not fired this epoch")]:
+    for prefix, axis, label in [
+        ("l0", axes[2], "L0 (active concepts per token)"),
+        ("dead", axes[3], "not fired this epoch"),
+    ]:
         columns = [c for c in log.columns if c == prefix or c.startswith(prefix + "_")]
         for column in columns:
-            axis.plot(log["step"], log[column],
-                      label=prefix if column == prefix else f"{prefix} {label_of(column[len(prefix) + 1:], labels)}")
+            axis.plot(
+                log["step"],
+                log[column],
+                label=prefix if column == prefix else f"{prefix} {label_of(column[len(prefix) + 1 :], labels)}",
+            )
         top = float(log[columns].max().max()) if columns else 1.0
         axis.set(title=label, xlabel="step", ylim=(0, max(top * 1.1, 1e-6)))  # from 0: a flat L0 of k reads as flat
     twin = axes[3].twinx()
@@ -90,10 +99,20 @@ def r2_heatmap(r2_MM, names, paths, title="Cross-reconstruction R\u00b2 (Fig. 5)
     r2_MM = np.asarray(r2_MM, dtype=float)
     figure, axis = plt.subplots(figsize=(1.3 * len(names) + 2.6, 1.1 * len(names) + 1.6), layout="constrained")
     shown = [label_of(n, labels) for n in names]
-    scale = ({"cmap": "viridis", "vmin": 0.0, "vmax": 1.0} if r2_MM.min() >= 0 else
-             {"cmap": "vlag", "center": 0.0, "vmin": -max(1.0, -r2_MM.min()), "vmax": 1.0})
-    sns.heatmap(pd.DataFrame(r2_MM, index=shown, columns=shown), annot=True, fmt=".2f", square=True, ax=axis,
-                cbar_kws={"label": "R\u00b2"}, **scale)
+    scale = (
+        {"cmap": "viridis", "vmin": 0.0, "vmax": 1.0}
+        if r2_MM.min() >= 0
+        else {"cmap": "vlag", "center": 0.0, "vmin": -max(1.0, -r2_MM.min()), "vmax": 1.0}
+    )
+    sns.heatmap(
+        pd.DataFrame(r2_MM, index=shown, columns=shown),
+        annot=True,
+        fmt=".2f",
+        square=True,
+        ax=axis,
+        cbar_kws={"label": "R\u00b2"},
+        **scale,
+    )
     axis.set(xlabel="decoder (target model)", ylabel="encoder (source model)", title=title)
     axis.tick_params(axis="x", labelrotation=30)
     for tick in axis.get_xticklabels():
@@ -120,24 +139,33 @@ def entropy_histogram(entropy, paths, n_models, title="Firing entropy (Fig. 6a)"
         axis.axvline(position, color="gray", linestyle="--", label=f"equal share by {k} of {n_models} models")
     modes = histogram_modes(entropy)
     if modes:
-        axis.plot([mode.centre for mode in modes], [mode.height for mode in modes], "v", color="C3",
-                  label="modes (prominence criterion)")
+        axis.plot(
+            [mode.centre for mode in modes],
+            [mode.height for mode in modes],
+            "v",
+            color="C3",
+            label="modes (prominence criterion)",
+        )
     axis.set(xlabel="firing entropy", ylabel="concepts", title=title, xlim=(0, 1))
     if axis.get_legend_handles_labels()[0]:
         axis.legend(fontsize=7, loc="upper left")
     save_figure(figure, paths)
 
 
-def cofire_proportion_curves(frame, names, paths, top=1000, title="Co-fire proportion, top concepts by energy (Fig. 6b)",
-                             labels=None):
+def cofire_proportion_curves(
+    frame, names, paths, top=1000, title="Co-fire proportion, top concepts by energy (Fig. 6b)", labels=None
+):
     """Fig. 6b: co-fire proportion of the top concepts by energy, per model, in energy order, with means."""
     sns.set_theme(style="whitegrid", context="paper")
     ranked = frame.sort_values("energy_total", ascending=False).head(top).reset_index(drop=True)
     figure, axis = plt.subplots(figsize=(6, 3.6))
     for name in names:
         values = ranked[f"cofire_proportion_{name}"]
-        axis.plot(ranked.index, values.rolling(max(len(values) // 50, 1), min_periods=1).mean(),
-                  label=f"{label_of(name, labels)} (mean {values.mean():.3f})")
+        axis.plot(
+            ranked.index,
+            values.rolling(max(len(values) // 50, 1), min_periods=1).mean(),
+            label=f"{label_of(name, labels)} (mean {values.mean():.3f})",
+        )
     axis.set(xlabel="concept rank by energy", ylabel="co-fire proportion", title=title, ylim=(0, 1))
     axis.legend()
     save_figure(figure, paths)
@@ -155,14 +183,22 @@ def cofire_energy_scatter(frame, fits, min_cofires, paths, title="Co-firing vs e
     figure, axis = plt.subplots(figsize=(5, 4), layout="constrained")
     axis.scatter(shown["cofires"], shown["energy_total"], s=4, alpha=0.5)
     for (label, fit, subset), color in zip(
-        [("all", fits["all"], shown), (f"co-fires \u2265 {min_cofires:.0f}", fits["frequent"],
-                                       shown[shown["cofires"] >= min_cofires])], ["C1", "C2"]):
+        [
+            ("all", fits["all"], shown),
+            (f"co-fires \u2265 {min_cofires:.0f}", fits["frequent"], shown[shown["cofires"] >= min_cofires]),
+        ],
+        ["C1", "C2"],
+    ):
         if len(subset) >= 3 and np.isfinite(fit["r"]):
             lx, ly = np.log10(subset["cofires"]), np.log10(subset["energy_total"])
             slope, intercept = np.polyfit(lx, ly, 1)
             xs = np.linspace(lx.min(), lx.max(), 20)
-            axis.plot(10**xs, 10 ** (slope * xs + intercept), color=color,
-                      label=f"{label}: r = {fit['r']:.2f}, slope {slope:.2f}")
+            axis.plot(
+                10**xs,
+                10 ** (slope * xs + intercept),
+                color=color,
+                label=f"{label}: r = {fit['r']:.2f}, slope {slope:.2f}",
+            )
         else:  # a correlation over fewer than 3 points, or of constant values, is undefined: say so
             axis.plot([], [], color=color, label=f"{label}: r undefined ({len(subset)} concepts)")
     axis.set(xscale="log", yscale="log", xlabel="co-fire count", ylabel="energy (summed over models)", title=title)
@@ -201,8 +237,9 @@ def concept_gallery(panels, names, paths, title, empty="no concept was chosen", 
         message_figure(paths, title, empty)
         return
     n_rows = len(panels) * len(names)
-    figure, axes = plt.subplots(n_rows, columns, figsize=(1.6 * columns + 3.2, 1.6 * n_rows + 0.8), squeeze=False,
-                                layout="constrained")
+    figure, axes = plt.subplots(
+        n_rows, columns, figsize=(1.6 * columns + 3.2, 1.6 * n_rows + 0.8), squeeze=False, layout="constrained"
+    )
     for p, panel in enumerate(panels):
         for m, name in enumerate(names):
             row = p * len(names) + m
@@ -214,14 +251,27 @@ def concept_gallery(panels, names, paths, title, empty="no concept was chosen", 
                 if c < len(items):
                     image, heat = items[c]
                     axis.imshow(image)
-                    axis.imshow(heat, cmap="inferno", alpha=0.55, extent=(0, image.shape[1], image.shape[0], 0),
-                                vmin=0, vmax=max(float(np.max(heat)), 1e-6), interpolation="bilinear")
+                    axis.imshow(
+                        heat,
+                        cmap="inferno",
+                        alpha=0.55,
+                        extent=(0, image.shape[1], image.shape[0], 0),
+                        vmin=0,
+                        vmax=max(float(np.max(heat)), 1e-6),
+                        interpolation="bilinear",
+                    )
                 else:
                     axis.axis("off")
-            axes[row, 0].set_ylabel(f"{panel['label']}\n{label_of(name, labels)}", fontsize=7, rotation=0, ha="right",
-                                    va="center")
-    figure.colorbar(ScalarMappable(cmap="inferno"), ax=axes, shrink=min(1.0, 3 / n_rows), aspect=30,
-                    label="concept code (0 to the image's maximum)")
+            axes[row, 0].set_ylabel(
+                f"{panel['label']}\n{label_of(name, labels)}", fontsize=7, rotation=0, ha="right", va="center"
+            )
+    figure.colorbar(
+        ScalarMappable(cmap="inferno"),
+        ax=axes,
+        shrink=min(1.0, 3 / n_rows),
+        aspect=30,
+        label="concept code (0 to the image's maximum)",
+    )
     figure.suptitle(title)
     save_figure(figure, paths)
 
@@ -246,13 +296,25 @@ def matching_figure(matched_by_label, paths, title, labels=None):
     models = [label for label in matched_by_label if not label.startswith("random")]
     for label, values in matched_by_label.items():
         dashed = label.startswith("random")
-        owner = label[len("random ("):-1] if dashed else label
+        owner = label[len("random (") : -1] if dashed else label
         color = f"C{models.index(owner) if owner in models else len(models)}"
         shown = f"random ({label_of(owner, labels)})" if dashed else label_of(label, labels)
-        sns.kdeplot(values, ax=left, label=shown, color=color, linestyle="--" if dashed else "-", clip=(-1, 1),
-                    warn_singular=False)
-        right.plot(thresholds, fraction_above(values, thresholds), color=color, linestyle="--" if dashed else "-",
-                   label=f"{shown} (AUC {auc_above(values):.2f})")
+        sns.kdeplot(
+            values,
+            ax=left,
+            label=shown,
+            color=color,
+            linestyle="--" if dashed else "-",
+            clip=(-1, 1),
+            warn_singular=False,
+        )
+        right.plot(
+            thresholds,
+            fraction_above(values, thresholds),
+            color=color,
+            linestyle="--" if dashed else "-",
+            label=f"{shown} (AUC {auc_above(values):.2f})",
+        )
     lowest = min((float(np.min(values)) for values in matched_by_label.values() if len(values)), default=0.0)
     left.set(xlabel="cosine similarity of matched atoms", ylabel="density", xlim=(min(0.0, lowest), 1))
     right.set(xlabel="cosine threshold", ylabel="share of concepts above", ylim=(0, 1))
@@ -275,8 +337,13 @@ def actmax_figure(images, table, concepts, names, paths, labels=None):
     labels : dict, optional
         Display names of the models.
     """
-    figure, axes = plt.subplots(len(concepts), len(names), figsize=(2.3 * len(names) + 2.2, 2.4 * len(concepts) + 0.6),
-                                squeeze=False, layout="constrained")
+    figure, axes = plt.subplots(
+        len(concepts),
+        len(names),
+        figsize=(2.3 * len(names) + 2.2, 2.4 * len(concepts) + 0.6),
+        squeeze=False,
+        layout="constrained",
+    )
     for r, (concept, label) in enumerate(concepts):
         for c, name in enumerate(names):
             axis = axes[r, c]
@@ -296,8 +363,9 @@ def sweep_figure(frame, keys, metrics, paths, title):
     Each panel shows every point (dots) and, where other keys vary too, the mean over them (line).
     """
     sns.set_theme(style="whitegrid", context="paper")
-    figure, axes = plt.subplots(len(keys), len(metrics), figsize=(2.3 * len(metrics), 2.1 * len(keys)),
-                                squeeze=False, constrained_layout=True)
+    figure, axes = plt.subplots(
+        len(keys), len(metrics), figsize=(2.3 * len(metrics), 2.1 * len(keys)), squeeze=False, constrained_layout=True
+    )
     for row, key in zip(axes, keys):
         order = list(dict.fromkeys(frame[key].tolist()))
         position = frame[key].map({value: index for index, value in enumerate(order)})

@@ -47,43 +47,64 @@ def replicate_scorecard(claims_by_run):
         verdicts = [entry["verdicts"].get(run, "n/a") for run in runs]
         judged, holding = sum(v in ("yes", "no") for v in verdicts), verdicts.count("yes")
         record = entry["record"]
-        rows.append({"id": key, "source": record["source"], "claim": record["claim"], "paper": record["paper"],
-                     **{f"value:{run}": value for run, value in zip(runs, values)},
-                     "mean": finite.mean() if finite.size else np.nan,
-                     "sd": finite.std(ddof=1) if finite.size > 1 else np.nan,
-                     "min": finite.min() if finite.size else np.nan, "max": finite.max() if finite.size else np.nan,
-                     "runs_holding": holding, "runs_judged": judged,
-                     "holds": f"{holding}/{judged}" if judged else _unjudged(verdicts, entry["gates"]),
-                     "gates": "; ".join(f"{run}: {gate}" for run, gate in entry["gates"].items()),
-                     "fragile": 0 < holding < judged})
+        rows.append(
+            {
+                "id": key,
+                "source": record["source"],
+                "claim": record["claim"],
+                "paper": record["paper"],
+                **{f"value:{run}": value for run, value in zip(runs, values)},
+                "mean": finite.mean() if finite.size else np.nan,
+                "sd": finite.std(ddof=1) if finite.size > 1 else np.nan,
+                "min": finite.min() if finite.size else np.nan,
+                "max": finite.max() if finite.size else np.nan,
+                "runs_holding": holding,
+                "runs_judged": judged,
+                "holds": f"{holding}/{judged}" if judged else _unjudged(verdicts, entry["gates"]),
+                "gates": "; ".join(f"{run}: {gate}" for run, gate in entry["gates"].items()),
+                "fragile": 0 < holding < judged,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def replicate_scorecard_markdown(table, experiment, runs, seeds):
     """The scorecard over replicates as a Markdown page: mean ± sd (min to max), and in how many runs it holds."""
+
     def shown(row):
         if not np.isfinite(row["mean"]):
             return "—"
         spread = f" ± {row['sd']:.3f}" if np.isfinite(row["sd"]) else ""
         return f"{row['mean']:.3f}{spread} ({row['min']:.3f} to {row['max']:.3f})"
 
-    card = pd.DataFrame({"source": table["source"], "claim": table["claim"], "paper": table["paper"],
-                         "mean ± sd (min to max)": table.apply(shown, axis=1), "holds": table["holds"],
-                         "fragile": table["fragile"].map({True: "fragile", False: ""}),
-                         "not judged in": table["gates"]})
-    header = (f"# Scorecard over {len(runs)} replicates\n\nDataset `{experiment}`; runs "
-              f"{', '.join(f'{run} (seed {seed})' for run, seed in zip(runs, seeds))}, trained on the same stores. "
-              "Each claim's value is the number the per-run scorecards judge it by (a margin where a claim "
-              "compares several numbers); 'holds' counts the runs where its direction holds among those where "
-              "it could be judged, and a claim that holds in some runs but not all is flagged fragile. 'not "
-              "judged in' names the runs where a precondition of the claim's test failed, and which.\n\n")
+    card = pd.DataFrame(
+        {
+            "source": table["source"],
+            "claim": table["claim"],
+            "paper": table["paper"],
+            "mean ± sd (min to max)": table.apply(shown, axis=1),
+            "holds": table["holds"],
+            "fragile": table["fragile"].map({True: "fragile", False: ""}),
+            "not judged in": table["gates"],
+        }
+    )
+    header = (
+        f"# Scorecard over {len(runs)} replicates\n\nDataset `{experiment}`; runs "
+        f"{', '.join(f'{run} (seed {seed})' for run, seed in zip(runs, seeds))}, trained on the same stores. "
+        "Each claim's value is the number the per-run scorecards judge it by (a margin where a claim "
+        "compares several numbers); 'holds' counts the runs where its direction holds among those where "
+        "it could be judged, and a claim that holds in some runs but not all is flagged fragile. 'not "
+        "judged in' names the runs where a precondition of the claim's test failed, and which.\n\n"
+    )
     return header + card.to_markdown(index=False) + "\n"
 
 
 def replicate_counts(table):
     """Claims holding in every judged run, in some but not all (fragile), and in none (for ``dvc metrics``)."""
     judged = table[table["runs_judged"] > 0]
-    return {"claims_holding_every_run": int((judged["runs_holding"] == judged["runs_judged"]).sum()),
-            "claims_fragile": int(judged["fragile"].sum()),
-            "claims_holding_in_no_run": int((judged["runs_holding"] == 0).sum()),
-            "claims_not_judged": int(len(table) - len(judged))}
+    return {
+        "claims_holding_every_run": int((judged["runs_holding"] == judged["runs_judged"]).sum()),
+        "claims_fragile": int(judged["fragile"].sum()),
+        "claims_holding_in_no_run": int((judged["runs_holding"] == 0).sum()),
+        "claims_not_judged": int(len(table) - len(judged)),
+    }

@@ -10,8 +10,13 @@ def reconstruction_table(matrices_by_dataset):
     for dataset, matrices in matrices_by_dataset.items():
         for i, name in enumerate(matrices["models"]):
             cross = [matrices["r2"][i][j] for j in range(len(matrices["models"])) if j != i]
-            row = {"dataset": dataset, "model": name, "usae_r2": matrices["r2"][i][i], "usae_mse": matrices["mse"][i][i],
-                   "usae_cross_r2_mean": float(np.mean(cross)) if cross else float("nan")}
+            row = {
+                "dataset": dataset,
+                "model": name,
+                "usae_r2": matrices["r2"][i][i],
+                "usae_mse": matrices["mse"][i][i],
+                "usae_cross_r2_mean": float(np.mean(cross)) if cross else float("nan"),
+            }
             if "r2_over_channel_means" in matrices:  # metrics files before it was recorded lack it
                 row["usae_r2_over_channel_means"] = matrices["r2_over_channel_means"][i][i]
             independent = matrices["independent"].get(name)
@@ -25,15 +30,27 @@ def universality_table(summaries):
     """One row per dataset: dead share, share of firing concepts with entropy > 0.9, co-fire means, fits."""
     rows = []
     for dataset, summary in summaries.items():
-        row = {"dataset": dataset, "tokens": summary["tokens"], "dead_share": summary["dead_share"],
-               "entropy_above_0.9_share": summary["entropy_above_0.9_share"]}
-        row.update({f"cfp_top{summary['top_concepts']}_{name}": value
-                    for name, value in summary["top_cofire_proportion_mean"].items()})
-        row.update({"r_cofire_energy_all": summary["cofire_energy_all"]["r"],
-                    "slope_all": summary["cofire_energy_all"]["slope"],
-                    "r_cofire_energy_frequent": summary["cofire_energy_frequent"]["r"],
-                    "slope_frequent": summary["cofire_energy_frequent"]["slope"],
-                    "min_cofires_scaled": summary["min_cofires_scaled"]})
+        row = {
+            "dataset": dataset,
+            "tokens": summary["tokens"],
+            "dead_share": summary["dead_share"],
+            "entropy_above_0.9_share": summary["entropy_above_0.9_share"],
+        }
+        row.update(
+            {
+                f"cfp_top{summary['top_concepts']}_{name}": value
+                for name, value in summary["top_cofire_proportion_mean"].items()
+            }
+        )
+        row.update(
+            {
+                "r_cofire_energy_all": summary["cofire_energy_all"]["r"],
+                "slope_all": summary["cofire_energy_all"]["slope"],
+                "r_cofire_energy_frequent": summary["cofire_energy_frequent"]["r"],
+                "slope_frequent": summary["cofire_energy_frequent"]["slope"],
+                "min_cofires_scaled": summary["min_cofires_scaled"],
+            }
+        )
         rows.append(row)
     return pd.DataFrame(rows)
 

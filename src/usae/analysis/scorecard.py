@@ -19,10 +19,10 @@ PAPER_INDEPENDENT_R2 = {"dinov2_vits14": 0.8, "siglip_vitb16": 0.7, "vit_b16": 0
 PAPER_MATCH_SHARE = {"vit_b16": 0.38, "siglip_vitb16": 0.23, "dinov2_vits14": 0.26}
 PAPER_CFP = {"siglip_vitb16": 0.344, "dinov2_vits14": 0.266, "vit_b16": 0.326}
 # Gates and margins (docs/scorecard.md).
-MATCHING_MIN_R2 = 0.2      # Fig. 7: both SAEs of a model must explain this much variance for their atoms to mean much
+MATCHING_MIN_R2 = 0.2  # Fig. 7: both SAEs of a model must explain this much variance for their atoms to mean much
 MATCH_SHARE_MARGIN = 0.02  # Fig. 7: "above random" means at least 2 points of share above the random atoms' share
-TABLE1_TOLERANCE = 0.05    # Table 1: our R2 within this of the paper's
-MIN_FIT_CONCEPTS = 10      # Fig. 6c: concepts behind a log-log correlation
+TABLE1_TOLERANCE = 0.05  # Table 1: our R2 within this of the paper's
+MIN_FIT_CONCEPTS = 10  # Fig. 6c: concepts behind a log-log correlation
 MIN_HISTOGRAM_CONCEPTS = 100  # Fig. 6a: firing concepts behind the 20-bin histogram
 # The scorecard's columns as shown; its frame also has each claim's stable ``id``, ``gate`` and numeric ``value``.
 CARD_COLUMNS = ("source", "claim", "paper", "this run", "holds")
@@ -55,14 +55,33 @@ class _Claims:
 
     def add(self, key, source, text, paper, ours, holds, value, gate=None):
         """One claim; ``gate`` (a failed precondition, in words) makes it "not judged" whatever ``holds`` is."""
-        self.rows.append({"id": key, "source": source, "claim": text, "paper": paper, "this run": ours,
-                          "holds": NOT_JUDGED if gate else VERDICTS[holds], "gate": gate or "",
-                          "value": float("nan") if value is None else float(value)})
+        self.rows.append(
+            {
+                "id": key,
+                "source": source,
+                "claim": text,
+                "paper": paper,
+                "this run": ours,
+                "holds": NOT_JUDGED if gate else VERDICTS[holds],
+                "gate": gate or "",
+                "value": float("nan") if value is None else float(value),
+            }
+        )
 
     def not_run(self, key, source, text, paper, reason):
         """A claim whose stage did not run: no value, "not run", and ``reason`` in the gate column."""
-        self.rows.append({"id": key, "source": source, "claim": text, "paper": paper, "this run": NOT_RUN,
-                          "holds": NOT_RUN, "gate": reason, "value": float("nan")})
+        self.rows.append(
+            {
+                "id": key,
+                "source": source,
+                "claim": text,
+                "paper": paper,
+                "this run": NOT_RUN,
+                "holds": NOT_RUN,
+                "gate": reason,
+                "value": float("nan"),
+            }
+        )
 
 
 def _diagonal_margin(r2):
@@ -74,37 +93,84 @@ def _fig5(claims, names, r2, independent, r2_channel=None):
     self_r2 = {name: r2[i, i] for i, name in enumerate(names)}
     gate = _nonpositive(self_r2)
     off = r2[~np.eye(len(names), dtype=bool)]
-    claims.add("fig5_diagonal", "Fig. 5", "each encoder reconstructs its own model best (diagonal highest in its row)",
-               "yes", ", ".join(f"{n}: {r2[i, i]:.2f}" for i, n in enumerate(names)), bool(_diagonal_margin(r2) >= 0),
-               _diagonal_margin(r2), gate)
+    claims.add(
+        "fig5_diagonal",
+        "Fig. 5",
+        "each encoder reconstructs its own model best (diagonal highest in its row)",
+        "yes",
+        ", ".join(f"{n}: {r2[i, i]:.2f}" for i, n in enumerate(names)),
+        bool(_diagonal_margin(r2) >= 0),
+        _diagonal_margin(r2),
+        gate,
+    )
     if r2_channel is not None:
-        claims.add("fig5_diagonal_over_channel_means", "Fig. 5 (beyond)", "the same, with R2 over each channel's "
-                   "own mean (what an encoder explains beyond constant per-channel offsets)", "—",
-                   ", ".join(f"{n}: {r2_channel[i, i]:.2f}" for i, n in enumerate(names)),
-                   bool(_diagonal_margin(r2_channel) >= 0), _diagonal_margin(r2_channel),
-                   _nonpositive({name: r2_channel[i, i] for i, name in enumerate(names)}))
-    claims.add("fig5_cross_positive", "Fig. 5", "cross-reconstruction is clearly positive (off-diagonal R2 > 0)", "yes",
-               f"min {off.min():.2f}, mean {off.mean():.2f}" if off.size else "—", bool(off.size and off.min() > 0),
-               off.min() if off.size else None, gate if off.size else "needs 2 or more models")
+        claims.add(
+            "fig5_diagonal_over_channel_means",
+            "Fig. 5 (beyond)",
+            "the same, with R2 over each channel's "
+            "own mean (what an encoder explains beyond constant per-channel offsets)",
+            "—",
+            ", ".join(f"{n}: {r2_channel[i, i]:.2f}" for i, n in enumerate(names)),
+            bool(_diagonal_margin(r2_channel) >= 0),
+            _diagonal_margin(r2_channel),
+            _nonpositive({name: r2_channel[i, i] for i, name in enumerate(names)}),
+        )
+    claims.add(
+        "fig5_cross_positive",
+        "Fig. 5",
+        "cross-reconstruction is clearly positive (off-diagonal R2 > 0)",
+        "yes",
+        f"min {off.min():.2f}, mean {off.mean():.2f}" if off.size else "—",
+        bool(off.size and off.min() > 0),
+        off.min() if off.size else None,
+        gate if off.size else "needs 2 or more models",
+    )
     dinov2 = [i for i, name in enumerate(names) if name.startswith("dinov2")]
     others = [r2[i, i] for i in range(len(names)) if i not in dinov2]
     if dinov2 and others:
         best = names[int(np.argmax(r2.diagonal()))]
-        claims.add("fig5_dinov2_best", "Fig. 5", "DinoV2 has the best self-reconstruction", "dinov2_vits14", best,
-                   int(np.argmax(r2.diagonal())) in dinov2, max(r2[i, i] for i in dinov2) - max(others), gate)
+        claims.add(
+            "fig5_dinov2_best",
+            "Fig. 5",
+            "DinoV2 has the best self-reconstruction",
+            "dinov2_vits14",
+            best,
+            int(np.argmax(r2.diagonal())) in dinov2,
+            max(r2[i, i] for i in dinov2) - max(others),
+            gate,
+        )
     else:
-        claims.add("fig5_dinov2_best", "Fig. 5", "DinoV2 has the best self-reconstruction", "dinov2_vits14",
-                   "DinoV2 and another model not both in this run", None, None)
+        claims.add(
+            "fig5_dinov2_best",
+            "Fig. 5",
+            "DinoV2 has the best self-reconstruction",
+            "dinov2_vits14",
+            "DinoV2 and another model not both in this run",
+            None,
+            None,
+        )
     for name in names:
         ours = independent.get(name, {}).get("r2")
         if not independent:
-            claims.not_run(f"fig5_independent_r2:{name}", "Fig. 5", f"independent SAE self R2 of {name} (at least "
-                           "the USAE's)", _fmt(_paper(PAPER_INDEPENDENT_R2, name)), NO_INDEPENDENT)
+            claims.not_run(
+                f"fig5_independent_r2:{name}",
+                "Fig. 5",
+                f"independent SAE self R2 of {name} (at least the USAE's)",
+                _fmt(_paper(PAPER_INDEPENDENT_R2, name)),
+                NO_INDEPENDENT,
+            )
             continue
         gate = None if ours is None else _nonpositive({f"{name} (USAE)": self_r2[name], f"{name} (independent)": ours})
-        claims.add(f"fig5_independent_r2:{name}", "Fig. 5", f"independent SAE self R2 of {name} (at least the USAE's)",
-                   _fmt(_paper(PAPER_INDEPENDENT_R2, name)), _fmt(ours),
-                   None if ours is None else bool(ours >= self_r2[name]), ours, gate)
+        claims.add(
+            f"fig5_independent_r2:{name}",
+            "Fig. 5",
+            f"independent SAE self R2 of {name} (at least the USAE's)",
+            _fmt(_paper(PAPER_INDEPENDENT_R2, name)),
+            _fmt(ours),
+            None if ours is None else bool(ours >= self_r2[name]),
+            ours,
+            gate,
+        )
 
 
 def _table1(claims, table1):
@@ -112,10 +178,16 @@ def _table1(claims, table1):
         paper_values = _paper(PAPER_TABLE1, row["model"])
         column = PAPER_TABLE1_DATASETS.index(row["dataset"]) if row["dataset"] in PAPER_TABLE1_DATASETS else None
         paper = paper_values[column] if paper_values and column is not None else None
-        claims.add(f"table1_r2:{row['model']}:{row['dataset']}", "Table 1", f"USAE R2, {row['model']} on {row['dataset']}",
-                   _fmt(paper), _fmt(row["usae_r2"]),
-                   None if paper is None else bool(abs(row["usae_r2"] - paper) <= TABLE1_TOLERANCE), row["usae_r2"],
-                   None if paper is None else _nonpositive({row["model"]: row["usae_r2"]}))
+        claims.add(
+            f"table1_r2:{row['model']}:{row['dataset']}",
+            "Table 1",
+            f"USAE R2, {row['model']} on {row['dataset']}",
+            _fmt(paper),
+            _fmt(row["usae_r2"]),
+            None if paper is None else bool(abs(row["usae_r2"] - paper) <= TABLE1_TOLERANCE),
+            row["usae_r2"],
+            None if paper is None else _nonpositive({row["model"]: row["usae_r2"]}),
+        )
 
 
 def _fig6(claims, names, summary, frame):
@@ -129,33 +201,64 @@ def _fig6(claims, names, summary, frame):
         gate = f"{len(entropy)} firing concepts (needs {MIN_HISTOGRAM_CONCEPTS})"
     else:
         gate = None
-    claims.add("fig6a_bimodal", "Fig. 6a", "firing entropy has a mode near 1.0 (all models) and one near "
-               f"{' or '.join(f'{p:.2f}' for p in positions) or 'log k / log M'} (shared by k of {len(names)})",
-               "modes 1.0, 0.63", ", ".join(f"{mode.centre:.3f} (prominence {mode.prominence:.0f})" for mode in modes)
-               or "no mode", holds, strength, gate)
+    claims.add(
+        "fig6a_bimodal",
+        "Fig. 6a",
+        "firing entropy has a mode near 1.0 (all models) and one near "
+        f"{' or '.join(f'{p:.2f}' for p in positions) or 'log k / log M'} (shared by k of {len(names)})",
+        "modes 1.0, 0.63",
+        ", ".join(f"{mode.centre:.3f} (prominence {mode.prominence:.0f})" for mode in modes) or "no mode",
+        holds,
+        strength,
+        gate,
+    )
     chance = chance_cofire_proportion(frame, names, summary["tokens"], summary["top_concepts"])
     for name in names:
         ours = summary["top_cofire_proportion_mean"][name]
-        claims.add(f"fig6b_cfp:{name}", "Fig. 6b", f"mean co-fire proportion of the top {summary['top_concepts']} "
-                   f"concepts, {name} (above chance {chance[name]:.3f})", _fmt(PAPER_CFP.get(name)), _fmt(ours),
-                   bool(ours > chance[name]), ours)
+        claims.add(
+            f"fig6b_cfp:{name}",
+            "Fig. 6b",
+            f"mean co-fire proportion of the top {summary['top_concepts']} "
+            f"concepts, {name} (above chance {chance[name]:.3f})",
+            _fmt(PAPER_CFP.get(name)),
+            _fmt(ours),
+            bool(ours > chance[name]),
+            ours,
+        )
     every, frequent = summary["cofire_energy_all"], summary["cofire_energy_frequent"]
     for key, fit, text, paper, holds in [
-            ("fig6c_r_all", every, "co-fire count and energy correlate (log-log Pearson r, all concepts)", "0.63",
-             every["r"] > 0),
-            ("fig6c_r_frequent", frequent, f"stronger among frequent co-firers (>= {summary['min_cofires_scaled']:.0f} "
-             "co-fires)", "0.89", frequent["r"] > every["r"])]:
+        (
+            "fig6c_r_all",
+            every,
+            "co-fire count and energy correlate (log-log Pearson r, all concepts)",
+            "0.63",
+            every["r"] > 0,
+        ),
+        (
+            "fig6c_r_frequent",
+            frequent,
+            f"stronger among frequent co-firers (>= {summary['min_cofires_scaled']:.0f} co-fires)",
+            "0.89",
+            frequent["r"] > every["r"],
+        ),
+    ]:
         n = fit.get("n", 0)
         gate = f"{n} concepts in the fit (needs {MIN_FIT_CONCEPTS})" if n < MIN_FIT_CONCEPTS else None
-        claims.add(key, "Fig. 6c", text, paper, _fmt(fit["r"]), bool(holds) if np.isfinite(fit["r"]) else None,
-                   fit["r"], gate)
+        claims.add(
+            key, "Fig. 6c", text, paper, _fmt(fit["r"]), bool(holds) if np.isfinite(fit["r"]) else None, fit["r"], gate
+        )
 
 
 def _fig7(claims, names, r2, independent, baseline):
     if baseline is None:
         for name in names:
-            claims.not_run(f"fig7_share:{name}", "Fig. 7", f"share of {name}'s independent concepts matched with "
-                           "cosine > 0.5", _fmt(_paper(PAPER_MATCH_SHARE, name)), NO_INDEPENDENT)
+            claims.not_run(
+                f"fig7_share:{name}",
+                "Fig. 7",
+                f"share of {name}'s independent concepts matched with cosine > 0.5",
+                _fmt(_paper(PAPER_MATCH_SHARE, name)),
+                NO_INDEPENDENT,
+            )
         claims.not_run("fig7_random_auc", "Fig. 7", "AUC of the random baseline", "0.13", NO_INDEPENDENT)
         return
     shares = dict(zip(baseline["model"], baseline["share_cosine_above_0.5"]))
@@ -164,11 +267,17 @@ def _fig7(claims, names, r2, independent, baseline):
         fits = {"USAE": r2[i, i], "independent": independent.get(name, {}).get("r2", float("nan"))}
         weak = [f"{kind} {value:.2f}" for kind, value in fits.items() if not value > MATCHING_MIN_R2]
         random_share = shares[f"random ({name})"]
-        claims.add(f"fig7_share:{name}", "Fig. 7", f"share of {name}'s independent concepts matched with cosine > 0.5 "
-                   f"(at least {MATCH_SHARE_MARGIN:.2f} above random's {random_share:.3f})",
-                   _fmt(_paper(PAPER_MATCH_SHARE, name)), _fmt(shares[name]),
-                   bool(shares[name] >= random_share + MATCH_SHARE_MARGIN), shares[name],
-                   f"self R2 <= {MATCHING_MIN_R2}: {', '.join(weak)}" if weak else None)
+        claims.add(
+            f"fig7_share:{name}",
+            "Fig. 7",
+            f"share of {name}'s independent concepts matched with cosine > 0.5 "
+            f"(at least {MATCH_SHARE_MARGIN:.2f} above random's {random_share:.3f})",
+            _fmt(_paper(PAPER_MATCH_SHARE, name)),
+            _fmt(shares[name]),
+            bool(shares[name] >= random_share + MATCH_SHARE_MARGIN),
+            shares[name],
+            f"self R2 <= {MATCHING_MIN_R2}: {', '.join(weak)}" if weak else None,
+        )
     random_auc = float(np.mean([aucs[f"random ({name})"] for name in names]))
     claims.add("fig7_random_auc", "Fig. 7", "AUC of the random baseline", "0.13", _fmt(random_auc), None, random_auc)
 
@@ -213,11 +322,13 @@ def shown_verdict(holds, gate):
 
 def scorecard_markdown(card, dataset, names, tokens):
     """The scorecard as a Markdown page with a header saying what was evaluated."""
-    header = (f"# Scorecard: this run beside the paper\n\nDataset `{dataset}`, models {', '.join(names)}; "
-              f"{tokens} evaluation tokens. 'holds' says whether the claim's direction holds here; a claim is "
-              "'not judged' when a precondition for its test fails (named in brackets), and 'n/a' when there is "
-              "nothing to judge. Every claim's test and gate: docs/scorecard.md in the usae repository. For runs "
-              "on other models or data the numbers are not expected to match the paper's.\n\n")
+    header = (
+        f"# Scorecard: this run beside the paper\n\nDataset `{dataset}`, models {', '.join(names)}; "
+        f"{tokens} evaluation tokens. 'holds' says whether the claim's direction holds here; a claim is "
+        "'not judged' when a precondition for its test fails (named in brackets), and 'n/a' when there is "
+        "nothing to judge. Every claim's test and gate: docs/scorecard.md in the usae repository. For runs "
+        "on other models or data the numbers are not expected to match the paper's.\n\n"
+    )
     shown = card[list(CARD_COLUMNS)].assign(holds=[shown_verdict(h, g) for h, g in zip(card["holds"], card["gate"])])
     return header + shown.to_markdown(index=False) + "\n"
 
@@ -225,12 +336,17 @@ def scorecard_markdown(card, dataset, names, tokens):
 def scorecard_counts(card):
     """How many claims hold, do not hold, or are not judged or not applicable here (for ``dvc metrics``)."""
     counts = card["holds"].value_counts()
-    return {"claims_holding": int(counts.get("yes", 0)), "claims_not_holding": int(counts.get("no", 0)),
-            "claims_not_judged": int(counts.get(NOT_JUDGED, 0) + counts.get("n/a", 0)),
-            "claims_not_run": int(counts.get(NOT_RUN, 0))}
+    return {
+        "claims_holding": int(counts.get("yes", 0)),
+        "claims_not_holding": int(counts.get("no", 0)),
+        "claims_not_judged": int(counts.get(NOT_JUDGED, 0) + counts.get("n/a", 0)),
+        "claims_not_run": int(counts.get(NOT_RUN, 0)),
+    }
 
 
 def json_records(card):
     """A table's rows as JSON-ready records (a value that cannot be computed is None)."""
-    return [{key: (None if isinstance(value, float) and not np.isfinite(value) else value) for key, value in row.items()}
-            for row in card.to_dict("records")]
+    return [
+        {key: (None if isinstance(value, float) and not np.isfinite(value) else value) for key, value in row.items()}
+        for row in card.to_dict("records")
+    ]

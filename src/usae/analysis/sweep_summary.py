@@ -4,8 +4,14 @@ import numpy as np
 import pandas as pd
 
 # The headline metrics, in the order of the sweep table and the sweep figure's panels.
-HEADLINE_METRICS = ("usae_self_r2", "usae_cross_r2", "dead_share", "entropy_above_0.9_share", "top_cofire_proportion",
-                 "fig7_matched_share")
+HEADLINE_METRICS = (
+    "usae_self_r2",
+    "usae_cross_r2",
+    "dead_share",
+    "entropy_above_0.9_share",
+    "top_cofire_proportion",
+    "fig7_matched_share",
+)
 
 
 def headline_metrics(matrices, summary, baseline=None):
@@ -23,11 +29,14 @@ def headline_metrics(matrices, summary, baseline=None):
     r2 = np.array(matrices["r2"], dtype=float)
     off = r2[~np.eye(len(r2), dtype=bool)]
     models = None if baseline is None else baseline[~baseline["model"].str.startswith("random (")]
-    return {"usae_self_r2": float(r2.diagonal().mean()),
-            "usae_cross_r2": float(off.mean()) if off.size else np.nan, "dead_share": summary["dead_share"],
-            "entropy_above_0.9_share": summary["entropy_above_0.9_share"],
-            "top_cofire_proportion": float(np.mean(list(summary["top_cofire_proportion_mean"].values()))),
-            "fig7_matched_share": None if models is None else float(models["share_cosine_above_0.5"].mean())}
+    return {
+        "usae_self_r2": float(r2.diagonal().mean()),
+        "usae_cross_r2": float(off.mean()) if off.size else np.nan,
+        "dead_share": summary["dead_share"],
+        "entropy_above_0.9_share": summary["entropy_above_0.9_share"],
+        "top_cofire_proportion": float(np.mean(list(summary["top_cofire_proportion_mean"].values()))),
+        "fig7_matched_share": None if models is None else float(models["share_cosine_above_0.5"].mean()),
+    }
 
 
 def point_row(values, matrices, summary, baseline, scorecard):
@@ -44,8 +53,12 @@ def point_row(values, matrices, summary, baseline, scorecard):
     """
     judged = scorecard["claims_holding"] + scorecard["claims_not_holding"]
     held = [claim["id"] for claim in scorecard["claims"] if claim["holds"] == "yes"]
-    return {**values, **headline_metrics(matrices, summary, baseline), "claims_holding": f"{len(held)}/{judged}",
-            "claims_held": " ".join(held)}
+    return {
+        **values,
+        **headline_metrics(matrices, summary, baseline),
+        "claims_holding": f"{len(held)}/{judged}",
+        "claims_held": " ".join(held),
+    }
 
 
 def sweep_frame(points, rows):

@@ -120,8 +120,12 @@ class ConceptAccumulator:
         (store index and largest code over the image's tokens of each concept's n top images, largest
         first; -1 past the last image of a split of fewer than n),
         ``models`` ``(M,)`` and ``image_ids`` (the store's, to check a manifest's order against)."""
-        return {"indices": self.top_indices.numpy(), "values": self.top_values.numpy(),
-                "models": np.array(self.names), "image_ids": np.array(image_ids)}
+        return {
+            "indices": self.top_indices.numpy(),
+            "values": self.top_values.numpy(),
+            "models": np.array(self.names),
+            "image_ids": np.array(image_ids),
+        }
 
     def table(self, atom_norms_Mm, energy_power=1):
         """Per-concept statistics as arrays.

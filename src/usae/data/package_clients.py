@@ -56,8 +56,23 @@ def npm_pack(spec, dest):
 
 def pip_download(spec, dest):
     """Download a PyPI wheel (``pip download --no-deps --only-binary :all: name==version``); return its path."""
-    run_client([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "--quiet",
-                "--dest", str(dest), spec], spec, dest)
+    run_client(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "--quiet",
+            "--dest",
+            str(dest),
+            spec,
+        ],
+        spec,
+        dest,
+    )
     return _single_file(dest, "*.whl", spec)
 
 
@@ -78,8 +93,12 @@ def deb_members(deb, keep):
     package = Path(deb).name
     if shutil.which("dpkg-deb") is None:
         raise PackageFetchError(f"{package}: 'dpkg-deb' is not on PATH, so the package cannot be unpacked")
-    with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, stdin=subprocess.DEVNULL) as process:
+    with subprocess.Popen(
+        ["dpkg-deb", "--fsys-tarfile", str(deb)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    ) as process:
         members = tar_stream_members(process.stdout, keep)
         error = process.stderr.read().decode(errors="replace").strip()
     if process.returncode != 0:

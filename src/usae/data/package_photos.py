@@ -279,8 +279,14 @@ def _write_cache(folder, photos):
     for photo in photos:
         file = f"{photo.photo_id}{photo.suffix}"
         (folder / file).write_bytes(photo.data)
-        rows.append({"photo_id": photo.photo_id, "file": file, "label": photo.label,
-                     "sha256": hashlib.sha256(photo.data).hexdigest()})
+        rows.append(
+            {
+                "photo_id": photo.photo_id,
+                "file": file,
+                "label": photo.label,
+                "sha256": hashlib.sha256(photo.data).hexdigest(),
+            }
+        )
     tmp = folder / (CACHE_MANIFEST + ".tmp")
     with open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["photo_id", "file", "label", "sha256"])

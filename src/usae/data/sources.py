@@ -59,7 +59,7 @@ def write_embedded_split(out_dir, split, options, seed):
     for index in range(count):
         name = names[index % len(names)]
         photo = photos[name]
-        (top, left, side), = random_crop_boxes(*photo.shape[:2], 1, options["min_scale"], options["max_scale"], rng)
+        ((top, left, side),) = random_crop_boxes(*photo.shape[:2], 1, options["min_scale"], options["max_scale"], rng)
         crop = Image.fromarray(photo[top : top + side, left : left + side]).resize(
             (options["size"], options["size"]), Image.Resampling.BICUBIC
         )
@@ -152,7 +152,9 @@ def load_hf_rows(hf_name, split, limit):
     try:
         import datasets
     except ImportError:
-        raise DatasetError("dataset.source: imagenet_hf needs the 'datasets' package (pip install 'usae[hf]')") from None
+        raise DatasetError(
+            "dataset.source: imagenet_hf needs the 'datasets' package (pip install 'usae[hf]')"
+        ) from None
     hf_split = "validation" if split == "val" else split
     rows = datasets.load_dataset(hf_name, split=hf_split, streaming=True)
     return rows.take(limit) if limit else rows

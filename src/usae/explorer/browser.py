@@ -12,8 +12,14 @@ from usae.io import atomic_path
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+)
 
 
 def browser_missing():
@@ -41,8 +47,10 @@ def chromium(width=1400, height=900):
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
-        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",  # the viewport, not the window, is that size
-                               {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",  # the viewport, not the window, is that size
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
         yield driver
     finally:
         driver.quit()
@@ -78,16 +86,21 @@ def open_index(driver, site_dir):
     return {"wall": time.perf_counter() - start, "page": page_ms / 1000}
 
 
-PANEL_IMAGES_LOADED = ("(function () { var images = document.querySelectorAll('#panel img');"
-                       " return images.length > 0 && Array.prototype.every.call(images, function (image) {"
-                       " return image.complete; }); })()")
+PANEL_IMAGES_LOADED = (
+    "(function () { var images = document.querySelectorAll('#panel img');"
+    " return images.length > 0 && Array.prototype.every.call(images, function (image) {"
+    " return image.complete; }); })()"
+)
 
 
 def open_concept(driver, concept):
     """Open a concept's panel in the loaded page and wait until its images have loaded (or failed)."""
     driver.execute_script(f"location.hash = 'concept={concept}'")
-    wait_for(driver, f"document.querySelector('#panel h2') && "
-                     f"document.querySelector('#panel h2').textContent.indexOf('Concept {concept} ') === 0")
+    wait_for(
+        driver,
+        f"document.querySelector('#panel h2') && "
+        f"document.querySelector('#panel h2').textContent.indexOf('Concept {concept} ') === 0",
+    )
     wait_for(driver, PANEL_IMAGES_LOADED)
 
 
@@ -116,7 +129,8 @@ def screenshot_site(site_dir, png_path, concept=None, width=1400, height=900):
                 " var rank = [v.kind[i] === u ? 1 : 0, v.energy_total[i] || 0];"
                 " if (best === null || rank[0] > best[0] || (rank[0] === best[0] && rank[1] > best[1]))"
                 " best = rank.concat([v.concept[i]]); }"
-                "return best[2];")
+                "return best[2];"
+            )
         open_concept(driver, concept)
         with atomic_path(png_path) as tmp:
             tmp.write_bytes(driver.get_screenshot_as_png())

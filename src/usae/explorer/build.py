@@ -29,9 +29,27 @@ from usae.io import read_json
 from usae.sae.checkpoint import load_trained
 
 
-def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, manifest_csv, usae_weights, usae_meta,
-                   store_metas, figure_pngs, actmax_table_csv, actmax_images_dir, site_dir, *, pairs_csvs=(),
-                   independent_top_npz=None, baseline_csv=None, thumbnail_px=128, chunk_size=64, **options):
+def build_explorer(
+    concepts_csv,
+    top_images_npz,
+    matrices_json,
+    summary_json,
+    manifest_csv,
+    usae_weights,
+    usae_meta,
+    store_metas,
+    figure_pngs,
+    actmax_table_csv,
+    actmax_images_dir,
+    site_dir,
+    *,
+    pairs_csvs=(),
+    independent_top_npz=None,
+    baseline_csv=None,
+    thumbnail_px=128,
+    chunk_size=64,
+    **options,
+):
     """Build the concept explorer site of one trained USAE on one dataset's val split.
 
     Parameters
@@ -74,17 +92,51 @@ def build_explorer(concepts_csv, top_images_npz, matrices_json, summary_json, ma
     pathlib.Path
         ``site_dir``; open ``site_dir/index.html``.
     """
-    content = explorer_content(concepts_csv, top_images_npz, matrices_json, summary_json, manifest_csv, usae_weights,
-                               usae_meta, store_metas, figure_pngs, actmax_table_csv, actmax_images_dir, pairs_csvs,
-                               independent_top_npz, baseline_csv, **options)
+    content = explorer_content(
+        concepts_csv,
+        top_images_npz,
+        matrices_json,
+        summary_json,
+        manifest_csv,
+        usae_weights,
+        usae_meta,
+        store_metas,
+        figure_pngs,
+        actmax_table_csv,
+        actmax_images_dir,
+        pairs_csvs,
+        independent_top_npz,
+        baseline_csv,
+        **options,
+    )
     return write_site(content, site_dir, thumbnail_px=thumbnail_px, chunk_size=chunk_size)
 
 
-def explorer_content(concepts_csv, top_images_npz, matrices_json, summary_json, manifest_csv, usae_weights, usae_meta,
-                     store_metas, figure_pngs, actmax_table_csv, actmax_images_dir, pairs_csvs=(),
-                     independent_top_npz=None, baseline_csv=None, *,
-                     universal_entropy=0.9, specific_share=0.9, gallery_images_per_model=4, image_concepts=6,
-                     neighbours=8, batch_images=16, device="auto", labels=None):
+def explorer_content(
+    concepts_csv,
+    top_images_npz,
+    matrices_json,
+    summary_json,
+    manifest_csv,
+    usae_weights,
+    usae_meta,
+    store_metas,
+    figure_pngs,
+    actmax_table_csv,
+    actmax_images_dir,
+    pairs_csvs=(),
+    independent_top_npz=None,
+    baseline_csv=None,
+    *,
+    universal_entropy=0.9,
+    specific_share=0.9,
+    gallery_images_per_model=4,
+    image_concepts=6,
+    neighbours=8,
+    batch_images=16,
+    device="auto",
+    labels=None,
+):
     """Everything the site shows (the files as :func:`build_explorer`'s).
 
     Parameters
@@ -126,24 +178,37 @@ def explorer_content(concepts_csv, top_images_npz, matrices_json, summary_json, 
         kinds = concept_kinds(frame, names, universal_entropy, specific_share, summary["min_cofires_scaled"])
         alive = kinds != DEAD
         gallery, top = gallery_images(top_images["indices"], top_images["values"], gallery_images_per_model, alive)
-    heat, shown = gallery_heatmaps(lambda name, tokens: usae.encode(name, tokens.to(device)), names, batches, gallery,
-                                   batch_images, image_concepts)
+    heat, shown = gallery_heatmaps(
+        lambda name, tokens: usae.encode(name, tokens.to(device)), names, batches, gallery, batch_images, image_concepts
+    )
     heat_bytes, heat_scale = quantise_heatmaps(heat)
     atoms = [usae.saes[name].dictionary().detach().cpu().numpy() for name in names]
     nearest, cosines = nearest_concepts(atoms, alive, neighbours)
     chance = chance_nearest_cosine([atom.shape for atom in atoms])
     grid = batches.stores[names[0]].meta["grid"] or (1, batches.tokens)
     return ExplorerContent(
-        names=names, grid=tuple(grid), frame=frame, kinds=kinds, gallery=gallery, top=top, heat_bytes=heat_bytes,
-        heat_scale=heat_scale, neighbours=nearest, cosines=cosines,
+        names=names,
+        grid=tuple(grid),
+        frame=frame,
+        kinds=kinds,
+        gallery=gallery,
+        top=top,
+        heat_bytes=heat_bytes,
+        heat_scale=heat_scale,
+        neighbours=nearest,
+        cosines=cosines,
         image_paths=None if manifest is None else manifest["path"].tolist(),
-        image_labels=[""] * len(image_ids) if manifest is None else image_labels(manifest), matrices=matrices,
-        summary=summary, figures=[Path(path) for path in figure_pngs],
+        image_labels=[""] * len(image_ids) if manifest is None else image_labels(manifest),
+        matrices=matrices,
+        summary=summary,
+        figures=[Path(path) for path in figure_pngs],
         actmax=actmax_items(actmax_table_csv, actmax_images_dir, names, set(np.flatnonzero(alive).tolist())),
-        kind_rule=kind_rule(universal_entropy, specific_share, summary["min_cofires_scaled"]), neighbour_chance=chance,
+        kind_rule=kind_rule(universal_entropy, specific_share, summary["min_cofires_scaled"]),
+        neighbour_chance=chance,
         shown=shown.quantised(),
         twins=baseline_twins(pairs_csvs, len(frame), independent_top_npz, gallery_images_per_model, image_ids),
-        labels={name: (labels or {}).get(name, name) for name in names}, twin_chance=twin_chance(baseline_csv, names),
+        labels={name: (labels or {}).get(name, name) for name in names},
+        twin_chance=twin_chance(baseline_csv, names),
     )
 
 
@@ -181,15 +246,23 @@ def baseline_twins(pairs_csvs, m, independent_top_npz=None, n_images=4, image_id
     """
     if not pairs_csvs or not all(Path(path).exists() for path in pairs_csvs):
         return None
-    columns = {"atom": "independent_concept", "cosine": "cosine", "activation": "activation_match",
-               "correlation": "activation_correlation"}
+    columns = {
+        "atom": "independent_concept",
+        "cosine": "cosine",
+        "activation": "activation_match",
+        "correlation": "activation_correlation",
+    }
     frames = [pd.read_csv(path).set_index("usae_concept").reindex(range(m)) for path in pairs_csvs]
-    twins = {key: np.stack([frame[column].to_numpy(dtype=float) for frame in frames]) for key, column in columns.items()}
+    twins = {
+        key: np.stack([frame[column].to_numpy(dtype=float) for frame in frames]) for key, column in columns.items()
+    }
     if independent_top_npz is None or not Path(independent_top_npz).exists():
         return twins
     with np.load(independent_top_npz) as top:
         if image_ids is not None and [str(i) for i in top["image_ids"]] != [str(i) for i in image_ids]:
-            raise UserError(f"{independent_top_npz}: not the val stores' images (same ids, same order); rerun the baseline")
+            raise UserError(
+                f"{independent_top_npz}: not the val stores' images (same ids, same order); rerun the baseline"
+            )
         indices_MnJ, codes_MnJ = top["indices"][:, :n_images], top["values"][:, :n_images]
     for key in ("atom", "activation"):
         twin_Mm = np.nan_to_num(twins[key], nan=-1).astype(int)
@@ -236,5 +309,6 @@ def actmax_items(table_csv, images_dir, names, concepts):
         if int(row["concept"]) in concepts and path.exists():
             activations = {name: float(row[name]) for name in names}
             items.setdefault(int(row["concept"]), []).append(
-                {"model": row["optimised_for"], "path": path, "activations": activations})
+                {"model": row["optimised_for"], "path": path, "activations": activations}
+            )
     return items

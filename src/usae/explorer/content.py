@@ -33,8 +33,11 @@ def concept_kinds(frame, names, universal_entropy, specific_share, min_cofires):
 
 def kind_rule(universal_entropy, specific_share, min_cofires):
     """The thresholds of :func:`concept_kinds` in words, for the reader."""
-    return (f"universal: firing entropy > {universal_entropy:g} and >= {max(min_cofires, 1):.0f} co-fires; only <model>: that model has "
-            f">= {specific_share:.0%} of the firings; mixed: neither")
+    return (
+        f"universal: firing entropy > {universal_entropy:g} and >= {max(min_cofires, 1):.0f} co-fires; "
+        "only <model>: that model has "
+        f">= {specific_share:.0%} of the firings; mixed: neither"
+    )
 
 
 def gallery_images(indices_Mnm, values_Mnm, per_model, alive_m):
@@ -181,8 +184,10 @@ def quantise_heatmaps(heat, axes=(2, 3)):
     """
     scale = heat.max(axis=axes, keepdims=True)
     safe = np.where(scale > 0, scale, 1.0)
-    return (np.round(255 * np.clip(heat, 0, None) / safe).astype(np.uint8),
-            np.squeeze(scale, axis=axes).astype(np.float32))
+    return (
+        np.round(255 * np.clip(heat, 0, None) / safe).astype(np.uint8),
+        np.squeeze(scale, axis=axes).astype(np.float32),
+    )
 
 
 def nearest_concepts(atoms, alive_m, count, block=1024):

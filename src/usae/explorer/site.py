@@ -75,8 +75,12 @@ def write_site(content, site_dir, *, thumbnail_px=128, chunk_size=64, jpeg_quali
 def thumbnailed(content):
     """Store indices of every image the site shows: the concepts' galleries and their twins' top images."""
     twins = content.twins or {}
-    shown = np.unique(np.concatenate([content.gallery.ravel()] + [twins[key].ravel() for key in
-                                                                 ("atom_images", "activation_images") if key in twins]))
+    shown = np.unique(
+        np.concatenate(
+            [content.gallery.ravel()]
+            + [twins[key].ravel() for key in ("atom_images", "activation_images") if key in twins]
+        )
+    )
     return shown[shown >= 0]
 
 
@@ -92,8 +96,10 @@ def write_chunks(content, alive, actmax, out_dir, chunk_size):
 def write_image_chunks(content, out_dir, chunk_size):
     """The shown images' views, ``chunk_size`` consecutive shown images (in store order) a file."""
     for chunk, first in enumerate(range(0, len(content.shown.images_I), chunk_size)):
-        records = {str(int(content.shown.images_I[i])): image_record(content, i)
-                   for i in range(first, min(first + chunk_size, len(content.shown.images_I)))}
+        records = {
+            str(int(content.shown.images_I[i])): image_record(content, i)
+            for i in range(first, min(first + chunk_size, len(content.shown.images_I)))
+        }
         write_script(out_dir / image_chunk_file(chunk), f"usaeImages({chunk}, ", records, ");")
 
 
@@ -164,8 +170,12 @@ def index_columns(content, alive, label_ids):
     """
     frame = content.frame.iloc[alive]
     kinds = sorted(set(content.kinds[alive]))
-    values = {"concept": alive.tolist(), "kind": [kinds.index(kind) for kind in content.kinds[alive]],
-              "labels": [label_ids[k] for k in alive], "thumb": content.gallery[alive, 0].tolist()}
+    values = {
+        "concept": alive.tolist(),
+        "kind": [kinds.index(kind) for kind in content.kinds[alive]],
+        "labels": [label_ids[k] for k in alive],
+        "thumb": content.gallery[alive, 0].tolist(),
+    }
     columns = numeric_columns(content.names, content.labels)
     for key, _ in columns:
         values[key] = frame[key].astype(int).tolist() if key.startswith(("fires", "cofires")) else _round(frame[key])
@@ -249,14 +259,18 @@ def twins_of(content, k):
     each with ``"<atom|activation>_images"``: ``[index, code, file]`` when the baseline's top images are known."""
     twins, out = content.twins, {}
     for i, name in enumerate(content.names):
-        out[name] = {"atom": int(twins["atom"][i, k]), "cosine": _round([twins["cosine"][i, k]])[0],
-                     "activation": int(twins["activation"][i, k]),
-                     "correlation": _round([twins["correlation"][i, k]])[0]}
+        out[name] = {
+            "atom": int(twins["atom"][i, k]),
+            "cosine": _round([twins["cosine"][i, k]])[0],
+            "activation": int(twins["activation"][i, k]),
+            "correlation": _round([twins["correlation"][i, k]])[0],
+        }
         for key in ("atom", "activation"):
             if f"{key}_images" in twins:
                 images, codes = twins[f"{key}_images"][i, k], twins[f"{key}_codes"][i, k]
-                out[name][f"{key}_images"] = [[int(j), _round([c])[0], file_name(content, j)]
-                                              for j, c in zip(images, codes) if j >= 0]
+                out[name][f"{key}_images"] = [
+                    [int(j), _round([c])[0], file_name(content, j)] for j, c in zip(images, codes) if j >= 0
+                ]
     return out
 
 
@@ -291,8 +305,9 @@ def write_thumbnails(image_paths, indices, out_dir, px, quality):
     out_dir.mkdir(parents=True, exist_ok=True)
     for index in indices:
         with Image.open(image_paths[index]) as image:
-            _save_jpeg(image.convert("RGB").resize((px, px), Image.Resampling.BICUBIC), out_dir / thumb_name(index),
-                       quality)
+            _save_jpeg(
+                image.convert("RGB").resize((px, px), Image.Resampling.BICUBIC), out_dir / thumb_name(index), quality
+            )
 
 
 def write_actmax_images(actmax, out_dir, max_px, quality):
@@ -312,8 +327,9 @@ def write_actmax_images(actmax, out_dir, max_px, quality):
                 image.thumbnail((max_px, max_px), Image.Resampling.BICUBIC)
                 _save_jpeg(image, out_dir / name, quality)
             activations = dict(zip(item["activations"], _round(list(item["activations"].values()))))
-            out.setdefault(int(concept), []).append({"model": item["model"], "src": f"actmax/{name}",
-                                                     "activations": activations})
+            out.setdefault(int(concept), []).append(
+                {"model": item["model"], "src": f"actmax/{name}", "activations": activations}
+            )
     return out
 
 

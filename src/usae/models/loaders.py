@@ -142,7 +142,9 @@ def package_file(weights):
     """
     spec = importlib.util.find_spec(weights["package"])
     if spec is None or not spec.submodule_search_locations:
-        raise UserError(f"model weights: package '{weights['package']}' is not installed (see requirements-nodeps.lock)")
+        raise UserError(
+            f"model weights: package '{weights['package']}' is not installed (see requirements-nodeps.lock)"
+        )
     root = Path(spec.submodule_search_locations[0])
     path = root / weights["file"]
     if not path.resolve().is_relative_to(root.resolve()):
@@ -165,8 +167,9 @@ def _package_state_dict(weights):
     try:
         state_dict = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # parsing the file is all this does: torch raises unpickling, zip and EOF errors
-        raise UserError(f"model weights: '{path}' is not a PyTorch weights file that loads without code "
-                        f"({type(error).__name__})") from None
+        raise UserError(
+            f"model weights: '{path}' is not a PyTorch weights file that loads without code ({type(error).__name__})"
+        ) from None
     if not isinstance(state_dict, dict):
         raise UserError(f"model weights: '{path}' holds a {type(state_dict).__name__}, not a state dict")
     return _with_prefix(state_dict, prefix)
@@ -194,7 +197,9 @@ def load_state_dict_by_order(model, state_dict, source):
         if own_value.ndim == 2 and value.shape == (*own_value.shape, 1, 1):  # a 1x1 conv kernel into a Linear
             value = value[:, :, 0, 0]
         if own_value.shape != value.shape:
-            raise UserError(f"{source}: tensor '{key}' {tuple(value.shape)} does not fit '{own_key}' {tuple(own_value.shape)}")
+            raise UserError(
+                f"{source}: tensor '{key}' {tuple(value.shape)} does not fit '{own_key}' {tuple(own_value.shape)}"
+            )
         renamed[own_key] = value
     model.load_state_dict(renamed)
 
@@ -232,7 +237,9 @@ def load_state_dict_by_name(model, state_dict, source):
         if target not in own:
             raise UserError(f"{source}: tensor '{key}' has no parameter in {type(model).__name__}")
         if tuple(own[target].shape) != tuple(value.shape):
-            raise UserError(f"{source}: tensor '{key}' {tuple(value.shape)} does not fit '{target}' {tuple(own[target].shape)}")
+            raise UserError(
+                f"{source}: tensor '{key}' {tuple(value.shape)} does not fit '{target}' {tuple(own[target].shape)}"
+            )
         renamed[target] = torch.as_tensor(value)
     missing = sorted(set(own) - set(renamed) - set(TRAINING_ONLY))
     if missing:
@@ -244,8 +251,9 @@ def _load_timm(spec):
     import timm
 
     if not timm.is_model(spec.arch):
-        raise ConfigError(f"model_zoo.{spec.name}.arch: '{spec.arch}' is not a timm architecture "
-                       "(see timm.list_models())")
+        raise ConfigError(
+            f"model_zoo.{spec.name}.arch: '{spec.arch}' is not a timm architecture (see timm.list_models())"
+        )
     pretrained = spec.weights == "pretrained"
     model = timm.create_model(spec.arch, pretrained=pretrained, **spec.kwargs)
     if isinstance(spec.weights, dict):
@@ -257,11 +265,14 @@ def _load_hf(spec):
     from transformers import AutoConfig, AutoModel
 
     if "trust_remote_code" in spec.kwargs:
-        raise ConfigError(f"model_zoo.{spec.name}.kwargs.trust_remote_code: not a loader argument here; "
-                          f"list '{spec.name}' under remote_code")
+        raise ConfigError(
+            f"model_zoo.{spec.name}.kwargs.trust_remote_code: not a loader argument here; "
+            f"list '{spec.name}' under remote_code"
+        )
     if spec.weights == "random":
-        return AutoModel.from_config(AutoConfig.from_pretrained(spec.arch, trust_remote_code=spec.remote_code,
-                                                                **spec.kwargs))
+        return AutoModel.from_config(
+            AutoConfig.from_pretrained(spec.arch, trust_remote_code=spec.remote_code, **spec.kwargs)
+        )
     return AutoModel.from_pretrained(spec.arch, trust_remote_code=spec.remote_code, **spec.kwargs)
 
 
@@ -275,7 +286,9 @@ def _load_hf_onnx(spec):
     if spec.weights == "random":
         return model
     if not isinstance(spec.weights, dict):
-        raise ConfigError(f"model_zoo.{spec.name}.weights: the hf_onnx loader needs {{package, file}}, got '{spec.weights}'")
+        raise ConfigError(
+            f"model_zoo.{spec.name}.weights: the hf_onnx loader needs {{package, file}}, got '{spec.weights}'"
+        )
     graph = onnx.load(package_file(spec.weights)).graph
     state_dict = onnx_state_dict(graph, spec.weights.get("prefix", ""), FOLDED_PARAMETERS.get(spec.arch))
     load_state_dict_by_name(model, state_dict, _source(spec.weights))
@@ -286,7 +299,9 @@ def _load_torchvision(spec):
     import torchvision
 
     builder, _, submodule = spec.arch.partition(":")
-    model = getattr(torchvision.models, builder)(weights="DEFAULT" if spec.weights == "pretrained" else None, **spec.kwargs)
+    model = getattr(torchvision.models, builder)(
+        weights="DEFAULT" if spec.weights == "pretrained" else None, **spec.kwargs
+    )
     model = model.get_submodule(submodule)
     if isinstance(spec.weights, dict):
         load_state_dict_by_order(model, _package_state_dict(spec.weights), _source(spec.weights))
@@ -296,10 +311,13 @@ def _load_torchvision(spec):
 def _load_torchhub(spec):
     repo, entrypoint = spec.arch.split(":")
     if not spec.remote_code:
-        raise ConfigError(f"remote_code: model '{spec.name}' loads with torch.hub, which runs {repo}'s hubconf.py; "
-                          f"list '{spec.name}' under remote_code to allow it")
-    return torch.hub.load(repo, entrypoint, trust_repo=spec.remote_code, pretrained=spec.weights == "pretrained",
-                          **spec.kwargs)
+        raise ConfigError(
+            f"remote_code: model '{spec.name}' loads with torch.hub, which runs {repo}'s hubconf.py; "
+            f"list '{spec.name}' under remote_code to allow it"
+        )
+    return torch.hub.load(
+        repo, entrypoint, trust_repo=spec.remote_code, pretrained=spec.weights == "pretrained", **spec.kwargs
+    )
 
 
 LOADERS = {

@@ -16,7 +16,7 @@ FOLDED_PARAMETERS = {
 
 
 def node_path(prefix):
-    """Return the ONNX node-name path of the submodule with parameter prefix ``prefix`` (``backbone.`` -> ``/backbone/``)."""
+    """The ONNX node-name path of the submodule with parameter prefix ``prefix`` (``backbone.``: ``/backbone/``)."""
     module = prefix.strip(".")
     return f"/{module.replace('.', '/')}/" if module else "/"
 

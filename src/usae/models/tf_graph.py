@@ -13,8 +13,15 @@ import torch
 
 DT_FLOAT = 1
 # TF-slim variables of one conv scope, in the order of PyTorch's conv (+ bias) + BatchNorm parameters.
-SLIM_VARIABLES = ("weights", "depthwise_weights", "biases", "BatchNorm/gamma", "BatchNorm/beta",
-                  "BatchNorm/moving_mean", "BatchNorm/moving_variance")
+SLIM_VARIABLES = (
+    "weights",
+    "depthwise_weights",
+    "biases",
+    "BatchNorm/gamma",
+    "BatchNorm/beta",
+    "BatchNorm/moving_mean",
+    "BatchNorm/moving_variance",
+)
 
 
 def _varint(buffer, position):

@@ -67,16 +67,22 @@ def _optimizer_tensors(name, optimizer, keys):
 
 def _flatten_optimizer(name, optimizer):
     state = optimizer.state_dict()
-    tensors = {f"{name}.{index}.{key}": value.detach().cpu().contiguous()
-               for index, entries in state["state"].items() for key, value in entries.items()}
+    tensors = {
+        f"{name}.{index}.{key}": value.detach().cpu().contiguous()
+        for index, entries in state["state"].items()
+        for key, value in entries.items()
+    }
     return tensors, {"param_groups": state["param_groups"]}
 
 
 def _restore_optimizer(name, optimizer, tensors, saved):
     state = {}
     for index, (param, group) in enumerate(_parameters(optimizer)):
-        entries = {entry: tensors[f"{name}.{index}.{entry}"] for entry in _adam_state(param, group)
-                   if f"{name}.{index}.{entry}" in tensors}
+        entries = {
+            entry: tensors[f"{name}.{index}.{entry}"]
+            for entry in _adam_state(param, group)
+            if f"{name}.{index}.{entry}" in tensors
+        }
         if entries:
             state[index] = entries
     optimizer.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
@@ -97,8 +103,11 @@ def save_checkpoint(directory, modules, optimizers, state, files=None):
         Extra text files to store in the checkpoint (e.g. the training log up to this step).
     """
     with atomic_folder(directory) as tmp:
-        weights = {f"{name}.{key}": value.detach().cpu().contiguous()
-                   for name, module in modules.items() for key, value in module.state_dict().items()}
+        weights = {
+            f"{name}.{key}": value.detach().cpu().contiguous()
+            for name, module in modules.items()
+            for key, value in module.state_dict().items()
+        }
         save_file(weights, tmp / WEIGHTS)
         tensors, saved = {}, {}
         for name, optimizer in optimizers.items():
@@ -133,11 +142,18 @@ def _state_problem(state):
     digests = state.get("files_sha256", {})
     if state["step"] < 0:
         return f"step {state['step']} is negative"
-    if not all(isinstance(saved, dict) and isinstance(saved.get("param_groups"), list)
-               and all(isinstance(group, dict) for group in saved["param_groups"]) for saved in optimizers):
+    if not all(
+        isinstance(saved, dict)
+        and isinstance(saved.get("param_groups"), list)
+        and all(isinstance(group, dict) for group in saved["param_groups"])
+        for saved in optimizers
+    ):
         return "optimizers must hold each optimizer's param_groups"
-    if not (isinstance(digests, dict) and all(map(is_plain_name, digests))
-            and all(isinstance(digest, str) for digest in digests.values())):
+    if not (
+        isinstance(digests, dict)
+        and all(map(is_plain_name, digests))
+        and all(isinstance(digest, str) for digest in digests.values())
+    ):
         return "files_sha256 must map the checkpoint's file names to their sha256"
     return None
 
@@ -163,8 +179,10 @@ def _check_tensors(path, tensors, expected):
         raise CheckpointError(f"{path}: unexpected tensor '{unexpected[0]}'")
     for key, (shape, dtype) in expected.items():
         if (tensors[key].shape, tensors[key].dtype) != (shape, dtype):
-            raise CheckpointError(f"{path}: tensor '{key}' {_describe(tensors[key].shape, tensors[key].dtype)} "
-                                  f"does not fit this run's {_describe(shape, dtype)}")
+            raise CheckpointError(
+                f"{path}: tensor '{key}' {_describe(tensors[key].shape, tensors[key].dtype)} "
+                f"does not fit this run's {_describe(shape, dtype)}"
+            )
 
 
 def _describe(shape, dtype):
@@ -183,19 +201,27 @@ def check_checkpoint(directory, state, weights, tensors, modules, optimizers):
         if not (directory / name).is_file():
             raise CheckpointError(f"{directory / name}: missing")
         if file_sha256(directory / name) != digest:
-            raise CheckpointError(f"{directory / name}: damaged (its sha256 differs from the one {directory / STATE} "
-                                  "records)")
-    _check_tensors(directory / WEIGHTS, weights, {f"{name}.{key}": (value.shape, value.dtype)
-                                                  for name, module in modules.items()
-                                                  for key, value in module.state_dict().items()})
+            raise CheckpointError(
+                f"{directory / name}: damaged (its sha256 differs from the one {directory / STATE} records)"
+            )
+    _check_tensors(
+        directory / WEIGHTS,
+        weights,
+        {
+            f"{name}.{key}": (value.shape, value.dtype)
+            for name, module in modules.items()
+            for key, value in module.state_dict().items()
+        },
+    )
     expected = {}
     for name, optimizer in optimizers.items():
         expected.update(_optimizer_tensors(name, optimizer, tensors.keys()))
     _check_tensors(directory / OPTIMIZER, tensors, expected)
     differences = optimizer_differences(state, optimizers)
     if differences:
-        raise CheckpointError(f"{directory / STATE}: optimizer settings differ from this run's "
-                              f"({', '.join(differences)})")
+        raise CheckpointError(
+            f"{directory / STATE}: optimizer settings differ from this run's ({', '.join(differences)})"
+        )
 
 
 def load_checkpoint(directory, modules, optimizers):
@@ -214,7 +240,7 @@ def load_checkpoint(directory, modules, optimizers):
     check_checkpoint(directory, state, weights, tensors, modules, optimizers)
     for name, module in modules.items():
         prefix = f"{name}."
-        module.load_state_dict({key[len(prefix):]: value for key, value in weights.items() if key.startswith(prefix)})
+        module.load_state_dict({key[len(prefix) :]: value for key, value in weights.items() if key.startswith(prefix)})
     for name, optimizer in optimizers.items():
         _restore_optimizer(name, optimizer, tensors, state["optimizers"][name])
     return state
@@ -282,7 +308,9 @@ def load_trained(weights_file, meta_file):
     if meta["kind"] == "usae":
         module = UniversalSAE(meta["dims"], meta["n_concepts"], meta["k"])
     else:
-        module = torch.nn.ModuleDict({name: TopKSAE(dim, meta["n_concepts"], meta["k"]) for name, dim in meta["dims"].items()})
+        module = torch.nn.ModuleDict(
+            {name: TopKSAE(dim, meta["n_concepts"], meta["k"]) for name, dim in meta["dims"].items()}
+        )
     try:
         module.load_state_dict(load_tensors(weights_file))
     except RuntimeError as exc:

@@ -60,7 +60,9 @@ def load_pth(path, origin):
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # a pickle of objects, a truncated or foreign file: torch raises many kinds
-        raise UserError(f"{path}: refused by torch.load(weights_only=True): not a checkpoint of plain tensors") from None
+        raise UserError(
+            f"{path}: refused by torch.load(weights_only=True): not a checkpoint of plain tensors"
+        ) from None
     if not isinstance(checkpoint, dict):
         raise UserError(f"{path}: not a released checkpoint (a {type(checkpoint).__name__}, not a dict)")
     if not isinstance(checkpoint.get("model_state_dict"), dict):
@@ -86,8 +88,10 @@ def convert_state(state, path, m, d, origin):
             raise UserError(f"{path}: model_state_dict['{theirs}'] is not a tensor")
         expected = tuple({"m": m, "d": d}[axis] for axis in shape)
         if tuple(tensor.shape) != expected:
-            raise UserError(f"{path}: model_state_dict['{theirs}'] has shape {tuple(tensor.shape)}, expected "
-                            f"{expected} from {origin}")
+            raise UserError(
+                f"{path}: model_state_dict['{theirs}'] has shape {tuple(tensor.shape)}, expected "
+                f"{expected} from {origin}"
+            )
         if not torch.isfinite(tensor).all():
             raise UserError(f"{path}: model_state_dict['{theirs}'] has NaN or inf")
         dtype = torch.int64 if not shape else torch.float32
@@ -154,21 +158,36 @@ def read_official(config_path, checkpoints=None, names=None):
         if not (abs(mean) < float("inf") and 0 < std < float("inf")):
             raise UserError(f"{config_path}: {key}.model_mean / model_std must be finite with model_std > 0")
         checkpoint = load_pth(pth, f"{key}.checkpoint_path in {config_path}")
-        state = convert_state(checkpoint["model_state_dict"], pth, m, d,
-                              f"m = {m} and {key}.input_shape = {d} in {config_path}")
+        state = convert_state(
+            checkpoint["model_state_dict"], pth, m, d, f"m = {m} and {key}.input_shape = {d} in {config_path}"
+        )
         weights.update({f"saes.{ours}.{name}": tensor for name, tensor in state.items()})
         dims[ours], stats[ours] = d, [float(mean), float(std)]
         rate, epoch = checkpoint.get("learning_rate"), checkpoint.get("epoch")
-        files[theirs] = {"path": str(pth), "sha256": file_sha256(pth),
-                         "epoch": epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None,
-                         "learning_rate": _number(rate)}
+        files[theirs] = {
+            "path": str(pth),
+            "sha256": file_sha256(pth),
+            "epoch": epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None,
+            "learning_rate": _number(rate),
+        }
     names = {theirs: ours for theirs, (ours, _) in released.items()}
     # The official models' tokens: the registry's spec on the 14x14 grid (docs/method.md), computed in float32.
     specs = {ours: model_spec_record(_registry_spec(ours), RELEASED_GRID, "float32") for ours in dims}
-    meta = {"kind": "usae", "models": list(dims), "dims": dims, "n_concepts": m, "k": k, "stats": stats,
-            "model_specs": specs,
-            "official": {"config": {"path": str(config_path), "sha256": file_sha256(config_path)},
-                         "checkpoints": files, "names": names, "yaml": json.loads(json.dumps(config, default=str))}}
+    meta = {
+        "kind": "usae",
+        "models": list(dims),
+        "dims": dims,
+        "n_concepts": m,
+        "k": k,
+        "stats": stats,
+        "model_specs": specs,
+        "official": {
+            "config": {"path": str(config_path), "sha256": file_sha256(config_path)},
+            "checkpoints": files,
+            "names": names,
+            "yaml": json.loads(json.dumps(config, default=str)),
+        },
+    }
     return weights, meta
 
 
@@ -242,9 +261,16 @@ def export_official(run, out, overrides=()):
         raise UserError(f"{run / 'model.json'}: two models would be exported as '{clash[0]}'; rename one with --model")
     m, width = module.n_concepts, max(module.dims.values())
     config = official.get("yaml") or {
-        "global": {"exp_factor": m // width if m % width == 0 else m / width, "input_shape": width,
-                   "nb_components": m, "standardize": True, "divide_norm": False, "use_class_tokens": False},
-        "sae_params": {**ARCHITECTURE, "dictionary_initializer": None, "data_initializer": None}}
+        "global": {
+            "exp_factor": m // width if m % width == 0 else m / width,
+            "input_shape": width,
+            "nb_components": m,
+            "standardize": True,
+            "divide_norm": False,
+            "use_class_tokens": False,
+        },
+        "sae_params": {**ARCHITECTURE, "dictionary_initializer": None, "data_initializer": None},
+    }
     config = {**config, "sae_params": {**config.get("sae_params", {}), "top_k": module.k}, "model_zoo": {}}
     default_epoch = max(meta.get("epochs", 1) - 1, 0) if isinstance(meta.get("epochs"), int) else 0
     checkpoints, previous = {}, official.get("checkpoints") or {}
@@ -253,12 +279,20 @@ def export_official(run, out, overrides=()):
         epoch = record["epoch"] if isinstance(record.get("epoch"), int) else default_epoch
         state = module.saes[ours].state_dict()
         checkpoints[_pth_name(name, epoch)] = {
-            "epoch": epoch, "optimizer_state_dict": {}, "learning_rate": record.get("learning_rate", meta.get("end_lr")),
-            "model_state_dict": {key: state[mine].detach().cpu().clone() for key, (mine, _) in TENSOR_KEYS.items()}}
+            "epoch": epoch,
+            "optimizer_state_dict": {},
+            "learning_rate": record.get("learning_rate", meta.get("end_lr")),
+            "model_state_dict": {key: state[mine].detach().cpu().clone() for key, (mine, _) in TENSOR_KEYS.items()},
+        }
         zoo = (official.get("yaml") or {}).get("model_zoo", {}).get(name) or {"num_tokens": None, "og_model": name}
         mean, std = meta["stats"][ours]
-        config["model_zoo"][name] = {**zoo, "checkpoint_path": f"checkpoints/{_pth_name(name, epoch)}",
-                                     "input_shape": module.dims[ours], "model_mean": float(mean), "model_std": float(std)}
+        config["model_zoo"][name] = {
+            **zoo,
+            "checkpoint_path": f"checkpoints/{_pth_name(name, epoch)}",
+            "input_shape": module.dims[ours],
+            "model_mean": float(mean),
+            "model_std": float(std),
+        }
 
     def write(tmp):
         for file_name, checkpoint in checkpoints.items():

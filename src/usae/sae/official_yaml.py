@@ -102,8 +102,10 @@ def released_models(config, path, checkpoints=None, names=None):
     names = names or {}
     unknown = sorted(set(names) - set(config["model_zoo"]))
     if unknown:
-        raise UserError(f"--model {unknown[0]}=...: {path} has no model '{unknown[0]}' under model_zoo "
-                        f"(it has {', '.join(config['model_zoo'])})")
+        raise UserError(
+            f"--model {unknown[0]}=...: {path} has no model '{unknown[0]}' under model_zoo "
+            f"(it has {', '.join(config['model_zoo'])})"
+        )
     mapping, folder, found = {**OFFICIAL_MODELS, **names}, Path(checkpoints or Path(path).parent), {}
     for theirs in config["model_zoo"]:
         key = f"model_zoo.{theirs}"

@@ -50,8 +50,9 @@ def load(run_dir, remote_code=()):
     run_dir = Path(run_dir)
     for name in (WEIGHTS, META):
         if not (run_dir / name).is_file():
-            raise UserError(f"{run_dir}: no {name}; a trained run's folder holds {WEIGHTS} and {META} "
-                            "(results/train/<kind>/)")
+            raise UserError(
+                f"{run_dir}: no {name}; a trained run's folder holds {WEIGHTS} and {META} (results/train/<kind>/)"
+            )
     module, meta = load_trained(run_dir / WEIGHTS, run_dir / META)
     return TrainedRun(run_dir, module, meta, remote_code)
 
@@ -61,8 +62,10 @@ def _model_specs(path, meta):
     check_keys(path, meta, META_KEYS, UserError)
     records = meta.get("model_specs")
     if not isinstance(records, dict) or set(records) != set(meta["models"]):
-        raise UserError(f"{path}: model.json has no 'model_specs' for its models (each model's spec, grid and "
-                        "store dtype, which training records); train the run again with this usae")
+        raise UserError(
+            f"{path}: model.json has no 'model_specs' for its models (each model's spec, grid and "
+            "store dtype, which training records); train the run again with this usae"
+        )
     for name, record in records.items():
         if not isinstance(record, dict):
             raise UserError(f"{path}: model_specs.{name} is not a spec record (spec, grid, dtype)")
@@ -76,8 +79,15 @@ def _spec(path, name, described, remote_code):
     if described is None:
         return None
     try:
-        return ModelSpec(name=name, **{**described, "mean": tuple(described["mean"]), "std": tuple(described["std"]),
-                                       "remote_code": remote_code})
+        return ModelSpec(
+            name=name,
+            **{
+                **described,
+                "mean": tuple(described["mean"]),
+                "std": tuple(described["std"]),
+                "remote_code": remote_code,
+            },
+        )
     except (KeyError, TypeError) as exc:
         raise UserError(f"{path}: model_specs.{name}.spec is not a model spec ({first_line(exc)})") from None
 
@@ -92,8 +102,10 @@ def _pixels(spec, images):
             return torch.stack([preprocess(Image.fromarray(image), spec) for image in array])
         if len(array) and np.issubdtype(array.dtype, np.floating) and array.shape[1:] == (3, size, size):
             return torch.from_numpy(array.astype(np.float32))
-        raise UserError(f"images of shape {array.shape} ({array.dtype}): model '{spec.name}' of this run takes "
-                        f"(N, H, W, 3) uint8 images or (N, 3, {size}, {size}) preprocessed float pixels, N >= 1")
+        raise UserError(
+            f"images of shape {array.shape} ({array.dtype}): model '{spec.name}' of this run takes "
+            f"(N, H, W, 3) uint8 images or (N, 3, {size}, {size}) preprocessed float pixels, N >= 1"
+        )
     if isinstance(images, (str, Path, Image.Image)):
         images = [images]
     pixels = [_image_pixels(spec, image) for image in images]
@@ -155,8 +167,10 @@ class TrainedRun:
         self._token_models = {}
 
     def __repr__(self):
-        return (f"TrainedRun({str(self.run_dir)!r}: {self.kind} of {', '.join(self.models)}; "
-                f"m={self.n_concepts}, k={self.k})")
+        return (
+            f"TrainedRun({str(self.run_dir)!r}: {self.kind} of {', '.join(self.models)}; "
+            f"m={self.n_concepts}, k={self.k})"
+        )
 
     def check_model(self, model):
         """Raise a one-line UserError unless ``model`` is one of the run's models."""
@@ -243,15 +257,18 @@ class TrainedRun:
         self.check_model(model)
         spec = self.specs[model]
         if spec is None:
-            raise UserError(f"{self.run_dir / META}: model '{model}' was trained on imported activations (its "
-                            "model_specs record no spec); encode its activations with encode()")
+            raise UserError(
+                f"{self.run_dir / META}: model '{model}' was trained on imported activations (its "
+                "model_specs record no spec); encode its activations with encode()"
+            )
         device = pick_device(device)
         if model not in self._token_models:
             self._token_models[model] = load_token_model(spec)
         token_model = self._token_models[model].to(device)
         pixels = torch.split(_pixels(spec, images), batch_size)
-        acts_NTD = np.concatenate([acts for _, acts in token_batches(token_model, pixels, self.grids[model][0],
-                                                                       device, autocast=False)])
+        acts_NTD = np.concatenate(
+            [acts for _, acts in token_batches(token_model, pixels, self.grids[model][0], device, autocast=False)]
+        )
         return acts_NTD.astype(self.dtypes[model]).astype(np.float32)
 
     def encode_images(self, model, images, batch_size=16, device="auto"):

@@ -34,8 +34,24 @@ from usae.sae.modules import TopKSAE, UniversalSAE, dense_codes, sparse_decode
 from usae.sae.r2 import r2_score
 from usae.sae.schedule import OfficialCosineSchedule, official_schedule_lengths, warmup_cosine_lr
 
-PLAN_KEYS = ("n_concepts", "k", "batch_images", "epochs", "lr", "weight_decay", "warmup_epochs", "start_lr",
-             "end_lr", "schedule", "loss", "aux_penalty", "grad_clip", "shuffle_shards", "dictionary_init_std", "seed")
+PLAN_KEYS = (
+    "n_concepts",
+    "k",
+    "batch_images",
+    "epochs",
+    "lr",
+    "weight_decay",
+    "warmup_epochs",
+    "start_lr",
+    "end_lr",
+    "schedule",
+    "loss",
+    "aux_penalty",
+    "grad_clip",
+    "shuffle_shards",
+    "dictionary_init_std",
+    "seed",
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +81,10 @@ def read_log(path, steps):
         with open(path, newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
     except FileNotFoundError:
-        raise CheckpointError(f"{path}: missing, the checkpoint cannot be resumed without its training log "
-                              f"(delete {path.parent} to train from scratch)") from None
+        raise CheckpointError(
+            f"{path}: missing, the checkpoint cannot be resumed without its training log "
+            f"(delete {path.parent} to train from scratch)"
+        ) from None
     except (UnicodeDecodeError, csv.Error) as exc:
         raise CheckpointError(f"{path}: not a training log ({first_line(exc)})") from None
     steps_logged = [row.get("step") for row in rows]
@@ -136,9 +154,14 @@ class ResumableRun:
         self.device = pick_device(options["device"])
         self.total_steps = options["epochs"] * batches.batches_per_epoch
         self.warmup_steps = int(round(options["warmup_epochs"] * batches.batches_per_epoch))
-        self.plan = {"kind": self.kind, "models": batches.names, "dims": batches.dims,
-                     "stores": {name: store_digest(store) for name, store in batches.stores.items()},
-                     "provenance": provenance or {}, **{key: options[key] for key in PLAN_KEYS}}
+        self.plan = {
+            "kind": self.kind,
+            "models": batches.names,
+            "dims": batches.dims,
+            "stores": {name: store_digest(store) for name, store in batches.stores.items()},
+            "provenance": provenance or {},
+            **{key: options[key] for key in PLAN_KEYS},
+        }
         self.rows = []  # log rows so far; a resumed run takes them from its checkpoint
         self.fired = {}  # per model: concepts active at least once this epoch (the log's dead share)
 
@@ -169,7 +192,9 @@ class ResumableRun:
         changed = sorted(key for key in state["plan"].keys() | plan.keys() if state["plan"].get(key) != plan.get(key))
         changed += optimizer_differences(state, self.optimizers)
         if changed:
-            log.info("%s: checkpoint of a different configuration (%s); training from scratch", latest, ", ".join(changed))
+            log.info(
+                "%s: checkpoint of a different configuration (%s); training from scratch", latest, ", ".join(changed)
+            )
             shutil.rmtree(self.checkpoints)
             return 0
         if state["step"] >= self.total_steps:
@@ -191,18 +216,27 @@ class ResumableRun:
         """Refuse a checkpoint's scheduler state or concepts fired that cannot be this run's at its step."""
         problem = self.scheduler_problem(state.get("scheduler"), state["step"])
         fired, n_concepts = state.get("fired"), self.options["n_concepts"]
-        if problem is None and not (isinstance(fired, dict) and fired.keys() == self.fired.keys() and all(
+        if problem is None and not (
+            isinstance(fired, dict)
+            and fired.keys() == self.fired.keys()
+            and all(
                 isinstance(indices, list) and all(type(i) is int and 0 <= i < n_concepts for i in indices)
-                for indices in fired.values())):
+                for indices in fired.values()
+            )
+        ):
             problem = f"'fired' must list, for each model, concept indices from 0 to {n_concepts - 1}"
         if problem:
             raise CheckpointError(f"{path}: {problem}")
 
     def _save(self, name, step):
         fired = {name: torch.nonzero(active).flatten().tolist() for name, active in self.fired.items()}
-        save_checkpoint(self.checkpoints / name, self.modules, self.optimizers,
-                        {"step": step, "plan": self.plan, "scheduler": self.scheduler_state(), "fired": fired},
-                        files={"log.csv": self.log_csv.read_text()})
+        save_checkpoint(
+            self.checkpoints / name,
+            self.modules,
+            self.optimizers,
+            {"step": step, "plan": self.plan, "scheduler": self.scheduler_state(), "fired": fired},
+            files={"log.csv": self.log_csv.read_text()},
+        )
 
     def _flush(self, pending, progress):
         if not pending and self.log_csv.exists():
@@ -266,8 +300,10 @@ class ResumableRun:
 
     def start_epoch(self):
         """Start an epoch: no concept has fired yet for any model."""
-        self.fired = {name: torch.zeros(self.options["n_concepts"], dtype=torch.bool, device=self.device)
-                      for name in self.batches.names}
+        self.fired = {
+            name: torch.zeros(self.options["n_concepts"], dtype=torch.bool, device=self.device)
+            for name in self.batches.names
+        }
 
     def write_final(self):
         """Write ``model.safetensors`` and ``model.json`` (atomically); return the trained module.
@@ -281,8 +317,10 @@ class ResumableRun:
         with atomic_path(self.weights) as tmp:
             save_file(weights, tmp)
         stats = {name: list(self.batches.stats[name]) for name in self.batches.names}
-        specs = {name: model_spec_record(extracted_spec(store.meta), store.meta["grid"], store.meta["dtype"])
-                 for name, store in self.batches.stores.items()}
+        specs = {
+            name: model_spec_record(extracted_spec(store.meta), store.meta["grid"], store.meta["dtype"])
+            for name, store in self.batches.stores.items()
+        }
         write_json(self.meta, {**self.plan, "steps": self.total_steps, "stats": stats, "model_specs": specs})
         return module
 
@@ -358,8 +396,9 @@ class UniversalRun(ResumableRun):
         self.optimizers = {name: make_optimizer(self.usae.saes[name], options) for name in batches.names}
         self.model_steps = {name: 0 for name in batches.names}
         if options["schedule"] == "per_model":
-            lengths = official_schedule_lengths(batches.n_images, batches.batch_images, options["epochs"],
-                                                options["warmup_epochs"])
+            lengths = official_schedule_lengths(
+                batches.n_images, batches.batch_images, options["epochs"], options["warmup_epochs"]
+            )
             self.official = OfficialCosineSchedule(*lengths, options["lr"], options["start_lr"], options["end_lr"])
         self.loss = LOSSES[options["loss"]]
 
@@ -380,9 +419,13 @@ class UniversalRun(ResumableRun):
 
     def scheduler_problem(self, state, step):
         steps = state.get("model_steps") if isinstance(state, dict) else None
-        if (not isinstance(steps, dict) or state.keys() != {"model_steps"} or steps.keys() != self.model_steps.keys()
-                or not all(type(count) is int and count >= 0 for count in steps.values())
-                or sum(steps.values()) != step):
+        if (
+            not isinstance(steps, dict)
+            or state.keys() != {"model_steps"}
+            or steps.keys() != self.model_steps.keys()
+            or not all(type(count) is int and count >= 0 for count in steps.values())
+            or sum(steps.values()) != step
+        ):
             return f"scheduler must be {{'model_steps': each model's update count, {step} in all}}"
         return None
 
@@ -406,8 +449,15 @@ class UniversalRun(ResumableRun):
                 if name != chosen:
                     dictionary = dictionary.detach()
                 x_hat = sparse_decode(values, indices, dictionary)
-                total = total + self.loss(batch[name], x_hat, pre_codes, codes, dictionary,
-                                          penalty=self.options["aux_penalty"], aux_codes=aux_codes)
+                total = total + self.loss(
+                    batch[name],
+                    x_hat,
+                    pre_codes,
+                    codes,
+                    dictionary,
+                    penalty=self.options["aux_penalty"],
+                    aux_codes=aux_codes,
+                )
                 r2[f"r2_{chosen}->{name}"] = r2_score(batch[name], x_hat.float()).detach()
         total.backward()
         torch.nn.utils.clip_grad_norm_(sae.parameters(), self.options["grad_clip"])
@@ -419,8 +469,14 @@ class UniversalRun(ResumableRun):
             optimizer.zero_grad(set_to_none=True)
         active = codes.detach() > 0
         self.fired[chosen] |= active.any(0)
-        return {"model": chosen, "lr": lr, "loss": total.detach(), "l0": active.sum(1).float().mean(),
-                "dead": 1.0 - self.fired[chosen].float().mean(), **r2}
+        return {
+            "model": chosen,
+            "lr": lr,
+            "loss": total.detach(),
+            "l0": active.sum(1).float().mean(),
+            "dead": 1.0 - self.fired[chosen].float().mean(),
+            **r2,
+        }
 
 
 class IndependentRun(ResumableRun):
@@ -434,9 +490,12 @@ class IndependentRun(ResumableRun):
         # baseline matching would find twins by construction.
         self.plan["init_seed"] = options["seed"] + 1
         torch.manual_seed(self.plan["init_seed"])
-        self.saes = torch.nn.ModuleDict({name: TopKSAE(dim, options["n_concepts"], options["k"],
-                                                       options["dictionary_init_std"])
-                                         for name, dim in batches.dims.items()})
+        self.saes = torch.nn.ModuleDict(
+            {
+                name: TopKSAE(dim, options["n_concepts"], options["k"], options["dictionary_init_std"])
+                for name, dim in batches.dims.items()
+            }
+        )
         self.modules = {"saes": self.saes}
         self.optimizers = {name: make_optimizer(sae, options) for name, sae in self.saes.items()}
         self.loss = LOSSES[options["loss"]]
@@ -460,8 +519,9 @@ class IndependentRun(ResumableRun):
         for name, sae in self.saes.items():
             with self.autocast():
                 pre_codes, codes, x_hat = sae(batch[name])
-                loss = self.loss(batch[name], x_hat, pre_codes, codes, sae.dictionary(),
-                                 penalty=self.options["aux_penalty"])
+                loss = self.loss(
+                    batch[name], x_hat, pre_codes, codes, sae.dictionary(), penalty=self.options["aux_penalty"]
+                )
             loss.backward()
             torch.nn.utils.clip_grad_norm_(sae.parameters(), self.options["grad_clip"])
             set_lr(self.optimizers[name], lr)

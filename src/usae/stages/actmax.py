@@ -25,13 +25,16 @@ def chosen_concepts(options, frame, names, min_cofires):
         return [(k, f"concept {k}") for k in options["concepts"]]
     chosen = [(k, f"concept {k} (universal)") for k in universal_concepts(frame, options["universal"], min_cofires)]
     if options["specific_per_model"]:
-        chosen += [(k, f"concept {k} ({name})") for k, name in
-                   model_specific_concepts(frame, names, options["specific_per_model"])]
+        chosen += [
+            (k, f"concept {k} ({name})")
+            for k, name in model_specific_concepts(frame, names, options["specific_per_model"])
+        ]
     return chosen
 
 
-def actmax(usae_weights, usae_meta, concepts, summary, figure, table, images, *, options, model_zoo, grid, seed,
-           labels=None):
+def actmax(
+    usae_weights, usae_meta, concepts, summary, figure, table, images, *, options, model_zoo, grid, seed, labels=None
+):
     """Render every chosen concept for every model; write the images, Fig. 8 and the cross-activation table.
 
     Parameters
@@ -67,8 +70,12 @@ def actmax(usae_weights, usae_meta, concepts, summary, figure, table, images, *,
     usae, meta = load_trained(usae_weights, usae_meta)
     names = usae.names
     chosen = chosen_concepts(options, pd.read_csv(concepts), names, read_json(summary)["min_cofires_scaled"])
-    probes = {name: ConceptProbe(load_token_model(model_spec(name, model_zoo)), usae.saes[name].encoder,
-                                 tuple(meta["stats"][name]), grid) for name in names}
+    probes = {
+        name: ConceptProbe(
+            load_token_model(model_spec(name, model_zoo)), usae.saes[name].encoder, tuple(meta["stats"][name]), grid
+        )
+        for name in names
+    }
     sizes = {name: options["image_size"] or probes[name].token_model.spec.image_size for name in names}
     magnitudes = {name: None for name in names}
     if options["parameterization"] == "maco":
@@ -79,14 +86,29 @@ def actmax(usae_weights, usae_meta, concepts, summary, figure, table, images, *,
     with Progress(len(chosen) * len(names), "actmax", unit="image") as progress:
         for concept, label in chosen:
             for i, name in enumerate(names):
-                image = render_concept(probes[name], concept, sizes[name], options["steps"], options["lr"],
-                                       options["parameterization"], seed + concept * len(names) + i, magnitudes[name])
+                image = render_concept(
+                    probes[name],
+                    concept,
+                    sizes[name],
+                    options["steps"],
+                    options["lr"],
+                    options["parameterization"],
+                    seed + concept * len(names) + i,
+                    magnitudes[name],
+                )
                 rendered[(concept, name)] = image
                 _save_png(image, Path(images) / f"concept_{concept:05d}_{name}.png")
-                rows.append({"concept": concept, "label": label, "optimised_for": name,
-                             **cross_activation(probes, image, concept),
-                             "start_activation": float(probes[name].concept_activation(
-                                 torch.full_like(image, 0.5), concept)[0][0])})
+                rows.append(
+                    {
+                        "concept": concept,
+                        "label": label,
+                        "optimised_for": name,
+                        **cross_activation(probes, image, concept),
+                        "start_activation": float(
+                            probes[name].concept_activation(torch.full_like(image, 0.5), concept)[0][0]
+                        ),
+                    }
+                )
                 progress.update()
     frame = pd.DataFrame(rows)
     write_table(frame, table)
@@ -99,8 +121,9 @@ def cross_activation(probes, image, concept):
     """Mean top-k code of ``concept`` in every model on one image, resized to each model's input."""
     values = {}
     for name, probe in probes.items():
-        resized = torch.nn.functional.interpolate(image, size=probe.token_model.spec.image_size, mode="bilinear",
-                                                  align_corners=False)
+        resized = torch.nn.functional.interpolate(
+            image, size=probe.token_model.spec.image_size, mode="bilinear", align_corners=False
+        )
         values[name] = float(probe.concept_activation(resized, concept)[0][0])
     return values
 

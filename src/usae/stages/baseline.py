@@ -31,20 +31,55 @@ def matched_pairs_gallery(usae, saes, batches, manifest_file, tops, chosen, n_im
     for name, pair in chosen:
         i = usae.names.index(name)
         k, j = int(pair["usae_concept"]), int(pair["independent_concept"])
-        usae_rows = concept_rows(usae.encode, [name], batches, manifest_file, usae_top.top_indices[i:i + 1].numpy(),
-                                 k, n_images, grid)
-        independent_rows = concept_rows(lambda model, x: saes[model].encode(x), [name], batches, manifest_file,
-                                        independent_top.top_indices[i:i + 1].numpy(), j, n_images, grid)
-        panels.append({"concept": k, "label": f"{label_of(name, labels)}: USAE {k} / independent {j},\n"
-                                              f"cos {pair['cosine']:.2f}",
-                       "rows": {"USAE": usae_rows[name], "independent": independent_rows[name]}})
-    concept_gallery(panels, ["USAE", "independent"], paths,
-                    "Matched pairs: USAE concept (top) and its independent-SAE twin (bottom), highest and lowest cosine")
+        usae_rows = concept_rows(
+            usae.encode, [name], batches, manifest_file, usae_top.top_indices[i : i + 1].numpy(), k, n_images, grid
+        )
+        independent_rows = concept_rows(
+            lambda model, x: saes[model].encode(x),
+            [name],
+            batches,
+            manifest_file,
+            independent_top.top_indices[i : i + 1].numpy(),
+            j,
+            n_images,
+            grid,
+        )
+        panels.append(
+            {
+                "concept": k,
+                "label": f"{label_of(name, labels)}: USAE {k} / independent {j},\ncos {pair['cosine']:.2f}",
+                "rows": {"USAE": usae_rows[name], "independent": independent_rows[name]},
+            }
+        )
+    concept_gallery(
+        panels,
+        ["USAE", "independent"],
+        paths,
+        "Matched pairs: USAE concept (top) and its independent-SAE twin (bottom), highest and lowest cosine",
+    )
 
 
-def baseline(usae_weights, usae_meta, independent_weights, independent_meta, concepts, stores, manifest, pairs,
-             independent_top, table, fig7, fig16, fig7b=(), *, top_cofiring, batch_images, gallery_images, seed,
-             labels=None):
+def baseline(
+    usae_weights,
+    usae_meta,
+    independent_weights,
+    independent_meta,
+    concepts,
+    stores,
+    manifest,
+    pairs,
+    independent_top,
+    table,
+    fig7,
+    fig16,
+    fig7b=(),
+    *,
+    top_cofiring,
+    batch_images,
+    gallery_images,
+    seed,
+    labels=None,
+):
     """Match concepts per model by atoms and by activations; write pairs, the independent SAEs' top images,
     a table and Figs. 7, 7b and 16.
 
@@ -103,28 +138,47 @@ def baseline(usae_weights, usae_meta, independent_weights, independent_meta, con
         _, random_index, random_cosine = match_dictionaries(usae_atoms, random_like(independent_atoms, rng))
         corr_usae, corr_independent, corr = hungarian_match(correlations[name])
         by_usae = dict(zip(corr_usae.tolist(), zip(corr_independent.tolist(), corr.tolist())))
-        matched = pd.DataFrame({"usae_concept": usae_index, "independent_concept": independent_index, "cosine": cosine,
-                                "activation_match": [by_usae[k][0] for k in usae_index],
-                                "activation_correlation": [by_usae[k][1] for k in usae_index],
-                                "top_cofiring": [k in cofiring for k in usae_index]})
+        matched = pd.DataFrame(
+            {
+                "usae_concept": usae_index,
+                "independent_concept": independent_index,
+                "cosine": cosine,
+                "activation_match": [by_usae[k][0] for k in usae_index],
+                "activation_correlation": [by_usae[k][1] for k in usae_index],
+                "top_cofiring": [k in cofiring for k in usae_index],
+            }
+        )
         write_csv(matched, pairs_file)
         i = names.index(name)
-        gallery_pairs += [(name, pair) for pair in extreme_pairs(matched, tops[0].fires[i].numpy(), tops[1].fires[i].numpy())]
+        gallery_pairs += [
+            (name, pair) for pair in extreme_pairs(matched, tops[0].fires[i].numpy(), tops[1].fires[i].numpy())
+        ]
         in_top = matched["top_cofiring"].to_numpy()
         matched_by_label[name], matched_by_label[f"random ({name})"] = cosine, random_cosine
         restricted_by_label[name] = cosine[in_top]
         restricted_by_label[f"random ({name})"] = random_cosine[in_top]
         for label, values, activation in [(name, cosine, corr), (f"random ({name})", random_cosine, None)]:
-            rows.append({"model": label, "share_cosine_above_0.5": float((values > 0.5).mean()),
-                         "mean_cosine": float(values.mean()), "auc": auc_above(values),
-                         f"auc_top{top_cofiring}_cofiring": auc_above(values[in_top]),
-                         "mean_activation_correlation": float(activation.mean()) if activation is not None else np.nan})
+            rows.append(
+                {
+                    "model": label,
+                    "share_cosine_above_0.5": float((values > 0.5).mean()),
+                    "mean_cosine": float(values.mean()),
+                    "auc": auc_above(values),
+                    f"auc_top{top_cofiring}_cofiring": auc_above(values[in_top]),
+                    "mean_activation_correlation": float(activation.mean()) if activation is not None else np.nan,
+                }
+            )
     summary = pd.DataFrame(rows)
     write_table(summary, table)
-    matching_figure(matched_by_label, fig7, "Independent SAE vs USAE concepts, Hungarian matching by atom cosine (Fig. 7)",
-                    labels)
-    matching_figure(restricted_by_label, fig16, f"Matching restricted to the top {top_cofiring} co-firing USAE concepts "
-                    "(Fig. 16)", labels)
+    matching_figure(
+        matched_by_label, fig7, "Independent SAE vs USAE concepts, Hungarian matching by atom cosine (Fig. 7)", labels
+    )
+    matching_figure(
+        restricted_by_label,
+        fig16,
+        f"Matching restricted to the top {top_cofiring} co-firing USAE concepts (Fig. 16)",
+        labels,
+    )
     if manifest:
         matched_pairs_gallery(usae, saes, batches, manifest, tops, gallery_pairs, gallery_images, fig7b, labels)
     else:

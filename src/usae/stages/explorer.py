@@ -7,9 +7,26 @@ from usae.explorer.build import build_explorer
 log = logging.getLogger(__name__)
 
 
-def explorer(matrices, summary, concepts, top_images, usae_weights, usae_meta, stores, manifest, figures,
-             actmax_table, actmax_images, site, pairs=(), independent_top=None, baseline_table=None, *, options,
-             labels=None):
+def explorer(
+    matrices,
+    summary,
+    concepts,
+    top_images,
+    usae_weights,
+    usae_meta,
+    stores,
+    manifest,
+    figures,
+    actmax_table,
+    actmax_images,
+    site,
+    pairs=(),
+    independent_top=None,
+    baseline_table=None,
+    *,
+    options,
+    labels=None,
+):
     """Build ``site/index.html`` from the experiment's metrics, the trained USAE and its val stores.
 
     Parameters
@@ -44,12 +61,31 @@ def explorer(matrices, summary, concepts, top_images, usae_weights, usae_meta, s
     """
     if not manifest:
         log.info("explorer: no image thumbnails: no images (dataset.source: activations)")
-    built = build_explorer(concepts, top_images, matrices, summary, manifest or None, usae_weights, usae_meta, stores,
-                           figures, actmax_table or None, actmax_images or None, site, pairs_csvs=pairs,
-                           independent_top_npz=independent_top or None, baseline_csv=baseline_table or None,
-                           universal_entropy=options["universal_entropy"], specific_share=options["specific_share"],
-                           gallery_images_per_model=options["gallery_images"], thumbnail_px=options["thumbnail_px"],
-                           neighbours=options["neighbours"], chunk_size=options["chunk_size"],
-                           batch_images=options["batch_images"], device=options["device"], labels=labels)
+    built = build_explorer(
+        concepts,
+        top_images,
+        matrices,
+        summary,
+        manifest or None,
+        usae_weights,
+        usae_meta,
+        stores,
+        figures,
+        actmax_table or None,
+        actmax_images or None,
+        site,
+        pairs_csvs=pairs,
+        independent_top_npz=independent_top or None,
+        baseline_csv=baseline_table or None,
+        universal_entropy=options["universal_entropy"],
+        specific_share=options["specific_share"],
+        gallery_images_per_model=options["gallery_images"],
+        thumbnail_px=options["thumbnail_px"],
+        neighbours=options["neighbours"],
+        chunk_size=options["chunk_size"],
+        batch_images=options["batch_images"],
+        device=options["device"],
+        labels=labels,
+    )
     log.info("explorer: open %s/index.html", built)
     return built

@@ -21,8 +21,14 @@ def _spec(model, zoo_entry):
 
 def _store_options(options):
     """The ``extract`` options that shape a store's files (not where or how fast it is computed)."""
-    return dict(grid=options["grid"], batch_size=options["batch_size"], shard_images=options["shard_images"],
-                dtype=options["dtype"], autocast=options["autocast"], stat_images=options["stat_images"])
+    return dict(
+        grid=options["grid"],
+        batch_size=options["batch_size"],
+        shard_images=options["shard_images"],
+        dtype=options["dtype"],
+        autocast=options["autocast"],
+        stat_images=options["stat_images"],
+    )
 
 
 def extract(manifest, store=None, *, model, zoo_entry, options, seed, part=None, index=None, parts=None):
@@ -69,8 +75,21 @@ def extract_merge(manifest, parts, store, *, model, zoo_entry, options, seed):
     Parameters are those of :func:`extract`; ``parts`` lists the ``part.json`` of every part. The
     part folders are deleted once ``meta.json`` is written (their files are hard-linked into the store).
     """
-    meta = merge_parts(read_manifest(manifest), _spec(model, zoo_entry), [Path(p).parent for p in parts],
-                       Path(store).parent, seed=seed, stats_grid=options["stats_grid"], **_store_options(options))
-    log.info("%s: %d images x %d tokens x %d dims from %d parts", store, meta["n_images"], meta["tokens"],
-             meta["dim"], len(parts))
+    meta = merge_parts(
+        read_manifest(manifest),
+        _spec(model, zoo_entry),
+        [Path(p).parent for p in parts],
+        Path(store).parent,
+        seed=seed,
+        stats_grid=options["stats_grid"],
+        **_store_options(options),
+    )
+    log.info(
+        "%s: %d images x %d tokens x %d dims from %d parts",
+        store,
+        meta["n_images"],
+        meta["tokens"],
+        meta["dim"],
+        len(parts),
+    )
     return meta

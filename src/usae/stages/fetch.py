@@ -32,8 +32,13 @@ def fetch(manifest, rejects, images, *, dataset, key, split, seed, cache):
     """
     Path(images).mkdir(parents=True, exist_ok=True)
     records = split_records(dataset, split, images, seed, key=key, cache_dir=cache)
-    table, rejected = build_manifest(records, dataset["max_images"][split], seed, source=key,
-                                     root=dataset.get("root") if dataset["source"] in FOLDER_SOURCES else None)
+    table, rejected = build_manifest(
+        records,
+        dataset["max_images"][split],
+        seed,
+        source=key,
+        root=dataset.get("root") if dataset["source"] in FOLDER_SOURCES else None,
+    )
     write_csv(rejected, rejects)
     if table.empty:
         raise DatasetError(f"{key}: every image of split '{split}' was rejected (see {rejects})")

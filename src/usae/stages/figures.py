@@ -29,9 +29,29 @@ from usae.sae.checkpoint import load_trained
 log = logging.getLogger(__name__)
 
 
-def figures(matrices, summary, concepts, top_images, usae_weights, usae_meta, stores, manifest, fig5_r2,
-            fig6a_entropy, fig6b_cofire_proportion, fig6c_cofire_energy, fig4_universal_concepts=(),
-            fig9_model_specific_concepts=(), logs=(), curves=(), *, options, top_concepts, labels=None, kinds=()):
+def figures(
+    matrices,
+    summary,
+    concepts,
+    top_images,
+    usae_weights,
+    usae_meta,
+    stores,
+    manifest,
+    fig5_r2,
+    fig6a_entropy,
+    fig6b_cofire_proportion,
+    fig6c_cofire_energy,
+    fig4_universal_concepts=(),
+    fig9_model_specific_concepts=(),
+    logs=(),
+    curves=(),
+    *,
+    options,
+    top_concepts,
+    labels=None,
+    kinds=(),
+):
     """Write Figs. 4, 5, 6a-c and 9 of the experiment's dataset (without images, Figs. 5 and 6a-c), and the
     training curves of each trained kind.
 
@@ -68,12 +88,18 @@ def figures(matrices, summary, concepts, top_images, usae_weights, usae_meta, st
     shown = ", ".join(label_of(name, labels) for name in names)
     per_kind = len(curves) // max(len(kinds), 1)
     for index, (kind, log_csv) in enumerate(zip(kinds, logs)):
-        training_curves_file(log_csv, curves[index * per_kind:(index + 1) * per_kind], f"{kind} training ({shown})", labels)
+        training_curves_file(
+            log_csv, curves[index * per_kind : (index + 1) * per_kind], f"{kind} training ({shown})", labels
+        )
     r2_heatmap(matrices["r2"], names, fig5_r2, labels=labels)
     entropy_histogram(frame.loc[~frame["dead"], "entropy"], fig6a_entropy, len(names))
     cofire_proportion_curves(frame, names, fig6b_cofire_proportion, top_concepts, labels=labels)
-    cofire_energy_scatter(frame, {"all": summary["cofire_energy_all"], "frequent": summary["cofire_energy_frequent"]},
-                          summary["min_cofires_scaled"], fig6c_cofire_energy)
+    cofire_energy_scatter(
+        frame,
+        {"all": summary["cofire_energy_all"], "frequent": summary["cofire_energy_frequent"]},
+        summary["min_cofires_scaled"],
+        fig6c_cofire_energy,
+    )
     if not manifest:
         log.info("Figs. 4 and 9 (image galleries) skipped: no images (dataset.source: activations)")
         return
@@ -90,13 +116,29 @@ def figures(matrices, summary, concepts, top_images, usae_weights, usae_meta, st
             drawn.append({"concept": k, "label": f"{label}\n{share:.0%} on the border", "rows": rows})
         return drawn
 
-    universal = [(k, f"concept {k}") for k in universal_concepts(frame, options["universal_concepts"],
-                                                                    summary["min_cofires_scaled"])]
-    concept_gallery(panels(universal), names, fig4_universal_concepts, "Universal concepts: top images per model (Fig. 4)",
-                    f"No universal concept: none has firing entropy > {UNIVERSAL_MIN_ENTROPY} and >= {summary['min_cofires_scaled']:.0f} "
-                    "co-fires on this evaluation.", labels)
-    specific = [(k, f"concept {k}\n({label_of(name, labels)} only)") for k, name in
-                model_specific_concepts(frame, names, options["specific_per_model"])]
-    concept_gallery(panels(specific), names, fig9_model_specific_concepts,
-                    "Model-specific concepts: top images per model (Figs. 9-12)",
-                    f"No model-specific concept: none has >= {SPECIFIC_MIN_SHARE:.0%} of its firings in one model.", labels)
+    universal = [
+        (k, f"concept {k}")
+        for k in universal_concepts(frame, options["universal_concepts"], summary["min_cofires_scaled"])
+    ]
+    concept_gallery(
+        panels(universal),
+        names,
+        fig4_universal_concepts,
+        "Universal concepts: top images per model (Fig. 4)",
+        f"No universal concept: none has firing entropy > {UNIVERSAL_MIN_ENTROPY} and "
+        f">= {summary['min_cofires_scaled']:.0f} "
+        "co-fires on this evaluation.",
+        labels,
+    )
+    specific = [
+        (k, f"concept {k}\n({label_of(name, labels)} only)")
+        for k, name in model_specific_concepts(frame, names, options["specific_per_model"])
+    ]
+    concept_gallery(
+        panels(specific),
+        names,
+        fig9_model_specific_concepts,
+        "Model-specific concepts: top images per model (Figs. 9-12)",
+        f"No model-specific concept: none has >= {SPECIFIC_MIN_SHARE:.0%} of its firings in one model.",
+        labels,
+    )

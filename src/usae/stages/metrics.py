@@ -51,8 +51,9 @@ def universality_summary(frame, names, n_tokens, options):
     }
 
 
-def metrics(usae_weights, usae_meta, stores, matrices, concepts, top_images, summary, *, dataset, options,
-            independent=()):
+def metrics(
+    usae_weights, usae_meta, stores, matrices, concepts, top_images, summary, *, dataset, options, independent=()
+):
     """Evaluate on one dataset's val split and write the metrics files; return the summary.
 
     Parameters
@@ -87,14 +88,26 @@ def metrics(usae_weights, usae_meta, stores, matrices, concepts, top_images, sum
     independent_scores = {}
     if independent:
         saes, _ = load_trained(*independent)
-        independent_scores = {name: {"r2": r2, "mse": mse} for name, (r2, mse) in
-                              evaluate_independent(saes, batches, options["batch_images"], device).items()}
-    write_json(matrices, {"dataset": dataset, "models": usae.names, "images": batches.n_images,
-                          "r2": result["r2"].tolist(), "r2_over_channel_means": result["r2_over_channel_means"].tolist(),
-                          "mse": result["mse"].tolist(),
-                          "standardisation": {"from": "model.json", "models": {
-                              name: dict(zip(("mean", "std"), meta["stats"][name])) for name in usae.names}},
-                          "independent": independent_scores})
+        independent_scores = {
+            name: {"r2": r2, "mse": mse}
+            for name, (r2, mse) in evaluate_independent(saes, batches, options["batch_images"], device).items()
+        }
+    write_json(
+        matrices,
+        {
+            "dataset": dataset,
+            "models": usae.names,
+            "images": batches.n_images,
+            "r2": result["r2"].tolist(),
+            "r2_over_channel_means": result["r2_over_channel_means"].tolist(),
+            "mse": result["mse"].tolist(),
+            "standardisation": {
+                "from": "model.json",
+                "models": {name: dict(zip(("mean", "std"), meta["stats"][name])) for name in usae.names},
+            },
+            "independent": independent_scores,
+        },
+    )
     write_csv(frame, concepts)
     accumulator = result["concepts"]
     write_npz(top_images, accumulator.top_arrays(batches.stores[usae.names[0]].image_ids))

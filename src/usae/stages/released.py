@@ -43,8 +43,9 @@ def released(config_yaml, checkpoints, stores, weights, meta, *, checkpoint_fold
     state, record = read_official(config_yaml, checkpoint_folder, names)
     read = [entry["path"] for entry in record["official"]["checkpoints"].values()]
     if read != [str(path) for path in checkpoints]:
-        raise UserError(f"{config_yaml}: names other .pth files ({', '.join(read)}) than the workflow planned "
-                        "with; run it again")
+        raise UserError(
+            f"{config_yaml}: names other .pth files ({', '.join(read)}) than the workflow planned with; run it again"
+        )
     evaluation_batches(stores, record)  # each model's store exists and has the released dim
     with atomic_path(weights) as tmp:
         save_file(state, tmp)

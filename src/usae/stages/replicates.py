@@ -28,6 +28,14 @@ def replicates(scorecards, table, scorecard_md, scorecard_json, *, runs, seeds, 
     frame = replicate_scorecard({run: read_json(path)["claims"] for run, path in zip(runs, scorecards)})
     write_table(frame, table)
     write_text(scorecard_md, replicate_scorecard_markdown(frame, experiment, runs, seeds))
-    write_json(scorecard_json, {**replicate_counts(frame), "experiment": experiment, "runs": runs, "seeds": seeds,
-                                "claims": json_records(frame)})
+    write_json(
+        scorecard_json,
+        {
+            **replicate_counts(frame),
+            "experiment": experiment,
+            "runs": runs,
+            "seeds": seeds,
+            "claims": json_records(frame),
+        },
+    )
     return frame

@@ -28,8 +28,10 @@ def sweep(summaries, matrices, scorecards, baselines, table, metrics, figure, *,
     """
     if not len(summaries) == len(matrices) == len(scorecards) == len(baselines) == len(points):
         raise ValueError(f"sweep {name}: one summary, matrices, scorecard and baseline table per point")
-    rows = [point_row(values, read_json(m), read_json(s), pd.read_csv(b), read_json(c))
-            for values, m, s, b, c in zip(points.values(), matrices, summaries, baselines, scorecards)]
+    rows = [
+        point_row(values, read_json(m), read_json(s), pd.read_csv(b), read_json(c))
+        for values, m, s, b, c in zip(points.values(), matrices, summaries, baselines, scorecards)
+    ]
     frame = sweep_frame(list(points), rows)
     write_table(frame, table)
     write_json(metrics, {row.pop("point"): row for row in json_records(frame)})

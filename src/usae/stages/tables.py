@@ -8,8 +8,22 @@ from usae.analysis.sweep_summary import headline_metrics
 from usae.io import read_json, write_csv, write_json, write_table, write_text
 
 
-def tables(matrices, summaries, concepts, reconstruction, universality, concepts_all, concepts_top25, scorecard_md,
-           scorecard_json, headline, *, datasets, experiment, baseline=()):
+def tables(
+    matrices,
+    summaries,
+    concepts,
+    reconstruction,
+    universality,
+    concepts_all,
+    concepts_top25,
+    scorecard_md,
+    scorecard_json,
+    headline,
+    *,
+    datasets,
+    experiment,
+    baseline=(),
+):
     """Write every table and the scorecard from the metrics of each evaluated dataset.
 
     Parameters
@@ -54,7 +68,15 @@ def tables(matrices, summaries, concepts, reconstruction, universality, concepts
     names = summary["models"]
     write_text(scorecard_md, scorecard_markdown(card, experiment, names, summary["tokens"]))
     r2 = {encoder: dict(zip(names, row)) for encoder, row in zip(names, matrices_by[experiment]["r2"])}
-    write_json(scorecard_json, {**scorecard_counts(card), "experiment": experiment, "summary": summary, "r2": r2,
-                                "claims": json_records(card)})
+    write_json(
+        scorecard_json,
+        {
+            **scorecard_counts(card),
+            "experiment": experiment,
+            "summary": summary,
+            "r2": r2,
+            "claims": json_records(card),
+        },
+    )
     write_json(headline, {**headline_metrics(matrices_by[experiment], summary, matching), **scorecard_counts(card)})
     return card

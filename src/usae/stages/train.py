@@ -43,11 +43,16 @@ def train_group(stores, weights, meta, log_csv, *, runs):
     """
     shared = {(run["options"]["batch_images"], run["options"]["shuffle_shards"], run["seed"]) for run in runs}
     if len(shared) != 1 or not len(weights) == len(meta) == len(log_csv) == len(runs):
-        raise ValueError(f"{', '.join(map(str, weights))}: runs trained together need one batch_images, "
-                         "shuffle_shards and seed, and one set of files each")
-    (batch_images, shuffle_shards, seed), = shared
+        raise ValueError(
+            f"{', '.join(map(str, weights))}: runs trained together need one batch_images, "
+            "shuffle_shards and seed, and one set of files each"
+        )
+    ((batch_images, shuffle_shards, seed),) = shared
     batches = TokenBatches(open_stores(stores), batch_images, shuffle_shards, seed)
-    trainers = [RUNS[run["kind"]](batches, {**run["options"], "seed": run["seed"]}, *files,
-                                  provenance={"code": code_digest(__name__)})
-                for run, files in zip(runs, zip(weights, meta, log_csv))]
+    trainers = [
+        RUNS[run["kind"]](
+            batches, {**run["options"], "seed": run["seed"]}, *files, provenance={"code": code_digest(__name__)}
+        )
+        for run, files in zip(runs, zip(weights, meta, log_csv))
+    ]
     return train_together(trainers)
