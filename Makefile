@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format test-slurm dry-run clean-results
+.PHONY: run test lint format generate test-slurm dry-run clean-results
 
 # The last step installs Vega, Vega-Lite and vega-embed for `dvc plots show` offline (.dvc/plots/offline.html).
 $(STAMP): requirements.lock requirements-nodeps.lock pyproject.toml .dvc/plots/package.json
@@ -28,7 +28,7 @@ test: lint
 
 # ruff (format and checks, configured in pyproject.toml) and snakefmt, over every Python and Snakemake file;
 # `make format` applies both. docs/development.md states the habit.
-LINTED := src tests benchmarks workflow/scripts
+LINTED := src tests benchmarks workflow/scripts tools
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check --quiet $(LINTED)
@@ -39,6 +39,10 @@ format: $(STAMP)
 	$(BIN)/ruff format --quiet $(LINTED)
 	$(BIN)/ruff check --quiet --fix $(LINTED)
 	$(BIN)/snakefmt Snakefile workflow/rules
+
+# The files generated from one source (tools/generate.py): src/usae/options.py from the config schema.
+generate: $(STAMP)
+	$(BIN)/python tools/generate.py
 
 # The workflow on a one-node SLURM cluster started on this machine (installs SLURM with apt-get as root;
 # 6 to 10 minutes on 2 cores, so `make test` skips it, and so does .ci/run).

@@ -36,6 +36,7 @@ import torch
 from usae.activations.batches import TokenBatches
 from usae.activations.store import ActivationStore, write_store
 from usae.config import validate_config
+from usae.options import TrainOptions
 from usae.sae.training import UniversalRun, train_together
 
 DIMS = {"dinov2_vits14_imgfocus_block8": 384, "mobilenet_v2": 320, "efficientnet_lite0": 320}
@@ -66,7 +67,7 @@ def make_runs(batches, g, steps, device, root):
     }
     runs = []
     for i in range(g):
-        options = {**validate_config({"train": {**train, "lr": 1e-3 * (1 + i)}}, "bench")["train"], "seed": 0}
+        options = TrainOptions.from_config(validate_config({"train": {**train, "lr": 1e-3 * (1 + i)}}, "bench"))
         out = root / f"run{i}"
         run = UniversalRun(batches, options, out / "model.safetensors", out / "model.json", out / "log.csv")
         run.total_steps = steps  # the first `steps` steps of the run's schedule

@@ -53,6 +53,7 @@ from usae.activations.batches import TokenBatches
 from usae.activations.store import ActivationStore, write_store
 from usae.config import validate_config
 from usae.device import pick_device
+from usae.options import TrainOptions
 from usae.sae.training import IndependentRun, UniversalRun, chosen_model, train_together
 
 SIZES = {
@@ -121,9 +122,9 @@ def new_run(kind, size, batches, device, out, autocast=False, seed=0, **train):
         "autocast": autocast,
         **train,
     }
-    options = {**validate_config({"train": train}, "bench")["train"], "seed": seed}
+    options = TrainOptions.from_config(validate_config({"train": train}, "bench"))
     return (UniversalRun if kind == "usae" else IndependentRun)(
-        batches, options, out / "model.safetensors", out / "model.json", out / "log.csv"
+        batches, options, out / "model.safetensors", out / "model.json", out / "log.csv", seed=seed
     )
 
 

@@ -16,6 +16,7 @@ from usae.analysis.plots import r2_heatmap
 from usae.config import validate_config
 from usae.io import read_json, write_csv
 from usae.layout import Layout
+from usae.options import MetricsOptions, TrainOptions
 from usae.sae.training import UniversalRun
 from usae.stages.metrics import metrics
 
@@ -165,7 +166,7 @@ def tiny_run(root):
     manifest = root / "val.csv"
     write_csv(write_images(root / "images", 40), manifest)
     run = {name: Path(path) for name, path in layout.run_files("usae").items()}
-    options = {**config["train"], "seed": 0}
+    options = TrainOptions.from_config(config)
     UniversalRun(
         TokenBatches(stores["train"], batch_images=16), options, run["weights"], run["meta"], run["log_csv"]
     ).run()
@@ -174,7 +175,14 @@ def tiny_run(root):
         for name in ("matrices.json", "concepts.csv", "top_images.npz", "summary.json")
     }
     store_metas = [Path(layout.imported_store(dataset, "val", name)) for name in DIMS]
-    metrics(run["weights"], run["meta"], store_metas, *files.values(), dataset=dataset, options=config["metrics"])
+    metrics(
+        run["weights"],
+        run["meta"],
+        store_metas,
+        *files.values(),
+        dataset=dataset,
+        options=MetricsOptions.from_config(config),
+    )
     matrices = read_json(files["matrices.json"])
     r2_heatmap(matrices["r2"], matrices["models"], layout.figure_files("fig5_r2"))
     frame = pd.read_csv(files["concepts.csv"])

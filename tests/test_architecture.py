@@ -6,7 +6,7 @@ from usae.provenance import PACKAGE_DIR, imported_modules, module_closure
 
 # Bottom to top. A module may import its own layer's modules and those of lower layers only.
 LAYERS = [
-    {"errors", "io", "layout", "progress", "device", "provenance", "runtime"},
+    {"errors", "io", "layout", "progress", "device", "provenance", "runtime", "options", "records"},
     {"data"},
     {"models"},
     {"activations"},

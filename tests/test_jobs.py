@@ -102,9 +102,10 @@ def test_extract_parts_and_their_merge_describe_one_store():
     )
     part = jobs.extract(config, layout, *store, part="2")
     merge = jobs.extract_merge(config, layout, *store)
-    assert part.params()["index"] == 2 and part.params()["parts"] == 3
+    assert part.params()["index"] == 2 and part.params()["options"].parts == 3
     assert part.output["part"] == merge.input["parts"][2] and len(merge.input["parts"]) == 3
-    assert "parts" not in merge.params()["options"]
+    # The store's job has the params of a one-part extraction: spreading the work never reruns it.
+    assert merge.params() == jobs.extract(tiny()[0], layout, *store).params()
     for job in (part, merge):
         signature = inspect.signature(stage_function(job))
         signature.bind(**job.input, **job.output, **job.params())
@@ -118,7 +119,8 @@ def test_replicates_train_each_run_apart_on_the_same_stores():
     assert [job.params()["seed"] for job in trains] == [0, 1000, 2000]
     assert [job.input["stores"] for job in trains] == [trains[0].input["stores"]] * 3
     assert trains[1].output["weights"] == f"{layout.root}/replicates/r1/train/usae/model.safetensors"
-    assert "replicates" not in trains[0].params()["options"]
+    single = {**config, "train": {**config["train"], "replicates": 1}}
+    assert trains[0].params()["options"] == jobs.train(single, layout, "usae").params()["options"]
     assert sum(job.stage == "extract" for job in planned) == 4
     assert [job.stage for job in planned].count("explorer") == 1 and planned[-1].stage == "replicates"
     assert planned[-1].input["scorecards"] == [layout.for_run(run).scorecard(".json") for run in jobs.runs(config)]
@@ -146,8 +148,8 @@ def test_points_train_together_in_groups_that_share_their_batches():
     assert len(groups) == 2 and not any(job.stage == "train" and "/sweeps/" in job.output["weights"] for job in planned)
     first = groups[0]
     assert first.module == "train"  # usae train runs it, and names it when its files are missing
-    assert [run["kind"] for run in first.params()["runs"]] == ["usae", "independent"] * 2
-    assert [run["options"]["lr"] for run in first.params()["runs"]] == [0.001, 0.001, 0.003, 0.003]
+    assert [run.kind for run in first.params()["runs"]] == ["usae", "independent"] * 2
+    assert [run.options.lr for run in first.params()["runs"]] == [0.001, 0.001, 0.003, 0.003]
     assert (
         first.output["weights"][2] == f"{layout.root}/sweeps/lr_b/batch_images~2_lr~0.003/train/usae/model.safetensors"
     )

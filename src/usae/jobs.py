@@ -26,6 +26,8 @@ from usae.config import all_datasets, dataset_splits, has_images, sweep_points
 from usae.io import json_sha256
 from usae.layout import Cache, drawn_figures, site_figures
 from usae.models.registry import BUILTIN_MODELS, display_names
+from usae.options import ActmaxOptions, ExplorerOptions, ExtractOptions, FiguresOptions, MetricsOptions, TrainOptions
+from usae.records import TrainRun
 from usae.sae.official_yaml import read_config, released_models
 
 
@@ -116,8 +118,9 @@ def point_config(config, sweep, point):
 
 
 def train_options(config):
-    """The ``train`` options a run depends on: all but ``replicates``, which only says how many runs there are."""
-    return {key: value for key, value in config["train"].items() if key != "replicates"}
+    """The ``train`` options of one run: ``replicates`` is 1, as each replicate is one run, so that a run's
+    params do not change with the number of runs."""
+    return TrainOptions.from_config(config, replicates=1)
 
 
 def _experiment(config):
@@ -162,6 +165,12 @@ def store_options(config):
     return {key: value for key, value in config["extract"].items() if key != "parts"}
 
 
+def extract_options(config, whole_store=True):
+    """The ``extract`` options of a job: for one that writes a whole store (extract in one part, or the merge
+    of the parts), ``parts`` is 1, so that its params do not change with how the work is spread."""
+    return ExtractOptions.from_config(config, **({"parts": 1} if whole_store else {}))
+
+
 # Hex digits of a content address: 48 bits, so that two settings share a folder by chance with odds of
 # about n^2 / 2^49 for n settings.
 DIGEST_CHARS = 12
@@ -179,20 +188,29 @@ def data_key(config, dataset):
     return f"{dataset}-{json_sha256(_data_params(config, dataset))[:DIGEST_CHARS]}"
 
 
-def _extract_params(config, model):
+def _extract_params(config, model, whole_store=True):
     return {
         "model": model,
         "zoo_entry": zoo_entry(config, model),
-        "options": store_options(config),
+        "options": extract_options(config, whole_store),
         "seed": config["seed"],
     }
 
 
 def store_digest(config, dataset, split, model):
-    """The digest in the name of a store's folder: of its data folder, split, extract params and the
-    model's resolved spec (the built-in registry's when the config has no entry for it)."""
+    """The digest in the name of a store's folder: of its data folder, split, the model, its config entry,
+    the :func:`store_options`, the seed, and the model's resolved spec (the built-in registry's when the
+    config has no entry for it)."""
     spec = zoo_entry(config, model) or BUILTIN_MODELS.get(model)
-    values = {"data": data_key(config, dataset), "split": split, **_extract_params(config, model), "spec": spec}
+    values = {
+        "data": data_key(config, dataset),
+        "split": split,
+        "model": model,
+        "zoo_entry": zoo_entry(config, model),
+        "options": store_options(config),
+        "seed": config["seed"],
+        "spec": spec,
+    }
     return json_sha256(values)[:DIGEST_CHARS]
 
 
@@ -270,7 +288,7 @@ def extract(config, layout, data, split, model, digest, part=None):
         )
 
     def params():
-        return {**_extract_params(config, model), "index": int(part), "parts": config["extract"]["parts"]}
+        return {**_extract_params(config, model, whole_store=False), "index": int(part)}
 
     return Job(
         "extract",
@@ -334,7 +352,7 @@ def metrics(config, layout, dataset):
             name.split(".")[0]: layout.metrics(dataset, name)
             for name in ("matrices.json", "concepts.csv", "top_images.npz", "summary.json")
         },
-        lambda: {"dataset": dataset, "options": config["metrics"]},
+        lambda: {"dataset": dataset, "options": MetricsOptions.from_config(config)},
     )
 
 
@@ -375,7 +393,7 @@ def actmax(config, layout):
     def params():
         zoo = {model: entry for model in config["models"] if (entry := zoo_entry(config, model))}
         return {
-            "options": config["actmax"],
+            "options": ActmaxOptions.from_config(config),
             "model_zoo": zoo,
             "grid": config["extract"]["grid"],
             "seed": run_seed(config, layout.run),
@@ -418,7 +436,7 @@ def figures(config, layout):
             "curves": [path for kind in kinds for path in layout.figure_files(f"training_curves_{kind}")],
         },
         lambda: {
-            "options": config["figures"],
+            "options": FiguresOptions.from_config(config),
             "top_concepts": config["metrics"]["top_concepts"],
             "labels": model_labels(config),
             "kinds": kinds,
@@ -468,7 +486,7 @@ def explorer(config, layout):
             "baseline_table": layout.table("baseline_matching") + ".csv" if config["train"]["independent"] else [],
         },
         {"site": layout.explorer()},
-        lambda: {"options": config["explorer"], "labels": model_labels(config)},
+        lambda: {"options": ExplorerOptions.from_config(config), "labels": model_labels(config)},
     )
 
 
@@ -558,7 +576,7 @@ def train_group(config, layout, sweep, index):
     def params():
         return {
             "runs": [
-                {"kind": kind, "options": train_options(point_config(config, sweep, point)), "seed": config["seed"]}
+                TrainRun(kind, train_options(point_config(config, sweep, point)), config["seed"])
                 for point, kind in runs
             ]
         }

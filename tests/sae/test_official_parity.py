@@ -20,6 +20,7 @@ from safetensors.torch import load_file
 from tests.synthetic import planted_activations, run_files, write_planted_stores
 from usae.activations.batches import TokenBatches
 from usae.config import validate_config
+from usae.options import TrainOptions
 from usae.sae.training import UniversalRun, chosen_model
 
 DIMS = {"a": 8, "b": 12, "c": 10}
@@ -110,12 +111,12 @@ def parity(tmp_path_factory):
         "log_every": 1,
         "checkpoint_epochs": [],
     }
-    options = {**validate_config({"train": train}, "test")["train"], "seed": 0}
+    options = TrainOptions.from_config(validate_config({"train": train}, "test"))
     run = UniversalRun(batches, options, *run_files(root / "ours"))
     reference = copy.deepcopy(run.usae)
     ours = run.run()
     ours_losses = pd.read_csv(root / "ours" / "log.csv")["loss"].tolist()
-    reference_losses = official_run(reference, batches, options, len(ours_losses))
+    reference_losses = official_run(reference, batches, {**options.as_dict(), "seed": 0}, len(ours_losses))
     return (
         ours_losses,
         reference_losses,

@@ -18,6 +18,7 @@ from usae.config import validate_config
 from usae.errors import ConfigError, UserError
 from usae.io import read_json, write_json
 from usae.models.loaders import preprocess
+from usae.options import TrainOptions
 from usae.provenance import module_closure
 from usae.sae.checkpoint import load_trained
 from usae.sae.trained_run import load
@@ -190,7 +191,7 @@ def test_a_run_on_imported_activations_encodes_them_but_not_images(tmp_path, rng
     acts, _ = planted_activations(rng, 32, 4, {"a": 8, "b": 6}, n_shared=8, n_specific=2, active=2)
     stores = write_planted_stores(tmp_path / "stores", acts)
     train = {"n_concepts": 16, "k": 2, "batch_images": 8, "epochs": 1}
-    options = {**validate_config({"train": train}, "test")["train"], "seed": 0}
+    options = TrainOptions.from_config(validate_config({"train": train}, "test"))
     module = UniversalRun(TokenBatches(stores, batch_images=8), options, *run_files(tmp_path / "run")).run().eval()
     run = load(tmp_path / "run")
     assert run.specs == {"a": None, "b": None} and run.grids == {"a": [2, 2], "b": [2, 2]}

@@ -11,6 +11,7 @@ from tests.synthetic import drop_digests, planted_activations, run_files, write_
 from usae.activations.batches import TokenBatches
 from usae.analysis.evaluation import r2_matrix
 from usae.config import validate_config
+from usae.options import TrainOptions
 from usae.sae.modules import UniversalSAE
 from usae.sae.training import IndependentRun, UniversalRun, chosen_model, extracted_spec, train_together
 
@@ -44,7 +45,7 @@ def options(**changes):
         "checkpoint_epochs": [0],
         **changes,
     }
-    return {**validate_config({"train": train}, "test")["train"], "seed": 0}
+    return TrainOptions.from_config(validate_config({"train": train}, "test"))
 
 
 @pytest.fixture(scope="module")

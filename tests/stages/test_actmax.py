@@ -2,12 +2,13 @@
 
 import pandas as pd
 
+from usae.options import ActmaxOptions
 from usae.stages.actmax import actmax
 
 
 def test_actmax_files(tiny_evaluated, tmp_path):
     config, layout = tiny_evaluated
-    options = {**config["actmax"], "concepts": [3], "steps": 2}
+    options = ActmaxOptions.from_config(config, concepts=(3,), steps=2)
     table = actmax(
         layout.run_files("usae")["weights"],
         layout.run_files("usae")["meta"],

@@ -1,6 +1,7 @@
 """Stage explorer: the site of the tiny run, from the metrics, the trained USAE and its val stores."""
 
 from usae import jobs
+from usae.options import ExplorerOptions
 from usae.stages.explorer import explorer
 
 
@@ -17,7 +18,7 @@ def test_site_of_the_tiny_run(tiny_evaluated, tmp_path):
         tmp_path / "none.csv",
         tmp_path / "none",
         tmp_path / "site",
-        options=config["explorer"],
+        options=ExplorerOptions.from_config(config),
     )
     assert (site / "index.html").exists() and (site / "data" / "index.js").exists()
     thumbnails = list(site.rglob("*.jpg"))

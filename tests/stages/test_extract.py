@@ -3,6 +3,7 @@
 import numpy as np
 
 from usae.activations.store import ActivationStore
+from usae.options import ExtractOptions
 from usae.stages.extract import extract
 from usae.stages.fetch import fetch
 
@@ -24,7 +25,7 @@ def test_extract_writes_a_complete_store(tiny, tmp_path):
         tmp_path / "store" / "meta.json",
         model="efficientnet_lite1",
         zoo_entry=None,
-        options=config["extract"],
+        options=ExtractOptions.from_config(config),
         seed=0,
     )
     store = ActivationStore(tmp_path / "store")
@@ -52,7 +53,7 @@ def test_zoo_entry_overrides_the_registry(tiny, tmp_path):
         tmp_path / "store" / "meta.json",
         model="mine",
         zoo_entry=entry,
-        options=config["extract"],
+        options=ExtractOptions.from_config(config),
         seed=0,
     )
     assert meta["model"] == "mine" and meta["dim"] == 192 and meta["source"]["spec"]["layer"] == "blocks.5"

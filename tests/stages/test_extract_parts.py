@@ -2,11 +2,13 @@
 
 import hashlib
 import json
+from dataclasses import replace
 
 import pytest
 
 from usae.activations.store import ActivationStore, part_shards
 from usae.errors import StoreError
+from usae.options import ExtractOptions
 from usae.stages.extract import extract, extract_merge
 from usae.stages.fetch import fetch
 
@@ -33,7 +35,7 @@ def split(tiny, tmp_path_factory):
         seed=0,
         cache=folder / "cache",
     )
-    options = {**config["extract"], "shard_images": 2, "stat_images": 3}
+    options = ExtractOptions.from_config(config, shard_images=2, stat_images=3)
     return folder, options
 
 
@@ -53,7 +55,7 @@ def whole(split):
 
 
 def run_parts(folder, options, parts, name, merge=True):
-    options = {**options, "parts": parts}
+    options = replace(options, parts=parts)
     records = [folder / name / "parts" / str(i) / "part.json" for i in range(parts)]
     for index, record in enumerate(records):
         extract(
@@ -115,7 +117,7 @@ def test_part_records_its_shard_range(split):
 def test_merge_refuses_incomplete_or_mismatched_parts(split):
     folder, options = split
     _, records = run_parts(folder, options, 2, "bad", merge=False)
-    two = {**options, "parts": 2}
+    two = replace(options, parts=2)
     records[1].unlink()
     with pytest.raises(StoreError, match="no part.json"):
         extract_merge(
@@ -144,7 +146,7 @@ def test_merge_refuses_incomplete_or_mismatched_parts(split):
             folder / "bad" / "meta.json",
             model="efficientnet_lite0",
             zoo_entry=None,
-            options={**two, "batch_size": 1},
+            options=replace(two, batch_size=1),
             seed=0,
         )
     assert not (folder / "bad" / "meta.json").exists()
@@ -161,7 +163,7 @@ def test_interrupted_part_resumes_at_its_first_missing_shard(split, whole):
         index=1,
         model="efficientnet_lite0",
         zoo_entry=None,
-        options={**options, "parts": 2},
+        options=replace(options, parts=2),
         seed=0,
     )
     extract_merge(
@@ -170,7 +172,7 @@ def test_interrupted_part_resumes_at_its_first_missing_shard(split, whole):
         merged / "meta.json",
         model="efficientnet_lite0",
         zoo_entry=None,
-        options={**options, "parts": 2},
+        options=replace(options, parts=2),
         seed=0,
     )
     assert digests(merged) == digests(whole)

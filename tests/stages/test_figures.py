@@ -4,6 +4,7 @@ import pandas as pd
 
 from usae import jobs
 from usae.layout import FIGURES
+from usae.options import FiguresOptions
 from usae.stages.figures import figures
 
 
@@ -22,7 +23,7 @@ def test_every_figure_is_written(tiny_evaluated, tmp_path):
         **files,
         logs=[layout.run_files("usae")["log_csv"]],
         curves=curves,
-        options=config["figures"],
+        options=FiguresOptions.from_config(config),
         top_concepts=config["metrics"]["top_concepts"],
         labels=labels,
         kinds=["usae"],
@@ -51,7 +52,7 @@ def test_galleries_without_any_concept_say_so_and_do_not_crash(tiny_evaluated, t
         jobs.stores(config, layout, name, "val"),
         jobs.manifest(config, name, "val"),
         **files,
-        options=config["figures"],
+        options=FiguresOptions.from_config(config),
         top_concepts=config["metrics"]["top_concepts"],
     )
     for figure in ("fig4_universal_concepts", "fig9_model_specific_concepts"):

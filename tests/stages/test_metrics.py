@@ -5,6 +5,7 @@ import pandas as pd
 
 from usae import jobs
 from usae.io import read_json
+from usae.options import MetricsOptions
 from usae.stages.metrics import metrics
 
 
@@ -23,7 +24,7 @@ def test_metrics_files(tiny_trained, tmp_path):
         stores,
         **out,
         dataset=name,
-        options=config["metrics"],
+        options=MetricsOptions.from_config(config),
         independent=independent,
     )
     matrices = read_json(out["matrices"])
@@ -57,6 +58,6 @@ def test_without_independent_saes(tiny_trained, tmp_path):
         tmp_path / "t.npz",
         tmp_path / "s.json",
         dataset=name,
-        options=config["metrics"],
+        options=MetricsOptions.from_config(config),
     )
     assert read_json(tmp_path / "m.json")["independent"] == {}

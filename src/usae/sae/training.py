@@ -50,7 +50,6 @@ PLAN_KEYS = (
     "grad_clip",
     "shuffle_shards",
     "dictionary_init_std",
-    "seed",
 )
 
 log = logging.getLogger(__name__)
@@ -110,8 +109,8 @@ def chosen_model(seed, step, n_models):
 
 
 def make_optimizer(module, options):
-    """AdamW over one model's encoder and dictionary."""
-    return torch.optim.AdamW(module.parameters(), lr=options["lr"], weight_decay=options["weight_decay"])
+    """AdamW over one model's encoder and dictionary, at ``options.lr`` (a :class:`usae.options.TrainOptions`)."""
+    return torch.optim.AdamW(module.parameters(), lr=options.lr, weight_decay=options.weight_decay)
 
 
 def set_lr(optimizer, lr):
@@ -130,11 +129,12 @@ class ResumableRun:
     Parameters
     ----------
     batches : usae.activations.batches.TokenBatches
-    options : dict
-        The config's ``train`` section plus ``seed``.
+    options : usae.options.TrainOptions
     weights, meta, log_csv : path
         Where the run writes ``model.safetensors``, ``model.json`` and its log; its checkpoints go to
         ``checkpoints/`` beside ``weights``.
+    seed : int
+        Seeds the initialisation, the model drawn at each step and the shuffles (the config's ``seed``).
     provenance : dict, optional
         JSON-ready facts that must also match for a checkpoint to be resumed (e.g. a code version).
 
@@ -147,20 +147,21 @@ class ResumableRun:
 
     kind = "run"
 
-    def __init__(self, batches, options, weights, meta, log_csv, provenance=None):
-        self.batches, self.options = batches, options
+    def __init__(self, batches, options, weights, meta, log_csv, *, seed=0, provenance=None):
+        self.batches, self.options, self.seed = batches, options, seed
         self.weights, self.meta, self.log_csv = Path(weights), Path(meta), Path(log_csv)
         self.checkpoints = self.weights.parent / "checkpoints"
-        self.device = pick_device(options["device"])
-        self.total_steps = options["epochs"] * batches.batches_per_epoch
-        self.warmup_steps = int(round(options["warmup_epochs"] * batches.batches_per_epoch))
+        self.device = pick_device(options.device)
+        self.total_steps = options.epochs * batches.batches_per_epoch
+        self.warmup_steps = int(round(options.warmup_epochs * batches.batches_per_epoch))
         self.plan = {
             "kind": self.kind,
             "models": batches.names,
             "dims": batches.dims,
             "stores": {name: store_digest(store) for name, store in batches.stores.items()},
             "provenance": provenance or {},
-            **{key: options[key] for key in PLAN_KEYS},
+            **{key: getattr(options, key) for key in PLAN_KEYS},
+            "seed": seed,
         }
         self.rows = []  # log rows so far; a resumed run takes them from its checkpoint
         self.fired = {}  # per model: concepts active at least once this epoch (the log's dead share)
@@ -174,11 +175,11 @@ class ResumableRun:
     def lr_at(self, step):
         """The schedule's learning rate after ``step`` optimizer steps."""
         o = self.options
-        return warmup_cosine_lr(step, self.total_steps, self.warmup_steps, o["lr"], o["start_lr"], o["end_lr"])
+        return warmup_cosine_lr(step, self.total_steps, self.warmup_steps, o.lr, o.start_lr, o.end_lr)
 
     def autocast(self):
         """bfloat16 autocast on GPU when asked for, else nothing."""
-        if self.options["autocast"] and self.device.type == "cuda":
+        if self.options.autocast and self.device.type == "cuda":
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
@@ -215,7 +216,7 @@ class ResumableRun:
     def _check_run_state(self, path, state):
         """Refuse a checkpoint's scheduler state or concepts fired that cannot be this run's at its step."""
         problem = self.scheduler_problem(state.get("scheduler"), state["step"])
-        fired, n_concepts = state.get("fired"), self.options["n_concepts"]
+        fired, n_concepts = state.get("fired"), self.options.n_concepts
         if problem is None and not (
             isinstance(fired, dict)
             and fired.keys() == self.fired.keys()
@@ -283,12 +284,12 @@ class ResumableRun:
         self.pending.append((step, self.train_step({name: self._to_device(x) for name, x in batch.items()}, step)))
         self.progress.update()
         done = step + 1
-        if len(self.pending) >= options["log_every"] or done == self.total_steps:
+        if len(self.pending) >= options.log_every or done == self.total_steps:
             self._flush(self.pending, self.progress)
-        if done % per_epoch == 0 and done // per_epoch - 1 in options["checkpoint_epochs"]:
+        if done % per_epoch == 0 and done // per_epoch - 1 in options.checkpoint_epochs:
             self._flush(self.pending, self.progress)
             self._save(f"epoch_{done // per_epoch - 1:03d}", done)
-        if done % options["checkpoint_every"] == 0 or done == self.total_steps:
+        if done % options.checkpoint_every == 0 or done == self.total_steps:
             self._flush(self.pending, self.progress)
             self._save("latest", done)
 
@@ -301,7 +302,7 @@ class ResumableRun:
     def start_epoch(self):
         """Start an epoch: no concept has fired yet for any model."""
         self.fired = {
-            name: torch.zeros(self.options["n_concepts"], dtype=torch.bool, device=self.device)
+            name: torch.zeros(self.options.n_concepts, dtype=torch.bool, device=self.device)
             for name in self.batches.names
         }
 
@@ -387,24 +388,24 @@ class UniversalRun(ResumableRun):
 
     kind = "usae"
 
-    def __init__(self, batches, options, weights, meta, log_csv, provenance=None):
-        super().__init__(batches, options, weights, meta, log_csv, provenance)
-        self.plan["init_seed"] = options["seed"]
+    def __init__(self, batches, options, weights, meta, log_csv, *, seed=0, provenance=None):
+        super().__init__(batches, options, weights, meta, log_csv, seed=seed, provenance=provenance)
+        self.plan["init_seed"] = seed
         torch.manual_seed(self.plan["init_seed"])
-        self.usae = UniversalSAE(batches.dims, options["n_concepts"], options["k"], options["dictionary_init_std"])
+        self.usae = UniversalSAE(batches.dims, options.n_concepts, options.k, options.dictionary_init_std)
         self.modules = {"usae": self.usae}
         self.optimizers = {name: make_optimizer(self.usae.saes[name], options) for name in batches.names}
         self.model_steps = {name: 0 for name in batches.names}
-        if options["schedule"] == "per_model":
+        if options.schedule == "per_model":
             lengths = official_schedule_lengths(
-                batches.n_images, batches.batch_images, options["epochs"], options["warmup_epochs"]
+                batches.n_images, batches.batch_images, options.epochs, options.warmup_epochs
             )
-            self.official = OfficialCosineSchedule(*lengths, options["lr"], options["start_lr"], options["end_lr"])
-        self.loss = LOSSES[options["loss"]]
+            self.official = OfficialCosineSchedule(*lengths, options.lr, options.start_lr, options.end_lr)
+        self.loss = LOSSES[options.loss]
 
     def model_lr(self, name, step):
         """Learning rate of model ``name``'s update at global ``step``, under the configured schedule."""
-        schedule = self.options["schedule"]
+        schedule = self.options.schedule
         if schedule == "global":
             return self.lr_at(step)
         if schedule == "per_model":
@@ -435,7 +436,7 @@ class UniversalRun(ResumableRun):
     def train_step(self, batch, step):
         """One USAE step; returns the step's metrics as tensors (no host synchronisation)."""
         names = self.usae.names
-        chosen = names[chosen_model(self.options["seed"], step, len(names))]
+        chosen = names[chosen_model(self.seed, step, len(names))]
         sae = self.usae.saes[chosen]
         with self.autocast():
             pre_codes, values, indices = sae.encoder(batch[chosen])
@@ -455,12 +456,12 @@ class UniversalRun(ResumableRun):
                     pre_codes,
                     codes,
                     dictionary,
-                    penalty=self.options["aux_penalty"],
+                    penalty=self.options.aux_penalty,
                     aux_codes=aux_codes,
                 )
                 r2[f"r2_{chosen}->{name}"] = r2_score(batch[name], x_hat.float()).detach()
         total.backward()
-        torch.nn.utils.clip_grad_norm_(sae.parameters(), self.options["grad_clip"])
+        torch.nn.utils.clip_grad_norm_(sae.parameters(), self.options.grad_clip)
         lr = self.model_lr(chosen, step)
         set_lr(self.optimizers[chosen], lr)
         self.optimizers[chosen].step()
@@ -484,21 +485,21 @@ class IndependentRun(ResumableRun):
 
     kind = "independent"
 
-    def __init__(self, batches, options, weights, meta, log_csv, provenance=None):
-        super().__init__(batches, options, weights, meta, log_csv, provenance)
+    def __init__(self, batches, options, weights, meta, log_csv, *, seed=0, provenance=None):
+        super().__init__(batches, options, weights, meta, log_csv, seed=seed, provenance=provenance)
         # Not the USAE's seed: with it, each SAE would start from the USAE's very dictionaries and the
         # baseline matching would find twins by construction.
-        self.plan["init_seed"] = options["seed"] + 1
+        self.plan["init_seed"] = seed + 1
         torch.manual_seed(self.plan["init_seed"])
         self.saes = torch.nn.ModuleDict(
             {
-                name: TopKSAE(dim, options["n_concepts"], options["k"], options["dictionary_init_std"])
+                name: TopKSAE(dim, options.n_concepts, options.k, options.dictionary_init_std)
                 for name, dim in batches.dims.items()
             }
         )
         self.modules = {"saes": self.saes}
         self.optimizers = {name: make_optimizer(sae, options) for name, sae in self.saes.items()}
-        self.loss = LOSSES[options["loss"]]
+        self.loss = LOSSES[options.loss]
 
     def scheduler_state(self):
         return {}
@@ -520,10 +521,10 @@ class IndependentRun(ResumableRun):
             with self.autocast():
                 pre_codes, codes, x_hat = sae(batch[name])
                 loss = self.loss(
-                    batch[name], x_hat, pre_codes, codes, sae.dictionary(), penalty=self.options["aux_penalty"]
+                    batch[name], x_hat, pre_codes, codes, sae.dictionary(), penalty=self.options.aux_penalty
                 )
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(sae.parameters(), self.options["grad_clip"])
+            torch.nn.utils.clip_grad_norm_(sae.parameters(), self.options.grad_clip)
             set_lr(self.optimizers[name], lr)
             self.optimizers[name].step()
             self.optimizers[name].zero_grad(set_to_none=True)

@@ -21,13 +21,13 @@ log = logging.getLogger(__name__)
 
 def chosen_concepts(options, frame, names, min_cofires):
     """``[(concept, label)]``: the configured list, or top universal plus model-specific concepts."""
-    if options["concepts"]:
-        return [(k, f"concept {k}") for k in options["concepts"]]
-    chosen = [(k, f"concept {k} (universal)") for k in universal_concepts(frame, options["universal"], min_cofires)]
-    if options["specific_per_model"]:
+    if options.concepts:
+        return [(k, f"concept {k}") for k in options.concepts]
+    chosen = [(k, f"concept {k} (universal)") for k in universal_concepts(frame, options.universal, min_cofires)]
+    if options.specific_per_model:
         chosen += [
             (k, f"concept {k} ({name})")
-            for k, name in model_specific_concepts(frame, names, options["specific_per_model"])
+            for k, name in model_specific_concepts(frame, names, options.specific_per_model)
         ]
     return chosen
 
@@ -51,8 +51,7 @@ def actmax(
         CSV and Markdown of the cross-activation table.
     images : path
         Folder of the images, ``concept_<k>_<model>.png``.
-    options : dict
-        The config's ``actmax`` section.
+    options : usae.options.ActmaxOptions
     model_zoo : dict
         The config's ``model_zoo`` entries of the run's models (the built-in registry for the others).
     grid : int
@@ -76,9 +75,9 @@ def actmax(
         )
         for name in names
     }
-    sizes = {name: options["image_size"] or probes[name].token_model.spec.image_size for name in names}
+    sizes = {name: options.image_size or probes[name].token_model.spec.image_size for name in names}
     magnitudes = {name: None for name in names}
-    if options["parameterization"] == "maco":
+    if options.parameterization == "maco":
         photos = list(embedded_photos().values())
         magnitudes = {name: natural_magnitude_spectrum(photos, size) for name, size in sizes.items()}
     Path(images).mkdir(parents=True, exist_ok=True)
@@ -90,9 +89,9 @@ def actmax(
                     probes[name],
                     concept,
                     sizes[name],
-                    options["steps"],
-                    options["lr"],
-                    options["parameterization"],
+                    options.steps,
+                    options.lr,
+                    options.parameterization,
                     seed + concept * len(names) + i,
                     magnitudes[name],
                 )

@@ -54,8 +54,7 @@ def explorer(
         none.
     baseline_table : path or None
         The baseline's ``baseline_matching.csv`` (its random rows: what a twin's cosine is worth by chance).
-    options : dict
-        The config's ``explorer`` section.
+    options : usae.options.ExplorerOptions
     labels : dict, optional
         Each model's display name in the site (:func:`usae.jobs.model_labels`).
     """
@@ -77,14 +76,14 @@ def explorer(
         pairs_csvs=pairs,
         independent_top_npz=independent_top or None,
         baseline_csv=baseline_table or None,
-        universal_entropy=options["universal_entropy"],
-        specific_share=options["specific_share"],
-        gallery_images_per_model=options["gallery_images"],
-        thumbnail_px=options["thumbnail_px"],
-        neighbours=options["neighbours"],
-        chunk_size=options["chunk_size"],
-        batch_images=options["batch_images"],
-        device=options["device"],
+        universal_entropy=options.universal_entropy,
+        specific_share=options.specific_share,
+        gallery_images_per_model=options.gallery_images,
+        thumbnail_px=options.thumbnail_px,
+        neighbours=options.neighbours,
+        chunk_size=options.chunk_size,
+        batch_images=options.batch_images,
+        device=options.device,
         labels=labels,
     )
     log.info("explorer: open %s/index.html", built)

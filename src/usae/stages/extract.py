@@ -22,16 +22,16 @@ def _spec(model, zoo_entry):
 def _store_options(options):
     """The ``extract`` options that shape a store's files (not where or how fast it is computed)."""
     return dict(
-        grid=options["grid"],
-        batch_size=options["batch_size"],
-        shard_images=options["shard_images"],
-        dtype=options["dtype"],
-        autocast=options["autocast"],
-        stat_images=options["stat_images"],
+        grid=options.grid,
+        batch_size=options.batch_size,
+        shard_images=options.shard_images,
+        dtype=options.dtype,
+        autocast=options.autocast,
+        stat_images=options.stat_images,
     )
 
 
-def extract(manifest, store=None, *, model, zoo_entry, options, seed, part=None, index=None, parts=None):
+def extract(manifest, store=None, *, model, zoo_entry, options, seed, part=None, index=None):
     """Extract ``model``'s activations of the manifest's images into the store; return its metadata.
 
     Parameters
@@ -44,27 +44,24 @@ def extract(manifest, store=None, *, model, zoo_entry, options, seed, part=None,
         Registry name.
     zoo_entry : dict or None
         The config's ``model_zoo`` entry of ``model``, if any (else the built-in registry's).
-    options : dict
-        The config's ``extract`` section.
+    options : usae.options.ExtractOptions
     seed : int
         Chooses the images of the standardisation statistics.
     part : path, optional
-        Extract only part ``index`` of ``parts``: this is its ``part.json`` (written last; its shards
-        go beside it). Returns the part record instead of the store's metadata.
-    index, parts : int, optional
-        The part's number, from 0, and the number of parts (with ``part``; ``parts`` defaults to
-        ``options["parts"]``).
+        Extract only part ``index`` of ``options.parts``: this is its ``part.json`` (written last; its
+        shards go beside it). Returns the part record instead of the store's metadata.
+    index : int, optional
+        The part's number, from 0 (with ``part``).
     """
     if (store is None) == (part is None):
         raise ValueError("extract: give either store (a whole store) or part (with index), not both")
     spec = _spec(model, zoo_entry)
-    common = dict(device=options["device"], num_workers=options["num_workers"], seed=seed, **_store_options(options))
+    common = dict(device=options.device, num_workers=options.num_workers, seed=seed, **_store_options(options))
     if part is not None:
-        parts = parts or options["parts"]
-        record = extract_part(read_manifest(manifest), spec, Path(part).parent, int(index), parts, **common)
-        log.info("%s: shards %d to %d of part %d/%d", part, *record["shards"], int(index) + 1, parts)
+        record = extract_part(read_manifest(manifest), spec, Path(part).parent, int(index), options.parts, **common)
+        log.info("%s: shards %d to %d of part %d/%d", part, *record["shards"], int(index) + 1, options.parts)
         return record
-    meta = extract_store(read_manifest(manifest), spec, Path(store).parent, stats_grid=options["stats_grid"], **common)
+    meta = extract_store(read_manifest(manifest), spec, Path(store).parent, stats_grid=options.stats_grid, **common)
     log.info("%s: %d images x %d tokens x %d dims", store, meta["n_images"], meta["tokens"], meta["dim"])
     return meta
 
@@ -81,7 +78,7 @@ def extract_merge(manifest, parts, store, *, model, zoo_entry, options, seed):
         [Path(p).parent for p in parts],
         Path(store).parent,
         seed=seed,
-        stats_grid=options["stats_grid"],
+        stats_grid=options.stats_grid,
         **_store_options(options),
     )
     log.info(

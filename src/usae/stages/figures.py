@@ -69,8 +69,7 @@ def figures(
     fig5_r2, fig6a_entropy, fig6b_cofire_proportion, fig6c_cofire_energy, fig4_universal_concepts,
     fig9_model_specific_concepts : list of path
         PNG and PDF of each figure (the galleries' only with a manifest).
-    options : dict
-        The config's ``figures`` section.
+    options : usae.options.FiguresOptions
     top_concepts : int
         Fig. 6b: concepts ranked by energy (``metrics.top_concepts``).
     logs : sequence of path
@@ -111,14 +110,14 @@ def figures(
     def panels(chosen):
         drawn = []
         for k, label in chosen:
-            rows = concept_rows(usae.encode, names, batches, manifest, top, k, options["gallery_images"], grid)
+            rows = concept_rows(usae.encode, names, batches, manifest, top, k, options.gallery_images, grid)
             share = border_share([heat for items in rows.values() for _, heat in items])
             drawn.append({"concept": k, "label": f"{label}\n{share:.0%} on the border", "rows": rows})
         return drawn
 
     universal = [
         (k, f"concept {k}")
-        for k in universal_concepts(frame, options["universal_concepts"], summary["min_cofires_scaled"])
+        for k in universal_concepts(frame, options.universal_concepts, summary["min_cofires_scaled"])
     ]
     concept_gallery(
         panels(universal),
@@ -132,7 +131,7 @@ def figures(
     )
     specific = [
         (k, f"concept {k}\n({label_of(name, labels)} only)")
-        for k, name in model_specific_concepts(frame, names, options["specific_per_model"])
+        for k, name in model_specific_concepts(frame, names, options.specific_per_model)
     ]
     concept_gallery(
         panels(specific),

@@ -33,8 +33,8 @@ def concept_frame(table, names):
 
 def universality_summary(frame, names, n_tokens, options):
     """Scalar universality figures: shares, means of the top concepts by energy, co-fire/energy fits."""
-    top = frame.sort_values("energy_total", ascending=False).head(options["top_concepts"])
-    min_cofires = options["min_cofires"] * n_tokens / options["reference_tokens"]
+    top = frame.sort_values("energy_total", ascending=False).head(options.top_concepts)
+    min_cofires = options.min_cofires * n_tokens / options.reference_tokens
     frequent = frame[frame["cofires"] >= min_cofires]
     alive = frame[~frame["dead"]]
     return {
@@ -74,23 +74,22 @@ def metrics(
         JSON to write: scalar universality figures.
     dataset : str
         Name of the evaluated dataset (recorded in the files).
-    options : dict
-        The config's ``metrics`` section.
+    options : usae.options.MetricsOptions
     independent : sequence of path
         ``(model.safetensors, model.json)`` of the independent SAEs, or empty.
     """
     usae, meta = load_trained(usae_weights, usae_meta)
     batches = evaluation_batches(stores, meta)
-    device = pick_device(options["device"])
-    result = evaluate_usae(usae, batches, options["batch_images"], options["threshold"], options["top_images"], device)
+    device = pick_device(options.device)
+    result = evaluate_usae(usae, batches, options.batch_images, options.threshold, options.top_images, device)
     norms = np.stack([usae.saes[name].dictionary().detach().cpu().norm(dim=1).numpy() for name in usae.names])
-    frame = concept_frame(result["concepts"].table(norms, options["energy_power"]), usae.names)
+    frame = concept_frame(result["concepts"].table(norms, options.energy_power), usae.names)
     independent_scores = {}
     if independent:
         saes, _ = load_trained(*independent)
         independent_scores = {
             name: {"r2": r2, "mse": mse}
-            for name, (r2, mse) in evaluate_independent(saes, batches, options["batch_images"], device).items()
+            for name, (r2, mse) in evaluate_independent(saes, batches, options.batch_images, device).items()
         }
     write_json(
         matrices,

@@ -2,6 +2,7 @@
 
 from usae.activations.batches import TokenBatches, open_stores
 from usae.provenance import code_digest
+from usae.records import TrainRun
 from usae.sae.training import IndependentRun, UniversalRun, train_together
 
 RUNS = {"usae": UniversalRun, "independent": IndependentRun}
@@ -20,11 +21,10 @@ def train(stores, weights, meta, log_csv, *, kind, options, seed):
     weights, meta, log_csv : path
         ``model.safetensors``, ``model.json`` and ``log.csv`` to write.
     kind : {"usae", "independent"}
-    options : dict
-        The config's ``train`` section.
+    options : usae.options.TrainOptions
     seed : int
     """
-    return train_group(stores, [weights], [meta], [log_csv], runs=[{"kind": kind, "options": options, "seed": seed}])[0]
+    return train_group(stores, [weights], [meta], [log_csv], runs=[TrainRun(kind, options, seed)])[0]
 
 
 def train_group(stores, weights, meta, log_csv, *, runs):
@@ -38,10 +38,9 @@ def train_group(stores, weights, meta, log_csv, *, runs):
     stores : list of path
     weights, meta, log_csv : list of path
         Each run's ``model.safetensors``, ``model.json`` and ``log.csv``, in the order of ``runs``.
-    runs : list of dict
-        Each run's ``kind``, ``options`` (the config's ``train`` section) and ``seed``.
+    runs : list of usae.records.TrainRun
     """
-    shared = {(run["options"]["batch_images"], run["options"]["shuffle_shards"], run["seed"]) for run in runs}
+    shared = {(run.options.batch_images, run.options.shuffle_shards, run.seed) for run in runs}
     if len(shared) != 1 or not len(weights) == len(meta) == len(log_csv) == len(runs):
         raise ValueError(
             f"{', '.join(map(str, weights))}: runs trained together need one batch_images, "
@@ -49,10 +48,9 @@ def train_group(stores, weights, meta, log_csv, *, runs):
         )
     ((batch_images, shuffle_shards, seed),) = shared
     batches = TokenBatches(open_stores(stores), batch_images, shuffle_shards, seed)
+    provenance = {"code": code_digest(__name__)}
     trainers = [
-        RUNS[run["kind"]](
-            batches, {**run["options"], "seed": run["seed"]}, *files, provenance={"code": code_digest(__name__)}
-        )
+        RUNS[run.kind](batches, run.options, *files, seed=run.seed, provenance=provenance)
         for run, files in zip(runs, zip(weights, meta, log_csv))
     ]
     return train_together(trainers)
