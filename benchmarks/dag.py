@@ -6,7 +6,7 @@ Copies the workflow (Snakefile, workflow/, src/, config/) into a work folder, ru
 seconds from Snakemake's ``benchmark:`` files and the total wall time. With ``train.replicates`` the
 run-level rules write their benchmark files under ``results/replicates/<run>/benchmarks/``: a row sums
 a rule's jobs over the runs and counts them.
-The rules import the copy's ``src/`` (workflow/scripts/_library.py puts it first on ``sys.path``); the
+The rules import the copy's ``src/`` (workflow/scripts/stage.py puts it first on ``sys.path``); the
 script prints which ``usae`` the copy's Snakefile imports, as a check.
 
 The work folder is temporary and removed afterwards unless ``--keep DIR`` names a folder to run in and

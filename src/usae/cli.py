@@ -76,8 +76,6 @@ def _require(job, writers):
 
 def cmd_stage(args):
     """Run the jobs of stage ``args.command`` that the options choose, as the Snakemake rule would."""
-    import importlib
-
     from usae.jobs import planned_jobs
 
     config, layout = _setup(args)
@@ -85,11 +83,10 @@ def cmd_stage(args):
     chosen = [job for job in jobs if job.module == args.command and _chosen(job, args)]
     if not chosen:
         raise _no_job(args.command, args, config)
-    module = importlib.import_module(f"usae.stages.{args.command}")
     writers = {path: other.module for other in jobs for path in other.output_paths()}
     for job in chosen:
         _require(job, writers)
-        result = getattr(module, job.stage)(**job.input, **job.output, **job.params())
+        result = job.function()(**job.input, **job.output, **job.params())
         if args.command in PRINTED_TABLES:
             print(result.to_string(index=False))
     if args.command in WHERE_TO_LOOK:

@@ -19,6 +19,7 @@ Snakemake's rerun triggers never see one experiment's params on the other's file
 Imports nothing heavy: the Snakefile uses it at parse time.
 """
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -65,7 +66,11 @@ class Job:
     def module(self):
         """The stage module, ``usae.stages.<module>``, whose function ``stage`` runs the job (and the
         ``usae`` command that runs it): ``train`` for ``train`` and ``train_group``."""
-        return self.stage.split("_")[0]
+        return stage_module(self.stage)
+
+    def function(self):
+        """The stage function that runs the job (imports its module, and so torch)."""
+        return stage_function(self.stage)
 
     @property
     def names(self):
@@ -81,6 +86,16 @@ class Job:
     def output_paths(self):
         """Every output file, flattened."""
         return _flattened(self.output)
+
+
+def stage_module(stage):
+    """The module of ``usae.stages`` that holds the function ``stage`` (``train_group``: ``train``)."""
+    return stage.split("_")[0]
+
+
+def stage_function(stage):
+    """The function ``stage`` of :mod:`usae.stages` (``extract_merge``: ``usae.stages.extract.extract_merge``)."""
+    return getattr(importlib.import_module(f"usae.stages.{stage_module(stage)}"), stage)
 
 
 def _flattened(files):

@@ -3,8 +3,9 @@
 import sys
 
 
-def run_rule(smk, stage):
-    """Call ``stage(**input, **output, **params.job)`` of a Snakemake job, logging to its log file.
+def run_rule(smk):
+    """Call the job's stage function (``params.stage``) as ``stage(**input, **output, **params.job)``,
+    logging to the job's log file.
 
     A :class:`usae.errors.UserError` (bad input: a config key, a dataset folder, a store, a weights file)
     ends the job as it ends the ``usae`` command: one line, ``usae: error: <message>``, in the job's log
@@ -15,15 +16,16 @@ def run_rule(smk, stage):
     ----------
     smk : snakemake.script.Snakemake
         The ``snakemake`` object of a rule script: named ``input`` and ``output``, one ``log``, and
-        the params ``job`` (the stage's keyword arguments, from :mod:`usae.jobs`) and ``code`` (a
-        rerun trigger only, see :mod:`usae.provenance`).
-    stage : callable
-        A function of :mod:`usae.stages`.
+        the params ``stage`` (its function, :func:`usae.jobs.stage_function`), ``job`` (the stage's
+        keyword arguments, from :mod:`usae.jobs`) and ``code`` (a rerun trigger only, see
+        :mod:`usae.provenance`).
     """
     from usae.errors import UserError
+    from usae.jobs import stage_function
     from usae.runtime import configure
 
     configure(log_file=smk.log[0], threads=smk.threads)
+    stage = stage_function(smk.params.stage)
     try:
         return stage(**dict(smk.input.items()), **dict(smk.output.items()), **smk.params.job)
     except UserError as error:

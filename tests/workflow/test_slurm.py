@@ -353,7 +353,7 @@ def test_tiny_dag_on_slurm_equals_local_run(cluster, tmp_path):
     }
     assert logs == set(expected) and not logs & LOCAL_RULES
     # The merge deleted the parts. (The jobs ran the workflow's copy of src/, put first on sys.path by
-    # workflow/scripts/_library.py: an installed usae without extract.parts would have failed them.)
+    # workflow/scripts/stage.py: an installed usae without extract.parts would have failed them.)
     assert not list((on_slurm / "results/cache/activations").rglob("parts"))
 
     assert digests(on_slurm / "results") == digests(local / "results")

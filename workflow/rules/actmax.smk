@@ -1,3 +1,4 @@
+# The stage's contract (files, params, config keys): docs/stages.md#actmax
 ACTMAX = job("actmax")
 
 
@@ -21,12 +22,10 @@ rule actmax:
         "../envs/usae.yaml"
     threads: THREADS
     resources:
-        gpu=uses_gpu(config["train"]["device"]),
-        cpus_per_gpu=job_threads,
-        mem_mb=8000,
-        runtime=60,
+        **RESOURCES["actmax"],
     params:
         job=job_params("actmax"),
         code=code("actmax"),
+        stage="actmax",
     script:
-        "../scripts/actmax.py"
+        "../scripts/stage.py"

@@ -1,3 +1,4 @@
+# The stage's contract (files, params, config keys): docs/stages.md#baseline
 for RULE, LAYOUT, JOB, INPUT, PARAMS in families("baseline"):
 
     rule:
@@ -24,10 +25,10 @@ for RULE, LAYOUT, JOB, INPUT, PARAMS in families("baseline"):
             "../envs/usae.yaml"
         threads: THREADS
         resources:
-            mem_mb=8000,
-            runtime=60,
+            **RESOURCES["baseline"],
         params:
             job=PARAMS,
             code=code("baseline"),
+            stage="baseline",
         script:
-            "../scripts/baseline.py"
+            "../scripts/stage.py"

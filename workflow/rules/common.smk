@@ -4,7 +4,9 @@ import os
 import re
 import sys
 
-# The usae library of this checkout, installed or not (scripts/_library.py does the same for jobs).
+# The usae library of this checkout, installed or not, first on the path. The rules' script
+# (scripts/stage.py) runs in a process of its own and does the same: PYTHONPATH cannot carry it, since
+# Snakemake blocks that variable in conda environments.
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
 from usae import jobs
@@ -204,6 +206,27 @@ def uses_gpu(device):
 def job_threads(wildcards, threads):
     """``cpus_per_gpu`` of a GPU rule: its threads (config ``threads``, or the profile's ``set-threads``)."""
     return threads
+
+
+def on_device(section):
+    """The resources of a stage that runs on config ``<section>.device``: a GPU unless it is "cpu"."""
+    return dict(gpu=uses_gpu(config[section]["device"]), cpus_per_gpu=job_threads)
+
+
+# Each stage's cluster resources, written once (the SLURM profile reads them; docs/slurm.md). actmax
+# optimises images through the models on the training device.
+RESOURCES = {
+    "fetch": dict(mem_mb=4000, runtime=60),
+    "extract": dict(**on_device("extract"), mem_mb=8000, runtime=60),
+    "extract_merge": dict(mem_mb=2000, runtime=30),
+    "train": dict(**on_device("train"), mem_mb=16000, runtime=240),
+    "released": dict(mem_mb=4000, runtime=30),
+    "metrics": dict(**on_device("metrics"), mem_mb=16000, runtime=60),
+    "baseline": dict(mem_mb=8000, runtime=60),
+    "actmax": dict(**on_device("train"), mem_mb=8000, runtime=60),
+    "figures": dict(mem_mb=8000, runtime=30),
+    "explorer": dict(**on_device("explorer"), mem_mb=8000, runtime=30),
+}
 
 
 # Sources whose fetch downloads (Hugging Face datasets, registry packages' photographs).

@@ -1,3 +1,4 @@
+# The stage's contract (files, params, config keys): docs/stages.md#explorer
 EXPLORER = job("explorer")
 
 
@@ -15,12 +16,10 @@ rule explorer:
         "../envs/usae.yaml"
     threads: THREADS
     resources:
-        gpu=uses_gpu(config["explorer"]["device"]),
-        cpus_per_gpu=job_threads,
-        mem_mb=8000,
-        runtime=30,
+        **RESOURCES["explorer"],
     params:
         job=job_params("explorer"),
         code=code("explorer"),
+        stage="explorer",
     script:
-        "../scripts/explorer.py"
+        "../scripts/stage.py"

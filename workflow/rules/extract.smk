@@ -1,3 +1,4 @@
+# The stage's contract (files, params, config keys): docs/stages.md#extract
 PARTS = config["extract"]["parts"]
 STORE = dict(data="{data}", split="{split}", model="{model}", digest="{digest}")
 
@@ -18,15 +19,13 @@ if PARTS == 1:
             "../envs/usae.yaml"
         threads: THREADS
         resources:
-            gpu=uses_gpu(config["extract"]["device"]),
-            cpus_per_gpu=job_threads,
-            mem_mb=8000,
-            runtime=60,
+            **RESOURCES["extract"],
         params:
             job=job_params("extract"),
             code=code("extract"),
+            stage="extract",
         script:
-            "../scripts/extract.py"
+            "../scripts/stage.py"
 
 else:
     EXTRACT = job("extract", **STORE, part="{part}")
@@ -51,15 +50,13 @@ else:
             "../envs/usae.yaml"
         threads: THREADS
         resources:
-            gpu=uses_gpu(config["extract"]["device"]),
-            cpus_per_gpu=job_threads,
-            mem_mb=8000,
-            runtime=60,
+            **RESOURCES["extract"],
         params:
             job=job_params("extract"),
             code=code("extract"),
+            stage="extract",
         script:
-            "../scripts/extract.py"
+            "../scripts/stage.py"
 
     rule extract_merge:
         """Assemble one store from its extract.parts parts; its bytes equal a one-job extraction's."""
@@ -73,10 +70,10 @@ else:
             "../envs/usae.yaml"
         threads: 1
         resources:
-            mem_mb=2000,
-            runtime=30,
+            **RESOURCES["extract_merge"],
         params:
             job=job_params("extract_merge"),
             code=code("extract"),
+            stage="extract_merge",
         script:
-            "../scripts/extract_merge.py"
+            "../scripts/stage.py"

@@ -1,3 +1,4 @@
+# The stage's contract (files, params, config keys): docs/stages.md#fetch
 FETCH = job("fetch", data="{data}", split="{split}")
 
 
@@ -11,10 +12,10 @@ rule fetch:
     conda:
         "../envs/usae.yaml"
     resources:
-        mem_mb=4000,
-        runtime=60,
+        **RESOURCES["fetch"],
     params:
         job=job_params("fetch"),
         code=code("fetch"),
+        stage="fetch",
     script:
-        "../scripts/fetch.py"
+        "../scripts/stage.py"

@@ -1,3 +1,4 @@
+# The stage's contract (files, params, config keys): docs/stages.md#figures
 FIGURES = job("figures")
 
 
@@ -19,10 +20,10 @@ rule figures:
         "../envs/usae.yaml"
     threads: THREADS
     resources:
-        mem_mb=8000,
-        runtime=30,
+        **RESOURCES["figures"],
     params:
         job=job_params("figures"),
         code=code("figures"),
+        stage="figures",
     script:
-        "../scripts/figures.py"
+        "../scripts/stage.py"

@@ -1,3 +1,4 @@
+# The stage's contract (files, params, config keys): docs/stages.md#metrics
 for RULE, LAYOUT, JOB, INPUT, PARAMS in families("metrics", dataset="{dataset}"):
 
     rule:
@@ -16,12 +17,10 @@ for RULE, LAYOUT, JOB, INPUT, PARAMS in families("metrics", dataset="{dataset}")
             "../envs/usae.yaml"
         threads: THREADS
         resources:
-            gpu=uses_gpu(config["metrics"]["device"]),
-            cpus_per_gpu=job_threads,
-            mem_mb=16000,
-            runtime=60,
+            **RESOURCES["metrics"],
         params:
             job=PARAMS,
             code=code("metrics"),
+            stage="metrics",
         script:
-            "../scripts/metrics.py"
+            "../scripts/stage.py"

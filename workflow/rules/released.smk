@@ -1,3 +1,4 @@
+# The stage's contract (files, params, config keys): docs/stages.md#released
 RELEASED = job("released")
 
 
@@ -13,10 +14,10 @@ rule released:
         "../envs/usae.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        **RESOURCES["released"],
     params:
         job=job_params("released"),
         code=code("released"),
+        stage="released",
     script:
-        "../scripts/released.py"
+        "../scripts/stage.py"

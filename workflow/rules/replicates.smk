@@ -1,3 +1,4 @@
+# The stage's contract (files, params, config keys): docs/stages.md#replicates
 REPLICATES = job("replicates")
 
 
@@ -15,5 +16,6 @@ rule replicates:
     params:
         job=job_params("replicates"),
         code=code("replicates"),
+        stage="replicates",
     script:
-        "../scripts/replicates.py"
+        "../scripts/stage.py"

@@ -1,3 +1,4 @@
+# The stage's contract (files, params, config keys): docs/stages.md#sweep
 SWEEP = job("sweep", sweep="{sweep}")
 
 
@@ -15,5 +16,6 @@ rule sweep:
     params:
         job=job_params("sweep"),
         code=code("sweep"),
+        stage="sweep",
     script:
-        "../scripts/sweep.py"
+        "../scripts/stage.py"

@@ -1,3 +1,4 @@
+# The stage's contract (files, params, config keys): docs/stages.md#tables
 for RULE, LAYOUT, JOB, INPUT, PARAMS in families("tables"):
 
     rule:
@@ -16,5 +17,6 @@ for RULE, LAYOUT, JOB, INPUT, PARAMS in families("tables"):
         params:
             job=PARAMS,
             code=code("tables"),
+            stage="tables",
         script:
-            "../scripts/tables.py"
+            "../scripts/stage.py"

@@ -1,3 +1,4 @@
+# The stage's contract (files, params, config keys): docs/stages.md#train
 for RULE, LAYOUT, JOB, INPUT, PARAMS in families("train", kind="{kind}"):
 
     rule:
@@ -19,15 +20,13 @@ for RULE, LAYOUT, JOB, INPUT, PARAMS in families("train", kind="{kind}"):
             "../envs/usae.yaml"
         threads: THREADS
         resources:
-            gpu=uses_gpu(config["train"]["device"]),
-            cpus_per_gpu=job_threads,
-            mem_mb=16000,
-            runtime=240,
+            **RESOURCES["train"],
         params:
             job=PARAMS,
             code=code("train"),
+            stage="train",
         script:
-            "../scripts/train.py"
+            "../scripts/stage.py"
 
 
 for SWEEP_NAME, GROUPS in TRAINED_TOGETHER.items():
@@ -50,12 +49,10 @@ for SWEEP_NAME, GROUPS in TRAINED_TOGETHER.items():
                 "../envs/usae.yaml"
             threads: THREADS
             resources:
-                gpu=uses_gpu(config["train"]["device"]),
-                cpus_per_gpu=job_threads,
-                mem_mb=16000,
-                runtime=240,
+                **RESOURCES["train"],
             params:
                 job=group_params(SWEEP_NAME, INDEX),
                 code=code("train"),
+                stage="train_group",
             script:
-                "../scripts/train_group.py"
+                "../scripts/stage.py"
