@@ -1,6 +1,7 @@
 """The folder tree is the architecture: each subpackage imports only those below it, and no import circles."""
 
 import ast
+import re
 
 from usae.provenance import PACKAGE_DIR, imported_modules, module_closure
 
@@ -17,6 +18,13 @@ LAYERS = [
     {"config", "jobs", "cli", "rule"},
 ]
 STAGES = ["fetch", "extract", "train", "released", "metrics", "baseline", "actmax", "figures", "tables", "explorer"]
+
+
+def test_the_layers_are_those_the_docs_describe():
+    """docs/development.md lists the layers, bottom first, one bullet each: its list is this file's LAYERS."""
+    section = (PACKAGE_DIR.parents[1] / "docs/development.md").read_text().split("## Architecture")[1].split("\n## ")[0]
+    bullets = [line.split(":")[0] for line in section.splitlines() if line.startswith("- `")]
+    assert [set(re.findall(r"`(\w+)`", bullet)) for bullet in bullets] == LAYERS
 
 
 def modules():

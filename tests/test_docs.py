@@ -8,7 +8,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
-PAGES = [README, REPO / "config" / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+PAGES = [README, REPO / "config" / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
 # Prefixes of repository paths that must exist when a page writes them in backticks.
 PATH_PREFIXES = ("src/", "tests/", "workflow/", "benchmarks/", "config/", "docs/", "profiles/", ".test/", ".ci/")
 METHOD_HEADINGS = [
@@ -77,10 +77,19 @@ def test_readme_first_screen_has_the_two_commands():
     assert "make test" in first_screen
 
 
-def test_readme_links_every_docs_page():
-    targets = {(REPO / link.split("#")[0]).resolve() for link in LINK.findall(_prose(README.read_text()))}
-    missing = [page.name for page in sorted((REPO / "docs").glob("*.md")) if page.resolve() not in targets]
-    assert not missing, f"README.md does not link {missing}"
+def _link_targets(page):
+    return {(page.parent / link.split("#")[0]).resolve() for link in LINK.findall(_prose(page.read_text()))}
+
+
+def test_the_docs_index_links_every_page_and_the_readme_links_the_index():
+    index = REPO / "docs" / "README.md"
+    missing = [
+        str(page.relative_to(REPO))
+        for page in sorted((REPO / "docs").rglob("*.md"))
+        if page != index and page.resolve() not in _link_targets(index)
+    ]
+    assert not missing, f"docs/README.md does not link {missing}"
+    assert index.resolve() in _link_targets(README)
 
 
 @pytest.mark.parametrize("page", PAGES, ids=_ids(PAGES))
