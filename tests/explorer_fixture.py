@@ -125,7 +125,7 @@ def write_independent_top(path, names, m, image_ids, n_images=3, seed=0):
 def write_baseline(folder, names, m, manifest_csv):
     """Fake baseline outputs in ``folder``: the pairs files, ``independent_top_images.npz`` over the
     manifest's images and ``baseline_matching.csv`` (a model row and a random row per model); return the
-    keyword arguments of :func:`usae.explorer.build.build_explorer` that take them."""
+    fields of :class:`usae.explorer.build.ExplorerFiles` that name them."""
     pairs = write_pairs(folder, names, m)
     ids = pd.read_csv(manifest_csv)["image_id"].tolist()
     rows = [
@@ -138,19 +138,19 @@ def write_baseline(folder, names, m, manifest_csv):
     ]
     pd.DataFrame(rows).to_csv(folder / "baseline_matching.csv", index=False)
     return {
-        "pairs_csvs": pairs,
-        "independent_top_npz": write_independent_top(folder / "independent_top_images.npz", names, m, ids),
-        "baseline_csv": folder / "baseline_matching.csv",
+        "pairs": pairs,
+        "independent_top": write_independent_top(folder / "independent_top_images.npz", names, m, ids),
+        "baseline_table": folder / "baseline_matching.csv",
     }
 
 
 def tiny_run(root):
-    """Train, evaluate and gather every input of :func:`usae.explorer.build.build_explorer` under ``root``.
+    """Train, evaluate and gather every file the explorer reads under ``root``.
 
     Returns
     -------
     dict
-        The keyword arguments of ``build_explorer`` (without ``site_dir``).
+        The fields of :class:`usae.explorer.build.ExplorerFiles`, but the baseline's (:func:`write_baseline`).
     """
     config, layout = tiny_config(root), Layout(root)
     dataset = config["dataset"]["name"]
@@ -188,17 +188,17 @@ def tiny_run(root):
     frame = pd.read_csv(files["concepts.csv"])
     table, images = write_actmax(root, int(frame.loc[~frame["dead"], "concept"].iloc[0]), list(DIMS))
     return {
-        "concepts_csv": files["concepts.csv"],
-        "top_images_npz": files["top_images.npz"],
-        "matrices_json": files["matrices.json"],
-        "summary_json": files["summary.json"],
-        "manifest_csv": manifest,
+        "concepts": files["concepts.csv"],
+        "top_images": files["top_images.npz"],
+        "matrices": files["matrices.json"],
+        "summary": files["summary.json"],
+        "manifest": manifest,
         "usae_weights": run["weights"],
         "usae_meta": run["meta"],
-        "store_metas": store_metas,
-        "figure_pngs": [Path(layout.figure("fig5_r2") + ".png")],
-        "actmax_table_csv": table,
-        "actmax_images_dir": images,
+        "stores": store_metas,
+        "figures": [Path(layout.figure("fig5_r2") + ".png")],
+        "actmax_table": table,
+        "actmax_images": images,
     }
 
 

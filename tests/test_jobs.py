@@ -9,6 +9,7 @@ import yaml
 
 from usae import jobs
 from usae.config import validate_config
+from usae.explorer.build import ExplorerFiles
 from usae.layout import Layout
 
 TINY_CONFIG = Path(__file__).resolve().parents[1] / ".test" / "config" / "config.yaml"
@@ -47,6 +48,8 @@ def test_every_job_binds_its_stage_function_exactly(changes):
     for job in jobs.planned_jobs(config, layout):
         # bind raises TypeError on a missing required argument or an unknown one
         inspect.signature(stage_function(job)).bind(**job.input, **job.output, **job.params())
+        if job.stage == "explorer":  # its files travel as one record, which names each of them
+            ExplorerFiles(**job.input)
 
 
 @pytest.mark.parametrize("changes", CONFIGS.values(), ids=CONFIGS.keys())

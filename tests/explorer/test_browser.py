@@ -18,14 +18,16 @@ from usae.explorer.browser import (
     screenshot_site,
     wait_for,
 )
-from usae.explorer.build import build_explorer, explorer_content
+from usae.explorer.build import ExplorerFiles, build_explorer, explorer_content
 from usae.explorer.content import concept_kinds
 from usae.explorer.site import chunk_file, to_base64, write_script, write_site
 from usae.io import read_json
+from usae.options import ExplorerOptions
 
 pytestmark = pytest.mark.integration
 SPECIFIC_SHARE = 0.55  # the tiny run's concepts are shared; below 1/2 every concept would be model-specific
 CHUNK = 8
+OPTIONS = ExplorerOptions(specific_share=SPECIFIC_SHARE, thumbnail_px=64, chunk_size=CHUNK)
 
 ALL_LOADED = (
     "return Array.prototype.map.call(document.querySelectorAll('#panel img'),"
@@ -40,22 +42,16 @@ def site(tmp_path_factory):
         pytest.skip(f"no headless browser: {missing}")
     inputs = shared_tiny_run(tmp_path_factory.getbasetemp() / "explorer_run")
     site_dir = tmp_path_factory.mktemp("explorer_browser") / "site"
-    m = len(pd.read_csv(inputs["concepts_csv"]))
-    site = build_explorer(
-        site_dir=site_dir,
-        **write_baseline(site_dir.parent / "baseline", list(DIMS), m, inputs["manifest_csv"]),
-        thumbnail_px=64,
-        chunk_size=CHUNK,
-        specific_share=SPECIFIC_SHARE,
-        **inputs,
-    )
+    m = len(pd.read_csv(inputs["concepts"]))
+    baseline = write_baseline(site_dir.parent / "baseline", list(DIMS), m, inputs["manifest"])
+    site = build_explorer(ExplorerFiles(**inputs, **baseline), site_dir, OPTIONS)
     return site, inputs
 
 
 @pytest.fixture(scope="module")
 def wide_site(site, tmp_path_factory):
     """The tiny run's site (no baseline) with model names and labels as long as real ones, 128 px thumbnails."""
-    content = explorer_content(**site[1], specific_share=SPECIFIC_SHARE)
+    content = explorer_content(ExplorerFiles(**site[1]), OPTIONS)
     long = {name: f"{name}_vit_large_patch14_reg4" for name in content.names}
     columns = {
         f"{prefix}_{name}": f"{prefix}_{longer}"
@@ -85,11 +81,9 @@ def test_sort_filter_and_open_a_concept(site, tmp_path):
     from selenium.webdriver.support.ui import Select
 
     site_dir, inputs = site
-    frame = pd.read_csv(inputs["concepts_csv"])
+    frame = pd.read_csv(inputs["concepts"])
     alive = frame[~frame["dead"]]
-    kinds = concept_kinds(
-        alive, list(DIMS), 0.9, SPECIFIC_SHARE, read_json(inputs["summary_json"])["min_cofires_scaled"]
-    )
+    kinds = concept_kinds(alive, list(DIMS), 0.9, SPECIFIC_SHARE, read_json(inputs["summary"])["min_cofires_scaled"])
     universal = alive[kinds == "universal"]
     with chromium() as driver:
         assert open_index(driver, site_dir)["page"] < 5
@@ -331,7 +325,7 @@ def test_the_site_names_each_model_by_its_display_name(site, tmp_path):
     from selenium.webdriver.common.by import By
 
     labels = {"alpha": "Alpha-Net", "beta": "Beta ViT", "gamma": "Gamma CNN"}
-    content = replace(explorer_content(**site[1], specific_share=SPECIFIC_SHARE), labels=labels)
+    content = replace(explorer_content(ExplorerFiles(**site[1]), OPTIONS), labels=labels)
     shown = write_site(content, tmp_path / "site", thumbnail_px=64, chunk_size=CHUNK)
     k = int(content.frame.loc[content.kinds == "universal", "concept"].iloc[0])
     with chromium() as driver:

@@ -1,6 +1,7 @@
 """The concept explorer's tables and data files (no browser: see test_explorer_browser.py)."""
 
 import base64
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,24 +22,24 @@ from tests.explorer_fixture import (
 from usae.activations.batches import evaluation_batches
 from usae.data.manifest import read_manifest
 from usae.errors import StoreError, UserError
-from usae.explorer.build import build_explorer, check_image_order, explorer_content, image_labels
+from usae.explorer.build import ExplorerFiles, build_explorer, check_image_order, explorer_content, image_labels
 from usae.explorer.content import concept_kinds, gallery_images, nearest_concepts, quantise_heatmaps
 from usae.explorer.site import chunk_file, encode_heatmaps, image_chunk_file, thumb_name, thumbnailed
 from usae.io import read_json
+from usae.options import ExplorerOptions
 from usae.sae.checkpoint import load_trained
 
 THUMB = 48
+OPTIONS = ExplorerOptions(thumbnail_px=THUMB, chunk_size=16)
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     inputs = shared_tiny_run(tmp_path_factory.getbasetemp() / "explorer_run")
     site_dir = tmp_path_factory.mktemp("explorer") / "site"
-    frame = pd.read_csv(inputs["concepts_csv"])
-    baseline = write_baseline(
-        site_dir.parent / "baseline", ["alpha", "beta", "gamma"], len(frame), inputs["manifest_csv"]
-    )
-    site = build_explorer(site_dir=site_dir, **baseline, thumbnail_px=THUMB, chunk_size=16, **inputs)
+    frame = pd.read_csv(inputs["concepts"])
+    baseline = write_baseline(site_dir.parent / "baseline", ["alpha", "beta", "gamma"], len(frame), inputs["manifest"])
+    site = build_explorer(ExplorerFiles(**inputs, **baseline), site_dir, OPTIONS)
     meta = read_script(site / "data" / "meta.js", "window.USAE_META = ")
     index = read_script(site / "data" / "index.js", "window.USAE_INDEX = ")
     images = {}
@@ -52,8 +53,8 @@ def built(tmp_path_factory):
         "records": concept_records(site),
         "frame": frame,
         "baseline": baseline,
-        "pairs": baseline["pairs_csvs"],
-        "twin_top": baseline["independent_top_npz"],
+        "pairs": baseline["pairs"],
+        "twin_top": baseline["independent_top"],
         "images": {int(i): record for i, record in images.items()},
     }
 
@@ -66,7 +67,7 @@ def test_index_lists_every_alive_concept_once_with_its_statistics(built):
     np.testing.assert_allclose(values["entropy"], alive["entropy"], rtol=1e-3)
     assert values["fires_beta"] == alive["fires_beta"].tolist()
     kinds = [built["index"]["kinds"][i] for i in values["kind"]]
-    min_cofires = read_json(built["inputs"]["summary_json"])["min_cofires_scaled"]
+    min_cofires = read_json(built["inputs"]["summary"])["min_cofires_scaled"]
     expected = concept_kinds(alive, built["meta"]["models"], 0.9, 0.9, min_cofires)
     assert kinds == expected.tolist() and "universal" in kinds
 
@@ -74,7 +75,7 @@ def test_index_lists_every_alive_concept_once_with_its_statistics(built):
 def test_concept_records_point_at_existing_thumbnails_and_decodable_heatmaps(built):
     site, meta = built["site"], built["meta"]
     tokens = meta["grid"][0] * meta["grid"][1]
-    paths = read_manifest(built["inputs"]["manifest_csv"])["path"].tolist()
+    paths = read_manifest(built["inputs"]["manifest"])["path"].tolist()
     for k, record in built["records"].items():
         assert 0 < len(record["images"]) <= 3 * 4, k
         assert len(record["labels"]) == len(record["images"])
@@ -103,7 +104,7 @@ def test_thumbnails_are_small_jpegs_written_once(built):
 def test_heatmaps_are_the_models_codes_on_the_shown_images(built):
     inputs, meta = built["inputs"], built["meta"]
     usae, run = load_trained(inputs["usae_weights"], inputs["usae_meta"])
-    batches = evaluation_batches(inputs["store_metas"], run)
+    batches = evaluation_batches(inputs["stores"], run)
     k, record = max(built["records"].items(), key=lambda item: len(item[1]["images"]))
     for name in meta["models"]:
         with torch.no_grad():  # one image at a time: TokenBatches.read returns images in store order
@@ -133,11 +134,11 @@ def test_site_loads_nothing_from_the_network(built):
 
 
 def test_rebuild_replaces_the_site_without_actmax(built, tmp_path):
-    inputs = {**built["inputs"], "actmax_table_csv": None, "actmax_images_dir": None}
+    inputs = {**built["inputs"], "actmax_table": None, "actmax_images": None}
     site = tmp_path / "site"
     site.mkdir()
     (site / "stale.txt").write_text("old")
-    build_explorer(site_dir=site, thumbnail_px=THUMB, chunk_size=1000, **inputs)
+    build_explorer(ExplorerFiles(**inputs), site, replace(OPTIONS, chunk_size=1000))
     assert not (site / "stale.txt").exists() and not (site / "actmax").exists()
     assert [path.name for path in tmp_path.iterdir()] == ["site"]
     chunk = read_script(site / "data" / "chunks" / chunk_file(0), "usaeChunk(0, ", ");")
@@ -148,9 +149,7 @@ def test_rebuild_replaces_the_site_without_actmax(built, tmp_path):
 
 
 def test_the_site_is_byte_reproducible(built, tmp_path):
-    site = build_explorer(
-        site_dir=tmp_path / "site", **built["baseline"], thumbnail_px=THUMB, chunk_size=16, **built["inputs"]
-    )
+    site = build_explorer(ExplorerFiles(**built["inputs"], **built["baseline"]), tmp_path / "site", OPTIONS)
     files = sorted(path.relative_to(site) for path in site.rglob("*") if path.is_file())
     assert files == sorted(path.relative_to(built["site"]) for path in built["site"].rglob("*") if path.is_file())
     assert all((site / path).read_bytes() == (built["site"] / path).read_bytes() for path in files)
@@ -176,7 +175,7 @@ def test_each_concepts_twins_are_the_baselines_pairs(built):
 
 
 def test_each_twin_shows_its_own_top_images_from_the_baseline(built):
-    files = pd.read_csv(built["inputs"]["manifest_csv"])["path"].map(lambda path: Path(path).name).tolist()
+    files = pd.read_csv(built["inputs"]["manifest"])["path"].map(lambda path: Path(path).name).tolist()
     with np.load(built["twin_top"]) as top:
         indices, values = top["indices"], top["values"]
     n = 3  # the fake npz's images per concept, under gallery_images_per_model (4)
@@ -211,17 +210,11 @@ def test_thumbnails_cover_the_galleries_and_the_twins_images():
 
 
 def test_twin_images_of_other_images_are_refused_in_one_line(built, tmp_path):
-    ids = pd.read_csv(built["inputs"]["manifest_csv"])["image_id"].tolist()
+    ids = pd.read_csv(built["inputs"]["manifest"])["image_id"].tolist()
     wrong = write_independent_top(tmp_path / "top.npz", ["alpha", "beta", "gamma"], len(built["frame"]), ids[::-1])
     with pytest.raises(UserError, match=r"top\.npz: not the val stores' images"):
-        build_explorer(
-            site_dir=tmp_path / "site",
-            pairs_csvs=built["pairs"],
-            independent_top_npz=wrong,
-            thumbnail_px=THUMB,
-            chunk_size=16,
-            **built["inputs"],
-        )
+        files = ExplorerFiles(**built["inputs"], pairs=built["pairs"], independent_top=wrong)
+        build_explorer(files, tmp_path / "site", OPTIONS)
     assert not (tmp_path / "site").exists()
 
 
@@ -231,8 +224,8 @@ def test_image_views_show_the_concepts_that_fire_most_on_every_shown_image(built
     assert meta["shown_images"] == shown and sorted(images) == shown
     tokens = meta["grid"][0] * meta["grid"][1]
     usae, run = load_trained(inputs["usae_weights"], inputs["usae_meta"])
-    batches = evaluation_batches(inputs["store_metas"], run)
-    labels = read_manifest(inputs["manifest_csv"])["label"]
+    batches = evaluation_batches(inputs["stores"], run)
+    labels = read_manifest(inputs["manifest"])["label"]
     for index in shown[:5]:
         record = images[index]
         assert record["file"] == f"img{index:05d}.png" and record["label"] == labels[index]
@@ -261,11 +254,11 @@ def test_unlabelled_images_are_labelled_by_their_file_name():
 
 def test_mismatched_manifest_or_missing_store_is_refused(built):
     inputs = built["inputs"]
-    manifest = pd.read_csv(inputs["manifest_csv"], dtype=str)
+    manifest = pd.read_csv(inputs["manifest"], dtype=str)
     with pytest.raises(ValueError, match="same order"):
         check_image_order(manifest.iloc[::-1], manifest["image_id"])
     with pytest.raises(StoreError, match="no store of model 'gamma'"):
-        evaluation_batches(inputs["store_metas"][:2], load_trained(inputs["usae_weights"], inputs["usae_meta"])[1])
+        evaluation_batches(inputs["stores"][:2], load_trained(inputs["usae_weights"], inputs["usae_meta"])[1])
 
 
 def test_gallery_is_the_rank_ordered_union_of_every_models_top_images():
@@ -343,7 +336,7 @@ def test_the_site_says_what_a_nearest_cosine_is_worth(built):
 def test_display_names_title_the_columns_and_reach_the_site(built):
     from usae.explorer.site import index_columns, site_meta
 
-    content = explorer_content(**built["inputs"], labels={"beta": "Beta ViT"})
+    content = explorer_content(ExplorerFiles(**built["inputs"]), labels={"beta": "Beta ViT"})
     assert content.labels == {"alpha": "alpha", "beta": "Beta ViT", "gamma": "gamma"}
     alive = np.flatnonzero(content.kinds != "dead")
     titles = {

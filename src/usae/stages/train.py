@@ -2,10 +2,14 @@
 
 from usae.activations.batches import TokenBatches, open_stores
 from usae.provenance import code_digest
-from usae.records import TrainRun
 from usae.sae.training import IndependentRun, UniversalRun, train_together
 
 RUNS = {"usae": UniversalRun, "independent": IndependentRun}
+
+
+def _trainer(batches, kind, options, seed, files):
+    """The run of ``kind`` on ``batches``, writing ``files`` (weights, meta, log_csv)."""
+    return RUNS[kind](batches, options, *files, seed=seed, provenance={"code": code_digest(__name__)})
 
 
 def train(stores, weights, meta, log_csv, *, kind, options, seed):
@@ -24,7 +28,8 @@ def train(stores, weights, meta, log_csv, *, kind, options, seed):
     options : usae.options.TrainOptions
     seed : int
     """
-    return train_group(stores, [weights], [meta], [log_csv], runs=[TrainRun(kind, options, seed)])[0]
+    batches = TokenBatches(open_stores(stores), options.batch_images, options.shuffle_shards, seed)
+    return _trainer(batches, kind, options, seed, (weights, meta, log_csv)).run()
 
 
 def train_group(stores, weights, meta, log_csv, *, runs):
@@ -48,9 +53,9 @@ def train_group(stores, weights, meta, log_csv, *, runs):
         )
     ((batch_images, shuffle_shards, seed),) = shared
     batches = TokenBatches(open_stores(stores), batch_images, shuffle_shards, seed)
-    provenance = {"code": code_digest(__name__)}
-    trainers = [
-        RUNS[run.kind](batches, run.options, *files, seed=run.seed, provenance=provenance)
-        for run, files in zip(runs, zip(weights, meta, log_csv))
-    ]
-    return train_together(trainers)
+    return train_together(
+        [
+            _trainer(batches, run.kind, run.options, run.seed, files)
+            for run, files in zip(runs, zip(weights, meta, log_csv))
+        ]
+    )
