@@ -28,6 +28,7 @@ from usae.data.manifest import build_manifest
 from usae.data.sources import write_embedded_split
 from usae.device import pick_device
 from usae.models.loaders import load_token_model, model_spec
+from usae.options import EmbeddedOptions
 
 
 def main():
@@ -57,7 +58,7 @@ def main():
     autocast = args.autocast and device.type == "cuda"
     token_model = load_token_model(spec).to(device)
     with tempfile.TemporaryDirectory() as tmp:
-        options = {"n_train": args.images, "n_val": 1, "size": 288, "min_scale": 0.15, "max_scale": 1.0}
+        options = EmbeddedOptions(n_train=args.images, n_val=1, size=288, min_scale=0.15, max_scale=1.0)
         records = write_embedded_split(tmp, "train", options, seed=0)
         manifest, _ = build_manifest(records)
 

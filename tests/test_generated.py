@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from usae import options
-from usae.config import load_config, load_schema, validate_config
+from usae.config import load_config, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC = importlib.util.spec_from_file_location("generate", REPO / "tools" / "generate.py")
 generate = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(generate)
-RECORDS = [getattr(options, f"{section.capitalize()}Options") for section in generate.OPTION_SECTIONS]
+RECORDS = [getattr(options, name) for name in generate.OPTION_SECTIONS]
 PYTHON_TYPES = {"integer": int, "number": (int, float), "string": str, "boolean": bool, "array": tuple}
 
 
@@ -30,7 +30,7 @@ def test_the_check_names_a_stale_file(monkeypatch, capsys):
 
 @pytest.mark.parametrize("record", RECORDS, ids=lambda record: record.SECTION)
 def test_each_record_has_a_field_per_schema_key_with_its_default_type_and_doc(record):
-    schema = load_schema()["properties"][record.SECTION]["properties"]
+    schema = generate.section_schema(record.SECTION)["properties"]
     fields = {field.name: field for field in dataclasses.fields(record)}
     assert list(fields) == list(schema)
     hints = typing.get_type_hints(record)
@@ -52,7 +52,10 @@ def test_a_record_gives_its_config_section_back(name):
     config = load_config(REPO / "config" / name)
     for record in RECORDS:
         built = record.from_config(config)
-        assert built.as_dict() == config[record.SECTION]
+        section = config
+        for key in record.SECTION.split("."):
+            section = section.get(key, {})
+        assert built.as_dict() == section
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(built, dataclasses.fields(record)[0].name, None)  # a stage cannot change what it was given
 

@@ -22,8 +22,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-# The config sections that become records, in schema order: each an object of scalar or array keys.
-OPTION_SECTIONS = ("extract", "train", "metrics", "figures", "baseline", "actmax", "explorer")
+# The config sections that become records, by record name: each an object of scalar or array keys, named by
+# its dotted path in a config (``dataset.embedded``: the experiment's dataset's; a record of any dataset entry
+# is built with ``of``).
+OPTION_SECTIONS = {
+    "ExtractOptions": "extract",
+    "TrainOptions": "train",
+    "MetricsOptions": "metrics",
+    "FiguresOptions": "figures",
+    "BaselineOptions": "baseline",
+    "ActmaxOptions": "actmax",
+    "ExplorerOptions": "explorer",
+    "EmbeddedOptions": "dataset.embedded",
+}
 SCALARS = {"integer": "int", "number": "float", "string": "str", "boolean": "bool"}
 
 
@@ -76,7 +87,14 @@ class Options:
     @classmethod
     def from_config(cls, config, **changes):
         """The record of a validated config's section, with ``changes`` (key: value) over it."""
-        values = {key: tuple(value) if isinstance(value, list) else value for key, value in config[cls.SECTION].items()}
+        for key in cls.SECTION.split("."):
+            config = config[key]
+        return cls.of(config, **changes)
+
+    @classmethod
+    def of(cls, values, **changes):
+        """The record of a validated section's ``values``, with ``changes`` (key: value) over them."""
+        values = {key: tuple(value) if isinstance(value, list) else value for key, value in values.items()}
         return replace(cls(**values), **changes)
 
     def as_dict(self):
@@ -85,15 +103,23 @@ class Options:
 '''
 
 
-def options_source():
-    """The text of ``src/usae/options.py``."""
+def section_schema(section):
+    """The schema of a config section by its dotted path (``dataset.embedded``: the dataset definition's)."""
     from usae.config import load_schema
 
-    properties = load_schema()["properties"]
+    schema = load_schema()
+    first, *rest = section.split(".")
+    node = schema["definitions"][first] if rest else schema["properties"][first]
+    for key in rest:
+        node = node["properties"][key]
+    return node
+
+
+def options_source():
+    """The text of ``src/usae/options.py``."""
     parts = [HEADER]
-    for section in OPTION_SECTIONS:
-        schema = properties[section]
-        name = f"{section.capitalize()}Options"
+    for name, section in OPTION_SECTIONS.items():
+        schema = section_schema(section)
         about = schema["description"]
         parts.append(f"\n\n@dataclass(frozen=True)\nclass {name}(Options):\n")
         parts.append(_doc(f"``{section}``: {about}.", "    "))

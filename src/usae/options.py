@@ -17,7 +17,14 @@ class Options:
     @classmethod
     def from_config(cls, config, **changes):
         """The record of a validated config's section, with ``changes`` (key: value) over it."""
-        values = {key: tuple(value) if isinstance(value, list) else value for key, value in config[cls.SECTION].items()}
+        for key in cls.SECTION.split("."):
+            config = config[key]
+        return cls.of(config, **changes)
+
+    @classmethod
+    def of(cls, values, **changes):
+        """The record of a validated section's ``values``, with ``changes`` (key: value) over them."""
+        values = {key: tuple(value) if isinstance(value, list) else value for key, value in values.items()}
         return replace(cls(**values), **changes)
 
     def as_dict(self):
@@ -267,3 +274,27 @@ class ExplorerOptions(Options):
 
     device: str = "auto"
     """auto, cpu, cuda, cuda:1, ..."""
+
+
+@dataclass(frozen=True)
+class EmbeddedOptions(Options):
+    """``dataset.embedded``: random multi-scale crops of the photographs shipped in scikit-image and scikit-
+    learn.
+    """
+
+    SECTION: ClassVar[str] = "dataset.embedded"
+
+    n_train: int = 480
+    """crops in the train split"""
+
+    n_val: int = 160
+    """crops in the val split"""
+
+    size: int = 288
+    """side of each crop, in pixels, after resizing"""
+
+    min_scale: float = 0.15
+    """smallest crop side, as a share of the photograph's short edge"""
+
+    max_scale: float = 1.0
+    """largest crop side, as a share of the photograph's short edge"""

@@ -7,6 +7,7 @@ from usae.data.manifest import build_manifest, read_manifest
 from usae.data.sources import folder_records, hf_records, imagenet_folder_records, write_embedded_split
 from usae.errors import DatasetError
 from usae.io import write_csv
+from usae.options import EmbeddedOptions
 
 
 def _imagenet_layout(root, image_folder):
@@ -75,7 +76,7 @@ def test_duplicate_ids_name_the_dataset_and_both_files(image_folder):
 
 
 def test_embedded_split_is_real_and_deterministic(tmp_path):
-    options = {"n_train": 9, "n_val": 4, "size": 64, "min_scale": 0.2, "max_scale": 1.0}
+    options = EmbeddedOptions(n_train=9, n_val=4, size=64, min_scale=0.2, max_scale=1.0)
     records = write_embedded_split(tmp_path, "train", options, seed=0)
     first = [open(path, "rb").read() for _, path, _ in records]
     again = write_embedded_split(tmp_path, "train", options, seed=0)

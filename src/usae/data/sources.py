@@ -28,6 +28,7 @@ from usae.data.embedded_photos import embedded_photos
 from usae.errors import DatasetError
 from usae.io import write_bytes_if_changed
 from usae.layout import SPLITS
+from usae.options import EmbeddedOptions
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
@@ -42,14 +43,15 @@ def random_crop_boxes(height, width, count, min_scale, max_scale, rng):
 
 
 def write_embedded_split(out_dir, split, options, seed):
-    """Write the embedded split's crops as JPEG files into ``out_dir`` and return their records.
+    """Write the embedded split's crops (``options``: a :class:`usae.options.EmbeddedOptions`) as JPEG files
+    into ``out_dir`` and return their records.
 
     Crops are spread evenly over the source photographs; train and val use different seeds, so
     their crops differ but come from the same few photographs (see README).
     """
     from PIL import Image
 
-    count = options["n_train"] if split == "train" else options["n_val"]
+    count = options.n_train if split == "train" else options.n_val
     rng = np.random.default_rng([seed, SPLITS.index(split)])
     photos = embedded_photos()
     names = sorted(photos)
@@ -59,9 +61,9 @@ def write_embedded_split(out_dir, split, options, seed):
     for index in range(count):
         name = names[index % len(names)]
         photo = photos[name]
-        ((top, left, side),) = random_crop_boxes(*photo.shape[:2], 1, options["min_scale"], options["max_scale"], rng)
+        ((top, left, side),) = random_crop_boxes(*photo.shape[:2], 1, options.min_scale, options.max_scale, rng)
         crop = Image.fromarray(photo[top : top + side, left : left + side]).resize(
-            (options["size"], options["size"]), Image.Resampling.BICUBIC
+            (options.size, options.size), Image.Resampling.BICUBIC
         )
         image_id = f"{split}_{index:06d}"
         path = out_dir / f"{image_id}.jpg"
@@ -189,7 +191,7 @@ def split_records(dataset, split, out_dir, seed, key="dataset", cache_dir=None):
     """
     source = dataset["source"]
     if source == "embedded":
-        return write_embedded_split(out_dir, split, dataset["embedded"], seed)
+        return write_embedded_split(out_dir, split, EmbeddedOptions.of(dataset["embedded"]), seed)
     if source == "imagenet_folder":
         return imagenet_folder_records(dataset["root"], split, key=f"{key}.root")
     if source == "folder":
