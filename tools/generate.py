@@ -241,17 +241,10 @@ whole section, as a typed record of `src/usae/options.py`).
 """
 
 
-# Stages in the order of the pipeline: (stage, a part of a store).
-ORDER = [("fetch", False), ("extract", False), ("extract", True)] + [
-    (stage, False)
-    for stage in ["extract_merge", "train", "train_group", "released", "metrics", "baseline", "actmax", "figures"]
-    + ["tables", "explorer", "replicates", "sweep"]
-]
-
-
 def stages_markdown():
     """The text of ``docs/stages.md``."""
     from usae.config import load_config, validate_config
+    from usae.jobs import stage_module
 
     default = load_config(ROOT / "config" / "config.yaml")
     lines, sections = [STAGES_HEADER], {}
@@ -278,7 +271,11 @@ def stages_markdown():
                         options = getattr(record, "options", record)
                         read |= {f"{options.SECTION}.*"} if hasattr(options, "SECTION") else set()
                 sections[key] = _contract(job, _keys(read, [*config["models"], *config["sweeps"]]), variant)
-    return "\n".join(lines + [line for key in sorted(sections, key=ORDER.index) for line in sections[key]])
+    # A stage's section follows those of its module's first stage (extract_merge after extract), in the order
+    # in which the variants' plans first run each module.
+    modules = list(dict.fromkeys(stage_module(stage) for stage, _ in sections))
+    order = sorted(sections, key=lambda key: modules.index(stage_module(key[0])))
+    return "\n".join(lines + [line for key in order for line in sections[key]])
 
 
 def _jobs(config):
