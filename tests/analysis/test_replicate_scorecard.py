@@ -53,7 +53,9 @@ def test_replicate_scorecard_counts_spread_and_fragile_claims():
         "claims_holding_every_run": 1,
         "claims_fragile": 2,
         "claims_holding_in_no_run": 1,
-        "claims_not_judged": 1,
+        "claims_not_judged": 0,  # "unjudged" has nothing to judge in any run: n/a, not a failed gate
+        "claims_not_applicable": 1,
+        "claims_not_run": 0,
     }
     assert "r0: self R2 <= 0: a" in replicate_scorecard_markdown(
         table.reset_index(), "toy", list(claims), [0, 1000, 2000]
@@ -66,3 +68,4 @@ def test_a_claim_gated_in_every_run_is_not_judged():
     )
     assert table.loc[0, "holds"] == "not judged" and table.loc[0, "runs_judged"] == 0
     assert replicate_counts(table)["claims_not_judged"] == 1
+    assert replicate_counts(table)["claims_not_applicable"] == 0

@@ -108,12 +108,13 @@ def test_correlation_claims_need_enough_concepts_in_the_fit(rng):
     assert card.loc["fig6c_r_all", "holds"] == "yes"
 
 
-def test_counts_cover_every_claim(rng):
+def test_counts_cover_every_claim_and_keep_n_a_apart_from_not_judged(rng):
     card = _card(rng=rng).reset_index()
     counts = scorecard_counts(card)
-    assert sum(counts[f"claims_{verdict}"] for verdict in ("holding", "not_holding", "not_judged", "not_run")) == len(
-        card
-    )
+    verdicts = ("holding", "not_holding", "not_judged", "not_applicable", "not_run")
+    assert sum(counts[f"claims_{verdict}"] for verdict in verdicts) == len(card)
+    assert counts["claims_not_applicable"] == (card["holds"] == "n/a").sum() > 0  # the random AUC at least
+    assert counts["claims_not_judged"] == (card["holds"] == "not judged").sum()
 
 
 def test_every_scorecard_claim_has_a_stable_id_and_a_json_value(rng):

@@ -30,9 +30,9 @@ def test_tables_and_scorecard(tiny_evaluated, tmp_path):
     assert len(pd.read_csv(tmp_path / "r.csv")) == len(config["models"])
     assert (tmp_path / "s.md").read_text().startswith("# Scorecard")
     counts = read_json(tmp_path / "s.json")
-    assert sum(counts[f"claims_{verdict}"] for verdict in ("holding", "not_holding", "not_judged", "not_run")) == len(
-        card
-    )
+    assert sum(
+        counts[f"claims_{verdict}"] for verdict in ("holding", "not_holding", "not_judged", "not_applicable", "not_run")
+    ) == len(card)
     assert set(counts["r2"]) == set(config["models"])
     assert set(card.loc[card["source"] == "Fig. 7", "holds"]) == {"not run"}  # no independent SAEs
     headline = read_json(tmp_path / "h.json")

@@ -100,11 +100,15 @@ def replicate_scorecard_markdown(table, experiment, runs, seeds):
 
 
 def replicate_counts(table):
-    """Claims holding in every judged run, in some but not all (fragile), and in none (for ``dvc metrics``)."""
+    """Claims holding in every judged run, in some but not all (fragile), and in none; and those judged in no
+    run, apart: a gate failed (not judged), nothing to judge (n/a), or not run (for ``dvc metrics``)."""
     judged = table[table["runs_judged"] > 0]
+    unjudged = table.loc[table["runs_judged"] == 0, "holds"].value_counts()
     return {
         "claims_holding_every_run": int((judged["runs_holding"] == judged["runs_judged"]).sum()),
         "claims_fragile": int(judged["fragile"].sum()),
         "claims_holding_in_no_run": int((judged["runs_holding"] == 0).sum()),
-        "claims_not_judged": int(len(table) - len(judged)),
+        "claims_not_judged": int(unjudged.get(NOT_JUDGED, 0)),
+        "claims_not_applicable": int(unjudged.get("n/a", 0)),
+        "claims_not_run": int(unjudged.get(NOT_RUN, 0)),
     }

@@ -334,12 +334,14 @@ def scorecard_markdown(card, dataset, names, tokens):
 
 
 def scorecard_counts(card):
-    """How many claims hold, do not hold, or are not judged or not applicable here (for ``dvc metrics``)."""
+    """How many claims hold, do not hold, are not judged (a gate failed), have nothing to judge (n/a) or were
+    not run (for ``dvc metrics``)."""
     counts = card["holds"].value_counts()
     return {
         "claims_holding": int(counts.get("yes", 0)),
         "claims_not_holding": int(counts.get("no", 0)),
-        "claims_not_judged": int(counts.get(NOT_JUDGED, 0) + counts.get("n/a", 0)),
+        "claims_not_judged": int(counts.get(NOT_JUDGED, 0)),
+        "claims_not_applicable": int(counts.get("n/a", 0)),
         "claims_not_run": int(counts.get(NOT_RUN, 0)),
     }
 
