@@ -17,8 +17,9 @@ def test_defaults_are_filled():
 @pytest.mark.parametrize(
     "bad, expected",
     [
-        ({"extrct": {}}, "cfg.yaml: unknown key 'extrct'"),
-        ({"extract": {"gridd": 3}}, "cfg.yaml: unknown key 'extract.gridd'"),
+        ({"extrct": {}}, "cfg.yaml: unknown key 'extrct' (did you mean 'extract'?)"),
+        ({"extract": {"gridd": 3}}, "cfg.yaml: unknown key 'extract.gridd' (did you mean 'grid'?)"),
+        ({"train": {"learning_rate": 3}}, "cfg.yaml: unknown key 'train.learning_rate'\n"),
         ({"extract": {"grid": "a"}}, "cfg.yaml: key 'extract.grid': 'a' is not of type 'integer'"),
         ({"models": ["only_one"]}, "cfg.yaml: key 'models'"),
         ({"dataset": {"name": "d", "source": "ftp"}}, "cfg.yaml: key 'dataset.source'"),
@@ -32,7 +33,7 @@ def test_errors_name_file_and_key(bad, expected):
     with pytest.raises(ConfigError) as error:
         validate_config(bad, "cfg.yaml")
     message = str(error.value)
-    assert message.startswith(expected)
+    assert (message + "\n").startswith(expected)  # a "\n" ending ``expected``: nothing follows
     assert "\n" not in message
 
 

@@ -34,7 +34,7 @@ def test_points_are_the_cross_product_named_by_sorted_key():
 @pytest.mark.parametrize(
     "sweep, expected",
     [
-        ({"train": {"lrr": [1.0]}}, "cfg.yaml: unknown key 'sweeps.s.train.lrr' (not a train key"),
+        ({"train": {"lrr": [1.0]}}, "cfg.yaml: unknown key 'sweeps.s.train.lrr' (did you mean 'lr'?) (not a train key"),
         ({"train": {"lr": []}}, "cfg.yaml: key 'sweeps.s.train.lr': [] should be non-empty"),
         ({"train": {"lr": [0.1, "fast"]}}, "cfg.yaml: key 'sweeps.s.train.lr[1]': 'fast' is not of type 'number'"),
         ({"train": {"lr": [0.1, 0.1]}}, "cfg.yaml: key 'sweeps.s.train.lr': a value is listed twice"),

@@ -1,6 +1,7 @@
 """Load and validate pipeline configs against the JSON schema, filling every default."""
 
 import copy
+import difflib
 import itertools
 import os
 import re
@@ -40,13 +41,20 @@ def _fill_defaults(validator_class):
 _DefaultFillingValidator = _fill_defaults(jsonschema.Draft7Validator)
 
 
+def did_you_mean(key, known):
+    """`` (did you mean 'x'?)`` naming the known key nearest to ``key``, as git does; empty when none is near."""
+    near = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+    return f" (did you mean '{near[0]}'?)" if near else ""
+
+
 def _describe(error):
     where = ".".join(str(part) for part in error.absolute_path) or "<top level>"
     if error.validator == "additionalProperties":
         allowed = set(error.schema.get("properties", {}))
         unknown = sorted(set(error.instance) - allowed)
         keys = [f"{where}.{k}" if error.absolute_path else k for k in unknown]
-        return [*error.absolute_path, unknown[0]], f"unknown key {', '.join(map(repr, keys))}"
+        hint = did_you_mean(unknown[0], allowed)
+        return [*error.absolute_path, unknown[0]], f"unknown key {', '.join(map(repr, keys))}{hint}"
     return list(error.absolute_path), f"key '{where}': {error.message}"
 
 
@@ -216,8 +224,8 @@ def sweep_errors(config):
                 errors.append(
                     (
                         where,
-                        f"unknown key '{dotted}' (not a train key; a sweep varies training only, so "
-                        "every point shares the experiment's activation stores)",
+                        f"unknown key '{dotted}'{did_you_mean(key, properties)} (not a train key; a sweep varies "
+                        "training only, so every point shares the experiment's activation stores)",
                     )
                 )
             elif key in NOT_SWEPT:
