@@ -60,7 +60,7 @@ def test_bad_config_is_one_line_and_exit_2(tmp_path, capsys):
     config.write_text("extract: {grd: 3}\n")
     assert main(["fetch", "--config", str(config)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"usae: error: {config}: unknown key 'extract.grd'"
+    assert err == f"usae: error: {config}: unknown key 'extract.grd' (did you mean 'grid'?)"
 
 
 def test_missing_dataset_is_one_line(tmp_path, capsys):
@@ -71,7 +71,7 @@ def test_missing_dataset_is_one_line(tmp_path, capsys):
     )
     assert main(["fetch", "--config", str(config)]) == 2
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "dataset.root: dataset folder" in err
+    assert err == f"usae: error: {config}: key 'dataset.root': dataset folder '{tmp_path}/none' does not exist"
 
 
 def test_stage_without_its_inputs_is_one_line(tmp_path, capsys):

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import usae.config
 from usae.config import load_config, load_schema, validate_config
 from usae.errors import ConfigError
 
@@ -37,13 +38,19 @@ def test_errors_name_file_and_key(bad, expected):
     assert "\n" not in message
 
 
-def test_shipped_configs_validate():
+@pytest.fixture
+def no_dataset_folders(monkeypatch):
+    """The paper's configs name ImageNet, DTD and CelebA folders that this machine lacks."""
+    monkeypatch.setattr(usae.config, "root_errors", lambda config: [])
+
+
+def test_shipped_configs_validate(no_dataset_folders):
     for name in ["config/config.yaml", "config/paper.yaml"]:
         config = load_config(name)
         assert len(config["models"]) >= 2
 
 
-def test_paper_config_holds_paper_models():
+def test_paper_config_holds_paper_models(no_dataset_folders):
     config = load_config("config/paper.yaml")
     assert config["models"] == ["siglip_vitb16", "dinov2_vits14", "vit_b16"]
     assert config["extract"]["grid"] == 14
@@ -248,3 +255,28 @@ def test_the_dvc_params_file_lists_keys_that_cannot_be_null_and_changes_nothing(
             entry = entry["properties"][key]
         assert value is None and "null" not in entry.get("type", []), path
     assert load_config(repo / "params.yaml") == load_config(repo / "config" / "config.yaml")
+
+
+def test_dataset_folders_are_checked_when_a_config_file_is_resolved(tmp_path):
+    """validate_config reads no file system; resolving a config file checks every dataset folder it names."""
+    (tmp_path / "a_file").write_text("")
+    (tmp_path / "images").mkdir()
+    base = tmp_path / "base.yaml"
+    base.write_text(yaml.safe_dump({"dataset": {"name": "d", "source": "folder", "root": str(tmp_path / "images")}}))
+    assert load_config(base)["dataset"]["root"] == str(tmp_path / "images")
+    cases = {
+        "missing": ({"root": str(tmp_path / "nope")}, f"dataset folder '{tmp_path / 'nope'}' does not exist"),
+        "file": ({"root": str(tmp_path / "a_file")}, f"dataset folder '{tmp_path / 'a_file'}' is not a folder"),
+    }
+    for name, (dataset, problem) in cases.items():
+        top = tmp_path / f"{name}.yaml"
+        top.write_text(
+            yaml.safe_dump({"extends": "base.yaml", "dataset": {"name": "d", "source": "folder", **dataset}})
+        )
+        with pytest.raises(ConfigError) as error:
+            load_config(top)
+        assert str(error.value) == f"{top}: key 'dataset.root': {problem}"  # the file that set the root
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(yaml.safe_dump({"extends": "base.yaml", "eval_datasets": [{"name": "e", "source": "folder"}]}))
+    with pytest.raises(ConfigError, match=r"extra.yaml: key 'eval_datasets\[0\].root': source 'folder' reads a folder"):
+        load_config(extra)

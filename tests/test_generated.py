@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import usae.config
 from usae import options
 from usae.config import load_config, validate_config
 
@@ -48,7 +49,8 @@ def test_each_record_has_a_field_per_schema_key_with_its_default_type_and_doc(re
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "paper.yaml", "efficientnet.yaml", "sweep_example.yaml"])
-def test_a_record_gives_its_config_section_back(name):
+def test_a_record_gives_its_config_section_back(name, monkeypatch):
+    monkeypatch.setattr(usae.config, "root_errors", lambda config: [])  # paper.yaml's data folders are not here
     config = load_config(REPO / "config" / name)
     for record in RECORDS:
         built = record.from_config(config)

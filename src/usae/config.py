@@ -418,12 +418,42 @@ def resolve_config(files, overrides=None):
         found = [name for name, values in layers if _has_path(values, path)]
         return found[-1] if found else ", ".join(map(str, files))
 
-    return validate_config(config, source)
+    config = validate_config(config, source)
+    problems = root_errors(config)
+    if problems:
+        path, message = problems[0]
+        raise ConfigError(f"{source(path)}: {message}")
+    return config
+
+
+# Dataset sources that read a folder the user names with ``root``.
+FOLDER_SOURCES = ("imagenet_folder", "folder")
+
+
+def root_errors(config):
+    """Every dataset folder the config names, checked on disk (from the working folder, as the fetch stage
+    reads it): ``[(key path, message)]``. Apart from :func:`validate_config`, which reads no file system."""
+    errors = []
+    for index, dataset in enumerate([config["dataset"], *config["eval_datasets"]]):
+        if dataset["source"] not in FOLDER_SOURCES:
+            continue
+        path = ["dataset"] if index == 0 else ["eval_datasets", index - 1]
+        key = "dataset" if index == 0 else f"eval_datasets[{index - 1}]"
+        root = dataset["root"]
+        if root is None:
+            errors.append(
+                ([*path, "source"], f"key '{key}.root': source '{dataset['source']}' reads a folder; name it")
+            )
+        elif not Path(root).is_dir():
+            problem = "is not a folder" if Path(root).exists() else "does not exist"
+            errors.append(([*path, "root"], f"key '{key}.root': dataset folder '{root}' {problem}"))
+    return errors
 
 
 def _has_path(values, path):
     for key in path:
-        if not isinstance(values, dict) or key not in values:
+        listed = isinstance(values, list) and isinstance(key, int) and key < len(values)
+        if not listed and (not isinstance(values, dict) or key not in values):
             return False
         values = values[key]
     return bool(path)

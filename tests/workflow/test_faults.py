@@ -170,7 +170,7 @@ def test_folder_dataset_rejects_bad_files_and_reads_odd_names(tmp_path, image_fo
 @pytest.mark.parametrize(
     "make_root, message",
     [
-        (lambda tmp: tmp / "missing", "dataset.root: dataset folder '{root}' does not exist"),
+        (lambda tmp: tmp / "missing", "{config}: key 'dataset.root': dataset folder '{root}' does not exist"),
         (
             lambda tmp: (tmp / "empty").mkdir() or tmp / "empty",
             "dataset.root: no images for split 'train' under '{root}'",
@@ -180,7 +180,7 @@ def test_folder_dataset_rejects_bad_files_and_reads_odd_names(tmp_path, image_fo
 def test_empty_or_missing_folder_is_one_line_naming_dataset_root(tmp_path, capsys, make_root, message):
     root = make_root(tmp_path)
     config = write_config(tmp_path, dataset={"name": "mine", "source": "folder", "root": str(root)})
-    assert one_line_error(capsys, ["fetch", "--config", str(config)]) == message.format(root=root)
+    assert one_line_error(capsys, ["fetch", "--config", str(config)]) == message.format(root=root, config=config)
 
 
 # ---------------------------------------------------------------- bad stores
@@ -467,11 +467,33 @@ def test_two_runs_from_scratch_are_byte_identical(reference, tmp_path):
 @pytest.mark.integration
 def test_a_user_error_inside_a_snakemake_job_is_one_line(tmp_path):
     config = yaml.safe_load(TINY_CONFIG.read_text())
-    config["eval_datasets"] = [{"name": "extra", "source": "folder", "root": "no_such_folder", "val_fraction": 1.0}]
+    config["eval_datasets"] = [{"name": "extra", "source": "folder", "root": "empty_folder", "val_fraction": 1.0}]
     workdir = copy_workflow(tmp_path, yaml.safe_dump(config))
+    (workdir / "empty_folder").mkdir()
     result = snakemake(workdir, jobs.manifest(validate_config(config, "tiny"), "extra", "val"))
-    line = "usae: error: eval_datasets[0].root: dataset folder 'no_such_folder' does not exist"
+    line = "usae: error: eval_datasets[0].root: no images for split 'val' under 'empty_folder'"
     assert result.returncode != 0 and line in result.stderr + result.stdout
     assert "Traceback" not in result.stderr + result.stdout
     log = next((workdir / "results/logs/fetch").glob("extra-*_val.log")).read_text()
     assert line in log and "Traceback" not in log
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "change, line",
+    [
+        (
+            {"eval_datasets": [{"name": "extra", "source": "folder", "root": "no_such_folder"}]},
+            "usae: error: config/config.yaml: key 'eval_datasets[0].root': dataset folder 'no_such_folder' does not "
+            "exist",
+        ),
+        ({"train": {"lrr": 0.1}}, "usae: error: config/config.yaml: unknown key 'train.lrr' (did you mean 'lr'?)"),
+    ],
+    ids=["missing dataset folder", "unknown key"],
+)
+def test_a_config_error_stops_the_parse_with_one_line(tmp_path, change, line):
+    """Under Snakemake as under usae: the dry run refuses, in one line on stderr and exit status 2."""
+    config = {**yaml.safe_load(TINY_CONFIG.read_text()), **change}
+    workdir = copy_workflow(tmp_path, yaml.safe_dump(config))
+    result = snakemake(workdir, "-n")
+    assert result.returncode == 2 and result.stderr.strip() == line, result.stderr

@@ -21,11 +21,27 @@ TINY_DIMS = {"lite0": 320, "lite1": 320}  # efficientnet_lite0/1 blocks.6
 TINY_STATS = {"lite0": (0.1, 1.5), "lite1": (-0.2, 2.0)}
 
 
+def with_dataset_folders(workdir, name):
+    """A config over ``config/<name>`` whose dataset folders (ImageNet, DTD, CelebA) are empty stand-ins in
+    ``workdir``: the parse checks that every folder a config names exists."""
+    paper = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    folders = {"dataset": workdir / "imagenet", **{d["name"]: workdir / d["name"] for d in paper["eval_datasets"]}}
+    for folder in folders.values():
+        folder.mkdir()
+    layer = {
+        "extends": name,
+        "dataset": {**paper["dataset"], "root": str(folders["dataset"])},
+        "eval_datasets": [{**entry, "root": str(folders[entry["name"]])} for entry in paper["eval_datasets"]],
+    }
+    (workdir / "config" / "standin.yaml").write_text(yaml.safe_dump(layer))
+    return "config/standin.yaml"
+
+
 def test_paper_released_plans_val_extraction_and_evaluation_only(tmp_path):
     copy_workflow(tmp_path, (REPO / "config" / "config.yaml").read_text())
     config, _ = write_release(tmp_path, dims=PAPER_DIMS, m=6144, k=32)
     assert sum(path.stat().st_size for path in config.parent.glob("*.pth")) > 90e6  # the real tensor sizes
-    result = snakemake(tmp_path, "-n", "--configfile", "config/paper_released.yaml")
+    result = snakemake(tmp_path, "-n", "--configfile", with_dataset_folders(tmp_path, "paper_released.yaml"))
     assert planned_rules(result) == {"fetch", "extract", "extract_merge"} | EVALUATED
     assert "split: train" not in result.stdout and "split=train" not in result.stdout
     assert "no train-split extraction, and no baseline" in result.stdout + result.stderr
@@ -36,7 +52,7 @@ def test_paper_released_refuses_a_missing_checkpoint_in_one_line(tmp_path):
     copy_workflow(tmp_path, (REPO / "config" / "config.yaml").read_text())
     config, _ = write_release(tmp_path, dims=PAPER_DIMS, m=64, k=32)
     (config.parent / "uni_ViT_checkpoint_29.pth").unlink()
-    result = snakemake(tmp_path, "-n", "--configfile", "config/paper_released.yaml")
+    result = snakemake(tmp_path, "-n", "--configfile", with_dataset_folders(tmp_path, "paper_released.yaml"))
     assert result.returncode != 0
     assert (
         "key 'released.checkpoints': checkpoints/uni_ViT_checkpoint_29.pth missing (checkpoints/"

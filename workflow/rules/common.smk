@@ -19,20 +19,31 @@ from usae.config import (
 )
 from usae.layout import Layout
 from usae.provenance import code_digest
-from usae.errors import StoreError
+from usae.errors import StoreError, UserError
 from snakemake.logging import logger
+
+
+def parsed(step, *args, **kwargs):
+    """``step(*args, **kwargs)``; on bad input (a UserError) the parse ends as the usae command does: one
+    line, ``usae: error: ...``, and exit status 2, without Snakemake's traceback."""
+    try:
+        return step(*args, **kwargs)
+    except UserError as error:
+        print(f"usae: error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
 
 # One config file is one experiment: the --configfile files (default config/config.yaml), each over the
 # files it names with `extends`, then --config; resolved as `usae <stage> --config FILE` resolves it.
 CONFIG_FILES = [str(path) for path in workflow.config_settings.configfiles] or [
     "config/config.yaml"
 ]
-RESOLVED = resolve_config(CONFIG_FILES, workflow.config_settings.config)
+RESOLVED = parsed(resolve_config, CONFIG_FILES, workflow.config_settings.config)
 config.clear()
 config.update(RESOLVED)
 L = Layout(config["results"])
 write_resolved(L.resolved_config(), config)
-DATASETS = all_datasets(config)
+DATASETS = parsed(all_datasets, config)
 EXPERIMENT = config["dataset"]["name"]
 EVAL_DATASETS = list(DATASETS)  # the experiment's dataset first
 MODELS = config["models"]
@@ -43,7 +54,7 @@ IMAGES = has_images(config["dataset"])
 # Datasets whose stores are extracted from images (fetch, extract); the others' stores are imported.
 IMAGE_DATASETS = [name for name, (_, entry) in DATASETS.items() if has_images(entry)]
 # Their data folders in the shared cache (usae.jobs.data_key).
-DATA_FOLDERS = [jobs.data_key(config, name) for name in IMAGE_DATASETS]
+DATA_FOLDERS = [parsed(jobs.data_key, config, name) for name in IMAGE_DATASETS]
 
 
 def imported_stores():
@@ -67,7 +78,7 @@ def check_imported_stores():
             )
 
 
-check_imported_stores()
+parsed(check_imported_stores)
 if not IMAGES:
     logger.info(
         "dataset.source is 'activations': no fetch, extract or actmax (no images, no model), "
@@ -102,7 +113,7 @@ P = L.for_run("sweeps/{sweep}/{point}")
 
 def job(stage, **patterns):
     """A stage's job description (usae.jobs) with wildcard patterns: its static input and output patterns."""
-    return getattr(jobs, stage)(config, L if stage in SHARED_STAGES else R, **patterns)
+    return parsed(getattr(jobs, stage), config, L if stage in SHARED_STAGES else R, **patterns)
 
 
 def real_job(stage, wildcards, points=False):
