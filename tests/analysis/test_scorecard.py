@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -95,6 +97,10 @@ def test_bimodal_claim_needs_three_models_and_a_prominent_second_mode(rng):
     frame["entropy"] = np.concatenate([np.full(300, 0.97), np.full(200, 0.62), rng.uniform(0, 1, 100)])
     card = _card(frame=frame)
     assert card.loc["fig6a_bimodal", "holds"] == "yes" and card.loc["fig6a_bimodal", "value"] > 0.5
+    # Each mode's prominence is given with its unit, and as the share the claim is judged by.
+    shown = card.loc["fig6a_bimodal", "this run"]
+    share = f"{card.loc['fig6a_bimodal', 'value']:.2f} of the tallest mode"
+    assert re.search(r"0\.6\d\d \(prominence \d+ concepts, ", shown) and share in shown, shown
     frame["entropy"] = np.concatenate([np.full(300, 0.97), rng.uniform(0, 1, 300)])
     assert _card(frame=frame).loc["fig6a_bimodal", "holds"] == "no"
     two = _card(r2=[[0.8, 0.5], [0.4, 0.7]], names=["a", "b"], frame=frame)

@@ -207,7 +207,7 @@ def _fig6(claims, names, summary, frame):
         "firing entropy has a mode near 1.0 (all models) and one near "
         f"{' or '.join(f'{p:.2f}' for p in positions) or 'log k / log M'} (shared by k of {len(names)})",
         "modes 1.0, 0.63",
-        ", ".join(f"{mode.centre:.3f} (prominence {mode.prominence:.0f})" for mode in modes) or "no mode",
+        _modes_text(modes),
         holds,
         strength,
         gate,
@@ -331,6 +331,20 @@ def scorecard_markdown(card, dataset, names, tokens):
     )
     shown = card[list(CARD_COLUMNS)].assign(holds=[shown_verdict(h, g) for h, g in zip(card["holds"], card["gate"])])
     return header + shown.to_markdown(index=False) + "\n"
+
+
+def _modes_text(modes):
+    """Fig. 6a's modes as the scorecard shows them: centre, and prominence in concepts and as a share of the
+    tallest mode's height (the share the claim is judged by)."""
+    tallest = max((mode.height for mode in modes), default=0)
+    return (
+        ", ".join(
+            f"{mode.centre:.3f} (prominence {mode.prominence:.0f} concepts, {mode.prominence / tallest:.2f} of the "
+            "tallest mode)"
+            for mode in modes
+        )
+        or "no mode"
+    )
 
 
 def scorecard_counts(card):
