@@ -7,7 +7,7 @@ import torch
 from usae import jobs
 from usae.activations.batches import evaluation_batches
 from usae.sae.checkpoint import load_trained
-from usae.stages.baseline import baseline
+from usae.stages.baseline import baseline, restricted_title
 
 
 def test_baseline_files(tiny_evaluated, tmp_path):
@@ -86,3 +86,12 @@ def test_baseline_keeps_each_independent_concepts_top_images(tiny_evaluated, tmp
             kept = torch.from_numpy(top["indices"][i])
             assert np.allclose(torch.gather(per_image_Nm, 0, kept).numpy(), top["values"][i], atol=1e-6)
             assert (top["values"][i] > 0).any()
+
+
+def test_fig16_says_when_its_subset_is_most_of_the_concepts():
+    assert restricted_title(1000, 6144).startswith(
+        "Matching restricted to the top 1000 co-firing USAE concepts of 6144"
+    )
+    assert "\n" not in restricted_title(1000, 6144)
+    near_all = restricted_title(1000, 1024)
+    assert "1000 co-firing USAE concepts of 1024 (98%" in near_all and "nearly Fig. 7" in near_all
