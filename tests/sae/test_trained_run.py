@@ -144,7 +144,8 @@ def test_image_tokens_are_the_stored_tokens_and_encode_images_their_codes(traine
     images = [Image.open(path) for path in paths]
     pixels = np.stack([preprocess(image, spec).numpy() for image in images])
     expected = run.image_tokens(model, paths, device="cpu")
-    for given in [images, np.stack([np.asarray(image.convert("RGB")) for image in images]), pixels]:
+    arrays = [np.asarray(image.convert("RGB")) for image in images]
+    for given in [images, np.stack(arrays), arrays, pixels]:
         np.testing.assert_array_equal(run.image_tokens(model, given, device="cpu"), expected)
     np.testing.assert_array_equal(run.image_tokens(model, paths[0], device="cpu"), expected[:1])
 
@@ -177,6 +178,10 @@ def test_bad_input_is_refused_in_one_line(trained, tmp_path):
     )
     assert "not a readable image" in one_line_error(run.image_tokens, model, [tmp_path / "absent.png"])
     assert "no images to encode" in one_line_error(run.image_tokens, model, [])
+    assert (
+        "a ndarray of shape (8, 8) (uint8) in the list; each is an image file's path, a PIL image or a uint8 (H, W, 3)"
+        in (one_line_error(run.image_tokens, model, [np.zeros((8, 8), np.uint8)]))
+    )
     assert "N >= 1" in one_line_error(run.image_tokens, model, np.zeros((0, 8, 8, 3), np.uint8))
 
 

@@ -93,8 +93,9 @@ def _spec(path, name, described, remote_code):
 
 
 def _pixels(spec, images):
-    """``(N, 3, S, S)`` model input of image files, PIL images, a uint8 ``(N, H, W, 3)`` array or already
-    preprocessed float ``(N, 3, S, S)`` pixels; one file or PIL image is a list of one."""
+    """``(N, 3, S, S)`` model input of image files, PIL images or uint8 ``(H, W, 3)`` arrays, a uint8
+    ``(N, H, W, 3)`` array or already preprocessed float ``(N, 3, S, S)`` pixels; one file or PIL image is a
+    list of one."""
     size = spec.image_size
     if isinstance(images, (np.ndarray, torch.Tensor)):
         array = np.asarray(images)
@@ -115,11 +116,17 @@ def _pixels(spec, images):
 
 
 def _image_pixels(spec, image):
-    """One image file or PIL image, preprocessed for ``spec``: ``(3, S, S)``."""
+    """One image file, PIL image or uint8 ``(H, W, 3)`` array, preprocessed for ``spec``: ``(3, S, S)``."""
+    if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[-1] == 3:
+        image = Image.fromarray(image)
     if isinstance(image, Image.Image):
         return preprocess(image, spec)
     if not isinstance(image, (str, Path)):
-        raise UserError(f"images: a {type(image).__name__}, not an image file's path or a PIL image")
+        shape = f" of shape {image.shape} ({image.dtype})" if isinstance(image, np.ndarray) else ""
+        raise UserError(
+            f"images: a {type(image).__name__}{shape} in the list; each is an image file's path, a PIL image or a "
+            "uint8 (H, W, 3) array, or give all at once as one uint8 (N, H, W, 3) array"
+        )
     try:
         with Image.open(image) as opened:
             return preprocess(opened, spec)
@@ -242,8 +249,8 @@ class TrainedRun:
         Parameters
         ----------
         model : str
-        images : path, PIL.Image.Image, a sequence of them, or numpy.ndarray
-            Image files or PIL images (any size), a uint8 array ``(N, H, W, 3)``, or float pixels
+        images : path, PIL.Image.Image, a sequence of them or of uint8 ``(H, W, 3)`` arrays, or numpy.ndarray
+            Image files, PIL images or arrays (any size), a uint8 array ``(N, H, W, 3)``, or float pixels
             ``(N, 3, S, S)`` already preprocessed for the model (``S``: its ``image_size``).
         batch_size : int
         device : str
