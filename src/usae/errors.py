@@ -22,6 +22,14 @@ class StoreError(UserError):
     """A store is missing, incomplete, corrupt or does not match its peers."""
 
 
+class ImageError(UserError):
+    """An image file that cannot be decoded: not an image, cut short, or a decompression bomb."""
+
+    def __init__(self, path, reason):
+        super().__init__(f"{path}: not a readable image ({reason})")
+        self.reason = reason
+
+
 class CheckpointError(UserError):
     """A training checkpoint is damaged, incomplete, or not one of this run's (wrong tensors, counters, log)."""
 

@@ -15,7 +15,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from usae.errors import UserError
+from usae.errors import ImageError, UserError
 
 # Key of a sealed JSON object's own digest.
 SEAL = "sha256"
@@ -131,6 +131,27 @@ def check_keys(path, value, required, error):
 def is_plain_name(name):
     """Whether ``name`` is a string naming an entry of a folder: not empty, '.' or '..', no path separator."""
     return isinstance(name, str) and name not in ("", ".", "..") and not any(c in name for c in "/\\\0")
+
+
+def read_image(path):
+    """The image file at ``path``, decoded (a PIL image): the one reader of every image usae opens.
+
+    Raises
+    ------
+    usae.errors.ImageError
+        One line naming the file, when it cannot be decoded: missing, not an image, cut short, or a
+        decompression bomb (a header claiming more pixels than PIL's limit, refused before decoding).
+    """
+    from PIL import Image
+
+    try:
+        image = Image.open(path)
+        image.load()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ImageError(
+            path, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'cannot decode'}"
+        ) from None
+    return image
 
 
 def file_sha256(path):

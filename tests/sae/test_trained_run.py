@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 import usae
+from tests.data.test_sources import _png_header_only
 from tests.synthetic import planted_activations, run_files, write_planted_stores
 from usae import jobs
 from usae.activations.batches import TokenBatches, destandardise, evaluation_batches, standardise
@@ -177,6 +178,10 @@ def test_bad_input_is_refused_in_one_line(trained, tmp_path):
         run.image_tokens, model, [tmp_path / "broken.jpg"]
     )
     assert "not a readable image" in one_line_error(run.image_tokens, model, [tmp_path / "absent.png"])
+    (tmp_path / "bomb.png").write_bytes(_png_header_only(200000, 200000))  # refused before decoding
+    assert "bomb.png: not a readable image (DecompressionBombError" in one_line_error(
+        run.encode_images, model, [tmp_path / "bomb.png"]
+    )
     assert "no images to encode" in one_line_error(run.image_tokens, model, [])
     assert (
         "a ndarray of shape (8, 8) (uint8) in the list; each is an image file's path, a PIL image or a uint8 (H, W, 3)"

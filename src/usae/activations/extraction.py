@@ -9,12 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from usae.activations.store import Moments, StoreWriter, ids_digest, part_shards, shard_name
 from usae.device import pick_device
 from usae.errors import StoreError, UserError
-from usae.io import read_json_object, write_json
+from usae.io import read_image, read_json_object, write_json
 from usae.models.loaders import load_token_model, preprocess
 from usae.models.tokens import resample_grid
 from usae.progress import Progress
@@ -31,8 +30,7 @@ class ManifestImages(torch.utils.data.Dataset):
         return len(self.paths)
 
     def __getitem__(self, index):
-        with Image.open(self.paths[index]) as image:
-            return preprocess(image, self.spec)
+        return preprocess(read_image(self.paths[index]), self.spec)
 
 
 def package_versions(names=("torch", "timm", "transformers", "numpy", "pillow", "usae")):

@@ -5,6 +5,7 @@ import torch
 from PIL import Image
 
 from usae.data.manifest import read_manifest
+from usae.io import read_image
 
 # A gallery's universal concepts: firing entropy above this; its model-specific ones: this share of firings.
 UNIVERSAL_MIN_ENTROPY = 0.9
@@ -89,8 +90,8 @@ def concept_rows(encode, names, batches, manifest_file, top_indices, concept, n_
             tokens = batches.read(name, np.array([index]))
             _, codes = encode(name, tokens)
             heat = codes[:, concept].reshape(grid).numpy()
-            with Image.open(paths[index]) as image:
-                picture = np.asarray(image.convert("RGB").resize((size, size), Image.Resampling.BICUBIC))
+            image = read_image(paths[index])
+            picture = np.asarray(image.convert("RGB").resize((size, size), Image.Resampling.BICUBIC))
             items.append((picture, heat))
         rows[name] = items
     return rows

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from usae.errors import UserError
-from usae.io import file_sha256
+from usae.errors import ImageError, UserError
+from usae.io import file_sha256, read_image
 from usae.progress import Progress
 
 MANIFEST_COLUMNS = ["image_id", "path", "label", "sha256"]
@@ -18,16 +18,11 @@ MANIFEST_COLUMNS = ["image_id", "path", "label", "sha256"]
 
 def image_problem(path):
     """Return why an image cannot be used (a short reason), or None if it decodes."""
-    from PIL import Image
-
     try:
-        with Image.open(path) as image:
-            image.load()
-            if min(image.size) < 1:
-                return "empty image"
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:  # the bomb: a header's huge size
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'cannot decode'}"
-    return None
+        image = read_image(path)
+    except ImageError as error:
+        return error.reason
+    return "empty image" if min(image.size) < 1 else None
 
 
 def subsample(records, max_images, seed):

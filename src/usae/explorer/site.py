@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from usae.explorer.content import DEAD, concept_labels
+from usae.io import read_image
 
 ASSETS = Path(__file__).with_name("site_template")
 NEIGHBOUR_METHOD = "cosine of decoder atoms concatenated over models (mean of per-model cosines)"
@@ -304,10 +305,8 @@ def write_thumbnails(image_paths, indices, out_dir, px, quality):
     (no crop), so that the token grid lies exactly over it."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for index in indices:
-        with Image.open(image_paths[index]) as image:
-            _save_jpeg(
-                image.convert("RGB").resize((px, px), Image.Resampling.BICUBIC), out_dir / thumb_name(index), quality
-            )
+        image = read_image(image_paths[index]).convert("RGB")
+        _save_jpeg(image.resize((px, px), Image.Resampling.BICUBIC), out_dir / thumb_name(index), quality)
 
 
 def write_actmax_images(actmax, out_dir, max_px, quality):
@@ -323,9 +322,9 @@ def write_actmax_images(actmax, out_dir, max_px, quality):
         for item in items:
             name = f"{Path(item['path']).stem}.jpg"
             out_dir.mkdir(parents=True, exist_ok=True)
-            with Image.open(item["path"]) as image:
-                image.thumbnail((max_px, max_px), Image.Resampling.BICUBIC)
-                _save_jpeg(image, out_dir / name, quality)
+            image = read_image(item["path"])
+            image.thumbnail((max_px, max_px), Image.Resampling.BICUBIC)
+            _save_jpeg(image, out_dir / name, quality)
             activations = dict(zip(item["activations"], _round(list(item["activations"].values()))))
             out.setdefault(int(concept), []).append(
                 {"model": item["model"], "src": f"actmax/{name}", "activations": activations}

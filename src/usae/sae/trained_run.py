@@ -18,7 +18,7 @@ from usae.activations import batches
 from usae.activations.extraction import token_batches
 from usae.device import pick_device
 from usae.errors import UserError, first_line
-from usae.io import check_keys
+from usae.io import check_keys, read_image
 from usae.layout import Layout
 from usae.models.loaders import ModelSpec, load_token_model, preprocess
 from usae.sae.checkpoint import load_trained
@@ -127,11 +127,7 @@ def _image_pixels(spec, image):
             f"images: a {type(image).__name__}{shape} in the list; each is an image file's path, a PIL image or a "
             "uint8 (H, W, 3) array, or give all at once as one uint8 (N, H, W, 3) array"
         )
-    try:
-        with Image.open(image) as opened:
-            return preprocess(opened, spec)
-    except OSError as exc:
-        raise UserError(f"{image}: not a readable image ({first_line(exc)})") from None
+    return preprocess(read_image(image), spec)
 
 
 class TrainedRun:
