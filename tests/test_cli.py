@@ -86,7 +86,25 @@ def test_unknown_dataset_name_is_one_line(tmp_path, capsys):
     config = tmp_path / "c.yaml"
     config.write_text(f"results: {tmp_path}/r\ndata: {tmp_path}/d\nactivations: {tmp_path}/a\n")
     assert main(["fetch", "--config", str(config), "--dataset", "nosuch"]) == 2
-    assert capsys.readouterr().err.strip() == f"usae: error: {config}: no dataset named 'nosuch' (known: embedded)"
+    assert (
+        capsys.readouterr().err.strip()
+        == f"usae: error: {config}: --dataset 'nosuch': no dataset of that name (known: embedded)"
+    )
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["extract", "--model", "../../evil"], "--model '../../evil': a model name, not a path"),
+        (["extract", "--model", "resnet"], "--model 'resnet': no model of that name (known: efficientnet_lite0, "),
+        (["fetch", "--dataset", "../x"], "--dataset '../x': a dataset name, not a path"),
+    ],
+)
+def test_a_name_option_is_refused_for_what_is_wrong_with_it(tmp_path, capsys, argv, message):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"results: {tmp_path}/r\ndata: {tmp_path}/d\nactivations: {tmp_path}/a\n")
+    assert main([*argv, "--config", str(config)]) == 2
+    assert capsys.readouterr().err.strip().startswith(f"usae: error: {config}: {message}")
 
 
 def test_import_acts_refuses_bad_numbers_and_grids_before_writing(tmp_path, rng, capsys):

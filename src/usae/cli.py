@@ -10,6 +10,7 @@ import traceback
 from pathlib import Path
 
 from usae.errors import UserError
+from usae.io import is_plain_name
 
 DEFAULT_CONFIG = "config/config.yaml"
 # Stages whose returned table the command prints, and those after which it prints the file to open.
@@ -49,8 +50,12 @@ def _no_job(stage, args, config):
 
     datasets = all_datasets(config)
     dataset = getattr(args, "dataset", None) or (config["dataset"]["name"] if stage == "extract" else None)
-    if dataset and dataset not in datasets:
-        return ConfigError(f"{args.config}: no dataset named '{dataset}' (known: {', '.join(datasets)})")
+    for option, name, known in [
+        ("--dataset", dataset, datasets),
+        *(("--model", m, config["models"]) for m in getattr(args, "model", None) or []),
+    ]:
+        if name and name not in known:
+            return ConfigError(f"{args.config}: {option} {name!r}: {_unknown(name, option[2:], known)}")
     key = datasets[dataset][0] if dataset else "dataset"
     reasons = {
         "fetch": f"{key}.source is 'activations': it has no images to fetch (its stores are imported)",
@@ -62,6 +67,13 @@ def _no_job(stage, args, config):
         "sweep": "sweeps is empty: no sweep to summarise",
     }
     return ConfigError(f"{args.config}: {reasons.get(stage, 'no job matches the options given')}")
+
+
+def _unknown(name, kind, known):
+    """Why ``name`` names no configured dataset or model: a path where a name belongs, or not one of ``known``."""
+    if not is_plain_name(name):
+        return f"a {kind} name, not a path"
+    return f"no {kind} of that name (known: {', '.join(known)})"
 
 
 def _require(job, writers):
