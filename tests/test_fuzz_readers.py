@@ -16,6 +16,7 @@ import torch
 from usae.activations.store import ActivationStore, write_store
 from usae.errors import UserError
 from usae.io import SEAL
+from usae.options import TrainOptions
 from usae.sae.checkpoint import load_checkpoint, save_checkpoint
 from usae.sae.modules import UniversalSAE
 from usae.sae.training import make_optimizer, read_log
@@ -129,7 +130,7 @@ def trainee(seed):
     """A small USAE and its per-model AdamW; after ``seed``'s one step of model "a" when ``seed`` is not None."""
     torch.manual_seed(0 if seed is None else seed)
     usae = UniversalSAE(DIMS, 8, 2)
-    optimizers = {name: make_optimizer(usae.saes[name], {"lr": 1e-3, "weight_decay": 0.01}) for name in DIMS}
+    optimizers = {name: make_optimizer(usae.saes[name], TrainOptions(lr=1e-3, weight_decay=0.01)) for name in DIMS}
     if seed is not None:
         for param in usae.saes["a"].parameters():
             param.grad = torch.randn_like(param)
