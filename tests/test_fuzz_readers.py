@@ -196,3 +196,84 @@ def test_a_damaged_foreign_checkpoint_is_data_or_one_line(checkpoint, tmp_path):
     folder = checkpoint[0]
     for case in range(CASES["foreign checkpoint"]):
         outcome(read_checkpoint, damaged_copy(folder, tmp_path, case, foreign=("state.json", SEAL, "files_sha256")))
+
+
+# ---------------------------------------------------------------- trained runs (model.json)
+
+# Values a damaged or hand-edited model.json may hold where usae wrote another.
+ODD_VALUES = [None, "x", -1, 0, 1.5, 10**15, True, [], {}, [1, 2, 3], float("inf")]
+CASES["model.json"] = 120
+
+
+@pytest.fixture(scope="module")
+def trained_run_folder(tmp_path_factory):
+    """A USAE run folder as training writes it (weights, model.json with model_specs); ``(folder, weights)``."""
+    from safetensors.torch import save_file
+
+    torch.manual_seed(SEED)
+    usae = UniversalSAE(DIMS, 8, 2)
+    folder = tmp_path_factory.mktemp("fuzz") / "run"
+    folder.mkdir()
+    weights = {key: value.contiguous() for key, value in usae.state_dict().items()}
+    save_file(weights, folder / "model.safetensors")
+    record = {"spec": None, "grid": [2, 2], "dtype": "float32"}
+    meta = {
+        "kind": "usae",
+        "models": list(DIMS),
+        "dims": DIMS,
+        "n_concepts": 8,
+        "k": 2,
+        "stats": {name: [0.1, 2.0] for name in DIMS},
+        "model_specs": {name: dict(record) for name in DIMS},
+    }
+    (folder / "model.json").write_text(json.dumps(meta))
+    return folder, weights
+
+
+def _paths(value, prefix=()):
+    """Every key path of a JSON value, to the leaves."""
+    if isinstance(value, dict):
+        return [prefix] + [path for key, item in value.items() for path in _paths(item, (*prefix, key))]
+    return [prefix]
+
+
+def mutated(meta, rng):
+    """``meta`` with one key path set to an odd value, or removed."""
+    meta = json.loads(json.dumps(meta))
+    paths = [path for path in _paths(meta) if path]
+    path = paths[rng.integers(len(paths))]
+    parent = meta
+    for key in path[:-1]:
+        parent = parent[key]
+    if rng.random() < 0.15:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = ODD_VALUES[rng.integers(len(ODD_VALUES))]
+    return meta
+
+
+def test_a_damaged_or_edited_model_json_loads_as_written_or_is_refused(trained_run_folder, tmp_path):
+    """usae.load of a run whose model.json has a key of the wrong type, out of range, absurd (m = 1e15) or
+    missing, or whose bytes are damaged: the run as written, or one line; never a traceback or a huge
+    allocation."""
+    from usae.sae.trained_run import load
+
+    folder, weights = trained_run_folder
+    written = json.loads((folder / "model.json").read_text())
+    refused = 0
+    for case in range(CASES["model.json"]):
+        rng = np.random.default_rng([SEED, case])
+        copy = shutil.copytree(folder, tmp_path / f"case{case}")
+        if case % 4 == 0:
+            damage(copy / "model.json", rng)
+        else:
+            (copy / "model.json").write_text(json.dumps(mutated(written, rng)))
+        run = outcome(load, copy)
+        if run is None:
+            refused += 1
+            continue
+        state = {
+            f"saes.{name}.{key}": value for name, sae in run.saes.items() for key, value in sae.state_dict().items()
+        }
+        assert state.keys() == weights.keys() and all(torch.equal(state[key], weights[key]) for key in weights), case
+    assert refused > CASES["model.json"] // 2

@@ -133,3 +133,25 @@ def test_every_checkpoint_file_is_checked_against_its_sha256(tmp_path, name):
     with pytest.raises(UserError) as caught:
         load_checkpoint(folder, *_module_and_optimizer(1))
     assert str(caught.value) == f"{folder / name}: missing"
+
+
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        ({"k": 9}, "model.json: not what usae writes (k 9 is not between 1 and n_concepts (8))"),
+        ({"kind": "sparse"}, "model.json: not what usae writes (kind 'sparse' is neither 'usae' nor 'independent')"),
+        ({"dims": {"a": 3, "b": "4"}}, "model.json: not what usae writes ('dims' must give each model a width"),
+        ({"n_concepts": 10**15}, "model.safetensors: does not fit "),  # refused from the header, nothing allocated
+        ({"k": "2"}, "model.json: not what usae writes (key 'k' missing or of the wrong type)"),
+    ],
+)
+def test_a_trained_run_whose_model_json_is_wrong_is_refused_in_one_line(tmp_path, change, problem):
+    from usae.sae.checkpoint import load_trained
+    from usae.sae.modules import UniversalSAE
+
+    save_file(UniversalSAE({"a": 3, "b": 4}, 8, 2).state_dict(), tmp_path / "model.safetensors")
+    meta = {"kind": "usae", "models": ["a", "b"], "dims": {"a": 3, "b": 4}, "n_concepts": 8, "k": 2, **change}
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError) as error:
+        load_trained(tmp_path / "model.safetensors", tmp_path / "model.json")
+    assert problem in str(error.value) and "\n" not in str(error.value)

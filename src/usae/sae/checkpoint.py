@@ -18,10 +18,11 @@ check that fails raises :class:`usae.errors.CheckpointError` naming the file and
 """
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from usae.errors import CheckpointError, UserError, first_line
@@ -128,8 +129,15 @@ def load_tensors(path):
     usae.errors.UserError
         Naming the file.
     """
-    try:
+    with _safetensors_read(path):
         return load_file(path)
+
+
+@contextmanager
+def _safetensors_read(path):
+    """Turn the failures of reading safetensors file ``path`` into one-line UserErrors naming it."""
+    try:
+        yield
     except FileNotFoundError:
         raise UserError(f"{path}: missing") from None
     except (SafetensorError, OSError) as exc:
@@ -302,20 +310,54 @@ def load_trained(weights_file, meta_file):
     usae.errors.UserError
         A file is missing, is not what usae writes (nothing is unpickled), or the two disagree.
     """
+    meta = read_json_object(meta_file, {"kind": str, "dims": dict, "n_concepts": int, "k": int})
+    problem = _trained_problem(meta)
+    if problem:
+        raise UserError(f"{meta_file}: not what usae writes ({problem})")
+    with torch.device("meta"):  # shapes only: an absurd n_concepts allocates nothing
+        expected = {key: tuple(value.shape) for key, value in _trained_module(meta).state_dict().items()}
+    found = tensor_shapes(weights_file)
+    if found != expected:
+        key = next(key for key in sorted(expected.keys() | found.keys()) if expected.get(key) != found.get(key))
+        raise UserError(
+            f"{weights_file}: does not fit {meta_file} (tensor '{key}': {found.get(key, 'absent')} in the file, "
+            f"{expected.get(key, 'none')} by model.json)"
+        )
+    module = _trained_module(meta)
+    module.load_state_dict(load_tensors(weights_file))
+    return module.eval(), meta
+
+
+def _trained_problem(meta):
+    """What in ``model.json``'s kind, dims, n_concepts and k is out of range (their types checked), or None."""
+    dims, m, k = meta["dims"], meta["n_concepts"], meta["k"]
+    if meta["kind"] not in ("usae", "independent"):
+        return f"kind {meta['kind']!r} is neither 'usae' nor 'independent'"
+    if not dims or not all(type(dim) is int and dim >= 1 for dim in dims.values()):
+        return "'dims' must give each model a width of at least 1"
+    if m < 2:
+        return f"n_concepts {m} is below 2"
+    if not 1 <= k <= m:
+        return f"k {k} is not between 1 and n_concepts ({m})"
+    return None
+
+
+def _trained_module(meta):
+    """The module ``model.json`` describes, its parameters freshly initialised."""
     from usae.sae.modules import TopKSAE, UniversalSAE
 
-    meta = read_json_object(meta_file, {"kind": str, "dims": dict, "n_concepts": int, "k": int})
     if meta["kind"] == "usae":
-        module = UniversalSAE(meta["dims"], meta["n_concepts"], meta["k"])
-    else:
-        module = torch.nn.ModuleDict(
-            {name: TopKSAE(dim, meta["n_concepts"], meta["k"]) for name, dim in meta["dims"].items()}
-        )
-    try:
-        module.load_state_dict(load_tensors(weights_file))
-    except RuntimeError as exc:
-        raise UserError(f"{weights_file}: does not fit {meta_file} ({first_line(exc)})") from None
-    return module.eval(), meta
+        return UniversalSAE(meta["dims"], meta["n_concepts"], meta["k"])
+    return torch.nn.ModuleDict(
+        {name: TopKSAE(dim, meta["n_concepts"], meta["k"]) for name, dim in meta["dims"].items()}
+    )
+
+
+def tensor_shapes(path):
+    """Each tensor's shape in a safetensors file, read from its header (no tensor is loaded); one-line
+    UserError naming the file when it is missing or not a safetensors file."""
+    with _safetensors_read(path), safe_open(path, "pt") as handle:
+        return {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}
 
 
 def model_spec_record(spec, grid, dtype):

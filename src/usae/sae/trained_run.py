@@ -16,6 +16,7 @@ from PIL import Image
 
 from usae.activations import batches
 from usae.activations.extraction import token_batches
+from usae.activations.store import FLOAT_DTYPES
 from usae.device import pick_device
 from usae.errors import UserError, first_line
 from usae.io import check_keys, read_image
@@ -70,7 +71,31 @@ def _model_specs(path, meta):
         if not isinstance(record, dict):
             raise UserError(f"{path}: model_specs.{name} is not a spec record (spec, grid, dtype)")
         check_keys(path, record, RECORD_KEYS, UserError)
+    problem = _run_problem(meta)
+    if problem:
+        raise UserError(f"{path}: not what usae writes ({problem})")
     return records
+
+
+def _run_problem(meta):
+    """What in ``model.json``'s models, statistics, grids and dtypes a run cannot use (their types checked)."""
+    models, stats = meta["models"], meta["stats"]
+    if len(set(models)) != len(models) or set(models) != set(meta["dims"]):
+        return "'models' must list each model of 'dims' once"
+    for name in models:
+        pair = stats.get(name)
+        if not (isinstance(pair, list) and len(pair) == 2 and all(_finite(value) for value in pair) and pair[1] > 0):
+            return f"stats.{name} must be [mean, std] with a positive std"
+        grid, dtype = meta["model_specs"][name]["grid"], meta["model_specs"][name]["dtype"]
+        if grid is not None and not (len(grid) == 2 and all(type(side) is int and side >= 1 for side in grid)):
+            return f"model_specs.{name}.grid must be [H, W] of positive sides, or null"
+        if dtype not in FLOAT_DTYPES:
+            return f"model_specs.{name}.dtype must be one of {', '.join(FLOAT_DTYPES)}"
+    return None
+
+
+def _finite(value):
+    return type(value) in (int, float) and np.isfinite(value)
 
 
 def _spec(path, name, described, remote_code):
