@@ -2,6 +2,8 @@
 
 import importlib
 import inspect
+import io
+import pickle
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from usae import jobs
 from usae.config import validate_config
 from usae.explorer.build import ExplorerFiles
 from usae.layout import Layout
+from usae.records import plain, typed
 
 TINY_CONFIG = Path(__file__).resolve().parents[1] / ".test" / "config" / "config.yaml"
 
@@ -211,3 +214,27 @@ def test_a_store_folder_names_its_data_split_and_model_and_the_cache_roots_are_c
     )
     imported, layout = tiny(**CONFIGS["imported activations"])
     assert jobs.store(imported, layout, "mine", "val", "x") == f"{layout.root}/activations/mine/val/x/meta.json"
+
+
+@pytest.mark.parametrize("changes", CONFIGS.values(), ids=CONFIGS.keys())
+def test_a_rules_params_unpickle_without_usae_and_give_the_jobs_params_back(changes):
+    """A rule script unpickles its params before it puts this checkout's src/ on the path (and under
+    --use-conda usae is not installed): they must name no usae class."""
+    config, layout = tiny(**changes)
+    planned = jobs.planned_jobs(config, layout)
+    groups = [jobs.train_group(config, layout, name, 0) for name in config["sweeps"] if jobs.sweep_groups(config, name)]
+    for job in planned + groups:
+        params = job.params()
+        pickled = io.BytesIO(pickle.dumps(plain(params), protocol=4))
+        assert typed(WithoutUsae(pickled).load()) == params, job.stage
+    with pytest.raises(pickle.UnpicklingError, match="usae.options"):  # what the records themselves would need
+        WithoutUsae(io.BytesIO(pickle.dumps(next(job for job in planned if job.stage == "train").params()))).load()
+
+
+class WithoutUsae(pickle.Unpickler):
+    """An unpickler for a process where usae cannot be imported."""
+
+    def find_class(self, module, name):
+        if module.split(".")[0] == "usae":
+            raise pickle.UnpicklingError(f"{module}.{name}: usae is not importable here")
+        return super().find_class(module, name)

@@ -17,17 +17,18 @@ def run_rule(smk):
     smk : snakemake.script.Snakemake
         The ``snakemake`` object of a rule script: named ``input`` and ``output``, one ``log``, and
         the params ``stage`` (its function, :func:`usae.jobs.stage_function`), ``job`` (the stage's
-        keyword arguments, from :mod:`usae.jobs`) and ``code`` (a rerun trigger only, see
-        :mod:`usae.provenance`).
+        keyword arguments, from :mod:`usae.jobs`, in the plain form of :func:`usae.records.plain`) and
+        ``code`` (a rerun trigger only, see :mod:`usae.provenance`).
     """
     from usae.errors import UserError
     from usae.jobs import stage_function
+    from usae.records import typed
     from usae.runtime import configure
 
     configure(log_file=smk.log[0], threads=smk.threads)
     stage = stage_function(smk.params.stage)
     try:
-        return stage(**dict(smk.input.items()), **dict(smk.output.items()), **smk.params.job)
+        return stage(**dict(smk.input.items()), **dict(smk.output.items()), **typed(smk.params.job))
     except UserError as error:
         message = f"usae: error: {error}"
         print(message, file=sys.stderr)  # the job's log (configure sends stderr there)

@@ -19,6 +19,7 @@ from usae.config import (
 )
 from usae.layout import Layout
 from usae.provenance import code_digest
+from usae.records import plain
 from usae.errors import StoreError, UserError
 from snakemake.logging import logger
 
@@ -138,8 +139,9 @@ def real_job(stage, wildcards, points=False):
 
 
 def job_params(stage, points=False):
-    """A stage's params (usae.jobs), evaluated for each job from its wildcards: one param, ``job``."""
-    return lambda wildcards: real_job(stage, wildcards, points).params()
+    """A stage's params (usae.jobs), evaluated for each job from its wildcards: one param, ``job``, in the
+    plain form that unpickles without usae (usae.records.plain)."""
+    return lambda wildcards: plain(real_job(stage, wildcards, points).params())
 
 
 def job_input(stage, points=False):
@@ -165,7 +167,7 @@ def group_rule(sweep, index):
 
 def group_params(sweep, index):
     """The params of a sweep's training group (usae.jobs.train_group), as one param, ``job``."""
-    return lambda wildcards: jobs.train_group(config, L, sweep, index).params()
+    return lambda wildcards: plain(jobs.train_group(config, L, sweep, index).params())
 
 
 def families(stage, **patterns):
