@@ -481,7 +481,7 @@ def tables(config, layout):
             "scorecard_json": layout.scorecard(".json"),
             "headline": layout.headline(),
         },
-        lambda: {"datasets": datasets, "experiment": _experiment(config)},
+        lambda: {"datasets": datasets, "experiment": _experiment(config), "labels": model_labels(config)},
     )
 
 

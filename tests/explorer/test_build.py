@@ -343,4 +343,7 @@ def test_display_names_title_the_columns_and_reach_the_site(built):
         column["key"]: column["title"] for column in index_columns(content, alive, [[]] * len(content.kinds))["columns"]
     }
     assert titles["fires_beta"] == "fires Beta ViT" and titles["fires_alpha"] == "fires alpha"
-    assert site_meta(content, [], [], 16, 64)["display"]["beta"] == "Beta ViT"
+    meta = site_meta(content, [], [], 16, 64)
+    assert meta["display"]["beta"] == "Beta ViT"
+    assert "dead_share_per_model Beta ViT" in meta["summary"]  # the summary box names models as the reader knows them
+    assert not [key for key in meta["summary"] if "beta" in key.split()]

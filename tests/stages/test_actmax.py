@@ -3,7 +3,7 @@
 import pandas as pd
 
 from usae.options import ActmaxOptions
-from usae.stages.actmax import actmax
+from usae.stages.actmax import actmax, chosen_concepts
 
 
 def test_actmax_files(tiny_evaluated, tmp_path):
@@ -27,3 +27,22 @@ def test_actmax_files(tiny_evaluated, tmp_path):
     ]
     assert list(table["optimised_for"]) == config["models"] and set(config["models"]) <= set(table.columns)
     assert pd.read_csv(tmp_path / "t.csv").shape == table.shape and (tmp_path / "f.pdf").exists()
+
+
+def test_model_specific_concepts_are_labelled_with_display_names():
+    frame = pd.DataFrame(
+        {
+            "concept": [0, 1],
+            "fires_a": [10, 0],
+            "fires_b": [0, 0],
+            "entropy": [0.0, 0.0],
+            "cofires": [0, 0],
+            "energy_total": [2.0, 1.0],
+            "energy_a": [2.0, 0.0],
+            "energy_b": [0.0, 0.0],
+            "dead": [False, True],
+        }
+    )
+    options = ActmaxOptions(universal=0, specific_per_model=1)
+    labels = [label for _, label in chosen_concepts(options, frame, ["a", "b"], 1, {"a": "Model A"})]
+    assert labels == ["concept 0 (Model A)"]

@@ -1,7 +1,10 @@
 """Stage tables: Table 1, universality table, concept tables and the scorecard (Markdown and JSON)."""
 
+import re
+
 import pandas as pd
 
+from usae import jobs
 from usae.analysis.sweep_summary import HEADLINE_METRICS
 from usae.io import read_json
 from usae.stages.tables import tables
@@ -26,9 +29,15 @@ def test_tables_and_scorecard(tiny_evaluated, tmp_path):
         **out,
         datasets=[name],
         experiment=name,
+        labels=jobs.model_labels(config),
     )
     assert len(pd.read_csv(tmp_path / "r.csv")) == len(config["models"])
     assert (tmp_path / "s.md").read_text().startswith("# Scorecard")
+    # A reader sees display names, never a raw model id; the claims' ids keep the ids.
+    shown = [(tmp_path / "s.md").read_text(), *card["claim"], *card["this run"], *card["paper"], *card["gate"]]
+    assert not [text for text in shown for model in config["models"] if re.search(rf"{model}(?![\w-])", text)]
+    assert all(label in shown[0] for label in jobs.model_labels(config).values())
+    assert any(model in claim for claim in card["id"] for model in config["models"])
     counts = read_json(tmp_path / "s.json")
     assert sum(
         counts[f"claims_{verdict}"] for verdict in ("holding", "not_holding", "not_judged", "not_applicable", "not_run")
@@ -37,4 +46,4 @@ def test_tables_and_scorecard(tiny_evaluated, tmp_path):
     assert set(card.loc[card["source"] == "Fig. 7", "holds"]) == {"not run"}  # no independent SAEs
     headline = read_json(tmp_path / "h.json")
     assert set(HEADLINE_METRICS) < set(headline) and headline["fig7_matched_share"] is None
-    assert headline["claims_not_run"] == counts["claims_not_run"] and len(headline) == 10  # fits dvc exp show
+    assert headline["claims_not_run"] == counts["claims_not_run"] and len(headline) == 11  # fits dvc exp show

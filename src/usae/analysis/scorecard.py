@@ -6,6 +6,8 @@ failed; "n/a" means there is nothing to judge (no direction to test, or an input
 Every claim with its test and gate: docs/scorecard.md.
 """
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -133,7 +135,7 @@ def _fig5(claims, names, r2, independent, r2_channel=None):
             "fig5_dinov2_best",
             "Fig. 5",
             "DinoV2 has the best self-reconstruction",
-            "dinov2_vits14",
+            "DinoV2",
             best,
             int(np.argmax(r2.diagonal())) in dinov2,
             max(r2[i, i] for i in dinov2) - max(others),
@@ -144,7 +146,7 @@ def _fig5(claims, names, r2, independent, r2_channel=None):
             "fig5_dinov2_best",
             "Fig. 5",
             "DinoV2 has the best self-reconstruction",
-            "dinov2_vits14",
+            "DinoV2",
             "DinoV2 and another model not both in this run",
             None,
             None,
@@ -320,8 +322,23 @@ def shown_verdict(holds, gate):
     return f"{holds} ({gate})" if holds in (NOT_JUDGED, NOT_RUN) else holds
 
 
+def displayed(card, labels):
+    """``card`` with every model name in its texts (claim, paper, this run, gate) written as its display name
+    (``labels``); the claims' ids keep the names."""
+    if not labels:
+        return card
+    names = sorted(labels, key=len, reverse=True)  # the longer first: no name inside another is replaced
+    pattern = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, names)) + r")(?![\w-])")
+    texts = {
+        column: card[column].map(lambda text: pattern.sub(lambda match: labels[match.group(1)], text))
+        for column in ("claim", "paper", "this run", "gate")
+    }
+    return card.assign(**texts)
+
+
 def scorecard_markdown(card, dataset, names, tokens):
-    """The scorecard as a Markdown page with a header saying what was evaluated."""
+    """The scorecard as a Markdown page with a header saying what was evaluated (``names``: the models as the
+    reader knows them)."""
     header = (
         f"# Scorecard: this run beside the paper\n\nDataset `{dataset}`, models {', '.join(names)}; "
         f"{tokens} evaluation tokens. 'holds' says whether the claim's direction holds here; a claim is "

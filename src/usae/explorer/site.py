@@ -198,7 +198,7 @@ def site_meta(content, figures, vocabulary, chunk_size, thumbnail_px):
         "r2": [_round(row) for row in content.matrices["r2"]],
         "dataset": content.matrices.get("dataset", ""),
         "images": content.matrices.get("images"),
-        "summary": _scalars(content.summary),
+        "summary": _scalars(content.summary, content.labels),
         "figures": figures,
         "neighbour_method": NEIGHBOUR_METHOD,
         "kind_rule": content.kind_rule,
@@ -209,16 +209,17 @@ def site_meta(content, figures, vocabulary, chunk_size, thumbnail_px):
     }
 
 
-def _scalars(summary):
-    """The summary's numbers as ``{name: value}`` (nested dicts flattened with ' ' separators)."""
+def _scalars(summary, labels):
+    """The summary's numbers as ``{name: value}`` (nested dicts flattened with ' ' separators), a model's
+    key shown as its display name (``labels``)."""
     flat = {}
     for key, value in summary.items():
         if isinstance(value, dict):
-            flat.update({f"{key} {inner}": v for inner, v in _scalars(value).items()})
+            flat.update({f"{key} {inner}": v for inner, v in _scalars(value, labels).items()})
         elif isinstance(value, int) and not isinstance(value, bool):
-            flat[key] = value
+            flat[labels.get(key, key)] = value
         elif isinstance(value, float):
-            flat[key] = _round([value])[0]
+            flat[labels.get(key, key)] = _round([value])[0]
     return flat
 
 

@@ -9,7 +9,7 @@ import torch
 
 from usae.analysis.activation_maximisation import ConceptProbe, natural_magnitude_spectrum, render_concept
 from usae.analysis.gallery import model_specific_concepts, universal_concepts
-from usae.analysis.plots import actmax_figure
+from usae.analysis.plots import actmax_figure, label_of
 from usae.data.embedded_photos import embedded_photos
 from usae.io import atomic_path, read_json, write_table
 from usae.models.loaders import load_token_model, model_spec
@@ -19,14 +19,15 @@ from usae.sae.checkpoint import load_trained
 log = logging.getLogger(__name__)
 
 
-def chosen_concepts(options, frame, names, min_cofires):
-    """``[(concept, label)]``: the configured list, or top universal plus model-specific concepts."""
+def chosen_concepts(options, frame, names, min_cofires, labels=None):
+    """``[(concept, label)]``: the configured list, or top universal plus model-specific concepts (labelled
+    with the model's display name, ``labels``)."""
     if options.concepts:
         return [(k, f"concept {k}") for k in options.concepts]
     chosen = [(k, f"concept {k} (universal)") for k in universal_concepts(frame, options.universal, min_cofires)]
     if options.specific_per_model:
         chosen += [
-            (k, f"concept {k} ({name})")
+            (k, f"concept {k} ({label_of(name, labels)})")
             for k, name in model_specific_concepts(frame, names, options.specific_per_model)
         ]
     return chosen
@@ -68,7 +69,7 @@ def actmax(
     """
     usae, meta = load_trained(usae_weights, usae_meta)
     names = usae.names
-    chosen = chosen_concepts(options, pd.read_csv(concepts), names, read_json(summary)["min_cofires_scaled"])
+    chosen = chosen_concepts(options, pd.read_csv(concepts), names, read_json(summary)["min_cofires_scaled"], labels)
     probes = {
         name: ConceptProbe(
             load_token_model(model_spec(name, model_zoo)), usae.saes[name].encoder, tuple(meta["stats"][name]), grid

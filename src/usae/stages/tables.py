@@ -3,7 +3,7 @@
 import pandas as pd
 
 from usae.analysis.report import reconstruction_table, universality_table
-from usae.analysis.scorecard import json_records, scorecard, scorecard_counts, scorecard_markdown
+from usae.analysis.scorecard import displayed, json_records, scorecard, scorecard_counts, scorecard_markdown
 from usae.analysis.sweep_summary import headline_metrics
 from usae.io import read_json, write_csv, write_json, write_table, write_text
 
@@ -23,6 +23,7 @@ def tables(
     datasets,
     experiment,
     baseline=(),
+    labels=None,
 ):
     """Write every table and the scorecard from the metrics of each evaluated dataset.
 
@@ -50,6 +51,8 @@ def tables(
         The experiment's dataset.
     baseline : sequence of path
         The baseline's matching table (CSV), when the baseline ran: the scorecard's Fig. 7 lines.
+    labels : dict, optional
+        Each model's display name, which the scorecard's texts use (:func:`usae.jobs.model_labels`).
     """
     if not len(matrices) == len(summaries) == len(datasets):
         raise ValueError(f"{', '.join(matrices)}: one matrices.json and summary.json per dataset of {datasets}")
@@ -64,9 +67,11 @@ def tables(
     write_text(concepts_top25, top.to_markdown(index=False, floatfmt=".3f") + "\n")
     matching = pd.read_csv(baseline[0]) if baseline else None
     card = scorecard(matrices_by[experiment], summaries_by[experiment], frame, table1, matching)
+    card = displayed(card, labels or {})
     summary = summaries_by[experiment]
     names = summary["models"]
-    write_text(scorecard_md, scorecard_markdown(card, experiment, names, summary["tokens"]))
+    shown = [(labels or {}).get(name, name) for name in names]
+    write_text(scorecard_md, scorecard_markdown(card, experiment, shown, summary["tokens"]))
     r2 = {encoder: dict(zip(names, row)) for encoder, row in zip(names, matrices_by[experiment]["r2"])}
     write_json(
         scorecard_json,
