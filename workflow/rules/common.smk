@@ -114,7 +114,9 @@ P = L.for_run("sweeps/{sweep}/{point}")
 
 def job(stage, **patterns):
     """A stage's job description (usae.jobs) with wildcard patterns: its static input and output patterns."""
-    return parsed(getattr(jobs, stage), config, L if stage in SHARED_STAGES else R, **patterns)
+    return parsed(
+        getattr(jobs, stage), config, L if stage in SHARED_STAGES else R, **patterns
+    )
 
 
 def real_job(stage, wildcards, points=False):
