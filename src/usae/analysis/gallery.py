@@ -57,6 +57,12 @@ def border_share(heats_HW):
     return border / total if total > 0 else float("nan")
 
 
+def firing_top(indices_Mnm, values_Mnm):
+    """Top-image indices where the concept fires (its code above 0), -1 elsewhere: a concept that never fires in
+    a model has no top image there, only images that tie at 0."""
+    return np.where(np.asarray(values_Mnm) > 0, np.asarray(indices_Mnm), -1)
+
+
 @torch.no_grad()
 def concept_rows(encode, names, batches, manifest_file, top_indices, concept, n_images, grid, size=160):
     """Each model's top images for ``concept`` with the concept's code over the model's token grid.
@@ -72,7 +78,8 @@ def concept_rows(encode, names, batches, manifest_file, top_indices, concept, n_
     manifest_file : path
         Manifest of the evaluation split (image paths in store order).
     top_indices : numpy.ndarray
-        ``(M, n, m)`` store indices of top images per model and concept (-1 = none).
+        ``(M, n, m)`` store indices of top images per model and concept (-1 = none; :func:`firing_top`
+        leaves only the images on which the concept fires).
     grid : (int, int)
         Token grid.
 

@@ -260,6 +260,18 @@ def concept_gallery(panels, names, paths, title, empty="no concept was chosen", 
                         vmax=max(float(np.max(heat)), 1e-6),
                         interpolation="bilinear",
                     )
+                elif c == 0 and not items:  # keep the axis: it carries the row's label
+                    for spine in axis.spines.values():
+                        spine.set_visible(False)
+                    axis.text(
+                        0.5,
+                        0.5,
+                        "never fires\nin this model",
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        transform=axis.transAxes,
+                    )
                 else:
                     axis.axis("off")
             axes[row, 0].set_ylabel(

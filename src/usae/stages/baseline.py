@@ -7,7 +7,7 @@ import pandas as pd
 
 from usae.activations.batches import evaluation_batches
 from usae.analysis.evaluation import paired_statistics
-from usae.analysis.gallery import concept_rows
+from usae.analysis.gallery import concept_rows, firing_top
 from usae.analysis.matching import auc_above, hungarian_match, match_dictionaries, random_like
 from usae.analysis.plots import concept_gallery, label_of, matching_figure
 from usae.io import write_csv, write_npz, write_table
@@ -23,6 +23,11 @@ def extreme_pairs(pairs, usae_fires, independent_fires):
     return [] if ranked.empty else [ranked.iloc[-1], ranked.iloc[0]]
 
 
+def _firing(accumulator, i):
+    """Model ``i``'s top images of each concept where it fires: ``(1, n, m)``, -1 elsewhere."""
+    return firing_top(accumulator.top_indices[i : i + 1].numpy(), accumulator.top_values[i : i + 1].numpy())
+
+
 def matched_pairs_gallery(usae, saes, batches, manifest_file, tops, chosen, n_images, paths, labels=None):
     """Top images of matched USAE / independent concepts side by side (one block per pair)."""
     usae_top, independent_top = tops
@@ -31,15 +36,13 @@ def matched_pairs_gallery(usae, saes, batches, manifest_file, tops, chosen, n_im
     for name, pair in chosen:
         i = usae.names.index(name)
         k, j = int(pair["usae_concept"]), int(pair["independent_concept"])
-        usae_rows = concept_rows(
-            usae.encode, [name], batches, manifest_file, usae_top.top_indices[i : i + 1].numpy(), k, n_images, grid
-        )
+        usae_rows = concept_rows(usae.encode, [name], batches, manifest_file, _firing(usae_top, i), k, n_images, grid)
         independent_rows = concept_rows(
             lambda model, x: saes[model].encode(x),
             [name],
             batches,
             manifest_file,
-            independent_top.top_indices[i : i + 1].numpy(),
+            _firing(independent_top, i),
             j,
             n_images,
             grid,

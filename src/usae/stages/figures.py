@@ -11,6 +11,7 @@ from usae.analysis.gallery import (
     UNIVERSAL_MIN_ENTROPY,
     border_share,
     concept_rows,
+    firing_top,
     model_specific_concepts,
     universal_concepts,
 )
@@ -105,7 +106,8 @@ def figures(
     usae, meta = load_trained(usae_weights, usae_meta)
     batches = evaluation_batches(stores, meta)
     grid = tuple(batches.stores[names[0]].meta["grid"])
-    top = np.load(top_images)["indices"]
+    with np.load(top_images) as npz:
+        top = firing_top(npz["indices"], npz["values"])
 
     def panels(chosen):
         drawn = []
