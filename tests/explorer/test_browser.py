@@ -222,6 +222,43 @@ def test_at_1400_px_the_index_fits_and_shows_lazy_thumbnails(wide_site):
         assert console_errors(driver) == []
 
 
+# Every word of a column title on one line: a title may wrap between words, after a hyphen or after an
+# underscore, never inside a word ("conc ept", "EfficientN et-Lite0" at 1,400 px before).
+WORDS_ON_ONE_LINE = """
+var broken = [];
+document.querySelectorAll('#table tr.titles th').forEach(function (th) {
+  var walker = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+  for (var node = walker.nextNode(); node; node = walker.nextNode()) {
+    var pattern = /[^\\s\\-_\\u200b]+/g, match;
+    while ((match = pattern.exec(node.data))) {
+      var range = document.createRange();
+      range.setStart(node, match.index);
+      range.setEnd(node, match.index + match[0].length);
+      var tops = Array.prototype.map.call(range.getClientRects(), function (rect) { return Math.round(rect.top); });
+      if (new Set(tops).size > 1) broken.push(match[0]);
+    }
+  }
+});
+return broken;
+"""
+
+
+def test_at_1400_px_no_column_title_breaks_inside_a_word_and_labels_stay_apart(wide_site):
+    from selenium.webdriver.common.by import By
+
+    with chromium(1400, 900) as driver:
+        open_index(driver, wide_site)
+        assert driver.execute_script(WORDS_ON_ONE_LINE) == []
+        widths = driver.execute_script(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert widths[0] <= widths[1], f"horizontal scroll at 1400 px: {widths}"
+        # A label with a comma is one element, not two labels.
+        first = driver.find_element(By.CSS_SELECTOR, "#table tbody td.labels")
+        spans = [span.text for span in first.find_elements(By.CSS_SELECTOR, "span.label")]
+        assert spans and all(span.endswith(", a class named by a long list of synonyms") for span in spans)
+
+
 def test_go_to_a_concept_by_id(site):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys

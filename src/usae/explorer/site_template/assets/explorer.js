@@ -51,7 +51,11 @@
 
   function kindText(kind) { return kind.indexOf("only ") === 0 ? "only " + shown(kind.slice(5)) : kind; }
 
-  function labelsOf(i) { return VALUES.labels[i].map(function (id) { return META.labels[id]; }).join(", "); }
+  function labelsOf(i) { return VALUES.labels[i].map(function (id) { return META.labels[id]; }); }
+  // Each label in its own element: labels may hold commas, so no separator could tell them apart.
+  function labelSpans(i) { return labelsOf(i).map(function (label) { return el("span", { className: "label", text: label }); }); }
+  // A column title that may wrap after an underscore of a long model name, never inside a word.
+  function breakable(title) { return title.replace(/_/g, "_\u200b"); }
 
   function thumbSrc(index) { return "thumbs/" + pad(index, 6) + ".jpg"; }
 
@@ -115,7 +119,7 @@
   function renderHead() {
     var columns = [{ key: "concept", title: "concept" }].concat(INDEX.columns);
     var titles = columns.map(function (column) {
-      return el("th", { "data-key": column.key }, [sortButton(column.key, column.title)]);
+      return el("th", { "data-key": column.key }, [sortButton(column.key, breakable(column.title))]);
     });
     titles.splice(1, 0, el("th", { className: "text", text: "kind" }));
     titles.push(el("th", { className: "text", text: "top-image labels" }));
@@ -236,7 +240,8 @@
   function tableRow(i) {
     var k = VALUES.concept[i];
     var cells = [el("td", {}, [el("a", { href: "#concept=" + k, text: String(k) })]),
-                 el("td", { className: kindName(i) === "universal" ? "text universal" : "text", text: kindText(kindName(i)) })];
+                 el("td", { className: kindName(i) === "universal" ? "text kind universal" : "text kind",
+                            text: breakable(kindText(kindName(i))) })];
     if (META.thumbnails) {
       var top = VALUES.thumb[i];
       cells.unshift(el("td", { className: "thumb" }, top < 0 ? [] : [
@@ -245,7 +250,7 @@
     INDEX.columns.forEach(function (column) {
       cells.push(el("td", { className: "col-" + column.key, text: fmt(VALUES[column.key][i]) }));
     });
-    cells.push(el("td", { className: "text labels", text: labelsOf(i) }));
+    cells.push(el("td", { className: "text labels" }, labelSpans(i)));
     var row = el("tr", { "data-concept": String(k), "data-kind": kindName(i) }, cells);
     row.addEventListener("click", function () { location.hash = "concept=" + k; });
     return row;
@@ -448,7 +453,8 @@
     var panel = openPanel();
     [el("h2", { text: "Concept " + k + " \u2014 " + kindText(kindName(i)) }),
      el("p", { className: "stats", text: "energy " + fmt(VALUES.energy_total[i]) + " \u00b7 firing entropy " + fmt(VALUES.entropy[i]) +
-               " \u00b7 co-fires " + fmt(VALUES.cofires[i]) + (labelsOf(i) ? " \u00b7 labels: " + labelsOf(i) : "") }),
+               " \u00b7 co-fires " + fmt(VALUES.cofires[i]) + (labelsOf(i).length ? " \u00b7 labels: " : "") },
+       labelSpans(i)),
      statsTable(i),
      el("h3", { text: "Top images, every model's heatmap" }),
      el("p", { className: "stats", text: "Columns: the union of every model's top images (outlined: that model's own top images). " +
