@@ -16,8 +16,9 @@ $(STAMP): requirements.lock requirements-nodeps.lock pyproject.toml .dvc/plots/p
 	  || echo "npm install --prefix .dvc/plots failed: dvc plots show draws nothing until it succeeds"
 	touch $@
 
+# After a kill it recovers by itself: workflow/run_dag.sh releases a dead run's lock.
 run: $(STAMP)
-	$(BIN)/snakemake --cores all --rerun-incomplete
+	workflow/run_dag.sh $(BIN)
 
 # Test files run on TEST_WORKERS processes (pytest-xdist; a file's tests stay in one process, which keeps
 # its fixtures): the DAG tests spend most of their time in one-core steps.

@@ -1,5 +1,6 @@
 """Faults and bad input: killed runs, damaged stores, bad folders and configs, locks, determinism, security."""
 
+import fcntl
 import hashlib
 import os
 import pickle
@@ -16,7 +17,7 @@ import pytest
 import yaml
 
 from tests.synthetic import drop_digests, planted_activations
-from tests.workflow.test_workflow import TINY_CONFIG, copy_workflow, snakemake
+from tests.workflow.test_workflow import REPO, TINY_CONFIG, copy_workflow, snakemake
 from usae import jobs
 from usae.activations.store import write_store
 from usae.cli import main
@@ -441,6 +442,27 @@ def test_killed_run_resumes_to_the_uninterrupted_result(reference, tmp_path, poi
     resumed = snakemake(workdir, "--rerun-incomplete")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert digests(workdir) == digests(reference)
+
+
+@pytest.mark.integration
+def test_make_runs_dag_recovers_from_a_kill_in_one_command(reference, tmp_path):
+    """workflow/run_dag.sh (make run) after a SIGKILL during training: no --unlock, no second round."""
+    workdir = Path(shutil.copytree(reference, tmp_path / "run", symlinks=True))
+    _, forced, during = KILL_POINTS["train"]
+    process = start_snakemake(workdir, *forced)
+    wait_for(workdir, during, process)
+    kill_group(process)
+    command = [str(REPO / "workflow/run_dag.sh"), str(Path(sys.executable).parent)]
+    resumed = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert digests(workdir) == digests(reference)
+    # While one holds its lock, a second is refused in one line (exit 75), and touches nothing.
+    with open(workdir / ".snakemake/make-run.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        second = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
+    assert second.returncode == 75 and second.stderr.strip() == (
+        "make run: another 'make run' is running in this folder; wait for it to end"
+    )
 
 
 @pytest.mark.integration
