@@ -51,6 +51,9 @@ if config["sweeps"]:
     include: "workflow/rules/sweep.smk"
 
 
+include: "workflow/rules/record.smk"
+
+
 rule all:
     default_target: True
     input:

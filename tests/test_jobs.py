@@ -78,6 +78,7 @@ def test_the_stages_of_a_run():
         "tables",
         "actmax",
         "explorer",
+        "record",
     ]
     imported = [job.stage for job in jobs.planned_jobs(*tiny(**CONFIGS["imported activations"]))]
     assert "fetch" not in imported and "extract" not in imported and "actmax" not in imported
@@ -128,10 +129,11 @@ def test_replicates_train_each_run_apart_on_the_same_stores():
     single = {**config, "train": {**config["train"], "replicates": 1}}
     assert trains[0].params()["options"] == jobs.train(single, layout, "usae").params()["options"]
     assert sum(job.stage == "extract" for job in planned) == 4
-    assert [job.stage for job in planned].count("explorer") == 1 and planned[-1].stage == "replicates"
-    assert planned[-1].input["scorecards"] == [layout.for_run(run).scorecard(".json") for run in jobs.runs(config)]
-    assert planned[-1].params()["runs"] == ["r0", "r1", "r2"]
-    assert planned[-1].output["scorecard_md"] == layout.scorecard(".md")
+    assert [job.stage for job in planned].count("explorer") == 1 and planned[-2].stage == "replicates"
+    assert planned[-2].input["scorecards"] == [layout.for_run(run).scorecard(".json") for run in jobs.runs(config)]
+    assert planned[-2].params()["runs"] == ["r0", "r1", "r2"]
+    assert planned[-2].output["scorecard_md"] == layout.scorecard(".md")
+    assert planned[-1].stage == "record" and planned[-1].output["resolved"] == layout.resolved_config()
 
 
 def test_replicate_r0_has_the_params_of_the_single_run():

@@ -23,15 +23,13 @@ WHERE_TO_LOOK = {
 
 def _setup(args):
     """Validated config, its results layout, and this process's logging and threads."""
-    from usae.config import load_config, write_resolved
+    from usae.config import load_config
     from usae.layout import Layout
     from usae.runtime import configure
 
     config = load_config(args.config)
     configure(threads=config["threads"])
-    layout = Layout(config["results"])
-    write_resolved(layout.resolved_config(), config)
-    return config, layout
+    return config, Layout(config["results"])
 
 
 def _chosen(job, args):
@@ -223,6 +221,7 @@ def build_parser():
     stage("explorer", "the concept explorer site (results/explorer/index.html)")
     stage("replicates", "the scorecard over train.replicates runs (results/scorecard.md, results/tables/replicates.*)")
     stage("sweep", "each sweep's summary table and figure (results/sweeps/<name>/summary.*)")
+    stage("record", "the resolved config beside the run's outputs, once they all exist (results/config.yaml)")
 
     imported = commands.add_parser("import-acts", help="bring your own activations: write a (N, T, D) .npy as a store")
     imported.set_defaults(func=cmd_import_acts)

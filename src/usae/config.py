@@ -12,7 +12,6 @@ import jsonschema
 import yaml
 
 from usae.errors import ConfigError, UserError
-from usae.io import write_text
 from usae.layout import SPLITS
 from usae.models.registry import BUILTIN_MODELS
 from usae.sae.official_yaml import n_concepts, read_config, released_models, yaml_key
@@ -468,16 +467,6 @@ def load_config(path):
         If a file is missing, is not YAML, or does not match the schema.
     """
     return resolve_config([path])
-
-
-def write_resolved(path, config):
-    """Write an experiment's resolved config to ``path`` (YAML, atomically) unless it already holds it."""
-    text = (
-        "# The resolved config of this experiment (usae.config.resolve_config): every key, defaults "
-        "included.\n" + yaml.safe_dump(config, sort_keys=False)
-    )
-    if not Path(path).exists() or Path(path).read_text() != text:
-        write_text(path, text)
 
 
 def has_images(dataset):

@@ -605,6 +605,16 @@ def train_group(config, layout, sweep, index):
     )
 
 
+def record(config, layout, planned=None):
+    """The record of the experiment (``results/config.yaml``): its resolved config, written once every other
+    output of the run exists.
+
+    ``planned``: the run's other jobs, when the caller has them (default: they are planned here).
+    """
+    outputs = [path for job in planned or _planned(config, layout) for path in job.output_paths()]
+    return Job("record", {}, {"outputs": outputs}, {"resolved": layout.resolved_config()}, lambda: {"config": config})
+
+
 def _run_jobs(config, layout):
     """Training of each kind (the released USAE imported instead of trained), metrics of every dataset and the
     baseline (with independent SAEs) of one run."""
@@ -617,7 +627,8 @@ def _run_jobs(config, layout):
 
 
 def planned_jobs(config, layout):
-    """Every job of a whole run, in stage order (extraction in one job per store).
+    """Every job of a whole run, in stage order (extraction in one job per store), and last the :func:`record`
+    of its resolved config.
 
     Returns
     -------
@@ -630,6 +641,12 @@ def planned_jobs(config, layout):
         metrics of the experiment's dataset, the baseline and tables (training by groups of points with
         ``sweeps.<name>.together`` above 1), then each sweep's summary.
     """
+    planned = _planned(config, layout)
+    return [*planned, record(config, layout, planned)]
+
+
+def _planned(config, layout):
+    """Every job of a whole run but its record (:func:`planned_jobs`)."""
     datasets = all_datasets(config)
     images = [(name, key) for name, (key, entry) in datasets.items() if has_images(entry)]
     first = layout.for_run(runs(config)[0])

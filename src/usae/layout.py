@@ -122,7 +122,8 @@ class Layout:
         return posixpath.join(self.run_root, *parts)
 
     def resolved_config(self):
-        """The experiment's config as resolved (every key, defaults included), written when a run is planned."""
+        """The experiment's config as resolved (every key, defaults included), written by the record stage once
+        the run's outputs exist."""
         return self._path("config.yaml")
 
     def imported_store(self, dataset, split, model):

@@ -41,17 +41,24 @@ def copy_workflow(workdir, config_text):
     return workdir
 
 
+# Rules that follow any change: ``all`` and ``record`` (the resolved config, rewritten after every run).
+FOLLOWERS = {"all", "record"}
+
+
 def planned_rules(result):
-    """Rules a dry run plans (without ``all``)."""
+    """Rules a dry run plans (without :data:`FOLLOWERS`)."""
     assert result.returncode == 0, result.stderr[-3000:]
-    return {line.split()[1].rstrip(":") for line in result.stdout.splitlines() if line.startswith("rule ")} - {"all"}
+    planned = {
+        line.split()[1].rstrip(":") for line in result.stdout.splitlines() if line.startswith(("rule ", "localrule "))
+    }
+    return planned - FOLLOWERS
 
 
 def ran_rules(result):
-    """Rules a real run ran (without ``all``), from its log."""
+    """Rules a real run ran (without :data:`FOLLOWERS`), from its log."""
     return {
         line.split()[1].rstrip(":") for line in result.stderr.splitlines() if line.startswith(("rule ", "localrule "))
-    } - {"all"}
+    } - FOLLOWERS
 
 
 @pytest.fixture(scope="module")
@@ -92,43 +99,27 @@ def test_dry_run_plans_every_rule(tmp_path):
     assert planned_rules(snakemake(tmp_path, "-n")) == RULES
 
 
-def test_snakemake_and_usae_resolve_a_config_file_identically(tmp_path):
-    """A file extending the default and changing one model_zoo entry: the same experiment through both entry points."""
-    from usae.config import load_config
+def test_a_dry_run_writes_nothing_and_the_record_is_what_usae_resolves(copy_of_finished):
+    """results/config.yaml is written by the record job, once the outputs it describes exist: a dry run with
+    other values leaves it as it was, and it equals what the usae command resolves from the same files."""
+    from usae.config import load_config, resolve_config
 
-    copy_workflow(tmp_path, (REPO / "config" / "config.yaml").read_text())
-    mine = tmp_path / "config" / "mine.yaml"
-    mine.write_text(
-        yaml.safe_dump(
-            {
-                "extends": "config.yaml",
-                "results": "results_mine",
-                "model_zoo": {
-                    "efficientnet_lite0": {"loader": "timm", "arch": "efficientnet_lite0", "image_size": 224}
-                },
-            }
-        )
-    )
-    assert snakemake(tmp_path, "-n", "--configfile", "config/mine.yaml").returncode == 0
-    resolved = yaml.safe_load((tmp_path / "results_mine" / "config.yaml").read_text())
-    assert resolved == load_config(mine)
-    assert resolved["model_zoo"]["efficientnet_lite0"]["image_size"] == 224  # not the default's 448
-    assert (
-        resolved["model_zoo"]["mobilenet_v2"]["image_size"] == 448 and resolved["dataset"]["max_images"]["val"] == 160
-    )
-    env = {**os.environ, "PYTHONPATH": str(tmp_path / "src")}
-    usae = subprocess.run(
-        [sys.executable, "-m", "usae.cli", "replicates", "--config", "config/mine.yaml"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-    )
-    assert usae.returncode == 2 and yaml.safe_load((tmp_path / "results_mine/config.yaml").read_text()) == resolved
-    nested = snakemake(tmp_path, "-n", "--configfile", "config/mine.yaml", "--config", "train={lr: 0.001, epochs: 3}")
-    assert nested.returncode == 0, nested.stdout[-2000:]
-    train = yaml.safe_load((tmp_path / "results_mine" / "config.yaml").read_text())["train"]
-    assert train["lr"] == 0.001 and train["epochs"] == 3 and train["k"] == 32  # typed, merged into the section
+    workdir = copy_of_finished
+    record = workdir / "results" / "config.yaml"
+    written = record.read_bytes()
+    assert yaml.safe_load(written) == load_config(workdir / "config" / "config.yaml")
+    mine = workdir / "config" / "mine.yaml"
+    mine.write_text(yaml.safe_dump({"extends": "config.yaml", "results": "results_mine", "train": {"lr": 0.5}}))
+    for args in [("--config", "train={lr: 0.001}"), ("--configfile", "config/mine.yaml")]:
+        assert snakemake(workdir, "-n", *args).returncode == 0
+    assert record.read_bytes() == written and not (workdir / "results_mine").exists()
+    # A real run of a change that reruns little: the record follows it, typed as the schema wants.
+    run = snakemake(workdir, "--config", "explorer={neighbours: 5}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    resolved = yaml.safe_load(record.read_text())
+    overrides = {"explorer": {"neighbours": "5"}}  # as Snakemake passes a nested value: a text
+    assert resolved == resolve_config([workdir / "config" / "config.yaml"], overrides)
+    assert resolved["explorer"]["neighbours"] == 5 and resolved["train"] == yaml.safe_load(written)["train"]
 
 
 def test_full_run_writes_every_output_then_nothing_to_do(finished):

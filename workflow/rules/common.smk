@@ -15,7 +15,6 @@ from usae.config import (
     dataset_splits,
     has_images,
     resolve_config,
-    write_resolved,
 )
 from usae.layout import Layout
 from usae.provenance import code_digest
@@ -43,7 +42,6 @@ RESOLVED = parsed(resolve_config, CONFIG_FILES, workflow.config_settings.config)
 config.clear()
 config.update(RESOLVED)
 L = Layout(config["results"])
-write_resolved(L.resolved_config(), config)
 DATASETS = parsed(all_datasets, config)
 EXPERIMENT = config["dataset"]["name"]
 EVAL_DATASETS = list(DATASETS)  # the experiment's dataset first
@@ -105,7 +103,7 @@ def code(rule):
 # Stages whose jobs serve every training run (their files are shared); the others run once per run
 # (usae.jobs.runs): with train.replicates of 2 or more, under results/replicates/{replicate}/. Some also
 # run for every point of every sweep, under results/sweeps/{sweep}/{point}/ (usae.config.sweep_points).
-SHARED_STAGES = ("fetch", "extract", "extract_merge", "replicates", "sweep")
+SHARED_STAGES = ("fetch", "extract", "extract_merge", "replicates", "sweep", "record")
 POINT_STAGES = ("train", "metrics", "baseline", "tables")
 RUNS = jobs.runs(config)
 R = L.for_run("replicates/{replicate}" if RUNS != [None] else None)
