@@ -264,8 +264,11 @@ def stages_markdown():
                 if key in sections or point:
                     continue
                 read = set()
-                job = _rebuilt(planned, config, Recording(config, read))
+                recording = Recording(config, read)
+                job = _rebuilt(planned, config, recording)
                 _ = job.input  # a function of the config for some stages: read it so that its keys are recorded
+                if any(value is recording for value in job.params().values()):
+                    read = {"*"}  # the stage takes the whole config
                 for value in job.params().values():  # a record is its whole section
                     for record in value if isinstance(value, list) else [value]:
                         options = getattr(record, "options", record)

@@ -99,7 +99,6 @@ def write_json(path, obj):
 
 
 def read_json(path):
-    """Read a JSON file."""
     return json.loads(Path(path).read_text())
 
 

@@ -59,7 +59,6 @@ class Job:
 
     @property
     def input(self):
-        """The named input files."""
         return self.inputs() if callable(self.inputs) else self.inputs
 
     @property

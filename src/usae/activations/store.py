@@ -82,7 +82,6 @@ FLOAT_DTYPES = ("float16", "float32", "float64")
 
 
 def shard_name(index):
-    """File name of shard ``index``."""
     return f"shard_{index:05d}.npy"
 
 
