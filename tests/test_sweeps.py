@@ -81,7 +81,8 @@ def test_each_point_trains_on_the_experiment_stores_with_its_values():
     assert point["train"]["lr"] == 0.003 and point["eval_datasets"] == [] and point["seed"] == config["seed"]
     point_metrics = [job for job in planned if job.stage == "metrics" and "/sweeps/" in job.output["summary"]]
     assert {job.wildcards["dataset"] for job in point_metrics} == {"embedded"}
-    sweep = planned[-1]
+    sweep, last = planned[-2:]
+    assert last.stage == "record"
     assert sweep.stage == "sweep" and sweep.output["table"] == [
         "results/sweeps/lr/summary.csv",
         "results/sweeps/lr/summary.md",
