@@ -134,3 +134,13 @@ def test_method_page_has_the_headings_code_cites():
     headings = set(HEADING.findall(_prose((REPO / "docs" / "method.md").read_text())))
     missing = [heading for heading in METHOD_HEADINGS if heading not in headings]
     assert not missing, f"docs/method.md lacks the sections {missing}"
+
+
+def test_every_results_folder_the_docs_create_is_ignored_by_git():
+    """A `git add -A` after the docs' commands never commits an experiment's results (docs/dvc.md)."""
+    texts = [page.read_text() for page in PAGES]
+    roots = sorted({root for text in texts for root in re.findall(r"results=([\w./-]+)", text)} | {"results"})
+    assert len(roots) > 1
+    for root in roots:
+        ignored = subprocess.run(["git", "check-ignore", "-q", f"{root}/train/usae/model.json"], cwd=REPO)
+        assert ignored.returncode == 0, f"{root}/ is not ignored by .gitignore"
