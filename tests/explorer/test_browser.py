@@ -222,11 +222,11 @@ def test_at_1400_px_the_index_fits_and_shows_lazy_thumbnails(wide_site):
         assert console_errors(driver) == []
 
 
-# Every word of a column title on one line: a title may wrap between words, after a hyphen or after an
-# underscore, never inside a word ("conc ept", "EfficientN et-Lite0" at 1,400 px before).
+# Every word of the elements that arguments[0] selects on one line: a title may wrap between words, after a
+# hyphen or after an underscore, never inside a word ("conc ept", "EfficientN et-Lite0" at 1,400 px before).
 WORDS_ON_ONE_LINE = """
 var broken = [];
-document.querySelectorAll('#table tr.titles th').forEach(function (th) {
+document.querySelectorAll(arguments[0]).forEach(function (th) {
   var walker = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
   for (var node = walker.nextNode(); node; node = walker.nextNode()) {
     var pattern = /[^\\s\\-_\\u200b]+/g, match;
@@ -248,7 +248,7 @@ def test_at_1400_px_no_column_title_breaks_inside_a_word_and_labels_stay_apart(w
 
     with chromium(1400, 900) as driver:
         open_index(driver, wide_site)
-        assert driver.execute_script(WORDS_ON_ONE_LINE) == []
+        assert driver.execute_script(WORDS_ON_ONE_LINE, "#table tr.titles th") == []
         widths = driver.execute_script(
             "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
         )
@@ -257,6 +257,8 @@ def test_at_1400_px_no_column_title_breaks_inside_a_word_and_labels_stay_apart(w
         first = driver.find_element(By.CSS_SELECTOR, "#table tbody td.labels")
         spans = [span.text for span in first.find_elements(By.CSS_SELECTOR, "span.label")]
         assert spans and all(span.endswith(", a class named by a long list of synonyms") for span in spans)
+        open_concept(driver, int(driver.find_element(By.CSS_SELECTOR, "#table tbody tr").get_attribute("data-concept")))
+        assert driver.execute_script(WORDS_ON_ONE_LINE, "#panel .model-name") == []  # the panel's model names too
 
 
 def test_go_to_a_concept_by_id(site):

@@ -358,7 +358,7 @@
   }
 
   function tileRow(name, heading, tiles) {
-    var row = el("div", { className: "model-row", "data-model": name }, [el("div", { className: "model-name", text: heading })].concat(tiles));
+    var row = el("div", { className: "model-row", "data-model": name }, [el("div", { className: "model-name", text: breakable(heading) })].concat(tiles));
     row.style.gridTemplateColumns = "110px repeat(" + Math.max(tiles.length, 1) + ", minmax(0, " + META.thumbnail_px + "px))";
     return row;
   }
