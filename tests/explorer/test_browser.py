@@ -261,6 +261,21 @@ def test_at_1400_px_no_column_title_breaks_inside_a_word_and_labels_stay_apart(w
         assert driver.execute_script(WORDS_ON_ONE_LINE, "#panel .model-name") == []  # the panel's model names too
 
 
+def test_at_1400_px_the_default_models_display_names_fit_unbroken(site, tmp_path):
+    """The embedded default's display names (long, hyphenated) in every model column: no title word broken,
+    no sideways scroll (a real run's index overflowed by 10 px before the cells' padding shrank)."""
+    labels = dict(zip(DIMS, ["DINOv2-S block 8", "EfficientNet-Lite0", "MobileNet-V2"]))
+    content = replace(explorer_content(ExplorerFiles(**site[1]), OPTIONS), labels=labels)
+    shown = write_site(content, tmp_path / "site", thumbnail_px=128, chunk_size=CHUNK)
+    with chromium(1400, 900) as driver:
+        open_index(driver, shown)
+        assert driver.execute_script(WORDS_ON_ONE_LINE, "#table tr.titles th") == []
+        widths = driver.execute_script(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert widths[0] <= widths[1], f"horizontal scroll at 1400 px: {widths}"
+
+
 def test_go_to_a_concept_by_id(site):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys

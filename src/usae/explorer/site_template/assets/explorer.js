@@ -54,8 +54,8 @@
   function labelsOf(i) { return VALUES.labels[i].map(function (id) { return META.labels[id]; }); }
   // Each label in its own element: labels may hold commas, so no separator could tell them apart.
   function labelSpans(i) { return labelsOf(i).map(function (label) { return el("span", { className: "label", text: label }); }); }
-  // A column title that may wrap after an underscore of a long model name, never inside a word.
-  function breakable(title) { return title.replace(/_/g, "_\u200b"); }
+  // A title that may wrap after an underscore or a hyphen of a long model name, never inside a word.
+  function breakable(title) { return title.replace(/([_-])/g, "$1\u200b"); }
 
   function thumbSrc(index) { return "thumbs/" + pad(index, 6) + ".jpg"; }
 
