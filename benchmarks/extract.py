@@ -76,7 +76,8 @@ def main():
         )
         full = time.perf_counter() - start
 
-        batches = list(torch.utils.data.DataLoader(ManifestImages(manifest["path"], spec), batch_size=args.batch_size))
+        images = ManifestImages(manifest["path"], manifest["sha256"], spec, "the benchmark's manifest")
+        batches = list(torch.utils.data.DataLoader(images, batch_size=args.batch_size))
         context = torch.autocast("cuda", dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
         with torch.inference_mode(), context:
             token_model(batches[0].to(device))  # warm-up

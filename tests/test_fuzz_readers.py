@@ -1,4 +1,5 @@
-"""Seeded random damage to files usae's own writers wrote (a store, a checkpoint): truncations and byte flips.
+"""Seeded random damage to files usae's own writers wrote (a store, a checkpoint, a trained run's model.json, a
+manifest): truncations, byte flips and edited keys.
 
 Each read gives exactly the data that was written or a one-line :class:`usae.errors.UserError`, never another
 exception and never other numbers; a resumed store write repairs whatever is damaged. Without the digests
@@ -10,6 +11,7 @@ import json
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -277,3 +279,30 @@ def test_a_damaged_or_edited_model_json_loads_as_written_or_is_refused(trained_r
         }
         assert state.keys() == weights.keys() and all(torch.equal(state[key], weights[key]) for key in weights), case
     assert refused > CASES["model.json"] // 2
+
+
+# ---------------------------------------------------------------- manifests
+
+CASES["manifest"] = 80
+
+
+def test_a_damaged_manifest_reads_as_a_manifest_or_is_refused(tmp_path):
+    """read_manifest of a manifest cut short or with a flipped byte: a checked frame or one line, never another
+    exception. (A manifest has no seal yet: a cut at a row's end, or a flip inside a path, still reads.)"""
+    from usae.data.manifest import MANIFEST_COLUMNS, read_manifest
+    from usae.io import write_csv
+
+    rows = [(f"img{i:02d}", f"images/val/img{i:02d}.jpg", f"label {i}, with a comma", f"{i:064x}") for i in range(10)]
+    write_csv(pd.DataFrame(rows, columns=MANIFEST_COLUMNS), tmp_path / "val.csv")
+    refused = 0
+    for case in range(CASES["manifest"]):
+        copy = tmp_path / f"case{case}.csv"
+        shutil.copy(tmp_path / "val.csv", copy)
+        damage(copy, np.random.default_rng([SEED, case]))
+        frame = outcome(read_manifest, copy)
+        if frame is None:
+            refused += 1
+            continue
+        assert list(frame.columns) == MANIFEST_COLUMNS and frame["sha256"].str.fullmatch("[0-9a-f]{64}").all(), case
+        assert not frame["image_id"].duplicated().any(), case
+    assert refused > CASES["manifest"] // 4

@@ -11,7 +11,7 @@ from PIL import Image
 
 from usae.activations.extraction import extract_store
 from usae.activations.store import ActivationStore, StoreWriter, stat_indices
-from usae.errors import StoreError
+from usae.errors import StoreError, UserError
 from usae.io import file_sha256
 from usae.models.loaders import load_token_model, model_spec
 
@@ -171,3 +171,17 @@ def _plan_of(store):
 
     plan = read_json(store / "plan.json")
     return {key: plan[key] for key in ("model", "spec", "grid", "batch_size", "autocast", "images")}
+
+
+def test_an_image_changed_since_its_manifest_was_written_is_refused_in_one_line(tmp_path, image_folder):
+    """Extraction reads each image checked against the sha256 its manifest recorded at the fetch."""
+    spec = model_spec("efficientnet_lite0")
+    manifest = _manifest(image_folder)
+    manifest.attrs["source"] = "train.csv"
+    Image.fromarray(skimage.data.camera()[:200, :200]).convert("RGB").save(image_folder[1])
+    with pytest.raises(UserError) as error:
+        extract_store(manifest, spec, tmp_path / "s", token_model=KnownGrid(), **SMALL)
+    assert str(error.value) == (
+        f"{image_folder[1]}: changed since it was fetched (its sha256 is not the one train.csv records)"
+    )
+    assert not (tmp_path / "s" / "meta.json").exists()

@@ -5,7 +5,7 @@ from PIL import Image
 
 from usae.data.manifest import build_manifest, read_manifest
 from usae.data.sources import folder_records, hf_records, imagenet_folder_records, write_embedded_split
-from usae.errors import DatasetError
+from usae.errors import DatasetError, UserError
 from usae.io import write_csv
 from usae.options import EmbeddedOptions
 
@@ -123,3 +123,24 @@ def test_a_symlink_out_of_the_dataset_folder_goes_to_the_rejects(tmp_path, image
     manifest, rejects = build_manifest(folder_records(root, "val", 1.0, seed=0), root=root)
     assert list(manifest["image_id"]) == ["inside"] and list(rejects["image_id"]) == ["link"]
     assert rejects["reason"][0] == f"a link to '{outside.resolve()}', outside the dataset folder '{root}'"
+
+
+def test_a_manifest_that_is_not_one_is_refused_in_one_line_naming_it(tmp_path, image_folder):
+    manifest, _ = build_manifest(folder_records(image_folder[0].parent, "val", 1.0, seed=0))
+    write_csv(manifest, tmp_path / "m.csv")
+    whole = (tmp_path / "m.csv").read_bytes()
+    assert read_manifest(tmp_path / "m.csv").attrs["source"] == str(tmp_path / "m.csv")
+    cases = {
+        "random bytes": (bytes(range(256)) * 4, "not a manifest CSV ("),
+        "empty": (b"", "not a manifest CSV (EmptyDataError)"),
+        "other columns": (b"id,file\na,b\n", "columns id, file, not a manifest's image_id, path, label, sha256"),
+        "cut in a row": (whole[: len(whole) - 20], "has no sha256 of 64 hex digits (cut short or edited)"),
+        "an id twice": (whole + whole.splitlines(keepends=True)[1], "is listed twice"),
+    }
+    for name, (data, problem) in cases.items():
+        (tmp_path / "bad.csv").write_bytes(data)
+        with pytest.raises(UserError) as error:
+            read_manifest(tmp_path / "bad.csv")
+        message = str(error.value)
+        assert message.startswith(f"{tmp_path / 'bad.csv'}: ") and problem in message, (name, message)
+        assert "\n" not in message and message.endswith("remove it to fetch it again"), name

@@ -13,24 +13,28 @@ import torch
 from usae.activations.store import Moments, StoreWriter, ids_digest, part_shards, shard_name
 from usae.device import pick_device
 from usae.errors import StoreError, UserError
-from usae.io import read_image, read_json_object, write_json
+from usae.io import file_sha256, read_image, read_json_object, write_json
 from usae.models.loaders import load_token_model, preprocess
 from usae.models.tokens import resample_grid
 from usae.progress import Progress
 
 
 class ManifestImages(torch.utils.data.Dataset):
-    """Images of a manifest, preprocessed for one model."""
+    """Images of a manifest, preprocessed for one model; each checked against the sha256 the manifest
+    recorded when it was fetched (``source``: the manifest, for the message)."""
 
-    def __init__(self, paths, spec):
-        self.paths = list(paths)
-        self.spec = spec
+    def __init__(self, paths, sha256s, spec, source):
+        self.paths, self.sha256s = list(paths), list(sha256s)
+        self.spec, self.source = spec, source
 
     def __len__(self):
         return len(self.paths)
 
     def __getitem__(self, index):
-        return preprocess(read_image(self.paths[index]), self.spec)
+        path = self.paths[index]
+        if file_sha256(path) != self.sha256s[index]:
+            raise UserError(f"{path}: changed since it was fetched (its sha256 is not the one {self.source} records)")
+        return preprocess(read_image(path), self.spec)
 
 
 def package_versions(names=("torch", "timm", "transformers", "numpy", "pillow", "usae")):
@@ -145,13 +149,14 @@ def write_shards(writer, manifest, spec, shards, grid, batch_size, device, autoc
         return
     device = pick_device(device)
     token_model = (token_model or load_token_model(spec)).to(device)
-    paths = manifest["path"].tolist()
+    paths, sha256s = manifest["path"].tolist(), manifest["sha256"].tolist()
+    source = manifest.attrs.get("source", "the manifest")
     sizes = {index: writer.shard_slice(index).stop - writer.shard_slice(index).start for index in shards}
     total = sum(sizes.values())
     progress = Progress(total, f"extract {spec.name}", unit="img", initial=total - sum(sizes[i] for i in missing))
     for index in missing:
         loader = torch.utils.data.DataLoader(
-            ManifestImages(paths[writer.shard_slice(index)], spec),
+            ManifestImages(paths[writer.shard_slice(index)], sha256s[writer.shard_slice(index)], spec, source),
             batch_size=batch_size,
             num_workers=num_workers,
             pin_memory=device.type == "cuda",

@@ -85,5 +85,32 @@ def build_manifest(records, max_images=None, seed=0, source="dataset", root=None
 
 
 def read_manifest(path):
-    """Read a manifest CSV (labels as strings)."""
-    return pd.read_csv(path, dtype={"image_id": str, "label": str, "sha256": str}, keep_default_na=False)
+    """Read a manifest CSV (labels as strings), checked: its columns, one row per image id, a sha256 per image.
+
+    The frame's ``attrs["source"]`` is ``path``, for messages about its images.
+
+    Raises
+    ------
+    usae.errors.UserError
+        One line naming the file: missing, not a CSV, other columns, a repeated image id, or a sha256 that is not
+        64 hex digits (a file cut short or edited).
+    """
+    redo = "remove it to fetch it again"
+    try:
+        frame = pd.read_csv(path, dtype={"image_id": str, "label": str, "sha256": str}, keep_default_na=False)
+    except FileNotFoundError:
+        raise UserError(f"{path}: missing; run 'usae fetch' first") from None
+    except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise UserError(f"{path}: not a manifest CSV ({type(exc).__name__}); {redo}") from None
+    if list(frame.columns) != MANIFEST_COLUMNS:
+        columns = ", ".join(map(str, frame.columns))
+        raise UserError(f"{path}: columns {columns}, not a manifest's {', '.join(MANIFEST_COLUMNS)}; {redo}")
+    bad = ~frame["sha256"].astype(str).str.fullmatch(r"[0-9a-f]{64}")
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise UserError(f"{path}: row {row + 1} has no sha256 of 64 hex digits (cut short or edited); {redo}")
+    repeated = frame["image_id"][frame["image_id"].duplicated()]
+    if len(repeated):
+        raise UserError(f"{path}: image id '{repeated.iloc[0]}' is listed twice; {redo}")
+    frame.attrs["source"] = str(path)
+    return frame
