@@ -302,10 +302,7 @@ def _rebuilt(planned, config, recording):
     from usae.layout import Layout
 
     layout = Layout(config["results"])
-    if planned.stage in ("replicates", "sweep", "train_group") or planned.stage.startswith(("fetch", "extract")):
-        run_layout = layout
-    else:
-        run_layout = layout.for_run(next(iter(jobs.runs(config))))
+    run_layout = layout if planned.stage in jobs.SHARED_STAGES else layout.for_run(jobs.runs(config)[0])
     if planned.stage == "train_group":
         return jobs.train_group(recording, run_layout, planned.wildcards["sweep"], int(planned.wildcards["group"]))
     return getattr(jobs, planned.stage)(recording, run_layout, **planned.wildcards)
@@ -326,9 +323,10 @@ def main(argv=None):
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 naming each stale file")
     args = parser.parse_args(argv)
     if args.check:
-        for path in stale():
+        found = stale()
+        for path in found:
             print(f"{path}: stale; run 'make generate'", file=sys.stderr)
-        return 1 if stale() else 0
+        return 1 if found else 0
     for path, make in GENERATED.items():
         (ROOT / path).write_text(make())
     return 0

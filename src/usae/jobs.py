@@ -106,6 +106,11 @@ def _flattened(files):
 REPLICATE_SEED_STEP = 1000
 
 
+# Stages whose jobs serve every training run: their files lie under the results root (or the shared cache),
+# not under a replicate's folder. The others run once per run (:func:`runs`).
+SHARED_STAGES = ("fetch", "extract", "extract_merge", "train_group", "replicates", "sweep", "record")
+
+
 def runs(config):
     """The training runs of an experiment: ``[None]`` (the results folder's own run) without replicates,
     else one folder per ``train.replicates``: ``["replicates/r0", "replicates/r1", ...]``."""

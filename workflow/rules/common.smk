@@ -100,10 +100,9 @@ def code(rule):
     return code_digest(f"usae.stages.{rule}")
 
 
-# Stages whose jobs serve every training run (their files are shared); the others run once per run
+# Stages whose jobs serve every training run: usae.jobs.SHARED_STAGES. The others run once per run
 # (usae.jobs.runs): with train.replicates of 2 or more, under results/replicates/{replicate}/. Some also
 # run for every point of every sweep, under results/sweeps/{sweep}/{point}/ (usae.config.sweep_points).
-SHARED_STAGES = ("fetch", "extract", "extract_merge", "replicates", "sweep", "record")
 POINT_STAGES = ("train", "metrics", "baseline", "tables")
 RUNS = jobs.runs(config)
 R = L.for_run("replicates/{replicate}" if RUNS != [None] else None)
@@ -113,7 +112,10 @@ P = L.for_run("sweeps/{sweep}/{point}")
 def job(stage, **patterns):
     """A stage's job description (usae.jobs) with wildcard patterns: its static input and output patterns."""
     return parsed(
-        getattr(jobs, stage), config, L if stage in SHARED_STAGES else R, **patterns
+        getattr(jobs, stage),
+        config,
+        L if stage in jobs.SHARED_STAGES else R,
+        **patterns,
     )
 
 
@@ -132,7 +134,7 @@ def real_job(stage, wildcards, points=False):
         run_config = config
         layout = (
             L
-            if stage in SHARED_STAGES
+            if stage in jobs.SHARED_STAGES
             else L.for_run(replicate and f"replicates/{replicate}")
         )
     return getattr(jobs, stage)(run_config, layout, **values)
