@@ -19,18 +19,13 @@ from usae.config import (
 from usae.layout import Layout
 from usae.provenance import code_digest
 from usae.records import plain
-from usae.errors import StoreError, UserError
+from usae.errors import StoreError
+from usae.rule import one_line_on_user_error
 from snakemake.logging import logger
 
-
-def parsed(step, *args, **kwargs):
-    """``step(*args, **kwargs)``; on bad input (a UserError) the parse ends as the usae command does: one
-    line, ``usae: error: ...``, and exit status 2, without Snakemake's traceback."""
-    try:
-        return step(*args, **kwargs)
-    except UserError as error:
-        print(f"usae: error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+# On bad input (a UserError) the parse ends as the usae command does: one line, exit status 2, without
+# Snakemake's traceback.
+parsed = one_line_on_user_error
 
 
 # One config file is one experiment: the --configfile files (default config/config.yaml), each over the
