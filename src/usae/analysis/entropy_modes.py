@@ -78,8 +78,17 @@ def bimodal_verdict(modes, n_models):
         The prominence of the strongest mode near a k-of-M position, as a share of the tallest bin's
         height among the modes (0 when there is none): the number the claim is judged by.
     """
-    tallest = max((mode.height for mode in modes), default=0)
     near_one = any(mode.centre >= 1 - NEAR for mode in modes)
-    shared = [mode for mode in modes if any(abs(mode.centre - p) <= NEAR for p in shared_by_k_positions(n_models))]
-    strength = max((mode.prominence / tallest for mode in shared), default=0.0)
-    return bool(near_one and shared), float(strength)
+    positions = shared_by_k_positions(n_models)
+    shared = [
+        share
+        for mode, share in zip(modes, prominence_shares(modes))
+        if any(abs(mode.centre - p) <= NEAR for p in positions)
+    ]
+    return bool(near_one and shared), float(max(shared, default=0.0))
+
+
+def prominence_shares(modes):
+    """Each mode's prominence as a share of the tallest mode's height: what :func:`bimodal_verdict` judges."""
+    tallest = max((mode.height for mode in modes), default=0)
+    return [mode.prominence / tallest for mode in modes]

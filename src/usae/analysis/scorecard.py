@@ -11,7 +11,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from usae.analysis.entropy_modes import bimodal_verdict, histogram_modes, shared_by_k_positions
+from usae.analysis.entropy_modes import bimodal_verdict, histogram_modes, prominence_shares, shared_by_k_positions
 from usae.analysis.report import chance_cofire_proportion
 
 # Paper, Table 1 (USAE R2 on ImageNet / DTD / CelebA) and Fig. 6b (mean co-fire proportion, top 1000).
@@ -353,12 +353,10 @@ def scorecard_markdown(card, dataset, names, tokens):
 def _modes_text(modes):
     """Fig. 6a's modes as the scorecard shows them: centre, and prominence in concepts and as a share of the
     tallest mode's height (the share the claim is judged by)."""
-    tallest = max((mode.height for mode in modes), default=0)
     return (
         ", ".join(
-            f"{mode.centre:.3f} (prominence {mode.prominence:.0f} concepts, {mode.prominence / tallest:.2f} of the "
-            "tallest mode)"
-            for mode in modes
+            f"{mode.centre:.3f} (prominence {mode.prominence:.0f} concepts, {share:.2f} of the tallest mode)"
+            for mode, share in zip(modes, prominence_shares(modes))
         )
         or "no mode"
     )
