@@ -220,12 +220,13 @@ def store_digest(config, dataset, split, model):
     """The digest in the name of a store's folder: of its data folder, split, the model, its config entry,
     the :func:`store_options`, the seed, and the model's resolved spec (the built-in registry's when the
     config has no entry for it)."""
-    spec = zoo_entry(config, model) or BUILTIN_MODELS.get(model)
+    entry = zoo_entry(config, model)
+    spec = entry or BUILTIN_MODELS.get(model)
     values = {
         "data": data_key(config, dataset),
         "split": split,
         "model": model,
-        "zoo_entry": zoo_entry(config, model),
+        "zoo_entry": entry,
         "options": store_options(config),
         "seed": config["seed"],
         "spec": spec,
