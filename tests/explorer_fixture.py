@@ -58,8 +58,8 @@ def write_images(folder, count, seed=0):
         pixels = np.clip(rng.uniform(0, 255, 3) + rng.normal(0, 30, (40, 48, 3)), 0, 255).astype(np.uint8)
         path = folder / f"img{i:05d}.png"
         Image.fromarray(pixels).save(path)
-        rows.append((f"img{i:05d}", str(path), LABELS[i % len(LABELS)], "0" * 64))
-    return pd.DataFrame(rows, columns=["image_id", "path", "label", "sha256"])
+        rows.append((f"img{i:05d}", str(path), LABELS[i % len(LABELS)], f"image {i}", "0" * 64))
+    return pd.DataFrame(rows, columns=["image_id", "path", "label", "name", "sha256"])
 
 
 def write_actmax(root, concept, names):

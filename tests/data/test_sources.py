@@ -23,8 +23,24 @@ def test_imagenet_folder_layout(tmp_path, image_folder):
     root = _imagenet_layout(tmp_path / "ilsvrc", image_folder)
     records = imagenet_folder_records(root, "val")
     assert len(records) == 6
-    assert {label for _, _, label in records} == {"n01440764", "n02102040"}
+    assert {(label, name) for _, _, label, name in records} == {("n01440764", ""), ("n02102040", "")}
     assert records[0][0] == "n01440764__val_1"
+    (root / "LOC_synset_mapping.txt").write_text("n01440764 tench, Tinca tinca\nn02102040 English springer\n")
+    named = {label: name for _, _, label, name in imagenet_folder_records(root, "val")}
+    assert named == {"n01440764": "tench", "n02102040": "English springer"}
+
+
+def test_folder_labels_are_cut_to_the_configured_depth(tmp_path, image_folder):
+    for index, path in enumerate(image_folder):
+        folder = tmp_path / "photos" / ("animals/birds" if index % 2 else "animals/cats/kittens")
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, folder / path.name)
+    shutil.copy(image_folder[0], tmp_path / "photos" / "loose.jpg")
+    root = tmp_path / "photos"
+    top = {r[2] for r in folder_records(root, "val", 1.0, seed=0)}
+    two = {r[2] for r in folder_records(root, "val", 1.0, seed=0, label_depth=2)}
+    assert top == {"animals", ""} and two == {"animals/birds", "animals/cats", ""}
+    assert {r[3] for r in folder_records(root, "val", 1.0, seed=0)} == {p.stem for p in image_folder} | {"loose"}
 
 
 def test_missing_dataset_root_names_the_key(tmp_path):
@@ -57,7 +73,7 @@ def test_manifest_is_deterministic_and_rejects_corrupt_files(tmp_path, image_fol
     assert "UnidentifiedImageError" in rejects["reason"][0]
     write_csv(first, tmp_path / "m.csv")
     again = read_manifest(tmp_path / "m.csv")
-    assert list(again.columns) == ["image_id", "path", "label", "sha256"]
+    assert list(again.columns) == ["image_id", "path", "label", "name", "sha256"]
     assert again["sha256"].str.len().eq(64).all()
 
 
@@ -72,16 +88,16 @@ def test_subsampling_is_seeded(image_folder):
 def test_duplicate_ids_name_the_dataset_and_both_files(image_folder):
     message = f"eval_datasets.0: image id 'x' names two files, {image_folder[0]} and {image_folder[1]}"
     with pytest.raises(ValueError, match=message):
-        build_manifest([("x", str(image_folder[0]), ""), ("x", str(image_folder[1]), "")], source="eval_datasets.0")
+        build_manifest([("x", str(image_folder[0]), "", ""), ("x", str(image_folder[1]), "", "")], source="eval_datasets.0")
 
 
 def test_embedded_split_is_real_and_deterministic(tmp_path):
     options = EmbeddedOptions(n_train=9, n_val=4, size=64, min_scale=0.2, max_scale=1.0)
     records = write_embedded_split(tmp_path, "train", options, seed=0)
-    first = [open(path, "rb").read() for _, path, _ in records]
+    first = [open(record[1], "rb").read() for record in records]
     again = write_embedded_split(tmp_path, "train", options, seed=0)
-    assert records == again and first == [open(path, "rb").read() for _, path, _ in again]
-    assert len({label for _, _, label in records}) == 7  # spread over every shipped photograph
+    assert records == again and first == [open(record[1], "rb").read() for record in again]
+    assert len({record[2] for record in records}) == 7  # spread over every shipped photograph
     assert Image.open(records[0][1]).size == (64, 64)
     val = write_embedded_split(tmp_path, "val", options, seed=0)
     assert len(val) == 4 and val[0][1] != records[0][1]
@@ -89,9 +105,9 @@ def test_embedded_split_is_real_and_deterministic(tmp_path):
 
 def test_hf_rows_are_written_as_images(tmp_path, image_folder):
     rows = [{"image": Image.open(path), "label": index} for index, path in enumerate(image_folder[:2])]
-    records = hf_records(rows, tmp_path, "val")
+    records = hf_records(rows, tmp_path, "val", class_names=["tench", "goldfish"])
     assert [r[0] for r in records] == ["val_00000000", "val_00000001"]
-    assert records[1][2] == "1" and Image.open(records[0][1]).format == "JPEG"
+    assert records[1][2:] == ("1", "goldfish") and Image.open(records[0][1]).format == "JPEG"
 
 
 def _png_header_only(width, height):
@@ -133,7 +149,7 @@ def test_a_manifest_that_is_not_one_is_refused_in_one_line_naming_it(tmp_path, i
     cases = {
         "random bytes": (bytes(range(256)) * 4, "not a manifest CSV ("),
         "empty": (b"", "not a manifest CSV (EmptyDataError)"),
-        "other columns": (b"id,file\na,b\n", "columns id, file, not a manifest's image_id, path, label, sha256"),
+        "other columns": (b"id,file\na,b\n", "columns id, file, not a manifest's image_id, path, label, name, sha256"),
         "cut in a row": (whole[: len(whole) - 20], "has no sha256 of 64 hex digits (cut short or edited)"),
         "an id twice": (whole + whole.splitlines(keepends=True)[1], "is listed twice"),
     }

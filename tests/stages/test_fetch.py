@@ -23,7 +23,7 @@ def test_embedded_split_manifest(tiny, tmp_path):
     )
     assert len(manifest) == dataset["embedded"]["n_train"]
     written = read_manifest(tmp_path / "train.csv")
-    assert list(written.columns) == ["image_id", "path", "label", "sha256"]
+    assert list(written.columns) == ["image_id", "path", "label", "name", "sha256"]
     assert all(path.startswith(str(tmp_path / "images")) for path in written["path"])
     assert pd.read_csv(tmp_path / "train.rejects.csv").empty
 
@@ -55,6 +55,7 @@ def test_all_rejected_names_the_written_rejects_file(tmp_path):
         "source": "folder",
         "root": str(root),
         "val_fraction": 1.0,
+        "label_depth": 1,
         "max_images": {"train": None, "val": None},
     }
     with pytest.raises(DatasetError, match="every image of split 'val' was rejected") as error:

