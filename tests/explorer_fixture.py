@@ -16,7 +16,7 @@ from usae.analysis.plots import r2_heatmap
 from usae.config import validate_config
 from usae.io import read_json, write_csv
 from usae.layout import Layout
-from usae.options import MetricsOptions, TrainOptions
+from usae.options import ExplorerOptions, MetricsOptions, TrainOptions
 from usae.sae.training import UniversalRun
 from usae.stages.metrics import metrics
 
@@ -172,7 +172,7 @@ def tiny_run(root):
     ).run()
     files = {
         name: Path(layout.metrics(dataset, name))
-        for name in ("matrices.json", "concepts.csv", "top_images.npz", "summary.json")
+        for name in ("matrices.json", "concepts.csv", "top_images.npz", "summary.json", "coherence.json")
     }
     store_metas = [Path(layout.imported_store(dataset, "val", name)) for name in DIMS]
     metrics(
@@ -182,6 +182,9 @@ def tiny_run(root):
         *files.values(),
         dataset=dataset,
         options=MetricsOptions.from_config(config),
+        kinds=ExplorerOptions.from_config(config),
+        seed=0,
+        manifest=[manifest],
     )
     matrices = read_json(files["matrices.json"])
     r2_heatmap(matrices["r2"], matrices["models"], layout.figure_files("fig5_r2"))

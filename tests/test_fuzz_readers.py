@@ -292,7 +292,9 @@ def test_a_damaged_manifest_reads_as_a_manifest_or_is_refused(tmp_path):
     from usae.data.manifest import MANIFEST_COLUMNS, read_manifest
     from usae.io import write_csv
 
-    rows = [(f"img{i:02d}", f"images/val/img{i:02d}.jpg", f"label {i}, with a comma", "", f"{i:064x}") for i in range(10)]
+    rows = [
+        (f"img{i:02d}", f"images/val/img{i:02d}.jpg", f"label {i}, with a comma", "", f"{i:064x}") for i in range(10)
+    ]
     write_csv(pd.DataFrame(rows, columns=MANIFEST_COLUMNS), tmp_path / "val.csv")
     refused = 0
     for case in range(CASES["manifest"]):

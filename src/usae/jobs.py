@@ -379,12 +379,22 @@ def metrics(config, layout, dataset):
     return Job(
         "metrics",
         {"dataset": dataset},
-        lambda: {**_usae_input(layout), "independent": independent, "stores": _val_stores(config, layout, dataset)},
+        lambda: {
+            **_usae_input(layout),
+            "independent": independent,
+            "stores": _val_stores(config, layout, dataset),
+            "manifest": [manifest(config, dataset, "val")] if has_images(all_datasets(config)[dataset][1]) else [],
+        },
         {
             name.split(".")[0]: layout.metrics(dataset, name)
-            for name in ("matrices.json", "concepts.csv", "top_images.npz", "summary.json")
+            for name in ("matrices.json", "concepts.csv", "top_images.npz", "summary.json", "coherence.json")
         },
-        lambda: {"dataset": dataset, "options": MetricsOptions.from_config(config)},
+        lambda: {
+            "dataset": dataset,
+            "options": MetricsOptions.from_config(config),
+            "kinds": ExplorerOptions.from_config(config),
+            "seed": run_seed(config, layout.run),
+        },
     )
 
 
@@ -488,6 +498,7 @@ def tables(config, layout):
             "summaries": [layout.metrics(name, "summary.json") for name in datasets],
             **_metrics_files(config, layout, "concepts.csv"),
             "baseline": baseline_table,
+            "coherence": [layout.metrics(_experiment(config), "coherence.json")],
         },
         {
             "reconstruction": layout.table_files("reconstruction"),
@@ -498,7 +509,12 @@ def tables(config, layout):
             "scorecard_json": layout.scorecard(".json"),
             "headline": layout.headline(),
         },
-        lambda: {"datasets": datasets, "experiment": _experiment(config), "labels": model_labels(config)},
+        lambda: {
+            "datasets": datasets,
+            "experiment": _experiment(config),
+            "replicates": config["train"]["replicates"],
+            "labels": model_labels(config),
+        },
     )
 
 

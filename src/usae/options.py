@@ -190,6 +190,17 @@ class MetricsOptions(Options):
     device: str = "auto"
     """auto, cpu, cuda, cuda:1, ..."""
 
+    coherence_images: int = 8
+    """label coherence: a concept's top images judged (8 is 5% of 160 images, and of the order Network Dissection
+    reads of 50,000)
+    """
+
+    permutations: int = 1000
+    """label coherence: null draws of the permutation test"""
+
+    fdr: float = 0.05
+    """label coherence: false-discovery rate of the Benjamini-Hochberg step"""
+
 
 @dataclass(frozen=True)
 class FiguresOptions(Options):

@@ -103,7 +103,7 @@ def test_labels_that_cannot_be_judged_say_why(labels, top, problem):
 
 def test_labels_with_commas_quotes_and_markup_are_codes_like_any_other():
     codes, vocabulary = encode_labels(['a, "b"', "<script>x</script>", "", 'a, "b"'])
-    assert vocabulary == ['<script>x</script>', 'a, "b"'] and codes.tolist() == [1, 0, -1, 1]
+    assert vocabulary == ["<script>x</script>", 'a, "b"'] and codes.tolist() == [1, 0, -1, 1]
 
 
 def test_majority_counts_rows_and_breaks_ties_to_the_smaller_label():

@@ -53,8 +53,15 @@ def test_claims_of_stages_not_run_read_not_run_never_a_number(rng):
     card = _card(rng=rng)  # no independent SAEs, no baseline: a released USAE evaluated alone
     unrun = card[card["holds"] == "not run"]
     assert sorted(unrun.index) == sorted(
-        [*(f"fig5_independent_r2:{n}" for n in NAMES), *(f"fig7_share:{n}" for n in NAMES), "fig7_random_auc"]
+        [
+            *(f"fig5_independent_r2:{n}" for n in NAMES),
+            *(f"fig7_share:{n}" for n in NAMES),
+            "fig7_random_auc",
+            "stability_above_random",
+            "stability_universal_vs_specific",
+        ]
     )
+    assert unrun.loc["stability_above_random", "gate"] == "replicates: 1"
     assert set(unrun["this run"]) == {"not run"} and unrun["value"].isna().all()
     assert shown_verdict("not run", unrun["gate"].iloc[0]) == "not run (no independent SAEs: train.independent is off)"
     assert scorecard_counts(card.reset_index())["claims_not_run"] == len(unrun)
@@ -149,3 +156,51 @@ def test_the_diagonal_over_channel_means_is_judged_beside_the_papers(rng):
     assert card.loc["fig5_diagonal", "holds"] == "no"
     assert card.loc["fig5_diagonal_over_channel_means", "holds"] == "yes"
     assert card.loc["fig5_diagonal_over_channel_means", "value"] == pytest.approx(0.2)
+
+
+def _coherence(run=True, tested=100, share=0.3, universal=(0.5, 40), specific=(0.4, 20), agree=(0.6, 30, 0.1, 1e-6)):
+    figures = {
+        "run": run,
+        "reason": None if run else "no labels",
+        "fdr": 0.05,
+        "all": {"tested": tested, "coherent_share": share, "label_share_mean": 0.4},
+        "universal": {"tested": universal[1], "coherent_share": 0.3, "label_share_mean": universal[0]},
+        "specific": {"tested": specific[1], "coherent_share": 0.3, "label_share_mean": specific[0]},
+        "agreement": dict(zip(("all_agree_share", "concepts", "chance", "p"), agree)),
+    }
+    return figures
+
+
+def _evidence_card(coherence, replicates=1, rng=None):
+    matrices = {"models": NAMES, "r2": R2, "mse": [[0.2] * 3] * 3, "independent": {}}
+    frame = concept_frame(rng or np.random.default_rng(0))
+    card = scorecard(matrices, _summary(NAMES), frame, coherence=coherence, replicates=replicates)
+    return card.set_index("id")
+
+
+def test_label_coherence_claims_are_judged_gated_or_not_run():
+    card = _evidence_card(_coherence())
+    assert card.loc[
+        ["coherence_above_chance", "coherence_universal_vs_specific", "label_agreement"], "holds"
+    ].tolist() == [
+        "yes",
+        "yes",
+        "yes",
+    ]
+    assert card.loc["coherence_universal_vs_specific", "value"] == pytest.approx(0.1)
+    worse = _evidence_card(_coherence(share=0.01, universal=(0.3, 40), agree=(0.12, 30, 0.1, 0.4)))
+    assert worse.loc[
+        ["coherence_above_chance", "coherence_universal_vs_specific", "label_agreement"], "holds"
+    ].tolist() == [
+        "no",
+        "no",
+        "no",
+    ]
+    few = _evidence_card(_coherence(tested=10, specific=(0.4, 2), agree=(1.0, 3, 0.1, 0.001)))
+    assert set(few.loc[["coherence_above_chance", "coherence_universal_vs_specific", "label_agreement"], "holds"]) == {
+        "not judged"
+    }
+    assert few.loc["coherence_universal_vs_specific", "gate"] == "pairs tested: specific 2 (needs 5 of each)"
+    none = _evidence_card(_coherence(run=False))
+    assert none.loc["label_agreement", "holds"] == "not run" and none.loc["label_agreement", "gate"] == "no labels"
+    assert _evidence_card(None, replicates=3).loc["stability_above_random", "gate"].startswith("judged over the")

@@ -88,7 +88,9 @@ def test_subsampling_is_seeded(image_folder):
 def test_duplicate_ids_name_the_dataset_and_both_files(image_folder):
     message = f"eval_datasets.0: image id 'x' names two files, {image_folder[0]} and {image_folder[1]}"
     with pytest.raises(ValueError, match=message):
-        build_manifest([("x", str(image_folder[0]), "", ""), ("x", str(image_folder[1]), "", "")], source="eval_datasets.0")
+        build_manifest(
+            [("x", str(image_folder[0]), "", ""), ("x", str(image_folder[1]), "", "")], source="eval_datasets.0"
+        )
 
 
 def test_embedded_split_is_real_and_deterministic(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from tests.explorer_fixture import DIMS, concept_records, decode_heatmaps, read_script, shared_tiny_run, write_baseline
+from usae.analysis.kinds import concept_kinds
 from usae.explorer.browser import (
     PANEL_IMAGES_LOADED,
     browser_missing,
@@ -19,7 +20,6 @@ from usae.explorer.browser import (
     wait_for,
 )
 from usae.explorer.build import ExplorerFiles, build_explorer, explorer_content
-from usae.explorer.content import concept_kinds
 from usae.explorer.site import chunk_file, to_base64, write_script, write_site
 from usae.io import read_json
 from usae.options import ExplorerOptions

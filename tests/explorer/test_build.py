@@ -20,10 +20,11 @@ from tests.explorer_fixture import (
     write_independent_top,
 )
 from usae.activations.batches import evaluation_batches
+from usae.analysis.kinds import concept_kinds
 from usae.data.manifest import read_manifest
 from usae.errors import StoreError, UserError
 from usae.explorer.build import ExplorerFiles, build_explorer, check_image_order, explorer_content, image_labels
-from usae.explorer.content import concept_kinds, gallery_images, nearest_concepts, quantise_heatmaps
+from usae.explorer.content import gallery_images, nearest_concepts, quantise_heatmaps
 from usae.explorer.site import chunk_file, encode_heatmaps, image_chunk_file, thumb_name, thumbnailed
 from usae.io import read_json
 from usae.options import ExplorerOptions

@@ -284,7 +284,88 @@ def _fig7(claims, names, r2, independent, baseline):
     claims.add("fig7_random_auc", "Fig. 7", "AUC of the random baseline", "0.13", _fmt(random_auc), None, random_auc)
 
 
-def scorecard(matrices, summary, frame, table1=None, baseline=None):
+EVIDENCE = "Concepts (beyond the paper)"
+MIN_TESTED = 20  # label coherence: (model, concept) pairs behind the share coherent
+MIN_KIND = 5  # label coherence and agreement: concepts of a kind behind a comparison
+AGREEMENT_ALPHA = 0.05  # the models' agreement: level of the one-sided binomial test against chance
+NOT_JUDGED_OVER_RUNS = "judged over the replicates: results/scorecard.md"
+
+
+def _coherence(claims, coherence):
+    texts = {
+        "coherence_above_chance": "concepts are label-coherent above chance (share of tested (model, concept) pairs "
+        f"coherent at FDR {coherence['fdr']:g}, Benjamini-Hochberg, above {coherence['fdr']:g})",
+        "coherence_universal_vs_specific": "universal concepts are at least as label-coherent as model-specific ones "
+        "(mean share of the top label)",
+        "label_agreement": "the models agree on a universal concept's top label above chance (all models; "
+        f"one-sided binomial test, p < {AGREEMENT_ALPHA})",
+    }
+    if not coherence["run"]:
+        for key, text in texts.items():
+            claims.not_run(key, EVIDENCE, text, "—", coherence["reason"])
+        return
+    every, fdr = coherence["all"], coherence["fdr"]
+    share = every["coherent_share"]
+    claims.add(
+        "coherence_above_chance",
+        EVIDENCE,
+        texts["coherence_above_chance"],
+        "—",
+        f"{_fmt(share)} of {every['tested']}",
+        None if share is None else bool(share > fdr),
+        share,
+        f"{every['tested']} pairs tested (needs {MIN_TESTED})" if every["tested"] < MIN_TESTED else None,
+    )
+    universal, specific = coherence["universal"], coherence["specific"]
+    few = [
+        f"{kind} {figures['tested']}"
+        for kind, figures in [("universal", universal), ("specific", specific)]
+        if figures["tested"] < MIN_KIND
+    ]
+    margin = None if few else universal["label_share_mean"] - specific["label_share_mean"]
+    claims.add(
+        "coherence_universal_vs_specific",
+        EVIDENCE,
+        texts["coherence_universal_vs_specific"],
+        "—",
+        f"universal {_fmt(universal['label_share_mean'])} ({universal['tested']}), "
+        f"specific {_fmt(specific['label_share_mean'])} ({specific['tested']})",
+        None if margin is None else bool(margin >= 0),
+        margin,
+        f"pairs tested: {', '.join(few)} (needs {MIN_KIND} of each)" if few else None,
+    )
+    agreement = coherence["agreement"]
+    judged = agreement["concepts"] >= MIN_KIND
+    claims.add(
+        "label_agreement",
+        EVIDENCE,
+        texts["label_agreement"],
+        "—",
+        f"all agree on {_fmt(agreement['all_agree_share'])} of {agreement['concepts']} (chance "
+        f"{agreement['chance']:.3f}, p {agreement['p']:.2g})"
+        if agreement["concepts"]
+        else "no universal concept tested",
+        bool(agreement["p"] < AGREEMENT_ALPHA) if judged else None,
+        None if not agreement["concepts"] else agreement["all_agree_share"] - agreement["chance"],
+        None if judged else f"{agreement['concepts']} universal concepts tested in every model (needs {MIN_KIND})",
+    )
+
+
+STABILITY_CLAIMS = {
+    "stability_above_random": "concepts reproduce across seeds above random (mean matched atom cosine between "
+    "replicates, every model and pair, above the random atoms')",
+    "stability_universal_vs_specific": "universal concepts are more stable across seeds than model-specific ones "
+    "(mean matched atom cosine)",
+}
+
+
+def _stability_not_run(claims, replicates):
+    reason = f"replicates: {replicates}" if replicates < 2 else NOT_JUDGED_OVER_RUNS
+    for key, text in STABILITY_CLAIMS.items():
+        claims.not_run(key, EVIDENCE, text, "—", reason)
+
+
+def scorecard(matrices, summary, frame, table1=None, baseline=None, coherence=None, replicates=1):
     """Each quantitative claim of the paper beside this run's value, as a table.
 
     Parameters
@@ -297,6 +378,10 @@ def scorecard(matrices, summary, frame, table1=None, baseline=None):
         :func:`usae.analysis.report.reconstruction_table` over every evaluated dataset.
     baseline : pandas.DataFrame, optional
         The baseline matching table (one row per model and per random baseline).
+    coherence : dict, optional
+        ``coherence.json`` of the experiment's dataset: the label-coherence claims (beyond the paper).
+    replicates : int
+        ``train.replicates``: the seed-stability claims are judged over replicates, never in one run's card.
 
     Returns
     -------
@@ -313,6 +398,9 @@ def scorecard(matrices, summary, frame, table1=None, baseline=None):
         _table1(claims, table1)
     _fig6(claims, names, summary, frame)
     _fig7(claims, names, r2, matrices["independent"], baseline)
+    if coherence is not None:
+        _coherence(claims, coherence)
+    _stability_not_run(claims, replicates)
     return pd.DataFrame(claims.rows, columns=["id", *CARD_COLUMNS, "gate", "value"])
 
 

@@ -98,7 +98,9 @@ def read_manifest(path):
     """
     redo = "remove it to fetch it again"
     try:
-        frame = pd.read_csv(path, dtype=dict.fromkeys(["image_id", "label", "name", "sha256"], str), keep_default_na=False)
+        frame = pd.read_csv(
+            path, dtype=dict.fromkeys(["image_id", "label", "name", "sha256"], str), keep_default_na=False
+        )
     except FileNotFoundError:
         raise UserError(f"{path}: missing; run 'usae fetch' first") from None
     except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -115,3 +117,18 @@ def read_manifest(path):
         raise UserError(f"{path}: image id '{repeated.iloc[0]}' is listed twice; {redo}")
     frame.attrs["source"] = str(path)
     return frame
+
+
+def split_labels(path, image_ids):
+    """The labels of a manifest's images in the order of ``image_ids`` (a store's).
+
+    Raises
+    ------
+    usae.errors.UserError
+        An image id of the store is not in the manifest (one line naming it).
+    """
+    frame = read_manifest(path).set_index("image_id")
+    missing = [image_id for image_id in image_ids if image_id not in frame.index]
+    if missing:
+        raise UserError(f"{path}: no row for image '{missing[0]}' of the store; fetch and extract again")
+    return frame.loc[list(image_ids), "label"].tolist()

@@ -12,17 +12,15 @@ import numpy as np
 import pandas as pd
 
 from usae.activations.batches import evaluation_batches
+from usae.analysis.kinds import DEAD, concept_kinds, kind_rule
 from usae.data.manifest import read_manifest
 from usae.device import pick_device
 from usae.errors import UserError
 from usae.explorer.content import (
-    DEAD,
     ExplorerContent,
     chance_nearest_cosine,
-    concept_kinds,
     gallery_heatmaps,
     gallery_images,
-    kind_rule,
     nearest_concepts,
     quantise_heatmaps,
 )

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from usae.explorer.content import DEAD, concept_labels
+from usae.analysis.kinds import DEAD
+from usae.explorer.content import concept_labels
 from usae.io import read_image
 
 ASSETS = Path(__file__).with_name("site_template")

@@ -6,7 +6,10 @@ import numpy as np
 import pandas as pd
 
 from usae.activations.batches import evaluation_batches
+from usae.analysis.coherence_table import measure_coherence
 from usae.analysis.evaluation import evaluate_independent, evaluate_usae
+from usae.analysis.kinds import concept_kinds
+from usae.data.manifest import split_labels
 from usae.analysis.universality import loglog_fit
 from usae.device import pick_device
 from usae.io import write_csv, write_json, write_npz
@@ -52,7 +55,21 @@ def universality_summary(frame, names, n_tokens, options):
 
 
 def metrics(
-    usae_weights, usae_meta, stores, matrices, concepts, top_images, summary, *, dataset, options, independent=()
+    usae_weights,
+    usae_meta,
+    stores,
+    matrices,
+    concepts,
+    top_images,
+    summary,
+    coherence,
+    *,
+    dataset,
+    options,
+    kinds,
+    seed,
+    independent=(),
+    manifest=(),
 ):
     """Evaluate on one dataset's val split and write the metrics files; return the summary.
 
@@ -67,21 +84,32 @@ def metrics(
         SAEs' self R2 and MSE, and the standardisation statistics the tokens were evaluated with (the
         run's, from ``model.json``: for an imported release, the ones it was trained with).
     concepts : path
-        CSV to write: per-concept firing, co-firing, entropy, co-fire proportion, energy, dead.
+        CSV to write: per-concept firing, co-firing, entropy, co-fire proportion, energy, dead, kind, and label
+        coherence (:func:`usae.analysis.coherence_table.coherence_columns`).
     top_images : path
         ``.npz`` to write: top-activating images of each (model, concept).
     summary : path
         JSON to write: scalar universality figures.
+    coherence : path
+        JSON to write: label coherence's settings, labels and figures, or why it was not run
+        (:func:`usae.analysis.coherence_table.coherence_summary`).
     dataset : str
         Name of the evaluated dataset (recorded in the files).
     options : usae.options.MetricsOptions
+    kinds : usae.options.ExplorerOptions
+        The thresholds of the concept kinds (:func:`usae.analysis.kinds.concept_kinds`).
+    seed : int
+        Seeds the permutation test.
     independent : sequence of path
         ``(model.safetensors, model.json)`` of the independent SAEs, or empty.
+    manifest : sequence of path
+        The split's manifest (its labels, in store order), or empty for imported activations: no labels.
     """
     usae, meta = load_trained(usae_weights, usae_meta)
     batches = evaluation_batches(stores, meta)
     device = pick_device(options.device)
-    result = evaluate_usae(usae, batches, options.batch_images, options.threshold, options.top_images, device)
+    kept = max(options.top_images, options.coherence_images)
+    result = evaluate_usae(usae, batches, options.batch_images, options.threshold, kept, device)
     norms = np.stack([usae.saes[name].dictionary().detach().cpu().norm(dim=1).numpy() for name in usae.names])
     frame = concept_frame(result["concepts"].table(norms, options.energy_power), usae.names)
     independent_scores = {}
@@ -107,10 +135,19 @@ def metrics(
             "independent": independent_scores,
         },
     )
-    write_csv(frame, concepts)
     accumulator = result["concepts"]
-    write_npz(top_images, accumulator.top_arrays(batches.stores[usae.names[0]].image_ids))
+    image_ids = batches.stores[usae.names[0]].image_ids
+    top = accumulator.top_arrays(image_ids)
     scalars = universality_summary(frame, usae.names, accumulator.n_tokens, options)
+    kinds_m = concept_kinds(
+        frame, usae.names, kinds.universal_entropy, kinds.specific_share, scalars["min_cofires_scaled"]
+    )
+    labels_N = split_labels(manifest[0], image_ids) if manifest else [""] * len(image_ids)
+    columns, coherence_figures = measure_coherence(top, labels_N, usae.names, kinds_m, options, seed)
+    frame = pd.concat([frame.assign(kind=kinds_m), columns], axis=1)
+    write_csv(frame, concepts)
+    write_npz(top_images, {**top, **{key: top[key][:, : options.top_images] for key in ("indices", "values")}})
     write_json(summary, {"dataset": dataset, "models": usae.names, **scalars})
+    write_json(coherence, {"dataset": dataset, "models": usae.names, **coherence_figures})
     log.info("%s: %d tokens, dead share %.3f", dataset, scalars["tokens"], scalars["dead_share"])
     return scalars

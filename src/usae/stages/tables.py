@@ -23,6 +23,8 @@ def tables(
     datasets,
     experiment,
     baseline=(),
+    coherence=(),
+    replicates=1,
     labels=None,
 ):
     """Write every table and the scorecard from the metrics of each evaluated dataset.
@@ -51,6 +53,10 @@ def tables(
         The experiment's dataset.
     baseline : sequence of path
         The baseline's matching table (CSV), when the baseline ran: the scorecard's Fig. 7 lines.
+    coherence : sequence of path
+        The experiment's ``coherence.json``: the label-coherence lines (beyond the paper).
+    replicates : int
+        ``train.replicates`` (the seed-stability lines say where they are judged).
     labels : dict, optional
         Each model's display name, which the scorecard's texts use (:func:`usae.jobs.model_labels`).
     """
@@ -66,7 +72,8 @@ def tables(
     top = frame.sort_values("energy_total", ascending=False).head(25)
     write_text(concepts_top25, top.to_markdown(index=False, floatfmt=".3f") + "\n")
     matching = pd.read_csv(baseline[0]) if baseline else None
-    card = scorecard(matrices_by[experiment], summaries_by[experiment], frame, table1, matching)
+    evidence = read_json(coherence[0]) if coherence else None
+    card = scorecard(matrices_by[experiment], summaries_by[experiment], frame, table1, matching, evidence, replicates)
     card = displayed(card, labels or {})
     summary = summaries_by[experiment]
     names = summary["models"]
