@@ -9,8 +9,8 @@ from usae.activations.batches import evaluation_batches
 from usae.analysis.coherence_table import measure_coherence
 from usae.analysis.evaluation import evaluate_independent, evaluate_usae
 from usae.analysis.kinds import concept_kinds
-from usae.data.manifest import split_labels
 from usae.analysis.universality import loglog_fit
+from usae.data.manifest import split_labels
 from usae.device import pick_device
 from usae.io import write_csv, write_json, write_npz
 from usae.sae.checkpoint import load_trained
