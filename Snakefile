@@ -43,6 +43,7 @@ include: "workflow/rules/explorer.smk"
 
 if RUNS != [None]:
 
+    include: "workflow/rules/stability.smk"
     include: "workflow/rules/replicates.smk"
 
 

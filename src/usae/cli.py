@@ -62,6 +62,7 @@ def _no_job(stage, args, config):
         "baseline": "train.independent is false: no independent SAEs to match",
         "released": "released is null: the USAE is trained, not imported",
         "replicates": "train.replicates is 1: no replicate runs to score together",
+        "stability": "train.replicates is 1: no replicate runs to match",
         "sweep": "sweeps is empty: no sweep to summarise",
     }
     return ConfigError(f"{args.config}: {reasons.get(stage, 'no job matches the options given')}")
@@ -219,6 +220,7 @@ def build_parser():
     stage("figures", "the paper's figures from the metrics (results/figures/)")
     stage("tables", "tables and the scorecard (results/tables/, results/scorecard.md)")
     stage("explorer", "the concept explorer site (results/explorer/index.html)")
+    stage("stability", "seed stability of the concepts over train.replicates runs (results/tables/stability.*)")
     stage("replicates", "the scorecard over train.replicates runs (results/scorecard.md, results/tables/replicates.*)")
     stage("sweep", "each sweep's summary table and figure (results/sweeps/<name>/summary.*)")
     stage("record", "the resolved config beside the run's outputs, once they all exist (results/config.yaml)")

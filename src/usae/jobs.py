@@ -108,7 +108,7 @@ REPLICATE_SEED_STEP = 1000
 
 # Stages whose jobs serve every training run: their files lie under the results root (or the shared cache),
 # not under a replicate's folder. The others run once per run (:func:`runs`).
-SHARED_STAGES = ("fetch", "extract", "extract_merge", "train_group", "replicates", "sweep", "record")
+SHARED_STAGES = ("fetch", "extract", "extract_merge", "train_group", "stability", "replicates", "sweep", "record")
 
 
 def runs(config):
@@ -555,7 +555,10 @@ def replicates(config, layout):
     return Job(
         "replicates",
         {},
-        {"scorecards": [layout.for_run(run).scorecard(".json") for run in names]},
+        {
+            "scorecards": [layout.for_run(run).scorecard(".json") for run in names],
+            "stability": layout.table("stability") + ".json",
+        },
         {
             "table": layout.table_files("replicates"),
             "scorecard_md": layout.scorecard(".md"),
@@ -565,6 +568,34 @@ def replicates(config, layout):
             "runs": [run.rsplit("/", 1)[1] for run in names],
             "seeds": [run_seed(config, run) for run in names],
             "experiment": _experiment(config),
+        },
+    )
+
+
+def stability(config, layout):
+    """Seed stability: every pair of replicate runs' concepts matched, by atoms, jointly, and by codes."""
+    names = runs(config)
+    folders = [layout.for_run(run) for run in names]
+    experiment = _experiment(config)
+    return Job(
+        "stability",
+        {},
+        {
+            "weights": [folder.run_files("usae")["weights"] for folder in folders],
+            "metas": [folder.run_files("usae")["meta"] for folder in folders],
+            "concepts": [folder.metrics(experiment, "concepts.csv") for folder in folders],
+            "stores": _val_stores(config, layout),
+        },
+        {
+            "table": layout.table_files("stability"),
+            "concepts_stability": layout.table("stability_concepts") + ".csv",
+            "summary": layout.table("stability") + ".json",
+        },
+        lambda: {
+            "runs": [run.rsplit("/", 1)[1] for run in names],
+            "options": MetricsOptions.from_config(config),
+            "images": config["metrics"]["stability_images"],
+            "seed": config["seed"],
         },
     )
 
@@ -670,9 +701,10 @@ def planned_jobs(config, layout):
         training of each kind (the ``released`` USAE imported instead of trained), metrics of every
         dataset, the baseline (with independent SAEs),
         figures and tables; actmax (with images) and the explorer of the first run; with replicates,
-        the scorecard over them; and for each point of each sweep (:func:`usae.config.sweep_points`) training,
-        metrics of the experiment's dataset, the baseline and tables (training by groups of points with
-        ``sweeps.<name>.together`` above 1), then each sweep's summary.
+        their seed stability and the scorecard over them; and for each point of each sweep
+        (:func:`usae.config.sweep_points`) training, metrics of the experiment's dataset, the baseline and
+        tables (training by groups of points with ``sweeps.<name>.together`` above 1), then each sweep's
+        summary.
     """
     planned = _planned(config, layout)
     return [*planned, record(config, layout, planned)]
@@ -699,7 +731,7 @@ def _planned(config, layout):
     for run in map(layout.for_run, runs(config)):
         planned += [*_run_jobs(config, run), figures(config, run), tables(config, run)]
     planned += [*([actmax(config, first)] if _images(config) else []), explorer(config, first)]
-    planned += [replicates(config, layout)] if runs(config) != [None] else []
+    planned += [stability(config, layout), replicates(config, layout)] if runs(config) != [None] else []
     for name in config["sweeps"]:
         together = config["sweeps"][name]["together"] > 1
         planned += [

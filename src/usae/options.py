@@ -198,6 +198,11 @@ class MetricsOptions(Options):
     permutations: int = 1000
     """label coherence: null draws of the permutation test"""
 
+    stability_images: int = 200
+    """seed stability (train.replicates >= 2): val images, a seeded subset, whose tokens both runs' codes are
+    matched on
+    """
+
     fdr: float = 0.05
     """label coherence: false-discovery rate of the Benjamini-Hochberg step"""
 

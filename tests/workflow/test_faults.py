@@ -150,6 +150,7 @@ def test_folder_dataset_rejects_bad_files_and_reads_odd_names(tmp_path, image_fo
         "source": "folder",
         "root": str(root),
         "val_fraction": 0.0,
+        "label_depth": 1,
         "max_images": {"train": None},
     }
     out = tmp_path / "out"
@@ -164,6 +165,7 @@ def test_folder_dataset_rejects_bad_files_and_reads_odd_names(tmp_path, image_fo
         cache=None,
     )
     assert len(table) == 4 and all("sub dir é" in path for path in table["path"])
+    assert set(table["label"]) == {"sub dir é"} and "bild 0 ü" in set(table["name"])
     rejects = (out / "train.rejects.csv").read_text()
     assert all(name in rejects for name in ["corrupt.jpg", "empty.png", "fake.jpg"]) and "notes.txt" not in rejects
 

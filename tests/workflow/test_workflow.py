@@ -394,14 +394,24 @@ def test_replicates_share_the_stores_and_the_first_equals_the_single_run(replica
     claims = yaml.safe_load((ours / "scorecard.json").read_text())["claims"]
     assert all({"value:r0", "value:r1", "holds", "fragile"} <= set(claim) for claim in claims)
     assert (ours / "replicates/r0/explorer/index.html").exists() and not (ours / "replicates/r1/explorer").exists()
+    by_id = {claim["id"]: claim for claim in claims}
+    assert (
+        by_id["stability_above_random"]["holds"] in ("yes", "no")
+        and "r0-r1" in by_id["stability_above_random"]["claim"]
+    )
+    pairs = pd.read_csv(ours / "tables/stability.csv")
+    assert set(pairs["method"]) == {"atoms", "joint", "codes", "random"} and set(pairs["pair"]) == {"r0-r1"}
+    single_card = yaml.safe_load((single / "scorecard.json").read_text())["claims"]
+    assert {c["id"]: c["gate"] for c in single_card}["stability_above_random"] == "replicates: 1"
 
 
 def test_one_more_replicate_trains_only_that_run(replicated, tmp_path):
     more = changed_config(tmp_path, "r.yaml", replicated, train={"replicates": 3})
     result = snakemake(replicated, "-n", "--configfile", more)
-    assert planned_rules(result) == {"train", "metrics", "baseline", "figures", "tables", "replicates"}
+    assert planned_rules(result) == {"train", "metrics", "baseline", "figures", "tables", "stability", "replicates"}
     outputs = outputs_of(result)
-    assert all("replicates/r2/" in line or "results/scorecard.md" in line for line in outputs), outputs
+    experiment = ("replicates/r2/", "results/scorecard.md", "results/tables/stability")
+    assert [line for line in outputs if not any(part in line for part in experiment)] == []
 
 
 @pytest.fixture(scope="module")

@@ -232,6 +232,7 @@ RESOURCES = {
     "train": dict(**on_device("train"), mem_mb=16000, runtime=240),
     "released": dict(mem_mb=4000, runtime=30),
     "metrics": dict(**on_device("metrics"), mem_mb=16000, runtime=60),
+    "stability": dict(**on_device("metrics"), mem_mb=16000, runtime=60),
     "baseline": dict(mem_mb=8000, runtime=60),
     "actmax": dict(**on_device("train"), mem_mb=8000, runtime=60),
     "figures": dict(mem_mb=8000, runtime=30),

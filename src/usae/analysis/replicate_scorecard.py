@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from usae.analysis.scorecard import NOT_JUDGED, NOT_RUN
+from usae.analysis.scorecard import EVIDENCE, MIN_KIND, NOT_JUDGED, NOT_RUN, STABILITY_CLAIMS
 
 
 def _unjudged(verdicts, gates):
@@ -66,6 +66,63 @@ def replicate_scorecard(claims_by_run):
             }
         )
     return pd.DataFrame(rows)
+
+
+def stability_rows(summary, runs):
+    """The seed-stability claims, judged once over every pair of runs (``stability.json``), as rows of
+    :func:`replicate_scorecard`'s table (``mean`` is the value; ``holds`` yes or no, or not judged)."""
+    universal, specific = summary["universal"], summary["specific"]
+    few = [
+        f"{kind} {figures['concepts']}"
+        for kind, figures in (("universal", universal), ("specific", specific))
+        if figures["concepts"] < MIN_KIND
+    ]
+    margin = summary["margin_above_random"]
+    difference = None if few else universal["mean"] - specific["mean"]
+    judged = [
+        (
+            "stability_above_random",
+            f"atoms {summary['atoms_mean']:.3f} against random {summary['random_mean']:.3f}",
+            margin,
+            None if margin is None else margin > 0,
+            None,
+        ),
+        (
+            "stability_universal_vs_specific",
+            "",
+            difference,
+            None if difference is None else difference > 0,
+            f"concepts: {', '.join(few)} (needs {MIN_KIND} of each)" if few else None,
+        ),
+    ]
+    rows = []
+    for key, _, value, holds, gate in judged:
+        verdict = NOT_JUDGED if gate else {True: "yes", False: "no", None: "n/a"}[holds]
+        rows.append(
+            {
+                "id": key,
+                "source": EVIDENCE,
+                "claim": STABILITY_CLAIMS[key] + f" (pairs {', '.join(summary['pairs'])})",
+                "paper": "—",
+                **{f"value:{run}": np.nan for run in runs},
+                "mean": np.nan if value is None else value,
+                "sd": np.nan,
+                "min": np.nan if value is None else value,
+                "max": np.nan if value is None else value,
+                "runs_holding": int(verdict == "yes"),
+                "runs_judged": int(verdict in ("yes", "no")),
+                "holds": verdict,
+                "gates": gate or "",
+                "fragile": False,
+            }
+        )
+    return rows
+
+
+def with_stability(table, summary, runs):
+    """``table`` with its seed-stability rows (each run's says "not run") replaced by :func:`stability_rows`."""
+    kept = table[~table["id"].isin(list(STABILITY_CLAIMS))]
+    return pd.concat([kept, pd.DataFrame(stability_rows(summary, runs))], ignore_index=True)
 
 
 def replicate_scorecard_markdown(table, experiment, runs, seeds):
