@@ -512,7 +512,7 @@ def tables(config, layout):
         lambda: {
             "datasets": datasets,
             "experiment": _experiment(config),
-            "replicates": config["train"]["replicates"],
+            "replicated": config["train"]["replicates"] > 1,
             "labels": model_labels(config),
         },
     )

@@ -171,10 +171,10 @@ def _coherence(run=True, tested=100, share=0.3, universal=(0.5, 40), specific=(0
     return figures
 
 
-def _evidence_card(coherence, replicates=1, rng=None):
+def _evidence_card(coherence, replicated=False, rng=None):
     matrices = {"models": NAMES, "r2": R2, "mse": [[0.2] * 3] * 3, "independent": {}}
     frame = concept_frame(rng or np.random.default_rng(0))
-    card = scorecard(matrices, _summary(NAMES), frame, coherence=coherence, replicates=replicates)
+    card = scorecard(matrices, _summary(NAMES), frame, coherence=coherence, replicated=replicated)
     return card.set_index("id")
 
 
@@ -203,4 +203,4 @@ def test_label_coherence_claims_are_judged_gated_or_not_run():
     assert few.loc["coherence_universal_vs_specific", "gate"] == "pairs tested: specific 2 (needs 5 of each)"
     none = _evidence_card(_coherence(run=False))
     assert none.loc["label_agreement", "holds"] == "not run" and none.loc["label_agreement", "gate"] == "no labels"
-    assert _evidence_card(None, replicates=3).loc["stability_above_random", "gate"].startswith("judged over the")
+    assert _evidence_card(None, replicated=True).loc["stability_above_random", "gate"].startswith("judged over the")

@@ -359,13 +359,13 @@ STABILITY_CLAIMS = {
 }
 
 
-def _stability_not_run(claims, replicates):
-    reason = f"replicates: {replicates}" if replicates < 2 else NOT_JUDGED_OVER_RUNS
+def _stability_not_run(claims, replicated):
+    reason = NOT_JUDGED_OVER_RUNS if replicated else "replicates: 1"
     for key, text in STABILITY_CLAIMS.items():
         claims.not_run(key, EVIDENCE, text, "—", reason)
 
 
-def scorecard(matrices, summary, frame, table1=None, baseline=None, coherence=None, replicates=1):
+def scorecard(matrices, summary, frame, table1=None, baseline=None, coherence=None, replicated=False):
     """Each quantitative claim of the paper beside this run's value, as a table.
 
     Parameters
@@ -380,8 +380,9 @@ def scorecard(matrices, summary, frame, table1=None, baseline=None, coherence=No
         The baseline matching table (one row per model and per random baseline).
     coherence : dict, optional
         ``coherence.json`` of the experiment's dataset: the label-coherence claims (beyond the paper).
-    replicates : int
-        ``train.replicates``: the seed-stability claims are judged over replicates, never in one run's card.
+    replicated : bool
+        ``train.replicates`` is 2 or more: the seed-stability claims are judged over replicates, never in one
+        run's card.
 
     Returns
     -------
@@ -400,7 +401,7 @@ def scorecard(matrices, summary, frame, table1=None, baseline=None, coherence=No
     _fig7(claims, names, r2, matrices["independent"], baseline)
     if coherence is not None:
         _coherence(claims, coherence)
-    _stability_not_run(claims, replicates)
+    _stability_not_run(claims, replicated)
     return pd.DataFrame(claims.rows, columns=["id", *CARD_COLUMNS, "gate", "value"])
 
 

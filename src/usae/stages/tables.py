@@ -24,7 +24,7 @@ def tables(
     experiment,
     baseline=(),
     coherence=(),
-    replicates=1,
+    replicated=False,
     labels=None,
 ):
     """Write every table and the scorecard from the metrics of each evaluated dataset.
@@ -55,8 +55,9 @@ def tables(
         The baseline's matching table (CSV), when the baseline ran: the scorecard's Fig. 7 lines.
     coherence : sequence of path
         The experiment's ``coherence.json``: the label-coherence lines (beyond the paper).
-    replicates : int
-        ``train.replicates`` (the seed-stability lines say where they are judged).
+    replicated : bool
+        ``train.replicates`` is 2 or more (the seed-stability lines say where they are judged; its count is not
+        a param, so that one more replicate leaves the runs' tables as they are).
     labels : dict, optional
         Each model's display name, which the scorecard's texts use (:func:`usae.jobs.model_labels`).
     """
@@ -73,7 +74,7 @@ def tables(
     write_text(concepts_top25, top.to_markdown(index=False, floatfmt=".3f") + "\n")
     matching = pd.read_csv(baseline[0]) if baseline else None
     evidence = read_json(coherence[0]) if coherence else None
-    card = scorecard(matrices_by[experiment], summaries_by[experiment], frame, table1, matching, evidence, replicates)
+    card = scorecard(matrices_by[experiment], summaries_by[experiment], frame, table1, matching, evidence, replicated)
     card = displayed(card, labels or {})
     summary = summaries_by[experiment]
     names = summary["models"]
