@@ -373,6 +373,13 @@ def released(config, layout):
     )
 
 
+def kind_options(config):
+    """The explorer's concept-kind thresholds alone (its other keys at their defaults), which the metrics read:
+    so that a key the metrics do not read reruns the explorer only."""
+    explorer = ExplorerOptions.from_config(config)
+    return ExplorerOptions(universal_entropy=explorer.universal_entropy, specific_share=explorer.specific_share)
+
+
 def metrics(config, layout, dataset):
     """Universality and importance metrics of the trained USAE on one dataset's val split."""
     independent = list(_trained(layout, "independent")) if config["train"]["independent"] else []
@@ -392,7 +399,7 @@ def metrics(config, layout, dataset):
         lambda: {
             "dataset": dataset,
             "options": MetricsOptions.from_config(config),
-            "kinds": ExplorerOptions.from_config(config),
+            "kinds": kind_options(config),
             "seed": run_seed(config, layout.run),
         },
     )
