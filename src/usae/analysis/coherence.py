@@ -48,13 +48,18 @@ def labels_problem(codes_N, n):
     return None
 
 
-def majority(labels_KN, n_labels):
-    """The most frequent label of each row and its count: ``(label_K, count_K)`` (ties: the smaller code)."""
+def label_counts(labels_KN, n_labels):
+    """How often each label occurs in each row: ``counts_KL`` (one ``bincount`` over the rows, offset)."""
     rows = len(labels_KN)
     offsets = (np.arange(rows)[:, None] * n_labels + labels_KN).ravel()
-    counts_KL = np.bincount(offsets, minlength=rows * n_labels).reshape(rows, n_labels)
+    return np.bincount(offsets, minlength=rows * n_labels).reshape(rows, n_labels)
+
+
+def majority(labels_KN, n_labels):
+    """The most frequent label of each row and its count: ``(label_K, count_K)`` (ties: the smaller code)."""
+    counts_KL = label_counts(labels_KN, n_labels)
     label_K = counts_KL.argmax(1)
-    return label_K, counts_KL[np.arange(rows), label_K]
+    return label_K, counts_KL[np.arange(len(counts_KL)), label_K]
 
 
 def null_majorities(codes_N, n, permutations, rng, chunk=128):
@@ -161,8 +166,7 @@ def agreement(label_Mm, tested_Mm):
     """
     n_labels = int(max(label_Mm.max(), 0)) + 1
     labels_mM = np.where(tested_Mm, label_Mm, n_labels).T  # untested models vote for an extra label, dropped
-    offsets = (np.arange(len(labels_mM))[:, None] * (n_labels + 1) + labels_mM).ravel()
-    counts = np.bincount(offsets, minlength=len(labels_mM) * (n_labels + 1)).reshape(-1, n_labels + 1)[:, :n_labels]
+    counts = label_counts(labels_mM, n_labels + 1)[:, :n_labels]
     agreed = counts.argmax(1)
     agreeing = counts[np.arange(len(counts)), agreed]
     return agreeing, np.where(agreeing > 0, agreed, -1)
