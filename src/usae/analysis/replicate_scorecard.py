@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from usae.analysis.scorecard import EVIDENCE, MIN_KIND, NOT_JUDGED, NOT_RUN, STABILITY_CLAIMS
+from usae.analysis.scorecard import EVIDENCE, NOT_JUDGED, NOT_RUN, STABILITY_CLAIMS, VERDICTS, few_of_each
 
 
 def _unjudged(verdicts, gates):
@@ -72,32 +72,15 @@ def stability_rows(summary, runs):
     """The seed-stability claims, judged once over every pair of runs (``stability.json``), as rows of
     :func:`replicate_scorecard`'s table (``mean`` is the value; ``holds`` yes or no, or not judged)."""
     universal, specific = summary["universal"], summary["specific"]
-    few = [
-        f"{kind} {figures['concepts']}"
-        for kind, figures in (("universal", universal), ("specific", specific))
-        if figures["concepts"] < MIN_KIND
-    ]
+    few = few_of_each({"universal": universal["concepts"], "specific": specific["concepts"]}, "concepts")
     margin = summary["margin_above_random"]
     difference = None if few else universal["mean"] - specific["mean"]
-    judged = [
-        (
-            "stability_above_random",
-            f"atoms {summary['atoms_mean']:.3f} against random {summary['random_mean']:.3f}",
-            margin,
-            None if margin is None else margin > 0,
-            None,
-        ),
-        (
-            "stability_universal_vs_specific",
-            "",
-            difference,
-            None if difference is None else difference > 0,
-            f"concepts: {', '.join(few)} (needs {MIN_KIND} of each)" if few else None,
-        ),
-    ]
     rows = []
-    for key, _, value, holds, gate in judged:
-        verdict = NOT_JUDGED if gate else {True: "yes", False: "no", None: "n/a"}[holds]
+    for key, value, gate in [
+        ("stability_above_random", margin, None),
+        ("stability_universal_vs_specific", difference, few),
+    ]:
+        verdict = NOT_JUDGED if gate else VERDICTS[None if value is None else value > 0]
         rows.append(
             {
                 "id": key,

@@ -291,6 +291,13 @@ AGREEMENT_ALPHA = 0.05  # the models' agreement: level of the one-sided binomial
 NOT_JUDGED_OVER_RUNS = "judged over the replicates: results/scorecard.md"
 
 
+def few_of_each(counts, noun):
+    """The gate of a comparison between kinds: ``"<noun>: specific 2 (needs 5 of each)"`` when a kind in
+    ``counts`` (kind to count) has fewer than :data:`MIN_KIND`, else None."""
+    few = [f"{kind} {count}" for kind, count in counts.items() if count < MIN_KIND]
+    return f"{noun}: {', '.join(few)} (needs {MIN_KIND} of each)" if few else None
+
+
 def _coherence(claims, coherence):
     texts = {
         "coherence_above_chance": "concepts are label-coherent above chance (share of tested (model, concept) pairs "
@@ -317,11 +324,7 @@ def _coherence(claims, coherence):
         f"{every['tested']} pairs tested (needs {MIN_TESTED})" if every["tested"] < MIN_TESTED else None,
     )
     universal, specific = coherence["universal"], coherence["specific"]
-    few = [
-        f"{kind} {figures['tested']}"
-        for kind, figures in [("universal", universal), ("specific", specific)]
-        if figures["tested"] < MIN_KIND
-    ]
+    few = few_of_each({"universal": universal["tested"], "specific": specific["tested"]}, "pairs tested")
     margin = None if few else universal["label_share_mean"] - specific["label_share_mean"]
     claims.add(
         "coherence_universal_vs_specific",
@@ -332,7 +335,7 @@ def _coherence(claims, coherence):
         f"specific {_fmt(specific['label_share_mean'])} ({specific['tested']})",
         None if margin is None else bool(margin >= 0),
         margin,
-        f"pairs tested: {', '.join(few)} (needs {MIN_KIND} of each)" if few else None,
+        few,
     )
     agreement = coherence["agreement"]
     judged = agreement["concepts"] >= MIN_KIND
