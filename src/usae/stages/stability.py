@@ -18,16 +18,15 @@ log = logging.getLogger(__name__)
 
 
 @torch.no_grad()
-def code_correlations(run_a, run_b, stores, image_indices, batch_images, device):
+def code_correlations(usae_a, usae_b, batches_a, batches_b, image_indices, batch_images, device):
     """Per model, the ``(m, m)`` Pearson correlation of two runs' codes on the same tokens of ``image_indices``.
 
     Parameters
     ----------
-    run_a, run_b : (UniversalSAE, dict)
-        Each run's USAE and ``model.json`` (its tokens are standardised with its own statistics).
+    usae_a, usae_b : usae.sae.modules.UniversalSAE
+    batches_a, batches_b : usae.activations.batches.TokenBatches
+        The val stores, standardised with each run's own statistics (:func:`evaluation_batches`).
     """
-    (usae_a, meta_a), (usae_b, meta_b) = run_a, run_b
-    batches_a, batches_b = evaluation_batches(stores, meta_a), evaluation_batches(stores, meta_b)
     usae_a, usae_b = usae_a.to(device), usae_b.to(device)
     correlations = []
     for name in usae_a.names:
@@ -74,15 +73,17 @@ def stability(weights, metas, concepts, stores, table, concepts_stability, summa
     names = trained[0][0].names
     kinds = [pd.read_csv(path)["kind"].to_numpy(dtype=object) for path in concepts]
     atoms = [[usae.saes[name].dictionary().detach().cpu().numpy() for name in names] for usae, _ in trained]
+    batches = [evaluation_batches(stores, meta) for _, meta in trained]
     rng = np.random.default_rng(seed)
-    n_images = evaluation_batches(stores, trained[0][1]).n_images
+    n_images = batches[0].n_images
     chosen = np.sort(rng.choice(n_images, size=min(images, n_images), replace=False))
     device = pick_device(options.device)
     rows, first = [], {}
     for a, b in itertools.combinations(range(len(runs)), 2):
         pair = f"{runs[a]}-{runs[b]}"
         measures = atom_stability(atoms[a], atoms[b], rng)
-        correlations = code_correlations(trained[a], trained[b], stores, chosen, options.batch_images, device)
+        usaes, pair_batches = (trained[a][0], trained[b][0]), (batches[a], batches[b])
+        correlations = code_correlations(*usaes, *pair_batches, chosen, options.batch_images, device)
         measures["codes"] = code_stability(correlations)
         rows += pair_rows(measures, names, kinds[a], pair)
         if a == 0:
