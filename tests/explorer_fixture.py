@@ -22,6 +22,9 @@ from usae.stages.metrics import metrics
 
 DIMS = {"alpha": 8, "beta": 12, "gamma": 10}
 LABELS = ("cat", "dog", "car", "tree")
+SPECIFIC_SHARE = (
+    0.55  # the concept kinds' threshold: the tiny run's concepts are shared; below 1/2 every one is specific
+)
 
 
 def tiny_config(root):
@@ -182,7 +185,7 @@ def tiny_run(root):
         *files.values(),
         dataset=dataset,
         options=MetricsOptions.from_config(config),
-        kinds=ExplorerOptions.from_config(config),
+        kinds=ExplorerOptions(specific_share=SPECIFIC_SHARE),
         seed=0,
         manifest=[manifest],
     )
@@ -202,7 +205,21 @@ def tiny_run(root):
         "figures": [Path(layout.figure("fig5_r2") + ".png")],
         "actmax_table": table,
         "actmax_images": images,
+        "coherence": files["coherence.json"],
     }
+
+
+def write_stability(path, concepts_csv, seed=0):
+    """A stability stage's ``stability.csv`` for the concepts of ``concepts_csv``: random stabilities in [0, 1]."""
+    frame = pd.read_csv(concepts_csv)
+    rng = np.random.default_rng(seed)
+    table = {"concept": frame["concept"], "kind": frame["kind"]}
+    for name in DIMS:
+        table[f"atom_stability_{name}"] = rng.random(len(frame))
+        table[f"code_stability_{name}"] = rng.random(len(frame))
+    table["joint_stability"] = rng.random(len(frame))
+    write_csv(pd.DataFrame(table), path)
+    return path
 
 
 @functools.cache

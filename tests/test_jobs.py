@@ -129,10 +129,12 @@ def test_replicates_train_each_run_apart_on_the_same_stores():
     single = {**config, "train": {**config["train"], "replicates": 1}}
     assert trains[0].params()["options"] == jobs.train(single, layout, "usae").params()["options"]
     assert sum(job.stage == "extract" for job in planned) == 4
-    assert [job.stage for job in planned].count("explorer") == 1 and planned[-2].stage == "replicates"
-    assert planned[-2].input["scorecards"] == [layout.for_run(run).scorecard(".json") for run in jobs.runs(config)]
-    assert planned[-2].params()["runs"] == ["r0", "r1", "r2"]
-    assert planned[-2].output["scorecard_md"] == layout.scorecard(".md")
+    assert [job.stage for job in planned].count("explorer") == 1 and planned[-2].stage == "explorer"
+    over_runs = next(job for job in planned if job.stage == "replicates")
+    assert over_runs.input["scorecards"] == [layout.for_run(run).scorecard(".json") for run in jobs.runs(config)]
+    assert over_runs.params()["runs"] == ["r0", "r1", "r2"]
+    assert over_runs.output["scorecard_md"] == layout.scorecard(".md")
+    assert planned[-2].input["stability"] == layout.for_run("replicates/r0").metrics("embedded", "stability.csv")
     assert planned[-1].stage == "record" and planned[-1].output["resolved"] == layout.resolved_config()
 
 

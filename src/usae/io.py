@@ -217,3 +217,14 @@ def write_table(frame, paths):
                 tmp.write_text(frame.to_markdown(index=False, floatfmt=".3f") + "\n")
             else:
                 frame.to_csv(tmp, index=False)
+
+
+def read_concepts(concepts_csv, stability_csv=None):
+    """A metrics stage's ``concepts.csv``, joined on ``concept`` with the stability stage's per-concept table
+    (``stability.csv``: matched atom cosine and code correlation per model, joint matched cosine) where given."""
+    import pandas as pd
+
+    frame = pd.read_csv(concepts_csv)
+    if stability_csv is None:
+        return frame
+    return frame.merge(pd.read_csv(stability_csv).drop(columns="kind"), on="concept", how="left", validate="1:1")

@@ -479,7 +479,11 @@ def figures(config, layout):
     return Job(
         "figures",
         {},
-        {**_evaluated(config, layout), "logs": [layout.run_files(kind)["log_csv"] for kind in kinds]},
+        {
+            **_evaluated(config, layout),
+            "coherence": [layout.metrics(_experiment(config), "coherence.json")] if _images(config) else [],
+            "logs": [layout.run_files(kind)["log_csv"] for kind in kinds],
+        },
         {
             **{name: layout.figure_files(name) for name in drawn_figures(_images(config))},
             "curves": [path for kind in kinds for path in layout.figure_files(f"training_curves_{kind}")],
@@ -515,6 +519,7 @@ def tables(config, layout):
             "scorecard_md": layout.scorecard(".md"),
             "scorecard_json": layout.scorecard(".json"),
             "headline": layout.headline(),
+            "coherence_table": layout.table_files("coherence"),
         },
         lambda: {
             "datasets": datasets,
@@ -539,6 +544,7 @@ def explorer(config, layout):
             "actmax_images": layout.actmax_images() if images else [],
             **_baseline_files(config, layout),
             "baseline_table": layout.table("baseline_matching") + ".csv" if config["train"]["independent"] else [],
+            "stability": layout.metrics(_experiment(config), "stability.csv") if len(runs(config)) > 1 else [],
         },
         {"site": layout.explorer()},
         lambda: {"options": ExplorerOptions.from_config(config), "labels": model_labels(config)},
@@ -595,7 +601,8 @@ def stability(config, layout):
         },
         {
             "table": layout.table_files("stability"),
-            "concepts_stability": layout.table("stability_concepts") + ".csv",
+            "concepts_stability": folders[0].metrics(experiment, "stability.csv"),
+            "figure": layout.figure_files("stability_by_kind"),
             "summary": layout.table("stability") + ".json",
         },
         lambda: {
@@ -603,6 +610,7 @@ def stability(config, layout):
             "options": MetricsOptions.from_config(config),
             "images": config["metrics"]["stability_images"],
             "seed": config["seed"],
+            "labels": model_labels(config),
         },
     )
 
@@ -737,8 +745,8 @@ def _planned(config, layout):
     ]
     for run in map(layout.for_run, runs(config)):
         planned += [*_run_jobs(config, run), figures(config, run), tables(config, run)]
-    planned += [*([actmax(config, first)] if _images(config) else []), explorer(config, first)]
     planned += [stability(config, layout), replicates(config, layout)] if runs(config) != [None] else []
+    planned += [*([actmax(config, first)] if _images(config) else []), explorer(config, first)]
     for name in config["sweeps"]:
         together = config["sweeps"][name]["together"] > 1
         planned += [

@@ -11,7 +11,8 @@ datasets and activation stores, which live in the :class:`Cache` that experiment
 
 import posixpath
 
-# Paper figures written by the figures stage (the baseline and actmax stages write Figs. 7, 7b, 8 and 16).
+# Figures written by the figures stage: the paper's (the baseline and actmax stages write Figs. 7, 7b, 8 and 16)
+# and label coherence against its null (beyond the paper).
 FIGURES = (
     "fig5_r2",
     "fig6a_entropy",
@@ -19,17 +20,20 @@ FIGURES = (
     "fig6c_cofire_energy",
     "fig4_universal_concepts",
     "fig9_model_specific_concepts",
+    "coherence_null",
 )
-# Figures drawn from images (top-image galleries): not drawn for an experiment without images.
-GALLERY_FIGURES = ("fig4_universal_concepts", "fig9_model_specific_concepts")
+# Figures drawn from images or their labels (top-image galleries, label coherence): not drawn for an experiment
+# without images.
+IMAGE_FIGURES = ("fig4_universal_concepts", "fig9_model_specific_concepts", "coherence_null")
 FIGURE_FORMATS = (".png", ".pdf")
 TABLE_FORMATS = (".csv", ".md")
 SPLITS = ("train", "val")
 
 
 def drawn_figures(images):
-    """The figures stage's figures: every one of :data:`FIGURES`, or without the galleries when there are no images."""
-    return [name for name in FIGURES if images or name not in GALLERY_FIGURES]
+    """The figures stage's figures: every one of :data:`FIGURES`, or without :data:`IMAGE_FIGURES` when there are
+    no images."""
+    return [name for name in FIGURES if images or name not in IMAGE_FIGURES]
 
 
 def site_figures(images, independent):

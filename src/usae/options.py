@@ -173,7 +173,7 @@ class MetricsOptions(Options):
     """R2 is computed per batch of this many images and averaged"""
 
     top_images: int = 8
-    """top-activating images kept per (model, concept)"""
+    """top-activating images kept per (model, concept) in top_images.npz (at least coherence_images are kept)"""
 
     energy_power: int = 1
     """1 = official code, 2 = paper (squared)"""

@@ -12,6 +12,7 @@ from usae.analysis.coherence import (
     majority,
     permutation_p,
 )
+from usae.analysis.coherence_table import coherence_table
 
 N_IMAGES, N_LABELS, TOP = 200, 10, 8
 
@@ -125,3 +126,22 @@ def test_chance_agreement_and_its_test():
     share, p = agreement_test(np.array([True] * 2 + [False] * 6), 0.25)
     assert p > 0.5
     assert np.isnan(agreement_test(np.array([], dtype=bool), 0.25)[1])
+
+
+def test_the_coherence_table_lists_every_group_beside_its_chance():
+    figures = {"tested": 10, "coherent_share": 0.3, "label_share_mean": 0.4}
+    summary = {
+        "run": True,
+        "fdr": 0.05,
+        "null_label_share_mean": 0.2,
+        **dict.fromkeys(("all", "universal", "specific"), figures),
+        "per_model": {"a": figures, "b": figures},
+        "agreement": {"concepts": 7, "all_agree_share": 0.5, "chance": 0.02, "p": 1e-6},
+    }
+    table = coherence_table(summary, {"a": "Model A"})
+    assert table["group"].tolist()[::2] == ["all", "universal", "specific (own model)", "Model A", "b", "universal"]
+    shares = table[table["statistic"] == "mean top-label share"]
+    assert (shares["value"] == 0.4).all() and (shares["chance"] == 0.2).all()
+    assert table.iloc[-1][["pairs", "value", "chance", "p"]].tolist() == [7, 0.5, 0.02, 1e-6]
+    not_run = coherence_table({"run": False, "reason": "one label only"})
+    assert not_run["statistic"].tolist() == ["not run (one label only)"]

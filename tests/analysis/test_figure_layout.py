@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from tests.analysis.frames import concept_frame
-from usae.analysis import plots
+from usae.analysis import evidence_plots, plots
 
 NAMES = ["dinov2_vits14_imgfocus_block8", "efficientnet_lite0", "mobilenet_v2"]
 LABELS = {
@@ -59,6 +59,7 @@ def drawn(monkeypatch):
         matplotlib.pyplot.close(figure)
 
     monkeypatch.setattr(plots, "save_figure", check)
+    monkeypatch.setattr(evidence_plots, "save_figure", check)
     return found
 
 
@@ -110,8 +111,38 @@ def test_no_text_overlaps_in_any_figure(drawn, rng, labels):
     table = pd.DataFrame([{"concept": 3, "optimised_for": name, **dict.fromkeys(NAMES, 0.5)} for name in NAMES])
     images = {(3, name): torch.rand(1, 3, 16, 16) for name in NAMES}
     plots.actmax_figure(images, table, [(3, "concept 3 (universal)")], NAMES, ["actmax"], labels)
-    assert sorted(drawn) == sorted(["r2", "ent", "cfp", "ce", "gallery", "empty", "curves", "match", "actmax"])
+    _evidence_figures(frame, rng, labels)
+    expected = ["r2", "ent", "cfp", "ce", "gallery", "empty", "curves", "match", "actmax", "coh", "stab"]
+    assert sorted(drawn) == sorted(expected)
     assert {name: pairs for name, pairs in drawn.items() if pairs} == {}
+
+
+def _evidence_figures(frame, rng, labels):
+    """Label coherence against its null and seed stability by kind, on random values."""
+    kinds = np.array(["universal", "mixed", *(f"only {name}" for name in NAMES)], dtype=object)
+    frame = frame.assign(kind=rng.choice(kinds, len(frame)))
+    for name in NAMES:
+        frame[f"label_share_{name}"] = np.where(
+            rng.random(len(frame)) < 0.8, rng.integers(1, 9, len(frame)) / 8, np.nan
+        )
+    per_model = {name: {"tested": 240, "coherent_share": 0.2} for name in NAMES}
+    null = [0.0, 0.3, 0.4, 0.2, 0.07, 0.03, 0.0, 0.0, 0.0]
+    evidence = {
+        "run": True,
+        "top_images": 8,
+        "fdr": 0.05,
+        "per_model": per_model,
+        "null_label_share_distribution": null,
+    }
+    evidence_plots.coherence_null_figure(frame, evidence, NAMES, ["coh"], labels)
+    rows = [
+        {"pair": pair, "model": name, "method": method, "kind": kind, "mean": rng.random()}
+        for pair in ("r0-r1", "r0-r2", "r1-r2")
+        for name in NAMES
+        for method in evidence_plots.METHODS
+        for kind in evidence_plots.KINDS
+    ]
+    evidence_plots.stability_figure(pd.DataFrame(rows), NAMES, ["stab"], labels)
 
 
 def test_training_curves_legends_use_the_display_names(monkeypatch, rng):

@@ -7,7 +7,16 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from tests.explorer_fixture import DIMS, concept_records, decode_heatmaps, read_script, shared_tiny_run, write_baseline
+from tests.explorer_fixture import (
+    DIMS,
+    SPECIFIC_SHARE,
+    concept_records,
+    decode_heatmaps,
+    read_script,
+    shared_tiny_run,
+    write_baseline,
+    write_stability,
+)
 from usae.analysis.kinds import concept_kinds
 from usae.explorer.browser import (
     PANEL_IMAGES_LOADED,
@@ -25,7 +34,6 @@ from usae.io import read_json
 from usae.options import ExplorerOptions
 
 pytestmark = pytest.mark.integration
-SPECIFIC_SHARE = 0.55  # the tiny run's concepts are shared; below 1/2 every concept would be model-specific
 CHUNK = 8
 OPTIONS = ExplorerOptions(specific_share=SPECIFIC_SHARE, thumbnail_px=64, chunk_size=CHUNK)
 
@@ -40,8 +48,9 @@ def site(tmp_path_factory):
     missing = browser_missing()
     if missing:
         pytest.skip(f"no headless browser: {missing}")
-    inputs = shared_tiny_run(tmp_path_factory.getbasetemp() / "explorer_run")
     site_dir = tmp_path_factory.mktemp("explorer_browser") / "site"
+    shared = shared_tiny_run(tmp_path_factory.getbasetemp() / "explorer_run")
+    inputs = {**shared, "stability": write_stability(site_dir.parent / "stability.csv", shared["concepts"])}
     m = len(pd.read_csv(inputs["concepts"]))
     baseline = write_baseline(site_dir.parent / "baseline", list(DIMS), m, inputs["manifest"])
     site = build_explorer(ExplorerFiles(**inputs, **baseline), site_dir, OPTIONS)
@@ -389,4 +398,46 @@ def test_the_site_names_each_model_by_its_display_name(site, tmp_path):
         open_concept(driver, k)
         panel = driver.find_element(By.ID, "panel").text
         assert all(f"{label} (scale" in panel for label in labels.values())
+        assert console_errors(driver) == []
+
+
+HOSTILE = 'Nuts, "Oilseeds" <script>window.pwned = 1</script><b>bold</b>'
+
+
+def test_panel_shows_labels_and_stability_and_the_index_sorts_and_filters_by_them(site, tmp_path):
+    """Each concept's labels among every model's top images and its seed stability, in the panel; the index
+    sorts by stability and filters by the models a concept is coherent in; a label holding a comma, quotes
+    and HTML is shown as text, never run."""
+    from selenium.webdriver.common.by import By
+
+    content = explorer_content(ExplorerFiles(**site[1]), OPTIONS)
+    tested = np.isfinite(content.frame[f"label_share_{content.names[0]}"].to_numpy(dtype=float))
+    assert tested.any() and content.coherence["run"]
+    frame = content.frame.copy()
+    frame.loc[tested, f"label_{content.names[0]}"] = HOSTILE
+    counts = [{**entry} for entry in content.label_counts]
+    for k in np.flatnonzero(tested):
+        counts[k][content.names[0]] = [[HOSTILE, 5], ["plain", 3]]
+    hostile = write_site(replace(content, frame=frame, label_counts=counts), tmp_path / "site", chunk_size=CHUNK)
+    k = int(np.flatnonzero(tested & (content.kinds != "dead"))[0])
+    with chromium() as driver:
+        open_index(driver, hostile)
+        driver.find_element(By.CSS_SELECTOR, "th[data-key=joint_stability] button").click()
+        stability = column(driver, "joint_stability")
+        assert stability == sorted(stability, reverse=True) and len(stability) > 1
+        coherent_filter = driver.find_element(By.CSS_SELECTOR, "input[data-filter=coherent_models]")
+        coherent_filter.send_keys(">=1")
+        shown = column(driver, "coherent_models")
+        assert min(shown, default=1) >= 1 and len(shown) == int(
+            (frame.loc[content.kinds != "dead", "coherent_models"] >= 1).sum()
+        )
+        open_concept(driver, k)
+        row = driver.find_element(By.CSS_SELECTOR, f"#panel .evidence tr[data-model={content.names[0]}]")
+        labels = [span.text for span in row.find_elements(By.CSS_SELECTOR, "span.label")]
+        assert labels == [HOSTILE, HOSTILE + " \u00d75", "plain \u00d73"]
+        assert row.find_elements(By.CSS_SELECTOR, "b, script") == []
+        assert driver.execute_script("return window.pwned === undefined")
+        cells = [cell.text for cell in row.find_elements(By.CSS_SELECTOR, "td")]
+        stabilities = frame.loc[k, [f"atom_stability_{content.names[0]}", f"code_stability_{content.names[0]}"]]
+        assert [float(cell) for cell in cells[-2:]] == pytest.approx(stabilities.to_list(), abs=1e-3)
         assert console_errors(driver) == []

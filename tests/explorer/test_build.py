@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from tests.explorer_fixture import (
+    SPECIFIC_SHARE,
     concept_records,
     decode_heatmaps,
     read_script,
@@ -31,7 +32,7 @@ from usae.options import ExplorerOptions
 from usae.sae.checkpoint import load_trained
 
 THUMB = 48
-OPTIONS = ExplorerOptions(thumbnail_px=THUMB, chunk_size=16)
+OPTIONS = ExplorerOptions(thumbnail_px=THUMB, chunk_size=16, specific_share=SPECIFIC_SHARE)
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +70,8 @@ def test_index_lists_every_alive_concept_once_with_its_statistics(built):
     assert values["fires_beta"] == alive["fires_beta"].tolist()
     kinds = [built["index"]["kinds"][i] for i in values["kind"]]
     min_cofires = read_json(built["inputs"]["summary"])["min_cofires_scaled"]
-    expected = concept_kinds(alive, built["meta"]["models"], 0.9, 0.9, min_cofires)
-    assert kinds == expected.tolist() and "universal" in kinds
+    expected = concept_kinds(alive, built["meta"]["models"], 0.9, SPECIFIC_SHARE, min_cofires)
+    assert kinds == expected.tolist() == alive["kind"].tolist() and "universal" in kinds
 
 
 def test_concept_records_point_at_existing_thumbnails_and_decodable_heatmaps(built):
@@ -119,7 +120,7 @@ def test_heatmaps_are_the_models_codes_on_the_shown_images(built):
 def test_site_has_the_r2_matrix_figures_and_actmax_images(built):
     site, meta = built["site"], built["meta"]
     assert len(meta["r2"]) == 3 and all(len(row) == 3 for row in meta["r2"])
-    assert "entropy > 0.9" in meta["kind_rule"] and "90%" in meta["kind_rule"]
+    assert "entropy > 0.9" in meta["kind_rule"] and "55%" in meta["kind_rule"]
     assert meta["figures"] == ["figures/fig5_r2.png"] and (site / "figures" / "fig5_r2.png").exists()
     optimised = [record for record in built["records"].values() if record["actmax"]]
     assert len(optimised) == 1 and len(optimised[0]["actmax"]) == 3

@@ -22,7 +22,7 @@ from usae.models.loaders import preprocess
 from usae.options import TrainOptions
 from usae.provenance import module_closure
 from usae.sae.checkpoint import load_trained
-from usae.sae.trained_run import load
+from usae.sae.trained_run import concept_table, load
 from usae.sae.training import UniversalRun
 
 
@@ -157,6 +157,19 @@ def test_concepts_is_the_metrics_concept_table(trained):
     pd.testing.assert_frame_equal(run.concepts(), expected)
     pd.testing.assert_frame_equal(run.concepts(config["dataset"]["name"]), expected)
     assert "missing; run 'usae metrics' first" in one_line_error(run.concepts, "imagenet")
+
+
+def test_concepts_join_the_seed_stability_beside_them(tmp_path):
+    frame = pd.DataFrame({"concept": [0, 1, 2], "kind": ["universal", "dead", "mixed"], "entropy": [0.9, 0.0, 0.5]})
+    frame.to_csv(tmp_path / "concepts.csv", index=False)
+    pd.testing.assert_frame_equal(concept_table(tmp_path / "concepts.csv"), frame)
+    stability = pd.DataFrame(
+        {"concept": [2, 0, 1], "kind": ["mixed", "universal", "dead"], "joint_stability": [0.2, 0.9, 0.1]}
+    )
+    stability.to_csv(tmp_path / "stability.csv", index=False)
+    joined = concept_table(tmp_path / "concepts.csv")
+    assert joined.columns.tolist() == ["concept", "kind", "entropy", "joint_stability"]
+    assert joined["joint_stability"].tolist() == [0.9, 0.1, 0.2]
 
 
 def test_bad_input_is_refused_in_one_line(trained, tmp_path):

@@ -49,7 +49,7 @@ def test_metrics_files(tiny_trained, tmp_path):
     frame = pd.read_csv(out["concepts"])
     assert len(frame) == config["train"]["n_concepts"] and frame["entropy"].between(0, 1).all()
     top = np.load(out["top_images"])
-    assert top["indices"].shape == (n_models, 3, config["train"]["n_concepts"])
+    assert top["indices"].shape == (n_models, 4, config["train"]["n_concepts"])  # at least coherence_images
     n_val = config["dataset"]["embedded"]["n_val"]
     assert summary["tokens"] == n_val * 49 == read_json(out["summary"])["tokens"]
     coherence = read_json(out["coherence"])

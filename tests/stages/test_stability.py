@@ -22,6 +22,7 @@ def test_a_run_matched_with_its_copy_is_perfectly_stable(tiny_evaluated, tmp_pat
         [tmp_path / "t.csv", tmp_path / "t.md"],
         tmp_path / "c.csv",
         tmp_path / "s.json",
+        [tmp_path / "f.png", tmp_path / "f.pdf"],
         runs=["r0", "r1"],
         options=MetricsOptions.from_config(config),
         images=3,
@@ -36,3 +37,4 @@ def test_a_run_matched_with_its_copy_is_perfectly_stable(tiny_evaluated, tmp_pat
     assert read_json(tmp_path / "s.json")["pairs"] == ["r0-r1"]
     per_concept = pd.read_csv(tmp_path / "c.csv")
     assert len(per_concept) == config["train"]["n_concepts"] and set(per_concept.columns) >= {"kind", "joint_stability"}
+    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "f.pdf").read_bytes()[:4] == b"%PDF"

@@ -21,12 +21,14 @@ def test_tables_and_scorecard(tiny_evaluated, tmp_path):
         scorecard_md=tmp_path / "s.md",
         scorecard_json=tmp_path / "s.json",
         headline=tmp_path / "h.json",
+        coherence_table=[tmp_path / "coherence.csv", tmp_path / "coherence.md"],
     )
     card = tables(
         [layout.metrics(name, "matrices.json")],
         [layout.metrics(name, "summary.json")],
         layout.metrics(name, "concepts.csv"),
         **out,
+        coherence=[layout.metrics(name, "coherence.json")],
         datasets=[name],
         experiment=name,
         labels=jobs.model_labels(config),
@@ -47,3 +49,9 @@ def test_tables_and_scorecard(tiny_evaluated, tmp_path):
     headline = read_json(tmp_path / "h.json")
     assert set(HEADLINE_METRICS) < set(headline) and headline["fig7_matched_share"] is None
     assert headline["claims_not_run"] == counts["claims_not_run"] and len(headline) == 11  # fits dvc exp show
+    evidence, coherence = read_json(layout.metrics(name, "coherence.json")), pd.read_csv(tmp_path / "coherence.csv")
+    if evidence["run"]:
+        first = coherence.iloc[0]
+        assert first["group"] == "all" and first["pairs"] == evidence["all"]["tested"]
+    else:
+        assert coherence["statistic"].tolist() == [f"not run ({evidence['reason']})"]

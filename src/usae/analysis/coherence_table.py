@@ -41,6 +41,13 @@ def _kind_figures(result, mask_Mm):
     }
 
 
+def share_distribution(shares_K, n):
+    """Top-label shares (multiples of ``1 / n``) as a distribution: entry k is the share of them equal to k / n
+    (k = 0..n)."""
+    counts = np.bincount(np.rint(np.asarray(shares_K) * n).astype(np.int64), minlength=n + 1)
+    return (counts / max(len(shares_K), 1)).tolist()
+
+
 def coherence_summary(result, names, kinds_m, labels_N, options):
     """What ``coherence.json`` holds: the settings, the labels, and per model, per kind and across models the
     figures the scorecard judges (docs/concept_evidence.md).
@@ -81,6 +88,7 @@ def coherence_summary(result, names, kinds_m, labels_N, options):
         **head,
         "null_label_share_mean": float(result["null_share"].mean()),
         "null_label_share_95": float(np.quantile(result["null_share"], 0.95)),
+        "null_label_share_distribution": share_distribution(result["null_share"], options.coherence_images),
         "all": _kind_figures(result, every),
         "per_model": {
             name: _kind_figures(result, every & (np.arange(n_models) == i)[:, None]) for i, name in enumerate(names)
@@ -94,6 +102,48 @@ def coherence_summary(result, names, kinds_m, labels_N, options):
             "p": p,
         },
     }
+
+
+def coherence_table(summary, labels=None):
+    """``coherence.json`` as a table: per group (all concepts, universal, specific, each model) the share of
+    coherent (model, concept) pairs and the mean top-label share beside the null's, then the models' agreement on
+    a universal concept's label beside its chance. One row saying why, where coherence was not run.
+
+    Parameters
+    ----------
+    summary : dict
+        :func:`coherence_summary`.
+    labels : dict, optional
+        Each model's display name.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``group``, ``statistic``, ``pairs`` (tested pairs, or concepts for the agreement), ``value``,
+        ``chance`` and ``p``.
+    """
+    columns = ["group", "statistic", "pairs", "value", "chance", "p"]
+    if not summary["run"]:
+        return pd.DataFrame([["all", f"not run ({summary['reason']})", 0, None, None, None]], columns=columns)
+    groups = {"all": summary["all"], "universal": summary["universal"], "specific (own model)": summary["specific"]}
+    groups.update({(labels or {}).get(name, name): figures for name, figures in summary["per_model"].items()})
+    null = summary["null_label_share_mean"]
+    rows = []
+    for group, figures in groups.items():
+        rows.append([group, f"coherent share (q <= {summary['fdr']:g})", figures["tested"], figures["coherent_share"]])
+        rows.append([group, "mean top-label share", figures["tested"], figures["label_share_mean"], null])
+    agreement = summary["agreement"]
+    rows.append(
+        [
+            "universal",
+            "all models agree on the top label",
+            agreement["concepts"],
+            agreement["all_agree_share"],
+            agreement["chance"],
+            agreement["p"],
+        ]
+    )
+    return pd.DataFrame(rows, columns=columns)
 
 
 def measure_coherence(top_arrays, labels_N, names, kinds_m, options, seed):

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from usae.activations.batches import evaluation_batches
-from usae.analysis.kinds import DEAD, concept_kinds, kind_rule
+from usae.analysis.kinds import DEAD, kind_rule
 from usae.data.manifest import read_manifest
 from usae.device import pick_device
 from usae.errors import UserError
@@ -23,9 +23,10 @@ from usae.explorer.content import (
     gallery_images,
     nearest_concepts,
     quantise_heatmaps,
+    top_label_counts,
 )
 from usae.explorer.site import write_site
-from usae.io import read_json
+from usae.io import read_concepts, read_json
 from usae.options import ExplorerOptions
 from usae.sae.checkpoint import load_trained
 
@@ -63,6 +64,11 @@ class ExplorerFiles:
     baseline_table : path or None
         The baseline's ``baseline_matching.csv``: each model's random-dictionary matched cosine, shown beside
         its twins' cosines.
+    coherence : path or None
+        The metrics stage's ``coherence.json``: label coherence's settings and null, shown with each concept's
+        labels; None: not shown.
+    stability : path or None
+        The stability stage's ``stability.csv`` of this run (replicates only): each concept's seed stability.
     """
 
     matrices: str
@@ -79,9 +85,12 @@ class ExplorerFiles:
     pairs: Sequence[str] = ()
     independent_top: str | None = None
     baseline_table: str | None = None
+    coherence: str | None = None
+    stability: str | None = None
 
     def __post_init__(self):
-        for name in ("manifest", "actmax_table", "actmax_images", "independent_top", "baseline_table"):
+        optional = ("manifest", "actmax_table", "actmax_images", "independent_top", "baseline_table")
+        for name in (*optional, "coherence", "stability"):
             object.__setattr__(self, name, getattr(self, name) or None)
 
 
@@ -122,7 +131,11 @@ def explorer_content(files, options=DEFAULTS, labels=None, image_concepts=6):
     -------
     usae.explorer.content.ExplorerContent
     """
-    frame = pd.read_csv(files.concepts)
+    frame = read_concepts(files.concepts, files.stability)
+    coherent = [column for column in frame.columns if column.startswith("coherent_")]
+    if coherent:
+        frame = frame.assign(coherent_models=frame[coherent].sum(axis=1).astype(int))
+    coherence = read_json(files.coherence) if files.coherence else {"run": False, "reason": "not given"}
     matrices, summary = read_json(files.matrices), read_json(files.summary)
     usae, meta = load_trained(files.usae_weights, files.usae_meta)
     device = pick_device(options.device)
@@ -135,9 +148,14 @@ def explorer_content(files, options=DEFAULTS, labels=None, image_concepts=6):
     with np.load(files.top_images) as top_images:
         if manifest is not None:
             check_image_order(manifest, top_images["image_ids"], image_ids)
-        kinds = concept_kinds(frame, names, universal_entropy, specific_share, summary["min_cofires_scaled"])
+        kinds = frame["kind"].to_numpy(dtype=object)
         alive = kinds != DEAD
         gallery, top = gallery_images(top_images["indices"], top_images["values"], options.gallery_images, alive)
+        label_counts = (
+            top_label_counts(top_images["indices"], frame, names, image_labels(manifest), coherence["top_images"])
+            if coherence["run"]
+            else None
+        )
     heat, shown = gallery_heatmaps(
         lambda name, tokens: usae.encode(name, tokens.to(device)),
         names,
@@ -174,6 +192,8 @@ def explorer_content(files, options=DEFAULTS, labels=None, image_concepts=6):
         twins=baseline_twins(files.pairs, len(frame), files.independent_top, options.gallery_images, image_ids),
         labels={name: (labels or {}).get(name, name) for name in names},
         twin_chance=twin_chance(files.baseline_table, names),
+        coherence=coherence,
+        label_counts=label_counts,
     )
 
 

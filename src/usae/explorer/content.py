@@ -233,6 +233,35 @@ def concept_labels(gallery_mU, image_labels, per_concept=3):
     return vocabulary, [[position[label] for label in labels] for labels in counts]
 
 
+def top_label_counts(indices_Mnm, frame, names, image_labels, n):
+    """The labels of each (concept, model)'s top ``n`` images, where label coherence tested it.
+
+    Parameters
+    ----------
+    indices_Mnm : numpy.ndarray
+        ``top_images.npz``'s ``indices``: ``(M, K, m)`` store indices, largest code first.
+    frame : pandas.DataFrame
+        ``concepts.csv`` with ``label_share_<model>`` (NaN: not tested).
+    names : list of str
+    image_labels : sequence of str
+        Label of every store index.
+    n : int
+        Top images judged (``metrics.coherence_images``); at most K are counted.
+
+    Returns
+    -------
+    list of dict
+        Per concept, ``{model: [[label, count], ...]}`` over its tested models, most common first (ties: label).
+    """
+    counts = [{} for _ in range(indices_Mnm.shape[2])]
+    for i, name in enumerate(names):
+        for k in np.flatnonzero(np.isfinite(frame[f"label_share_{name}"].to_numpy(dtype=float))):
+            labels = [image_labels[index] for index in indices_Mnm[i, :n, k] if index >= 0]
+            tally = {label: labels.count(label) for label in set(labels)}
+            counts[k][name] = sorted(([label, c] for label, c in tally.items()), key=lambda item: (-item[1], item[0]))
+    return counts
+
+
 @dataclass
 class ExplorerContent:
     """Everything the site shows, indexed by concept id (length m unless stated).
@@ -246,7 +275,7 @@ class ExplorerContent:
     frame : pandas.DataFrame
         ``concepts.csv`` (one row per concept, in concept order).
     kinds : numpy.ndarray
-        From :func:`concept_kinds`.
+        Each concept's kind (``concepts.csv``'s ``kind``, :func:`usae.analysis.kinds.concept_kinds`).
     gallery, top : numpy.ndarray
         From :func:`gallery_images`.
     heat_bytes, heat_scale : numpy.ndarray
@@ -277,6 +306,10 @@ class ExplorerContent:
         Each model's display name, shown wherever the site names a model; None: its name.
     twin_chance : dict, optional
         Per model, the mean matched cosine of a random dictionary (:func:`usae.explorer.build.twin_chance`).
+    coherence : dict, optional
+        ``coherence.json`` (label coherence's settings and null; ``{"run": False, ...}``: not run).
+    label_counts : list of dict, optional
+        :func:`top_label_counts`; None: label coherence was not run.
     """
 
     names: list
@@ -301,3 +334,5 @@ class ExplorerContent:
     twins: dict = None
     labels: dict = None
     twin_chance: dict = field(default_factory=dict)
+    coherence: dict = field(default_factory=lambda: {"run": False, "reason": "not given"})
+    label_counts: list = None

@@ -155,13 +155,16 @@ def _round(values, digits=4):
     return [None if not np.isfinite(v) else float(f"{v:.{digits}g}") for v in np.asarray(values, dtype=float)]
 
 
-def numeric_columns(names, labels=None):
-    """``[(key, title)]`` of the index's numeric columns (keys are ``concepts.csv`` columns; titles name
-    each model by its display name in ``labels``)."""
+def numeric_columns(names, present, labels=None):
+    """``[(key, title)]`` of the index's numeric columns (keys are columns of the explorer's concept frame; titles
+    name each model by its display name in ``labels``): the statistics, then label coherence (models in which the
+    concept is coherent) and seed stability (joint matched cosine) where ``present`` (the frame's columns) has
+    them."""
     columns = [("energy_total", "energy"), ("entropy", "entropy"), ("cofires", "co-fires")]
     for prefix, title in [("fires", "fires"), ("cofire_proportion", "co-fire prop."), ("energy", "energy")]:
         columns += [(f"{prefix}_{name}", f"{title} {(labels or {}).get(name, name)}") for name in names]
-    return columns
+    evidence = [("coherent_models", "coherent in"), ("joint_stability", "stability")]
+    return columns + [(key, title) for key, title in evidence if key in present]
 
 
 def index_columns(content, alive, label_ids):
@@ -178,9 +181,10 @@ def index_columns(content, alive, label_ids):
         "labels": [label_ids[k] for k in alive],
         "thumb": content.gallery[alive, 0].tolist(),
     }
-    columns = numeric_columns(content.names, content.labels)
+    columns = numeric_columns(content.names, set(frame.columns), content.labels)
     for key, _ in columns:
-        values[key] = frame[key].astype(int).tolist() if key.startswith(("fires", "cofires")) else _round(frame[key])
+        counted = key.startswith(("fires", "cofires", "coherent_models"))
+        values[key] = frame[key].astype(int).tolist() if counted else _round(frame[key])
     return {"columns": [{"key": key, "title": title} for key, title in columns], "kinds": kinds, "values": values}
 
 
@@ -207,7 +211,18 @@ def site_meta(content, figures, vocabulary, chunk_size, thumbnail_px):
         "shown_images": [] if content.shown is None else content.shown.images_I.tolist(),
         "baseline": content.twins is not None,
         "twin_chance": dict(zip(content.twin_chance, _round(list(content.twin_chance.values())))),
+        "coherence": coherence_meta(content.coherence),
+        "stability": "joint_stability" in content.frame.columns,
+        "evidence": _has_evidence(content),
     }
+
+
+def coherence_meta(evidence):
+    """What the concept panels say of label coherence: whether it ran (or why not), its top n, FDR and null."""
+    if not evidence["run"]:
+        return {"run": False, "reason": evidence["reason"]}
+    keys = ("top_images", "fdr", "permutations", "null_label_share_mean", "null_label_share_95")
+    return {"run": True, **{key: evidence[key] for key in keys}}
 
 
 def _scalars(summary, labels):
@@ -249,7 +264,36 @@ def concept_record(content, k, actmax):
         "neighbours": [[int(j), _round([c])[0]] for j, c in zip(content.neighbours[k], content.cosines[k]) if j >= 0],
         "actmax": actmax,
         **({} if content.twins is None else {"twins": twins_of(content, k)}),
+        **({"evidence": evidence_of(content, k)} if _has_evidence(content) else {}),
     }
+
+
+def _has_evidence(content):
+    return content.label_counts is not None or "joint_stability" in content.frame.columns
+
+
+def evidence_of(content, k):
+    """Concept ``k``'s label coherence per tested model (``{model: {"counts": [[label, count], ...], "label",
+    "share", "enrichment", "p", "coherent"}}``) and, with replicates, its seed stability per model
+    (``"atom_stability"``, ``"code_stability"``)."""
+    row, out = content.frame.iloc[k], {}
+    for name in content.names:
+        entry = {
+            key: _round([row[f"{key}_{name}"]])[0]
+            for key in ("atom_stability", "code_stability")
+            if f"{key}_{name}" in row
+        }
+        if content.label_counts is not None and name in content.label_counts[k]:
+            entry.update(
+                counts=content.label_counts[k][name],
+                label=str(row[f"label_{name}"]),
+                share=_round([row[f"label_share_{name}"]])[0],
+                enrichment=_round([row[f"label_enrichment_{name}"]])[0],
+                p=_round([row[f"label_p_{name}"]])[0],
+                coherent=bool(row[f"coherent_{name}"]),
+            )
+        out[name] = entry
+    return out
 
 
 def file_name(content, index):

@@ -10,7 +10,6 @@ import glob
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from PIL import Image
 
@@ -19,7 +18,7 @@ from usae.activations.extraction import token_batches
 from usae.activations.store import FLOAT_DTYPES
 from usae.device import pick_device
 from usae.errors import UserError, first_line
-from usae.io import check_keys, read_image
+from usae.io import check_keys, read_concepts, read_image
 from usae.layout import Layout
 from usae.models.loaders import ModelSpec, load_token_model, preprocess
 from usae.sae.checkpoint import load_trained
@@ -321,7 +320,9 @@ class TrainedRun:
         Returns
         -------
         pandas.DataFrame
-            One row per concept: firing per model, co-firing, entropy, co-fire proportion, energy, dead.
+            One row per concept: firing per model, co-firing, entropy, co-fire proportion, energy, dead, kind,
+            label coherence per model (docs/concept_evidence.md), and in the first of several replicate runs
+            seed stability per model (:func:`concept_table`).
         """
         if self.kind != "usae":
             raise UserError(f"{self.run_dir}: the concept table is the USAE's; this run is of kind '{self.kind}'")
@@ -333,8 +334,15 @@ class TrainedRun:
             if len(found) > 1:
                 names = ", ".join(Path(path).parent.name for path in found)
                 raise UserError(f"{self.run_dir}: concept tables of several datasets ({names}); name one with dataset=")
-            return pd.read_csv(found[0])
+            return concept_table(found[0])
         path = Path(layout.metrics(dataset, "concepts.csv"))
         if not path.is_file():
             raise UserError(f"{path}: missing; run 'usae metrics' first")
-        return pd.read_csv(path)
+        return concept_table(path)
+
+
+def concept_table(concepts_csv):
+    """``concepts.csv`` joined with the ``stability.csv`` beside it, where the stability stage wrote one (the first
+    replicate run's: each concept's matched atom cosine and code correlation in the other runs)."""
+    stability = Path(concepts_csv).with_name("stability.csv")
+    return read_concepts(concepts_csv, stability if stability.is_file() else None)

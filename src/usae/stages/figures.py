@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from usae.activations.batches import evaluation_batches
+from usae.analysis.evidence_plots import coherence_null_figure
 from usae.analysis.gallery import (
     SPECIFIC_MIN_SHARE,
     UNIVERSAL_MIN_ENTROPY,
@@ -45,6 +46,8 @@ def figures(
     fig6c_cofire_energy,
     fig4_universal_concepts=(),
     fig9_model_specific_concepts=(),
+    coherence_null=(),
+    coherence=(),
     logs=(),
     curves=(),
     *,
@@ -68,8 +71,10 @@ def figures(
         The val manifest (image files of the galleries); None or empty: no images (imported
         activations), so the galleries, Figs. 4 and 9, are not drawn.
     fig5_r2, fig6a_entropy, fig6b_cofire_proportion, fig6c_cofire_energy, fig4_universal_concepts,
-    fig9_model_specific_concepts : list of path
-        PNG and PDF of each figure (the galleries' only with a manifest).
+    fig9_model_specific_concepts, coherence_null : list of path
+        PNG and PDF of each figure (the galleries' and label coherence's only with a manifest).
+    coherence : sequence of path
+        The metrics stage's ``coherence.json`` (with a manifest): label coherence against its null.
     options : usae.options.FiguresOptions
     top_concepts : int
         Fig. 6b: concepts ranked by energy (``metrics.top_concepts``).
@@ -101,8 +106,9 @@ def figures(
         fig6c_cofire_energy,
     )
     if not manifest:
-        log.info("Figs. 4 and 9 (image galleries) skipped: no images (dataset.source: activations)")
+        log.info("Figs. 4 and 9 and label coherence skipped: no images (dataset.source: activations)")
         return
+    coherence_null_figure(frame, read_json(coherence[0]), names, coherence_null, labels)
     usae, meta = load_trained(usae_weights, usae_meta)
     batches = evaluation_batches(stores, meta)
     grid = tuple(batches.stores[names[0]].meta["grid"])

@@ -146,7 +146,7 @@ def metrics(
     columns, coherence_figures = measure_coherence(top, labels_N, usae.names, kinds_m, options, seed)
     frame = pd.concat([frame.assign(kind=kinds_m), columns], axis=1)
     write_csv(frame, concepts)
-    write_npz(top_images, {**top, **{key: top[key][:, : options.top_images] for key in ("indices", "values")}})
+    write_npz(top_images, top)
     write_json(summary, {"dataset": dataset, "models": usae.names, **scalars})
     write_json(coherence, {"dataset": dataset, "models": usae.names, **coherence_figures})
     log.info("%s: %d tokens, dead share %.3f", dataset, scalars["tokens"], scalars["dead_share"])

@@ -8,6 +8,7 @@ import pandas as pd
 import torch
 
 from usae.activations.batches import evaluation_batches
+from usae.analysis.evidence_plots import stability_figure
 from usae.analysis.matching import CodeCorrelation
 from usae.analysis.stability import atom_stability, code_stability, pair_rows, stability_summary
 from usae.device import pick_device
@@ -40,9 +41,24 @@ def code_correlations(usae_a, usae_b, batches_a, batches_b, image_indices, batch
     return correlations
 
 
-def stability(weights, metas, concepts, stores, table, concepts_stability, summary, *, runs, options, images, seed):
-    """Match every pair of replicate runs' concepts and write the pairs table, run r0's per-concept stability and
-    the summary the scorecard over the runs judges; return the summary.
+def stability(
+    weights,
+    metas,
+    concepts,
+    stores,
+    table,
+    concepts_stability,
+    summary,
+    figure,
+    *,
+    runs,
+    options,
+    images,
+    seed,
+    labels=None,
+):
+    """Match every pair of replicate runs' concepts and write the pairs table, its figure, run r0's per-concept
+    stability and the summary the scorecard over the runs judges; return the summary.
 
     Parameters
     ----------
@@ -57,10 +73,14 @@ def stability(weights, metas, concepts, stores, table, concepts_stability, summa
         universal, specific), the concepts, mean matched similarity, shares above 0.5 and 0.7, and for the
         joint matching the share of per-model matches it agrees with.
     concepts_stability : path
-        CSV: each of run r0's concepts, its kind, and per model its matched atom cosine and code correlation
-        (mean over the other runs), and its joint matched cosine (mean over runs and models).
+        CSV beside run r0's ``concepts.csv`` (``stability.csv``, which ``usae.load(...).concepts()`` and the
+        explorer join to it): each of its concepts, its kind, and per model its matched atom cosine and code
+        correlation (mean over the other runs), and its joint matched cosine (mean over runs and models).
     summary : path
         JSON: :func:`usae.analysis.stability.stability_summary` with the settings.
+    figure : list of path
+        PNG and PDF of the table's mean matched similarities by method and kind
+        (:func:`usae.analysis.evidence_plots.stability_figure`).
     runs : list of str
     options : usae.options.MetricsOptions
         ``batch_images`` and ``device`` of the code matching.
@@ -68,6 +88,8 @@ def stability(weights, metas, concepts, stores, table, concepts_stability, summa
         At most this many val images (a seeded subset) whose tokens the codes are matched on.
     seed : int
         Seeds the random atoms and the image subset.
+    labels : dict, optional
+        Each model's display name, which the figure uses.
     """
     trained = [load_trained(w, m) for w, m in zip(weights, metas)]
     names = trained[0][0].names
@@ -91,6 +113,7 @@ def stability(weights, metas, concepts, stores, table, concepts_stability, summa
         log.info("%s: mean matched atom cosine %.3f", pair, float(np.nanmean(measures["atoms"])))
     frame = pd.DataFrame(rows)
     write_table(frame, table)
+    stability_figure(frame, names, figure, labels)
     per_concept = {"concept": np.arange(len(kinds[0])), "kind": kinds[0]}
     for i, name in enumerate(names):
         per_concept[f"atom_stability_{name}"] = np.mean([m["atoms"][i] for m in first.values()], axis=0)

@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from usae.analysis.coherence_table import coherence_table as label_coherence_table
 from usae.analysis.report import reconstruction_table, universality_table
 from usae.analysis.scorecard import displayed, json_records, scorecard, scorecard_counts, scorecard_markdown
 from usae.analysis.sweep_summary import headline_metrics
@@ -19,6 +20,7 @@ def tables(
     scorecard_md,
     scorecard_json,
     headline,
+    coherence_table=(),
     *,
     datasets,
     experiment,
@@ -47,6 +49,9 @@ def tables(
     headline : path
         JSON of the run's headline numbers (:func:`usae.analysis.sweep_summary.headline_metrics`) and the
         scorecard's counts: the few columns of ``dvc exp show``.
+    coherence_table : sequence of path
+        CSV and Markdown of label coherence (:func:`usae.analysis.coherence_table.coherence_table`), written
+        with ``coherence``.
     datasets : list of str
         Evaluated datasets, the experiment's first.
     experiment : str
@@ -74,6 +79,8 @@ def tables(
     write_text(concepts_top25, top.to_markdown(index=False, floatfmt=".3f") + "\n")
     matching = pd.read_csv(baseline[0]) if baseline else None
     evidence = read_json(coherence[0]) if coherence else None
+    if evidence is not None:
+        write_table(label_coherence_table(evidence, labels), coherence_table)
     card = scorecard(matrices_by[experiment], summaries_by[experiment], frame, table1, matching, evidence, replicated)
     card = displayed(card, labels or {})
     summary = summaries_by[experiment]

@@ -438,6 +438,41 @@
       el("table", { className: "stats twins" }, [el("thead", {}, [head]), el("tbody", {}, rows)])]);
   }
 
+  /* Each model's labels among its top images (label coherence) and, with replicates, its seed stability. */
+  function evidenceSection(record) {
+    var coherence = META.coherence;
+    var notes = [coherence.run ? "Labels of each model's top " + coherence.top_images + " images: the top label's share, its " +
+      "enrichment over the label's base rate and a permutation p-value (" + coherence.permutations + " draws; the null's mean " +
+      "share " + fmt(coherence.null_label_share_mean) + ", 95% " + fmt(coherence.null_label_share_95) + "); coherent: " +
+      "Benjamini-Hochberg q ≤ " + coherence.fdr + "." : "Label coherence not run: " + coherence.reason + "."];
+    notes.push(META.stability ? "Stability: the matched atom cosine and code correlation of this concept in the other " +
+      "replicate runs (mean over them)." : "Seed stability: not run (replicates: 1).");
+    if (!META.evidence) return el("p", { className: "stats", text: notes.join(" ") });
+    var titles = ["model", "top label", "share", "enrichment", "p", "coherent", "labels of its top images"];
+    if (META.stability) titles.push("stability (atoms)", "stability (codes)");
+    var rows = META.models.map(function (name) {
+      var item = record.evidence[name] || {};
+      var tested = item.counts !== undefined;
+      var cells = [el("th", { text: shown(name) })];
+      if (tested) {
+        cells.push(el("td", { className: "text" }, [el("span", { className: "label", text: item.label })]),
+                   el("td", { text: fmt(item.share) }), el("td", { text: fmt(item.enrichment) }), el("td", { text: fmt(item.p) }),
+                   el("td", { text: item.coherent ? "yes" : "no" }),
+                   el("td", { className: "text labels" }, item.counts.map(function (pair) {
+                     return el("span", { className: "label", text: pair[0] + " ×" + pair[1] });
+                   })));
+      } else {
+        cells.push(el("td", { className: "text", colspan: "6", text: coherence.run ?
+          "not tested: fires on fewer than " + coherence.top_images + " images" : "\u2013" }));
+      }
+      if (META.stability) cells.push(el("td", { text: fmt(item.atom_stability) }), el("td", { text: fmt(item.code_stability) }));
+      return el("tr", { "data-model": name }, cells);
+    });
+    var head = el("tr", {}, titles.map(function (title) { return el("th", { text: title }); }));
+    return el("div", { className: "evidence" }, [el("p", { className: "stats", text: notes.join(" ") }),
+      el("table", { className: "stats" }, [el("thead", {}, [head]), el("tbody", {}, rows)])]);
+  }
+
   function openPanel() {
     var panel = document.getElementById("panel");
     var close = el("button", { type: "button", className: "close", text: "close \u2715" });
@@ -456,6 +491,7 @@
                " \u00b7 co-fires " + fmt(VALUES.cofires[i]) + (labelsOf(i).length ? " \u00b7 labels: " : "") },
        labelSpans(i)),
      statsTable(i),
+     el("h3", { text: "Labels and stability" }), evidenceSection(record),
      el("h3", { text: "Top images, every model's heatmap" }),
      el("p", { className: "stats", text: "Columns: the union of every model's top images (outlined: that model's own top images). " +
                "Heatmap: the concept's code over the model's token grid, 255 = the row's scale." })]
