@@ -3,18 +3,18 @@
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from usae import jobs
 from usae.cli import main
+from usae.data.manifest import read_manifest
 from usae.sae.trained_run import load
 
 
 @pytest.fixture(scope="module")
 def run_and_images(tiny_trained):
     config, layout = tiny_trained
-    paths = pd.read_csv(jobs.manifest(config, config["dataset"]["name"], "val"))["path"][:2].tolist()
+    paths = read_manifest(jobs.manifest(config, config["dataset"]["name"], "val"))["path"][:2].tolist()
     return Path(layout.run_files("usae")["weights"]).parent, paths
 
 

@@ -1,6 +1,7 @@
 """Fetch + extract on a handful of real images with a shipped pretrained model."""
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -185,3 +186,15 @@ def test_an_image_changed_since_its_manifest_was_written_is_refused_in_one_line(
         f"{image_folder[1]}: changed since it was fetched (its sha256 is not the one train.csv records)"
     )
     assert not (tmp_path / "s" / "meta.json").exists()
+
+
+def test_a_missing_image_is_refused_in_one_line_naming_the_manifest_and_the_file(tmp_path, image_folder):
+    manifest = _manifest(image_folder)
+    manifest.attrs["source"] = "train.csv"
+    Path(image_folder[1]).unlink()
+    Path(image_folder[2]).unlink()
+    with pytest.raises(UserError) as error:
+        extract_store(manifest, model_spec("efficientnet_lite0"), tmp_path / "s", token_model=KnownGrid(), **SMALL)
+    assert str(error.value) == (
+        f"train.csv: image {image_folder[1]} is missing (and 1 more); fetch again, or point data: at its cache"
+    )

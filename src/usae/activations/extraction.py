@@ -151,6 +151,10 @@ def write_shards(writer, manifest, spec, shards, grid, batch_size, device, autoc
     token_model = (token_model or load_token_model(spec)).to(device)
     paths, sha256s = manifest["path"].tolist(), manifest["sha256"].tolist()
     source = manifest.attrs.get("source", "the manifest")
+    absent = [path for path in paths if not Path(path).is_file()]
+    if absent:
+        more = f" (and {len(absent) - 1} more)" if len(absent) > 1 else ""
+        raise UserError(f"{source}: image {absent[0]} is missing{more}; fetch again, or point data: at its cache")
     sizes = {index: writer.shard_slice(index).stop - writer.shard_slice(index).start for index in shards}
     total = sum(sizes.values())
     progress = Progress(total, f"extract {spec.name}", unit="img", initial=total - sum(sizes[i] for i in missing))

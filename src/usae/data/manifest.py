@@ -3,8 +3,15 @@
 A manifest is a CSV with columns ``image_id, path, label, name, sha256`` sorted by ``image_id``: ``label`` is
 the image's class (what label coherence counts, "" for none) and ``name`` a finer caption (:mod:`usae.data.labels`).
 Unreadable images go to a rejects CSV (``image_id, path, reason``) and are skipped.
+
+An image inside the data cache (the folder above the manifest's: every data folder and the packages'
+photographs) is recorded relative to the manifest's folder, so that a cache copied or mounted elsewhere still
+finds its images; an image elsewhere (a dataset folder of the user's) by its absolute path. :func:`read_manifest`
+gives every path as one to open from the working directory.
 """
 
+import os
+import posixpath
 from pathlib import Path
 
 import numpy as np
@@ -85,10 +92,24 @@ def build_manifest(records, max_images=None, seed=0, source="dataset", root=None
     )
 
 
+def recorded_paths(paths, manifest_dir):
+    """The ``path`` column a manifest in ``manifest_dir`` records for image files ``paths`` (see the module)."""
+    folder = Path(manifest_dir).resolve()
+    cache = folder.parent
+    recorded = []
+    for path in paths:
+        resolved = Path(path).resolve()
+        inside = resolved.is_relative_to(cache)
+        recorded.append(Path(os.path.relpath(resolved, folder)).as_posix() if inside else resolved.as_posix())
+    return recorded
+
+
 def read_manifest(path):
     """Read a manifest CSV (labels as strings), checked: its columns, one row per image id, a sha256 per image.
 
-    The frame's ``attrs["source"]`` is ``path``, for messages about its images.
+    Its image paths come back as paths to open from the working directory (a relative one is relative to the
+    manifest's folder: :func:`recorded_paths`). The frame's ``attrs["source"]`` is ``path``, for messages about
+    its images.
 
     Raises
     ------
@@ -115,6 +136,8 @@ def read_manifest(path):
     repeated = frame["image_id"][frame["image_id"].duplicated()]
     if len(repeated):
         raise UserError(f"{path}: image id '{repeated.iloc[0]}' is listed twice; {redo}")
+    folder = posixpath.dirname(Path(path).as_posix())
+    frame["path"] = [p if posixpath.isabs(p) else posixpath.normpath(posixpath.join(folder, p)) for p in frame["path"]]
     frame.attrs["source"] = str(path)
     return frame
 

@@ -3,7 +3,7 @@
 import logging
 from pathlib import Path
 
-from usae.data.manifest import build_manifest
+from usae.data.manifest import build_manifest, recorded_paths
 from usae.data.sources import FOLDER_SOURCES, split_records
 from usae.errors import DatasetError
 from usae.io import write_csv
@@ -12,7 +12,8 @@ log = logging.getLogger(__name__)
 
 
 def fetch(manifest, rejects, images, *, dataset, key, split, seed, cache):
-    """Build and write the manifest and rejects list of one split; return the manifest.
+    """Build and write the manifest and rejects list of one split; return the manifest (its paths as given, the
+    file's relative to the data cache where they lie in it: :func:`usae.data.manifest.recorded_paths`).
 
     Parameters
     ----------
@@ -42,6 +43,6 @@ def fetch(manifest, rejects, images, *, dataset, key, split, seed, cache):
     write_csv(rejected, rejects)
     if table.empty:
         raise DatasetError(f"{key}: every image of split '{split}' was rejected (see {rejects})")
-    write_csv(table, manifest)
+    write_csv(table.assign(path=recorded_paths(table["path"], Path(manifest).parent)), manifest)
     log.info("%s/%s: %d images, %d rejected", dataset["name"], split, len(table), len(rejected))
     return table
