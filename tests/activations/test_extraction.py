@@ -10,7 +10,7 @@ import skimage.data
 import torch
 from PIL import Image
 
-from usae.activations.extraction import extract_store
+from usae.activations.extraction import extract_store, resampling_note
 from usae.activations.store import ActivationStore, StoreWriter, stat_indices
 from usae.errors import StoreError, UserError
 from usae.io import file_sha256
@@ -198,3 +198,20 @@ def test_a_missing_image_is_refused_in_one_line_naming_the_manifest_and_the_file
     assert str(error.value) == (
         f"train.csv: image {image_folder[1]} is missing (and 1 more); fetch again, or point data: at its cache"
     )
+
+
+@pytest.mark.parametrize("grid, text", [(2, "2x downsampled"), (8, "2x upsampled"), (4, None)])
+def test_a_store_records_the_models_own_grid_and_says_how_it_was_resampled(tmp_path, image_folder, grid, text):
+    meta = extract_store(
+        _manifest(image_folder),
+        model_spec("efficientnet_lite0"),
+        tmp_path / "s",
+        token_model=KnownGrid(),
+        **{**SMALL, "grid": grid},
+    )
+    assert meta["native_grid"] == [4, 4] and meta["grid"] == [grid, grid]
+    note = resampling_note(meta)
+    if text is None:
+        assert note is None
+    else:
+        assert note == (f"efficientnet_lite0: its 4x4 token grid is resampled to {grid}x{grid} ({text})", grid > 4)

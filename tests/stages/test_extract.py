@@ -1,10 +1,12 @@
 """Stage extract: one model's store of one split, from a manifest."""
 
+import logging
+
 import numpy as np
 
 from usae.activations.store import ActivationStore
 from usae.options import ExtractOptions
-from usae.stages.extract import extract
+from usae.stages.extract import extract, log_resampling
 from usae.stages.fetch import fetch
 
 
@@ -57,3 +59,17 @@ def test_zoo_entry_overrides_the_registry(tiny, tmp_path):
         seed=0,
     )
     assert meta["model"] == "mine" and meta["dim"] == 192 and meta["source"]["spec"]["layer"] == "blocks.5"
+
+
+def test_an_upsampled_grid_is_a_warning_and_a_downsampled_one_a_note(caplog):
+    caplog.set_level(logging.INFO, logger="usae.stages.extract")
+    log_resampling({"model": "mobilenet_v1", "native_grid": [7, 7], "grid": [14, 14]})
+    log_resampling({"model": "dinov2", "native_grid": [16, 16], "grid": [14, 14]})
+    log_resampling({"model": "lite0", "native_grid": [14, 14], "grid": [14, 14]})
+    assert [(record.levelname, record.getMessage()) for record in caplog.records] == [
+        (
+            "WARNING",
+            "mobilenet_v1: its 7x7 token grid is resampled to 14x14 (2x upsampled); blurred copies of its tokens",
+        ),
+        ("INFO", "dinov2: its 16x16 token grid is resampled to 14x14 (1.14x downsampled)"),
+    ]

@@ -63,7 +63,8 @@ def token_batches(token_model, loader, grid, device, autocast):
 
 
 def extract_shard(batches, stat_rows, progress):
-    """Concatenate one shard's batches; return ``(acts_NTD, raw moments of its statistics images)``.
+    """Concatenate one shard's batches; return ``(acts_NTD, raw moments of its statistics images, the model's own
+    token grid)``.
 
     Parameters
     ----------
@@ -74,14 +75,15 @@ def extract_shard(batches, stat_rows, progress):
     progress : usae.progress.Progress
         Advanced by each batch's images.
     """
-    parts, moments, offset = [], Moments(), 0
+    parts, moments, offset, native = [], Moments(), 0, None
     for raw_NDHW, acts_NTD in batches:
+        native = tuple(raw_NDHW.shape[2:])
         rows = stat_rows[(stat_rows >= offset) & (stat_rows < offset + len(acts_NTD))] - offset
         moments.add(raw_NDHW[torch.from_numpy(rows).to(raw_NDHW.device)].cpu().numpy())
         parts.append(acts_NTD)
         offset += len(acts_NTD)
         progress.update(len(acts_NTD))
-    return np.concatenate(parts), moments
+    return np.concatenate(parts), moments, native
 
 
 def manifest_digest(manifest):
@@ -166,9 +168,22 @@ def write_shards(writer, manifest, spec, shards, grid, batch_size, device, autoc
             pin_memory=device.type == "cuda",
         )
         batches = token_batches(token_model, loader, grid, device, autocast)
-        acts_NTD, raw_moments = extract_shard(batches, writer.stat_rows(index), progress)
-        writer.write_shard(index, acts_NTD, raw_moments=raw_moments)
+        acts_NTD, raw_moments, native_grid = extract_shard(batches, writer.stat_rows(index), progress)
+        writer.write_shard(index, acts_NTD, raw_moments=raw_moments, native_grid=native_grid)
     progress.close()
+
+
+def resampling_note(meta):
+    """How a store's tokens were resampled from the model's own grid, in words (the factor per side), and whether
+    they were upsampled (stored tokens then are blurred copies of fewer real ones): ``(text, upsampled)``, or None
+    when not resampled or unknown."""
+    native, grid = meta.get("native_grid"), meta.get("grid")
+    if not native or not grid or list(native) == list(grid):
+        return None
+    factor = ((grid[0] * grid[1]) / (native[0] * native[1])) ** 0.5
+    way = f"{factor:.3g}x upsampled" if factor > 1 else f"{1 / factor:.3g}x downsampled"
+    text = f"{meta['model']}: its {native[0]}x{native[1]} token grid is resampled to {grid[0]}x{grid[1]} ({way})"
+    return text, factor > 1
 
 
 def extract_store(

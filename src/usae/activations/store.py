@@ -349,13 +349,15 @@ class StoreWriter:
             return None
         return array.shape if file_sha256(path) == sidecar["shard_sha256"] else None
 
-    def write_shard(self, index, acts_NTD, raw_moments=None):
+    def write_shard(self, index, acts_NTD, raw_moments=None, native_grid=None):
         """Write shard ``index`` atomically from an ``(n, T, D)`` array, then its sidecar.
 
         Parameters
         ----------
         raw_moments : Moments, optional
             Moments of the shard's statistics images on the model's raw token grid.
+        native_grid : (int, int), optional
+            The model's own token grid (rows, columns) before resampling to the store's.
         """
         part = self.shard_slice(index)
         acts_NTD = np.asarray(acts_NTD)
@@ -370,6 +372,8 @@ class StoreWriter:
             sidecar = {"shape": list(acts_NTD.shape), "shard_sha256": file_sha256(tmp)}
         if raw_moments is not None:
             sidecar["raw_moments"] = raw_moments.as_json()
+        if native_grid is not None:
+            sidecar["native_grid"] = [int(side) for side in native_grid]
         write_json(self.path / sidecar_name(index), seal_json(sidecar))
 
     def finalize(self, model, grid, source=None, stats_grid="resampled"):
@@ -393,6 +397,7 @@ class StoreWriter:
             "tokens": int(first.shape[1]),
             "dim": int(first.shape[2]),
             "grid": list(grid) if grid else None,
+            "native_grid": self._native_grid(),
             "dtype": self.dtype.name,
             "shard_images": self.shard_images,
             "shards": [shard_name(i) for i in range(self.n_shards)],
@@ -416,6 +421,14 @@ class StoreWriter:
         meta = seal_json(meta)
         write_json(self.path / "meta.json", meta)
         return meta
+
+    def _native_grid(self):
+        """The model's own token grid that every shard recorded, or None (an imported store's: unknown)."""
+        grids = {tuple(self.read_sidecar(i).get("native_grid") or ()) for i in range(self.n_shards)}
+        if len(grids) > 1:
+            raise StoreError(f"{self.path}: shards record different native grids {sorted(grids)}; extract it again")
+        grid = grids.pop()
+        return list(grid) if grid else None
 
     def _raw_moments(self):
         moments = Moments()

@@ -8,7 +8,7 @@ a one-part extraction's.
 import logging
 from pathlib import Path
 
-from usae.activations.extraction import extract_part, extract_store, merge_parts
+from usae.activations.extraction import extract_part, extract_store, merge_parts, resampling_note
 from usae.data.manifest import read_manifest
 from usae.models.loaders import model_spec
 
@@ -63,7 +63,18 @@ def extract(manifest, store=None, *, model, zoo_entry, options, seed, part=None,
         return record
     meta = extract_store(read_manifest(manifest), spec, Path(store).parent, stats_grid=options.stats_grid, **common)
     log.info("%s: %d images x %d tokens x %d dims", store, meta["n_images"], meta["tokens"], meta["dim"])
+    log_resampling(meta)
     return meta
+
+
+def log_resampling(meta):
+    """Say when a store's grid is not the model's own: a warning when upsampled (blurred copies of its tokens)."""
+    note = resampling_note(meta)
+    if note:
+        text, upsampled = note
+        log.log(
+            logging.WARNING if upsampled else logging.INFO, "%s%s", text, "; blurred copies of its tokens" * upsampled
+        )
 
 
 def extract_merge(manifest, parts, store, *, model, zoo_entry, options, seed):
@@ -89,4 +100,5 @@ def extract_merge(manifest, parts, store, *, model, zoo_entry, options, seed):
         meta["dim"],
         len(parts),
     )
+    log_resampling(meta)
     return meta
