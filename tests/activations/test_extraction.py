@@ -1,6 +1,7 @@
 """Fetch + extract on a handful of real images with a shipped pretrained model."""
 
 import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -215,3 +216,25 @@ def test_a_store_records_the_models_own_grid_and_says_how_it_was_resampled(tmp_p
         assert note is None
     else:
         assert note == (f"efficientnet_lite0: its 4x4 token grid is resampled to {grid}x{grid} ({text})", grid > 4)
+
+
+def test_a_store_in_another_splits_folder_is_refused_in_one_line(tmp_path, image_folder):
+    """A store records the data folder and split it was made from; a reader finds it where its folders say so."""
+    store = tmp_path / "acts" / "photos-abc" / "val" / "lite0-123"
+    origin = {"data": "photos-abc", "split": "val"}
+    meta = extract_store(
+        _manifest(image_folder),
+        model_spec("efficientnet_lite0"),
+        store,
+        token_model=KnownGrid(),
+        origin=origin,
+        **SMALL,
+    )
+    assert meta["origin"] == origin and ActivationStore(store).n_images == 6
+    misplaced = Path(shutil.copytree(store, tmp_path / "acts" / "photos-abc" / "train" / "lite0-123"))
+    with pytest.raises(StoreError) as error:
+        ActivationStore(misplaced)
+    assert str(error.value) == (
+        f"{misplaced / 'meta.json'}: a store of photos-abc/val, not of the photos-abc/train its folders name; "
+        "extract it again"
+    )

@@ -1,10 +1,12 @@
 """Stage extract: one model's store of one split, from a manifest."""
 
 import logging
+from pathlib import Path
 
 import numpy as np
 
 from usae.activations.store import ActivationStore
+from usae.layout import Cache
 from usae.options import ExtractOptions
 from usae.stages.extract import extract, log_resampling
 from usae.stages.fetch import fetch
@@ -12,25 +14,26 @@ from usae.stages.fetch import fetch
 
 def test_extract_writes_a_complete_store(tiny, tmp_path):
     config, _ = tiny
+    data = Cache(tmp_path / "data", tmp_path / "activations")
     fetch(
-        tmp_path / "val.csv",
-        tmp_path / "val.rejects.csv",
-        tmp_path / "images",
+        data.manifest("d", "val"),
+        data.rejects("d", "val"),
+        data.images("d", "val"),
         dataset=config["dataset"],
         key="dataset",
         split="val",
         seed=0,
-        cache=tmp_path / "cache",
+        cache=data.packages(),
     )
     meta = extract(
-        tmp_path / "val.csv",
-        tmp_path / "store" / "meta.json",
+        data.manifest("d", "val"),
+        data.store("d", "val", "efficientnet_lite1", "x"),
         model="efficientnet_lite1",
         zoo_entry=None,
         options=ExtractOptions.from_config(config),
         seed=0,
     )
-    store = ActivationStore(tmp_path / "store")
+    store = ActivationStore(Path(data.store("d", "val", "efficientnet_lite1", "x")).parent)
     n_val = config["dataset"]["embedded"]["n_val"]
     assert (meta["n_images"], meta["tokens"], meta["dim"], meta["grid"]) == (n_val, 49, 320, [7, 7])
     assert store.images(0, n_val).dtype == np.float16 and np.isfinite(store.images(0, n_val)).all()
@@ -39,20 +42,21 @@ def test_extract_writes_a_complete_store(tiny, tmp_path):
 
 def test_zoo_entry_overrides_the_registry(tiny, tmp_path):
     config, _ = tiny
+    data = Cache(tmp_path / "data", tmp_path / "activations")
     fetch(
-        tmp_path / "val.csv",
-        tmp_path / "val.rejects.csv",
-        tmp_path / "images",
+        data.manifest("d", "val"),
+        data.rejects("d", "val"),
+        data.images("d", "val"),
         dataset=config["dataset"],
         key="dataset",
         split="val",
         seed=0,
-        cache=tmp_path / "cache",
+        cache=data.packages(),
     )
     entry = {"loader": "timm", "arch": "efficientnet_lite0", "layer": "blocks.5", "weights": "random", "image_size": 96}
     meta = extract(
-        tmp_path / "val.csv",
-        tmp_path / "store" / "meta.json",
+        data.manifest("d", "val"),
+        data.store("d", "val", "mine", "x"),
         model="mine",
         zoo_entry=entry,
         options=ExtractOptions.from_config(config),

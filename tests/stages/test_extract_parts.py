@@ -24,7 +24,7 @@ def digests(folder):
 def split(tiny, tmp_path_factory):
     """The tiny config's train split (6 images: with shard_images 2, three shards) and its options."""
     config, _ = tiny
-    folder = tmp_path_factory.mktemp("parts")
+    folder = tmp_path_factory.mktemp("parts") / "d"  # the data folder of the cache's layout: its stores, ../d/train/
     fetch(
         folder / "train.csv",
         folder / "train.rejects.csv",
@@ -45,18 +45,23 @@ def whole(split):
     folder, options = split
     extract(
         folder / "train.csv",
-        folder / "whole" / "meta.json",
+        store_folder(folder, "whole") / "meta.json",
         model="efficientnet_lite0",
         zoo_entry=None,
         options=options,
         seed=0,
     )
-    return folder / "whole"
+    return store_folder(folder, "whole")
+
+
+def store_folder(folder, name):
+    """Store ``name`` of the train split of data folder ``folder``, where the cache's layout puts it."""
+    return folder.parent / "activations" / folder.name / "train" / name
 
 
 def run_parts(folder, options, parts, name, merge=True):
     options = replace(options, parts=parts)
-    records = [folder / name / "parts" / str(i) / "part.json" for i in range(parts)]
+    records = [store_folder(folder, name) / "parts" / str(i) / "part.json" for i in range(parts)]
     for index, record in enumerate(records):
         extract(
             folder / "train.csv",
@@ -71,13 +76,13 @@ def run_parts(folder, options, parts, name, merge=True):
         extract_merge(
             folder / "train.csv",
             records,
-            folder / name / "meta.json",
+            store_folder(folder, name) / "meta.json",
             model="efficientnet_lite0",
             zoo_entry=None,
             options=options,
             seed=0,
         )
-    return folder / name, records
+    return store_folder(folder, name), records
 
 
 def test_part_shards_cover_every_shard_once_in_order():

@@ -201,6 +201,7 @@ def extract_store(
     seed=0,
     token_model=None,
     stats_grid="raw",
+    origin=None,
 ):
     """Extract one model's activations for every image of a manifest into a store.
 
@@ -226,6 +227,9 @@ def extract_store(
     stats_grid : {"raw", "resampled"}
         "raw" (the official code's): statistics over the model's own token grid before resampling
         (e.g. DinoV2's 16 x 16); "resampled": over the stored tokens on the common grid.
+    origin : dict, optional
+        ``{"data", "split"}``: the data folder and split the manifest is of, recorded in ``meta.json`` and checked
+        by every reader of the store against the folders it lies in (:func:`store_origin`).
 
     Returns
     -------
@@ -236,7 +240,12 @@ def extract_store(
     write_shards(
         writer, manifest, spec, range(writer.n_shards), grid, batch_size, device, autocast, num_workers, token_model
     )
-    return writer.finalize(spec.name, (grid, grid), source=store_source(spec), stats_grid=stats_grid)
+    return writer.finalize(spec.name, (grid, grid), source=store_source(spec), stats_grid=stats_grid, origin=origin)
+
+
+def store_origin(manifest_path):
+    """What a store extracted from the cache's manifest ``<data>/<split>.csv`` records as its origin."""
+    return {"data": Path(manifest_path).parent.name, "split": Path(manifest_path).stem}
 
 
 PART_FORMAT = "usae-activations-part"
@@ -299,13 +308,14 @@ def merge_parts(
     seed=0,
     stats_grid="raw",
     remove_parts=True,
+    origin=None,
 ):
     """Assemble a store from the part folders of :func:`extract_part`; return its metadata.
 
     The shards and sidecars are hard-linked (copied where links fail) into ``out_dir``, and
     ``meta.json`` is computed as :func:`extract_store` computes it, with the raw-grid moments merged in
     shard order: the store's bytes equal a one-part extraction's. The part folders are then deleted
-    (``remove_parts``).
+    (``remove_parts``). ``origin``: as :func:`extract_store`'s.
 
     Raises
     ------
@@ -335,7 +345,7 @@ def merge_parts(
         covered.extend(shards)
     if sorted(covered) != list(range(writer.n_shards)):
         raise StoreError(f"{out_dir}: the parts cover shards {sorted(covered)}, the store has {writer.n_shards}")
-    meta = writer.finalize(spec.name, (grid, grid), source=store_source(spec), stats_grid=stats_grid)
+    meta = writer.finalize(spec.name, (grid, grid), source=store_source(spec), stats_grid=stats_grid, origin=origin)
     if remove_parts:
         for part_dir in map(Path, part_dirs):
             shutil.rmtree(part_dir, ignore_errors=True)

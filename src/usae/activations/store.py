@@ -153,6 +153,11 @@ def meta_problem(meta):
         return f"stats.mean and stats.std must be finite numbers, std >= 0, got {stats[0]!r} and {stats[1]!r}"
     if not isinstance(digests, list) or len(digests) != len(shards) or not all(isinstance(x, str) for x in digests):
         return "shard_sha256 must list one sha256 per shard"
+    origin = meta.get("origin")
+    if origin is not None and not (
+        isinstance(origin, dict) and set(origin) == {"data", "split"} and all(map(is_plain_name, origin.values()))
+    ):
+        return f"origin must be null or {{data, split}}, two plain names, got {origin!r}"
     return model_name_problem(meta["model"])
 
 
@@ -376,11 +381,14 @@ class StoreWriter:
             sidecar["native_grid"] = [int(side) for side in native_grid]
         write_json(self.path / sidecar_name(index), seal_json(sidecar))
 
-    def finalize(self, model, grid, source=None, stats_grid="resampled"):
+    def finalize(self, model, grid, source=None, stats_grid="resampled", origin=None):
         """Compute standardisation statistics and write ``meta.json``; return the metadata dict.
 
         Parameters
         ----------
+        origin : dict, optional
+            ``{"data", "split"}`` the store was made from; its readers check it against the folders it lies in
+            (``<data>/<split>/<store>``, the cache's layout). None: not recorded, not checked.
         stats_grid : {"raw", "resampled"}
             "raw": from the moments recorded with each shard (``write_shard(raw_moments=...)``);
             "resampled": from the stored tokens.
@@ -404,6 +412,7 @@ class StoreWriter:
             "shard_sha256": [self.read_sidecar(i)["shard_sha256"] for i in range(self.n_shards)],
             "image_ids": self.image_ids,
             "source": source or {},
+            "origin": origin,
         }
         if stats_grid == "raw":
             moments = self._raw_moments()
@@ -465,6 +474,12 @@ class ActivationStore:
     def __init__(self, path, meta=None):
         self.path = Path(path)
         self.meta = read_meta(self.path / "meta.json") if meta is None else meta
+        origin = self.meta.get("origin")
+        if origin and [self.path.parent.parent.name, self.path.parent.name] != [origin["data"], origin["split"]]:
+            raise StoreError(
+                f"{self.path / 'meta.json'}: a store of {origin['data']}/{origin['split']}, not of the "
+                f"{self.path.parent.parent.name}/{self.path.parent.name} its folders name; extract it again"
+            )
         self.n_images = self.meta["n_images"]
         self.tokens = self.meta["tokens"]
         self.dim = self.meta["dim"]

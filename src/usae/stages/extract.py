@@ -8,7 +8,7 @@ a one-part extraction's.
 import logging
 from pathlib import Path
 
-from usae.activations.extraction import extract_part, extract_store, merge_parts, resampling_note
+from usae.activations.extraction import extract_part, extract_store, merge_parts, resampling_note, store_origin
 from usae.data.manifest import read_manifest
 from usae.models.loaders import model_spec
 
@@ -57,11 +57,14 @@ def extract(manifest, store=None, *, model, zoo_entry, options, seed, part=None,
         raise ValueError("extract: give either store (a whole store) or part (with index), not both")
     spec = _spec(model, zoo_entry)
     common = dict(device=options.device, num_workers=options.num_workers, seed=seed, **_store_options(options))
+    origin = store_origin(manifest)
     if part is not None:
         record = extract_part(read_manifest(manifest), spec, Path(part).parent, int(index), options.parts, **common)
         log.info("%s: shards %d to %d of part %d/%d", part, *record["shards"], int(index) + 1, options.parts)
         return record
-    meta = extract_store(read_manifest(manifest), spec, Path(store).parent, stats_grid=options.stats_grid, **common)
+    meta = extract_store(
+        read_manifest(manifest), spec, Path(store).parent, stats_grid=options.stats_grid, origin=origin, **common
+    )
     log.info("%s: %d images x %d tokens x %d dims", store, meta["n_images"], meta["tokens"], meta["dim"])
     log_resampling(meta)
     return meta
@@ -90,6 +93,7 @@ def extract_merge(manifest, parts, store, *, model, zoo_entry, options, seed):
         Path(store).parent,
         seed=seed,
         stats_grid=options.stats_grid,
+        origin=store_origin(manifest),
         **_store_options(options),
     )
     log.info(
