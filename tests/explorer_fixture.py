@@ -14,6 +14,7 @@ from tests.synthetic import planted_activations, write_planted_stores
 from usae.activations.batches import TokenBatches
 from usae.analysis.plots import r2_heatmap
 from usae.config import validate_config
+from usae.data.manifest import write_manifest
 from usae.io import read_json, write_csv
 from usae.layout import Layout
 from usae.options import ExplorerOptions, MetricsOptions, TrainOptions
@@ -167,7 +168,7 @@ def tiny_run(root):
         for split, part in splits.items()
     }
     manifest = root / "val.csv"
-    write_csv(write_images(root / "images", 40), manifest)
+    write_manifest(write_images(root / "images", 40), manifest)
     run = {name: Path(path) for name, path in layout.run_files("usae").items()}
     options = TrainOptions.from_config(config)
     UniversalRun(

