@@ -392,6 +392,48 @@ def test_dvc_push_pull_restores_results_without_recomputation(copy_of_finished, 
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
+def bash_blocks(markdown):
+    """The command lines of every ``bash`` block of a Markdown file, comments kept as their own lines."""
+    blocks = re.findall(r"```bash\n(.*?)```", markdown, flags=re.S)
+    return [[line.strip() for line in block.splitlines() if line.strip()] for block in blocks]
+
+
+def test_the_dvc_sequence_of_the_docs_runs_verbatim(finished, tmp_path):
+    """docs/dvc.md's experiment and versioning blocks, in order, command by command: commit the results, run
+    and apply an experiment, push to a remote, then on a fresh git clone pull and find nothing to do."""
+    workdir = Path(shutil.copytree(finished, tmp_path / "work", symlinks=True))
+    shutil.copy(REPO / ".gitignore", workdir / ".gitignore")
+    _git(workdir, "init", "-q")
+    _git(workdir, "add", "-A")
+    _git(workdir, "commit", "-q", "-m", "a clone after make run")
+    remote, clone = tmp_path / "dvc-store", tmp_path / "clone"
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        **{
+            f"GIT_{who}_{what}": value
+            for who in ("AUTHOR", "COMMITTER")
+            for what, value in (("NAME", "test"), ("EMAIL", "t@example.org"))
+        },
+    }
+    here = workdir
+    lines = [line for block in bash_blocks((REPO / "docs" / "dvc.md").read_text())[:2] for line in block]
+    assert lines[0].startswith("dvc repro") and lines[-1].startswith("snakemake --cores all -n")
+    for line in lines:
+        command = line.split(" #", 1)[0].strip() if not line.startswith("#") else ""
+        if line.startswith("# on a fresh clone"):
+            subprocess.run(["git", "clone", "-q", str(workdir), str(clone)], check=True)
+            here = clone
+        if not command:
+            continue
+        command = command.replace("/path/to/dvc-store", str(remote)).replace("dvc ", f"{sys.executable} -m dvc ")
+        result = subprocess.run(["bash", "-c", command], cwd=here, env=env, capture_output=True, text=True)
+        assert result.returncode == 0, (line, result.stdout[-2000:], result.stderr[-2000:])
+    assert here == clone and "Nothing to be done" in result.stdout + result.stderr
+    assert (clone / "results" / "scorecard.md").read_bytes() == (workdir / "results" / "scorecard.md").read_bytes()
+    assert yaml.safe_load((clone / "params.yaml").read_text())["train"]["lr"] == 0.001  # the applied experiment
+
+
 @pytest.fixture(scope="module")
 def replicated(tmp_path_factory):
     """The tiny DAG with two replicate training runs, run to the end."""
