@@ -15,7 +15,7 @@ from usae.activations.batches import TokenBatches
 from usae.analysis.plots import r2_heatmap
 from usae.config import validate_config
 from usae.data.manifest import write_manifest
-from usae.io import read_json, write_csv
+from usae.io import file_sha256, read_json, write_csv
 from usae.layout import Layout
 from usae.options import ExplorerOptions, MetricsOptions, TrainOptions
 from usae.sae.training import UniversalRun
@@ -62,7 +62,7 @@ def write_images(folder, count, seed=0):
         pixels = np.clip(rng.uniform(0, 255, 3) + rng.normal(0, 30, (40, 48, 3)), 0, 255).astype(np.uint8)
         path = folder / f"img{i:05d}.png"
         Image.fromarray(pixels).save(path)
-        rows.append((f"img{i:05d}", str(path), LABELS[i % len(LABELS)], f"image {i}", "0" * 64))
+        rows.append((f"img{i:05d}", str(path), LABELS[i % len(LABELS)], f"image {i}", file_sha256(path)))
     return pd.DataFrame(rows, columns=["image_id", "path", "label", "name", "sha256"])
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from usae.data.manifest import build_manifest, read_manifest, recorded_paths, write_manifest
+from usae.data.manifest import build_manifest, manifest_image, read_manifest, recorded_paths, write_manifest
 from usae.data.sources import folder_records, hf_records, imagenet_folder_records, write_embedded_split
 from usae.errors import DatasetError, UserError
 from usae.options import EmbeddedOptions
@@ -190,3 +190,21 @@ def test_a_manifest_that_is_not_one_is_refused_in_one_line_naming_it(tmp_path, i
         message = str(error.value)
         assert message.startswith(f"{tmp_path / 'bad.csv'}: ") and problem in message, (name, message)
         assert "\n" not in message and message.endswith("remove it to fetch it again"), name
+
+
+def test_an_image_read_from_a_manifest_is_checked_against_its_sha256(tmp_path, image_folder):
+    frame, _ = build_manifest(folder_records(image_folder[0].parent, "val", 1.0, seed=0))
+    write_manifest(frame, tmp_path / "val.csv")
+    manifest = read_manifest(tmp_path / "val.csv")
+    assert manifest_image(manifest, 0).size == Image.open(manifest["path"][0]).size
+    changed, gone = Path(manifest["path"][0]), Path(manifest["path"][1])
+    Image.open(image_folder[2]).save(changed)
+    gone.unlink()
+    with pytest.raises(UserError) as error:
+        manifest_image(manifest, 0)
+    assert (
+        str(error.value)
+        == f"{changed}: changed since it was fetched (its sha256 is not the one {tmp_path / 'val.csv'} records)"
+    )
+    with pytest.raises(UserError, match=f"{gone}: missing \\(listed in "):
+        manifest_image(manifest, 1)

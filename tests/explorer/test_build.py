@@ -349,3 +349,16 @@ def test_display_names_title_the_columns_and_reach_the_site(built):
     assert meta["display"]["beta"] == "Beta ViT"
     assert "dead_share_per_model Beta ViT" in meta["summary"]  # the summary box names models as the reader knows them
     assert not [key for key in meta["summary"] if "beta" in key.split()]
+
+
+def test_a_thumbnail_whose_image_changed_since_the_fetch_is_refused(tmp_path, image_folder):
+    from usae.explorer.site import write_thumbnails
+    from usae.io import file_sha256
+
+    paths = [str(path) for path in image_folder[:2]]
+    sha256s = [file_sha256(path) for path in paths]
+    write_thumbnails(paths, [0, 1], tmp_path / "thumbs", 16, 80, sha256s)
+    assert sorted(p.name for p in (tmp_path / "thumbs").iterdir()) == [thumb_name(0), thumb_name(1)]
+    Image.open(paths[0]).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(paths[1])
+    with pytest.raises(UserError, match="changed since it was fetched"):
+        write_thumbnails(paths, [1], tmp_path / "again", 16, 80, sha256s)

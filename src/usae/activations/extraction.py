@@ -11,9 +11,10 @@ import numpy as np
 import torch
 
 from usae.activations.store import Moments, StoreWriter, ids_digest, part_shards, shard_name
+from usae.data.manifest import checked_image
 from usae.device import pick_device
 from usae.errors import StoreError, UserError
-from usae.io import file_sha256, read_image, read_json_object, write_json
+from usae.io import read_json_object, write_json
 from usae.models.loaders import load_token_model, preprocess
 from usae.models.tokens import resample_grid
 from usae.progress import Progress
@@ -31,10 +32,7 @@ class ManifestImages(torch.utils.data.Dataset):
         return len(self.paths)
 
     def __getitem__(self, index):
-        path = self.paths[index]
-        if file_sha256(path) != self.sha256s[index]:
-            raise UserError(f"{path}: changed since it was fetched (its sha256 is not the one {self.source} records)")
-        return preprocess(read_image(path), self.spec)
+        return preprocess(checked_image(self.paths[index], self.sha256s[index], self.source), self.spec)
 
 
 def package_versions(names=("torch", "timm", "transformers", "numpy", "pillow", "usae")):

@@ -4,8 +4,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from usae.data.manifest import read_manifest
-from usae.io import read_image
+from usae.data.manifest import manifest_image, read_manifest
 
 # A gallery's universal concepts: firing entropy above this; its model-specific ones: this share of firings.
 UNIVERSAL_MIN_ENTROPY = 0.9
@@ -87,7 +86,7 @@ def concept_rows(encode, names, batches, manifest_file, top_indices, concept, n_
     -------
     dict of str to list of (uint8 array (size, size, 3), float array grid)
     """
-    paths = read_manifest(manifest_file)["path"].tolist()
+    manifest = read_manifest(manifest_file)
     rows = {}
     for i, name in enumerate(names):
         items = []
@@ -97,7 +96,7 @@ def concept_rows(encode, names, batches, manifest_file, top_indices, concept, n_
             tokens = batches.read(name, np.array([index]))
             _, codes = encode(name, tokens)
             heat = codes[:, concept].reshape(grid).numpy()
-            image = read_image(paths[index])
+            image = manifest_image(manifest, index)
             picture = np.asarray(image.convert("RGB").resize((size, size), Image.Resampling.BICUBIC))
             items.append((picture, heat))
         rows[name] = items

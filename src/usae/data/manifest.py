@@ -163,6 +163,22 @@ def check_manifest_seal(path, rows, redo):
         raise UserError(f"{path}: changed since it was written (not the rows and bytes {seal.name} records); {redo}")
 
 
+def checked_image(path, sha256, source):
+    """The image at ``path``, refused in one line if it is missing or its bytes are not those its manifest
+    (``source``, for the message) recorded at the fetch (``sha256``)."""
+    if not Path(path).is_file():
+        raise UserError(f"{path}: missing (listed in {source}); fetch again, or point data: at its cache")
+    if file_sha256(path) != sha256:
+        raise UserError(f"{path}: changed since it was fetched (its sha256 is not the one {source} records)")
+    return read_image(path)
+
+
+def manifest_image(manifest, index):
+    """Image ``index`` (row, store order) of a :func:`read_manifest` frame, checked (:func:`checked_image`)."""
+    source = manifest.attrs.get("source", "the manifest")
+    return checked_image(manifest["path"].iloc[index], manifest["sha256"].iloc[index], source)
+
+
 def split_labels(path, image_ids):
     """The labels of a manifest's images in the order of ``image_ids`` (a store's).
 

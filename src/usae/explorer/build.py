@@ -181,6 +181,7 @@ def explorer_content(files, options=DEFAULTS, labels=None, image_concepts=6):
         neighbours=nearest,
         cosines=cosines,
         image_paths=None if manifest is None else manifest["path"].tolist(),
+        image_sha256s=None if manifest is None else manifest["sha256"].tolist(),
         image_labels=[""] * len(image_ids) if manifest is None else image_labels(manifest),
         matrices=matrices,
         summary=summary,

@@ -286,6 +286,9 @@ class ExplorerContent:
         Image file of every store index; None when there are no images (no thumbnails).
     image_labels : sequence of str
         Dataset label of every store index ('' = unlabelled).
+    image_sha256s : sequence of str or None
+        The manifest's sha256 of every image, which each thumbnail's file is checked against; None: unchecked
+        (synthetic content).
     matrices, summary : dict
         ``matrices.json`` and ``summary.json``.
     figures : list of path
@@ -334,5 +337,6 @@ class ExplorerContent:
     twins: dict = None
     labels: dict = None
     twin_chance: dict = field(default_factory=dict)
+    image_sha256s: list = None
     coherence: dict = field(default_factory=lambda: {"run": False, "reason": "not given"})
     label_counts: list = None

@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from usae.analysis.kinds import DEAD
+from usae.data.manifest import checked_image
 from usae.explorer.content import concept_labels
 from usae.io import read_image
 
@@ -58,7 +59,14 @@ def write_site(content, site_dir, *, thumbnail_px=128, chunk_size=64, jpeg_quali
         figures = copy_figures(content.figures, tmp / "figures")
         actmax = write_actmax_images(content.actmax, tmp / "actmax", 2 * thumbnail_px, jpeg_quality)
         if content.image_paths is not None:
-            write_thumbnails(content.image_paths, thumbnailed(content), tmp / "thumbs", thumbnail_px, jpeg_quality)
+            write_thumbnails(
+                content.image_paths,
+                thumbnailed(content),
+                tmp / "thumbs",
+                thumbnail_px,
+                jpeg_quality,
+                content.image_sha256s,
+            )
         vocabulary, label_ids = concept_labels(content.gallery, content.image_labels)
         meta = site_meta(content, figures, vocabulary, chunk_size, thumbnail_px)
         write_script(tmp / "data" / "meta.js", "window.USAE_META = ", meta)
@@ -346,12 +354,15 @@ def _save_jpeg(image, path, quality):
     image.convert("RGB").save(path, format="JPEG", quality=quality, optimize=True)
 
 
-def write_thumbnails(image_paths, indices, out_dir, px, quality):
+def write_thumbnails(image_paths, indices, out_dir, px, quality, sha256s=None):
     """One ``px`` x ``px`` JPEG per store index: the whole image resized to a square, as the models see it
-    (no crop), so that the token grid lies exactly over it."""
+    (no crop), so that the token grid lies exactly over it. With ``sha256s`` (the manifest's), each file is
+    checked against its own first (:func:`usae.data.manifest.checked_image`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for index in indices:
-        image = read_image(image_paths[index]).convert("RGB")
+        path = image_paths[index]
+        image = read_image(path) if sha256s is None else checked_image(path, sha256s[index], "the val manifest")
+        image = image.convert("RGB")
         _save_jpeg(image.resize((px, px), Image.Resampling.BICUBIC), out_dir / thumb_name(index), quality)
 
 
