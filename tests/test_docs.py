@@ -144,3 +144,42 @@ def test_every_results_folder_the_docs_create_is_ignored_by_git():
     for root in roots:
         ignored = subprocess.run(["git", "check-ignore", "-q", f"{root}/train/usae/model.json"], cwd=REPO)
         assert ignored.returncode == 0, f"{root}/ is not ignored by .gitignore"
+
+
+MEASURE_UNITS = {"minutes": "min", "min": "min", "seconds": "s", "s": "s", "MB": "MB", "GB": "GB", "GiB": "GiB"}
+MEASURE_UNITS.update({"images/s": "images/s", "tokens/s": "tokens/s"})
+
+
+def measured_figures(text):
+    """``(number, unit)`` of every time, size or throughput in ``text`` (units normalised: minutes -> min)."""
+    units = "|".join(sorted(map(re.escape, MEASURE_UNITS), key=len, reverse=True))
+    found = re.finditer(rf"(?<![\w.,])(\d+(?:\.\d+)?) ?({units})(?![\w/])", text)
+    return {(match.group(1), MEASURE_UNITS[match.group(2)]) for match in found}
+
+
+def paragraphs(markdown):
+    """Blank-line separated paragraphs, a code block joined to the paragraph before it (which says what ran)."""
+    joined = []
+    for part in markdown.split("\n\n"):
+        if part.lstrip().startswith("```") and joined:
+            joined[-1] += "\n\n" + part
+        else:
+            joined.append(part)
+    return joined
+
+
+def test_every_measured_figure_of_the_docs_comes_from_a_benchmark_or_a_report():
+    """A time, size or throughput quoted in the README or docs/ appears, with its unit, in benchmarks/README.md or
+    a report of docs/reports/, or its paragraph names the benchmarks/ script that printed it, or calls it an
+    estimate."""
+    sources = (REPO / "benchmarks" / "README.md").read_text()
+    sources += "".join(path.read_text() for path in sorted((REPO / "docs" / "reports").glob("*.md")))
+    known = measured_figures(sources)
+    unsourced = [
+        (page.name, figure)
+        for page in [README, *sorted((REPO / "docs").glob("*.md"))]
+        for paragraph in paragraphs(page.read_text())
+        if not re.search(r"benchmarks/\w+\.(py|sh)|estimat", paragraph)
+        for figure in sorted(measured_figures(paragraph) - known)
+    ]
+    assert unsourced == []
