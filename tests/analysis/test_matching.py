@@ -8,7 +8,9 @@ from usae.analysis.matching import (
     cosine_matrix,
     fraction_above,
     match_dictionaries,
+    nonzero_codes,
     random_like,
+    sparse_cross,
 )
 
 
@@ -62,3 +64,19 @@ def test_streaming_correlation_equals_numpy(rng):
 
 def test_cosine_matrix_values():
     assert np.allclose(cosine_matrix(np.array([[1.0, 0.0]]), np.array([[0.0, 2.0], [3.0, 0.0]])), [[0.0, 1.0]])
+
+
+def test_the_sparse_cross_product_equals_the_dense_one(rng):
+    """TopK-like codes (a few non-zeros a token, some tokens with none) and dense ones give a.T @ b."""
+
+    def cross(a, b):
+        return sparse_cross(nonzero_codes(a), nonzero_codes(b), len(a), a.shape[1], b.shape[1])
+
+    a = rng.random((300, 40)) * (rng.random((300, 40)) < 0.1)
+    b = rng.random((300, 25)) * (rng.random((300, 25)) < 0.2)
+    a[:7] = 0
+    b[-5:] = 0
+    np.testing.assert_allclose(cross(a, b), a.T @ b, rtol=1e-13, atol=1e-13)
+    dense = rng.normal(size=(50, 6))
+    np.testing.assert_allclose(cross(dense, dense), dense.T @ dense, rtol=1e-12)
+    assert cross(np.zeros((4, 3)), np.ones((4, 2))).tolist() == [[0.0, 0.0]] * 3
