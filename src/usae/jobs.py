@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from usae.config import all_datasets, dataset_splits, has_images, sweep_points
 from usae.io import json_sha256
 from usae.layout import Cache, drawn_figures, manifest_seal, site_figures
-from usae.models.registry import BUILTIN_MODELS, display_names
+from usae.models.registry import BUILTIN_MODELS, display_names, model_families
 from usae.options import ActmaxOptions, ExplorerOptions, ExtractOptions, FiguresOptions, MetricsOptions, TrainOptions
 from usae.records import TrainRun
 from usae.sae.official_yaml import read_config, released_models
@@ -177,6 +177,11 @@ def zoo_entry(config, model):
 def model_labels(config):
     """Each model's name in figures (:func:`usae.models.registry.display_names`)."""
     return display_names(config["models"], config["model_zoo"])
+
+
+def families(config):
+    """Each model's architecture family (:func:`usae.models.registry.model_families`)."""
+    return model_families(config["models"], config["model_zoo"])
 
 
 def store_options(config):
@@ -493,6 +498,7 @@ def figures(config, layout):
             "options": FiguresOptions.from_config(config),
             "top_concepts": config["metrics"]["top_concepts"],
             "labels": model_labels(config),
+            "families": families(config),
             "kinds": kinds,
         },
     )
@@ -521,12 +527,14 @@ def tables(config, layout):
             "scorecard_json": layout.scorecard(".json"),
             "headline": layout.headline(),
             "coherence_table": layout.table_files("coherence"),
+            "firing_sets": layout.table_files("firing_sets"),
         },
         lambda: {
             "datasets": datasets,
             "experiment": _experiment(config),
             "replicated": config["train"]["replicates"] > 1,
             "labels": model_labels(config),
+            "families": families(config),
         },
     )
 

@@ -11,8 +11,8 @@ datasets and activation stores, which live in the :class:`Cache` that experiment
 
 import posixpath
 
-# Figures written by the figures stage: the paper's (the baseline and actmax stages write Figs. 7, 7b, 8 and 16)
-# and label coherence against its null (beyond the paper).
+# Figures written by the figures stage: the paper's (the baseline and actmax stages write Figs. 7, 7b, 8 and 16),
+# and beyond the paper label coherence against its null and the concepts by the set of models they fire in.
 FIGURES = (
     "fig5_r2",
     "fig6a_entropy",
@@ -21,6 +21,7 @@ FIGURES = (
     "fig4_universal_concepts",
     "fig9_model_specific_concepts",
     "coherence_null",
+    "firing_sets",
 )
 # Figures drawn from images or their labels (top-image galleries, label coherence): not drawn for an experiment
 # without images.

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from tests.analysis.frames import concept_frame
-from usae.analysis import evidence_plots, plots
+from usae.analysis import evidence_plots, plots, upset_plot
+from usae.analysis.firing_sets import firing_sets
 
 NAMES = ["dinov2_vits14_imgfocus_block8", "efficientnet_lite0", "mobilenet_v2"]
 LABELS = {
@@ -60,6 +61,7 @@ def drawn(monkeypatch):
 
     monkeypatch.setattr(plots, "save_figure", check)
     monkeypatch.setattr(evidence_plots, "save_figure", check)
+    monkeypatch.setattr(upset_plot, "save_figure", check)
     return found
 
 
@@ -112,7 +114,9 @@ def test_no_text_overlaps_in_any_figure(drawn, rng, labels):
     images = {(3, name): torch.rand(1, 3, 16, 16) for name in NAMES}
     plots.actmax_figure(images, table, [(3, "concept 3 (universal)")], NAMES, ["actmax"], labels)
     _evidence_figures(frame, rng, labels)
-    expected = ["r2", "ent", "cfp", "ce", "gallery", "empty", "curves", "match", "actmax", "coh", "stab"]
+    families = {NAMES[0]: "ViT", NAMES[1]: "EfficientNet", NAMES[2]: "MobileNet"}
+    upset_plot.firing_sets_figure(firing_sets(frame, NAMES), NAMES, ["sets"], labels, families)
+    expected = ["r2", "ent", "cfp", "ce", "gallery", "empty", "curves", "match", "actmax", "coh", "stab", "sets"]
     assert sorted(drawn) == sorted(expected)
     assert {name: pairs for name, pairs in drawn.items() if pairs} == {}
 

@@ -3,6 +3,7 @@
 import re
 
 import pandas as pd
+import pytest
 
 from usae import jobs
 from usae.analysis.sweep_summary import HEADLINE_METRICS
@@ -22,6 +23,7 @@ def test_tables_and_scorecard(tiny_evaluated, tmp_path):
         scorecard_json=tmp_path / "s.json",
         headline=tmp_path / "h.json",
         coherence_table=[tmp_path / "coherence.csv", tmp_path / "coherence.md"],
+        firing_sets=[tmp_path / "sets.csv", tmp_path / "sets.md"],
     )
     card = tables(
         [layout.metrics(name, "matrices.json")],
@@ -32,7 +34,11 @@ def test_tables_and_scorecard(tiny_evaluated, tmp_path):
         datasets=[name],
         experiment=name,
         labels=jobs.model_labels(config),
+        families=jobs.families(config),
     )
+    sets = pd.read_csv(tmp_path / "sets.csv")
+    alive = pd.read_csv(layout.metrics(name, "concepts.csv")).query("not dead")
+    assert sets["concepts"].sum() <= len(alive) and sets["share"].sum() == pytest.approx(1.0)
     assert len(pd.read_csv(tmp_path / "r.csv")) == len(config["models"])
     assert (tmp_path / "s.md").read_text().startswith("# Scorecard")
     # A reader sees display names, never a raw model id; the claims' ids keep the ids.

@@ -63,6 +63,8 @@ class ModelSpec:
         part of what the model computes, so :meth:`describe` leaves it out.
     display_name : str
         The model's name in figures (presentation only, also left out of :meth:`describe`).
+    family : str
+        The model's architecture family, which groups models in figures (presentation only, left out too).
     """
 
     name: str
@@ -77,6 +79,7 @@ class ModelSpec:
     kwargs: dict
     remote_code: bool = False
     display_name: str = ""
+    family: str = ""
 
     def describe(self):
         """Return the spec as a JSON-ready dict (for store metadata)."""

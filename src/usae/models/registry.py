@@ -112,6 +112,28 @@ DISPLAY_NAMES = {
 }
 
 
+# Architecture families, which group models in the firing-set table and figure; a model_zoo entry's family wins.
+FAMILIES = {
+    "dinov2_vits14": "ViT",
+    "dinov2_vits14_hub": "ViT",
+    "siglip_vitb16": "ViT",
+    "vit_b16": "ViT",
+    "dinov2_vits14_imgfocus": "ViT",
+    "dinov2_vits14_imgfocus_block8": "ViT",
+    "efficientnet_lite0": "EfficientNet",
+    "efficientnet_lite1": "EfficientNet",
+    "efficientnet_lite2": "EfficientNet",
+    "mobilenet_v1": "MobileNet",
+    "mobilenet_v2": "MobileNet",
+}
+
+
+def model_families(names, model_zoo=None):
+    """``{name: family}``: each model's ``family`` in ``model_zoo``, else the built-in one, else its display name."""
+    zoo, shown = model_zoo or {}, display_names(names, model_zoo)
+    return {name: zoo.get(name, {}).get("family") or FAMILIES.get(name, shown[name]) for name in names}
+
+
 def display_names(names, model_zoo=None):
     """``{name: label}``: each model's ``display_name`` in ``model_zoo``, else the built-in one, else its name."""
     zoo = model_zoo or {}

@@ -7,6 +7,8 @@ import pandas as pd
 
 from usae.activations.batches import evaluation_batches
 from usae.analysis.evidence_plots import coherence_null_figure
+from usae.analysis.firing_sets import firing_sets as firing_sets_of
+from usae.analysis.firing_sets import ordered_by_family
 from usae.analysis.gallery import (
     SPECIFIC_MIN_SHARE,
     UNIVERSAL_MIN_ENTROPY,
@@ -25,6 +27,7 @@ from usae.analysis.plots import (
     r2_heatmap,
     training_curves_file,
 )
+from usae.analysis.upset_plot import firing_sets_figure
 from usae.io import read_json
 from usae.sae.checkpoint import load_trained
 
@@ -47,6 +50,7 @@ def figures(
     fig4_universal_concepts=(),
     fig9_model_specific_concepts=(),
     coherence_null=(),
+    firing_sets=(),
     coherence=(),
     logs=(),
     curves=(),
@@ -54,6 +58,7 @@ def figures(
     options,
     top_concepts,
     labels=None,
+    families=None,
     kinds=(),
 ):
     """Write Figs. 4, 5, 6a-c and 9 of the experiment's dataset (without images, Figs. 5 and 6a-c), and the
@@ -71,7 +76,7 @@ def figures(
         The val manifest (image files of the galleries); None or empty: no images (imported
         activations), so the galleries, Figs. 4 and 9, are not drawn.
     fig5_r2, fig6a_entropy, fig6b_cofire_proportion, fig6c_cofire_energy, fig4_universal_concepts,
-    fig9_model_specific_concepts, coherence_null : list of path
+    fig9_model_specific_concepts, coherence_null, firing_sets : list of path
         PNG and PDF of each figure (the galleries' and label coherence's only with a manifest).
     coherence : sequence of path
         The metrics stage's ``coherence.json`` (with a manifest): label coherence against its null.
@@ -84,6 +89,8 @@ def figures(
         PNG and PDF of each kind's training curves, in the order of ``kinds``.
     labels : dict, optional
         Display names of the models (:func:`usae.models.registry.display_names`).
+    families : dict, optional
+        Each model's family (:func:`usae.models.registry.model_families`), which orders the firing sets' rows.
     kinds : sequence of str
         The trained kinds (``usae``, ``independent``) whose curves are drawn.
     """
@@ -99,6 +106,8 @@ def figures(
     r2_heatmap(matrices["r2"], names, fig5_r2, labels=labels)
     entropy_histogram(frame.loc[~frame["dead"], "entropy"], fig6a_entropy, len(names))
     cofire_proportion_curves(frame, names, fig6b_cofire_proportion, top_concepts, labels=labels)
+    ordered = ordered_by_family(names, families)
+    firing_sets_figure(firing_sets_of(frame, ordered), ordered, firing_sets, labels, families)
     cofire_energy_scatter(
         frame,
         {"all": summary["cofire_energy_all"], "frequent": summary["cofire_energy_frequent"]},

@@ -3,6 +3,8 @@
 import pandas as pd
 
 from usae.analysis.coherence_table import coherence_table as label_coherence_table
+from usae.analysis.firing_sets import firing_set_table, ordered_by_family
+from usae.analysis.firing_sets import firing_sets as firing_sets_of
 from usae.analysis.report import reconstruction_table, universality_table
 from usae.analysis.scorecard import displayed, json_records, scorecard, scorecard_counts, scorecard_markdown
 from usae.analysis.sweep_summary import headline_metrics
@@ -21,6 +23,7 @@ def tables(
     scorecard_json,
     headline,
     coherence_table=(),
+    firing_sets=(),
     *,
     datasets,
     experiment,
@@ -28,6 +31,7 @@ def tables(
     coherence=(),
     replicated=False,
     labels=None,
+    families=None,
 ):
     """Write every table and the scorecard from the metrics of each evaluated dataset.
 
@@ -52,6 +56,9 @@ def tables(
     coherence_table : sequence of path
         CSV and Markdown of label coherence (:func:`usae.analysis.coherence_table.coherence_table`), written
         with ``coherence``.
+    firing_sets : sequence of path
+        CSV and Markdown of the concepts counted by the set of models they fire in
+        (:func:`usae.analysis.firing_sets.firing_set_table`).
     datasets : list of str
         Evaluated datasets, the experiment's first.
     experiment : str
@@ -65,6 +72,8 @@ def tables(
         a param, so that one more replicate leaves the runs' tables as they are).
     labels : dict, optional
         Each model's display name, which the scorecard's texts use (:func:`usae.jobs.model_labels`).
+    families : dict, optional
+        Each model's family (:func:`usae.jobs.families`): the firing sets' order and the families they cover.
     """
     if not len(matrices) == len(summaries) == len(datasets):
         raise ValueError(f"{', '.join(matrices)}: one matrices.json and summary.json per dataset of {datasets}")
@@ -75,6 +84,10 @@ def tables(
     write_table(universality_table(summaries_by), universality)
     frame = pd.read_csv(concepts)
     write_csv(frame, concepts_all)
+    if firing_sets:
+        names = read_json(matrices[0])["models"]
+        ordered = ordered_by_family(names, families)
+        write_table(firing_set_table(firing_sets_of(frame, ordered), labels, families), firing_sets)
     top = frame.sort_values("energy_total", ascending=False).head(25)
     write_text(concepts_top25, top.to_markdown(index=False, floatfmt=".3f") + "\n")
     matching = pd.read_csv(baseline[0]) if baseline else None

@@ -1,0 +1,76 @@
+"""Which models a concept fires in: concepts counted by the *set* of models (an UpSet-style view).
+
+With M models there are 2^M - 1 sets. A concept fires in a model when its firing count there (codes above
+``metrics.threshold`` on the evaluation tokens, ``fires_<model>`` of ``concepts.csv``) is above zero; a dead
+concept fires in none and is not counted. Models are ordered by family, so that the sets a family shares
+(every CNN, every MobileNet) read as one block.
+"""
+
+import numpy as np
+import pandas as pd
+
+
+def ordered_by_family(names, families=None):
+    """``names`` ordered by family (families in order of first appearance), keeping the order within one; a
+    model without a family is a family of its own."""
+    family = {name: (families or {}).get(name, name) for name in names}
+    order = list(dict.fromkeys(family.values()))
+    return sorted(names, key=lambda name: order.index(family[name]))
+
+
+def firing_sets(frame, names):
+    """Concepts per set of models they fire in.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        ``concepts.csv`` (``fires_<model>``, ``dead``).
+    names : list of str
+        The models, in the order the sets list them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per non-empty set that some concept fires in, most concepts first (ties: fewer models, then
+        ``names`` order): ``models`` (tuple of names), ``size``, ``concepts`` and ``share`` of the alive
+        concepts.
+    """
+    fires_mM = frame[[f"fires_{name}" for name in names]].to_numpy() > 0
+    alive = ~frame["dead"].to_numpy(dtype=bool) & fires_mM.any(1)
+    keys, counts = np.unique(fires_mM[alive], axis=0, return_counts=True)
+    rows = [
+        {
+            "models": tuple(name for name, member in zip(names, key) if member),
+            "size": int(key.sum()),
+            "concepts": int(count),
+            "share": count / max(int(alive.sum()), 1),
+            "order": tuple(~key),
+        }
+        for key, count in zip(keys, counts)
+    ]
+    table = pd.DataFrame(rows, columns=["models", "size", "concepts", "share", "order"])
+    table = table.sort_values(["concepts", "size", "order"], ascending=[False, True, True], kind="stable")
+    return table.drop(columns="order").reset_index(drop=True)
+
+
+def firing_set_table(sets, labels=None, families=None):
+    """:func:`firing_sets` for a reader: each set as its models' display names joined by " + ", and the families
+    of two models or more that it covers wholly ("all EfficientNet") where ``families`` is given."""
+    labels, families = labels or {}, families or {}
+    members = {}
+    for name, family in families.items():
+        members.setdefault(family, set()).add(name)
+
+    def described(models):
+        whole = [family for family, names in members.items() if len(names) > 1 and names <= set(models)]
+        return ", ".join(f"all {family}" for family in whole)
+
+    return pd.DataFrame(
+        {
+            "models": [" + ".join(labels.get(name, name) for name in models) for models in sets["models"]],
+            "families wholly in it": [described(models) for models in sets["models"]],
+            "size": sets["size"],
+            "concepts": sets["concepts"],
+            "share": sets["share"],
+        }
+    )

@@ -1,0 +1,33 @@
+"""Concepts counted by the set of models they fire in, on a hand-made case."""
+
+import pandas as pd
+
+from usae.analysis.firing_sets import firing_set_table, firing_sets, ordered_by_family
+
+NAMES = ["vit", "lite0", "lite1", "mnv2"]
+FAMILIES = {"vit": "ViT", "lite0": "EfficientNet", "mnv2": "MobileNet", "lite1": "EfficientNet"}
+
+
+def _frame(rows):
+    """``rows``: per concept, the models it fires in; a concept firing nowhere, and one dead, are added."""
+    fires = {name: [int(name in row) * 7 for row in rows] + [0, 5] for name in NAMES}
+    dead = [False] * len(rows) + [False, True]
+    return pd.DataFrame({**{f"fires_{name}": fires[name] for name in NAMES}, "dead": dead})
+
+
+def test_concepts_are_counted_by_the_exact_set_of_models_they_fire_in():
+    rows = [set(NAMES)] * 4 + [{"lite0", "lite1", "mnv2"}] * 3 + [{"lite0", "lite1"}] * 3 + [{"vit"}] * 2
+    sets = firing_sets(_frame(rows), NAMES)
+    assert sets["models"].tolist() == [tuple(NAMES), ("lite0", "lite1"), ("lite0", "lite1", "mnv2"), ("vit",)]
+    assert sets["concepts"].tolist() == [4, 3, 3, 2] and sets["size"].tolist() == [4, 2, 3, 1]
+    assert sets["share"].tolist() == [4 / 12, 3 / 12, 3 / 12, 2 / 12]  # of the alive concepts that fire
+
+
+def test_models_are_ordered_by_family_and_the_table_names_whole_families():
+    ordered = ordered_by_family(NAMES, FAMILIES)
+    assert ordered == ["vit", "lite0", "lite1", "mnv2"] and ordered_by_family(["b", "a"]) == ["b", "a"]
+    assert ordered_by_family(["mnv2", "lite0", "vit", "lite1"], FAMILIES) == ["mnv2", "lite0", "lite1", "vit"]
+    rows = [{"lite0", "lite1", "mnv2"}] * 2 + [{"lite0", "mnv2"}]
+    table = firing_set_table(firing_sets(_frame(rows), ordered), {"lite0": "Lite0", "lite1": "Lite1"}, FAMILIES)
+    assert table["models"].tolist() == ["Lite0 + Lite1 + mnv2", "Lite0 + mnv2"]
+    assert table["families wholly in it"].tolist() == ["all EfficientNet", ""]  # one-model families not named
