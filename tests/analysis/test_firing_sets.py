@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from usae.analysis.firing_sets import firing_set_table, firing_sets, ordered_by_family
+from usae.analysis.firing_sets import family_ordered_matrix, firing_set_table, firing_sets, ordered_by_family
 
 NAMES = ["vit", "lite0", "lite1", "mnv2"]
 FAMILIES = {"vit": "ViT", "lite0": "EfficientNet", "mnv2": "MobileNet", "lite1": "EfficientNet"}
@@ -31,3 +31,11 @@ def test_models_are_ordered_by_family_and_the_table_names_whole_families():
     table = firing_set_table(firing_sets(_frame(rows), ordered), {"lite0": "Lite0", "lite1": "Lite1"}, FAMILIES)
     assert table["models"].tolist() == ["Lite0 + Lite1 + mnv2", "Lite0 + mnv2"]
     assert table["families wholly in it"].tolist() == ["all EfficientNet", ""]  # one-model families not named
+
+
+def test_a_models_by_models_matrix_is_reordered_by_family():
+    names = ["mnv2", "lite0", "vit", "lite1"]
+    r2 = [[10 * row + column for column in range(4)] for row in range(4)]
+    matrix, ordered = family_ordered_matrix(r2, names, FAMILIES)
+    assert ordered == ["mnv2", "lite0", "lite1", "vit"]
+    assert matrix.tolist() == [[0, 1, 3, 2], [10, 11, 13, 12], [30, 31, 33, 32], [20, 21, 23, 22]]

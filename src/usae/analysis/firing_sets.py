@@ -18,6 +18,14 @@ def ordered_by_family(names, families=None):
     return sorted(names, key=lambda name: order.index(family[name]))
 
 
+def family_ordered_matrix(matrix_MM, names, families=None):
+    """A models x models matrix (Fig. 5's R2) with rows and columns in :func:`ordered_by_family` order:
+    ``(matrix, ordered names)``."""
+    ordered = ordered_by_family(names, families)
+    at = [names.index(name) for name in ordered]
+    return np.asarray(matrix_MM)[np.ix_(at, at)], ordered
+
+
 def firing_sets(frame, names):
     """Concepts per set of models they fire in.
 

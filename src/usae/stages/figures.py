@@ -7,8 +7,8 @@ import pandas as pd
 
 from usae.activations.batches import evaluation_batches
 from usae.analysis.evidence_plots import coherence_null_figure
+from usae.analysis.firing_sets import family_ordered_matrix
 from usae.analysis.firing_sets import firing_sets as firing_sets_of
-from usae.analysis.firing_sets import ordered_by_family
 from usae.analysis.gallery import (
     SPECIFIC_MIN_SHARE,
     UNIVERSAL_MIN_ENTROPY,
@@ -103,10 +103,10 @@ def figures(
         training_curves_file(
             log_csv, curves[index * per_kind : (index + 1) * per_kind], f"{kind} training ({shown})", labels
         )
-    r2_heatmap(matrices["r2"], names, fig5_r2, labels=labels)
+    r2_MM, ordered = family_ordered_matrix(matrices["r2"], names, families)
+    r2_heatmap(r2_MM, ordered, fig5_r2, labels=labels)
     entropy_histogram(frame.loc[~frame["dead"], "entropy"], fig6a_entropy, len(names))
     cofire_proportion_curves(frame, names, fig6b_cofire_proportion, top_concepts, labels=labels)
-    ordered = ordered_by_family(names, families)
     firing_sets_figure(firing_sets_of(frame, ordered), ordered, firing_sets, labels, families)
     cofire_energy_scatter(
         frame,
