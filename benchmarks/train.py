@@ -36,8 +36,12 @@ by ``usae.sae.training.train_together`` over one TokenBatches, counting all G ru
 'w/ reads' it includes each step's store read (once for all G) and each run's copy to the device, and
 excludes a warm-up step and the last step (which writes each run's checkpoint and final model).
 
+--models M [M ...] times each size with M models (widths cycled through the size's, e.g. 320/320/352/320/320
+for M = 5 at the embedded size), one set of rows per M, and prints how a step's time grows with M beside the
+growth of its performed FLOPs (the work it must do).
+
 Usage: python benchmarks/train.py [--sizes paper embedded] [--steps 3] [--device auto] [--autocast]
-       [--together G]
+       [--together G] [--models M ...]
 """
 
 import argparse
@@ -60,6 +64,12 @@ SIZES = {
     "paper": {"dims": {"siglip": 768, "dinov2": 384, "vit": 768}, "m": 6144, "k": 32, "images": 32, "tokens": 196},
     "embedded": {"dims": {"lite0": 320, "lite1": 320, "lite2": 352}, "m": 2048, "k": 32, "images": 16, "tokens": 49},
 }
+
+
+def with_models(size, n_models):
+    """``size`` with ``n_models`` models, their widths cycled through the size's own."""
+    widths = list(size["dims"].values())
+    return {**size, "dims": {f"model{i}": widths[i % len(widths)] for i in range(n_models)}}
 
 
 def measured_peak(device, size=2048, repeats=10):
@@ -198,6 +208,7 @@ def main():
     parser.add_argument("--device", default="auto")
     parser.add_argument("--autocast", action="store_true", help="bfloat16 autocast (train.autocast; GPU only)")
     parser.add_argument("--together", type=int, metavar="G", help="also time G runs trained together")
+    parser.add_argument("--models", type=int, nargs="+", metavar="M", help="time each size with M models")
     args = parser.parse_args()
     if args.together is not None and args.together < 1:
         parser.error("--together G: G must be at least 1")
@@ -219,25 +230,49 @@ def main():
             "store reads included"
         )
     print(
-        f"{'size':9s} {'step':11s} {'m':>5s} {'tokens':>6s} {'tokens/s':>9s} {'w/ reads':>9s} "
+        f"{'size':9s} {'M':>2s} {'step':11s} {'m':>5s} {'tokens':>6s} {'tokens/s':>9s} {'w/ reads':>9s} "
         f"{'peak':>6s} {'performed':>9s} {'% peak':>6s} {'dense-eq':>9s} {'matmul check':>12s}{together}"
     )
+    growth = {}
     with tempfile.TemporaryDirectory() as tmp:
         for size_name in args.sizes:
-            size = SIZES[size_name]
-            for kind in ["usae", "independent"]:
-                root = Path(tmp) / size_name
-                peak, step_rate, io_rate, performed, dense, check = bench(
-                    kind, size, args.steps, device, root, args.autocast
-                )
-                if args.together:
-                    rate = bench_together(kind, size, args.steps, device, root, args.together, args.autocast)
-                    together = f" {rate:11.0f}"
-                print(
-                    f"{size_name:9s} {kind:11s} {size['m']:5d} {size['images'] * size['tokens']:6d} "
-                    f"{step_rate:9.0f} {io_rate:9.0f} {peak / 1e9:6.1f} {performed / 1e9:9.1f} "
-                    f"{100 * performed / peak:6.1f} {dense / 1e9:9.1f} {check:12.4f}{together}"
-                )
+            for n_models in args.models or [len(SIZES[size_name]["dims"])]:
+                size = with_models(SIZES[size_name], n_models)
+                for kind in ["usae", "independent"]:
+                    root = Path(tmp) / f"{size_name}_{n_models}"
+                    peak, step_rate, io_rate, performed, dense, check = bench(
+                        kind, size, args.steps, device, root, args.autocast
+                    )
+                    if args.together:
+                        rate = bench_together(kind, size, args.steps, device, root, args.together, args.autocast)
+                        together = f" {rate:11.0f}"
+                    tokens = size["images"] * size["tokens"]
+                    growth.setdefault((size_name, kind), []).append((n_models, tokens / step_rate, performed / peak))
+                    print(
+                        f"{size_name:9s} {n_models:2d} {kind:11s} {size['m']:5d} {tokens:6d} "
+                        f"{step_rate:9.0f} {io_rate:9.0f} {peak / 1e9:6.1f} {performed / 1e9:9.1f} "
+                        f"{100 * performed / peak:6.1f} {dense / 1e9:9.1f} {check:12.4f}{together}"
+                    )
+    for (size_name, kind), rows in growth.items():
+        (first, seconds, _), *others = rows
+        for n_models, later, _ in others:
+            work = step_flops_ratio(kind, SIZES[size_name], first, n_models)
+            print(
+                f"{size_name} {kind}: a step with M = {n_models} takes {later / seconds:.2f}x the time of M = {first}; "
+                f"its performed FLOPs grow {work:.2f}x"
+            )
+
+
+def step_flops_ratio(kind, size, first, later):
+    """How the performed FLOPs of a step (mean over the chosen models) grow from ``first`` to ``later`` models."""
+
+    def mean_flops(n_models):
+        dims = with_models(size, n_models)["dims"]
+        chosen = list(dims) if kind == "usae" else [None]
+        tokens = size["images"] * size["tokens"]
+        return np.mean([step_flops(kind, dims, size["m"], size["k"], tokens, i)["performed"] for i in chosen])
+
+    return mean_flops(later) / mean_flops(first)
 
 
 if __name__ == "__main__":

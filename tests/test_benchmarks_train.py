@@ -78,3 +78,13 @@ def test_flop_counter_on_real_steps(bench, kind, tmp_path):
         assert matmuls.get_total_flops() == expected["matmul"], (step, chosen)
         assert everything.get_total_flops() == expected["performed"], (step, chosen)
     assert kind == "independent" or chosen_seen == set(names)
+
+
+def test_more_models_cycle_the_widths_and_their_work_grows_with_them(bench):
+    assert bench.with_models(TINY, 5)["dims"] == {"model0": 8, "model1": 12, "model2": 4, "model3": 8, "model4": 12}
+    assert bench.step_flops_ratio("independent", TINY, 3, 6) == pytest.approx(2.0)  # twice the same SAEs
+    # USAE, per token, mean over the chosen encoder i: 6 m d_i + 4 m D (matmuls) + 2 k d_i + 4 k D (gathers).
+    m, k = TINY["m"], TINY["k"]
+    three = 6 * m * 8 + 4 * m * 24 + 2 * k * 8 + 4 * k * 24  # mean d_i = 8, D = 24
+    six = 6 * m * 8 + 4 * m * 48 + 2 * k * 8 + 4 * k * 48
+    assert bench.step_flops_ratio("usae", TINY, 3, 6) == pytest.approx(six / three)
