@@ -553,6 +553,7 @@ def explorer(config, layout):
             "actmax_images": layout.actmax_images() if images else [],
             **_baseline_files(config, layout),
             "baseline_table": layout.table("baseline_matching") + ".csv" if config["train"]["independent"] else [],
+            "coherence": layout.metrics(_experiment(config), "coherence.json"),
             "stability": layout.metrics(_experiment(config), "stability.csv") if len(runs(config)) > 1 else [],
         },
         {"site": layout.explorer()},

@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from tests.explorer_fixture import read_script
+
 REPO = Path(__file__).resolve().parents[2]
 TINY_CONFIG = REPO / ".test" / "config" / "config.yaml"
 RULES = {"fetch", "extract", "train", "metrics", "baseline", "actmax", "figures", "tables", "explorer"}
@@ -457,6 +459,11 @@ def test_replicates_share_the_stores_and_the_first_equals_the_single_run(replica
     claims = yaml.safe_load((ours / "scorecard.json").read_text())["claims"]
     assert all({"value:r0", "value:r1", "holds", "fragile"} <= set(claim) for claim in claims)
     assert (ours / "replicates/r0/explorer/index.html").exists() and not (ours / "replicates/r1/explorer").exists()
+    # The explorer reads the run's label coherence and r0's seed stability.
+    meta = read_script(ours / "replicates/r0/explorer/data/meta.js", "window.USAE_META = ")
+    evidence = json.loads((ours / "replicates/r0/metrics/embedded/coherence.json").read_text())
+    assert meta["coherence"]["run"] == evidence["run"] and meta["coherence"].get("reason") == evidence["reason"]
+    assert meta["stability"] is True and (ours / "figures/stability_by_kind.png").exists()
     by_id = {claim["id"]: claim for claim in claims}
     assert (
         by_id["stability_above_random"]["holds"] in ("yes", "no")
@@ -471,9 +478,12 @@ def test_replicates_share_the_stores_and_the_first_equals_the_single_run(replica
 def test_one_more_replicate_trains_only_that_run(replicated, tmp_path):
     more = changed_config(tmp_path, "r.yaml", replicated, train={"replicates": 3})
     result = snakemake(replicated, "-n", "--configfile", more)
-    assert planned_rules(result) == {"train", "metrics", "baseline", "figures", "tables", "stability", "replicates"}
+    # r0's per-concept stability (a mean over the other runs) takes in r2, and r0's explorer shows it.
+    rules = {"train", "metrics", "baseline", "figures", "tables", "stability", "replicates", "explorer"}
+    assert planned_rules(result) == rules
     outputs = outputs_of(result)
-    experiment = ("replicates/r2/", "results/scorecard.md", "results/tables/stability")
+    stability = ("results/tables/stability", "results/figures/stability_by_kind", "r0/metrics/embedded/stability.csv")
+    experiment = ("replicates/r2/", "results/scorecard.md", "replicates/r0/explorer", *stability)
     assert [line for line in outputs if not any(part in line for part in experiment)] == []
 
 

@@ -31,6 +31,7 @@ from PIL import Image
 from usae.analysis.kinds import DEAD
 from usae.data.manifest import checked_image
 from usae.explorer.content import concept_labels
+from usae.explorer.evidence import coherence_meta, evidence_of, has_evidence, rounded
 from usae.io import read_image
 
 ASSETS = Path(__file__).with_name("site_template")
@@ -123,7 +124,7 @@ def image_record(content, i):
         "label": content.image_labels[index],
         "concepts": {name: shown.concepts_IMK[i, j, : used[name]].tolist() for j, name in enumerate(content.names)},
         "heat": {name: encode_heatmaps(shown.heat_IMKT[i, j, : used[name]]) for j, name in enumerate(content.names)},
-        "scale": {name: _round(shown.scale_IMK[i, j, : used[name]]) for j, name in enumerate(content.names)},
+        "scale": {name: rounded(shown.scale_IMK[i, j, : used[name]]) for j, name in enumerate(content.names)},
     }
 
 
@@ -158,11 +159,6 @@ def write_script(path, prefix, obj, suffix=";"):
     path.write_text(prefix + json.dumps(obj, separators=(",", ":"), allow_nan=False) + suffix + "\n")
 
 
-def _round(values, digits=4):
-    """Floats with ``digits`` significant digits (NaN and inf as None), for compact JSON."""
-    return [None if not np.isfinite(v) else float(f"{v:.{digits}g}") for v in np.asarray(values, dtype=float)]
-
-
 def numeric_columns(names, present, labels=None):
     """``[(key, title)]`` of the index's numeric columns (keys are columns of the explorer's concept frame; titles
     name each model by its display name in ``labels``): the statistics, then label coherence (models in which the
@@ -192,7 +188,7 @@ def index_columns(content, alive, label_ids):
     columns = numeric_columns(content.names, set(frame.columns), content.labels)
     for key, _ in columns:
         counted = key.startswith(("fires", "cofires", "coherent_models"))
-        values[key] = frame[key].astype(int).tolist() if counted else _round(frame[key])
+        values[key] = frame[key].astype(int).tolist() if counted else rounded(frame[key])
     return {"columns": [{"key": key, "title": title} for key, title in columns], "kinds": kinds, "values": values}
 
 
@@ -208,29 +204,21 @@ def site_meta(content, figures, vocabulary, chunk_size, thumbnail_px):
         "concepts": len(content.kinds),
         "dead": int((content.kinds == DEAD).sum()),
         "labels": vocabulary,
-        "r2": [_round(row) for row in content.matrices["r2"]],
+        "r2": [rounded(row) for row in content.matrices["r2"]],
         "dataset": content.matrices.get("dataset", ""),
         "images": content.matrices.get("images"),
         "summary": _scalars(content.summary, content.labels),
         "figures": figures,
         "neighbour_method": NEIGHBOUR_METHOD,
         "kind_rule": content.kind_rule,
-        "neighbour_chance": _round([content.neighbour_chance])[0],
+        "neighbour_chance": rounded([content.neighbour_chance])[0],
         "shown_images": [] if content.shown is None else content.shown.images_I.tolist(),
         "baseline": content.twins is not None,
-        "twin_chance": dict(zip(content.twin_chance, _round(list(content.twin_chance.values())))),
+        "twin_chance": dict(zip(content.twin_chance, rounded(list(content.twin_chance.values())))),
         "coherence": coherence_meta(content.coherence),
         "stability": "joint_stability" in content.frame.columns,
-        "evidence": _has_evidence(content),
+        "evidence": has_evidence(content),
     }
-
-
-def coherence_meta(evidence):
-    """What the concept panels say of label coherence: whether it ran (or why not), its top n, FDR and null."""
-    if not evidence["run"]:
-        return {"run": False, "reason": evidence["reason"]}
-    keys = ("top_images", "fdr", "permutations", "null_label_share_mean", "null_label_share_95")
-    return {"run": True, **{key: evidence[key] for key in keys}}
 
 
 def _scalars(summary, labels):
@@ -243,7 +231,7 @@ def _scalars(summary, labels):
         elif isinstance(value, int) and not isinstance(value, bool):
             flat[labels.get(key, key)] = value
         elif isinstance(value, float):
-            flat[labels.get(key, key)] = _round([value])[0]
+            flat[labels.get(key, key)] = rounded([value])[0]
     return flat
 
 
@@ -267,41 +255,13 @@ def concept_record(content, k, actmax):
         "files": [file_name(content, i) for i in images],
         "labels": [content.image_labels[i] for i in images],
         "heat": {name: encode_heatmaps(content.heat_bytes[k, i, :used]) for i, name in enumerate(content.names)},
-        "scale": dict(zip(content.names, _round(content.heat_scale[k]))),
+        "scale": dict(zip(content.names, rounded(content.heat_scale[k]))),
         "top": {name: np.flatnonzero(content.top[k, i, :used]).tolist() for i, name in enumerate(content.names)},
-        "neighbours": [[int(j), _round([c])[0]] for j, c in zip(content.neighbours[k], content.cosines[k]) if j >= 0],
+        "neighbours": [[int(j), rounded([c])[0]] for j, c in zip(content.neighbours[k], content.cosines[k]) if j >= 0],
         "actmax": actmax,
         **({} if content.twins is None else {"twins": twins_of(content, k)}),
-        **({"evidence": evidence_of(content, k)} if _has_evidence(content) else {}),
+        **({"evidence": evidence_of(content, k)} if has_evidence(content) else {}),
     }
-
-
-def _has_evidence(content):
-    return content.label_counts is not None or "joint_stability" in content.frame.columns
-
-
-def evidence_of(content, k):
-    """Concept ``k``'s label coherence per tested model (``{model: {"counts": [[label, count], ...], "label",
-    "share", "enrichment", "p", "coherent"}}``) and, with replicates, its seed stability per model
-    (``"atom_stability"``, ``"code_stability"``)."""
-    row, out = content.frame.iloc[k], {}
-    for name in content.names:
-        entry = {
-            key: _round([row[f"{key}_{name}"]])[0]
-            for key in ("atom_stability", "code_stability")
-            if f"{key}_{name}" in row
-        }
-        if content.label_counts is not None and name in content.label_counts[k]:
-            entry.update(
-                counts=content.label_counts[k][name],
-                label=str(row[f"label_{name}"]),
-                share=_round([row[f"label_share_{name}"]])[0],
-                enrichment=_round([row[f"label_enrichment_{name}"]])[0],
-                p=_round([row[f"label_p_{name}"]])[0],
-                coherent=bool(row[f"coherent_{name}"]),
-            )
-        out[name] = entry
-    return out
 
 
 def file_name(content, index):
@@ -316,15 +276,15 @@ def twins_of(content, k):
     for i, name in enumerate(content.names):
         out[name] = {
             "atom": int(twins["atom"][i, k]),
-            "cosine": _round([twins["cosine"][i, k]])[0],
+            "cosine": rounded([twins["cosine"][i, k]])[0],
             "activation": int(twins["activation"][i, k]),
-            "correlation": _round([twins["correlation"][i, k]])[0],
+            "correlation": rounded([twins["correlation"][i, k]])[0],
         }
         for key in ("atom", "activation"):
             if f"{key}_images" in twins:
                 images, codes = twins[f"{key}_images"][i, k], twins[f"{key}_codes"][i, k]
                 out[name][f"{key}_images"] = [
-                    [int(j), _round([c])[0], file_name(content, j)] for j, c in zip(images, codes) if j >= 0
+                    [int(j), rounded([c])[0], file_name(content, j)] for j, c in zip(images, codes) if j >= 0
                 ]
     return out
 
@@ -382,7 +342,7 @@ def write_actmax_images(actmax, out_dir, max_px, quality):
             image = read_image(item["path"])
             image.thumbnail((max_px, max_px), Image.Resampling.BICUBIC)
             _save_jpeg(image, out_dir / name, quality)
-            activations = dict(zip(item["activations"], _round(list(item["activations"].values()))))
+            activations = dict(zip(item["activations"], rounded(list(item["activations"].values()))))
             out.setdefault(int(concept), []).append(
                 {"model": item["model"], "src": f"actmax/{name}", "activations": activations}
             )
