@@ -106,9 +106,9 @@ SECONDS_DAG=$(awk -v a="$START" -v b="$(now)" 'BEGIN {printf "%.1f s", b - a}')
 record dag "tiny config, every device $DEVICE" "$SECONDS_DAG" "$RC"
 
 # 2. Training throughput: float32, bfloat16 autocast, G runs trained together.
-column() {  # log, kind, field ($5 tokens/s, $NF the together column): the row's figure
+column() {  # log, kind, field ($6 tokens/s, $NF the together column): the row's figure (row: size M kind ...)
     awk -v size="$SIZE" -v kind="$2" -v field="$3" \
-        '$1 == size && $2 == kind {print (field == "NF" ? $NF : $field) " tokens/s"; exit}' "$1"
+        '$1 == size && $3 == kind {print (field == "NF" ? $NF : $field) " tokens/s"; exit}' "$1"
 }
 train() {  # name, setting, field, extra options...
     local name=$1 setting=$2 field=$3
@@ -118,8 +118,8 @@ train() {  # name, setting, field, extra options...
         record train "$SIZE $setting, $kind" "$(column "$WORK/$name.log" "$kind" "$field")" "$RC"
     done
 }
-train train_float32 float32 5
-train train_bf16 "bf16 autocast" 5 --autocast
+train train_float32 float32 6
+train train_bf16 "bf16 autocast" 6 --autocast
 train train_together "float32, $TOGETHER runs together" NF --together "$TOGETHER"
 
 # 3. Extraction throughput: ViT-B/16 with random weights (nothing downloaded).
