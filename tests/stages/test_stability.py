@@ -24,11 +24,18 @@ def test_a_run_matched_with_its_copy_is_perfectly_stable(tiny_evaluated, tmp_pat
         tmp_path / "s.json",
         [tmp_path / "f.png", tmp_path / "f.pdf"],
         runs=["r0", "r1"],
+        labels={config["models"][0]: "First Model"},
         options=MetricsOptions.from_config(config),
         images=3,
         seed=0,
     )
     table = pd.read_csv(tmp_path / "t.csv")
+    markdown = (tmp_path / "t.md").read_text()
+    assert (
+        "First Model" in markdown
+        and config["models"][0] not in markdown
+        and set(table["model"]) == set(config["models"])
+    )
     alive = table[table["kind"] == "all"].set_index(["model", "method"])["mean"]
     for model in config["models"]:
         assert alive[(model, "atoms")] == pytest.approx(1.0) and alive[(model, "joint")] == pytest.approx(1.0)

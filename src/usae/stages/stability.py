@@ -69,9 +69,9 @@ def stability(
     stores : list of path
         The experiment's val stores (``meta.json`` per model): the tokens the codes are matched on.
     table : list of path
-        CSV and Markdown: per pair of runs, model, method (atoms, joint, codes, random) and kind (all,
-        universal, specific), the concepts, mean matched similarity, shares above 0.5 and 0.7, and for the
-        joint matching the share of per-model matches it agrees with.
+        CSV (models by id) and Markdown (by display name): per pair of runs, model, method (atoms, joint, codes,
+        random) and kind (all, universal, specific), the concepts, mean matched similarity, shares above 0.5 and
+        0.7, and for the joint matching the share of per-model matches it agrees with.
     concepts_stability : path
         CSV beside run r0's ``concepts.csv`` (``stability.csv``, which ``usae.load(...).concepts()`` and the
         explorer join to it): each of its concepts, its kind, and per model its matched atom cosine and code
@@ -112,7 +112,8 @@ def stability(
             first[runs[b]] = measures
         log.info("%s: mean matched atom cosine %.3f", pair, float(np.nanmean(measures["atoms"])))
     frame = pd.DataFrame(rows)
-    write_table(frame, table)
+    write_csv(frame, table[0])  # the data keeps the models' ids; the Markdown names them as figures do
+    write_table(frame.assign(model=[(labels or {}).get(name, name) for name in frame["model"]]), table[1:])
     stability_figure(frame, names, figure, labels)
     per_concept = {"concept": np.arange(len(kinds[0])), "kind": kinds[0]}
     for i, name in enumerate(names):
