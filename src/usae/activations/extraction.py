@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from usae.activations.store import Moments, StoreWriter, ids_digest, part_shards, shard_name
-from usae.data.manifest import checked_image
+from usae.data.manifest import MISSING_REMEDY, checked_image, manifest_source
 from usae.device import pick_device
 from usae.errors import StoreError, UserError
 from usae.io import read_json_object, write_json
@@ -147,14 +147,14 @@ def write_shards(writer, manifest, spec, shards, grid, batch_size, device, autoc
     missing = writer.missing_shards(shards)
     if not missing:
         return
-    device = pick_device(device)
-    token_model = (token_model or load_token_model(spec)).to(device)
     paths, sha256s = manifest["path"].tolist(), manifest["sha256"].tolist()
-    source = manifest.attrs.get("source", "the manifest")
-    absent = [path for path in paths if not Path(path).is_file()]
+    source = manifest_source(manifest)
+    absent = [path for path in paths if not Path(path).is_file()]  # all at once, before the model loads
     if absent:
         more = f" (and {len(absent) - 1} more)" if len(absent) > 1 else ""
-        raise UserError(f"{source}: image {absent[0]} is missing{more}; fetch again, or point data: at its cache")
+        raise UserError(f"{source}: image {absent[0]} is missing{more}; {MISSING_REMEDY}")
+    device = pick_device(device)
+    token_model = (token_model or load_token_model(spec)).to(device)
     sizes = {index: writer.shard_slice(index).stop - writer.shard_slice(index).start for index in shards}
     total = sum(sizes.values())
     progress = Progress(total, f"extract {spec.name}", unit="img", initial=total - sum(sizes[i] for i in missing))

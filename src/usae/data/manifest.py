@@ -163,11 +163,20 @@ def check_manifest_seal(path, rows, redo):
         raise UserError(f"{path}: changed since it was written (not the rows and bytes {seal.name} records); {redo}")
 
 
+# What to do about an image missing from the cache, in every message that says so.
+MISSING_REMEDY = "fetch again, or point data: at its cache"
+
+
+def manifest_source(manifest):
+    """The file a :func:`read_manifest` frame came from, for messages about its images."""
+    return manifest.attrs.get("source", "the manifest")
+
+
 def checked_image(path, sha256, source):
     """The image at ``path``, refused in one line if it is missing or its bytes are not those its manifest
     (``source``, for the message) recorded at the fetch (``sha256``)."""
     if not Path(path).is_file():
-        raise UserError(f"{path}: missing (listed in {source}); fetch again, or point data: at its cache")
+        raise UserError(f"{path}: missing (listed in {source}); {MISSING_REMEDY}")
     if file_sha256(path) != sha256:
         raise UserError(f"{path}: changed since it was fetched (its sha256 is not the one {source} records)")
     return read_image(path)
@@ -175,8 +184,7 @@ def checked_image(path, sha256, source):
 
 def manifest_image(manifest, index):
     """Image ``index`` (row, store order) of a :func:`read_manifest` frame, checked (:func:`checked_image`)."""
-    source = manifest.attrs.get("source", "the manifest")
-    return checked_image(manifest["path"].iloc[index], manifest["sha256"].iloc[index], source)
+    return checked_image(manifest["path"].iloc[index], manifest["sha256"].iloc[index], manifest_source(manifest))
 
 
 def split_labels(path, image_ids):
