@@ -178,28 +178,17 @@ def _evidence_card(coherence, replicated=False, rng=None):
     return card.set_index("id")
 
 
+COHERENCE_CLAIMS = ["coherence_above_chance", "coherence_universal_vs_specific", "label_agreement"]
+
+
 def test_label_coherence_claims_are_judged_gated_or_not_run():
     card = _evidence_card(_coherence())
-    assert card.loc[
-        ["coherence_above_chance", "coherence_universal_vs_specific", "label_agreement"], "holds"
-    ].tolist() == [
-        "yes",
-        "yes",
-        "yes",
-    ]
+    assert card.loc[COHERENCE_CLAIMS, "holds"].tolist() == ["yes", "yes", "yes"]
     assert card.loc["coherence_universal_vs_specific", "value"] == pytest.approx(0.1)
     worse = _evidence_card(_coherence(share=0.01, universal=(0.3, 40), agree=(0.12, 30, 0.1, 0.4)))
-    assert worse.loc[
-        ["coherence_above_chance", "coherence_universal_vs_specific", "label_agreement"], "holds"
-    ].tolist() == [
-        "no",
-        "no",
-        "no",
-    ]
+    assert worse.loc[COHERENCE_CLAIMS, "holds"].tolist() == ["no", "no", "no"]
     few = _evidence_card(_coherence(tested=10, specific=(0.4, 2), agree=(1.0, 3, 0.1, 0.001)))
-    assert set(few.loc[["coherence_above_chance", "coherence_universal_vs_specific", "label_agreement"], "holds"]) == {
-        "not judged"
-    }
+    assert set(few.loc[COHERENCE_CLAIMS, "holds"]) == {"not judged"}
     assert few.loc["coherence_universal_vs_specific", "gate"] == "pairs tested: specific 2 (needs 5 of each)"
     none = _evidence_card(_coherence(run=False))
     assert none.loc["label_agreement", "holds"] == "not run" and none.loc["label_agreement", "gate"] == "no labels"

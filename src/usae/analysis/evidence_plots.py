@@ -20,6 +20,15 @@ def at_least(distribution_K):
     return np.where(shares > 0, shares, np.nan)
 
 
+def model_panels(names):
+    """A figure of one panel per model, side by side, sharing the y axis: ``(figure, axes)``."""
+    sns.set_theme(style="whitegrid", context="paper")
+    figure, axes = plt.subplots(
+        1, len(names), figsize=(3.3 * len(names) + 0.6, 3.6), sharey=True, squeeze=False, layout="constrained"
+    )
+    return figure, axes[0]
+
+
 def coherence_null_figure(frame, evidence, names, paths, labels=None):
     """Per model, the share of concepts whose top-label share reaches each value, for all tested concepts, the
     universal ones and the ones specific to that model, beside the same curve of the permutation null.
@@ -45,11 +54,8 @@ def coherence_null_figure(frame, evidence, names, paths, labels=None):
     null = at_least(evidence["null_label_share_distribution"])
     kinds = frame["kind"].to_numpy(dtype=object)
     own = specific_model(kinds, names)
-    sns.set_theme(style="whitegrid", context="paper")
-    figure, axes = plt.subplots(
-        1, len(names), figsize=(3.3 * len(names) + 0.6, 3.6), sharey=True, squeeze=False, layout="constrained"
-    )
-    for i, (axis, name) in enumerate(zip(axes[0], names)):
+    figure, axes = model_panels(names)
+    for i, (axis, name) in enumerate(zip(axes, names)):
         share = frame[f"label_share_{name}"].to_numpy(dtype=float)
         tested = np.isfinite(share)
         axis.plot(shares, null, color="black", linestyle="--", marker="o", markersize=3, label="permutation null")
@@ -69,7 +75,7 @@ def coherence_null_figure(frame, evidence, names, paths, labels=None):
         axis.set(title=f"{label_of(name, labels)}\n{found}", xlabel=f"top-label share of its top {n} images")
         axis.set(yscale="log", ylim=(0.5 / max(tested.sum(), 1), 1.5), xlim=(0.5 / n, 1 + 0.5 / n))
         axis.legend(fontsize=7, loc="lower left")
-    axes[0][0].set_ylabel("share of concepts at or above")
+    axes[0].set_ylabel("share of concepts at or above")
     figure.suptitle(f"{COHERENCE_TITLE}\nq <= {evidence['fdr']:g} (Benjamini-Hochberg) is coherent")
     save_figure(figure, paths)
 
@@ -88,11 +94,8 @@ def stability_figure(table, names, paths, labels=None):
     labels : dict, optional
         Each model's display name.
     """
-    sns.set_theme(style="whitegrid", context="paper")
-    figure, axes = plt.subplots(
-        1, len(names), figsize=(3.3 * len(names) + 0.6, 3.6), sharey=True, squeeze=False, layout="constrained"
-    )
-    for axis, name in zip(axes[0], names):
+    figure, axes = model_panels(names)
+    for axis, name in zip(axes, names):
         rows = table[table["model"] == name].dropna(subset=["mean"])
         sns.barplot(rows, x="method", y="mean", hue="kind", order=METHODS, hue_order=KINDS, errorbar="sd", ax=axis)
         axis.set(title=label_of(name, labels), xlabel="", ylabel="mean matched similarity", ylim=(0, 1))
