@@ -469,9 +469,12 @@ def actmax(config, layout):
 
 
 def _evaluated(config, layout):
-    """The experiment's metrics files, the trained USAE, its val stores and manifest (figures, explorer)."""
+    """The experiment's metrics files (label coherence's too), the trained USAE, its val stores and manifest (figures,
+    explorer)."""
     return {
-        **_metrics_files(config, layout, "matrices.json", "summary.json", "concepts.csv", "top_images.npz"),
+        **_metrics_files(
+            config, layout, "matrices.json", "summary.json", "concepts.csv", "top_images.npz", "coherence.json"
+        ),
         **_usae_input(layout),
         "stores": _val_stores(config, layout),
         "manifest": _val_manifest(config),
@@ -487,7 +490,6 @@ def figures(config, layout):
         {},
         {
             **_evaluated(config, layout),
-            "coherence": [layout.metrics(_experiment(config), "coherence.json")] if _images(config) else [],
             "logs": [layout.run_files(kind)["log_csv"] for kind in kinds],
         },
         {
@@ -514,9 +516,8 @@ def tables(config, layout):
         {
             "matrices": [layout.metrics(name, "matrices.json") for name in datasets],
             "summaries": [layout.metrics(name, "summary.json") for name in datasets],
-            **_metrics_files(config, layout, "concepts.csv"),
+            **_metrics_files(config, layout, "concepts.csv", "coherence.json"),
             "baseline": baseline_table,
-            "coherence": [layout.metrics(_experiment(config), "coherence.json")],
         },
         {
             "reconstruction": layout.table_files("reconstruction"),
@@ -553,7 +554,6 @@ def explorer(config, layout):
             "actmax_images": layout.actmax_images() if images else [],
             **_baseline_files(config, layout),
             "baseline_table": layout.table("baseline_matching") + ".csv" if config["train"]["independent"] else [],
-            "coherence": layout.metrics(_experiment(config), "coherence.json"),
             "stability": layout.metrics(_experiment(config), "stability.csv") if len(runs(config)) > 1 else [],
         },
         {"site": layout.explorer()},

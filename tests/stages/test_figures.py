@@ -21,7 +21,7 @@ def test_every_figure_is_written(tiny_evaluated, tmp_path):
         jobs.stores(config, layout, name, "val"),
         jobs.manifest(config, name, "val"),
         **files,
-        coherence=[layout.metrics(name, "coherence.json")],
+        coherence=layout.metrics(name, "coherence.json"),
         logs=[layout.run_files("usae")["log_csv"]],
         curves=curves,
         options=FiguresOptions.from_config(config),
@@ -53,7 +53,7 @@ def test_galleries_without_any_concept_say_so_and_do_not_crash(tiny_evaluated, t
         jobs.stores(config, layout, name, "val"),
         jobs.manifest(config, name, "val"),
         **files,
-        coherence=[layout.metrics(name, "coherence.json")],
+        coherence=layout.metrics(name, "coherence.json"),
         options=FiguresOptions.from_config(config),
         top_concepts=config["metrics"]["top_concepts"],
     )

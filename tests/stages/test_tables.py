@@ -30,7 +30,7 @@ def test_tables_and_scorecard(tiny_evaluated, tmp_path):
         [layout.metrics(name, "summary.json")],
         layout.metrics(name, "concepts.csv"),
         **out,
-        coherence=[layout.metrics(name, "coherence.json")],
+        coherence=layout.metrics(name, "coherence.json"),
         datasets=[name],
         experiment=name,
         labels=jobs.model_labels(config),

@@ -51,7 +51,7 @@ def figures(
     fig9_model_specific_concepts=(),
     coherence_null=(),
     firing_sets=(),
-    coherence=(),
+    coherence=None,
     logs=(),
     curves=(),
     *,
@@ -78,8 +78,8 @@ def figures(
     fig5_r2, fig6a_entropy, fig6b_cofire_proportion, fig6c_cofire_energy, fig4_universal_concepts,
     fig9_model_specific_concepts, coherence_null, firing_sets : list of path
         PNG and PDF of each figure (the galleries' and label coherence's only with a manifest).
-    coherence : sequence of path
-        The metrics stage's ``coherence.json`` (with a manifest): label coherence against its null.
+    coherence : path, optional
+        The metrics stage's ``coherence.json``: label coherence against its null (drawn with a manifest).
     options : usae.options.FiguresOptions
     top_concepts : int
         Fig. 6b: concepts ranked by energy (``metrics.top_concepts``).
@@ -117,7 +117,7 @@ def figures(
     if not manifest:
         log.info("Figs. 4 and 9 and label coherence skipped: no images (dataset.source: activations)")
         return
-    coherence_null_figure(frame, read_json(coherence[0]), names, coherence_null, labels)
+    coherence_null_figure(frame, read_json(coherence), names, coherence_null, labels)
     usae, meta = load_trained(usae_weights, usae_meta)
     batches = evaluation_batches(stores, meta)
     grid = tuple(batches.stores[names[0]].meta["grid"])

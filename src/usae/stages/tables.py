@@ -28,7 +28,7 @@ def tables(
     datasets,
     experiment,
     baseline=(),
-    coherence=(),
+    coherence=None,
     replicated=False,
     labels=None,
     families=None,
@@ -65,7 +65,7 @@ def tables(
         The experiment's dataset.
     baseline : sequence of path
         The baseline's matching table (CSV), when the baseline ran: the scorecard's Fig. 7 lines.
-    coherence : sequence of path
+    coherence : path, optional
         The experiment's ``coherence.json``: the label-coherence lines (beyond the paper).
     replicated : bool
         ``train.replicates`` is 2 or more (the seed-stability lines say where they are judged; its count is not
@@ -91,7 +91,7 @@ def tables(
     top = frame.sort_values("energy_total", ascending=False).head(25)
     write_text(concepts_top25, top.to_markdown(index=False, floatfmt=".3f") + "\n")
     matching = pd.read_csv(baseline[0]) if baseline else None
-    evidence = read_json(coherence[0]) if coherence else None
+    evidence = read_json(coherence) if coherence else None
     if evidence is not None:
         write_table(label_coherence_table(evidence, labels), coherence_table)
     card = scorecard(matrices_by[experiment], summaries_by[experiment], frame, table1, matching, evidence, replicated)
