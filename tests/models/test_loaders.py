@@ -206,7 +206,7 @@ def _shipped_token_model(name):
     spec = model_spec(name)
     if importlib.util.find_spec(spec.weights["package"]) is None:
         pytest.skip(f"{name}: package {spec.weights['package']} not installed (make installs requirements-nodeps.lock)")
-    if spec.loader == "hf_onnx":
+    if spec.loader in ("hf_onnx", "onnx"):
         pytest.importorskip("onnx", reason="onnx is pinned in requirements.lock")
     return load_token_model(spec)
 
@@ -270,8 +270,15 @@ def test_shipped_classifiers_are_imagenet_trained(name, egyptian_cat):
 
 
 @pytest.mark.parametrize(
-    "name", ["dinov2_vits14_imgfocus", "dinov2_vits14_imgfocus_block8", "mobilenet_v2", "mobilenet_v1"]
-)
+    "name",
+    [
+        "dinov2_vits14_imgfocus",
+        "dinov2_vits14_imgfocus_block8",
+        "mobilenet_v2",
+        "mobilenet_v1",
+        "resnet50_1by2_opennsfw",
+    ],  # vgg16_capspot's pre-ReLU block5 tokens share a large offset (mean-token cosine 0.93 between photos):
+)  # tests/models/test_onnx_loader.py checks it against onnxruntime instead
 def test_shipped_weights_see_crops_of_one_photo_as_alike(name):
     """Real features: each crop's nearest other crop (cosine of mean tokens) comes from the same photo."""
     token_model = _shipped_token_model(name)

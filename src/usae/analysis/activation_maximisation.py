@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from usae.activations.batches import standardise
+from usae.models.loaders import normalise_pixels
 from usae.models.tokens import resample_grid
 from usae.models.torchvision_compat import ensure_torchvision_importable
 
@@ -35,16 +36,13 @@ class ConceptProbe(nn.Module):
         super().__init__()
         self.token_model, self.encoder, self.grid = token_model.eval(), encoder.eval(), grid
         self.act_mean, self.act_std = stats
-        spec = token_model.spec
-        self.register_buffer("pixel_mean", torch.tensor(spec.mean).view(1, 3, 1, 1))
-        self.register_buffer("pixel_std", torch.tensor(spec.std).view(1, 3, 1, 1))
         self.codes = nn.Identity()
         for parameter in self.parameters():
             parameter.requires_grad_(False)
 
     def forward(self, images_N3HW):
         """Pre-codes ``(N, T, m)`` of every token, through the ``codes`` submodule (hookable by name)."""
-        acts_NTD = resample_grid(self.token_model((images_N3HW - self.pixel_mean) / self.pixel_std), self.grid)
+        acts_NTD = resample_grid(self.token_model(normalise_pixels(images_N3HW, self.token_model.spec)), self.grid)
         standardised = standardise(acts_NTD, self.act_mean, self.act_std)
         pre_codes = self.encoder.norm(self.encoder.linear(standardised.reshape(-1, acts_NTD.shape[-1])))
         return self.codes(pre_codes.view(acts_NTD.shape[0], acts_NTD.shape[1], -1))

