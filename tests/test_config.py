@@ -28,6 +28,14 @@ def test_defaults_are_filled():
             {"model_zoo": {"m": {"loader": "timm", "arch": "x", "layr": "a"}}},
             "cfg.yaml: unknown key 'model_zoo.m.layr'",
         ),
+        (
+            {"model_zoo": {"m": {"base": "mobilenet_v9", "image_size": 448}}},
+            "cfg.yaml: key 'model_zoo.m.base': 'mobilenet_v9' is not a built-in model (known: dinov2_vits14, ",
+        ),
+        (
+            {"model_zoo": {"m": {"base": "mobilenet_v1", "image_sise": 448}}},
+            "cfg.yaml: unknown key 'model_zoo.m.image_sise' (did you mean 'image_size'?)",
+        ),
     ],
 )
 def test_errors_name_file_and_key(bad, expected):
@@ -44,8 +52,39 @@ def no_dataset_folders(monkeypatch):
     monkeypatch.setattr(usae.config, "root_errors", lambda config: [])
 
 
+def test_a_model_zoo_entry_starts_from_its_base_and_changes_what_it_names():
+    from usae.models.registry import BUILTIN_MODELS
+
+    zoo = validate_config({"model_zoo": {"big": {"base": "resnet50_1by2_opennsfw", "image_size": 448}}}, "c")[
+        "model_zoo"
+    ]
+    assert "base" not in zoo["big"]
+    assert zoo["big"] == {
+        **BUILTIN_MODELS["resnet50_1by2_opennsfw"],
+        "image_size": 448,
+        "prefix_tokens": None,  # schema defaults fill what the built-in leaves out
+        "kwargs": {},
+        "weights": {**BUILTIN_MODELS["resnet50_1by2_opennsfw"]["weights"], "prefix": ""},
+    }
+
+
+def test_the_zoo_reads_eight_networks_each_natively_on_the_common_grid(no_dataset_folders):
+    """config/zoo.yaml: eight models of five families at image sizes whose read layer is 14x14 (checked by the
+    stride of each read layer: 32 for the CNNs but VGG16's block5, 16; DINOv2's 14-px patches)."""
+    from usae.models.loaders import model_spec
+    from usae.models.registry import model_families
+
+    config = load_config("config/zoo.yaml")
+    assert len(config["models"]) == 8 and config["results"] == "results/zoo"
+    assert len(set(model_families(config["models"], config["model_zoo"]).values())) == 5
+    stride = {"dinov2_vits14_imgfocus_block8": 14, "vgg16_capspot": 16}
+    sizes = {name: model_spec(name, config["model_zoo"]).image_size for name in config["models"]}
+    assert {name: size // stride.get(name, 32) for name, size in sizes.items()} == dict.fromkeys(sizes, 14)
+    assert config["extract"]["grid"] == 14
+
+
 def test_shipped_configs_validate(no_dataset_folders):
-    for name in ["config/config.yaml", "config/paper.yaml"]:
+    for name in ["config/config.yaml", "config/paper.yaml", "config/zoo.yaml"]:
         config = load_config(name)
         assert len(config["models"]) >= 2
 

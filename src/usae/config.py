@@ -293,6 +293,7 @@ def validate_config(config, source):
     name = source if callable(source) else (lambda path: source)
     if not isinstance(config, dict):
         raise ConfigError(f"{name([])}: the config must be a mapping, got {type(config).__name__}")
+    _expand_bases(config, name)
     validator = _DefaultFillingValidator(load_schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: len(list(e.absolute_path)))
     problems = [_describe(errors[0])] if errors else semantic_errors(config)
@@ -300,6 +301,23 @@ def validate_config(config, source):
         path, message = problems[0]
         raise ConfigError(f"{name(path)}: {message}")
     return config
+
+
+def _expand_bases(config, name):
+    """Replace each ``model_zoo`` entry's ``base`` with the keys of that built-in model, under the entry's own (before
+    the schema fills defaults, which would otherwise win over the built-in's values)."""
+    zoo = config.get("model_zoo")
+    for model, entry in (zoo if isinstance(zoo, dict) else {}).items():
+        if not isinstance(entry, dict) or "base" not in entry:
+            continue
+        base = entry["base"]
+        if not isinstance(base, str) or base not in BUILTIN_MODELS:
+            path = ["model_zoo", model, "base"]
+            raise ConfigError(
+                f"{name(path)}: key 'model_zoo.{model}.base': {base!r} is not a built-in model "
+                f"(known: {', '.join(sorted(BUILTIN_MODELS))})"
+            )
+        zoo[model] = {**copy.deepcopy(BUILTIN_MODELS[base]), **{k: v for k, v in entry.items() if k != "base"}}
 
 
 EXTENDS = "extends"  # a config file's key naming the file it is layered over (relative to its own folder)

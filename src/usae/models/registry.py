@@ -185,5 +185,4 @@ MODEL_DEFAULTS = {
     "std": [0.5, 0.5, 0.5],
     "prefix_tokens": None,
     "kwargs": {},
-    **INPUT_FORMAT_DEFAULTS,
 }
