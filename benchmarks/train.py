@@ -1,7 +1,8 @@
 """Training throughput of the USAE step and of the independent-SAE step, with an MFU-style line.
 
 For each size (the paper's: d = 384/768/768, m = 6144, k = 32, 32 images x 196 tokens = 6272 tokens;
-the embedded default's: d = 320/320/352, m = 2048, 16 x 49 = 784 tokens) it prints tokens/s of one
+the former embedded default's (config/efficientnet.yaml): d = 320/320/352, m = 2048, 16 x 49 = 784 tokens; the
+default's (config/config.yaml): d = 384/320/320, m = 1024, 4 x 196 = 784 tokens) it prints tokens/s of one
 training step (batch already in memory) and of one step including reading the batch from a store,
 and two FLOP rates. 'peak' is this machine's float32 matmul rate, the best of 10 timed 2048^3 matmuls,
 measured just before each row's timed steps (step rates are means over --steps): on a machine shared
@@ -40,7 +41,7 @@ excludes a warm-up step and the last step (which writes each run's checkpoint an
 for M = 5 at the embedded size), one set of rows per M, and prints how a step's time grows with M beside the
 growth of its performed FLOPs (the work it must do).
 
-Usage: python benchmarks/train.py [--sizes paper embedded] [--steps 3] [--device auto] [--autocast]
+Usage: python benchmarks/train.py [--sizes paper embedded default] [--steps 3] [--device auto] [--autocast]
        [--together G] [--models M ...]
 """
 
@@ -63,6 +64,8 @@ from usae.sae.training import IndependentRun, UniversalRun, chosen_model, train_
 SIZES = {
     "paper": {"dims": {"siglip": 768, "dinov2": 384, "vit": 768}, "m": 6144, "k": 32, "images": 32, "tokens": 196},
     "embedded": {"dims": {"lite0": 320, "lite1": 320, "lite2": 352}, "m": 2048, "k": 32, "images": 16, "tokens": 49},
+    # config/config.yaml (and config/zoo.yaml, which extends it): DINOv2 block 8, MobileNet-V2, EfficientNet-Lite0
+    "default": {"dims": {"dinov2": 384, "mobilenet_v2": 320, "lite0": 320}, "m": 1024, "k": 32, "images": 4, "tokens": 196},
 }
 
 
