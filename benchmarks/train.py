@@ -65,7 +65,13 @@ SIZES = {
     "paper": {"dims": {"siglip": 768, "dinov2": 384, "vit": 768}, "m": 6144, "k": 32, "images": 32, "tokens": 196},
     "embedded": {"dims": {"lite0": 320, "lite1": 320, "lite2": 352}, "m": 2048, "k": 32, "images": 16, "tokens": 49},
     # config/config.yaml (and config/zoo.yaml, which extends it): DINOv2 block 8, MobileNet-V2, EfficientNet-Lite0
-    "default": {"dims": {"dinov2": 384, "mobilenet_v2": 320, "lite0": 320}, "m": 1024, "k": 32, "images": 4, "tokens": 196},
+    "default": {
+        "dims": {"dinov2": 384, "mobilenet_v2": 320, "lite0": 320},
+        "m": 1024,
+        "k": 32,
+        "images": 4,
+        "tokens": 196,
+    },
 }
 
 
