@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from usae.analysis.entropy_modes import bimodal_verdict, histogram_modes, shared_by_k_positions
+from usae.analysis.entropy_modes import bimodal_verdict, distinct_positions, histogram_modes, shared_by_k_positions
 
 
 def _histogram(counts_per_bin, rng):
@@ -63,3 +63,19 @@ def test_counting_noise_is_not_a_mode():
 def test_empty_input_has_no_modes():
     assert histogram_modes(np.array([])) == []
     assert bimodal_verdict([], 3) == (False, 0.0)
+
+
+def test_with_eight_models_a_second_mode_must_stand_apart_from_all_eight(rng):
+    """log 7 / log 8 = 0.94 lies within reach of 1.0: a mode there is the "all models" mode, not a second one."""
+    assert distinct_positions(3) == shared_by_k_positions(3)
+    np.testing.assert_allclose(distinct_positions(8), [np.log(k) / np.log(8) for k in range(2, 7)])
+    one_mode = histogram_modes(_histogram([5] * 10 + [8, 10, 12, 15, 20, 30, 50, 80, 120, 160], rng))
+    assert [mode.centre for mode in one_mode] == [0.975] and bimodal_verdict(one_mode, 8) == (False, 0.0)
+    # A second mode at 0.525, k = 3 of 8 (0.53), holds; at 0.425, between k = 2 (0.33) and 3, it does not.
+    for centre, holds in [(0.525, True), (0.425, False)]:
+        counts = np.full(20, 10)
+        counts[int(centre * 20)] = 90
+        counts[-1] = 160
+        modes = histogram_modes(_histogram(counts, rng))
+        assert sorted(mode.centre for mode in modes) == [centre, 0.975]
+        assert bimodal_verdict(modes, 8)[0] is holds

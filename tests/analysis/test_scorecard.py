@@ -45,8 +45,9 @@ def test_scorecard_flags_directions(rng):
     assert card.loc["fig5_dinov2_best", "holds"] == "n/a"
     assert card.loc["fig5_independent_r2:a", "holds"] == "yes"
     assert card.loc["fig6c_r_frequent", "holds"] == "yes"
-    judged = card[card["holds"] != "not run"]  # Fig. 7: no baseline
+    judged = card[~card["holds"].isin(["not run", "n/a"])]  # Fig. 7: no baseline; n/a rows give their reason
     assert (judged["gate"] != "").sum() == 1 and card.loc["fig6a_bimodal", "holds"] == "not judged"  # 60 concepts
+    assert card.loc["fig5_dinov2_best", "gate"] == "DinoV2 and another model not both in this run"
 
 
 def test_claims_of_stages_not_run_read_not_run_never_a_number(rng):
@@ -193,3 +194,13 @@ def test_label_coherence_claims_are_judged_gated_or_not_run():
     none = _evidence_card(_coherence(run=False))
     assert none.loc["label_agreement", "holds"] == "not run" and none.loc["label_agreement", "gate"] == "no labels"
     assert _evidence_card(None, replicated=True).loc["stability_above_random", "gate"].startswith("judged over the")
+
+
+def test_a_claim_with_nothing_to_judge_says_why(rng):
+    """Table 1 rows of models or datasets the paper did not report, and the random AUC, read "n/a (reason)"."""
+    card = _card(rng=rng)
+    rows = card[card.index.str.startswith("table1_r2:")]
+    assert len(rows) == len(NAMES) and set(rows["holds"]) == {"n/a"}
+    assert rows["gate"].str.startswith("the paper reports no R2 for ").all()
+    assert shown_verdict("n/a", rows["gate"].iloc[0]).startswith("n/a (the paper reports no R2 for ")
+    assert shown_verdict("n/a", "") == "n/a"

@@ -68,22 +68,31 @@ def shared_by_k_positions(n_models):
     return [float(np.log(k) / np.log(n_models)) for k in range(2, n_models)]
 
 
+def distinct_positions(n_models):
+    """The k-of-M positions a histogram can tell from "all M models": those more than ``NEAR`` below 1.0.
+
+    With M = 3 that is 0.63 (k = 2); with M = 8 it is k = 2 .. 6 (0.33 to 0.86): 7 of 8 (0.94) reads as all.
+    """
+    return [position for position in shared_by_k_positions(n_models) if position < 1 - NEAR]
+
+
 def bimodal_verdict(modes, n_models):
-    """Whether ``modes`` has one near 1.0 (all models) and one near a k-of-M position (2 <= k < M).
+    """Whether ``modes`` has one near 1.0 (all models) and another near a k-of-M position that is distinct from
+    1.0 (:func:`distinct_positions`).
 
     Returns
     -------
     holds : bool
     strength : float
-        The prominence of the strongest mode near a k-of-M position, as a share of the tallest bin's
+        The prominence of the strongest mode near a distinct k-of-M position, as a share of the tallest bin's
         height among the modes (0 when there is none): the number the claim is judged by.
     """
     near_one = any(mode.centre >= 1 - NEAR for mode in modes)
-    positions = shared_by_k_positions(n_models)
+    positions = distinct_positions(n_models)
     shared = [
         share
         for mode, share in zip(modes, prominence_shares(modes))
-        if any(abs(mode.centre - p) <= NEAR for p in positions)
+        if mode.centre < 1 - NEAR and any(abs(mode.centre - p) <= NEAR for p in positions)
     ]
     return bool(near_one and shared), float(max(shared, default=0.0))
 

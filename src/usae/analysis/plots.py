@@ -136,7 +136,17 @@ def entropy_histogram(entropy, paths, n_models, title="Firing entropy (Fig. 6a)"
     figure, axis = plt.subplots(figsize=(5, 3.4), layout="constrained")
     sns.histplot(entropy, bins=BINS, binrange=(0, 1), ax=axis)
     for k, position in enumerate(shared_by_k_positions(n_models), start=2):
-        axis.axvline(position, color="gray", linestyle="--", label=f"equal share by {k} of {n_models} models")
+        label = f"shared equally by k of {n_models} models" if k == 2 else None
+        axis.axvline(position, color="gray", linestyle="--", linewidth=0.8, label=label)
+        axis.annotate(
+            f"{k}",
+            (position, 1),
+            xycoords=("data", "axes fraction"),
+            ha="center",
+            va="bottom",
+            fontsize=7,
+            color="gray",
+        )
     modes = histogram_modes(entropy)
     if modes:
         axis.plot(
@@ -146,7 +156,8 @@ def entropy_histogram(entropy, paths, n_models, title="Firing entropy (Fig. 6a)"
             color="C3",
             label="modes (prominence criterion)",
         )
-    axis.set(xlabel="firing entropy", ylabel="concepts", title=title, xlim=(0, 1))
+    axis.set(xlabel="firing entropy", ylabel="concepts", xlim=(0, 1))
+    axis.set_title(title, pad=11)  # room for the k labels above the axes
     if axis.get_legend_handles_labels()[0]:
         axis.legend(fontsize=7, loc="upper left")
     save_figure(figure, paths)

@@ -11,7 +11,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from usae.analysis.entropy_modes import bimodal_verdict, histogram_modes, prominence_shares, shared_by_k_positions
+from usae.analysis.entropy_modes import bimodal_verdict, distinct_positions, histogram_modes, prominence_shares
 from usae.analysis.report import chance_cofire_proportion
 
 # Paper, Table 1 (USAE R2 on ImageNet / DTD / CelebA) and Fig. 6b (mean co-fire proportion, top 1000).
@@ -69,6 +69,11 @@ class _Claims:
                 "value": float("nan") if value is None else float(value),
             }
         )
+
+    def not_applicable(self, key, source, text, paper, ours, value, reason):
+        """A claim with nothing to judge here: "n/a", and ``reason`` in the gate column."""
+        self.add(key, source, text, paper, ours, None, value)
+        self.rows[-1]["gate"] = reason
 
     def not_run(self, key, source, text, paper, reason):
         """A claim whose stage did not run: no value, "not run", and ``reason`` in the gate column."""
@@ -142,14 +147,14 @@ def _fig5(claims, names, r2, independent, r2_channel=None):
             gate,
         )
     else:
-        claims.add(
+        claims.not_applicable(
             "fig5_dinov2_best",
             "Fig. 5",
             "DinoV2 has the best self-reconstruction",
             "DinoV2",
+            "—",
+            None,
             "DinoV2 and another model not both in this run",
-            None,
-            None,
         )
     for name in names:
         ours = independent.get(name, {}).get("r2")
@@ -180,22 +185,28 @@ def _table1(claims, table1):
         paper_values = _paper(PAPER_TABLE1, row["model"])
         column = PAPER_TABLE1_DATASETS.index(row["dataset"]) if row["dataset"] in PAPER_TABLE1_DATASETS else None
         paper = paper_values[column] if paper_values and column is not None else None
+        key, text = f"table1_r2:{row['model']}:{row['dataset']}", f"USAE R2, {row['model']} on {row['dataset']}"
+        if paper is None:
+            missing = row["model"] if not paper_values else row["dataset"]
+            reason = f"the paper reports no R2 for {missing}"
+            claims.not_applicable(key, "Table 1", text, "—", _fmt(row["usae_r2"]), row["usae_r2"], reason)
+            continue
         claims.add(
-            f"table1_r2:{row['model']}:{row['dataset']}",
+            key,
             "Table 1",
-            f"USAE R2, {row['model']} on {row['dataset']}",
+            text,
             _fmt(paper),
             _fmt(row["usae_r2"]),
-            None if paper is None else bool(abs(row["usae_r2"] - paper) <= TABLE1_TOLERANCE),
+            bool(abs(row["usae_r2"] - paper) <= TABLE1_TOLERANCE),
             row["usae_r2"],
-            None if paper is None else _nonpositive({row["model"]: row["usae_r2"]}),
+            _nonpositive({row["model"]: row["usae_r2"]}),
         )
 
 
 def _fig6(claims, names, summary, frame):
     entropy = frame.loc[~frame["dead"], "entropy"]
     modes = histogram_modes(entropy)
-    positions = shared_by_k_positions(len(names))
+    positions = distinct_positions(len(names))
     holds, strength = bimodal_verdict(modes, len(names))
     if len(names) < 3:
         gate = f"needs 3 or more models (with {len(names)}, a concept shared by 2 has entropy 1.0)"
@@ -281,7 +292,15 @@ def _fig7(claims, names, r2, independent, baseline):
             f"self R2 <= {MATCHING_MIN_R2}: {', '.join(weak)}" if weak else None,
         )
     random_auc = float(np.mean([aucs[f"random ({name})"] for name in names]))
-    claims.add("fig7_random_auc", "Fig. 7", "AUC of the random baseline", "0.13", _fmt(random_auc), None, random_auc)
+    claims.not_applicable(
+        "fig7_random_auc",
+        "Fig. 7",
+        "AUC of the random baseline",
+        "0.13",
+        _fmt(random_auc),
+        random_auc,
+        "reported, not a claim",
+    )
 
 
 EVIDENCE = "Concepts (beyond the paper)"
@@ -410,8 +429,8 @@ def scorecard(matrices, summary, frame, table1=None, baseline=None, coherence=No
 
 def shown_verdict(holds, gate):
     """The verdict as the Markdown tables show it: ``not judged (<gate>)`` for a gated claim, ``not run
-    (<reason>)`` for one whose stage did not run."""
-    return f"{holds} ({gate})" if holds in (NOT_JUDGED, NOT_RUN) else holds
+    (<reason>)`` for one whose stage did not run, ``n/a (<reason>)`` for one with nothing to judge."""
+    return f"{holds} ({gate})" if holds in (NOT_JUDGED, NOT_RUN) or (holds == "n/a" and gate) else holds
 
 
 def displayed(card, labels):
