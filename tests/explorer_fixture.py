@@ -22,14 +22,26 @@ from usae.sae.training import UniversalRun
 from usae.stages.metrics import metrics
 
 DIMS = {"alpha": 8, "beta": 12, "gamma": 10}
+# config/zoo.yaml's eight models, with the display names and widths the index would show (widths cut down).
+ZOO_LABELS = {
+    "dinov2_vits14_imgfocus_block8": "DINOv2-S block 8",
+    "mobilenet_v1": "MobileNet-V1",
+    "mobilenet_v2": "MobileNet-V2",
+    "efficientnet_lite0": "EfficientNet-Lite0",
+    "efficientnet_lite1": "EfficientNet-Lite1",
+    "efficientnet_lite2": "EfficientNet-Lite2",
+    "resnet50_1by2_opennsfw": "ResNet-50-1by2",
+    "vgg16_capspot": "VGG16",
+}
+ZOO_DIMS = {name: 8 + i for i, name in enumerate(ZOO_LABELS)}
 LABELS = ("cat", "dog", "car", "tree")
 SPECIFIC_SHARE = (
     0.55  # the concept kinds' threshold: the tiny run's concepts are shared; below 1/2 every one is specific
 )
 
 
-def tiny_config(root):
-    """A validated config whose results live under ``root``."""
+def tiny_config(root, names=tuple(DIMS)):
+    """A validated config of the models ``names`` whose results live under ``root``."""
     train = {
         "n_concepts": 48,
         "k": 4,
@@ -44,7 +56,7 @@ def tiny_config(root):
     return validate_config(
         {
             "results": str(root),
-            "models": list(DIMS),
+            "models": list(names),
             "train": train,
             "dataset": {"name": "embedded", "source": "activations"},  # planted stores
             "metrics": {"top_images": 4, "batch_images": 20, "top_concepts": 10},
@@ -148,17 +160,17 @@ def write_baseline(folder, names, m, manifest_csv):
     }
 
 
-def tiny_run(root):
-    """Train, evaluate and gather every file the explorer reads under ``root``.
+def tiny_run(root, dims=DIMS):
+    """Train, evaluate and gather every file the explorer reads under ``root``, for models of widths ``dims``.
 
     Returns
     -------
     dict
         The fields of :class:`usae.explorer.build.ExplorerFiles`, but the baseline's (:func:`write_baseline`).
     """
-    config, layout = tiny_config(root), Layout(root)
+    config, layout = tiny_config(root, tuple(dims)), Layout(root)
     dataset = config["dataset"]["name"]
-    acts, _ = planted_activations(np.random.default_rng(0), 200, 4, DIMS, n_shared=20, n_specific=3, active=2)
+    acts, _ = planted_activations(np.random.default_rng(0), 200, 4, dims, n_shared=20, n_specific=3, active=2)
     splits = {"train": slice(0, 160), "val": slice(160, None)}
     # The planted activations are the dataset's imported stores; the manifest gives their images.
     stores = {
@@ -178,7 +190,7 @@ def tiny_run(root):
         name: Path(layout.metrics(dataset, name))
         for name in ("matrices.json", "concepts.csv", "top_images.npz", "summary.json", "coherence.json")
     }
-    store_metas = [Path(layout.imported_store(dataset, "val", name)) for name in DIMS]
+    store_metas = [Path(layout.imported_store(dataset, "val", name)) for name in dims]
     metrics(
         run["weights"],
         run["meta"],
@@ -193,7 +205,7 @@ def tiny_run(root):
     matrices = read_json(files["matrices.json"])
     r2_heatmap(matrices["r2"], matrices["models"], layout.figure_files("fig5_r2"))
     frame = pd.read_csv(files["concepts.csv"])
-    table, images = write_actmax(root, int(frame.loc[~frame["dead"], "concept"].iloc[0]), list(DIMS))
+    table, images = write_actmax(root, int(frame.loc[~frame["dead"], "concept"].iloc[0]), list(dims))
     return {
         "concepts": files["concepts.csv"],
         "top_images": files["top_images.npz"],
@@ -210,12 +222,13 @@ def tiny_run(root):
     }
 
 
-def write_stability(path, concepts_csv, seed=0):
-    """A stability stage's ``stability.csv`` for the concepts of ``concepts_csv``: random stabilities in [0, 1]."""
+def write_stability(path, concepts_csv, seed=0, names=tuple(DIMS)):
+    """A stability stage's ``stability.csv`` for the concepts of ``concepts_csv`` and the models ``names``: random
+    stabilities in [0, 1]."""
     frame = pd.read_csv(concepts_csv)
     rng = np.random.default_rng(seed)
     table = {"concept": frame["concept"], "kind": frame["kind"]}
-    for name in DIMS:
+    for name in names:
         table[f"atom_stability_{name}"] = rng.random(len(frame))
         table[f"code_stability_{name}"] = rng.random(len(frame))
     table["joint_stability"] = rng.random(len(frame))
@@ -224,10 +237,11 @@ def write_stability(path, concepts_csv, seed=0):
 
 
 @functools.cache
-def shared_tiny_run(root):
-    """:func:`tiny_run` once per ``root``: the explorer's test modules share one run in a session."""
+def shared_tiny_run(root, zoo=False):
+    """:func:`tiny_run` once per ``root``: the explorer's test modules share one run in a session. ``zoo``: of the
+    eight models of config/zoo.yaml (:data:`ZOO_DIMS`), not three."""
     root.mkdir(parents=True, exist_ok=True)
-    return tiny_run(root)
+    return tiny_run(root, ZOO_DIMS if zoo else DIMS)
 
 
 def decode_heatmaps(entry, length):

@@ -441,3 +441,73 @@ def test_panel_shows_labels_and_stability_and_the_index_sorts_and_filters_by_the
         stabilities = frame.loc[k, [f"atom_stability_{content.names[0]}", f"code_stability_{content.names[0]}"]]
         assert [float(cell) for cell in cells[-2:]] == pytest.approx(stabilities.to_list(), abs=1e-3)
         assert console_errors(driver) == []
+
+
+@pytest.fixture(scope="module")
+def zoo_site(tmp_path_factory):
+    """A site of eight models (config/zoo.yaml's names and display names), with twins and stability."""
+    from tests.explorer_fixture import ZOO_DIMS, ZOO_LABELS
+
+    missing = browser_missing()
+    if missing:
+        pytest.skip(f"no headless browser: {missing}")
+    site_dir = tmp_path_factory.mktemp("explorer_zoo") / "site"
+    shared = shared_tiny_run(tmp_path_factory.getbasetemp() / "explorer_zoo_run", zoo=True)
+    stability = write_stability(site_dir.parent / "stability.csv", shared["concepts"], names=tuple(ZOO_DIMS))
+    m = len(pd.read_csv(shared["concepts"]))
+    baseline = write_baseline(site_dir.parent / "baseline", list(ZOO_DIMS), m, shared["manifest"])
+    files = ExplorerFiles(**shared, stability=stability, **baseline)
+    return build_explorer(files, site_dir, replace(OPTIONS, thumbnail_px=128), labels=ZOO_LABELS)
+
+
+NO_SIDEWAYS_SCROLL = "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+VISIBLE_TITLES = (
+    "return Array.prototype.filter.call(document.querySelectorAll('#table tr.titles th[data-key]'),"
+    " function (th) { return th.offsetParent !== null; }).map(function (th) { return th.getAttribute('data-key'); });"
+)
+
+
+def test_with_eight_models_the_index_shows_one_statistic_per_model_and_fits_1400_px(zoo_site):
+    """At M = 8 the index shows one per-model statistic at a time (8 columns, not 24), chosen with a picker; each
+    choice fits 1,400 px with no title broken inside a word, and the concept panel and image view fit beside."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from tests.explorer_fixture import ZOO_DIMS
+
+    with chromium(1400, 900) as driver:
+        open_index(driver, zoo_site)
+        picker = Select(driver.find_element(By.ID, "per-model"))
+        assert picker.first_selected_option.text == "fires"
+        models = driver.execute_script("return USAE_META.models")
+        assert sorted(models) == sorted(ZOO_DIMS)
+        for statistic, prefix in [("fires", "fires_"), ("co-fire prop.", "cofire_proportion_"), ("energy", "energy_")]:
+            picker.select_by_visible_text(statistic)
+            shown = driver.execute_script(VISIBLE_TITLES)
+            per_model = [key for key in shown if key.endswith(tuple(ZOO_DIMS))]
+            assert per_model == [prefix + name for name in models], statistic
+            widths = driver.execute_script(NO_SIDEWAYS_SCROLL)
+            assert widths[0] <= widths[1], f"horizontal scroll at 1400 px with {statistic}: {widths}"
+            assert driver.execute_script(WORDS_ON_ONE_LINE, "#table tr.titles th") == []
+        # Sorting by a hidden statistic's column still works, and "all statistics" shows all 24.
+        picker.select_by_visible_text("all statistics")
+        assert len([key for key in driver.execute_script(VISIBLE_TITLES) if key.endswith(tuple(ZOO_DIMS))]) == 24
+        concept = driver.execute_script("return USAE_INDEX.values.concept[0]")
+        open_concept(driver, concept)
+        rows = driver.find_elements(By.CSS_SELECTOR, "#panel .model-row")
+        assert [row.get_attribute("data-model") for row in rows] == models
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#panel table.twins tbody tr")) == 8
+        panel = driver.execute_script(
+            "var p = document.getElementById('panel'); return [p.scrollWidth, p.clientWidth];"
+        )
+        assert panel[0] <= panel[1], f"the panel scrolls sideways: {panel}"
+        assert driver.execute_script(WORDS_ON_ONE_LINE, "#panel .model-name") == []
+        first = driver.find_element(By.CSS_SELECTOR, "#panel .model-row .tile")
+        first.click()
+        panel_title(driver, "Image ")
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#panel .model-row")) == 8
+        panel = driver.execute_script(
+            "var p = document.getElementById('panel'); return [p.scrollWidth, p.clientWidth];"
+        )
+        assert panel[0] <= panel[1], f"the image view scrolls sideways: {panel}"
+        assert console_errors(driver) == []

@@ -159,20 +159,27 @@ def write_script(path, prefix, obj, suffix=";"):
     path.write_text(prefix + json.dumps(obj, separators=(",", ":"), allow_nan=False) + suffix + "\n")
 
 
+# The index's per-model statistics: column prefix and title. With more than PER_MODEL_ALL models the index shows one
+# of them at a time (a picker), so that M columns, not 3 M, share the page's width.
+PER_MODEL = {"fires": "fires", "cofire_proportion": "co-fire prop.", "energy": "energy"}
+PER_MODEL_ALL = 3
+
+
 def numeric_columns(names, present, labels=None):
-    """``[(key, title)]`` of the index's numeric columns (keys are columns of the explorer's concept frame; titles
-    name each model by its display name in ``labels``): the statistics, then label coherence (models in which the
-    concept is coherent) and seed stability (joint matched cosine) where ``present`` (the frame's columns) has
-    them."""
-    columns = [("energy_total", "energy"), ("entropy", "entropy"), ("cofires", "co-fires")]
-    for prefix, title in [("fires", "fires"), ("cofire_proportion", "co-fire prop."), ("energy", "energy")]:
-        columns += [(f"{prefix}_{name}", f"{title} {(labels or {}).get(name, name)}") for name in names]
-    evidence = [("coherent_models", "coherent in"), ("joint_stability", "stability")]
-    return columns + [(key, title) for key, title in evidence if key in present]
+    """``[(key, title, group)]`` of the index's numeric columns (keys are columns of the explorer's concept frame;
+    titles name each model by its display name in ``labels``; ``group`` is the per-model statistic a column shows,
+    "" for the others): the statistics, then label coherence (models in which the concept is coherent) and seed
+    stability (joint matched cosine) where ``present`` (the frame's columns) has them."""
+    columns = [("energy_total", "energy", ""), ("entropy", "entropy", ""), ("cofires", "co-fires", "")]
+    for prefix, title in PER_MODEL.items():
+        columns += [(f"{prefix}_{name}", f"{title} {(labels or {}).get(name, name)}", prefix) for name in names]
+    evidence = [("coherent_models", "coherent in", ""), ("joint_stability", "stability", "")]
+    return columns + [column for column in evidence if column[0] in present]
 
 
 def index_columns(content, alive, label_ids):
-    """The index: ``{"columns": [{"key", "title"}], "values": {key: [...]}}`` over alive concepts.
+    """The index: ``{"columns": [{"key", "title", "group"}], "groups", "group", "values": {key: [...]}}`` over alive
+    concepts. ``groups`` are the per-model statistics, ``group`` the one shown first ("": all of them).
 
     ``values["thumb"]``: the store index of each concept's first gallery image (-1: none), whose
     thumbnail the index shows.
@@ -186,10 +193,16 @@ def index_columns(content, alive, label_ids):
         "thumb": content.gallery[alive, 0].tolist(),
     }
     columns = numeric_columns(content.names, set(frame.columns), content.labels)
-    for key, _ in columns:
+    for key, _, _ in columns:
         counted = key.startswith(("fires", "cofires", "coherent_models"))
         values[key] = frame[key].astype(int).tolist() if counted else rounded(frame[key])
-    return {"columns": [{"key": key, "title": title} for key, title in columns], "kinds": kinds, "values": values}
+    return {
+        "columns": [{"key": key, "title": title, "group": group} for key, title, group in columns],
+        "groups": [{"key": key, "title": title} for key, title in PER_MODEL.items()],
+        "group": "" if len(content.names) <= PER_MODEL_ALL else next(iter(PER_MODEL)),
+        "kinds": kinds,
+        "values": values,
+    }
 
 
 def site_meta(content, figures, vocabulary, chunk_size, thumbnail_px):

@@ -12,7 +12,8 @@
   var IMAGE_PAGE = 60;
   var TOKENS = META.grid[0] * META.grid[1];
   var COLORMAP = [[0, 0, 4], [120, 28, 109], [237, 105, 37], [252, 255, 164]];
-  var state = { sort: "energy_total", ascending: false, kind: "", label: "", ranges: {}, page: 0, imagePage: 0 };
+  var state = { sort: "energy_total", ascending: false, kind: "", label: "", ranges: {}, page: 0, imagePage: 0,
+                group: INDEX.group };
   var rowOf = {};
   var shownAt = {};
   var view = [];
@@ -119,11 +120,14 @@
   function renderHead() {
     var columns = [{ key: "concept", title: "concept" }].concat(INDEX.columns);
     var titles = columns.map(function (column) {
-      return el("th", { "data-key": column.key }, [sortButton(column.key, breakable(column.title))]);
+      return el("th", { "data-key": column.key, className: groupClass(column) },
+                [sortButton(column.key, breakable(column.title))]);
     });
     titles.splice(1, 0, el("th", { className: "text", text: "kind" }));
     titles.push(el("th", { className: "text", text: "top-image labels" }));
-    var filters = INDEX.columns.map(function (column) { return el("th", {}, [rangeInput(column.key)]); });
+    var filters = INDEX.columns.map(function (column) {
+      return el("th", { className: groupClass(column) }, [rangeInput(column.key)]);
+    });
     filters.unshift(el("th"), el("th"));
     filters.push(el("th"));
     if (META.thumbnails) {
@@ -135,7 +139,25 @@
     thead.appendChild(el("tr", { className: "filters" }, filters));
   }
 
+  /* The per-model statistic a column belongs to, as a class ("" for the others); showGroup hides the other ones. */
+  function groupClass(column) { return column.group ? "group-" + column.group : ""; }
+
+  /* Show one per-model statistic's columns (M of them), or all of them (group ""): many models would not fit. */
+  function showGroup(group) {
+    state.group = group;
+    document.getElementById("group-style").textContent = INDEX.groups.filter(function (g) {
+      return group && g.key !== group;
+    }).map(function (g) { return "#table .group-" + g.key + " { display: none; }"; }).join("\n");
+  }
+
   function renderControls() {
+    var perModel = document.getElementById("per-model");
+    perModel.appendChild(el("option", { value: "", text: "all statistics" }));
+    INDEX.groups.forEach(function (g) { perModel.appendChild(el("option", { value: g.key, text: g.title })); });
+    perModel.value = state.group;
+    perModel.addEventListener("change", function () { showGroup(perModel.value); });
+    document.head.appendChild(el("style", { id: "group-style" }));
+    showGroup(state.group);
     var kind = document.getElementById("kind");
     kind.appendChild(el("option", { value: "", text: "all" }));
     kind.appendChild(el("option", { value: "specific", text: "model-specific (any model)" }));
@@ -248,7 +270,8 @@
         el("img", { src: thumbSrc(top), alt: "image " + top, loading: "lazy", width: "36", height: "36" })]));
     }
     INDEX.columns.forEach(function (column) {
-      cells.push(el("td", { className: "col-" + column.key, text: fmt(VALUES[column.key][i]) }));
+      cells.push(el("td", { className: ("col-" + column.key + " " + groupClass(column)).trim(),
+                            text: fmt(VALUES[column.key][i]) }));
     });
     cells.push(el("td", { className: "text labels" }, labelSpans(i)));
     var row = el("tr", { "data-concept": String(k), "data-kind": kindName(i) }, cells);
