@@ -29,6 +29,27 @@ def test_actmax_files(tiny_evaluated, tmp_path):
     assert pd.read_csv(tmp_path / "t.csv").shape == table.shape and (tmp_path / "f.pdf").exists()
 
 
+def test_a_run_with_no_concept_to_render_writes_an_empty_table_and_says_why(tiny_evaluated, tmp_path):
+    """No universal and no model-specific concept (a five-model tiny run had none): Fig. 8 says so in words."""
+    config, layout = tiny_evaluated
+    options = ActmaxOptions.from_config(config, universal=0, specific_per_model=0, steps=2)
+    table = actmax(
+        layout.run_files("usae")["weights"],
+        layout.run_files("usae")["meta"],
+        layout.metrics(config["dataset"]["name"], "concepts.csv"),
+        layout.metrics(config["dataset"]["name"], "summary.json"),
+        [tmp_path / "f.png", tmp_path / "f.pdf"],
+        [tmp_path / "t.csv", tmp_path / "t.md"],
+        tmp_path / "images",
+        options=options,
+        model_zoo={},
+        grid=config["extract"]["grid"],
+        seed=0,
+    )
+    assert table.empty and set(config["models"]) <= set(pd.read_csv(tmp_path / "t.csv").columns)
+    assert (tmp_path / "f.png").exists() and not any((tmp_path / "images").iterdir())
+
+
 def test_model_specific_concepts_are_labelled_with_display_names():
     frame = pd.DataFrame(
         {

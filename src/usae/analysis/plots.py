@@ -360,6 +360,14 @@ def actmax_figure(images, table, concepts, names, paths, labels=None):
     labels : dict, optional
         Display names of the models.
     """
+    if not concepts:
+        message_figure(
+            paths,
+            "Coordinated activation maximisation (Fig. 8)",
+            "No concept was chosen: this run has no universal concept with enough co-fires and no model-specific\n"
+            "one. List concepts under actmax.concepts to render them.",
+        )
+        return
     figure, axes = plt.subplots(
         len(concepts),
         len(names),

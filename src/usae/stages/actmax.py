@@ -110,7 +110,7 @@ def actmax(
                     }
                 )
                 progress.update()
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows, columns=["concept", "label", "optimised_for", *names, "start_activation"])
     write_table(frame, table)
     actmax_figure(rendered, frame, chosen, names, figure, labels)
     log.info("rendered %d concepts for %d models into %s", len(chosen), len(names), images)
