@@ -6,6 +6,7 @@ groups of ``shuffle_shards``, and the images of a group are shuffled together, s
 few shards. A batch is all T tokens of ``batch_images`` images (the paper: 32 images = 6272 tokens).
 """
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,7 @@ class TokenBatches:
         self.shard_images = first.shard_images
         self.n_images = first.n_images
         self._order = (None, None)
+        self.rank, self.ranks = 0, 1  # batch() reads this rank's share of each batch (for_rank)
 
     @property
     def dims(self):
@@ -120,9 +122,31 @@ class TokenBatches:
         acts_NTD = np.concatenate(parts).astype(np.float32)
         return torch.from_numpy(standardise(acts_NTD.reshape(-1, acts_NTD.shape[-1]), mean, std))
 
+    def for_rank(self, rank, ranks):
+        """These batches as rank ``rank`` of ``ranks`` reads them: the same batches (order, size, statistics), of
+        which :meth:`batch` returns this rank's equal share, consecutive images of the batch.
+
+        Raises
+        ------
+        usae.errors.StoreError
+            The batch's images do not split into equal shares (``train.batch_images``), which the exact mean of
+            the ranks' gradients needs (:mod:`usae.sae.data_parallel`).
+        """
+        if self.batch_images % ranks:
+            raise StoreError(
+                f"train.batch_images: {self.batch_images} images a batch do not split into equal shares over "
+                f"{ranks} ranks"
+            )
+        share = copy.copy(self)
+        share.rank, share.ranks = rank, ranks
+        return share
+
     def batch(self, epoch, batch):
-        """One batch for every model: ``{name: float32 tensor (batch_images * T, D_name)}``."""
+        """One batch for every model: ``{name: float32 tensor (batch_images * T, D_name)}`` (of this rank's share
+        of the images: ``batch_images / ranks`` of them, see :meth:`for_rank`)."""
         indices = self.batch_indices(epoch, batch)
+        if self.ranks > 1:
+            indices = np.split(indices, self.ranks)[self.rank]
         return {name: self.read(name, indices) for name in self.names}
 
     def sequential(self, batch_images, desc="evaluate"):

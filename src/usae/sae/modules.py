@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from usae.sae.data_parallel import GlobalBatchNorm1d
+
 
 class TopKEncoder(nn.Module):
     """Linear -> BatchNorm1d -> ReLU -> top-k.
@@ -32,7 +34,7 @@ class TopKEncoder(nn.Module):
         super().__init__()
         self.k = k
         self.linear = nn.Linear(dim, n_concepts)
-        self.norm = nn.BatchNorm1d(n_concepts)
+        self.norm = GlobalBatchNorm1d(n_concepts)  # nn.BatchNorm1d, over the global batch on several ranks
 
     def forward(self, x_BD):
         """Return ``(pre_codes_BM, top_values_BK, top_indices_BK)``."""

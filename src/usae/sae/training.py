@@ -21,6 +21,7 @@ from usae.device import pick_device
 from usae.errors import CheckpointError, first_line
 from usae.io import atomic_path, write_json
 from usae.progress import Progress
+from usae.sae import data_parallel
 from usae.sae.checkpoint import (
     latest_checkpoint,
     load_checkpoint,
@@ -31,7 +32,6 @@ from usae.sae.checkpoint import (
 )
 from usae.sae.losses import LOSSES, auxiliary_codes
 from usae.sae.modules import TopKSAE, UniversalSAE, dense_codes, sparse_decode
-from usae.sae.r2 import r2_score
 from usae.sae.schedule import OfficialCosineSchedule, official_schedule_lengths, warmup_cosine_lr
 
 PLAN_KEYS = (
@@ -165,6 +165,8 @@ class ResumableRun:
         }
         self.rows = []  # log rows so far; a resumed run takes them from its checkpoint
         self.fired = {}  # per model: concepts active at least once this epoch (the log's dead share)
+        # On several ranks (usae.sae.data_parallel) every rank trains the same model; rank 0 alone writes.
+        self.writer = data_parallel.world()[0] == 0
 
     def _to_device(self, x):
         """Move a CPU batch to the device (pinned memory and a non-blocking copy on GPU)."""
@@ -192,15 +194,15 @@ class ResumableRun:
         plan = json.loads(json.dumps(self.plan))
         changed = sorted(key for key in state["plan"].keys() | plan.keys() if state["plan"].get(key) != plan.get(key))
         changed += optimizer_differences(state, self.optimizers)
-        if changed:
-            log.info(
-                "%s: checkpoint of a different configuration (%s); training from scratch", latest, ", ".join(changed)
-            )
-            shutil.rmtree(self.checkpoints)
-            return 0
-        if state["step"] >= self.total_steps:
-            log.info("%s: the run finished before; training again from scratch", latest)
-            shutil.rmtree(self.checkpoints)
+        if changed or state["step"] >= self.total_steps:
+            if changed:
+                why = f"checkpoint of a different configuration ({', '.join(changed)}); training from scratch"
+            else:
+                why = "the run finished before; training again from scratch"
+            log.info("%s: %s", latest, why)
+            data_parallel.barrier()  # every rank has read the checkpoint before rank 0 deletes it
+            if self.writer:
+                shutil.rmtree(self.checkpoints)
             return 0
         self._check_run_state(latest / "state.json", state)
         rows = read_log(latest / "log.csv", state["step"])
@@ -230,6 +232,8 @@ class ResumableRun:
             raise CheckpointError(f"{path}: {problem}")
 
     def _save(self, name, step):
+        if not self.writer:
+            return
         fired = {name: torch.nonzero(active).flatten().tolist() for name, active in self.fired.items()}
         save_checkpoint(
             self.checkpoints / name,
@@ -249,6 +253,8 @@ class ResumableRun:
         pending.clear()
         if self.rows:
             progress.set_postfix(loss=f"{float(self.rows[-1]['loss']):.4f}")
+        if not self.writer:
+            return
         columns = list(dict.fromkeys(key for row in self.rows for key in row))
         with atomic_path(self.log_csv) as tmp, open(tmp, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=columns)
@@ -314,6 +320,8 @@ class ResumableRun:
         (:func:`usae.sae.checkpoint.model_spec_record`).
         """
         module = self.final_module()
+        if not self.writer:
+            return module
         weights = {key: value.detach().cpu().contiguous() for key, value in module.state_dict().items()}
         with atomic_path(self.weights) as tmp:
             save_file(weights, tmp)
@@ -459,8 +467,9 @@ class UniversalRun(ResumableRun):
                     penalty=self.options.aux_penalty,
                     aux_codes=aux_codes,
                 )
-                r2[f"r2_{chosen}->{name}"] = r2_score(batch[name], x_hat.float()).detach()
+                r2[f"r2_{chosen}->{name}"] = data_parallel.global_r2(batch[name], x_hat.float()).detach()
         total.backward()
+        data_parallel.mean_gradients(sae.parameters())  # only model i's: the other models have none
         torch.nn.utils.clip_grad_norm_(sae.parameters(), self.options.grad_clip)
         lr = self.model_lr(chosen, step)
         set_lr(self.optimizers[chosen], lr)
@@ -469,12 +478,12 @@ class UniversalRun(ResumableRun):
         for optimizer in self.optimizers.values():
             optimizer.zero_grad(set_to_none=True)
         active = codes.detach() > 0
-        self.fired[chosen] |= active.any(0)
+        self.fired[chosen] |= data_parallel.any_rank(active.any(0))
         return {
             "model": chosen,
             "lr": lr,
-            "loss": total.detach(),
-            "l0": active.sum(1).float().mean(),
+            "loss": data_parallel.global_mean(total.detach()),
+            "l0": data_parallel.global_mean(active.sum(1).float().mean()),
             "dead": 1.0 - self.fired[chosen].float().mean(),
             **r2,
         }
@@ -524,14 +533,15 @@ class IndependentRun(ResumableRun):
                     batch[name], x_hat, pre_codes, codes, sae.dictionary(), penalty=self.options.aux_penalty
                 )
             loss.backward()
+            data_parallel.mean_gradients(sae.parameters())
             torch.nn.utils.clip_grad_norm_(sae.parameters(), self.options.grad_clip)
             set_lr(self.optimizers[name], lr)
             self.optimizers[name].step()
             self.optimizers[name].zero_grad(set_to_none=True)
             active = codes.detach() > 0
-            self.fired[name] |= active.any(0)
-            metrics["loss"] = metrics["loss"] + loss.detach()
-            metrics[f"r2_{name}->{name}"] = r2_score(batch[name], x_hat.detach().float())
-            metrics[f"l0_{name}"] = active.sum(1).float().mean()
+            self.fired[name] |= data_parallel.any_rank(active.any(0))
+            metrics["loss"] = metrics["loss"] + data_parallel.global_mean(loss.detach())
+            metrics[f"r2_{name}->{name}"] = data_parallel.global_r2(batch[name], x_hat.detach().float())
+            metrics[f"l0_{name}"] = data_parallel.global_mean(active.sum(1).float().mean())
             metrics[f"dead_{name}"] = 1.0 - self.fired[name].float().mean()
         return metrics
