@@ -69,3 +69,45 @@ def test_a_two_rank_checkpoint_resumes_in_one_process(stores, tmp_path):
     assert (tmp_path / "resumed" / "checkpoints" / "latest").is_dir()
     train(stores, tmp_path / "resumed", TRAIN)
     _compare(tmp_path / "one", tmp_path / "resumed")
+
+
+@pytest.mark.slow
+def test_the_train_stage_under_torchrun_equals_one_process(stores, tmp_path):
+    """``torchrun --nproc-per-node 2``: the stage joins the ranks from the environment and trains on shares."""
+    import json
+    import subprocess
+    import sys
+
+    script = "tests/sae/torchrun_train.py"
+    arguments = [json.dumps(stores), None, json.dumps(TRAIN), "usae"]
+    for out, launcher in [
+        (tmp_path / "one", [sys.executable]),
+        (tmp_path / "two", [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]),
+    ]:
+        arguments[1] = str(out)
+        done = subprocess.run([*launcher, script, *arguments], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        ranks = {line.split(":")[0] for line in done.stderr.splitlines() if " of 2: 4 of each batch's 8 images" in line}
+        assert ranks == (set() if len(launcher) == 1 else {"rank 0 of 2", "rank 1 of 2"}), done.stderr[-2000:]
+    _compare(tmp_path / "one", tmp_path / "two")
+
+
+def test_a_rank_that_cannot_reach_the_others_fails_in_one_line(monkeypatch):
+    """Rank 0 of 2 alone: it waits ``timeout_s`` for rank 1, then stops with one line naming itself, not a hang."""
+    import socket
+
+    import torch
+
+    from usae.errors import UserError
+    from usae.sae.data_parallel import process_group
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {"WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(UserError, match="^rank 0: could not join the other ranks \\(") as error:
+        with process_group(torch.device("cpu"), timeout_s=2):
+            pass
+    assert "\n" not in str(error.value)

@@ -14,11 +14,19 @@ Without a process group, or with one rank, every function here is the identity a
 single process computes exactly what it computed before this module existed.
 """
 
+import contextlib
+import datetime
+import os
+
 import torch
 import torch.distributed as dist
 from torch import nn
 
+from usae.errors import UserError
 from usae.sae.r2 import r2_score
+
+# How long a rank waits for the others (to join, or at a collective) before it fails in one line, not a hang.
+TIMEOUT_S = 600
 
 
 def world():
@@ -26,6 +34,46 @@ def world():
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
+
+
+def launched_ranks():
+    """The number of ranks the launcher started: ``WORLD_SIZE`` (torchrun), else 1."""
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1"))
+    except ValueError:
+        raise UserError(f"WORLD_SIZE: '{os.environ['WORLD_SIZE']}' is not a number of ranks") from None
+
+
+@contextlib.contextmanager
+def process_group(device, timeout_s=TIMEOUT_S):
+    """Join the process group of the ranks a launcher started (``torchrun`` sets ``RANK``, ``WORLD_SIZE``,
+    ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT``), for the ``with`` block; with one rank, do nothing.
+
+    The backend is NCCL for a CUDA device, gloo on CPU. Yields this rank's device: ``cuda:<LOCAL_RANK>`` on GPU.
+
+    Raises
+    ------
+    usae.errors.UserError
+        A GPU run with a torch built without NCCL, or ranks that do not all join within ``timeout_s``.
+    """
+    if launched_ranks() <= 1:
+        yield device
+        return
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if backend == "nccl" and not dist.is_nccl_available():
+        raise UserError("torch.distributed: this torch has no NCCL, which training on several GPUs needs")
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    rank = os.environ.get("RANK", "?")
+    try:
+        dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
+    except (RuntimeError, ValueError) as error:  # the store's timeout, a bad address: one line, with the rank
+        raise UserError(f"rank {rank}: could not join the other ranks ({str(error).splitlines()[0]})") from None
+    try:
+        yield device
+    finally:
+        dist.destroy_process_group()
 
 
 def distributed():

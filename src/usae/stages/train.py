@@ -1,10 +1,16 @@
 """Stage train: the USAE (kind ``usae``) or the independent-SAE baseline (``independent``); resumable."""
 
+import logging
+from dataclasses import replace
+
 from usae.activations.batches import TokenBatches, open_stores
+from usae.device import pick_device
 from usae.provenance import code_digest
+from usae.sae import data_parallel
 from usae.sae.training import IndependentRun, UniversalRun, train_together
 
 RUNS = {"usae": UniversalRun, "independent": IndependentRun}
+log = logging.getLogger(__name__)
 
 
 def _trainer(batches, kind, options, seed, files):
@@ -18,6 +24,10 @@ def train(stores, weights, meta, log_csv, *, kind, options, seed):
     Checkpoints go to ``checkpoints/`` beside ``weights``. A run resumes from them only when its plan
     (hyper-parameters, stores, library code) is unchanged and it had not finished.
 
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) every rank trains on its share of each batch and rank 0 writes
+    (:mod:`usae.sae.data_parallel`); the files equal one process's to float32 rounding, and resume with any
+    number of ranks.
+
     Parameters
     ----------
     stores : list of path
@@ -29,7 +39,19 @@ def train(stores, weights, meta, log_csv, *, kind, options, seed):
     seed : int
     """
     batches = TokenBatches(open_stores(stores), options.batch_images, options.shuffle_shards, seed)
-    return _trainer(batches, kind, options, seed, (weights, meta, log_csv)).run()
+    with data_parallel.process_group(pick_device(options.device)) as device:
+        rank, ranks = data_parallel.world()
+        if ranks > 1:
+            log.info(
+                "rank %d of %d: %d of each batch's %d images, on %s",
+                rank,
+                ranks,
+                options.batch_images // ranks,
+                options.batch_images,
+                device,
+            )
+            batches, options = batches.for_rank(rank, ranks), replace(options, device=str(device))
+        return _trainer(batches, kind, options, seed, (weights, meta, log_csv)).run()
 
 
 def train_group(stores, weights, meta, log_csv, *, runs):

@@ -1,0 +1,27 @@
+"""Entry point of tests/sae/test_data_parallel.py's torchrun test: the train stage on the ranks torchrun starts.
+
+Usage: torchrun --nproc-per-node N tests/sae/torchrun_train.py STORES_JSON OUT TRAIN_JSON KIND
+"""
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+from usae.config import validate_config
+from usae.options import TrainOptions
+from usae.stages.train import train
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    stores, out, options, kind = json.loads(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4]
+    options = TrainOptions.from_config(validate_config({"train": options}, "torchrun test"))
+    train(
+        [f"{path}/meta.json" for path in stores.values()],
+        out / "model.safetensors",
+        out / "model.json",
+        out / "log.csv",
+        kind=kind,
+        options=options,
+        seed=0,
+    )
