@@ -319,3 +319,11 @@ def test_dataset_folders_are_checked_when_a_config_file_is_resolved(tmp_path):
     extra.write_text(yaml.safe_dump({"extends": "base.yaml", "eval_datasets": [{"name": "e", "source": "folder"}]}))
     with pytest.raises(ConfigError, match=r"extra.yaml: key 'eval_datasets\[0\].root': source 'folder' reads a folder"):
         load_config(extra)
+
+
+def test_ranks_must_share_the_batch_equally():
+    with pytest.raises(
+        ConfigError, match="^c.yaml: key 'train.ranks': 3 ranks cannot share train.batch_images \\(32\\) equally$"
+    ):
+        validate_config({"train": {"ranks": 3}}, "c.yaml")
+    assert validate_config({"train": {"ranks": 4}}, "c.yaml")["train"]["ranks"] == 4

@@ -69,6 +69,14 @@ def semantic_errors(config):
                 f"key 'train.k': {train['k']} active concepts, more than train.n_concepts ({train['n_concepts']})",
             )
         )
+    if train["batch_images"] % train["ranks"]:
+        errors.append(
+            (
+                ["train", "ranks"],
+                f"key 'train.ranks': {train['ranks']} ranks cannot share train.batch_images "
+                f"({train['batch_images']}) equally",
+            )
+        )
     if config["released"] is None:
         errors += _actmax_errors(config, train["n_concepts"], "train.n_concepts")
     if any(has_images(entry) for entry in [config["dataset"], *config["eval_datasets"]]):

@@ -154,6 +154,12 @@ class TrainOptions(Options):
     independent: bool = True
     """also train the independent-SAE baseline"""
 
+    ranks: int = 1
+    """training processes (torch.distributed data parallel; docs/slurm.md): one per GPU, or gloo processes on
+    CPU; each takes an equal share of every batch, so batch_images must divide by it. The train job asks for
+    that many GPUs; 1 = one process
+    """
+
     replicates: int = 1
     """training runs on the same stores, replicate r with seed + 1000 r (init, model choice, shuffling); with 2
     or more, the scorecard gives each claim over them

@@ -111,3 +111,64 @@ def test_a_rank_that_cannot_reach_the_others_fails_in_one_line(monkeypatch):
         with process_group(torch.device("cpu"), timeout_s=2):
             pass
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.slow
+def test_train_ranks_2_starts_two_ranks_and_refuses_more_gpus_than_there_are(stores, tmp_path):
+    """``train.ranks: 2`` without a launcher: the stage starts 2 gloo ranks here, and equals one process."""
+    import torch
+
+    from usae.config import validate_config
+    from usae.errors import UserError
+    from usae.options import TrainOptions
+    from usae.stages.train import train as train_stage
+
+    metas = [f"{path}/meta.json" for path in stores.values()]
+    for out, ranks in [(tmp_path / "one", 1), (tmp_path / "two", 2)]:
+        options = TrainOptions.from_config(validate_config({"train": {**TRAIN, "ranks": ranks}}, "test"))
+        train_stage(
+            metas, out / "model.safetensors", out / "model.json", out / "log.csv", kind="usae", options=options, seed=0
+        )
+    _compare(tmp_path / "one", tmp_path / "two")
+    if torch.cuda.device_count() < 64:
+        options = TrainOptions.from_config(
+            validate_config({"train": {**TRAIN, "ranks": 64, "device": "cuda", "batch_images": 64}}, "t")
+        )
+        with pytest.raises(UserError, match="^train.ranks: 64 ranks need 64 GPUs, this machine has \\d+$"):
+            train_stage(metas, tmp_path / "w", tmp_path / "m", tmp_path / "l", kind="usae", options=options, seed=0)
+
+
+@pytest.mark.slow
+def test_a_killed_rank_fails_the_job_in_one_line_and_the_rerun_resumes_byte_for_byte(stores, tmp_path):
+    """SIGKILL one of 2 ranks after the first checkpoint: the stage fails naming the rank; rerun, it resumes and
+    ends with the bytes of an uninterrupted 2-rank run."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    longer = {**TRAIN, "ranks": 2, "epochs": 20}  # 240 steps, a checkpoint every 10
+
+    def command(out):
+        return [sys.executable, "tests/sae/torchrun_train.py", json.dumps(stores), str(out), json.dumps(longer), "usae"]
+
+    subprocess.run(command(tmp_path / "whole"), check=True, capture_output=True, timeout=600)
+    job = subprocess.Popen(command(tmp_path / "killed"), stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "killed" / "checkpoints" / "latest" / "state.json").exists():
+        assert time.monotonic() < deadline and job.poll() is None, "no checkpoint before the end"
+        time.sleep(0.05)
+    ranks = [child for child in psutil.Process(job.pid).children() if "spawn_main" in " ".join(child.cmdline())]
+    assert len(ranks) == 2
+    ranks[-1].send_signal(signal.SIGKILL)
+    _, stderr = job.communicate(timeout=120)
+    assert job.returncode == 2
+    errors = [line for line in stderr.splitlines() if line.startswith("usae: error:")]
+    assert len(errors) == 1 and errors[0].endswith("was killed (SIGKILL); rerun to resume"), stderr[-2000:]
+    assert "training rank " in errors[0] and " of 2 " in errors[0]
+    subprocess.run(command(tmp_path / "killed"), check=True, capture_output=True, timeout=600)
+    for name in ("model.safetensors", "log.csv"):
+        assert (tmp_path / "killed" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name

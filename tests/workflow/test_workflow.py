@@ -107,6 +107,17 @@ def test_dry_run_plans_every_rule(tmp_path):
     assert planned_rules(snakemake(tmp_path, "-n")) == RULES
 
 
+def test_train_ranks_ask_snakemake_for_that_many_gpus(tmp_path):
+    """train.ranks on a GPU device: each train job asks for that many GPUs (SLURM: --gpus); on CPU, none."""
+    copy_workflow(tmp_path, TINY_CONFIG.read_text())
+    for train, gpus in [("{ranks: 2, device: cuda}", "gpu=2"), ("{ranks: 2, device: cpu}", "gpu=0")]:
+        plan = snakemake(tmp_path, "-n", "--config", f"train={train}")
+        assert plan.returncode == 0, plan.stderr[-2000:]
+        trains = re.findall(r"^rule train:\n(?:    .*\n)+", plan.stdout, re.MULTILINE)  # each job's indented lines
+        resources = [line for block in trains for line in block.splitlines() if line.strip().startswith("resources:")]
+        assert len(trains) == len(resources) == 2 and all(f" {gpus}," in line for line in resources), resources
+
+
 def test_a_dry_run_writes_nothing_and_the_record_is_what_usae_resolves(copy_of_finished, monkeypatch):
     """results/config.yaml is written by the record job, once the outputs it describes exist: a dry run with
     other values leaves it as it was, and it equals what the usae command resolves from the same files."""

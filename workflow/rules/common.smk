@@ -218,9 +218,11 @@ def job_threads(wildcards, threads):
     return threads
 
 
-def on_device(section):
-    """The resources of a stage that runs on config ``<section>.device``: a GPU unless it is "cpu"."""
-    return dict(gpu=uses_gpu(config[section]["device"]), cpus_per_gpu=job_threads)
+def on_device(section, gpus=1):
+    """The resources of a stage that runs on config ``<section>.device``: ``gpus`` GPUs unless it is "cpu"."""
+    return dict(
+        gpu=uses_gpu(config[section]["device"]) * gpus, cpus_per_gpu=job_threads
+    )
 
 
 # Each stage's cluster resources, written once (the SLURM profile reads them; docs/slurm.md). actmax
@@ -229,7 +231,10 @@ RESOURCES = {
     "fetch": dict(mem_mb=4000, runtime=60),
     "extract": dict(**on_device("extract"), mem_mb=8000, runtime=60),
     "extract_merge": dict(mem_mb=2000, runtime=30),
-    "train": dict(**on_device("train"), mem_mb=16000, runtime=240),
+    # train.ranks processes, one GPU each (on CPU: gloo processes, no GPU).
+    "train": dict(
+        **on_device("train", config["train"]["ranks"]), mem_mb=16000, runtime=240
+    ),
     "released": dict(mem_mb=4000, runtime=30),
     "metrics": dict(**on_device("metrics"), mem_mb=16000, runtime=60),
     "stability": dict(**on_device("metrics"), mem_mb=16000, runtime=60),

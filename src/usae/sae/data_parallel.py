@@ -17,6 +17,7 @@ single process computes exactly what it computed before this module existed.
 import contextlib
 import datetime
 import os
+import socket
 
 import torch
 import torch.distributed as dist
@@ -74,6 +75,36 @@ def process_group(device, timeout_s=TIMEOUT_S):
         yield device
     finally:
         dist.destroy_process_group()
+
+
+def spawn(ranks, device, function, arguments):
+    """Run ``function(*arguments)`` on ``ranks`` ranks of this machine, one process each (what ``torchrun
+    --standalone`` would start): each joins through :func:`process_group`. For a job that asked for ``ranks``.
+
+    Raises
+    ------
+    usae.errors.UserError
+        Fewer GPUs than ranks on a GPU device (it never runs fewer ranks than asked), or a rank that failed or was
+        killed, named in one line.
+    """
+    if device.type == "cuda" and torch.cuda.device_count() < ranks:
+        raise UserError(f"train.ranks: {ranks} ranks need {ranks} GPUs, this machine has {torch.cuda.device_count()}")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    try:
+        torch.multiprocessing.spawn(_rank, args=(ranks, port, function, arguments), nprocs=ranks, join=True)
+    except torch.multiprocessing.ProcessExitedException as error:
+        how = f"was killed ({error.signal_name})" if error.signal_name else f"exited with status {error.exit_code}"
+        raise UserError(f"training rank {error.error_index} of {ranks} {how}; rerun to resume") from None
+    except torch.multiprocessing.ProcessRaisedException as error:
+        raise UserError(f"training: {str(error).strip().splitlines()[-1]}") from None
+
+
+def _rank(rank, ranks, port, function, arguments):
+    env = {"RANK": rank, "LOCAL_RANK": rank, "WORLD_SIZE": ranks, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port}
+    os.environ.update({key: str(value) for key, value in env.items()})
+    function(*arguments)
 
 
 def distributed():

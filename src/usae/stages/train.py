@@ -26,7 +26,8 @@ def train(stores, weights, meta, log_csv, *, kind, options, seed):
 
     Under ``torchrun`` (``WORLD_SIZE`` > 1) every rank trains on its share of each batch and rank 0 writes
     (:mod:`usae.sae.data_parallel`); the files equal one process's to float32 rounding, and resume with any
-    number of ranks.
+    number of ranks. With ``options.ranks`` > 1 and no launcher, the stage starts those ranks on this machine
+    and returns None (the model is in the files).
 
     Parameters
     ----------
@@ -38,6 +39,10 @@ def train(stores, weights, meta, log_csv, *, kind, options, seed):
     options : usae.options.TrainOptions
     seed : int
     """
+    if options.ranks > 1 and data_parallel.launched_ranks() == 1:  # start them here (torchrun did not)
+        arguments = (stores, weights, meta, log_csv)
+        data_parallel.spawn(options.ranks, pick_device(options.device), _train_rank, (arguments, kind, options, seed))
+        return None
     batches = TokenBatches(open_stores(stores), options.batch_images, options.shuffle_shards, seed)
     with data_parallel.process_group(pick_device(options.device)) as device:
         rank, ranks = data_parallel.world()
@@ -52,6 +57,10 @@ def train(stores, weights, meta, log_csv, *, kind, options, seed):
             )
             batches, options = batches.for_rank(rank, ranks), replace(options, device=str(device))
         return _trainer(batches, kind, options, seed, (weights, meta, log_csv)).run()
+
+
+def _train_rank(files, kind, options, seed):
+    train(*files, kind=kind, options=options, seed=seed)
 
 
 def train_group(stores, weights, meta, log_csv, *, runs):
