@@ -161,7 +161,7 @@ def test_a_killed_rank_fails_the_job_in_one_line_and_the_rerun_resumes_byte_for_
     while not (tmp_path / "killed" / "checkpoints" / "latest" / "state.json").exists():
         assert time.monotonic() < deadline and job.poll() is None, "no checkpoint before the end"
         time.sleep(0.05)
-    ranks = [child for child in psutil.Process(job.pid).children() if "spawn_main" in " ".join(child.cmdline())]
+    ranks = [child for child in psutil.Process(job.pid).children() if "usae.sae.rank_main" in child.cmdline()]
     assert len(ranks) == 2
     ranks[-1].send_signal(signal.SIGKILL)
     _, stderr = job.communicate(timeout=120)

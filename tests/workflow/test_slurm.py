@@ -227,12 +227,14 @@ def slurm_test_profile(folder, partition):
     return folder
 
 
-def tiny_config(device="cpu", **extract):
-    """The tiny config with every stage on ``device`` ("cpu": no GPU is asked for), and extra ``extract`` keys."""
+def tiny_config(device="cpu", ranks=1, **extract):
+    """The tiny config with every stage on ``device`` ("cpu": no GPU is asked for), training on ``ranks`` ranks,
+    and extra ``extract`` keys."""
     config = yaml.safe_load(TINY_CONFIG.read_text())
     config["extract"] = {**config["extract"], "device": device, **extract}
     for section in ["train", "metrics", "explorer"]:
         config[section] = {**config.get(section, {}), "device": device}
+    config["train"]["ranks"] = ranks
     return yaml.safe_dump(config)
 
 
@@ -311,12 +313,13 @@ def test_profiles_parse_with_the_slurm_plugin(tmp_path):
 @pytest.mark.slow
 def test_tiny_dag_on_slurm_equals_local_run(cluster, tmp_path):
     (tmp_path / "local").mkdir()
-    local = copy_workflow(tmp_path / "local", tiny_config())
+    # Both train on 2 gloo ranks (train.ranks): the train jobs start them inside their SLURM job.
+    local = copy_workflow(tmp_path / "local", tiny_config(ranks=2))
     run = snakemake(local, os.environ, "--cores", "2")
     assert run.returncode == 0, run.stderr[-3000:]
 
     (tmp_path / "slurm").mkdir()
-    on_slurm = copy_workflow(tmp_path / "slurm", tiny_config(parts=2))
+    on_slurm = copy_workflow(tmp_path / "slurm", tiny_config(ranks=2, parts=2))
     profile = slurm_test_profile(tmp_path / "profile", PARTITION)
     started = time.monotonic()
     run = snakemake(on_slurm, cluster.env, "--profile", str(profile))
@@ -357,5 +360,10 @@ def test_tiny_dag_on_slurm_equals_local_run(cluster, tmp_path):
     assert not list((on_slurm / "results/cache/activations").rglob("parts"))
 
     assert digests(on_slurm / "results") == digests(local / "results")
+    # Each train job ran its 2 ranks: both said so in the job's log, and rank 0 logged the progress.
+    for kind in ("usae", "independent"):
+        text = (on_slurm / f"results/logs/train/{kind}.log").read_text()
+        assert "rank 0 of 2: 1 of each batch's 2 images" in text and "rank 1 of 2: 1 of each" in text, text[-2000:]
+        assert f"train {kind}: 6/6 step (100%)" in text
     again = snakemake(on_slurm, cluster.env, "--profile", str(profile), "-n")
     assert "Nothing to be done" in again.stdout + again.stderr

@@ -17,7 +17,14 @@ single process computes exactly what it computed before this module existed.
 import contextlib
 import datetime
 import os
+import pickle
+import signal
 import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -77,9 +84,13 @@ def process_group(device, timeout_s=TIMEOUT_S):
         dist.destroy_process_group()
 
 
-def spawn(ranks, device, function, arguments):
-    """Run ``function(*arguments)`` on ``ranks`` ranks of this machine, one process each (what ``torchrun
-    --standalone`` would start): each joins through :func:`process_group`. For a job that asked for ``ranks``.
+def spawn(ranks, device, function, arguments, poll_s=0.1):
+    """Run ``function(*arguments)`` on ``ranks`` ranks of this machine, one process each (``python -m
+    usae.sae.rank_main``, what ``torchrun --standalone`` would start): each joins through :func:`process_group`.
+
+    ``function`` must be importable by name (it is pickled). The ranks write to this process's stderr (a rule's log
+    file) with its torch threads, and import the same ``usae`` as this process. When a rank fails, the others are
+    stopped.
 
     Raises
     ------
@@ -92,19 +103,47 @@ def spawn(ranks, device, function, arguments):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    try:
-        torch.multiprocessing.spawn(_rank, args=(ranks, port, function, arguments), nprocs=ranks, join=True)
-    except torch.multiprocessing.ProcessExitedException as error:
-        how = f"was killed ({error.signal_name})" if error.signal_name else f"exited with status {error.exit_code}"
-        raise UserError(f"training rank {error.error_index} of {ranks} {how}; rerun to resume") from None
-    except torch.multiprocessing.ProcessRaisedException as error:
-        raise UserError(f"training: {str(error).strip().splitlines()[-1]}") from None
+    source = str(Path(__file__).resolve().parents[2])  # the folder holding this usae package
+    path = os.pathsep.join([source, *filter(None, [os.environ.get("PYTHONPATH")])])
+    with tempfile.TemporaryDirectory() as folder:
+        job = Path(folder) / "job.pkl"
+        job.write_bytes(pickle.dumps((torch.get_num_threads(), function, arguments)))
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "usae.sae.rank_main", str(job)],
+                env={**os.environ, "PYTHONPATH": path, **_rank_environment(rank, ranks, port)},
+                stdout=sys.stderr,
+                stderr=sys.stderr,
+            )
+            for rank in range(ranks)
+        ]
+        failed = _wait(processes, poll_s)
+    if failed is not None:
+        rank, code = failed
+        how = f"was killed ({signal.Signals(-code).name})" if code < 0 else f"exited with status {code}"
+        raise UserError(f"training rank {rank} of {ranks} {how}; rerun to resume")
 
 
-def _rank(rank, ranks, port, function, arguments):
+def _rank_environment(rank, ranks, port):
     env = {"RANK": rank, "LOCAL_RANK": rank, "WORLD_SIZE": ranks, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port}
-    os.environ.update({key: str(value) for key, value in env.items()})
-    function(*arguments)
+    return {key: str(value) for key, value in env.items()}
+
+
+def _wait(processes, poll_s):
+    """Wait for every process; at the first that fails, stop the others: ``(its index, its return code)`` or None."""
+    while True:
+        codes = [process.poll() for process in processes]
+        failed = [(index, code) for index, code in enumerate(codes) if code not in (None, 0)]
+        if failed:
+            for process in processes:
+                if process.poll() is None:
+                    process.terminate()
+            for process in processes:
+                process.wait()
+            return failed[0]
+        if all(code == 0 for code in codes):
+            return None
+        time.sleep(poll_s)
 
 
 def distributed():

@@ -56,6 +56,8 @@ def train(stores, weights, meta, log_csv, *, kind, options, seed):
                 device,
             )
             batches, options = batches.for_rank(rank, ranks), replace(options, device=str(device))
+            if rank:  # rank 0 logs the run (its progress is every rank's); the others only what goes wrong
+                logging.getLogger("usae").setLevel(logging.WARNING)
         return _trainer(batches, kind, options, seed, (weights, meta, log_csv)).run()
 
 
