@@ -1,0 +1,116 @@
+"""Data-parallel training throughput: tokens/s of a USAE step and an independent-SAE step on 1 and N ranks.
+
+Each size of ``train.py`` (``SIZES``) is trained on random float16 stores for a warm-up step and ``--steps`` timed
+steps, in one process and on N gloo ranks of this machine (``usae.sae.data_parallel.spawn``, each rank reading its
+share of every batch, one torch thread each); tokens/s counts the global batch's tokens, store reads included. It
+also prints the bytes each rank all-reduces a step, from the code's reductions (``usae.sae.data_parallel``):
+
+- USAE, chosen model i: its gradients (encoder weight m x d_i and bias m, BatchNorm weight and bias 2m,
+  dictionary m x d_i), BatchNorm's two statistics forward and their gradients backward (4m), float32; fired
+  (m bytes); loss and L0 (float32) and each decoder's R2 (4 float64 sums) for the log;
+- independent: the same for every model, without the R2 of other decoders.
+
+On a 2-core machine 2 ranks cannot beat 1 process: they share the cores and add the reductions. The bytes are
+what an estimate of the scaling on GPUs starts from (docs/slurm.md).
+
+Usage: python benchmarks/ranks.py [--sizes embedded paper] [--ranks 2] [--steps 5]
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import train as train_bench
+
+from usae.activations.batches import TokenBatches
+from usae.activations.store import ActivationStore
+from usae.sae import data_parallel
+
+
+def reduced_bytes(kind, dims, m):
+    """Bytes each rank all-reduces in one step (mean over the chosen models for the USAE), per the docstring."""
+
+    def model_step(d, decoders):
+        gradients = 4 * (2 * m * d + 3 * m)
+        batch_norm = 4 * 4 * m
+        log = 4 * 2 + 8 * 4 * decoders  # loss and L0 (float32), each decoder's R2 (4 float64 sums)
+        return gradients + batch_norm + m + log
+
+    if kind == "usae":
+        return sum(model_step(d, len(dims)) for d in dims.values()) / len(dims)
+    return sum(model_step(d, 1) for d in dims.values())
+
+
+def timed_steps(kind, size, steps, root, out, ranks):
+    """Train ``steps`` + 1 steps (the first untimed) on this rank's share; rank 0 writes tokens/s to ``out``."""
+    torch.set_num_threads(1)
+    stores = {name: ActivationStore(Path(root) / kind / name) for name in size["dims"]}
+    batches = TokenBatches(stores, size["images"])
+    if ranks > 1:
+        batches = batches.for_rank(*data_parallel.world())
+    run = train_bench.new_run(kind, size, batches, torch.device("cpu"), Path(root) / f"{kind}_{ranks}")
+    for module in run.modules.values():
+        module.train()
+    run.start_epoch()
+    run.train_step(batches.batch(0, 0), 0)
+    data_parallel.barrier()
+    start = time.perf_counter()
+    for step in range(1, steps + 1):
+        run.train_step(batches.batch(0, step), step)
+    data_parallel.barrier()
+    seconds = time.perf_counter() - start
+    if data_parallel.world()[0] == 0:
+        tokens = size["images"] * size["tokens"] * steps
+        Path(out).write_text(json.dumps({"tokens_per_s": tokens / seconds}))
+
+
+def on_ranks(kind, size, steps, root, ranks):
+    """tokens/s of ``kind`` on ``ranks`` gloo ranks (1: this process)."""
+    out = Path(root) / f"{kind}_{ranks}.json"
+    if not (Path(root) / kind).exists():
+        train_bench.make_batches(kind, size, steps + 1, Path(root))  # the stores, once for every rank count
+    if ranks == 1:
+        timed_steps(kind, size, steps, root, out, 1)
+    else:
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])
+        function = train_bench_module_function()
+        data_parallel.spawn(ranks, torch.device("cpu"), function, (kind, size, steps, str(root), str(out), ranks))
+    return json.loads(out.read_text())["tokens_per_s"]
+
+
+def train_bench_module_function():
+    """:func:`timed_steps` by the name the ranks import it under (this file's module ``ranks``)."""
+    import ranks as module
+
+    return module.timed_steps
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", default=["embedded", "paper"], choices=list(train_bench.SIZES))
+    parser.add_argument("--ranks", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=5)
+    args = parser.parse_args()
+    print(f"cpu, gloo, {os.cpu_count()} cores, one torch thread per rank; {args.steps} timed steps a row")
+    print(f"{'size':9s} {'step':11s} {'ranks':>5s} {'tokens/s':>9s} {'speed-up':>8s} {'bytes reduced/step':>18s}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for size_name in args.sizes:
+            size = train_bench.SIZES[size_name]
+            for kind in ["usae", "independent"]:
+                root = Path(tmp) / size_name
+                one = on_ranks(kind, size, args.steps, root, 1)
+                many = on_ranks(kind, size, args.steps, root, args.ranks)
+                moved = reduced_bytes(kind, size["dims"], size["m"])
+                for ranks, rate in [(1, one), (args.ranks, many)]:
+                    shown = f"{moved:18,.0f}" if ranks > 1 else f"{0:18d}"
+                    print(f"{size_name:9s} {kind:11s} {ranks:5d} {rate:9.0f} {rate / one:8.2f} {shown}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
