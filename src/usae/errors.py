@@ -5,6 +5,8 @@ files, checkpoints) raises a subclass of :class:`UserError` with a message namin
 any other exception is a bug and the command shows its traceback.
 """
 
+import sys
+
 
 class UserError(ValueError):
     """Bad user input; the message is one line naming the offending file or config key."""
@@ -37,3 +39,18 @@ class CheckpointError(UserError):
 def first_line(exc):
     """The first line of an exception's message (its class name when the message is empty), for a one-line error."""
     return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
+def one_line_on_user_error(step, *args, **kwargs):
+    """``step(*args, **kwargs)``; a :class:`usae.errors.UserError` ends the process as it ends the ``usae``
+    command: the line ``usae: error: <message>`` on stderr (and on the console too when stderr goes to a job's
+    log), no traceback, exit status 2. Rule scripts, the Snakefile's parse (``workflow/rules/common.smk``) and
+    the ranks a train job starts (:mod:`usae.sae.rank_main`) call this."""
+    try:
+        return step(*args, **kwargs)
+    except UserError as error:
+        message = f"usae: error: {error}"
+        print(message, file=sys.stderr, flush=True)
+        if sys.stderr is not sys.__stderr__:  # a job's log (usae.runtime.configure): the console too
+            print(message, file=sys.__stderr__, flush=True)
+        raise SystemExit(2) from None

@@ -1,7 +1,5 @@
 """Run a stage from a Snakemake rule script: files and params in, nothing else."""
 
-import sys
-
 
 def run_rule(smk):
     """Call the job's stage function (``params.stage``) as ``stage(**input, **output, **params.job)``,
@@ -20,6 +18,7 @@ def run_rule(smk):
         keyword arguments, from :mod:`usae.jobs`, in the plain form of :func:`usae.records.plain`) and
         ``code`` (a rerun trigger only, see :mod:`usae.provenance`).
     """
+    from usae.errors import one_line_on_user_error
     from usae.jobs import stage_function
     from usae.records import typed
     from usae.runtime import configure
@@ -27,20 +26,3 @@ def run_rule(smk):
     configure(log_file=smk.log[0], threads=smk.threads)
     stage = stage_function(smk.params.stage)
     return one_line_on_user_error(stage, **dict(smk.input.items()), **dict(smk.output.items()), **typed(smk.params.job))
-
-
-def one_line_on_user_error(step, *args, **kwargs):
-    """``step(*args, **kwargs)``; a :class:`usae.errors.UserError` ends the process as it ends the ``usae``
-    command: the line ``usae: error: <message>`` on stderr (and on the console too when stderr goes to a job's
-    log), no traceback, exit status 2. Rule scripts and the Snakefile's parse (``workflow/rules/common.smk``)
-    both call this."""
-    from usae.errors import UserError
-
-    try:
-        return step(*args, **kwargs)
-    except UserError as error:
-        message = f"usae: error: {error}"
-        print(message, file=sys.stderr, flush=True)
-        if sys.stderr is not sys.__stderr__:  # a job's log (usae.runtime.configure): the console too
-            print(message, file=sys.__stderr__, flush=True)
-        raise SystemExit(2) from None

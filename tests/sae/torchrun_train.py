@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from usae.config import validate_config
+from usae.errors import one_line_on_user_error
 from usae.options import TrainOptions
-from usae.rule import one_line_on_user_error
 from usae.stages.train import train
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from usae.layout import Layout
 from usae.provenance import code_digest
 from usae.records import plain
 from usae.errors import StoreError
-from usae.rule import one_line_on_user_error
+from usae.errors import one_line_on_user_error
 from snakemake.logging import logger
 
 # On bad input (a UserError) the parse ends as the usae command does: one line, exit status 2, without

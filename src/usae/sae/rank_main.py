@@ -7,7 +7,7 @@ LOCAL_RANK, MASTER_ADDR and MASTER_PORT in the environment)
 import pickle
 import sys
 
-from usae.rule import one_line_on_user_error
+from usae.errors import one_line_on_user_error
 from usae.runtime import configure
 
 if __name__ == "__main__":
