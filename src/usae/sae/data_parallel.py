@@ -16,8 +16,8 @@ single process computes exactly what it computed before this module existed.
 
 import contextlib
 import datetime
+import json
 import os
-import pickle
 import signal
 import socket
 import subprocess
@@ -84,13 +84,13 @@ def process_group(device, timeout_s=TIMEOUT_S):
         dist.destroy_process_group()
 
 
-def spawn(ranks, device, function, arguments, poll_s=0.1):
-    """Run ``function(*arguments)`` on ``ranks`` ranks of this machine, one process each (``python -m
-    usae.sae.rank_main``, what ``torchrun --standalone`` would start): each joins through :func:`process_group`.
+def spawn(ranks, device, target, arguments, poll_s=0.1):
+    """Run the function ``target`` (``"package.module:function"``) with ``arguments`` (a JSON-ready list) on
+    ``ranks`` ranks of this machine, one process each (``python -m usae.sae.rank_main``, what ``torchrun
+    --standalone`` would start): each joins through :func:`process_group`.
 
-    ``function`` must be importable by name (it is pickled). The ranks write to this process's stderr (a rule's log
-    file) with its torch threads, and import the same ``usae`` as this process. When a rank fails, the others are
-    stopped.
+    The ranks write to this process's stderr (a rule's log file) with its torch threads, and import the same
+    ``usae`` as this process. When a rank fails, the others are stopped.
 
     Raises
     ------
@@ -106,8 +106,8 @@ def spawn(ranks, device, function, arguments, poll_s=0.1):
     source = str(Path(__file__).resolve().parents[2])  # the folder holding this usae package
     path = os.pathsep.join([source, *filter(None, [os.environ.get("PYTHONPATH")])])
     with tempfile.TemporaryDirectory() as folder:
-        job = Path(folder) / "job.pkl"
-        job.write_bytes(pickle.dumps((torch.get_num_threads(), function, arguments)))
+        job = Path(folder) / "job.json"
+        job.write_text(json.dumps({"threads": torch.get_num_threads(), "target": target, "arguments": arguments}))
         processes = [
             subprocess.Popen(
                 [sys.executable, "-m", "usae.sae.rank_main", str(job)],

@@ -6,6 +6,7 @@ from dataclasses import replace
 from usae.activations.batches import TokenBatches, open_stores
 from usae.device import pick_device
 from usae.provenance import code_digest
+from usae.records import plain, typed
 from usae.sae import data_parallel
 from usae.sae.training import IndependentRun, UniversalRun, train_together
 
@@ -40,8 +41,9 @@ def train(stores, weights, meta, log_csv, *, kind, options, seed):
     seed : int
     """
     if options.ranks > 1 and data_parallel.launched_ranks() == 1:  # start them here (torchrun did not)
-        arguments = (stores, weights, meta, log_csv)
-        data_parallel.spawn(options.ranks, pick_device(options.device), _train_rank, (arguments, kind, options, seed))
+        files = [[str(path) for path in stores], str(weights), str(meta), str(log_csv)]
+        arguments = [files, kind, plain(options), seed]
+        data_parallel.spawn(options.ranks, pick_device(options.device), f"{__name__}:train_rank", arguments)
         return None
     batches = TokenBatches(open_stores(stores), options.batch_images, options.shuffle_shards, seed)
     with data_parallel.process_group(pick_device(options.device)) as device:
@@ -61,8 +63,9 @@ def train(stores, weights, meta, log_csv, *, kind, options, seed):
         return _trainer(batches, kind, options, seed, (weights, meta, log_csv)).run()
 
 
-def _train_rank(files, kind, options, seed):
-    train(*files, kind=kind, options=options, seed=seed)
+def train_rank(files, kind, options, seed):
+    """:func:`train` in one of the ranks :func:`train` started, from the plain arguments it passed them."""
+    train(*files, kind=kind, options=typed(options), seed=seed)
 
 
 def train_group(stores, weights, meta, log_csv, *, runs):
