@@ -1,7 +1,7 @@
 """Data-parallel training throughput: tokens/s of a USAE step and an independent-SAE step on 1 and N ranks.
 
 Each size of ``train.py`` (``SIZES``) is trained on random float16 stores for a warm-up step and ``--steps`` timed
-steps, in one process and on N gloo ranks of this machine (``usae.sae.data_parallel.spawn``, each rank reading its
+steps, in one process and on N gloo ranks of this machine (``usae.sae.launch.spawn``, each rank reading its
 share of every batch, one torch thread each); tokens/s counts the global batch's tokens, store reads included. It
 also prints the bytes each rank all-reduces a step, from the code's reductions (``usae.sae.data_parallel``):
 
@@ -30,6 +30,7 @@ import train as train_bench
 from usae.activations.batches import TokenBatches
 from usae.activations.store import ActivationStore
 from usae.sae import data_parallel
+from usae.sae.launch import spawn
 
 
 def reduced_bytes(kind, dims, m):
@@ -77,17 +78,10 @@ def on_ranks(kind, size, steps, root, ranks):
     if ranks == 1:
         timed_steps(kind, size, steps, root, out, 1)
     else:
+        # The ranks import this file as module "ranks", and train.py beside it.
         os.environ["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])
-        function = train_bench_module_function()
-        data_parallel.spawn(ranks, torch.device("cpu"), function, (kind, size, steps, str(root), str(out), ranks))
+        spawn(ranks, torch.device("cpu"), "ranks:timed_steps", [kind, size, steps, str(root), str(out), ranks])
     return json.loads(out.read_text())["tokens_per_s"]
-
-
-def train_bench_module_function():
-    """:func:`timed_steps` by the name the ranks import it under (this file's module ``ranks``)."""
-    import ranks as module
-
-    return module.timed_steps
 
 
 def main():

@@ -1,4 +1,4 @@
-"""One rank of a job that :func:`usae.sae.data_parallel.spawn` started on this machine.
+"""One rank of a job that :func:`usae.sae.launch.spawn` started on this machine.
 
 Usage: python -m usae.sae.rank_main JOB   (JOB: a JSON file {threads, target: "module:function", arguments: [...]};
 RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT in the environment)

@@ -8,6 +8,7 @@ from usae.device import pick_device
 from usae.provenance import code_digest
 from usae.records import plain, typed
 from usae.sae import data_parallel
+from usae.sae.launch import spawn
 from usae.sae.training import IndependentRun, UniversalRun, train_together
 
 RUNS = {"usae": UniversalRun, "independent": IndependentRun}
@@ -43,7 +44,7 @@ def train(stores, weights, meta, log_csv, *, kind, options, seed):
     if options.ranks > 1 and data_parallel.launched_ranks() == 1:  # start them here (torchrun did not)
         files = [[str(path) for path in stores], str(weights), str(meta), str(log_csv)]
         arguments = [files, kind, plain(options), seed]
-        data_parallel.spawn(options.ranks, pick_device(options.device), f"{__name__}:train_rank", arguments)
+        spawn(options.ranks, pick_device(options.device), f"{__name__}:train_rank", arguments)
         return None
     batches = TokenBatches(open_stores(stores), options.batch_images, options.shuffle_shards, seed)
     with data_parallel.process_group(pick_device(options.device)) as device:
