@@ -5,6 +5,10 @@ model names against it at parse time). :func:`usae.models.loaders.model_spec` tu
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
+# What a Caffe-trained network exported by tf2onnx takes: NHWC, BGR, 0-255 pixels minus per-channel means (each
+# entry gives its own means, in BGR order).
+CAFFE_NHWC_INPUT = {"std": [1.0, 1.0, 1.0], "input_layout": "NHWC", "channel_order": "BGR", "pixel_scale": 255.0}
+
 BUILTIN_MODELS = {
     "dinov2_vits14": {
         "loader": "hf",
@@ -95,10 +99,7 @@ BUILTIN_MODELS = {
         "layer": "Add_15:0",
         "image_size": 224,
         "mean": [104.0, 117.0, 123.0],
-        "std": [1.0, 1.0, 1.0],
-        "input_layout": "NHWC",
-        "channel_order": "BGR",
-        "pixel_scale": 255.0,
+        **CAFFE_NHWC_INPUT,
     },
     # A Keras VGG16 convolutional base (ImageNet-initialised, fine-tuning unknown) inside CapSpot's siamese
     # captcha-icon matcher; either input reads the same weights. Keras "caffe" preprocessing; block5_conv3 before
@@ -110,10 +111,7 @@ BUILTIN_MODELS = {
         "layer": "model/block5_conv3/BiasAdd_1:0",
         "image_size": 224,
         "mean": [103.939, 116.779, 123.68],
-        "std": [1.0, 1.0, 1.0],
-        "input_layout": "NHWC",
-        "channel_order": "BGR",
-        "pixel_scale": 255.0,
+        **CAFFE_NHWC_INPUT,
     },
 }
 
