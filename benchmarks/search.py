@@ -1,23 +1,25 @@
-"""The embedded default's search: candidate training settings, 3 replicates each, and which claims hold.
+"""A training-budget search: candidate training settings, replicated, and which claims hold.
 
-Each candidate of ``benchmarks/default_search.yaml`` is a set of ``train`` keys over the embedded default
-(``config/config.yaml``). It runs as the replicates mechanism runs the default (``train.replicates: 3``,
-seeds 0, 1000 and 2000, on the shared activation stores), with its results under
-``results/search/<candidate>/`` of a work folder, and Snakemake builds its scorecard only (no figures, actmax
-or explorer). Fetch and extraction run once for every candidate (the content-addressed cache).
-Candidates under ``usae_only`` train without the independent SAEs (``train.independent: false``): the
-Fig. 5 and 6 claims only, at about a third of the CPU.
+A candidates file (``benchmarks/search_default.yaml`` for the embedded default, ``search_zoo.yaml`` for the
+eight-network zoo) names the config every candidate extends (``extends``, a file of ``config/``), the number of
+replicates (``replicates``), and under ``usae_only`` and ``full`` each candidate's ``train`` keys. A candidate
+runs as the replicates mechanism runs any experiment (``train.replicates``, seeds 0, 1000, 2000, ..., on the
+shared activation stores), with its results under ``results/search/<candidate>/`` of a work folder, and
+Snakemake builds its scorecard only (no figures, actmax or explorer). Fetch and extraction run once for
+every candidate (the content-addressed cache). Candidates under ``usae_only`` train without the independent
+SAEs (``train.independent: false``): the Fig. 5 and 6 claims only, at about a third of the CPU.
 
 Prints two Markdown tables: per candidate, the claims holding in each run (of those judged), Fig. 6a's
 and Fig. 7's verdicts and the training time (wall and CPU seconds summed over the runs' ``train`` jobs,
 from Snakemake's benchmark files); then every scorecard number and R2 entry as mean ± sd over the runs.
 
-Usage: python benchmarks/default_search.py --work DIR [--candidates FILE] [--only NAME ...] [--cores N]
-                                           [--rerun-triggers mtime input]
+Usage: python benchmarks/search.py --work DIR [--candidates FILE] [--only NAME ...] [--cores N]
+                                   [--cache DIR] [--rerun-triggers mtime input]
 DIR is created with a copy of the workflow (as ``dag.py`` copies it) when it does not exist, and reused
 when it does: candidates already finished there are not recomputed, so a second call prints the tables.
-``--rerun-triggers`` is passed to Snakemake (e.g. to reuse stores a work folder of an older checkout
-extracted).
+``--cache`` links DIR's ``results/cache`` (fetched data and activation stores) to a folder that already
+holds them. ``--rerun-triggers`` is passed to Snakemake (e.g. to reuse stores a work folder of an older
+checkout extracted).
 """
 
 import argparse
@@ -32,21 +34,21 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dag import REPO, copy_workflow, rule_seconds  # noqa: E402
 
-REPLICATES = 3
 
 
-def candidate_config(name, keys, independent):
-    """The config file of one candidate: the default (``extends``) with its train keys and 3 replicates."""
-    train = {"replicates": REPLICATES, **({} if independent else {"independent": False}), **keys}
-    return {"extends": "config.yaml", "results": f"results/search/{name}", "train": train}
+def candidate_config(name, keys, independent, base="config.yaml", replicates=3):
+    """The config file of one candidate: ``base`` (``extends``) with its train keys and ``replicates`` runs."""
+    train = {"replicates": replicates, **({} if independent else {"independent": False}), **keys}
+    return {"extends": base, "results": f"results/search/{name}", "train": train}
 
 
-def run_candidate(work, name, keys, independent, cores, triggers):
-    """Write ``config/search_<name>.yaml`` in ``work`` and build the candidate's scorecard."""
-    config = work / "config" / f"search_{name}.yaml"
-    config.write_text(yaml.safe_dump(candidate_config(name, keys, independent), sort_keys=False))
+def run_candidate(work, config, cores, triggers):
+    """Write a candidate's ``config`` (from :func:`candidate_config`) into ``work`` and build its scorecard."""
+    name = Path(config["results"]).name
+    path = work / "config" / f"search_{name}.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
     trigger_args = ["--rerun-triggers", *triggers] if triggers else []
-    print(f"{name}: train {keys or '(the default)'}", flush=True)
+    print(f"{name}: train {config['train']}", flush=True)
     subprocess.run(
         [
             sys.executable,
@@ -56,7 +58,7 @@ def run_candidate(work, name, keys, independent, cores, triggers):
             cores,
             "--quiet",
             "--configfile",
-            str(config),
+            str(path),
             *trigger_args,
             "--",
             f"results/search/{name}/scorecard.md",
@@ -72,9 +74,9 @@ def _mean_sd(values):
 
 
 def read_candidate(results):
-    """A finished candidate's per-run ``scorecard.json`` objects and its ``tables/replicates.csv``."""
-    cards = [json.loads((results / "replicates" / f"r{i}" / "scorecard.json").read_text()) for i in range(REPLICATES)]
-    return cards, pd.read_csv(results / "tables" / "replicates.csv")
+    """A finished candidate's per-run ``scorecard.json`` objects, in run order, and its ``tables/replicates.csv``."""
+    runs = sorted((results / "replicates").glob("r*/scorecard.json"), key=lambda path: int(path.parent.name[1:]))
+    return [json.loads(path.read_text()) for path in runs], pd.read_csv(results / "tables" / "replicates.csv")
 
 
 def candidate_row(results, name, keys, independent):
@@ -100,7 +102,7 @@ def candidate_row(results, name, keys, independent):
 def candidate_numbers(results):
     """``{number: "mean ± sd"}`` of a finished candidate: every scorecard claim's value and each R2 entry."""
     cards, claims = read_candidate(results)
-    numbers = {row["id"]: _mean_sd([row[f"value:r{i}"] for i in range(REPLICATES)]) for _, row in claims.iterrows()}
+    numbers = {row["id"]: _mean_sd([row[f"value:r{i}"] for i in range(len(cards))]) for _, row in claims.iterrows()}
     for encoder, row in cards[0]["r2"].items():
         for decoder in row:
             numbers[f"R2 {encoder} -> {decoder}"] = _mean_sd([card["r2"][encoder][decoder] for card in cards])
@@ -110,15 +112,19 @@ def candidate_numbers(results):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", required=True, help="work folder (created with the workflow, or reused)")
-    parser.add_argument("--candidates", default=str(REPO / "benchmarks" / "default_search.yaml"))
+    parser.add_argument("--candidates", default=str(REPO / "benchmarks" / "search_default.yaml"))
     parser.add_argument("--only", nargs="+", metavar="NAME", help="these candidates only")
     parser.add_argument("--cores", default="all")
+    parser.add_argument("--cache", type=Path, help="a results/cache folder to link (its data and stores)")
     parser.add_argument("--rerun-triggers", nargs="+", default=[], metavar="TRIGGER")
     args = parser.parse_args()
     work = Path(args.work).resolve()
     if not (work / "Snakefile").exists():
         work.mkdir(parents=True, exist_ok=True)
         copy_workflow(work, REPO / "config" / "config.yaml")
+    if args.cache and not (work / "results" / "cache").exists():
+        (work / "results").mkdir(exist_ok=True)
+        (work / "results" / "cache").symlink_to(args.cache.resolve(), target_is_directory=True)
     groups = yaml.safe_load(Path(args.candidates).read_text())
     candidates = [
         (name, keys or {}, group == "full")
@@ -127,7 +133,8 @@ def main():
         if not args.only or name in args.only
     ]
     for name, keys, independent in candidates:
-        run_candidate(work, name, keys, independent, args.cores, args.rerun_triggers)
+        config = candidate_config(name, keys, independent, groups["extends"], groups["replicates"])
+        run_candidate(work, config, args.cores, args.rerun_triggers)
     folders = {name: work / "results" / "search" / name for name, _, _ in candidates}
     rows = [candidate_row(folders[name], name, keys, independent) for name, keys, independent in candidates]
     print(pd.DataFrame(rows).to_markdown(index=False))
