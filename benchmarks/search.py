@@ -35,7 +35,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dag import REPO, copy_workflow, rule_seconds  # noqa: E402
 
 
-
 def candidate_config(name, keys, independent, base="config.yaml", replicates=3):
     """The config file of one candidate: ``base`` (``extends``) with its train keys and ``replicates`` runs."""
     train = {"replicates": replicates, **({} if independent else {"independent": False}), **keys}
