@@ -327,3 +327,14 @@ def test_ranks_must_share_the_batch_equally():
     ):
         validate_config({"train": {"ranks": 3}}, "c.yaml")
     assert validate_config({"train": {"ranks": 4}}, "c.yaml")["train"]["ranks"] == 4
+
+
+def test_ranks_on_gpus_must_fit_the_gpus_snakemake_was_given():
+    from usae.config import check_gpu_resource
+
+    on_gpus = validate_config({"train": {"ranks": 4, "device": "cuda"}}, "c.yaml")
+    with pytest.raises(ConfigError, match="^key 'train.ranks': 4 ranks need gpu=4, but Snakemake was given gpu=2 "):
+        check_gpu_resource(on_gpus, 2)
+    check_gpu_resource(on_gpus, 4)
+    check_gpu_resource(on_gpus, None)  # not limited: a cluster schedules the GPUs
+    check_gpu_resource(validate_config({"train": {"ranks": 4, "device": "cpu"}}, "c.yaml"), 1)  # gloo, no GPU

@@ -495,6 +495,23 @@ def load_config(path):
     return resolve_config([path])
 
 
+def check_gpu_resource(config, given):
+    """Refuse a ``train.ranks`` that needs more GPUs than Snakemake was given (``--resources gpu=N``, or
+    ``profiles/local``'s ``resources``); ``given`` None: not limited (a cluster schedules the GPUs).
+
+    Raises
+    ------
+    usae.errors.ConfigError
+        In one line naming ``train.ranks`` and the resource, before Snakemake's own message on a job it cannot run.
+    """
+    train = config["train"]
+    if given is not None and train["device"] != "cpu" and train["ranks"] > given:
+        raise ConfigError(
+            f"key 'train.ranks': {train['ranks']} ranks need gpu={train['ranks']}, but Snakemake was given "
+            f"gpu={given} (--resources or the profile's resources: set it to this machine's GPU count)"
+        )
+
+
 def has_images(dataset):
     """Whether a dataset entry has images (every source but ``activations``, whose stores were imported)."""
     return dataset["source"] != "activations"

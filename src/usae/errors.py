@@ -44,8 +44,8 @@ def first_line(exc):
 def one_line_on_user_error(step, *args, **kwargs):
     """``step(*args, **kwargs)``; a :class:`usae.errors.UserError` ends the process as it ends the ``usae``
     command: the line ``usae: error: <message>`` on stderr (and on the console too when stderr goes to a job's
-    log), no traceback, exit status 2. Rule scripts, the Snakefile's parse (``workflow/rules/common.smk``) and
-    the ranks a train job starts (:mod:`usae.sae.rank_main`) call this."""
+    log), no traceback, exit status 2. Rule scripts and the Snakefile's parse (``workflow/rules/common.smk``)
+    call this."""
     try:
         return step(*args, **kwargs)
     except UserError as error:

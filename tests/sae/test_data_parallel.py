@@ -79,12 +79,11 @@ def test_the_train_stage_under_torchrun_equals_one_process(stores, tmp_path):
     import sys
 
     script = "tests/sae/torchrun_train.py"
-    arguments = [json.dumps(stores), None, json.dumps(TRAIN), "usae"]
-    for out, launcher in [
-        (tmp_path / "one", [sys.executable]),
-        (tmp_path / "two", [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]),
+    for out, ranks, launcher in [
+        (tmp_path / "one", 1, [sys.executable]),
+        (tmp_path / "two", 2, [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]),
     ]:
-        arguments[1] = str(out)
+        arguments = [json.dumps(stores), str(out), json.dumps({**TRAIN, "ranks": ranks}), "usae"]
         done = subprocess.run([*launcher, script, *arguments], capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
         ranks = {line.split(":")[0] for line in done.stderr.splitlines() if " of 2: 4 of each batch's 8 images" in line}
@@ -172,3 +171,75 @@ def test_a_killed_rank_fails_the_job_in_one_line_and_the_rerun_resumes_byte_for_
     subprocess.run(command(tmp_path / "killed"), check=True, capture_output=True, timeout=600)
     for name in ("model.safetensors", "log.csv"):
         assert (tmp_path / "killed" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+
+
+def _stage_options(**train):
+    from usae.config import validate_config
+    from usae.options import TrainOptions
+
+    return TrainOptions.from_config(validate_config({"train": {**TRAIN, **train}}, "test"))
+
+
+def _files(out):
+    return [out / "model.safetensors", out / "model.json", out / "log.csv"]
+
+
+@pytest.mark.slow
+def test_a_group_trained_together_on_two_ranks_equals_each_run_alone(stores, tmp_path):
+    """A sweep's group (``train_group``) with ``train.ranks: 2`` starts 2 ranks, and each run equals one process."""
+    from usae.records import TrainRun
+    from usae.stages.train import train_group
+
+    metas = [f"{path}/meta.json" for path in stores.values()]
+    lrs = [3e-3, 1e-2]
+    for index, lr in enumerate(lrs):
+        train(stores, tmp_path / f"one{index}", {**TRAIN, "lr": lr})
+    runs = [TrainRun("usae", _stage_options(lr=lr, ranks=2), 0) for lr in lrs]
+    grouped = [_files(tmp_path / f"two{index}") for index in range(len(lrs))]
+    assert train_group(metas, *map(list, zip(*grouped)), runs=runs) is None  # the ranks wrote the files
+    for index in range(len(lrs)):
+        _compare(tmp_path / f"one{index}", tmp_path / f"two{index}")
+        assert not list((tmp_path / f"two{index}").glob(".ranks-*"))  # the job's folder is gone
+
+
+@pytest.mark.slow
+def test_a_rank_that_stops_on_a_user_error_is_the_jobs_one_line(stores, tmp_path):
+    """Both ranks find a store missing: the job's stderr has one error line, the rank's message with its name."""
+    import json
+    import subprocess
+    import sys
+
+    broken = {**stores, "a": str(tmp_path / "no_store")}
+    command = [sys.executable, "tests/sae/torchrun_train.py", json.dumps(broken), str(tmp_path / "out")]
+    done = subprocess.run([*command, json.dumps({**TRAIN, "ranks": 2}), "usae"], capture_output=True, text=True)
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and errors[0].startswith("usae: error: training rank "), done.stderr[-2000:]
+    assert " of 2: " in errors[0] and "no_store" in errors[0]
+
+
+def test_a_launcher_with_another_number_of_ranks_is_refused(monkeypatch, tmp_path):
+    """torchrun's WORLD_SIZE must be train.ranks: the config check on batch_images was made for train.ranks."""
+    from usae.errors import UserError
+    from usae.stages.train import train as train_stage
+
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    expected = "^train.ranks: 2, but the launcher started 4 ranks \\(WORLD_SIZE\\)$"
+    with pytest.raises(UserError, match=expected):
+        train_stage([], *_files(tmp_path), kind="usae", options=_stage_options(ranks=2), seed=0)
+
+
+def test_ranks_take_slurm_task_variables_and_their_gpu():
+    """An srun task's rank comes from SLURM's variables unless a launcher set torch's; a rank bound to one GPU
+    (SLURM's --ntasks-per-gpu=1) uses it, one that sees several uses its LOCAL_RANK, and one that cannot is refused."""
+    from usae.errors import UserError
+    from usae.sae.data_parallel import rank_gpu
+    from usae.sae.launch import slurm_tasks, torch_environment
+
+    task = {"SLURM_JOB_ID": "7", "SLURM_PROCID": "5", "SLURM_LOCALID": "1", "SLURM_NTASKS": "8"}
+    assert torch_environment(task) == {"RANK": "5", "LOCAL_RANK": "1", "WORLD_SIZE": "8"}
+    assert torch_environment({**task, "RANK": "0"}) == {} and torch_environment({}) == {}
+    assert slurm_tasks(task) == 8 and slurm_tasks({"SLURM_NTASKS": "8"}) == 1 and slurm_tasks({}) == 1
+    assert rank_gpu(1, 1) == 0 and rank_gpu(1, 4) == 1 and rank_gpu(0, 4) == 0
+    with pytest.raises(UserError, match="^rank with LOCAL_RANK 4: this node shows it 2 GPUs, not its own$"):
+        rank_gpu(4, 2)

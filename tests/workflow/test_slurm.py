@@ -360,9 +360,12 @@ def test_tiny_dag_on_slurm_equals_local_run(cluster, tmp_path):
     assert not list((on_slurm / "results/cache/activations").rglob("parts"))
 
     assert digests(on_slurm / "results") == digests(local / "results")
-    # Each train job ran its 2 ranks: both said so in the job's log, and rank 0 logged the progress.
+    # Each train job ran its 2 ranks as the 2 tasks of an srun step (mpi: the job asked for 2 tasks); both said so
+    # in the job's log, and rank 0 logged the progress. The local run started its ranks itself.
     for kind in ("usae", "independent"):
         text = (on_slurm / f"results/logs/train/{kind}.log").read_text()
+        assert "starting 2 ranks as srun tasks" in text, text[-2000:]
+        assert "starting 2 ranks on this machine" in (local / f"results/logs/train/{kind}.log").read_text()
         assert "rank 0 of 2: 1 of each batch's 2 images" in text and "rank 1 of 2: 1 of each" in text, text[-2000:]
         assert f"train {kind}: 6/6 step (100%)" in text
     again = snakemake(on_slurm, cluster.env, "--profile", str(profile), "-n")

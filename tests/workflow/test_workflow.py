@@ -107,15 +107,30 @@ def test_dry_run_plans_every_rule(tmp_path):
     assert planned_rules(snakemake(tmp_path, "-n")) == RULES
 
 
-def test_train_ranks_ask_snakemake_for_that_many_gpus(tmp_path):
-    """train.ranks on a GPU device: each train job asks for that many GPUs (SLURM: --gpus); on CPU, none."""
+def test_train_ranks_ask_snakemake_for_that_many_gpus_and_tasks(tmp_path):
+    """train.ranks on a GPU device: each train job asks for that many GPUs (SLURM: --gpus) and tasks, one a GPU
+    (SLURM: --ntasks, --ntasks-per-gpu; mpi: the job starts them with srun); on CPU, tasks and no GPU. A local
+    run given fewer GPUs (--resources gpu) is refused in one line, before Snakemake's own message."""
     copy_workflow(tmp_path, TINY_CONFIG.read_text())
-    for train, gpus in [("{ranks: 2, device: cuda}", "gpu=2"), ("{ranks: 2, device: cpu}", "gpu=0")]:
+    for train, asked in [
+        ("{ranks: 2, device: cuda}", ["gpu=2", "tasks=2", "mpi=srun", "tasks_per_gpu=1"]),
+        ("{ranks: 2, device: cpu}", ["gpu=0", "tasks=2", "mpi=srun"]),
+        ("{ranks: 1, device: cpu}", ["gpu=0"]),
+    ]:
         plan = snakemake(tmp_path, "-n", "--config", f"train={train}")
         assert plan.returncode == 0, plan.stderr[-2000:]
         trains = re.findall(r"^rule train:\n(?:    .*\n)+", plan.stdout, re.MULTILINE)  # each job's indented lines
         resources = [line for block in trains for line in block.splitlines() if line.strip().startswith("resources:")]
-        assert len(trains) == len(resources) == 2 and all(f" {gpus}," in line for line in resources), resources
+        assert len(trains) == len(resources) == 2, resources
+        for line in resources:
+            given = set(line.split(":", 1)[1].replace(" ", "").split(","))
+            assert set(asked) <= given and ("tasks=2" in given) == ("tasks=2" in asked), line
+    refused = snakemake(tmp_path, "-n", "--resources", "gpu=1", "--config", "train={ranks: 2, device: cuda}")
+    errors = [line for line in refused.stderr.splitlines() if "error" in line.lower()]
+    assert refused.returncode != 0 and errors == [
+        "usae: error: key 'train.ranks': 2 ranks need gpu=2, but Snakemake was given gpu=1 (--resources or the "
+        "profile's resources: set it to this machine's GPU count)"
+    ], refused.stderr[-2000:]
 
 
 def test_a_dry_run_writes_nothing_and_the_record_is_what_usae_resolves(copy_of_finished, monkeypatch):

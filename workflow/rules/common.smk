@@ -12,6 +12,7 @@ sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 from usae import jobs
 from usae.config import (
     all_datasets,
+    check_gpu_resource,
     dataset_splits,
     has_images,
     resolve_config,
@@ -225,6 +226,19 @@ def on_device(section, gpus=1):
     )
 
 
+def rank_tasks(ranks, device):
+    """The SLURM tasks of a job on ``ranks`` ranks: none for one. For several, ``tasks`` (one per rank) and
+    ``mpi``, with which the SLURM plugin runs the job's script once in the allocation and the script starts the
+    ranks with ``srun`` (usae.sae.launch), on every node the job has (``nodes``, set in the profile); on GPUs,
+    one task per GPU (``tasks_per_gpu``). The local executor ignores them: the job starts its ranks itself.
+    """
+    if ranks == 1:
+        return {}
+    return dict(
+        tasks=ranks, mpi="srun", **({} if device == "cpu" else {"tasks_per_gpu": 1})
+    )
+
+
 # Each stage's cluster resources, written once (the SLURM profile reads them; docs/slurm.md). actmax
 # optimises images through the models on the training device.
 RESOURCES = {
@@ -233,7 +247,10 @@ RESOURCES = {
     "extract_merge": dict(mem_mb=2000, runtime=30),
     # train.ranks processes, one GPU each (on CPU: gloo processes, no GPU).
     "train": dict(
-        **on_device("train", config["train"]["ranks"]), mem_mb=16000, runtime=240
+        **on_device("train", config["train"]["ranks"]),
+        **rank_tasks(config["train"]["ranks"], config["train"]["device"]),
+        mem_mb=16000,
+        runtime=240,
     ),
     "released": dict(mem_mb=4000, runtime=30),
     "metrics": dict(**on_device("metrics"), mem_mb=16000, runtime=60),
@@ -244,6 +261,9 @@ RESOURCES = {
     "explorer": dict(**on_device("explorer"), mem_mb=8000, runtime=30),
 }
 
+# A local run's GPUs are the resource gpu (profiles/local): train.ranks must fit in them.
+GIVEN_GPUS = workflow.global_resources.get("gpu")
+parsed(check_gpu_resource, config, getattr(GIVEN_GPUS, "value", GIVEN_GPUS))
 
 # Sources whose fetch downloads (Hugging Face datasets, registry packages' photographs).
 DOWNLOADING_SOURCES = ("imagenet_hf", "packages")

@@ -49,7 +49,8 @@ def process_group(device, timeout_s=TIMEOUT_S):
     """Join the process group of the ranks a launcher started (``torchrun`` sets ``RANK``, ``WORLD_SIZE``,
     ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT``), for the ``with`` block; with one rank, do nothing.
 
-    The backend is NCCL for a CUDA device, gloo on CPU. Yields this rank's device: ``cuda:<LOCAL_RANK>`` on GPU.
+    The backend is NCCL for a CUDA device, gloo on CPU. Yields this rank's device on GPU: ``cuda:<LOCAL_RANK>``,
+    or the one GPU it sees (:func:`rank_gpu`).
 
     Raises
     ------
@@ -63,7 +64,7 @@ def process_group(device, timeout_s=TIMEOUT_S):
     if backend == "nccl" and not dist.is_nccl_available():
         raise UserError("torch.distributed: this torch has no NCCL, which training on several GPUs needs")
     if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        device = torch.device("cuda", rank_gpu(int(os.environ.get("LOCAL_RANK", "0")), torch.cuda.device_count()))
         torch.cuda.set_device(device)
     rank = os.environ.get("RANK", "?")
     try:
@@ -74,6 +75,22 @@ def process_group(device, timeout_s=TIMEOUT_S):
         yield device
     finally:
         dist.destroy_process_group()
+
+
+def rank_gpu(local_rank, visible):
+    """The CUDA index of the rank ``local_rank`` on its node, where it sees ``visible`` GPUs: ``local_rank``, or 0
+    when it sees one (SLURM binds each task to its own GPU, ``--ntasks-per-gpu=1``).
+
+    Raises
+    ------
+    usae.errors.UserError
+        A rank that sees several GPUs but not its own.
+    """
+    if visible == 1:
+        return 0
+    if local_rank >= visible:
+        raise UserError(f"rank with LOCAL_RANK {local_rank}: this node shows it {visible} GPUs, not its own")
+    return local_rank
 
 
 def distributed():
