@@ -240,6 +240,9 @@ def test_ranks_take_slurm_task_variables_and_their_gpu():
     assert torch_environment(task) == {"RANK": "5", "LOCAL_RANK": "1", "WORLD_SIZE": "8"}
     assert torch_environment({**task, "RANK": "0"}) == {} and torch_environment({}) == {}
     assert slurm_tasks(task) == 8 and slurm_tasks({"SLURM_NTASKS": "8"}) == 1 and slurm_tasks({}) == 1
+    record = "JobId=7 JobName=x NumNodes=2 NumCPUs=16 NumTasks=8 CPUs/Task=2"  # the plugin cleared SLURM_NTASKS
+    assert slurm_tasks({"SLURM_JOB_ID": "7"}, show_job={"7": record}.get) == 8
+    assert slurm_tasks({"SLURM_JOB_ID": "7"}, show_job=lambda job: "") == 1  # no scontrol: not a tasks job
     assert rank_gpu(1, 1) == 0 and rank_gpu(1, 4) == 1 and rank_gpu(0, 4) == 0
     with pytest.raises(UserError, match="^rank with LOCAL_RANK 4: this node shows it 2 GPUs, not its own$"):
         rank_gpu(4, 2)

@@ -108,10 +108,11 @@ PartitionName={PARTITION} Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 class Cluster:
     """A running one-node cluster: its environment (SLURM_CONF) and the daemons it started.
 
-    The environment's PATH starts with a folder whose ``srun`` runs the real one with SLURM_CONF set:
-    the plugin's job step drops every SLURM_* variable but the job's identity before its nested
-    ``srun``, and this cluster's slurm.conf is not in /etc/slurm (a real cluster's is, or is served
-    configless), so without it the job step's srun finds no configuration.
+    The environment's PATH starts with a folder whose ``srun`` and ``scontrol`` run the real ones with
+    SLURM_CONF set: the plugin's job step drops every SLURM_* variable but the job's identity before its
+    nested ``srun`` (and the train job's, which asks ``scontrol`` for its tasks and starts its ranks with
+    ``srun``), and this cluster's slurm.conf is not in /etc/slurm (a real cluster's is, or is served
+    configless), so without it they find no configuration.
     """
 
     def __init__(self, folder):
@@ -119,8 +120,9 @@ class Cluster:
         conf = folder / "slurm.conf"
         shims = folder / "bin"
         shims.mkdir()
-        (shims / "srun").write_text(f'#!/bin/sh\nSLURM_CONF={conf} exec {shutil.which("srun")} "$@"\n')
-        (shims / "srun").chmod(0o755)
+        for command in ("srun", "scontrol"):
+            (shims / command).write_text(f'#!/bin/sh\nSLURM_CONF={conf} exec {shutil.which(command)} "$@"\n')
+            (shims / command).chmod(0o755)
         self.env = {**os.environ, "SLURM_CONF": str(conf), "PATH": f"{shims}{os.pathsep}{os.environ.get('PATH', '')}"}
         self.daemons = []
 

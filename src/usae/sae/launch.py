@@ -12,6 +12,7 @@ name, as the job's one line.
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -29,9 +30,28 @@ log = logging.getLogger(__name__)
 ERROR_FILE = "rank{rank}.error"
 
 
-def slurm_tasks(environ=os.environ):
-    """The tasks of the SLURM job or step this process runs in (``SLURM_NTASKS``); 1 outside SLURM."""
-    return int(environ.get("SLURM_NTASKS", "1")) if "SLURM_JOB_ID" in environ else 1
+def slurm_tasks(environ=os.environ, show_job=None):
+    """The tasks of the SLURM job this process runs in; 1 outside SLURM.
+
+    ``SLURM_NTASKS`` when it is set, else the job's ``NumTasks`` from ``scontrol show job`` (the SLURM plugin
+    clears the task variables from a job's environment, keeping ``SLURM_JOB_ID``). ``show_job`` (the job id to
+    ``scontrol``'s one-line record) is for tests.
+    """
+    if "SLURM_JOB_ID" not in environ:
+        return 1
+    if "SLURM_NTASKS" in environ:
+        return int(environ["SLURM_NTASKS"])
+    record = (show_job or _scontrol_show_job)(environ["SLURM_JOB_ID"])
+    found = re.search(r"\bNumTasks=(\d+)", record)
+    return int(found.group(1)) if found else 1
+
+
+def _scontrol_show_job(job_id):
+    try:
+        done = subprocess.run(["scontrol", "show", "job", "-o", job_id], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout
 
 
 def torch_environment(environ):
@@ -83,7 +103,8 @@ def spawn(ranks, device, target, arguments, folder, poll_s=0.1):
         env = {**os.environ, "PYTHONPATH": path}
         log.info("starting %d ranks %s", ranks, "as srun tasks" if on_slurm else "on this machine")
         if on_slurm:
-            failed = _srun(ranks, command, {**env, "MASTER_ADDR": socket.gethostname(), "MASTER_PORT": str(port)})
+            master = {"MASTER_ADDR": socket.gethostname(), "MASTER_PORT": str(port)}
+            failed = _srun(ranks, device, command, {**env, **master})
         else:
             failed = _local(ranks, command, env, port, poll_s)
         if failed is not None:
@@ -118,13 +139,15 @@ def _local(ranks, command, env, port, poll_s):
     return _wait(processes, poll_s)
 
 
-def _srun(ranks, command, env):
-    """Start the ranks as the ``ranks`` tasks of one ``srun`` step; ``(None, srun's status)`` if it fails, or None.
+def _srun(ranks, device, command, env):
+    """Start the ranks as the ``ranks`` tasks of one ``srun`` step, each with this process's threads and, on GPUs,
+    one GPU; ``(None, srun's status)`` if it fails, or None.
 
     ``--kill-on-bad-exit`` stops every task when one fails, so no rank waits for a dead one until its timeout.
     """
+    per_task = [f"--cpus-per-task={torch.get_num_threads()}", *(["--gpus-per-task=1"] if device.type == "cuda" else [])]
     done = subprocess.run(
-        ["srun", f"--ntasks={ranks}", "--kill-on-bad-exit=1", "--export=ALL", *command],
+        ["srun", f"--ntasks={ranks}", *per_task, "--kill-on-bad-exit=1", "--export=ALL", *command],
         env=env,
         stdout=sys.stderr,
         stderr=sys.stderr,
