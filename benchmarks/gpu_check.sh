@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The GPU check (docs/gpu.md): the tiny DAG with every device setting on the GPU, benchmarks/train.py at
-# the paper's sizes (float32, bfloat16 autocast, G = 4 runs trained together) and benchmarks/extract.py on
-# a random-weight ViT-B/16 at batch 256; then one table: check, setting, figure, status. Each check runs
-# under a time limit (their sum stays under 8 minutes) and a failed one is recorded FAILED without
-# stopping the others; the exit status is 1 when any check failed.
+# the paper's sizes (float32, bfloat16 autocast, G = 4 runs trained together), benchmarks/ranks.py on 2 GPUs
+# when there are 2 (NCCL), and benchmarks/extract.py on a random-weight ViT-B/16 at batch 256; then one
+# table: check, setting, figure, status. Each check runs under a time limit (their sum stays under 9
+# minutes) and a failed one is recorded FAILED without stopping the others; the exit status is 1 when any
+# check failed.
 #
 # Usage: bash benchmarks/gpu_check.sh [--device cuda]   (from anywhere; it runs in the repository root)
 #        bash benchmarks/gpu_check.sh --device cpu      (the same logic at tiny sizes, a few minutes on CPU)
 # Environment: PYTHON (default .venv/bin/python, from `make .venv/.installed`), GPU_CHECK_KEEP=1 keeps the
 # work folder (the DAG's results and logs, each check's output), GPU_CHECK_TIMEOUT_{DAG,TRAIN,EXTRACT}
-# override the time limits in seconds.
+# override the time limits in seconds (GPU_CHECK_TIMEOUT_RANKS too).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -18,7 +19,7 @@ while [[ $# -gt 0 ]]; do
     case $1 in
         --device) DEVICE=${2:?--device needs a value}; shift 2 ;;
         --device=*) DEVICE=${1#--device=}; shift ;;
-        -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "gpu_check.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -33,13 +34,14 @@ fi
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1  # live output; nothing is downloaded
 
 if [[ $DEVICE == cpu ]]; then  # tiny sizes: the logic only
-    SIZE=embedded STEPS=1 TOGETHER=2 IMAGES=2 BATCH=2 PROBE_S=60 DAG_S=300 TRAIN_S=150 EXTRACT_S=150
-else  # limits, with the torch probe's 30 s, sum to 470 s
-    SIZE=paper STEPS=10 TOGETHER=4 IMAGES=1024 BATCH=256 PROBE_S=30 DAG_S=150 TRAIN_S=80 EXTRACT_S=60
+    SIZE=embedded STEPS=1 TOGETHER=2 IMAGES=2 BATCH=2 PROBE_S=60 DAG_S=300 TRAIN_S=150 EXTRACT_S=150 RANKS_S=150
+else  # limits, with the torch probe's 30 s, sum to 470 s on one GPU, 530 s with the 2-GPU row
+    SIZE=paper STEPS=10 TOGETHER=4 IMAGES=1024 BATCH=256 PROBE_S=30 DAG_S=150 TRAIN_S=80 EXTRACT_S=60 RANKS_S=60
 fi
 DAG_S=${GPU_CHECK_TIMEOUT_DAG:-$DAG_S}
 TRAIN_S=${GPU_CHECK_TIMEOUT_TRAIN:-$TRAIN_S}
 EXTRACT_S=${GPU_CHECK_TIMEOUT_EXTRACT:-$EXTRACT_S}
+RANKS_S=${GPU_CHECK_TIMEOUT_RANKS:-$RANKS_S}
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/usae-gpu-check.XXXXXX")
 if [[ ${GPU_CHECK_KEEP:-0} == 1 ]]; then
@@ -121,6 +123,19 @@ train() {  # name, setting, field, extra options...
 train train_float32 float32 6
 train train_bf16 "bf16 autocast" 6 --autocast
 train train_together "float32, $TOGETHER runs together" NF --together "$TOGETHER"
+
+# 2b. Data-parallel training on 2 ranks (benchmarks/ranks.py): NCCL, one GPU each, when there are 2 GPUs; on
+# CPU, 2 gloo ranks (the logic only).
+GPUS=$("$PYTHON" -c 'import torch; print(torch.cuda.device_count())' 2>/dev/null || echo 0)
+if [[ $DEVICE == cpu || $GPUS -ge 2 ]]; then
+    logged ranks "$RANKS_S" "$PYTHON" benchmarks/ranks.py --sizes "$SIZE" --steps "$STEPS" --ranks 2 \
+        --device "${DEVICE%%:*}"
+    for kind in usae independent; do
+        row='$1 == size && $2 == kind && $3 == 2 {print $4 " tokens/s"; exit}'
+        figure=$(awk -v size="$SIZE" -v kind="$kind" "$row" "$WORK/ranks.log")
+        record ranks "$SIZE, 2 ranks, $kind" "$figure" "$RC"
+    done
+fi
 
 # 3. Extraction throughput: ViT-B/16 with random weights (nothing downloaded).
 logged extract "$EXTRACT_S" "$PYTHON" benchmarks/extract.py --model vit_b16 --random-weights --images "$IMAGES" \

@@ -33,3 +33,13 @@ def test_reduced_bytes_are_the_gradients_statistics_and_log_of_a_step(ranks):
     assert ranks.reduced_bytes("independent", dims, m) == sum(
         g + statistics + fired + independent_log for g in gradients.values()
     )
+
+
+@pytest.mark.slow
+def test_the_ranks_train_together(ranks, tmp_path, monkeypatch):
+    """The N-rank row is N ranks in one process group, each on its share (the benchmark checks the group's size:
+    ranks that never joined would each train the whole batch alone, and their tokens/s would mean nothing)."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    tiny = {"dims": {"a": 8, "b": 12}, "m": 16, "k": 4, "images": 4, "tokens": 4}
+    for count in (1, 2):
+        assert ranks.on_ranks("usae", tiny, 1, tmp_path, count) > 0

@@ -22,6 +22,8 @@ CHECKS = [
     ("train", "embedded bf16 autocast, independent"),
     ("train", "embedded float32, 2 runs together, usae"),
     ("train", "embedded float32, 2 runs together, independent"),
+    ("ranks", "embedded, 2 ranks, usae"),
+    ("ranks", "embedded, 2 ranks, independent"),
     ("extract", "vit_b16 random, batch 2, 2 images, full pipeline"),
     ("extract", "vit_b16 random, batch 2, 2 images, bare forward"),
 ]
