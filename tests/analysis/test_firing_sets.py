@@ -23,6 +23,18 @@ def test_concepts_are_counted_by_the_exact_set_of_models_they_fire_in():
     assert sets["share"].tolist() == [4 / 12, 3 / 12, 3 / 12, 2 / 12]  # of the alive concepts that fire
 
 
+def test_a_share_rule_leaves_rare_filler_firings_out_of_a_set():
+    """A model counts when it fires the concept at least ``min_share`` as often as the concept's most-firing model."""
+    frame = pd.DataFrame(
+        {"fires_vit": [100, 100, 0], "fires_lite0": [9, 10, 0], "fires_lite1": [60, 1, 0], "fires_mnv2": [0, 0, 0]}
+    ).assign(dead=[False, False, True])
+    assert firing_sets(frame, NAMES)["models"].tolist() == [("vit", "lite0", "lite1")] and len(frame) == 3
+    shared = firing_sets(frame, NAMES, min_share=0.1)
+    assert shared["models"].tolist() == [("vit", "lite0"), ("vit", "lite1")]  # lite0: 9 < 10 of 100 out, 10 in
+    assert shared["concepts"].tolist() == [1, 1]
+    assert firing_sets(frame, NAMES, min_share=1.0)["models"].tolist() == [("vit",)]
+
+
 def test_models_are_ordered_by_family_and_the_table_names_whole_families():
     ordered = ordered_by_family(NAMES, FAMILIES)
     assert ordered == ["vit", "lite0", "lite1", "mnv2"] and ordered_by_family(["b", "a"]) == ["b", "a"]

@@ -1,8 +1,10 @@
 """Which models a concept fires in: concepts counted by the *set* of models (an UpSet-style view).
 
 With M models there are 2^M - 1 sets. A concept fires in a model when its firing count there (codes above
-``metrics.threshold`` on the evaluation tokens, ``fires_<model>`` of ``concepts.csv``) is above zero; a dead
-concept fires in none and is not counted. Models are ordered by family, so that the sets a family shares
+``metrics.threshold`` on the evaluation tokens, ``fires_<model>`` of ``concepts.csv``) is above zero and at least
+``min_share`` (``metrics.set_share``) of its count in the model where it fires most; a dead concept fires in
+none and is not counted. TopK makes every encoder choose k concepts on every token, so an encoder can fire a
+concept its model does not carry, as a filler, a few times: ``min_share`` leaves such rare firings out of the set. Models are ordered by family, so that the sets a family shares
 (every CNN, every MobileNet) read as one block.
 """
 
@@ -26,7 +28,7 @@ def family_ordered_matrix(matrix_MM, names, families=None):
     return np.asarray(matrix_MM)[np.ix_(at, at)], ordered
 
 
-def firing_sets(frame, names):
+def firing_sets(frame, names, min_share=0.0):
     """Concepts per set of models they fire in.
 
     Parameters
@@ -35,6 +37,9 @@ def firing_sets(frame, names):
         ``concepts.csv`` (``fires_<model>``, ``dead``).
     names : list of str
         The models, in the order the sets list them.
+    min_share : float
+        A model is in a concept's set when it fires the concept at least this share as often as the concept's
+        most-firing model (and at least once).
 
     Returns
     -------
@@ -43,7 +48,8 @@ def firing_sets(frame, names):
         ``names`` order): ``models`` (tuple of names), ``size``, ``concepts`` and ``share`` of the alive
         concepts.
     """
-    fires_mM = frame[[f"fires_{name}" for name in names]].to_numpy() > 0
+    counts_mM = frame[[f"fires_{name}" for name in names]].to_numpy(dtype=float)
+    fires_mM = (counts_mM > 0) & (counts_mM >= min_share * counts_mM.max(1, keepdims=True))
     alive = ~frame["dead"].to_numpy(dtype=bool) & fires_mM.any(1)
     keys, counts = np.unique(fires_mM[alive], axis=0, return_counts=True)
     rows = [
