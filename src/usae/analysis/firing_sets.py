@@ -2,10 +2,10 @@
 
 With M models there are 2^M - 1 sets. A concept fires in a model when its firing count there (codes above
 ``metrics.threshold`` on the evaluation tokens, ``fires_<model>`` of ``concepts.csv``) is above zero and at least
-``min_share`` (``metrics.set_share``) of its count in the model where it fires most; a dead concept fires in
-none and is not counted. TopK makes every encoder choose k concepts on every token, so an encoder can fire a
-concept its model does not carry, as a filler, a few times: ``min_share`` leaves such rare firings out of the set. Models are ordered by family, so that the sets a family shares
-(every CNN, every MobileNet) read as one block.
+``min_share`` (``metrics.set_share``) of its count in the model where it fires most; a dead concept fires in none
+and is not counted. TopK makes every encoder choose k concepts on every token, so an encoder can fire a concept its
+model does not carry, as a filler, a few times: ``min_share`` leaves such rare firings out of the set. Models are
+ordered by family, so that the sets a family shares (every CNN, every MobileNet) read as one block.
 """
 
 import numpy as np
