@@ -28,6 +28,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -69,7 +70,9 @@ def run_candidate(work, config, cores, triggers):
 
 def _mean_sd(values):
     values = pd.Series(values, dtype=float).dropna()
-    return "—" if values.empty else f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
+    if len(values) < 2:
+        return f"{values.iloc[0]:.3f}" if len(values) else "—"
+    return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
 
 
 def read_candidate(results):
@@ -99,12 +102,23 @@ def candidate_row(results, name, keys, independent):
 
 
 def candidate_numbers(results):
-    """``{number: "mean ± sd"}`` of a finished candidate: every scorecard claim's value and each R2 entry."""
+    """``{number: "mean ± sd"}`` of a finished candidate: every scorecard claim's value (a claim judged on pairs of
+    runs, seed stability, has one value: its mean), each R2 entry, and per run the self R2 range and the
+    off-diagonal R2's mean and minimum."""
     cards, claims = read_candidate(results)
-    numbers = {row["id"]: _mean_sd([row[f"value:r{i}"] for i in range(len(cards))]) for _, row in claims.iterrows()}
+    numbers = {}
+    for _, row in claims.iterrows():
+        values = [row[f"value:r{i}"] for i in range(len(cards))]
+        numbers[row["id"]] = _mean_sd(values if pd.notna(values).any() else [row["mean"]])
     for encoder, row in cards[0]["r2"].items():
         for decoder in row:
             numbers[f"R2 {encoder} -> {decoder}"] = _mean_sd([card["r2"][encoder][decoder] for card in cards])
+    matrices = [pd.DataFrame(card["r2"]).to_numpy() for card in cards]  # columns: encoders (a square matrix)
+    off = [matrix[~np.eye(len(matrix), dtype=bool)] for matrix in matrices]
+    numbers["R2 self, lowest"] = _mean_sd([matrix.diagonal().min() for matrix in matrices])
+    numbers["R2 self, highest"] = _mean_sd([matrix.diagonal().max() for matrix in matrices])
+    numbers["R2 off-diagonal, mean"] = _mean_sd([values.mean() for values in off])
+    numbers["R2 off-diagonal, lowest"] = _mean_sd([values.min() for values in off])
     return numbers
 
 
