@@ -246,3 +246,18 @@ def test_ranks_take_slurm_task_variables_and_their_gpu():
     assert rank_gpu(1, 1) == 0 and rank_gpu(1, 4) == 1 and rank_gpu(0, 4) == 0
     with pytest.raises(UserError, match="^rank with LOCAL_RANK 4: this node shows it 2 GPUs, not its own$"):
         rank_gpu(4, 2)
+
+
+def test_a_torch_without_nccl_is_refused_for_gpu_ranks(monkeypatch):
+    """Ranks on a CUDA device need NCCL: a torch built without it stops in one line before joining anything."""
+    import torch
+    import torch.distributed as dist
+
+    from usae.errors import UserError
+    from usae.sae.data_parallel import process_group
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setattr(dist, "is_nccl_available", lambda: False)
+    with pytest.raises(UserError, match="^torch.distributed: this torch has no NCCL, which training on several GPUs"):
+        with process_group(torch.device("cuda")):
+            pass
