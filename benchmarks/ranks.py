@@ -95,6 +95,25 @@ def on_ranks(kind, size, steps, root, ranks, device="cpu"):
     return result["tokens_per_s"]
 
 
+def print_table(sizes, ranks, steps, device="cpu"):
+    """Print tokens/s on 1 and ``ranks`` ranks, and the bytes reduced, for each size name of ``sizes``."""
+    where = f"gloo, {os.cpu_count()} cores" if device == "cpu" else f"nccl, {torch.cuda.device_count()} GPUs"
+    print(f"{device}, {where}, one torch thread per rank; {steps} timed steps a row")
+    print(f"{'size':9s} {'step':11s} {'ranks':>5s} {'tokens/s':>9s} {'speed-up':>8s} {'bytes reduced/step':>18s}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for size_name in sizes:
+            size = train_bench.SIZES[size_name]
+            for kind in ["usae", "independent"]:
+                root = Path(tmp) / size_name
+                one = on_ranks(kind, size, steps, root, 1, device)
+                many = on_ranks(kind, size, steps, root, ranks, device)
+                moved = reduced_bytes(kind, size["dims"], size["m"])
+                for count, rate in [(1, one), (ranks, many)]:
+                    shown = f"{moved:18,.0f}" if count > 1 else f"{0:18d}"
+                    print(f"{size_name:9s} {kind:11s} {count:5d} {rate:9.0f} {rate / one:8.2f} {shown}")
+    sys.stdout.flush()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["embedded", "paper"], choices=list(train_bench.SIZES))
@@ -102,21 +121,7 @@ def main():
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="cuda: NCCL ranks, one GPU each")
     args = parser.parse_args()
-    where = f"gloo, {os.cpu_count()} cores" if args.device == "cpu" else f"nccl, {torch.cuda.device_count()} GPUs"
-    print(f"{args.device}, {where}, one torch thread per rank; {args.steps} timed steps a row")
-    print(f"{'size':9s} {'step':11s} {'ranks':>5s} {'tokens/s':>9s} {'speed-up':>8s} {'bytes reduced/step':>18s}")
-    with tempfile.TemporaryDirectory() as tmp:
-        for size_name in args.sizes:
-            size = train_bench.SIZES[size_name]
-            for kind in ["usae", "independent"]:
-                root = Path(tmp) / size_name
-                one = on_ranks(kind, size, args.steps, root, 1, args.device)
-                many = on_ranks(kind, size, args.steps, root, args.ranks, args.device)
-                moved = reduced_bytes(kind, size["dims"], size["m"])
-                for ranks, rate in [(1, one), (args.ranks, many)]:
-                    shown = f"{moved:18,.0f}" if ranks > 1 else f"{0:18d}"
-                    print(f"{size_name:9s} {kind:11s} {ranks:5d} {rate:9.0f} {rate / one:8.2f} {shown}")
-    sys.stdout.flush()
+    print_table(args.sizes, args.ranks, args.steps, args.device)
 
 
 if __name__ == "__main__":

@@ -41,8 +41,11 @@ excludes a warm-up step and the last step (which writes each run's checkpoint an
 for M = 5 at the embedded size), one set of rows per M, and prints how a step's time grows with M beside the
 growth of its performed FLOPs (the work it must do).
 
+--ranks N prints, instead, data-parallel training's tokens/s on 1 and N ranks for each size, and the bytes each rank
+all-reduces a step (``ranks.py``'s table: its steps run on stores, one process a rank, gloo on CPU and NCCL on GPUs).
+
 Usage: python benchmarks/train.py [--sizes paper embedded default] [--steps 3] [--device auto] [--autocast]
-       [--together G] [--models M ...]
+       [--together G] [--models M ...] [--ranks N]
 """
 
 import argparse
@@ -218,7 +221,13 @@ def main():
     parser.add_argument("--autocast", action="store_true", help="bfloat16 autocast (train.autocast; GPU only)")
     parser.add_argument("--together", type=int, metavar="G", help="also time G runs trained together")
     parser.add_argument("--models", type=int, nargs="+", metavar="M", help="time each size with M models")
+    parser.add_argument("--ranks", type=int, metavar="N", help="instead: tokens/s on 1 and N ranks (ranks.py)")
     args = parser.parse_args()
+    if args.ranks:  # data-parallel steps on stores, one process a rank: ranks.py's table for these sizes
+        import ranks
+
+        ranks.print_table(args.sizes, args.ranks, args.steps, pick_device(args.device).type)
+        return
     if args.together is not None and args.together < 1:
         parser.error("--together G: G must be at least 1")
     device = pick_device(args.device)
