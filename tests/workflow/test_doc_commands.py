@@ -51,6 +51,10 @@ NOT_RUN = {
         "needs the released checkpoints (tests/test_cli_official.py imports a synthetic release)"
     ),
     "usae export-official runs/official_usae --out runs/official_usae_pth": "needs an imported release (same test)",
+    ".venv/bin/python benchmarks/search.py --work /tmp/zoosearch --candidates benchmarks/search_zoo.yaml "
+    "--cache results/cache --cores 2 --rerun-triggers mtime input --only zoo_default zoo_e10 zoo_e40 zoo_lr003": (
+        "the zoo's budget search, hours of training on 2 cores (tests/test_benchmarks_search.py checks its candidates)"
+    ),
     "usae encode --run results/train/usae --model mobilenet_v2 photo1.jpg photo2.jpg --out codes.npz "
     "--decode-into efficientnet_lite0": "needs a trained run and your photographs (tests/test_cli_encode.py)",
 }
