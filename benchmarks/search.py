@@ -131,6 +131,8 @@ def main():
     parser.add_argument("--cache", type=Path, help="a results/cache folder to link (its data and stores)")
     parser.add_argument("--rerun-triggers", nargs="+", default=[], metavar="TRIGGER")
     args = parser.parse_args()
+    if args.cache and not args.cache.is_dir():  # a dangling link would fail inside Snakemake, far from the cause
+        parser.error(f"--cache {args.cache}: not a folder (a results/cache that a run of the base config filled)")
     work = Path(args.work).resolve()
     if not (work / "Snakefile").exists():
         work.mkdir(parents=True, exist_ok=True)
