@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from usae.analysis.firing_sets import firing_sets, ordered_by_family
+from usae.analysis.firing_sets import family_members, firing_sets, ordered_by_family
 from usae.config import load_config
 from usae.io import read_json
 from usae.jobs import families, model_labels
@@ -30,9 +30,7 @@ def run_sets(folder, share, families_of):
 
 def family_rows(names, families_of):
     """Named sets: every model; each family of two or more alone; every model but one family."""
-    members = {}
-    for name in names:
-        members.setdefault(families_of.get(name, name), []).append(name)
+    members = family_members(names, families_of)
     rows = {"all models": tuple(names)}
     for family, group in members.items():
         if len(group) > 1:

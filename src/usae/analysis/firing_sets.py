@@ -15,9 +15,16 @@ import pandas as pd
 def ordered_by_family(names, families=None):
     """``names`` ordered by family (families in order of first appearance), keeping the order within one; a
     model without a family is a family of its own."""
-    family = {name: (families or {}).get(name, name) for name in names}
-    order = list(dict.fromkeys(family.values()))
-    return sorted(names, key=lambda name: order.index(family[name]))
+    return [name for group in family_members(names, families).values() for name in group]
+
+
+def family_members(names, families=None):
+    """``{family: [its models in names order]}``, families in order of first appearance; a model without a family is
+    a family of its own."""
+    members = {}
+    for name in names:
+        members.setdefault((families or {}).get(name, name), []).append(name)
+    return members
 
 
 def family_ordered_matrix(matrix_MM, names, families=None):
@@ -71,12 +78,10 @@ def firing_set_table(sets, labels=None, families=None):
     """:func:`firing_sets` for a reader: each set as its models' display names joined by " + ", and the families
     of two models or more that it covers wholly ("all EfficientNet") where ``families`` is given."""
     labels, families = labels or {}, families or {}
-    members = {}
-    for name, family in families.items():
-        members.setdefault(family, set()).add(name)
+    members = family_members(list(families), families)
 
     def described(models):
-        whole = [family for family, names in members.items() if len(names) > 1 and names <= set(models)]
+        whole = [family for family, names in members.items() if len(names) > 1 and set(names) <= set(models)]
         return ", ".join(f"all {family}" for family in whole)
 
     return pd.DataFrame(
