@@ -6,7 +6,7 @@ replicate ``results/replicates/r<i>/``) and prints, for each ``--share`` (``metr
 ``--top`` sets of the first run, then the families' summary rows: all models, each family alone, each family
 missing). Families and display names come from the experiment's config.
 
-Usage: python benchmarks/firing_sets.py --config config/zoo.yaml --runs R1 [R2 ...] [--share 0 0.1] [--top 12]
+Usage: python benchmarks/firing_sets.py --config config/zoo.yaml --runs R1 [R2 ...] [--share 0 0.5] [--top 12]
        (R: a metrics folder holding concepts.csv and matrices.json)
 """
 
@@ -48,7 +48,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="the experiment's config (families, display names)")
     parser.add_argument("--runs", nargs="+", required=True, help="metrics folders, one per run")
-    parser.add_argument("--share", nargs="+", type=float, default=[0.0, 0.1])
+    parser.add_argument("--share", nargs="+", type=float, default=[0.0, 0.5])
     parser.add_argument("--top", type=int, default=12)
     args = parser.parse_args()
     config = load_config(args.config)

@@ -16,7 +16,7 @@ def _run(folder, rows):
     names = ["mobilenet_v2", "efficientnet_lite0", "dinov2_vits14_imgfocus_block8"]
     folder.mkdir(parents=True)
     (folder / "matrices.json").write_text(json.dumps({"models": names}))
-    fires = {f"fires_{name}": [10 * (name in row) for row in rows] for name in names}
+    fires = {f"fires_with_top_{name}": [10 * (name in row) for row in rows] for name in names}
     pd.DataFrame({**fires, "dead": [False] * len(rows)}).to_csv(folder / "concepts.csv", index=False)
     return str(folder)
 

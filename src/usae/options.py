@@ -212,10 +212,11 @@ class MetricsOptions(Options):
     fdr: float = 0.05
     """label coherence: false-discovery rate of the Benjamini-Hochberg step"""
 
-    set_share: float = 0.0
-    """firing sets (the models a concept fires in): a model is in a concept's set when it fires the concept at
-    least this share as often as the concept's most-firing model does; 0: any firing above threshold (a TopK
-    encoder can fire a concept its model lacks, as a filler: 0.1 leaves those out)
+    set_share: float = 0.5
+    """firing sets (the models a concept fires in): a model is in a concept's set when it fires the concept on at
+    least this share of the tokens where the concept's most-firing model fires it (concepts.csv's
+    fires_with_top_<model>); 0: on one such token at least. Leaves out a TopK encoder's filler firings and a
+    latent that encoders fire for different things
     """
 
 

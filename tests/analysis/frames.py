@@ -17,6 +17,9 @@ def concept_frame(rng, m=60):
     for name in NAMES:
         frame[f"cofire_proportion_{name}"] = rng.uniform(0, 1, m)
         frame[f"energy_{name}"] = rng.uniform(0, 1, m)
+    for i, name in enumerate(NAMES):
+        top = fires[:, i] == fires.max(1)
+        frame[f"fires_with_top_{name}"] = np.where(top, fires[:, i], np.minimum(fires[:, i], fires.max(1) // 2))
     frame["energy_total"] = frame[[f"energy_{n}" for n in NAMES]].sum(axis=1)
     frame["dead"] = fires.sum(1) == 0
     return frame

@@ -2,7 +2,13 @@
 
 import pandas as pd
 
-from usae.analysis.firing_sets import family_ordered_matrix, firing_set_table, firing_sets, ordered_by_family
+from usae.analysis.firing_sets import (
+    family_ordered_matrix,
+    firing_membership,
+    firing_set_table,
+    firing_sets,
+    ordered_by_family,
+)
 
 NAMES = ["vit", "lite0", "lite1", "mnv2"]
 FAMILIES = {"vit": "ViT", "lite0": "EfficientNet", "mnv2": "MobileNet", "lite1": "EfficientNet"}
@@ -12,7 +18,7 @@ def _frame(rows):
     """``rows``: per concept, the models it fires in; a concept firing nowhere, and one dead, are added."""
     fires = {name: [int(name in row) * 7 for row in rows] + [0, 5] for name in NAMES}
     dead = [False] * len(rows) + [False, True]
-    return pd.DataFrame({**{f"fires_{name}": fires[name] for name in NAMES}, "dead": dead})
+    return pd.DataFrame({**{f"fires_with_top_{name}": fires[name] for name in NAMES}, "dead": dead})
 
 
 def test_concepts_are_counted_by_the_exact_set_of_models_they_fire_in():
@@ -23,15 +29,26 @@ def test_concepts_are_counted_by_the_exact_set_of_models_they_fire_in():
     assert sets["share"].tolist() == [4 / 12, 3 / 12, 3 / 12, 2 / 12]  # of the alive concepts that fire
 
 
-def test_a_share_rule_leaves_rare_filler_firings_out_of_a_set():
-    """A model counts when it fires the concept at least ``min_share`` as often as the concept's most-firing model."""
+def test_a_model_counts_when_it_fires_on_the_tokens_of_the_most_firing_model():
+    """``fires_with_top``: tokens on which the model fires the concept together with its most-firing model (vit
+    here, 100 tokens). A filler (lite1 in concept 1) or a latent that lite0 fires for something else (concept 1:
+    lite0 may fire it often, but with vit on 10 tokens only) is out at ``min_share`` 0.5."""
     frame = pd.DataFrame(
-        {"fires_vit": [100, 100, 0], "fires_lite0": [9, 10, 0], "fires_lite1": [60, 1, 0], "fires_mnv2": [0, 0, 0]}
+        {
+            "fires_with_top_vit": [100, 100, 0],
+            "fires_with_top_lite0": [49, 10, 0],
+            "fires_with_top_lite1": [60, 1, 0],
+            "fires_with_top_mnv2": [0, 0, 0],
+        }
     ).assign(dead=[False, False, True])
-    assert firing_sets(frame, NAMES)["models"].tolist() == [("vit", "lite0", "lite1")] and len(frame) == 3
-    shared = firing_sets(frame, NAMES, min_share=0.1)
-    assert shared["models"].tolist() == [("vit", "lite0"), ("vit", "lite1")]  # lite0: 9 < 10 of 100 out, 10 in
-    assert shared["concepts"].tolist() == [1, 1]
+    assert firing_sets(frame, NAMES)["models"].tolist() == [("vit",), ("vit", "lite1")]  # lite0: 49 < 50 of 100
+    assert firing_sets(frame, NAMES, min_share=0.0)["models"].tolist() == [("vit", "lite0", "lite1")]
+    assert firing_sets(frame, NAMES, min_share=0.0)["concepts"].tolist() == [2]
+    assert firing_membership(frame, NAMES, 0.1).tolist() == [
+        [True, True, True, False],
+        [True, True, False, False],
+        [False, False, False, False],
+    ]
     assert firing_sets(frame, NAMES, min_share=1.0)["models"].tolist() == [("vit",)]
 
 

@@ -39,6 +39,22 @@ def test_accumulator_counts_on_a_hand_made_case():
     assert table["cofire_proportion"][1].tolist() == pytest.approx([1.0, 1.0, 0.0])
 
 
+def test_fires_with_top_counts_firing_on_the_same_tokens():
+    # Concept 0: a fires on tokens 0-2, b on 0-1, c on 3 only (as often as b, never with a).
+    # Concept 1: b fires most (tokens 0-3), a with it on token 3; c never. Concept 2 never fires.
+    codes = {
+        "a": torch.tensor([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]),
+        "b": torch.tensor([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 1.0, 0.0], [0.0, 1.0, 0.0]]),
+        "c": torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]),
+    }
+    accumulator = ConceptAccumulator(["a", "b", "c"], n_concepts=3, threshold=0.1, top_images=1)
+    accumulator.update(codes, first_image=0, tokens_per_image=4)
+    table = accumulator.table(np.ones((3, 3)))
+    assert table["fires"].tolist() == [[3, 1, 0], [2, 4, 0], [1, 0, 0]]
+    assert table["fires_with_top"].tolist() == [[3, 1, 0], [2, 4, 0], [0, 0, 0]]
+    assert accumulator.pair_fires[:, :, 0].tolist() == [[3, 2, 0], [2, 2, 0], [0, 0, 1]]
+
+
 def test_accumulator_memory_does_not_grow_with_tokens():
     accumulator = ConceptAccumulator(["a", "b", "c"], n_concepts=64, top_images=4)
 

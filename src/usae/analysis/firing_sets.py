@@ -1,11 +1,13 @@
 """Which models a concept fires in: concepts counted by the *set* of models (an UpSet-style view).
 
-With M models there are 2^M - 1 sets. A concept fires in a model when its firing count there (codes above
-``metrics.threshold`` on the evaluation tokens, ``fires_<model>`` of ``concepts.csv``) is above zero and at least
-``min_share`` (``metrics.set_share``) of its count in the model where it fires most; a dead concept fires in none
-and is not counted. TopK makes every encoder choose k concepts on every token, so an encoder can fire a concept its
-model does not carry, as a filler, a few times: ``min_share`` leaves such rare firings out of the set. Models are
-ordered by family, so that the sets a family shares (every CNN, every MobileNet) read as one block.
+With M models there are 2^M - 1 sets. A concept's set holds the model where it fires most and every model that
+fires it *on the same tokens*: on at least ``min_share`` (``metrics.set_share``) of the tokens where the
+most-firing model fires it (``fires_with_top_<model>`` of ``concepts.csv``, codes above ``metrics.threshold`` on
+the evaluation tokens). Firing counts alone would overstate sharing twice over. TopK makes every encoder choose
+k concepts on every token, so an encoder can fire a concept its model does not carry, as a filler; and a latent
+can stand for one concept in some models and for another in the rest (encoders fire it often, but not
+together). Neither co-fires with the most-firing model. A dead concept fires in none and is not counted. Models
+are ordered by family, so that the sets a family shares (every CNN, every MobileNet) read as one block.
 """
 
 import numpy as np
@@ -35,18 +37,28 @@ def family_ordered_matrix(matrix_MM, names, families=None):
     return np.asarray(matrix_MM)[np.ix_(at, at)], ordered
 
 
-def firing_sets(frame, names, min_share=0.0):
+def firing_membership(frame, names, min_share=0.5):
+    """``(m, M)`` bool: whether each model (``names`` order) is in each concept's set.
+
+    A model is in the set when it fires the concept together with the concept's most-firing model on at least
+    ``min_share`` of the tokens where that model fires it (and on one token at least); see the module's note.
+    ``frame`` is ``concepts.csv`` (``fires_with_top_<model>``).
+    """
+    with_top_mM = frame[[f"fires_with_top_{name}" for name in names]].to_numpy(dtype=float)
+    return (with_top_mM > 0) & (with_top_mM >= min_share * with_top_mM.max(1, keepdims=True))
+
+
+def firing_sets(frame, names, min_share=0.5):
     """Concepts per set of models they fire in.
 
     Parameters
     ----------
     frame : pandas.DataFrame
-        ``concepts.csv`` (``fires_<model>``, ``dead``).
+        ``concepts.csv`` (``fires_with_top_<model>``, ``dead``).
     names : list of str
         The models, in the order the sets list them.
     min_share : float
-        A model is in a concept's set when it fires the concept at least this share as often as the concept's
-        most-firing model (and at least once).
+        See :func:`firing_membership`.
 
     Returns
     -------
@@ -55,8 +67,7 @@ def firing_sets(frame, names, min_share=0.0):
         ``names`` order): ``models`` (tuple of names), ``size``, ``concepts`` and ``share`` of the alive
         concepts.
     """
-    counts_mM = frame[[f"fires_{name}" for name in names]].to_numpy(dtype=float)
-    fires_mM = (counts_mM > 0) & (counts_mM >= min_share * counts_mM.max(1, keepdims=True))
+    fires_mM = firing_membership(frame, names, min_share)
     alive = ~frame["dead"].to_numpy(dtype=bool) & fires_mM.any(1)
     keys, counts = np.unique(fires_mM[alive], axis=0, return_counts=True)
     rows = [

@@ -1,8 +1,8 @@
 """Universality and importance of concepts (docs/method.md, "Metrics"), accumulated over batches.
 
-Only per-concept counters are kept -- ``(M, m)`` firing counts, ``(m,)`` co-firing counts, ``(M, m)``
-code sums and a running top-n of images per concept -- so memory does not grow with the number of
-evaluation tokens (the official code holds every token's dense codes).
+Only per-concept counters are kept -- ``(M, m)`` firing counts, ``(m,)`` co-firing counts, ``(M, M, m)``
+pairwise co-firing counts, ``(M, m)`` code sums and a running top-n of images per concept -- so memory does
+not grow with the number of evaluation tokens (the official code holds every token's dense codes).
 """
 
 import math
@@ -67,6 +67,10 @@ def loglog_fit(x, y):
 class ConceptAccumulator:
     """Streaming firing, co-firing, code-sum and top-image counters of a universal SAE's concepts.
 
+    Beyond the paper's counters, ``pair_fires`` counts, per concept, the tokens on which each two models both
+    fire it: whether a concept fires in two models *on the same tokens*, which firing counts alone cannot say
+    (a latent that two encoders fire for different things fires often in both, but rarely together).
+
     Parameters
     ----------
     names : list of str
@@ -83,6 +87,7 @@ class ConceptAccumulator:
         n_models = len(self.names)
         self.fires = torch.zeros(n_models, n_concepts, dtype=torch.float64)
         self.cofires = torch.zeros(n_concepts, dtype=torch.float64)
+        self.pair_fires = torch.zeros(n_models, n_models, n_concepts, dtype=torch.float64)
         self.code_sums = torch.zeros(n_models, n_concepts, dtype=torch.float64)
         self.top_values = torch.full((n_models, top_images, n_concepts), -1.0)
         self.top_indices = torch.full((n_models, top_images, n_concepts), -1, dtype=torch.long)
@@ -99,11 +104,19 @@ class ConceptAccumulator:
             Store index of the batch's first image (the batch covers consecutive images).
         tokens_per_image : int
         """
-        every = None
+        every, seen = None, []
         for i, name in enumerate(self.names):
             codes_Bm = codes[name].float().cpu()
             fires_Bm = codes_Bm > self.threshold
             self.fires[i] += fires_Bm.sum(0)
+            # Earlier models' firings are compared again rather than kept: M bool (B, m) tensors would add a
+            # quarter of the codes' memory.
+            for j, earlier_Bm in enumerate(seen):
+                both_m = ((earlier_Bm > self.threshold) & fires_Bm).sum(0)
+                self.pair_fires[i, j] += both_m
+                self.pair_fires[j, i] += both_m
+            self.pair_fires[i, i] += fires_Bm.sum(0)
+            seen.append(codes_Bm)
             self.code_sums[i] += codes_Bm.sum(0, dtype=torch.float64)
             every = fires_Bm if every is None else every & fires_Bm
             per_image_Nm = codes_Bm.view(-1, tokens_per_image, codes_Bm.shape[1]).amax(1)
@@ -140,9 +153,13 @@ class ConceptAccumulator:
         -------
         dict
             ``fires`` (M, m), ``cofires`` (m,), ``entropy`` (m,), ``cofire_proportion`` (M, m),
-            ``energy`` (M, m), ``energy_total`` (m,), ``dead`` (m,) bool.
+            ``fires_with_top`` (M, m): tokens on which the model fires the concept together with the concept's
+            most-firing model (the first, on a tie; that model's own count on its row), ``energy`` (M, m),
+            ``energy_total`` (m,), ``dead`` (m,) bool.
         """
         fires = self.fires.numpy()
+        top_m = fires.argmax(0)
+        concepts = np.arange(fires.shape[1])
         mean_codes = (self.code_sums / max(self.n_tokens, 1)).numpy()
         energy = concept_energy(mean_codes, atom_norms_Mm, energy_power)
         return {
@@ -150,6 +167,7 @@ class ConceptAccumulator:
             "cofires": self.cofires.numpy(),
             "entropy": firing_entropy(fires),
             "cofire_proportion": cofire_proportion(self.cofires.numpy(), fires),
+            "fires_with_top": self.pair_fires.numpy()[top_m, :, concepts].T,
             "energy": energy,
             "energy_total": energy.sum(0),
             "dead": fires.sum(0) == 0,

@@ -57,7 +57,7 @@ def figures(
     *,
     options,
     top_concepts,
-    set_share=0.0,
+    set_share=0.5,
     labels=None,
     families=None,
     kinds=(),

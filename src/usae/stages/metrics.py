@@ -28,6 +28,8 @@ def concept_frame(table, names):
     for i, name in enumerate(names):
         frame[f"cofire_proportion_{name}"] = table["cofire_proportion"][i]
     for i, name in enumerate(names):
+        frame[f"fires_with_top_{name}"] = table["fires_with_top"][i].astype(np.int64)
+    for i, name in enumerate(names):
         frame[f"energy_{name}"] = table["energy"][i]
     frame["energy_total"] = table["energy_total"]
     frame["dead"] = table["dead"]

@@ -32,7 +32,7 @@ def tables(
     replicated=False,
     labels=None,
     families=None,
-    set_share=0.0,
+    set_share=0.5,
 ):
     """Write every table and the scorecard from the metrics of each evaluated dataset.
 
