@@ -91,26 +91,26 @@ def best_matches(run):
     return matches
 
 
-def exactly_recovered(run, min_share):
+def exactly_recovered(run, min_cofiring):
     """Per planted concept, whether its best match (:func:`best_matches`) fires in exactly its subset (the firing
-    set at ``min_share``, :func:`usae.analysis.firing_sets.firing_membership`)."""
-    members = firing_membership(run["frame"], NAMES, min_share)
+    set at ``min_cofiring``, :func:`usae.analysis.firing_sets.firing_membership`)."""
+    members = firing_membership(run["frame"], NAMES, min_cofiring)
     return [tuple(np.flatnonzero(members[best])) == subset for subset, (best, _) in zip(SUBSETS, best_matches(run))]
 
 
-def wider_than_planted(run, min_share):
+def wider_than_planted(run, min_cofiring):
     """Alive learned concepts whose firing set has a model that lacks the planted concept they stand for
     (:func:`planted_reading`)."""
-    reading = planted_reading(run, min_share)
+    reading = planted_reading(run, min_cofiring)
     return [concept for concept, (planted, found) in reading.items() if not set(found) <= set(SUBSETS[planted])]
 
 
-def planted_reading(run, min_share):
+def planted_reading(run, min_cofiring):
     """What each alive learned concept stands for, read in the model where it fires most: the planted concept
-    whose atom there is most alike, and the models of the learned concept's firing set (``min_share``, see
+    whose atom there is most alike, and the models of the learned concept's firing set (``min_cofiring``, see
     :func:`usae.analysis.firing_sets.firing_membership`): ``{learned concept: (planted concept, set)}``."""
     frame = run["frame"]
-    members = firing_membership(frame, NAMES, min_share)
+    members = firing_membership(frame, NAMES, min_cofiring)
     fires = frame[[f"fires_{name}" for name in NAMES]].to_numpy()
     reading = {}
     for concept in np.flatnonzero(fires.sum(1) > 0):

@@ -16,7 +16,11 @@ def _run(folder, rows):
     names = ["mobilenet_v2", "efficientnet_lite0", "dinov2_vits14_imgfocus_block8"]
     folder.mkdir(parents=True)
     (folder / "matrices.json").write_text(json.dumps({"models": names}))
-    fires = {f"fires_with_top_{name}": [10 * (name in row) for row in rows] for name in names}
+    fires = {
+        f"{column}_{name}": [10 * (name in row) for row in rows]
+        for column in ("fires", "fires_with_top")
+        for name in names
+    }
     pd.DataFrame({**fires, "dead": [False] * len(rows)}).to_csv(folder / "concepts.csv", index=False)
     return str(folder)
 
@@ -36,7 +40,8 @@ def test_sets_over_runs_and_family_rows(tmp_path):
         check=True,
     )
     lines = done.stdout.splitlines()
-    assert lines[0] == "set_share 0: 2 runs, 4.5 ± 0.7 concepts firing in some model"
+    assert lines[0] == "set_cofiring 0: 2 runs, 4.5 ± 0.7 concepts firing in some model"
     rows = {line.split("|")[1].strip(): line.split("|")[3].strip() for line in lines if line.startswith("| ")}
     assert rows["all models"] == "4.0 ± 1.4"  # 3 and 5
     assert rows["all but ViT"] == "0.5 ± 0.7"  # the two CNNs: 1 and 0
+    assert "concepts by the number of models in their set: 1: 0.0 ± 0.0; 2: 0.5 ± 0.7; 3: 4.0 ± 1.4" in lines

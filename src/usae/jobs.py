@@ -499,7 +499,7 @@ def figures(config, layout):
         lambda: {
             "options": FiguresOptions.from_config(config),
             "top_concepts": config["metrics"]["top_concepts"],
-            "set_share": config["metrics"]["set_share"],
+            "set_cofiring": config["metrics"]["set_cofiring"],
             "labels": model_labels(config),
             "families": families(config),
             "kinds": kinds,
@@ -537,7 +537,7 @@ def tables(config, layout):
             "replicated": config["train"]["replicates"] > 1,
             "labels": model_labels(config),
             "families": families(config),
-            "set_share": config["metrics"]["set_share"],
+            "set_cofiring": config["metrics"]["set_cofiring"],
         },
     )
 

@@ -212,11 +212,11 @@ class MetricsOptions(Options):
     fdr: float = 0.05
     """label coherence: false-discovery rate of the Benjamini-Hochberg step"""
 
-    set_share: float = 0.5
-    """firing sets (the models a concept fires in): a model is in a concept's set when it fires the concept on at
-    least this share of the tokens where the concept's most-firing model fires it (concepts.csv's
-    fires_with_top_<model>); 0: on one such token at least. Leaves out a TopK encoder's filler firings and a
-    latent that encoders fire for different things
+    set_cofiring: float = 0.5
+    """firing sets (the models a concept fires in): a model is in a concept's set when its firings of the concept
+    over the evaluation tokens have at least this cosine with those of the concept's most-firing model
+    (concepts.csv's fires_with_top_<model> over the square root of both firing counts); 0: one shared token is
+    enough. Leaves out a TopK encoder's filler firings and a latent that encoders fire for different things
     """
 
 

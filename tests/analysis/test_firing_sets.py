@@ -18,7 +18,8 @@ def _frame(rows):
     """``rows``: per concept, the models it fires in; a concept firing nowhere, and one dead, are added."""
     fires = {name: [int(name in row) * 7 for row in rows] + [0, 5] for name in NAMES}
     dead = [False] * len(rows) + [False, True]
-    return pd.DataFrame({**{f"fires_with_top_{name}": fires[name] for name in NAMES}, "dead": dead})
+    columns = {f"{column}_{name}": fires[name] for column in ("fires", "fires_with_top") for name in NAMES}
+    return pd.DataFrame({**columns, "dead": dead})
 
 
 def test_concepts_are_counted_by_the_exact_set_of_models_they_fire_in():
@@ -29,27 +30,32 @@ def test_concepts_are_counted_by_the_exact_set_of_models_they_fire_in():
     assert sets["share"].tolist() == [4 / 12, 3 / 12, 3 / 12, 2 / 12]  # of the alive concepts that fire
 
 
-def test_a_model_counts_when_it_fires_on_the_tokens_of_the_most_firing_model():
-    """``fires_with_top``: tokens on which the model fires the concept together with its most-firing model (vit
-    here, 100 tokens). A filler (lite1 in concept 1) or a latent that lite0 fires for something else (concept 1:
-    lite0 may fire it often, but with vit on 10 tokens only) is out at ``min_share`` 0.5."""
+def test_a_model_counts_when_its_firings_are_alike_the_most_firing_models():
+    """vit fires each concept most (100 tokens). Concept 0: lite0 fires it on 25 tokens, all with vit (cosine
+    25 / sqrt(25 * 100) = 0.5, in: rarer, but the same concept); lite1 on 100, 40 of them with vit (0.4, out: a
+    latent lite1 fires for something else). Concept 1: lite0 twice, once with vit (0.07, out: a filler); lite1 on
+    64, 48 with vit (0.6, in)."""
     frame = pd.DataFrame(
         {
+            "fires_vit": [100, 100, 0],
+            "fires_lite0": [25, 2, 0],
+            "fires_lite1": [100, 64, 0],
+            "fires_mnv2": [0, 0, 0],
             "fires_with_top_vit": [100, 100, 0],
-            "fires_with_top_lite0": [49, 10, 0],
-            "fires_with_top_lite1": [60, 1, 0],
+            "fires_with_top_lite0": [25, 1, 0],
+            "fires_with_top_lite1": [40, 48, 0],
             "fires_with_top_mnv2": [0, 0, 0],
         }
     ).assign(dead=[False, False, True])
-    assert firing_sets(frame, NAMES)["models"].tolist() == [("vit",), ("vit", "lite1")]  # lite0: 49 < 50 of 100
-    assert firing_sets(frame, NAMES, min_share=0.0)["models"].tolist() == [("vit", "lite0", "lite1")]
-    assert firing_sets(frame, NAMES, min_share=0.0)["concepts"].tolist() == [2]
+    assert firing_sets(frame, NAMES)["models"].tolist() == [("vit", "lite0"), ("vit", "lite1")]
+    assert firing_sets(frame, NAMES, min_cofiring=0.0)["models"].tolist() == [("vit", "lite0", "lite1")]
+    assert firing_sets(frame, NAMES, min_cofiring=0.0)["concepts"].tolist() == [2]
     assert firing_membership(frame, NAMES, 0.1).tolist() == [
         [True, True, True, False],
-        [True, True, False, False],
+        [True, False, True, False],
         [False, False, False, False],
     ]
-    assert firing_sets(frame, NAMES, min_share=1.0)["models"].tolist() == [("vit",)]
+    assert firing_sets(frame, NAMES, min_cofiring=1.0)["models"].tolist() == [("vit",)]
 
 
 def test_models_are_ordered_by_family_and_the_table_names_whole_families():

@@ -1,13 +1,16 @@
 """Which models a concept fires in: concepts counted by the *set* of models (an UpSet-style view).
 
 With M models there are 2^M - 1 sets. A concept's set holds the model where it fires most and every model that
-fires it *on the same tokens*: on at least ``min_share`` (``metrics.set_share``) of the tokens where the
-most-firing model fires it (``fires_with_top_<model>`` of ``concepts.csv``, codes above ``metrics.threshold`` on
-the evaluation tokens). Firing counts alone would overstate sharing twice over. TopK makes every encoder choose
-k concepts on every token, so an encoder can fire a concept its model does not carry, as a filler; and a latent
-can stand for one concept in some models and for another in the rest (encoders fire it often, but not
-together). Neither co-fires with the most-firing model. A dead concept fires in none and is not counted. Models
-are ordered by family, so that the sets a family shares (every CNN, every MobileNet) read as one block.
+fires it *on the same tokens*: whose firings of it, as a 0/1 vector over the evaluation tokens, have a cosine of at
+least ``min_cofiring`` (``metrics.set_cofiring``) with the most-firing model's, ``c / sqrt(f_model f_top)`` with
+``c`` the tokens where both fire it (``fires_with_top_<model>`` of ``concepts.csv``) and ``f`` each one's firing
+count (codes above ``metrics.threshold``). Firing counts alone would overstate sharing twice over. TopK makes every
+encoder choose k concepts on every token, so an encoder can fire a concept its model does not carry, as a filler;
+and a latent can stand for one concept in some models and for another in the rest (encoders fire it often, but not
+together). Neither co-fires with the most-firing model. The cosine is symmetric: a model that fires the concept
+more rarely than the most-firing one, but only with it, still counts. A dead concept fires in none and is not
+counted. Models are ordered by family, so that the sets a family shares (every CNN, every MobileNet) read as one
+block.
 """
 
 import numpy as np
@@ -37,18 +40,21 @@ def family_ordered_matrix(matrix_MM, names, families=None):
     return np.asarray(matrix_MM)[np.ix_(at, at)], ordered
 
 
-def firing_membership(frame, names, min_share=0.5):
+def firing_membership(frame, names, min_cofiring=0.5):
     """``(m, M)`` bool: whether each model (``names`` order) is in each concept's set.
 
-    A model is in the set when it fires the concept together with the concept's most-firing model on at least
-    ``min_share`` of the tokens where that model fires it (and on one token at least); see the module's note.
-    ``frame`` is ``concepts.csv`` (``fires_with_top_<model>``).
+    A model is in the set when it fires the concept together with the concept's most-firing model on one token at
+    least, and the cosine of the two models' firings over the tokens is at least ``min_cofiring`` (see the
+    module's note). ``frame`` is ``concepts.csv`` (``fires_<model>``, ``fires_with_top_<model>``).
     """
+    fires_mM = frame[[f"fires_{name}" for name in names]].to_numpy(dtype=float)
     with_top_mM = frame[[f"fires_with_top_{name}" for name in names]].to_numpy(dtype=float)
-    return (with_top_mM > 0) & (with_top_mM >= min_share * with_top_mM.max(1, keepdims=True))
+    top_m1 = with_top_mM.max(1, keepdims=True)  # the most-firing model's own count
+    cosine_mM = with_top_mM / np.maximum(np.sqrt(fires_mM * top_m1), 1.0)
+    return (with_top_mM > 0) & (cosine_mM >= min_cofiring)
 
 
-def firing_sets(frame, names, min_share=0.5):
+def firing_sets(frame, names, min_cofiring=0.5):
     """Concepts per set of models they fire in.
 
     Parameters
@@ -57,7 +63,7 @@ def firing_sets(frame, names, min_share=0.5):
         ``concepts.csv`` (``fires_with_top_<model>``, ``dead``).
     names : list of str
         The models, in the order the sets list them.
-    min_share : float
+    min_cofiring : float
         See :func:`firing_membership`.
 
     Returns
@@ -67,7 +73,7 @@ def firing_sets(frame, names, min_share=0.5):
         ``names`` order): ``models`` (tuple of names), ``size``, ``concepts`` and ``share`` of the alive
         concepts.
     """
-    fires_mM = firing_membership(frame, names, min_share)
+    fires_mM = firing_membership(frame, names, min_cofiring)
     alive = ~frame["dead"].to_numpy(dtype=bool) & fires_mM.any(1)
     keys, counts = np.unique(fires_mM[alive], axis=0, return_counts=True)
     rows = [

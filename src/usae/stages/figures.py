@@ -57,7 +57,7 @@ def figures(
     *,
     options,
     top_concepts,
-    set_share=0.5,
+    set_cofiring=0.5,
     labels=None,
     families=None,
     kinds=(),
@@ -84,8 +84,8 @@ def figures(
     options : usae.options.FiguresOptions
     top_concepts : int
         Fig. 6b: concepts ranked by energy (``metrics.top_concepts``).
-    set_share : float
-        The firing sets' share rule (``metrics.set_share``, :func:`usae.analysis.firing_sets.firing_sets`).
+    set_cofiring : float
+        The firing sets' share rule (``metrics.set_cofiring``, :func:`usae.analysis.firing_sets.firing_sets`).
     logs : sequence of path
         ``log.csv`` of each trained kind, in the order of ``kinds`` (none for a released USAE).
     curves : sequence of path
@@ -110,7 +110,7 @@ def figures(
     r2_heatmap(r2_MM, ordered, fig5_r2, labels=labels)
     entropy_histogram(frame.loc[~frame["dead"], "entropy"], fig6a_entropy, len(names))
     cofire_proportion_curves(frame, names, fig6b_cofire_proportion, top_concepts, labels=labels)
-    firing_sets_figure(firing_sets_of(frame, ordered, set_share), ordered, firing_sets, labels, families)
+    firing_sets_figure(firing_sets_of(frame, ordered, set_cofiring), ordered, firing_sets, labels, families)
     cofire_energy_scatter(
         frame,
         {"all": summary["cofire_energy_all"], "frequent": summary["cofire_energy_frequent"]},

@@ -32,7 +32,7 @@ def tables(
     replicated=False,
     labels=None,
     families=None,
-    set_share=0.5,
+    set_cofiring=0.5,
 ):
     """Write every table and the scorecard from the metrics of each evaluated dataset.
 
@@ -75,8 +75,8 @@ def tables(
         Each model's display name, which the scorecard's texts use (:func:`usae.jobs.model_labels`).
     families : dict, optional
         Each model's family (:func:`usae.jobs.families`): the firing sets' order and the families they cover.
-    set_share : float
-        The firing sets' share rule (``metrics.set_share``, :func:`usae.analysis.firing_sets.firing_sets`).
+    set_cofiring : float
+        The firing sets' share rule (``metrics.set_cofiring``, :func:`usae.analysis.firing_sets.firing_sets`).
     """
     if not len(matrices) == len(summaries) == len(datasets):
         raise ValueError(f"{', '.join(matrices)}: one matrices.json and summary.json per dataset of {datasets}")
@@ -90,7 +90,7 @@ def tables(
     if firing_sets:
         names = read_json(matrices[0])["models"]
         ordered = ordered_by_family(names, families)
-        sets = firing_sets_of(frame, ordered, set_share)
+        sets = firing_sets_of(frame, ordered, set_cofiring)
         write_table(firing_set_table(sets, labels, families), firing_sets)
     top = frame.sort_values("energy_total", ascending=False).head(25)
     write_text(concepts_top25, top.to_markdown(index=False, floatfmt=".3f") + "\n")
