@@ -115,7 +115,7 @@ def test_no_text_overlaps_in_any_figure(drawn, rng, labels):
     plots.actmax_figure(images, table, [(3, "concept 3 (universal)")], NAMES, ["actmax"], labels)
     _evidence_figures(frame, rng, labels)
     families = {NAMES[0]: "ViT", NAMES[1]: "EfficientNet", NAMES[2]: "MobileNet"}
-    upset_plot.firing_sets_figure(firing_sets(frame, NAMES), NAMES, ["sets"], labels, families)
+    upset_plot.firing_sets_figure(firing_sets(frame, NAMES), NAMES, ["sets"], labels, families, min_cofiring=0.5)
     expected = ["r2", "ent", "cfp", "ce", "gallery", "empty", "curves", "match", "actmax", "coh", "stab", "sets"]
     assert sorted(drawn) == sorted(expected)
     assert {name: pairs for name, pairs in drawn.items() if pairs} == {}

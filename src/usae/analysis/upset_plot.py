@@ -7,7 +7,7 @@ from usae.analysis.plots import label_of, message_figure, plt, save_figure, sns
 TITLE = "Concepts by the set of models they fire in"
 
 
-def firing_sets_figure(sets, names, paths, labels=None, families=None, shown=20):
+def firing_sets_figure(sets, names, paths, labels=None, families=None, shown=20, min_cofiring=None):
     """Bars of concepts per set (most first, at most ``shown``), over a matrix of the models in each set.
 
     Parameters
@@ -22,6 +22,8 @@ def firing_sets_figure(sets, names, paths, labels=None, families=None, shown=20)
         Each model's display name and family (row labels read "name (family)").
     shown : int
         Sets drawn; the title says how many there are.
+    min_cofiring : float, optional
+        The rule the sets were counted by (``metrics.set_cofiring``), said under the title.
     """
     if sets.empty:
         message_figure(paths, TITLE, "No concept fires in any model on this evaluation.")
@@ -42,7 +44,12 @@ def firing_sets_figure(sets, names, paths, labels=None, families=None, shown=20)
         bars.annotate(str(count), (position, count), ha="center", va="bottom", fontsize=7)
     bars.set(ylabel="concepts", ylim=(0, drawn["concepts"].max() * 1.15))
     of = f" (the {len(drawn)} largest of {len(sets)} sets)" if len(sets) > len(drawn) else ""
-    bars.set_title(TITLE + of)
+    rule = (
+        f"\na model counts when its firings have cosine \u2265 {min_cofiring:g} with the most-firing model's"
+        if min_cofiring is not None
+        else ""
+    )
+    bars.set_title(TITLE + of + rule)
     rows = {name: row for row, name in enumerate(names)}
     for column, models in enumerate(drawn["models"]):
         members = sorted(rows[name] for name in models)

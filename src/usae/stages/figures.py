@@ -110,7 +110,8 @@ def figures(
     r2_heatmap(r2_MM, ordered, fig5_r2, labels=labels)
     entropy_histogram(frame.loc[~frame["dead"], "entropy"], fig6a_entropy, len(names))
     cofire_proportion_curves(frame, names, fig6b_cofire_proportion, top_concepts, labels=labels)
-    firing_sets_figure(firing_sets_of(frame, ordered, set_cofiring), ordered, firing_sets, labels, families)
+    sets = firing_sets_of(frame, ordered, set_cofiring)
+    firing_sets_figure(sets, ordered, firing_sets, labels, families, min_cofiring=set_cofiring)
     cofire_energy_scatter(
         frame,
         {"all": summary["cofire_energy_all"], "frequent": summary["cofire_energy_frequent"]},
