@@ -60,7 +60,7 @@ def firing_sets(frame, names, min_cofiring=0.5):
     Parameters
     ----------
     frame : pandas.DataFrame
-        ``concepts.csv`` (``fires_with_top_<model>``, ``dead``).
+        ``concepts.csv`` (``fires_<model>``, ``fires_with_top_<model>``, ``dead``).
     names : list of str
         The models, in the order the sets list them.
     min_cofiring : float

@@ -108,14 +108,15 @@ class ConceptAccumulator:
         for i, name in enumerate(self.names):
             codes_Bm = codes[name].float().cpu()
             fires_Bm = codes_Bm > self.threshold
-            self.fires[i] += fires_Bm.sum(0)
+            fired_m = fires_Bm.sum(0)
+            self.fires[i] += fired_m
             # Earlier models' firings are compared again rather than kept: M bool (B, m) tensors would add a
             # quarter of the codes' memory.
             for j, earlier_Bm in enumerate(seen):
                 both_m = ((earlier_Bm > self.threshold) & fires_Bm).sum(0)
                 self.pair_fires[i, j] += both_m
                 self.pair_fires[j, i] += both_m
-            self.pair_fires[i, i] += fires_Bm.sum(0)
+            self.pair_fires[i, i] += fired_m
             seen.append(codes_Bm)
             self.code_sums[i] += codes_Bm.sum(0, dtype=torch.float64)
             every = fires_Bm if every is None else every & fires_Bm

@@ -85,7 +85,7 @@ def figures(
     top_concepts : int
         Fig. 6b: concepts ranked by energy (``metrics.top_concepts``).
     set_cofiring : float
-        The firing sets' share rule (``metrics.set_cofiring``, :func:`usae.analysis.firing_sets.firing_sets`).
+        The firing sets' co-firing level (``metrics.set_cofiring``, :func:`usae.analysis.firing_sets.firing_sets`).
     logs : sequence of path
         ``log.csv`` of each trained kind, in the order of ``kinds`` (none for a released USAE).
     curves : sequence of path

@@ -76,7 +76,7 @@ def tables(
     families : dict, optional
         Each model's family (:func:`usae.jobs.families`): the firing sets' order and the families they cover.
     set_cofiring : float
-        The firing sets' share rule (``metrics.set_cofiring``, :func:`usae.analysis.firing_sets.firing_sets`).
+        The firing sets' co-firing level (``metrics.set_cofiring``, :func:`usae.analysis.firing_sets.firing_sets`).
     """
     if not len(matrices) == len(summaries) == len(datasets):
         raise ValueError(f"{', '.join(matrices)}: one matrices.json and summary.json per dataset of {datasets}")
